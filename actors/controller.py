@@ -1,0 +1,282 @@
+"""ControllerActor: the VEN's hub: meters its circuits, runs DR events, reports.
+
+Each `Tick(t)` asks every circuit to advance to `t` (a `tell`); the readings
+come back as messages, and when the last one is in the controller closes the
+interval: it updates the baseline history, closes the curtailment loop, ends
+events that are due, restores circuits on their staggered schedule and, on
+report ticks, tells its listeners a `Telemetry`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from typing import Any
+
+import pykka
+
+from actors.messages import (
+    AddCircuit,
+    Advance,
+    CircuitReading,
+    Curtail,
+    EndEvent,
+    EventAck,
+    Restore,
+    SetLoad,
+    StartEvent,
+    Subscribe,
+    Telemetry,
+    Tick,
+)
+from actors.runtime import DispatchedActor, Dispatcher
+from sim.baseline import window_mean_kw
+from sim.curtailment import CircuitInfo, ShedPlanner, restore_schedule
+from sim.world import World
+
+
+class ActiveEvent:
+    __slots__ = ("event_id", "requested_kw", "start", "end", "baseline_kw", "correlation_id")
+
+    def __init__(self, msg: StartEvent, start: float, baseline_kw: float) -> None:
+        self.event_id = msg.event_id
+        self.requested_kw = msg.requested_kw
+        self.start = start
+        self.end = start + (msg.end - msg.start)
+        self.baseline_kw = baseline_kw
+        self.correlation_id = msg.correlation_id
+
+
+class ControllerActor(DispatchedActor):
+    """Curtailment controller and meter of one VEN."""
+
+    def __init__(
+        self,
+        ven_id: str,
+        world: World,
+        *,
+        panel_amps: int,
+        baseline_window_s: float = 7200.0,
+        restore_stagger_s: float = 300.0,
+        seed: int = 0,
+        t0: float = 0.0,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        super().__init__(dispatcher=dispatcher)
+        self.ven_id = ven_id
+        self.world = world
+        self.panel_amps = panel_amps
+        self.baseline_window_s = baseline_window_s
+        self.restore_stagger_s = restore_stagger_s
+        self._rng = random.Random(f"{seed}:{ven_id}:restore")
+        self.circuits: dict[str, pykka.ActorRef[Any]] = {}
+        self.info: dict[str, CircuitInfo] = {}
+        self.listeners: list[pykka.ActorRef[Any]] = []
+        self.planner = ShedPlanner()
+        self.events: dict[str, ActiveEvent] = {}
+        self.t = t0  # time of the last completed tick
+        self._interval_start = t0
+        self._interval_energy = 0.0
+        self._interval_comfort = 0.0
+        self._pending = 0
+        self._tick: Tick | None = None
+        self._deferred: deque[Any] = deque()  # events that arrived mid-tick
+        self._history: deque[tuple[float, float, float]] = deque()
+        self._restores: list[tuple[float, str]] = []
+        self._extras: dict[str, dict[str, Any]] = {}
+        self._last_used_kw = 0.0
+
+    # -- messages ---------------------------------------------------------------
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, CircuitReading):
+            self._on_reading(message)
+        elif isinstance(message, Tick):
+            self._on_tick(message)
+        elif isinstance(message, AddCircuit):
+            self.circuits[message.info.id] = message.ref
+            self.info[message.info.id] = message.info
+        elif isinstance(message, Subscribe):
+            self.listeners.append(message.ref)
+        elif isinstance(message, StartEvent | EndEvent | SetLoad):
+            if self._pending:
+                self._deferred.append(message)
+            else:
+                self._apply(message)
+        else:
+            return super().on_receive(message)
+        return None
+
+    def _on_tick(self, tick: Tick) -> None:
+        if self._pending:  # a tick still in flight: queue this one behind it
+            self._deferred.append(tick)
+            return
+        self._tick = tick
+        self._pending = len(self.circuits)
+        advance = Advance(tick.t)
+        for ref in self.circuits.values():
+            ref.tell(advance)
+        if not self._pending:
+            self._close_tick()
+
+    def _on_reading(self, reading: CircuitReading) -> None:
+        self.info[reading.circuit_id].update(reading)
+        self._interval_energy += reading.energy_kwh
+        self._interval_comfort += reading.comfort_minutes
+        if reading.extra:
+            self._extras[reading.circuit_id] = reading.extra
+        self._pending -= 1
+        if self._pending == 0:
+            self._close_tick()
+
+    def _close_tick(self) -> None:
+        tick = self._tick
+        assert tick is not None
+        self.t = tick.t
+        self._tick = None
+        for event in [e for e in self.events.values() if e.end <= self.t + 1e-9]:
+            self._end_event(event.event_id, None)
+        self._restore_due()
+        if tick.report:
+            self._report()
+        while self._deferred and not self._pending:
+            message = self._deferred.popleft()
+            if isinstance(message, Tick):
+                self._on_tick(message)
+            else:
+                self._apply(message)
+
+    def _apply(self, message: Any) -> None:
+        if isinstance(message, StartEvent):
+            self._start_event(message)
+        elif isinstance(message, EndEvent):
+            self._end_event(message.event_id, message.correlation_id)
+        elif isinstance(message, SetLoad):
+            info = self.info.get(message.circuit_id)
+            if info is not None:
+                if message.enabled is not None:
+                    info.enabled = message.enabled
+                if message.priority is not None:
+                    info.priority = message.priority
+                self.circuits[message.circuit_id].tell(message)
+
+    # -- metering ---------------------------------------------------------------
+    def _report(self) -> None:
+        span = self.t - self._interval_start
+        used = self._interval_energy * 3600.0 / span if span > 0 else self._last_used_kw
+        self._last_used_kw = used
+        self._history.append((self._interval_start, self.t, used))
+        horizon = self.t - 2 * self.baseline_window_s
+        while self._history and self._history[0][1] < horizon:
+            self._history.popleft()
+        event = self._main_event()
+        if event is not None:
+            baseline = event.baseline_kw
+            shed = max(0.0, baseline - used)
+            requested = self._requested_kw()
+            self._apply_plan(self.planner.update(baseline - used, self._infos()))
+        else:
+            baseline = window_mean_kw(self._history, self.t, self.baseline_window_s) or used
+            shed = requested = 0.0
+        telemetry = Telemetry(
+            ven_id=self.ven_id,
+            t0=self._interval_start,
+            t1=self.t,
+            epoch=self.world.epoch(self.t),
+            used_kw=used,
+            baseline_kw=baseline,
+            shed_kw=shed,
+            requested_kw=requested,
+            event_id=event.event_id if event else None,
+            battery_soc=self._battery_soc(),
+            shed_capability_kw=sum(ShedPlanner._headroom(c) for c in self.info.values()),
+            comfort_minutes=self._interval_comfort,
+            panel_amps=self.panel_amps,
+            loads=tuple(self._load_rows()),
+        )
+        self._interval_start = self.t
+        self._interval_energy = self._interval_comfort = 0.0
+        for ref in self.listeners:
+            ref.tell(telemetry)
+
+    def _load_rows(self) -> list[dict[str, Any]]:
+        plan = self.planner.snapshot
+        rows = []
+        for c in self.info.values():
+            entry = plan.get(c.id)
+            rows.append(
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "breaker_amps": c.breaker_amps,
+                    "critical": c.critical,
+                    "priority": c.priority,
+                    "enabled": c.enabled,
+                    "power_kw": c.power_kw,
+                    "shed_capability_kw": ShedPlanner._headroom(c),
+                    "curtailed_kw": entry.curtailed_kw if entry else 0.0,
+                    **self._extras.get(c.id, {}),
+                }
+            )
+        return rows
+
+    def _battery_soc(self) -> float | None:
+        for extras in self._extras.values():
+            if "soc" in extras:
+                return extras["soc"]
+        return None
+
+    # -- events -------------------------------------------------------------------
+    def _infos(self) -> list[CircuitInfo]:
+        return list(self.info.values())
+
+    def _main_event(self) -> ActiveEvent | None:
+        return min(self.events.values(), key=lambda e: e.start, default=None)
+
+    def _requested_kw(self) -> float:
+        return sum(e.requested_kw for e in self.events.values())
+
+    def _start_event(self, message: StartEvent) -> None:
+        if message.event_id in self.events:
+            return  # a repeat: answered again below, not applied twice
+        baseline = window_mean_kw(self._history, self.t, self.baseline_window_s)
+        if baseline is None:
+            baseline = self._last_used_kw
+        self.events[message.event_id] = ActiveEvent(message, self.t, baseline)
+        # Circuits restored late from an earlier event are simply re-planned.
+        self._restores = []
+        if self.planner.active:
+            plan = self.planner.retarget(self._requested_kw(), self._infos())
+        else:
+            plan = self.planner.start(self._requested_kw(), self._infos())
+        self._apply_plan(plan)
+        ack = EventAck(
+            ven_id=self.ven_id,
+            event_id=message.event_id,
+            correlation_id=message.correlation_id,
+            requested_kw=message.requested_kw,
+            actual_shed_kw=self.planner.shed_total_kw(),
+            circuits=tuple(self.planner.acks()),
+        )
+        for ref in self.listeners:
+            ref.tell(ack)
+
+    def _end_event(self, event_id: str, correlation_id: str | None) -> None:
+        if self.events.pop(event_id, None) is None:
+            return
+        if self.events:
+            self._apply_plan(self.planner.retarget(self._requested_kw(), self._infos()))
+            return
+        ids = sorted(self.planner.stop(), key=lambda cid: (self.info[cid].priority, cid))
+        delay = self._rng.uniform(0.0, self.restore_stagger_s)
+        self._restores = restore_schedule(ids, self.t, delay, self.restore_stagger_s)
+        # Until restored, circuits keep their last allocation (they hold it).
+        self._restore_due()
+
+    def _restore_due(self) -> None:
+        while self._restores and self._restores[0][0] <= self.t + 1e-9:
+            _, cid = self._restores.pop(0)
+            self.circuits[cid].tell(Restore())
+
+    def _apply_plan(self, plan: dict[str, float]) -> None:
+        for cid, kw in plan.items():
+            self.circuits[cid].tell(Curtail(kw) if kw > 0 else Restore())

@@ -1,0 +1,128 @@
+"""Messages the VEN actors tell each other. Immutable, so they are safe to share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Advance the VEN's circuits to simulated time `t`; `report` closes an interval."""
+
+    t: float
+    report: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    """Circuit: step physics from where you are up to `t`."""
+
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitReading:
+    """Circuit -> controller after an Advance: what happened since the last one."""
+
+    circuit_id: str
+    t: float
+    power_kw: float  # mean over the advanced span
+    energy_kwh: float  # energy over the advanced span
+    shed_capability_kw: float
+    locked_out: bool
+    comfort_violated: bool
+    comfort_minutes: float  # minutes out of comfort over the span
+    shed_request_kw: float
+    floor_kw: float
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. indoor_c, soc
+
+
+@dataclass(frozen=True, slots=True)
+class Curtail:
+    """Controller -> circuit: shed `reduce_kw` below natural draw until told otherwise."""
+
+    reduce_kw: float
+
+
+@dataclass(frozen=True, slots=True)
+class Restore:
+    """Controller -> circuit: stop curtailing."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetLoad:
+    """Change a circuit's settings; None leaves a setting as it is."""
+
+    circuit_id: str
+    enabled: bool | None = None
+    capacity_kw: float | None = None
+    priority: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartEvent:
+    """A DR event for this VEN: shed `requested_kw` against the baseline until `end`."""
+
+    event_id: str
+    requested_kw: float
+    start: float
+    end: float
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndEvent:
+    """End the named event early (restore). Other events stay active."""
+
+    event_id: str
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Telemetry:
+    """One report from a VEN: what it used, shed and was asked to shed over an interval."""
+
+    ven_id: str
+    t0: float
+    t1: float
+    epoch: float  # unix seconds of t1
+    used_kw: float
+    baseline_kw: float
+    shed_kw: float
+    requested_kw: float
+    event_id: str | None
+    battery_soc: float | None
+    shed_capability_kw: float
+    comfort_minutes: float
+    panel_amps: int
+    loads: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventAck:
+    """Controller -> whoever started the event: what was curtailed."""
+
+    ven_id: str
+    event_id: str
+    correlation_id: str | None
+    requested_kw: float
+    actual_shed_kw: float
+    circuits: tuple[dict[str, Any], ...]
+    ok: bool = True
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AddCircuit:
+    """Wiring: the controller meters and curtails this circuit actor."""
+
+    info: Any  # sim.curtailment.CircuitInfo
+    ref: Any  # pykka.ActorRef
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Wiring: tell `ref` every Telemetry and EventAck of this VEN."""
+
+    ref: Any  # pykka.ActorRef

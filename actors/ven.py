@@ -1,0 +1,82 @@
+"""Assembling one VEN: a controller actor plus one actor per circuit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pykka
+
+from actors.circuit import CircuitActor
+from actors.controller import ControllerActor
+from actors.messages import AddCircuit, Subscribe
+from actors.runtime import Dispatcher, stop_actors
+from sim.curtailment import CircuitInfo
+from sim.models.base import Circuit
+from sim.world import World
+
+
+class Ven:
+    """Handles to the actors of one VEN. Start order: controller, then circuits."""
+
+    def __init__(
+        self,
+        ven_id: str,
+        circuits: list[Circuit],
+        world: World,
+        dispatcher: Dispatcher,
+        *,
+        panel_amps: int,
+        physics_step_s: float = 60.0,
+        baseline_window_s: float = 7200.0,
+        restore_stagger_s: float = 300.0,
+        seed: int = 0,
+        group: str = "",
+        t0: float = 0.0,
+    ) -> None:
+        self.ven_id = ven_id
+        self.group = group
+        self.panel_amps = panel_amps
+        self.models = circuits
+        self.controller = ControllerActor.start(
+            ven_id,
+            world,
+            panel_amps=panel_amps,
+            baseline_window_s=baseline_window_s,
+            restore_stagger_s=restore_stagger_s,
+            seed=seed,
+            t0=t0,
+            dispatcher=dispatcher,
+        )
+        self.refs: list[pykka.ActorRef[Any]] = [self.controller]
+        for model in circuits:
+            ref = CircuitActor.start(
+                model,
+                world,
+                self.controller,
+                physics_step_s=physics_step_s,
+                t0=t0,
+                dispatcher=dispatcher,
+            )
+            self.controller.tell(AddCircuit(_info(model), ref))
+            self.refs.append(ref)
+
+    def subscribe(self, ref: pykka.ActorRef[Any]) -> None:
+        """Tell `ref` this VEN's telemetry and event acks from now on."""
+        self.controller.tell(Subscribe(ref))
+
+    def tell(self, message: Any) -> None:
+        self.controller.tell(message)
+
+    def stop(self) -> None:
+        stop_actors(self.refs)
+
+
+def _info(model: Circuit) -> CircuitInfo:
+    return CircuitInfo(
+        id=model.id,
+        name=model.name,
+        breaker_amps=model.breaker_amps,
+        critical=model.critical,
+        priority=model.priority,
+        enabled=model.enabled,
+    )

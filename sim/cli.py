@@ -1,0 +1,103 @@
+"""`ven-sim`: thin click commands over the library API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from sim.scenario import ScenarioError, load_scenario, parse_speed
+
+
+class SpeedType(click.ParamType):
+    name = "max|FACTOR"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_speed(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """Simulate OpenADR-style VENs on pykka actors and simulated time."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _load(path: str, **overrides):
+    try:
+        scenario = load_scenario(path)
+        return scenario.with_overrides(**overrides)
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+def validate(scenario: str) -> None:
+    """Check a scenario file; print one line per problem-free file."""
+    loaded = _load(scenario)
+    click.echo(
+        f"{scenario}: ok ({loaded.ven_count} VENs, {len(loaded.events)} events, "
+        f"{loaded.duration_s / 3600:g} h)"
+    )
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--seed", type=int, help="Override the scenario's seed.")
+@click.option("--speed", type=SpeedType(), help="max, or simulated seconds per wall second.")
+@click.option("--vens", type=click.IntRange(min=1), help="Scale the fleet to N VENs.")
+def run(scenario: str, out_dir: str | None, seed, speed, vens) -> None:
+    """Run SCENARIO and write summary.json, timeseries.csv and report.png."""
+    from sim.output import write_outputs
+    from sim.report import progress_bar, summary_table
+    from sim.runner import run_scenario
+
+    loaded = _load(scenario, seed=seed, speed=speed, vens=vens)
+    if out_dir is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out_dir = str(Path("runs") / f"{loaded.name}-{stamp}")
+    target = Path(out_dir)
+    if target.exists() and any(target.iterdir()):
+        raise click.ClickException(f"{target} already exists and is not empty")
+    with progress_bar(loaded.duration_s, enabled=sys.stderr.isatty()) as advance:
+        result = run_scenario(loaded, progress=advance)
+    written = write_outputs(
+        target, result.summary, result.log.sorted_rows(), loaded.start.timestamp()
+    )
+    click.echo(summary_table(result.summary))
+    click.echo(f"results in {written}/ (summary.json, timeseries.csv, report.png)")
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks; each prints JSON figures (see docs/benchmarks.md)."""
+
+
+@bench.command("sim")
+@click.option("--vens", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--hours", type=click.FloatRange(min=0.1), default=24.0, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--report-interval", type=click.FloatRange(min=1), default=300.0, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+def bench_sim(vens: int, hours: float, workers: int, report_interval: float, seed: int) -> None:
+    """VEN-days per wall minute on actors, against a plain loop of the same models."""
+    from sim.bench import bench_sim as run_bench
+
+    figures = run_bench(
+        vens=vens, hours=hours, workers=workers, report_interval_s=report_interval, seed=seed
+    )
+    click.echo(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,154 @@
+"""How a VEN meets a requested reduction with the circuits it has.
+
+Pure logic, no actors: the controller actor feeds it readings and applies the
+allocations it returns. The plan:
+
+* shed by priority (highest number first, 1 sheds last), ties by circuit id;
+* a circuit gives at most its shed capability, and a critical circuit never
+  more than takes it down to its floor;
+* locked-out and disabled circuits give nothing, and the rest cover for them;
+* closed loop: each interval the shortfall against (baseline - actual) is
+  integrated, so natural drift (an EV arriving, HVAC duty rising) is met;
+* restoring is staggered: one circuit per `stagger_s`, after a per-VEN delay,
+  so a fleet does not switch everything back on in the same second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actors.messages import CircuitReading
+
+
+@dataclass(slots=True)
+class CircuitInfo:
+    """What the planner knows of a circuit: static facts plus the latest reading."""
+
+    id: str
+    name: str
+    breaker_amps: int
+    critical: bool
+    priority: int
+    enabled: bool = True
+    power_kw: float = 0.0
+    capability_kw: float = 0.0
+    floor_kw: float = 0.0
+    locked_out: bool = False
+
+    def update(self, reading: CircuitReading) -> None:
+        self.power_kw = reading.power_kw
+        self.capability_kw = reading.shed_capability_kw
+        self.floor_kw = reading.floor_kw
+        self.locked_out = reading.locked_out
+
+
+@dataclass(slots=True)
+class Curtailment:
+    """One circuit's part in an event, as reported in the event ack."""
+
+    id: str
+    name: str
+    breaker_amps: int
+    critical: bool
+    original_kw: float
+    curtailed_kw: float = 0.0
+
+    def as_ack(self) -> dict:
+        final = max(0.0, self.original_kw - self.curtailed_kw)
+        return {
+            "id": self.id,
+            "name": self.name,
+            "breaker_amps": self.breaker_amps,
+            "original_kw": round(self.original_kw, 3),
+            "curtailed_kw": round(self.curtailed_kw, 3),
+            "final_kw": round(final, 3),
+            "critical": self.critical,
+        }
+
+
+class ShedPlanner:
+    """Allocates a VEN's target reduction over its circuits, interval by interval."""
+
+    def __init__(self, gain: float = 0.6) -> None:
+        self.gain = gain
+        self.target_kw = 0.0
+        self.correction_kw = 0.0
+        self.snapshot: dict[str, Curtailment] = {}
+        self._capability: dict[str, float] = {}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.snapshot)
+
+    def start(self, target_kw: float, circuits: list[CircuitInfo]) -> dict[str, float]:
+        """Begin shedding `target_kw`; returns kW to shed per circuit id."""
+        self.target_kw = max(0.0, target_kw)
+        self.correction_kw = 0.0
+        self.snapshot = {
+            c.id: Curtailment(c.id, c.name, c.breaker_amps, c.critical, c.power_kw)
+            for c in circuits
+        }
+        # Capability is measured before shedding: once a circuit is curtailed
+        # its own reading understates what it is holding back.
+        self._capability = {c.id: self._headroom(c) for c in circuits}
+        return self._allocate(circuits)
+
+    def retarget(self, target_kw: float, circuits: list[CircuitInfo]) -> dict[str, float]:
+        """Change the target mid-event (another event started or one ended)."""
+        self.target_kw = max(0.0, target_kw)
+        return self._allocate(circuits)
+
+    def update(self, delivered_kw: float, circuits: list[CircuitInfo]) -> dict[str, float]:
+        """Close the loop on what the meter says was delivered last interval."""
+        capacity = sum(self._capability.values())
+        error = self.target_kw - delivered_kw
+        self.correction_kw = min(
+            max(self.correction_kw + self.gain * error, -self.target_kw), capacity
+        )
+        for c in circuits:
+            if not c.locked_out:
+                self._capability[c.id] = max(self._capability.get(c.id, 0.0), self._headroom(c))
+        return self._allocate(circuits)
+
+    def stop(self) -> list[str]:
+        """End shedding; returns the circuit ids to restore (any order)."""
+        ids = sorted(self.snapshot)
+        self.snapshot = {}
+        self._capability = {}
+        self.target_kw = self.correction_kw = 0.0
+        return ids
+
+    def acks(self) -> list[dict]:
+        return [c.as_ack() for c in self.snapshot.values()]
+
+    def shed_total_kw(self) -> float:
+        return sum(c.curtailed_kw for c in self.snapshot.values())
+
+    @staticmethod
+    def _headroom(c: CircuitInfo) -> float:
+        if not c.enabled or c.locked_out:
+            return 0.0
+        capability = c.capability_kw
+        if c.critical:
+            capability = min(capability, max(0.0, c.power_kw - c.floor_kw))
+        return max(0.0, capability)
+
+    def _allocate(self, circuits: list[CircuitInfo]) -> dict[str, float]:
+        remaining = max(0.0, self.target_kw + self.correction_kw)
+        plan: dict[str, float] = {}
+        for c in sorted(circuits, key=lambda c: (-c.priority, c.id)):
+            usable = 0.0 if (c.locked_out or not c.enabled) else self._capability.get(c.id, 0.0)
+            share = min(usable, remaining)
+            remaining -= share
+            plan[c.id] = share
+            entry = self.snapshot.get(c.id)
+            if entry is not None:
+                entry.curtailed_kw = share
+        return plan
+
+
+def restore_schedule(
+    circuit_ids: list[str], at: float, delay_s: float, stagger_s: float
+) -> list[tuple[float, str]]:
+    """When to restore each circuit: one per `stagger_s` after `delay_s`."""
+    return [(at + delay_s + i * stagger_s, cid) for i, cid in enumerate(circuit_ids)]

@@ -1,0 +1,88 @@
+"""The simulation kernel: simpy owns the clock, one thread owns simpy.
+
+`speed="max"` steps as fast as possible and is deterministic: actors run on a
+caller-driven dispatcher between simpy steps, so one thread does everything in
+the same order every run. A numeric speed paces simulated time against wall
+time (60 = one simulated minute per wall second) and, while it waits, lets
+other threads hand work in through `call_soon_threadsafe` and lets actors
+handle messages told from network threads.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable
+
+import simpy
+
+from actors.runtime import Dispatcher
+
+
+class Kernel:
+    def __init__(self, speed: str | float, dispatcher: Dispatcher) -> None:
+        if speed != "max" and (not isinstance(speed, int | float) or speed <= 0):
+            raise ValueError(f"speed must be 'max' or a positive number, got {speed!r}")
+        self.env = simpy.Environment()
+        self.speed = speed
+        self.dispatcher = dispatcher
+        self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._stopping = False
+
+    @property
+    def now(self) -> float:
+        return float(self.env.now)
+
+    def call_soon_threadsafe(self, fn: Callable[[], None]) -> None:
+        """Run `fn` on the kernel thread at the current simulated time."""
+        self._inbox.put(fn)
+        self.dispatcher.notify()
+
+    def stop(self) -> None:
+        """Ask `run` to return early (from any thread)."""
+        self._stopping = True
+        self.dispatcher.notify()
+
+    def run(self, until: float, progress: Callable[[float], None] | None = None) -> float:
+        """Run to simulated time `until`; return the wall seconds it took."""
+        env = self.env
+        wall0 = time.monotonic()
+        paced = self.speed != "max"
+        last_progress = 0.0
+        while not self._stopping:
+            self._settle()
+            next_t = env.peek()
+            if next_t > until:
+                break
+            if paced:
+                self._wait_until(wall0 + next_t / float(self.speed))
+                if self._stopping:
+                    break
+            env.step()
+            if progress is not None and env.now - last_progress >= 60.0:
+                last_progress = env.now
+                progress(env.now)
+        self._settle()
+        if progress is not None:
+            progress(min(until, env.now) if self._stopping else until)
+        return time.monotonic() - wall0
+
+    def _settle(self) -> None:
+        """Hand in work from other threads and let every actor go idle."""
+        while True:
+            while True:
+                try:
+                    fn = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                fn()
+            if not self.dispatcher.run_until_idle() and self._inbox.empty():
+                return
+
+    def _wait_until(self, deadline: float) -> None:
+        while not self._stopping:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if self.dispatcher.wait(remaining) or not self._inbox.empty():
+                self._settle()

@@ -1,0 +1,118 @@
+"""The contract every circuit model follows.
+
+A model is plain Python (no actors, no I/O) so the same code is stepped by a
+circuit actor in a simulation and by the plain loop in `ven-sim bench sim`.
+Power is in kW, positive = consumption, negative = generation (PV, battery
+discharge). Time is in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+PANEL_VOLTAGE = 240
+KW_PER_BREAKER_AMP = 0.24  # 240 V x 1 A = 0.24 kW: the origin's rating rule
+
+
+@dataclass(frozen=True, slots=True)
+class StepEnv:
+    """What the world looks like during one physics step."""
+
+    t: float  # simulated seconds since scenario start
+    epoch: float  # unix seconds (UTC) of t
+    hour: float  # local time of day in hours, 0 <= hour < 24
+    outdoor_c: float  # outdoor dry-bulb temperature
+    irradiance: float  # solar irradiance as a fraction of clear-sky peak, 0..1
+
+
+class Circuit(ABC):
+    """One metered branch circuit of a panel.
+
+    `priority` orders shedding: the controller sheds the highest number first;
+    1 is the most important load. A critical circuit is never driven below
+    `floor_kw()`.
+    """
+
+    type: str = "Generic"
+
+    def __init__(
+        self,
+        circuit_id: str,
+        name: str,
+        breaker_amps: int,
+        *,
+        critical: bool = False,
+        priority: int = 5,
+    ) -> None:
+        self.id = circuit_id
+        self.name = name
+        self.breaker_amps = breaker_amps
+        self.critical = critical
+        self.priority = priority
+        self.enabled = True  # a user switch: disabled circuits draw nothing
+        self.power_kw = 0.0  # mean power over the last step
+        self.energy_kwh = 0.0  # cumulative energy drawn (negative for generation)
+        self.shed_request_kw = 0.0  # what the controller currently asks this circuit to shed
+
+    @property
+    def rated_kw(self) -> float:
+        return self.breaker_amps * KW_PER_BREAKER_AMP
+
+    def step(self, env: StepEnv, dt: float) -> float:
+        """Advance `dt` seconds; return and remember the mean power over the step."""
+        power = self._step(env, dt) if self.enabled else 0.0
+        self.power_kw = power
+        self.energy_kwh += power * dt / 3600.0
+        return power
+
+    @abstractmethod
+    def _step(self, env: StepEnv, dt: float) -> float:
+        """Physics for one step while enabled; honour `self.shed_request_kw`."""
+
+    def shed_capability_kw(self) -> float:
+        """How many kW this circuit could shed right now (0 when locked out)."""
+        return 0.0
+
+    def floor_kw(self) -> float:
+        """The least this circuit may draw while curtailed."""
+        return 0.0
+
+    @property
+    def locked_out(self) -> bool:
+        """True while the circuit must not be (further) curtailed."""
+        return False
+
+    def curtail(self, reduce_kw: float) -> None:
+        """Ask the circuit to draw `reduce_kw` less than it naturally would."""
+        self.shed_request_kw = max(0.0, reduce_kw)
+
+    def restore(self) -> None:
+        self.shed_request_kw = 0.0
+
+    def comfort_violated(self) -> bool:
+        """True while an occupant would notice (e.g. indoor temperature out of band)."""
+        return False
+
+    def describe(self) -> dict:
+        """Static facts plus live state, for telemetry and acks."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "breaker_amps": self.breaker_amps,
+            "capacityKw": round(self.rated_kw, 3),
+            "critical": self.critical,
+            "priority": self.priority,
+            "enabled": self.enabled,
+        }
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    return low if value < low else high if value > high else value
+
+
+def rc_temperature(t_start: float, t_equilibrium: float, tau_s: float, dt: float) -> float:
+    """Exact solution of dT/dt = (T_eq - T) / tau after dt seconds."""
+    return t_equilibrium + (t_start - t_equilibrium) * math.exp(-dt / tau_s)

@@ -1,0 +1,249 @@
+"""Daily-profile loads: lighting, outlets, dryer, range and refrigerator.
+
+Randomness is drawn once per simulated day from the circuit's own rng (hourly noise
+knots, appliance start times and durations), never per step, so a step is a handful
+of arithmetic operations and a seed reproduces the same day.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from sim.models.base import Circuit, StepEnv
+
+_INF = math.inf
+_HALF_STEP_H = 1.0 / 7200.0  # seconds -> hours, halved: profiles are sampled mid-step
+
+# Fractions of peak by hour of day (0..23).
+LIGHTING_SHAPE = (
+    0.15, 0.08, 0.05, 0.05, 0.05, 0.10, 0.35, 0.45, 0.30, 0.15, 0.10, 0.10,
+    0.10, 0.10, 0.10, 0.12, 0.20, 0.40, 0.70, 0.90, 1.00, 0.95, 0.70, 0.35,
+)
+OUTLET_SHAPE = (
+    0.15, 0.10, 0.10, 0.10, 0.10, 0.15, 0.40, 0.60, 0.50, 0.40, 0.35, 0.40,
+    0.45, 0.40, 0.35, 0.40, 0.50, 0.70, 0.85, 1.00, 1.00, 0.90, 0.60, 0.30,
+)
+
+
+class ShapedLoad(Circuit):
+    """base_kw + peak_kw * shape(hour) * noise(hour); hourly knots, linearly interpolated.
+
+    The noise knots are redrawn each day and join the previous day's last knot, so the
+    curve stays continuous. `max_dim` > 0 makes the load dimmable by that fraction.
+    """
+
+    __slots__ = ("peak_kw", "base_kw", "noise", "max_dim", "_rng", "_shape", "_curve",
+                 "_knot", "_last_hour", "_natural")
+
+    def __init__(
+        self,
+        circuit_id: str,
+        name: str,
+        breaker_amps: int,
+        *,
+        critical: bool = False,
+        priority: int = 5,
+        rng: random.Random | None = None,
+        shape: tuple[float, ...] = OUTLET_SHAPE,
+        peak_kw: float = 0.6,
+        base_kw: float = 0.0,
+        noise: float = 0.2,
+        max_dim: float = 0.0,
+        scale: float = 1.0,
+    ) -> None:
+        super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority)
+        if len(shape) != 24:
+            raise ValueError("a daily shape needs 24 hourly values")
+        self._rng = rng or random.Random(0)
+        self._shape = tuple(shape)
+        self.peak_kw = peak_kw * scale
+        self.base_kw = base_kw * scale
+        self.noise = noise
+        self.max_dim = max_dim
+        self._knot = self._draw_knot()
+        self._curve = [0.0] * 25
+        self._last_hour = 99.0
+        self._natural = 0.0
+
+    def _draw_knot(self) -> float:
+        return min(2.0, max(0.3, 1.0 + self.noise * self._rng.gauss(0.0, 1.0)))
+
+    def _new_day(self) -> None:
+        knots = [self._knot] + [self._draw_knot() for _ in range(24)]
+        self._knot = knots[24]
+        shape = self._shape
+        self._curve = [
+            self.base_kw + self.peak_kw * shape[i % 24] * knots[i] for i in range(25)
+        ]
+
+    def _step(self, env: StepEnv, dt: float) -> float:
+        hour = env.hour
+        if hour < self._last_hour:
+            self._new_day()
+        self._last_hour = hour
+        h = hour + dt * _HALF_STEP_H
+        if h >= 24.0:
+            h -= 24.0
+        i = int(h)
+        curve = self._curve
+        low = curve[i]
+        power = low + (curve[i + 1] - low) * (h - i)
+        self._natural = power
+        shed = self.shed_request_kw
+        if shed > 0.0 and self.max_dim > 0.0:
+            cut = power * self.max_dim
+            power -= shed if shed < cut else cut
+        return power
+
+    def shed_capability_kw(self) -> float:
+        return self._natural * self.max_dim
+
+
+class Lighting(ShapedLoad):
+    """Evening-heavy lighting; dimmable by up to 30 %."""
+
+    type = "Lighting"
+    __slots__ = ()
+
+    def __init__(self, circuit_id: str, name: str, breaker_amps: int, *, critical: bool = False,
+                 priority: int = 4, rng: random.Random | None = None, peak_kw: float = 0.6,
+                 base_kw: float = 0.02, max_dim: float = 0.3, scale: float = 1.0) -> None:
+        super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority,
+                         rng=rng, shape=LIGHTING_SHAPE, peak_kw=peak_kw, base_kw=base_kw,
+                         noise=0.2, max_dim=max_dim, scale=scale)
+
+
+class Outlets(ShapedLoad):
+    """Plug loads: always-on base plus daytime and evening use; not sheddable."""
+
+    type = "Outlets"
+    __slots__ = ()
+
+    def __init__(self, circuit_id: str, name: str, breaker_amps: int, *, critical: bool = False,
+                 priority: int = 2, rng: random.Random | None = None, peak_kw: float = 0.6,
+                 base_kw: float = 0.15, scale: float = 1.0) -> None:
+        super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority,
+                         rng=rng, shape=OUTLET_SHAPE, peak_kw=peak_kw, base_kw=base_kw,
+                         noise=0.25, max_dim=0.0, scale=scale)
+
+
+class ApplianceLoad(Circuit):
+    """Whole appliance cycles planned per day, run one after another.
+
+    A run is [start_t, remaining_s, kw]. A pausable appliance draws nothing while a shed
+    is requested; its due runs keep their remaining time and resume on restore.
+    """
+
+    __slots__ = ("scale", "pausable", "_rng", "_runs", "_i", "_next_start", "_last_hour",
+                 "_t_end")
+
+    def __init__(self, circuit_id: str, name: str, breaker_amps: int, *, critical: bool,
+                 priority: int, rng: random.Random | None, pausable: bool, scale: float) -> None:
+        super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority)
+        self._rng = rng or random.Random(0)
+        self.pausable = pausable
+        self.scale = scale
+        self._runs: list[list[float]] = []
+        self._i = 0
+        self._next_start = _INF
+        self._last_hour = 99.0
+        self._t_end = 0.0
+
+    def _plan(self, day_start: float) -> list[list[float]]:
+        raise NotImplementedError
+
+    def add_run(self, start_t: float, duration_s: float, kw: float) -> None:
+        """Queue one cycle (sim seconds); it waits for earlier runs to finish."""
+        self._runs.append([start_t, duration_s, kw])
+        self._runs[self._i :] = sorted(self._runs[self._i :])
+        self._next_start = self._runs[self._i][0]
+
+    def _step(self, env: StepEnv, dt: float) -> float:
+        hour = env.hour
+        if hour < self._last_hour:
+            for start, duration, kw in self._plan(env.t - hour * 3600.0):
+                self.add_run(start, duration, kw)
+        self._last_hour = hour
+        t = env.t
+        end = t + dt
+        self._t_end = end
+        if self._next_start >= end or (self.pausable and self.shed_request_kw > 0.0):
+            return 0.0
+        runs = self._runs
+        i = self._i
+        n = len(runs)
+        cursor = t
+        kw_s = 0.0
+        while i < n:
+            run = runs[i]
+            start = run[0] if run[0] > cursor else cursor
+            if start >= end:
+                break
+            span = end - start
+            remaining = run[1]
+            if remaining > span:
+                run[1] = remaining - span
+                kw_s += run[2] * span
+                break
+            kw_s += run[2] * remaining
+            cursor = start + remaining
+            i += 1
+        if i > 64:  # drop finished runs now and then
+            del runs[:i]
+            i = 0
+        self._i = i
+        self._next_start = runs[i][0] if i < len(runs) else _INF
+        return kw_s / dt
+
+    def demand_kw(self) -> float:
+        """kW of the run that is due now (running or paused)."""
+        if self._next_start < self._t_end:
+            return self._runs[self._i][2]
+        return 0.0
+
+    def remaining_run_s(self) -> float:
+        return sum(run[1] for run in self._runs[self._i :])
+
+    def shed_capability_kw(self) -> float:
+        return self.demand_kw() if self.pausable else 0.0
+
+
+class Dryer(ApplianceLoad):
+    """Electric dryer: ~4.5 kW cycles of 45-60 min; shed by pausing (deferred, not lost)."""
+
+    type = "Dryer"
+    __slots__ = ("kw", "loads_per_day", "start_hours")
+
+    def __init__(self, circuit_id: str, name: str, breaker_amps: int, *, critical: bool = False,
+                 priority: int = 6, rng: random.Random | None = None, kw: float = 4.5,
+                 loads_per_day: float = 0.7, start_hours: tuple[float, ...] = (10.0, 14.0, 19.5),
+                 scale: float = 1.0) -> None:
+        super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority,
+                         rng=rng, pausable=True, scale=scale)
+        self.kw = kw
+        self.loads_per_day = loads_per_day
+        self.start_hours = start_hours
+
+    def _plan(self, day_start: float) -> list[list[float]]:
+        rng = self._rng
+        whole = int(self.loads_per_day)
+        loads = whole + (rng.random() < self.loads_per_day - whole)
+        runs = []
+        for _ in range(loads):
+            hour = min(23.0, max(6.0, rng.choice(self.start_hours) + rng.gauss(0.0, 1.0)))
+            minutes = rng.uniform(45.0, 60.0)
+            runs.append([day_start + hour * 3600.0, minutes * 60.0, self.kw * self.scale])
+        return runs
+
+
+# Meals: (probability, mean start hour, minutes low/high, kW low/high).
+_MEALS = (
+    (0.4, 7.5, 10.0, 20.0, 1.2, 2.0),
+    (0.25, 12.5, 10.0, 20.0, 1.2, 2.0),
+    (0.85, 18.0, 30.0, 60.0, 2.0, 3.5),
+)
+
+
+class ElectricRange(Ap pliancePlaceholder):
+    pass

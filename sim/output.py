@@ -1,0 +1,130 @@
+"""Writing a run's results: summary.json, timeseries.csv and report.png.
+
+Everything is written into a temporary sibling folder that is renamed into
+place at the end, so an interrupted or failed run never leaves a half-written
+output folder behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sim.fleetlog import Row
+from sim.mv import fleet_series
+from sim.world import iso_utc
+
+TIMESERIES_COLUMNS = (
+    "time",
+    "t_seconds",
+    "ven_id",
+    "power_kw",
+    "baseline_kw",
+    "shed_kw",
+    "requested_kw",
+    "event_id",
+    "shed_capability_kw",
+    "battery_soc",
+    "comfort_minutes",
+)
+
+
+def write_outputs(
+    out_dir: Path, summary: dict[str, Any], rows: list[Row], start_epoch: float
+) -> Path:
+    """Write the three files into `out_dir` (created; must not already hold a run)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} already exists and is not empty")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        write_summary(staging / "summary.json", summary)
+        write_timeseries(staging / "timeseries.csv", rows, start_epoch)
+        write_report(staging / "report.png", summary, rows)
+        if out_dir.exists():
+            out_dir.rmdir()
+        os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> None:
+    path.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
+
+
+def write_timeseries(path: Path, rows: list[Row], start_epoch: float) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(TIMESERIES_COLUMNS)
+        for r in rows:
+            writer.writerow(
+                (
+                    iso_utc(start_epoch + r.t1),
+                    f"{r.t1:g}",
+                    r.ven_id,
+                    f"{r.power_kw:.4f}",
+                    f"{r.baseline_kw:.4f}",
+                    f"{r.shed_kw:.4f}",
+                    f"{r.requested_kw:.4f}",
+                    r.event_id or "",
+                    f"{r.shed_capability_kw:.4f}",
+                    "" if r.battery_soc is None else f"{r.battery_soc:.4f}",
+                    f"{r.comfort_minutes:.2f}",
+                )
+            )
+
+
+def write_report(path: Path, summary: dict[str, Any], rows: list[Row]) -> None:
+    """Fleet power against baseline, event windows shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = fleet_series(rows)
+    baseline: dict[float, float] = {}
+    for r in rows:
+        baseline[r.t1] = baseline.get(r.t1, 0.0) + r.baseline_kw
+    hours = [t1 / 3600.0 for _, t1, _ in series]
+    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
+    ax.plot(hours, [kw for _, _, kw in series], label="fleet power", color="tab:blue", lw=1.6)
+    ax.plot(
+        hours,
+        [baseline.get(t1, 0.0) for _, t1, _ in series],
+        label="baseline",
+        color="tab:gray",
+        lw=1.2,
+        ls="--",
+    )
+    for event in summary.get("events", []):
+        ax.axvspan(
+            event["start_s"] / 3600.0, event["end_s"] / 3600.0, color="tab:orange", alpha=0.2
+        )
+        ratio = event.get("delivery_ratio")
+        label = f"{event['id']}: {event['delivered_kw']:.1f}/{event['requested_kw']:.1f} kW"
+        if ratio is not None:
+            label += f" ({ratio:.0%})"
+        ax.annotate(
+            label,
+            xy=(event["start_s"] / 3600.0, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -12),
+            textcoords="offset points",
+            fontsize=8,
+        )
+    ax.set_xlabel("hours since scenario start")
+    ax.set_ylabel("kW")
+    ax.set_title(f"{summary['scenario']}: {summary['vens']} VENs (seed {summary['seed']})")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,55 @@
+"""Terminal output of `ven-sim run`: a progress bar and the summary table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def progress_bar(total_s: float, *, enabled: bool) -> Iterator[Callable[[float], None]]:
+    """Yield a callback taking the simulated time reached; draws a tqdm bar if enabled."""
+    if not enabled:
+        yield lambda _t: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=round(total_s / 3600.0, 2), unit="sim h", leave=False) as bar:
+
+        def advance(t: float) -> None:
+            bar.n = round(min(t, total_s) / 3600.0, 2)
+            bar.refresh()
+
+        yield advance
+
+
+def summary_table(summary: dict[str, Any]) -> str:
+    """A plain-text table of the run and its events, for people."""
+    fleet = summary["fleet"]
+    lines = [
+        f"scenario {summary['scenario']}  seed {summary['seed']}  VENs {summary['vens']}  "
+        f"simulated {summary['simulated_seconds'] / 3600:g} h in {summary['wall_seconds']:.1f} s",
+        f"fleet peak {fleet['peak_kw']:.1f} kW, energy {fleet['energy_kwh']:.1f} kWh",
+    ]
+    header = (
+        f"{'event':<16}{'start':>22}{'VENs':>6}{'asked kW':>10}{'base kW':>10}"
+        f"{'got kW':>9}{'kWh':>8}{'ratio':>7}{'rebound':>9}{'comfort min':>12}"
+    )
+    if summary["events"]:
+        lines += ["", header, "-" * len(header)]
+    for e in summary["events"]:
+        ratio = "-" if e["delivery_ratio"] is None else f"{e['delivery_ratio']:.2f}"
+        lines.append(
+            f"{e['id']:<16}{e['start']:>22}{e['vens']:>6}{e['requested_kw']:>10.1f}"
+            f"{e['baseline_kw']:>10.1f}{e['delivered_kw']:>9.1f}{e['delivered_kwh']:>8.1f}"
+            f"{ratio:>7}{e['rebound_peak_kw']:>9.1f}{e['comfort_violation_minutes']:>12.0f}"
+        )
+    mqtt = summary.get("mqtt")
+    if mqtt:
+        lines.append(
+            f"mqtt: published {mqtt['published']}, acks {mqtt['acks']}, "
+            f"ack rtt p50 {mqtt['ack_rtt_ms_p50']} ms p99 {mqtt['ack_rtt_ms_p99']} ms, "
+            f"errors {mqtt['errors']}"
+        )
+    return "\n".join(lines)
