@@ -1,0 +1,137 @@
+"""The dispatcher runtime keeps pykka's API without a thread per actor."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.runtime import BlockingGetError, CallbackFuture, DispatchedActor, Dispatcher
+
+
+class Counter(DispatchedActor):
+    def __init__(self, dispatcher: Dispatcher, peer: pykka.ActorRef[Any] | None = None) -> None:
+        super().__init__(dispatcher=dispatcher)
+        self.count = 0
+        self.peer = peer
+        self.started = False
+
+    def on_start(self) -> None:
+        self.started = True
+
+    def on_receive(self, message: Any) -> Any:
+        self.count += 1
+        if message == "forward" and self.peer is not None:
+            self.peer.tell("hello")
+        return self.count
+
+    def add(self, n: int) -> int:
+        self.count += n
+        return self.count
+
+
+@pytest.fixture
+def threaded() -> Dispatcher:
+    dispatcher = Dispatcher("test").start()
+    yield dispatcher
+    pykka.ActorRegistry.stop_all(block=False)
+    dispatcher.stop()
+
+
+def test_ten_thousand_actors_share_one_thread(threaded: Dispatcher) -> None:
+    threads_before = threading.active_count()
+    refs = [Counter.start(threaded) for _ in range(10_000)]
+    for ref in refs:
+        ref.tell("x")
+    futures = [ref.ask("y", block=False) for ref in refs]
+    assert [f.get(timeout=30) for f in futures] == [2] * 10_000
+    # The dispatcher thread was already running: no actor added a thread.
+    assert threading.active_count() == threads_before
+    assert len(pykka.ActorRegistry.get_by_class(Counter)) == 10_000
+
+
+def test_proxy_and_registry_work_as_in_pykka(threaded: Dispatcher) -> None:
+    ref = Counter.start(threaded)
+    proxy = ref.proxy()
+    assert proxy.add(5).get(timeout=5) == 5
+    assert proxy.started.get(timeout=5) is True
+    assert pykka.ActorRegistry.get_by_urn(ref.actor_urn) is ref
+    ref.stop(timeout=5)
+    assert not ref.is_alive()
+    assert pykka.ActorRegistry.get_by_urn(ref.actor_urn) is None
+
+
+def test_caller_driven_dispatcher_is_deterministic() -> None:
+    dispatcher = Dispatcher("manual")
+    sink = Counter.start(dispatcher)
+    source = Counter.start(dispatcher, peer=sink)
+    for _ in range(3):
+        source.tell("forward")
+    # Nothing runs until the caller drives the dispatcher.
+    assert dispatcher.pending()
+    handled = dispatcher.run_until_idle()
+    # two on_start turns + 3 forwards + 3 hellos
+    assert handled == 8
+    future = sink.ask("count", block=False)
+    dispatcher.run_until_idle()
+    assert future.get(timeout=0) == 4
+    sink.stop(block=False)
+    source.stop(block=False)
+    dispatcher.run_until_idle()
+    assert not sink.is_alive() and not source.is_alive()
+
+
+def test_blocking_get_on_the_dispatcher_raises_instead_of_deadlocking() -> None:
+    dispatcher = Dispatcher("manual")
+    errors: list[BaseException] = []
+
+    class Asker(DispatchedActor):
+        def __init__(self, other: pykka.ActorRef[Any]) -> None:
+            super().__init__(dispatcher=dispatcher)
+            self.other = other
+
+        def on_receive(self, message: Any) -> Any:
+            try:
+                self.other.ask("q", block=False).get(timeout=1)
+            except BlockingGetError as exc:
+                errors.append(exc)
+
+    other = Counter.start(dispatcher)
+    asker = Asker.start(other)
+    asker.tell("go")
+    dispatcher.run_until_idle()
+    assert len(errors) == 1
+    pykka.ActorRegistry.stop_all(block=False)
+    dispatcher.run_until_idle()
+
+
+def test_future_callbacks_fire_on_set_and_when_already_done() -> None:
+    seen: list[Any] = []
+    future = CallbackFuture()
+    future.add_done_callback(lambda f: seen.append(f.get()))
+    future.set(42)
+    future.add_done_callback(lambda f: seen.append(f.get() + 1))
+    assert seen == [42, 43]
+
+
+def test_failing_actor_is_stopped_and_others_keep_running() -> None:
+    dispatcher = Dispatcher("manual")
+
+    class Broken(DispatchedActor):
+        def __init__(self) -> None:
+            super().__init__(dispatcher=dispatcher)
+
+        def on_receive(self, message: Any) -> Any:
+            raise ValueError("boom")
+
+    broken = Broken.start()
+    healthy = Counter.start(dispatcher)
+    broken.tell("x")
+    healthy.tell("x")
+    dispatcher.run_until_idle()
+    assert not broken.is_alive()
+    assert healthy.is_alive()
+    healthy.stop(block=False)
+    dispatcher.run_until_idle()

@@ -1,0 +1,76 @@
+"""The shed planner: target met by priority, floors kept, lockouts honoured."""
+
+from __future__ import annotations
+
+from sim.curtailment import CircuitInfo, ShedPlanner, restore_schedule
+
+
+def circuits() -> list[CircuitInfo]:
+    return [
+        CircuitInfo("hvac1", "HVAC", 30, True, 3, power_kw=3.5, capability_kw=2.0, floor_kw=2.5),
+        CircuitInfo("heater1", "Water Heater", 30, False, 7, power_kw=4.5, capability_kw=4.5),
+        CircuitInfo("ev1", "EV Charger", 50, False, 8, power_kw=7.2, capability_kw=7.2),
+        CircuitInfo("lights1", "Lighting", 15, False, 4, power_kw=0.6, capability_kw=0.2),
+        CircuitInfo("fridge1", "Refrigerator", 15, True, 1, power_kw=0.15, floor_kw=0.15),
+    ]
+
+
+def test_sheds_highest_priority_number_first() -> None:
+    plan = ShedPlanner().start(5.0, circuits())
+    assert plan["ev1"] == 5.0
+    assert sum(plan.values()) == 5.0
+    assert plan["heater1"] == plan["hvac1"] == plan["fridge1"] == 0.0
+
+
+def test_large_request_spreads_down_the_priorities_and_keeps_critical_floors() -> None:
+    planner = ShedPlanner()
+    plan = planner.start(100.0, circuits())
+    assert plan["ev1"] == 7.2 and plan["heater1"] == 4.5 and plan["lights1"] == 0.2
+    # HVAC is critical: at most power - floor = 1.0 kW, even though it claims 2.0.
+    assert plan["hvac1"] == 1.0
+    assert plan["fridge1"] == 0.0
+    acks = {a["id"]: a for a in planner.acks()}
+    assert acks["hvac1"]["final_kw"] == 2.5
+    assert set(acks["ev1"]) == {
+        "id",
+        "name",
+        "breaker_amps",
+        "original_kw",
+        "curtailed_kw",
+        "final_kw",
+        "critical",
+    }
+
+
+def test_zero_request_is_a_value_not_missing() -> None:
+    planner = ShedPlanner()
+    plan = planner.start(0.0, circuits())
+    assert planner.active
+    assert all(kw == 0.0 for kw in plan.values())
+
+
+def test_locked_out_circuit_is_covered_by_the_others() -> None:
+    planner = ShedPlanner()
+    cs = circuits()
+    planner.start(9.0, cs)
+    cs[2].locked_out = True  # the EV must charge to make its departure
+    plan = planner.update(delivered_kw=9.0, circuits=cs)
+    assert plan["ev1"] == 0.0
+    assert plan["heater1"] == 4.5
+    assert plan["hvac1"] > 0.0
+
+
+def test_closed_loop_raises_shedding_when_delivery_falls_short() -> None:
+    planner = ShedPlanner(gain=0.5)
+    cs = circuits()
+    first = sum(planner.start(4.0, cs).values())
+    second = sum(planner.update(delivered_kw=2.0, circuits=cs).values())
+    assert second == first + 1.0
+    # Over-delivery backs off again.
+    third = sum(planner.update(delivered_kw=6.0, circuits=cs).values())
+    assert third < second
+
+
+def test_restore_is_staggered() -> None:
+    schedule = restore_schedule(["a", "b", "c"], at=100.0, delay_s=30.0, stagger_s=60.0)
+    assert schedule == [(130.0, "a"), (190.0, "b"), (250.0, "c")]
