@@ -30,7 +30,7 @@ from actors.messages import (
     Tick,
 )
 from actors.runtime import DispatchedActor, Dispatcher
-from sim.baseline import window_mean_kw
+from sim.baseline import RollingBaseline
 from sim.curtailment import CircuitInfo, ShedPlanner, restore_schedule
 from sim.world import World
 
@@ -81,10 +81,11 @@ class ControllerActor(DispatchedActor):
         self._pending = 0
         self._tick: Tick | None = None
         self._deferred: deque[Any] = deque()  # events that arrived mid-tick
-        self._history: deque[tuple[float, float, float]] = deque()
+        self._history = RollingBaseline(baseline_window_s)
         self._restores: list[tuple[float, str]] = []
         self._extras: dict[str, dict[str, Any]] = {}
         self._last_used_kw = 0.0
+        self._want_loads = False  # per-circuit rows cost time; only built if asked for
 
     # -- messages ---------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
@@ -97,6 +98,7 @@ class ControllerActor(DispatchedActor):
             self.info[message.info.id] = message.info
         elif isinstance(message, Subscribe):
             self.listeners.append(message.ref)
+            self._want_loads = self._want_loads or message.loads
         elif isinstance(message, StartEvent | EndEvent | SetLoad):
             if self._pending:
                 self._deferred.append(message)
@@ -164,10 +166,7 @@ class ControllerActor(DispatchedActor):
         span = self.t - self._interval_start
         used = self._interval_energy * 3600.0 / span if span > 0 else self._last_used_kw
         self._last_used_kw = used
-        self._history.append((self._interval_start, self.t, used))
-        horizon = self.t - 2 * self.baseline_window_s
-        while self._history and self._history[0][1] < horizon:
-            self._history.popleft()
+        self._history.add(self._interval_start, self.t, used)
         event = self._main_event()
         if event is not None:
             baseline = event.baseline_kw
@@ -175,7 +174,7 @@ class ControllerActor(DispatchedActor):
             requested = self._requested_kw()
             self._apply_plan(self.planner.update(baseline - used, self._infos()))
         else:
-            baseline = window_mean_kw(self._history, self.t, self.baseline_window_s) or used
+            baseline = self._history.mean_kw(self.t) or used
             shed = requested = 0.0
         telemetry = Telemetry(
             ven_id=self.ven_id,
@@ -191,7 +190,7 @@ class ControllerActor(DispatchedActor):
             shed_capability_kw=sum(ShedPlanner._headroom(c) for c in self.info.values()),
             comfort_minutes=self._interval_comfort,
             panel_amps=self.panel_amps,
-            loads=tuple(self._load_rows()),
+            loads=tuple(self._load_rows()) if self._want_loads else (),
         )
         self._interval_start = self.t
         self._interval_energy = self._interval_comfort = 0.0
@@ -238,7 +237,7 @@ class ControllerActor(DispatchedActor):
     def _start_event(self, message: StartEvent) -> None:
         if message.event_id in self.events:
             return  # a repeat: answered again below, not applied twice
-        baseline = window_mean_kw(self._history, self.t, self.baseline_window_s)
+        baseline = self._history.mean_kw(self.t)
         if baseline is None:
             baseline = self._last_used_kw
         self.events[message.event_id] = ActiveEvent(message, self.t, baseline)

@@ -126,3 +126,4 @@ class Subscribe:
     """Wiring: tell `ref` every Telemetry and EventAck of this VEN."""
 
     ref: Any  # pykka.ActorRef
+    loads: bool = False  # also fill Telemetry.loads with a row per circuit

@@ -107,46 +107,49 @@ class _DispatcherInbox:
 
 
 class Dispatcher:
-    """Runs the actors scheduled on it, one message at a time per turn.
+    """Runs the actors scheduled on it, a batch of messages per actor per turn.
 
     Thread-safe to schedule from anywhere; messages are handled only by the
     thread that drives the dispatcher.
     """
 
-    def __init__(self, name: str = "dispatcher") -> None:
+    def __init__(self, name: str = "dispatcher", batch: int = 64) -> None:
         self.name = name
         self._ready: collections.deque[DispatchedActor] = collections.deque()
         self._wakeup = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
         self._running = False
+        self._sleeping = False
+        self.batch = batch  # messages one actor may handle per turn before others run
         self.handled = 0  # messages handled so far, for benchmarks
 
     # -- scheduling -----------------------------------------------------------
     def schedule(self, actor: DispatchedActor) -> None:
-        with self._wakeup:
-            if actor._scheduled:
-                return
-            actor._scheduled = True
-            self._ready.append(actor)
-            self._wakeup.notify()
+        # Lock-free on the hot path: deque.append is atomic, and an actor that
+        # races onto the ready queue twice just finds its inbox empty once.
+        if actor._scheduled:
+            return
+        actor._scheduled = True
+        self._ready.append(actor)
+        if self._sleeping:
+            with self._wakeup:
+                self._wakeup.notify()
 
     def pending(self) -> bool:
         return bool(self._ready)
 
     # -- caller-driven mode ---------------------------------------------------
-    def run_until_idle(self, max_messages: int | None = None) -> int:
+    def run_until_idle(self) -> int:
         """Handle messages until no actor has any; return how many were handled."""
         was_driving, _driving.active = getattr(_driving, "active", False), True
         handled = 0
-        ready, wakeup = self._ready, self._wakeup
+        ready = self._ready
         try:
-            while ready and (max_messages is None or handled < max_messages):
-                with wakeup:
-                    actor = ready.popleft()
-                    actor._scheduled = False
-                actor._run_one()
-                handled += 1
-                if not actor.actor_inbox.empty() and not actor.actor_stopped.is_set():
+            while ready:
+                actor = ready.popleft()
+                actor._scheduled = False
+                handled += actor._run_turn(self.batch)
+                if actor._has_work():
                     self.schedule(actor)
         finally:
             _driving.active = was_driving
@@ -156,8 +159,12 @@ class Dispatcher:
     def wait(self, timeout: float | None) -> bool:
         """Block until some actor is runnable or `timeout` passes; True if work waits."""
         with self._wakeup:
-            if not self._ready:
-                self._wakeup.wait(timeout)
+            self._sleeping = True
+            try:
+                if not self._ready:
+                    self._wakeup.wait(timeout)
+            finally:
+                self._sleeping = False
             return bool(self._ready)
 
     def notify(self) -> None:
@@ -228,16 +235,27 @@ class DispatchedActor(pykka.Actor):
         # on_start runs on the dispatcher as the actor's first turn.
         self.dispatcher.schedule(self)
 
-    def _run_one(self) -> None:
-        """One turn: on_start on the first, then one message; teardown once stopped."""
+    def _has_work(self) -> bool:
+        return bool(self.actor_inbox._messages) and not self.actor_stopped.is_set()  # type: ignore[attr-defined]
+
+    def _run_turn(self, limit: int) -> int:
+        """Handle up to `limit` messages (on_start first); teardown once stopped."""
         if not self._started:
             self._started = True
             self._actor_loop_setup()
-            return
-        if self.actor_stopped.is_set():
+            return 0
+        handled = 0
+        inbox = self.actor_inbox._messages  # type: ignore[attr-defined]
+        stopped = self.actor_stopped
+        while inbox and handled < limit and not stopped.is_set():
+            self._handle_envelope(inbox.popleft())
+            handled += 1
+        if stopped.is_set():
             self._actor_loop_teardown()
-            return
-        envelope = self.actor_inbox.get()
+        return handled
+
+    def _handle_envelope(self, envelope: Envelope[Any]) -> None:
+        # The body of pykka's _actor_loop_running, for one message.
         try:
             response = self._handle_receive(envelope.message)
             if envelope.reply_to is not None:
@@ -251,8 +269,6 @@ class DispatchedActor(pykka.Actor):
                     self.on_failure(*sys.exc_info())
                 except Exception:
                     self._handle_failure(*sys.exc_info())
-        if self.actor_stopped.is_set():
-            self._actor_loop_teardown()
 
 
 def stop_actors(refs: list[pykka.ActorRef[Any]]) -> None:
