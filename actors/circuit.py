@@ -54,10 +54,12 @@ class CircuitActor(DispatchedActor):
         t0 = t = self.t
         energy_before = model.energy_kwh
         comfort_s = 0.0
+        violated = False
         while t < t_end - 1e-9:
             dt = min(step, t_end - t)
             model.step(world.env_at(t), dt)
-            if model.comfort_violated():
+            violated = model.comfort_violated()
+            if violated:
                 comfort_s += dt
             t += dt
         self.t = t_end
@@ -70,7 +72,7 @@ class CircuitActor(DispatchedActor):
             energy_kwh=energy,
             shed_capability_kw=model.shed_capability_kw(),
             locked_out=model.locked_out,
-            comfort_violated=model.comfort_violated(),
+            comfort_violated=violated,
             comfort_minutes=comfort_s / 60.0,
             shed_request_kw=model.shed_request_kw,
             floor_kw=model.floor_kw(),
@@ -87,10 +89,16 @@ class CircuitActor(DispatchedActor):
             self.model.breaker_amps = max(1, round(message.capacity_kw / KW_PER_BREAKER_AMP))
 
 
-def _live_extras(model: Circuit) -> dict[str, Any]:
-    extras: dict[str, Any] = {}
-    for name in ("indoor_c", "soc", "tank_c"):
+_EXTRAS = ("indoor_c", "soc", "tank_c")
+
+
+def _live_extras(model: Circuit) -> dict[str, Any] | None:
+    """State worth reporting beside power (indoor temperature, state of charge...)."""
+    extras = None
+    for name in _EXTRAS:
         value = getattr(model, name, None)
         if value is not None:
+            if extras is None:
+                extras = {}
             extras[name] = value
     return extras

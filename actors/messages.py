@@ -1,28 +1,29 @@
-"""Messages the VEN actors tell each other. Immutable, so they are safe to share."""
+"""Messages the VEN actors tell each other. Immutable, so they are safe to share.
+
+The ones sent per tick per circuit are NamedTuples: they build several times
+faster than frozen dataclasses, and these are the bulk of all messages.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Tick:
+class Tick(NamedTuple):
     """Advance the VEN's circuits to simulated time `t`; `report` closes an interval."""
 
     t: float
     report: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Advance:
+class Advance(NamedTuple):
     """Circuit: step physics from where you are up to `t`."""
 
     t: float
 
 
-@dataclass(frozen=True, slots=True)
-class CircuitReading:
+class CircuitReading(NamedTuple):
     """Circuit -> controller after an Advance: what happened since the last one."""
 
     circuit_id: str
@@ -35,11 +36,10 @@ class CircuitReading:
     comfort_minutes: float  # minutes out of comfort over the span
     shed_request_kw: float
     floor_kw: float
-    extra: dict[str, Any] = field(default_factory=dict)  # e.g. indoor_c, soc
+    extra: dict[str, Any] | None = None  # e.g. indoor_c, soc
 
 
-@dataclass(frozen=True, slots=True)
-class Curtail:
+class Curtail(NamedTuple):
     """Controller -> circuit: shed `reduce_kw` below natural draw until told otherwise."""
 
     reduce_kw: float

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from actors.messages import EventAck, Telemetry
@@ -22,6 +23,9 @@ class Row:
     battery_soc: float | None
 
 
+CAPABILITY_SAMPLES = 240  # an hour at 15 s reports; more than enough at 5 min
+
+
 class FleetLog:
     """Rows in arrival order plus the latest report of each VEN."""
 
@@ -29,9 +33,15 @@ class FleetLog:
         self.rows: list[Row] = []
         self.acks: list[EventAck] = []
         self.latest: dict[str, Telemetry] = {}
+        # Recent (t1, shed capability) per VEN: one instant is noisy (a compressor
+        # cycling), so the VTN splits requests by the mean over the last hour.
+        self._capability: dict[str, deque[tuple[float, float]]] = defaultdict(
+            lambda: deque(maxlen=CAPABILITY_SAMPLES)
+        )
 
     def add_telemetry(self, telemetry: Telemetry) -> None:
         self.latest[telemetry.ven_id] = telemetry
+        self._capability[telemetry.ven_id].append((telemetry.t1, telemetry.shed_capability_kw))
         self.rows.append(
             Row(
                 t0=telemetry.t0,
@@ -51,9 +61,14 @@ class FleetLog:
     def add_ack(self, ack: EventAck) -> None:
         self.acks.append(ack)
 
-    def capability_kw(self, ven_id: str) -> float:
-        latest = self.latest.get(ven_id)
-        return latest.shed_capability_kw if latest else 0.0
+    def capability_kw(self, ven_id: str, window_s: float = 3600.0) -> float:
+        """Mean shed capability the VEN reported over the last `window_s`."""
+        samples = self._capability.get(ven_id)
+        if not samples:
+            return 0.0
+        since = samples[-1][0] - window_s
+        recent = [kw for t1, kw in samples if t1 > since]
+        return sum(recent) / len(recent)
 
     def sorted_rows(self) -> list[Row]:
         """Rows by time then VEN id: the order of timeseries.csv, the same every run."""

@@ -79,7 +79,8 @@ class ShapedLoad(Circuit):
 
     def _step(self, env: StepEnv, dt: float) -> float:
         hour = env.hour
-        if hour < self._last_hour:
+        # A new day is a wrap past midnight; an hour back at a DST change is not.
+        if hour < self._last_hour - 12.0:
             self._new_day()
         self._last_hour = hour
         h = hour + dt * _HALF_STEP_H
@@ -103,11 +104,11 @@ class ShapedLoad(Circuit):
 class Lighting(ShapedLoad):
     """Evening-heavy lighting; dimmable by up to 30 %."""
 
-    type = "Lighting"
+    type = "Lighting Circuits"
     __slots__ = ()
 
     def __init__(self, circuit_id: str, name: str, breaker_amps: int, *, critical: bool = False,
-                 priority: int = 4, rng: random.Random | None = None, peak_kw: float = 0.6,
+                 priority: int = 4, rng: random.Random | None = None, peak_kw: float = 0.45,
                  base_kw: float = 0.02, max_dim: float = 0.3, scale: float = 1.0) -> None:
         super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority,
                          rng=rng, shape=LIGHTING_SHAPE, peak_kw=peak_kw, base_kw=base_kw,
@@ -117,7 +118,7 @@ class Lighting(ShapedLoad):
 class Outlets(ShapedLoad):
     """Plug loads: always-on base plus daytime and evening use; not sheddable."""
 
-    type = "Outlets"
+    type = "General Outlets"
     __slots__ = ()
 
     def __init__(self, circuit_id: str, name: str, breaker_amps: int, *, critical: bool = False,
@@ -161,9 +162,11 @@ class ApplianceLoad(Circuit):
 
     def _step(self, env: StepEnv, dt: float) -> float:
         hour = env.hour
-        if hour < self._last_hour:
+        # A new day is a wrap past midnight; an hour back at a DST change is not.
+        if hour < self._last_hour - 12.0:
             for start, duration, kw in self._plan(env.t - hour * 3600.0):
-                self.add_run(start, duration, kw)
+                if start >= env.t:  # a first day that starts mid-day skips earlier cycles
+                    self.add_run(start, duration, kw)
         self._last_hour = hour
         t = env.t
         end = t + dt
@@ -245,5 +248,72 @@ _MEALS = (
 )
 
 
-class ElectricRange(Ap pliancePlaceholder):
-    pass
+class ElectricRange(ApplianceLoad):
+    """Cooking around meal times; never shed (priority 2)."""
+
+    type = "Electric Range"
+    __slots__ = ()
+
+    def __init__(self, circuit_id: str, name: str, breaker_amps: int, *, critical: bool = False,
+                 priority: int = 2, rng: random.Random | None = None, scale: float = 1.0) -> None:
+        super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority,
+                         rng=rng, pausable=False, scale=scale)
+
+    def _plan(self, day_start: float) -> list[list[float]]:
+        rng = self._rng
+        runs = []
+        for chance, hour, min_lo, min_hi, kw_lo, kw_hi in _MEALS:
+            # Draw everything so skipping a meal does not shift later draws.
+            cooks = rng.random() < chance
+            start = day_start + (hour + rng.gauss(0.0, 0.5)) * 3600.0
+            duration = rng.uniform(min_lo, min_hi) * 60.0
+            kw = rng.uniform(kw_lo, kw_hi) * self.scale
+            if cooks:
+                runs.append([start, duration, kw])
+        return runs
+
+
+class Refrigerator(Circuit):
+    """Compressor duty cycle (~150 W mean); critical, never shed.
+
+    The on/off square wave is integrated exactly over the step, so any dt gives the
+    right mean. Period and duty vary a little from day to day.
+    """
+
+    type = "Refrigerator"
+    __slots__ = ("compressor_kw", "duty", "period_s", "_rng", "_phase", "_on_s", "_period",
+                 "_last_hour")
+
+    def __init__(self, circuit_id: str, name: str, breaker_amps: int, *, critical: bool = True,
+                 priority: int = 1, rng: random.Random | None = None,
+                 compressor_kw: float = 0.45, duty: float = 0.33, period_s: float = 2400.0,
+                 scale: float = 1.0) -> None:
+        super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority)
+        self._rng = rng or random.Random(0)
+        self.compressor_kw = compressor_kw * scale
+        self.duty = duty
+        self.period_s = period_s
+        self._phase = self._rng.uniform(0.0, period_s)
+        self._period = period_s
+        self._on_s = duty * period_s
+        self._last_hour = 99.0
+
+    def _step(self, env: StepEnv, dt: float) -> float:
+        hour = env.hour
+        # A new day is a wrap past midnight; an hour back at a DST change is not.
+        if hour < self._last_hour - 12.0:
+            rng = self._rng
+            self._period = self.period_s * rng.uniform(0.85, 1.15)
+            self._on_s = self._period * min(0.9, max(0.1, self.duty * rng.uniform(0.9, 1.1)))
+        self._last_hour = hour
+        period = self._period
+        on = self._on_s
+        x = env.t + self._phase
+        a = x % period
+        b = (x + dt) % period
+        # Whole cycles crossed contribute `on` each; the partial ends are clipped at `on`.
+        on_time = (dt - b + a) / period * on + (b if b < on else on) - (a if a < on else on)
+        return self.compressor_kw * on_time / dt
+
+    def floor_kw(self) -> float:
+        return self.power_kw

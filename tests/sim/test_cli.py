@@ -108,7 +108,7 @@ def test_bad_scenario_fails_with_one_line_and_writes_nothing(case: str, tmp_path
 
 
 def test_event_outside_the_window_names_the_event(tmp_path: Path) -> None:
-    text = Path(PEAK).read_text().replace('start: "16:00"', 'start: "23:00"')
+    text = Path(PEAK).read_text().replace('start: "15:00"', 'start: "23:00"')
     bad = tmp_path / "late.yaml"
     bad.write_text(text)
     result = CliRunner().invoke(main, ["validate", str(bad)])

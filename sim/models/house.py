@@ -1,0 +1,206 @@
+"""House templates: which circuits a VEN's panel has, with per-house variation."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+from sim.models.base import KW_PER_BREAKER_AMP, PANEL_VOLTAGE, Circuit
+from sim.models.battery import Battery
+from sim.models.ev import EvCharger
+from sim.models.hvac import Hvac
+from sim.models.profile import Dryer, ElectricRange, Lighting, Outlets, Refrigerator
+from sim.models.pv import SolarPv
+from sim.models.water_heater import WaterHeater
+
+PANEL_SIZES = (100, 150, 200)
+_BREAKER_SIZES = (15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 125)
+
+TEMPLATE_PARAMS: dict[str, type] = {
+    "panel_amps": int,
+    "hvac_setpoint_c": float,
+    "comfort_band_c": float,
+    "hvac_kw": float,
+    "thermal_resistance_c_per_kw": float,
+    "thermal_capacitance_kwh_per_c": float,
+    "initial_indoor_c": float,  # absent: random within the deadband
+    "water_heater_liters": float,
+    "hot_water_liters_per_day": float,
+    "has_ev": bool,
+    "ev_charger_kw": float,
+    "ev_arrival_hour": float,
+    "ev_departure_hour": float,
+    "ev_energy_kwh": float,
+    "pv_kw": float,
+    "battery_kwh": float,
+    "battery_kw": float,
+    "load_scale": float,
+}
+
+_HOUSE: dict[str, Any] = {
+    "panel_amps": 200,
+    "hvac_setpoint_c": 24.0,
+    "comfort_band_c": 2.0,
+    "hvac_kw": 3.5,
+    "thermal_resistance_c_per_kw": 2.0,
+    "thermal_capacitance_kwh_per_c": 2.0,
+    "water_heater_liters": 190.0,
+    "hot_water_liters_per_day": 180.0,
+    "has_ev": True,
+    "ev_charger_kw": 7.2,
+    "ev_arrival_hour": 18.0,
+    "ev_departure_hour": 7.0,
+    "ev_energy_kwh": 15.0,
+    "pv_kw": 0.0,
+    "battery_kwh": 0.0,
+    "battery_kw": 5.0,
+    "load_scale": 1.0,
+}
+
+TEMPLATES: dict[str, dict[str, Any]] = {
+    "house": dict(_HOUSE),
+    # Smaller space: shorter RC time constant, smaller unit and tank, lighter plug loads.
+    "apartment": {
+        **_HOUSE,
+        "panel_amps": 100,
+        "hvac_kw": 2.5,
+        "thermal_resistance_c_per_kw": 2.5,
+        "thermal_capacitance_kwh_per_c": 1.0,
+        "water_heater_liters": 150.0,
+        "hot_water_liters_per_day": 110.0,
+        "has_ev": False,
+        "load_scale": 0.7,
+    },
+    "solar_home": {**_HOUSE, "pv_kw": 6.0, "battery_kwh": 13.5, "battery_kw": 5.0},
+}
+
+# Solar and internal heat gains (kW) by template: an apartment has fewer sunlit walls.
+_GAINS = {"house": (1.0, 0.5), "apartment": (0.5, 0.3), "solar_home": (1.0, 0.5)}
+
+_POSITIVE = {"hvac_kw", "thermal_resistance_c_per_kw", "thermal_capacitance_kwh_per_c",
+             "water_heater_liters", "ev_charger_kw", "ev_energy_kwh", "battery_kw"}
+_NON_NEGATIVE = {"comfort_band_c", "hot_water_liters_per_day", "pv_kw", "battery_kwh",
+                 "load_scale"}
+_HOURS = {"ev_arrival_hour", "ev_departure_hour"}
+
+
+def panel_facts(panel_amps: int) -> dict[str, Any]:
+    """Panel-level facts reported by a VEN."""
+    if panel_amps not in PANEL_SIZES:
+        raise ValueError(f"panel_amps must be one of {PANEL_SIZES}, not {panel_amps!r}")
+    return {
+        "panelAmperageRating": panel_amps,
+        "panelVoltage": PANEL_VOLTAGE,
+        "panelMaxKw": round(panel_amps * KW_PER_BREAKER_AMP, 3),
+    }
+
+
+def resolve_params(template: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Template defaults overlaid with validated `params`; ValueError on anything unknown."""
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown house template {template!r}; known: {sorted(TEMPLATES)}")
+    unknown = sorted(set(params) - set(TEMPLATE_PARAMS))
+    if unknown:
+        raise ValueError(f"unknown house params {unknown}; known: {sorted(TEMPLATE_PARAMS)}")
+    resolved = dict(TEMPLATES[template])
+    for name, value in params.items():
+        resolved[name] = _check(name, value)
+    return resolved
+
+
+def _check(name: str, value: Any) -> Any:
+    kind = TEMPLATE_PARAMS[name]
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:  # float: ints are fine, bools and NaN are not
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok:
+        raise ValueError(f"house param {name!r} must be {kind.__name__}, got {value!r}")
+    if kind is float:
+        value = float(value)
+    if name == "panel_amps" and value not in PANEL_SIZES:
+        raise ValueError(f"panel_amps must be one of {PANEL_SIZES}, not {value!r}")
+    if name in _POSITIVE and value <= 0:
+        raise ValueError(f"house param {name!r} must be > 0, got {value!r}")
+    if name in _NON_NEGATIVE and value < 0:
+        raise ValueError(f"house param {name!r} must be >= 0, got {value!r}")
+    if name in _HOURS and not 0.0 <= value < 24.0:
+        raise ValueError(f"house param {name!r} must be an hour in [0, 24), got {value!r}")
+    return value
+
+
+def breaker_for(kw: float, minimum: int = 15) -> int:
+    """Smallest standard breaker carrying `kw` continuously (80 % rule)."""
+    amps = kw / KW_PER_BREAKER_AMP / 0.8
+    for size in _BREAKER_SIZES:
+        if size >= max(amps, minimum):
+            return size
+    return _BREAKER_SIZES[-1]
+
+
+def build_circuits(template: str, params: dict[str, Any], rng: random.Random) -> list[Circuit]:
+    """The circuits of one house, deterministic for a given rng state and params.
+
+    Physical constants (R, C, COP) vary +-10 % per house and each circuit gets its own
+    forked rng, so a fleet does not cycle in lock-step and circuits stepped by separate
+    actors in any order stay reproducible.
+    """
+    p = resolve_params(template, params)
+    scale = p["load_scale"]
+    setpoint = p["hvac_setpoint_c"]
+    initial = p.get("initial_indoor_c")
+    if initial is None:
+        initial = setpoint + rng.uniform(-0.5, 0.5)
+    r_value = p["thermal_resistance_c_per_kw"] * rng.uniform(0.9, 1.1)
+    c_value = p["thermal_capacitance_kwh_per_c"] * rng.uniform(0.9, 1.1)
+    cop = 3.0 * rng.uniform(0.93, 1.07)
+    solar_gain, internal_gain = _GAINS[template]
+
+    def fork() -> random.Random:
+        return random.Random(rng.getrandbits(64))
+
+    hvac_breaker = 30 if p["hvac_kw"] > 2.5 else 20
+    hvac = Hvac("hvac1", "HVAC", max(hvac_breaker, breaker_for(p["hvac_kw"])), critical=True,
+                priority=3, rng=fork(), setpoint_c=setpoint, comfort_band_c=p["comfort_band_c"],
+                r_c_per_kw=r_value, c_kwh_per_c=c_value, compressor_kw=p["hvac_kw"], cop=cop,
+                initial_indoor_c=initial, solar_gain_kw=solar_gain,
+                internal_gain_kw=internal_gain, compressor_on=rng.random() < 0.5)
+    heater = WaterHeater("heater1", "Water Heater", 30, priority=7, rng=fork(),
+                         tank_liters=p["water_heater_liters"],
+                         liters_per_day=p["hot_water_liters_per_day"])
+    circuits: dict[str, Circuit] = {"hvac1": hvac, "heater1": heater}
+    if p["has_ev"]:
+        circuits["ev1"] = EvCharger(
+            "ev1", "EV Charger", max(50, breaker_for(p["ev_charger_kw"])), priority=8,
+            rng=fork(), charger_kw=p["ev_charger_kw"], arrival_hour=p["ev_arrival_hour"],
+            departure_hour=p["ev_departure_hour"], mean_energy_kwh=p["ev_energy_kwh"],
+            energy_min_kwh=0.55 * p["ev_energy_kwh"], energy_max_kwh=1.65 * p["ev_energy_kwh"])
+    if template != "apartment":
+        circuits["dryer1"] = Dryer("dryer1", "Dryer", 30, priority=6, rng=fork(), scale=scale)
+    circuits["range1"] = ElectricRange("range1", "Electric Range", 40, priority=2, rng=fork(),
+                                       scale=scale)
+    circuits["lights1"] = Lighting("lights1", "Lighting Circuits", 15, priority=4, rng=fork(),
+                                   scale=scale)
+    circuits["outlets1"] = Outlets("outlets1", "General Outlets", 20, priority=2, rng=fork(),
+                                   scale=scale)
+    circuits["fridge1"] = Refrigerator("fridge1", "Refrigerator", 15, critical=True, priority=1,
+                                       rng=fork(), scale=scale)
+    if p["pv_kw"] > 0:
+        circuits["pv1"] = SolarPv("pv1", "Solar PV", breaker_for(p["pv_kw"]), priority=1,
+                                  rng=fork(), kw_peak=p["pv_kw"])
+    if p["battery_kwh"] > 0:
+        circuits["battery1"] = Battery(
+            "battery1", "Battery", breaker_for(p["battery_kw"]), priority=9, rng=fork(),
+            capacity_kwh=p["battery_kwh"], max_kw=p["battery_kw"],
+            initial_soc=rng.uniform(0.4, 0.8))
+    order = _APARTMENT_ORDER if template == "apartment" else _HOUSE_ORDER
+    return [circuits[cid] for cid in order if cid in circuits]
+
+
+_HOUSE_ORDER = ("hvac1", "heater1", "ev1", "dryer1", "range1", "lights1", "outlets1", "fridge1",
+                "pv1", "battery1")
+_APARTMENT_ORDER = ("hvac1", "heater1", "ev1", "lights1", "outlets1", "fridge1", "range1", "pv1",
+                    "battery1")

@@ -1,0 +1,132 @@
+import random
+
+import pytest
+
+from sim.models import EvCharger
+from tests.sim.models.envs import constant
+
+H = 3600.0
+
+
+def fixed(energy: float = 20.0, **kw) -> EvCharger:
+    """Arrives 18:00, leaves 07:00, always `energy` kWh: no randomness left."""
+    args = dict(session_probability=1.0, arrival_sd_h=0.0, departure_sd_h=0.0,
+                mean_energy_kwh=energy, energy_min_kwh=energy, energy_max_kwh=energy)
+    args.update(kw)
+    return EvCharger("ev1", "EV Charger", 50, rng=random.Random(1), **args)
+
+
+def drive(ev: EvCharger, start: float, stop: float, dt: float = 60.0, shed=None):
+    """Step from start to stop; `shed(t)` gives the request in kW (None: restore)."""
+    t = start
+    powers = []
+    while t < stop - 1e-9:
+        if shed is not None:
+            request = shed(t)
+            if request:
+                ev.curtail(request)
+            else:
+                ev.restore()
+        powers.append(ev.step(constant(t), dt))
+        t += dt
+    return powers
+
+
+def test_uncurtailed_session_charges_at_full_rate():
+    ev = fixed()
+    powers = drive(ev, 0.0, 24 * H)
+    assert max(powers) == 7.2
+    assert ev.energy_delivered_kwh == pytest.approx(20.0)
+    assert ev.session_energy_needed_kwh == 20.0
+    assert ev.energy_kwh == pytest.approx(20.0)
+    assert all(p == 0.0 for p in powers[: 18 * 60])  # nothing before arrival
+    on_minutes = sum(p > 0 for p in powers)
+    assert on_minutes == pytest.approx(20.0 / 7.2 * 60, abs=1.01)
+    assert ev.plugged_in and ev.shed_capability_kw() == 0.0  # full but still plugged in
+
+
+def test_curtailed_energy_is_deferred_not_lost():
+    ev = fixed()
+    powers = drive(ev, 0.0, 31 * H + 60, shed=lambda t: 7.2 if 18 * H <= t < 26 * H else None)
+    assert all(p == 0.0 for p in powers[18 * 60 : 26 * 60])
+    assert ev.energy_delivered_kwh == pytest.approx(20.0)
+    assert ev.unmet_energy_kwh == 0.0
+    assert ev.sessions_completed == 1
+
+
+def test_partial_curtailment_caps_the_rate():
+    ev = fixed()
+    drive(ev, 0.0, 18 * H)
+    ev.curtail(3.0)
+    assert ev.step(constant(18 * H), 60.0) == pytest.approx(4.2)
+    assert ev.shed_capability_kw() == 7.2
+
+
+@pytest.mark.parametrize("dt", [1.0, 60.0, 900.0])
+def test_locks_out_to_finish_by_departure(dt):
+    ev = fixed()
+    drive(ev, 0.0, 18 * H, dt=dt)
+    ev.curtail(7.2)  # all night
+    t = 18 * H
+    lock_t = None
+    while t < 31 * H:
+        p = ev.step(constant(t), dt)
+        if ev.locked_out and lock_t is None:
+            lock_t = t
+            assert ev.floor_kw() == 7.2 and ev.shed_capability_kw() == 0.0
+        if lock_t is None:
+            assert p == 0.0
+        t += dt
+    # It waited until the energy only just fits at full rate before 07:00.
+    assert lock_t == pytest.approx(31 * H - 20.0 / 7.2 * H, abs=dt + 1e-6)
+    assert ev.energy_delivered_kwh == pytest.approx(20.0, abs=1e-6)
+    assert ev.unmet_energy_kwh == 0.0
+
+
+def test_infeasible_session_charges_flat_out_and_records_shortfall():
+    ev = fixed(energy=200.0)
+    drive(ev, 0.0, 18 * H)
+    ev.curtail(7.2)
+    powers = drive(ev, 18 * H, 31 * H + 60)
+    assert all(p == 7.2 for p in powers[: 13 * 60])
+    assert ev.unmet_energy_kwh == pytest.approx(200.0 - 13 * 7.2)
+
+
+def test_arrival_mid_step_is_exact():
+    ev = EvCharger("ev1", "EV Charger", 50, session_probability=0.0)
+    ev.add_session(arrival_t=450.0, departure_t=5 * H, energy_kwh=10.0)
+    p = ev.step(constant(0.0), 900.0)
+    assert p == pytest.approx(7.2 * 450.0 / 900.0)
+    drive(ev, 900.0, 6 * H, dt=900.0)
+    assert ev.energy_delivered_kwh == pytest.approx(10.0)
+    assert not ev.plugged_in
+
+
+def test_no_sessions_when_probability_zero():
+    ev = EvCharger("ev1", "EV Charger", 50, rng=random.Random(5), session_probability=0.0)
+    assert sum(drive(ev, 0.0, 3 * 24 * H)) == 0.0
+
+
+def test_random_sessions_follow_parameters():
+    ev = EvCharger("ev1", "EV Charger", 50, rng=random.Random(7))
+    needed = set()
+    t = 0.0
+    for _ in range(20 * 24 * 60):
+        ev.step(constant(t), 60.0)
+        if ev.plugged_in:
+            needed.add(ev.session_energy_needed_kwh)
+        t += 60.0
+    assert 10 <= ev.sessions_completed <= 20  # 85 % of days
+    assert len(needed) >= ev.sessions_completed
+    assert all(8.0 <= e <= 25.0 for e in needed)
+    assert ev.unmet_energy_kwh == 0.0
+
+
+def test_disabled_charger_defers_like_a_shed():
+    ev = fixed()
+    drive(ev, 0.0, 18 * H)
+    ev.enabled = False
+    assert sum(drive(ev, 18 * H, 22 * H)) == 0.0
+    ev.enabled = True
+    drive(ev, 22 * H, 31 * H + 60)
+    assert ev.sessions_completed == 1 and ev.unmet_energy_kwh == 0.0
