@@ -36,6 +36,9 @@ class Circuit(ABC):
     """
 
     type: str = "Generic"
+    # Stateful physics (a house warming, a tank cooling, a car coming and going)
+    # goes on while the user has the circuit switched off; it just draws nothing.
+    steps_when_disabled: bool = False
 
     def __init__(
         self,
@@ -62,7 +65,7 @@ class Circuit(ABC):
 
     def step(self, env: StepEnv, dt: float) -> float:
         """Advance `dt` seconds; return and remember the mean power over the step."""
-        power = self._step(env, dt) if self.enabled else 0.0
+        power = self._step(env, dt) if self.enabled or self.steps_when_disabled else 0.0
         self.power_kw = power
         self.energy_kwh += power * dt / 3600.0
         return power

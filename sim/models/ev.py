@@ -21,6 +21,7 @@ class EvCharger(Circuit):
     """
 
     type = "EV Charger"
+    steps_when_disabled = True
     __slots__ = (
         "charger_kw", "arrival_hour", "departure_hour", "mean_energy_kwh", "energy_min_kwh",
         "energy_max_kwh", "session_probability", "arrival_sd_h", "departure_sd_h",
@@ -102,13 +103,6 @@ class EvCharger(Circuit):
             leave_h += 24.0  # overnight: leaves the next morning
         leave_h = max(leave_h, arrive_h + 1.0)
         self.add_session(day_start + arrive_h * 3600.0, day_start + leave_h * 3600.0, energy)
-
-    def step(self, env: StepEnv, dt: float) -> float:
-        # Unlike the base, sessions go on while disabled: the car still comes and goes.
-        power = self._step(env, dt)
-        self.power_kw = power
-        self.energy_kwh += power * dt / 3600.0
-        return power
 
     def _step(self, env: StepEnv, dt: float) -> float:
         hour = env.hour

@@ -24,6 +24,7 @@ class Hvac(Circuit):
     """
 
     type = "HVAC"
+    steps_when_disabled = True
     __slots__ = (
         "setpoint_c", "deadband_c", "comfort_band_c", "r_c_per_kw", "c_kwh_per_c",
         "compressor_kw", "cop", "mode", "min_on_s", "min_off_s", "solar_gain_kw",
@@ -88,13 +89,6 @@ class Hvac(Circuit):
         self._req_seen = 0.0
 
     # -- physics ----------------------------------------------------------------
-    def step(self, env: StepEnv, dt: float) -> float:
-        # Unlike the base, physics runs while disabled too: the house keeps warming.
-        power = self._step(env, dt)
-        self.power_kw = power
-        self.energy_kwh += power * dt / 3600.0
-        return power
-
     def _step(self, env: StepEnv, dt: float) -> float:
         if dt != self._dt:
             self._dt = dt

@@ -29,6 +29,7 @@ class WaterHeater(Circuit):
     """
 
     type = "Water Heater"
+    steps_when_disabled = True
     __slots__ = (
         "tank_liters", "liters_per_day", "element_kw", "setpoint_c", "deadband_c", "min_c",
         "inlet_c", "ambient_c", "ua_kw_per_c", "tank_c", "draw_energy_kwh", "loss_energy_kwh",
@@ -91,13 +92,6 @@ class WaterHeater(Circuit):
         self._ev_i = 0
         self._next_draw = _INF
         self._last_hour = 99.0
-
-    def step(self, env: StepEnv, dt: float) -> float:
-        # Unlike the base, physics runs while disabled too: the tank cools, draws go on.
-        power = self._step(env, dt)
-        self.power_kw = power
-        self.energy_kwh += power * dt / 3600.0
-        return power
 
     def _step(self, env: StepEnv, dt: float) -> float:
         hour = env.hour
