@@ -135,11 +135,12 @@ class ControllerActor(DispatchedActor):
         assert tick is not None
         self.t = tick.t
         self._tick = None
+        # Report first: the interval that just closed belongs to any event ending now.
+        if tick.report:
+            self._report()
         for event in [e for e in self.events.values() if e.end <= self.t + 1e-9]:
             self._end_event(event.event_id, None)
         self._restore_due()
-        if tick.report:
-            self._report()
         while self._deferred and not self._pending:
             message = self._deferred.popleft()
             if isinstance(message, Tick):

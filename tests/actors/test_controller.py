@@ -1,0 +1,125 @@
+"""A VEN's controller and circuit actors together, with small fake circuit models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from actors.messages import EndEvent, EventAck, StartEvent, Telemetry, Tick
+from actors.runtime import DispatchedActor, Dispatcher
+from actors.ven import Ven
+from sim.models.base import Circuit, StepEnv
+from sim.world import World
+
+
+class Flat(Circuit):
+    """Draws `kw` unless curtailed; can shed all of it (or nothing)."""
+
+    def __init__(self, cid: str, kw: float, *, priority: int, sheddable: bool = True, **kw_args):
+        super().__init__(cid, cid.upper(), 30, priority=priority, **kw_args)
+        self.kw = kw
+        self.sheddable = sheddable
+
+    def _step(self, env: StepEnv, dt: float) -> float:
+        return self.kw - min(self.shed_request_kw, self.shed_capability_kw())
+
+    def shed_capability_kw(self) -> float:
+        return self.kw if self.sheddable else 0.0
+
+
+class ConstantWeather:
+    def outdoor_c(self, t_s: float, hour_of_day: float) -> float:
+        return 30.0
+
+    def irradiance(self, hour_of_day: float) -> float:
+        return 0.0
+
+
+class Sink(DispatchedActor):
+    def __init__(self, dispatcher: Dispatcher, seen: list[Any]) -> None:
+        super().__init__(dispatcher=dispatcher)
+        self.seen = seen  # read by the test only while the dispatcher is idle
+
+    def on_receive(self, message: Any) -> Any:
+        self.seen.append(message)
+
+
+@pytest.fixture
+def ven_and_sink():
+    dispatcher = Dispatcher("test")
+    world = World(datetime(2026, 7, 15, tzinfo=UTC), ConstantWeather())
+    circuits = [
+        Flat("ev1", 6.0, priority=8),
+        Flat("heater1", 4.0, priority=7),
+        Flat("fridge1", 0.2, priority=1, sheddable=False, critical=True),
+    ]
+    ven = Ven("ven-1", circuits, world, dispatcher, panel_amps=200, restore_stagger_s=300.0)
+    seen: list[Any] = []
+    sink_ref = Sink.start(dispatcher, seen)
+    ven.subscribe(sink_ref)
+    yield ven, seen, dispatcher
+    ven.stop()
+    sink_ref.stop(block=False)
+    dispatcher.run_until_idle()
+
+
+def drive(ven: Ven, dispatcher: Dispatcher, t_from: float, t_to: float, step: float = 300.0):
+    t = t_from
+    while t < t_to:
+        t += step
+        ven.tell(Tick(t))
+        dispatcher.run_until_idle()
+
+
+def telemetry(seen: list[Any]) -> list[Telemetry]:
+    return [m for m in seen if isinstance(m, Telemetry)]
+
+
+def test_reports_power_and_rolling_baseline(ven_and_sink) -> None:
+    ven, sink, dispatcher = ven_and_sink
+    drive(ven, dispatcher, 0.0, 3600.0)
+    reports = telemetry(sink)
+    assert len(reports) == 12
+    assert reports[-1].used_kw == pytest.approx(10.2)
+    assert reports[-1].baseline_kw == pytest.approx(10.2)
+    assert reports[-1].event_id is None and reports[-1].shed_kw == 0.0
+
+
+def test_event_sheds_by_priority_acks_and_restores_staggered(ven_and_sink) -> None:
+    ven, sink, dispatcher = ven_and_sink
+    drive(ven, dispatcher, 0.0, 7200.0)
+    ven.tell(StartEvent("evt-1", 5.0, 7200.0, 10800.0, correlation_id="c-1"))
+    dispatcher.run_until_idle()
+    (ack,) = [m for m in sink if isinstance(m, EventAck)]
+    assert ack.correlation_id == "c-1" and ack.actual_shed_kw == pytest.approx(5.0)
+    by_id = {c["id"]: c for c in ack.circuits}
+    assert by_id["ev1"]["curtailed_kw"] == pytest.approx(5.0)  # highest priority number first
+    assert by_id["heater1"]["curtailed_kw"] == 0.0 and by_id["fridge1"]["curtailed_kw"] == 0.0
+    drive(ven, dispatcher, 7200.0, 10800.0)
+    during = [r for r in telemetry(sink) if 7200.0 < r.t1 <= 10800.0]
+    assert all(r.event_id == "evt-1" for r in during)
+    assert during[-1].shed_kw == pytest.approx(5.0, abs=0.05)
+    assert during[-1].requested_kw == 5.0
+    # The event ended by its own clock; circuits come back one per stagger interval.
+    drive(ven, dispatcher, 10800.0, 14400.0)
+    after = [r for r in telemetry(sink) if r.t1 > 10800.0]
+    assert after[0].event_id is None
+    assert after[-1].used_kw == pytest.approx(10.2)
+
+
+def test_zero_request_is_applied_and_restore_ends_only_the_named_event(ven_and_sink) -> None:
+    ven, sink, dispatcher = ven_and_sink
+    drive(ven, dispatcher, 0.0, 3600.0)
+    ven.tell(StartEvent("zero", 0.0, 3600.0, 10800.0))
+    ven.tell(StartEvent("two", 2.0, 3600.0, 10800.0))
+    dispatcher.run_until_idle()
+    acks = [m for m in sink if isinstance(m, EventAck)]
+    assert [a.event_id for a in acks] == ["zero", "two"]
+    assert acks[0].requested_kw == 0.0
+    ven.tell(EndEvent("zero"))
+    drive(ven, dispatcher, 3600.0, 4800.0)
+    last = telemetry(sink)[-1]
+    assert last.event_id == "two" and last.requested_kw == 2.0
+    assert last.shed_kw == pytest.approx(2.0, abs=0.05)
