@@ -57,7 +57,7 @@ class ControllerActor(DispatchedActor):
         *,
         panel_amps: int,
         baseline_window_s: float = 7200.0,
-        restore_stagger_s: float = 300.0,
+        restore_stagger_s: float = 120.0,
         seed: int = 0,
         t0: float = 0.0,
         dispatcher: Dispatcher | None = None,
@@ -167,7 +167,8 @@ class ControllerActor(DispatchedActor):
         span = self.t - self._interval_start
         used = self._interval_energy * 3600.0 / span if span > 0 else self._last_used_kw
         self._last_used_kw = used
-        self._history.add(self._interval_start, self.t, used)
+        if not self.events:  # the baseline never learns from in-event intervals
+            self._history.add(self._interval_start, self.t, used)
         event = self._main_event()
         if event is not None:
             baseline = event.baseline_kw
@@ -266,7 +267,10 @@ class ControllerActor(DispatchedActor):
         if self.events:
             self._apply_plan(self.planner.retarget(self._requested_kw(), self._infos()))
             return
-        ids = sorted(self.planner.stop(), key=lambda cid: (self.info[cid].priority, cid))
+        # Only what was shed comes back, the last-resort loads (batteries) first.
+        shed = {cid for cid, c in self.planner.snapshot.items() if c.curtailed_kw > 0}
+        self.planner.stop()
+        ids = sorted(shed, key=lambda cid: (-self.info[cid].priority, cid))
         delay = self._rng.uniform(0.0, self.restore_stagger_s)
         self._restores = restore_schedule(ids, self.t, delay, self.restore_stagger_s)
         # Until restored, circuits keep their last allocation (they hold it).

@@ -101,7 +101,7 @@ class Telemetry:
 
 @dataclass(frozen=True, slots=True)
 class EventAck:
-    """Controller -> whoever started the event: what was curtailed."""
+    """Controller -> its subscribers when an event starts: what was curtailed."""
 
     ven_id: str
     event_id: str

@@ -28,7 +28,7 @@ class Ven:
         panel_amps: int,
         physics_step_s: float = 60.0,
         baseline_window_s: float = 7200.0,
-        restore_stagger_s: float = 300.0,
+        restore_stagger_s: float = 120.0,
         seed: int = 0,
         group: str = "",
         t0: float = 0.0,

@@ -7,6 +7,8 @@ Two amqtt 0.12 behaviours do not fit an AWS IoT Core stand-in, so `_IoTBroker` o
 - `Broker._handle_message_delivery` drops the connection of any client that publishes to a topic
   starting with `$` (its reading of MQTT-4.7.2-1). AWS reserves `$aws/...` for clients to publish
   to (shadow get/update/delete), so publishes under `$aws/` are delivered instead.
+
+Both hooks are private amqtt methods, hence the `amqtt>=0.12,<0.13` pin in setup.cfg.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import logging
 import ssl
 import threading
+from pathlib import Path
 from typing import Any
 
 from amqtt.broker import Broker
@@ -23,12 +26,13 @@ from amqtt.events import BrokerEvents
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.session import Session
 
-from iot.ca import DEFAULT_HOSTNAMES, LocalCA
+from iot.ca import DEFAULT_HOSTNAMES, CertPaths, LocalCA
 
 log = logging.getLogger(__name__)
 
 AWS_RESERVED_PREFIX = "$aws/"
 TLS_LISTENER = "mtls"
+ANONYMOUS_AUTH = "amqtt.plugins.authentication.AnonymousAuthPlugin"
 # amqtt copies unset fields of every listener from the one named "default", so the plain
 # listener (or an unbound placeholder) takes that name and the TLS one gets its own.
 PLAIN_LISTENER = "default"
@@ -68,6 +72,11 @@ class _IoTBroker(Broker):
                 await self.retain_message(client_session, topic, message.data, message.qos)
         return True
 
+    async def close_listeners(self) -> None:
+        """Close whatever a failed start() had already opened."""
+        for server in self._servers.values():
+            await server.close_instance()
+
     def bound_port(self, listener: str) -> int:
         server = self._servers[listener].instance
         return int(server.sockets[0].getsockname()[1])
@@ -94,7 +103,9 @@ class EmbeddedBroker:
         self.require_client_cert = require_client_cert
         self._want_port = port
         self._want_plain_port = plain_port
-        self._hostnames = hostnames if host in hostnames else (*hostnames, host)
+        # The server certificate must name the address clients dial; a wildcard bind names nothing.
+        wildcard = host in ("0.0.0.0", "::", "")
+        self._hostnames = hostnames if host in hostnames or wildcard else (*hostnames, host)
         self._port: int | None = None
         self._plain_port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -120,6 +131,14 @@ class EmbeddedBroker:
         return None if self._plain_port is None else f"mqtt://{self.host}:{self._plain_port}"
 
     @property
+    def ca_path(self) -> Path:
+        return self.ca.ca_path
+
+    def client_cert(self, client_id: str) -> CertPaths:
+        """A client certificate from this broker's CA (shortcut for `ca.client_cert`)."""
+        return self.ca.client_cert(client_id)
+
+    @property
     def running(self) -> bool:
         return self._broker is not None
 
@@ -140,7 +159,7 @@ class EmbeddedBroker:
         return {
             "listeners": {PLAIN_LISTENER: plain, TLS_LISTENER: tls},
             # Only anonymous auth: identity is the client certificate, as on AWS IoT.
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": {ANONYMOUS_AUTH: {"allow_anonymous": True}},
         }
 
     def start(self, timeout: float = 10.0) -> EmbeddedBroker:
@@ -164,7 +183,11 @@ class EmbeddedBroker:
     async def _start(self, config: dict[str, Any]) -> None:
         broker = _IoTBroker(config, loop=asyncio.get_running_loop())
         broker.require_client_cert = self.require_client_cert
-        await broker.start()
+        try:
+            await broker.start()
+        except BaseException:
+            await broker.close_listeners()
+            raise
         self._broker = broker
         self._port = broker.bound_port(TLS_LISTENER)
         if self._want_plain_port is not None:

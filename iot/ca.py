@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
@@ -206,7 +207,7 @@ class LocalCA:
         try:
             cert, _ = self._load_pair(paths.cert, paths.key)
             cert.verify_directly_issued_by(self._cert)
-        except (ValueError, TypeError, x509.InvalidSignature):
+        except (ValueError, TypeError, InvalidSignature):
             return False
         if cert.not_valid_after_utc < _now() + RENEW_MARGIN:
             return False

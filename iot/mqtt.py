@@ -33,7 +33,7 @@ class BrokerURL:
     def parse(cls, text: str) -> BrokerURL:
         parts = urlsplit(text)
         if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-            raise ValueError(f"broker URL must look like mqtts://HOST:PORT or mqtt://HOST:PORT: {text}")
+            raise ValueError(f"broker URL must be mqtts://HOST:PORT or mqtt://HOST:PORT: {text}")
         try:
             port = parts.port or DEFAULT_PORTS[parts.scheme]
         except ValueError as exc:  # a port that isn't a number or is out of range
@@ -80,7 +80,7 @@ def make_client(client_id: str, url: BrokerURL, tls: TlsFiles | None = None) -> 
             )
         except (ssl.SSLError, ValueError) as exc:
             # Message names the files only: never echo key material.
-            raise MQTTConnectError(f"cannot load TLS files ({tls.cert}, {tls.key}): {exc}") from None
+            raise MQTTConnectError(f"cannot load TLS files {tls.cert}, {tls.key}: {exc}") from None
     return client
 
 
@@ -111,7 +111,8 @@ def connect(client: mqtt.Client, url: BrokerURL, timeout: float = 10.0) -> None:
     try:
         client.connect(url.host, url.port, keepalive=30)
     except ssl.SSLCertVerificationError as exc:
-        raise MQTTConnectError(f"{url}: broker certificate not trusted: {exc.verify_message}") from None
+        reason = exc.verify_message
+        raise MQTTConnectError(f"{url}: broker certificate not trusted: {reason}") from None
     except (OSError, ssl.SSLError) as exc:
         raise MQTTConnectError(f"{url}: cannot connect: {exc}") from None
     client.loop_start()

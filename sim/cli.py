@@ -99,5 +99,16 @@ def bench_sim(vens: int, hours: float, workers: int, report_interval: float, see
     click.echo(json.dumps(figures, indent=2))
 
 
+def _attach_iot_commands() -> None:
+    # The embedded IoT Core lives in the iot package; its commands join this group.
+    from iot.cli import broker_command, shadow_service_command
+
+    main.add_command(broker_command, "broker")
+    main.add_command(shadow_service_command, "shadow-service")
+
+
+_attach_iot_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -2,8 +2,8 @@
 
 `Vtn` tells the VEN actors directly (in-process, for offline runs). It splits a
 fleet-level request over the targeted VENs in proportion to the shed
-capability each last reported, so no VEN is asked for more than it can give
-while others idle; a per-VEN request goes to each VEN as it is.
+capability each reported over the last hour, so the VENs that can shed most
+are asked for most; a per-VEN request goes to each VEN as it is.
 """
 
 from __future__ import annotations
@@ -18,19 +18,18 @@ from sim.mv import EventWindow
 
 
 def split_request(total_kw: float, capabilities: dict[str, float]) -> dict[str, float]:
-    """Share `total_kw` by capability; equal shares when nobody reports any."""
+    """Share `total_kw` in proportion to capability; equal shares when nobody reports any.
+
+    When more is asked than the VENs report, each is still asked its proportional
+    share of the whole: the closed loop in each VEN then sheds what it can.
+    """
     if not capabilities:
         return {}
     available = sum(capabilities.values())
     if available <= 0:
         share = total_kw / len(capabilities)
         return {ven_id: share for ven_id in capabilities}
-    scale = min(1.0, total_kw / available)
-    shares = {ven_id: cap * scale for ven_id, cap in capabilities.items()}
-    # More asked than there is: still ask for it all, in the same proportion.
-    if total_kw > available:
-        shares = {ven_id: cap * total_kw / available for ven_id, cap in capabilities.items()}
-    return shares
+    return {ven_id: cap * total_kw / available for ven_id, cap in capabilities.items()}
 
 
 class Vtn:

@@ -17,5 +17,5 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-ruff check actors sim tests
+ruff check actors sim iot tests
 exec python3 -m pytest "$@"
