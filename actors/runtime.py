@@ -19,10 +19,11 @@ dispatcher thread would wait for a message the same thread has to handle.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pykka
@@ -34,6 +35,16 @@ logger = logging.getLogger(__name__)
 
 # Marks the thread currently driving a dispatcher, whichever dispatcher it is.
 _driving = threading.local()
+
+
+@contextlib.contextmanager
+def no_blocking_gets() -> Iterator[None]:
+    """Mark this thread as one that must never block on a future (a kernel thread)."""
+    was_driving, _driving.active = getattr(_driving, "active", False), True
+    try:
+        yield
+    finally:
+        _driving.active = was_driving
 
 
 class BlockingGetError(RuntimeError):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import simpy
 
-from actors.runtime import Dispatcher
+from actors.runtime import Dispatcher, no_blocking_gets
 
 
 class Kernel:
@@ -45,6 +45,12 @@ class Kernel:
 
     def run(self, until: float, progress: Callable[[float], None] | None = None) -> float:
         """Run to simulated time `until`; return the wall seconds it took."""
+        # simpy processes run on this thread between dispatcher turns: a blocking
+        # ask().get() in one would wait for a reply only this thread can handle.
+        with no_blocking_gets():
+            return self._run(until, progress)
+
+    def _run(self, until: float, progress: Callable[[float], None] | None) -> float:
         env = self.env
         wall0 = time.monotonic()
         paced = self.speed != "max"

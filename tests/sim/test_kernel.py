@@ -79,3 +79,25 @@ def test_stop_from_another_thread_returns_early() -> None:
 def _idle(kernel: Kernel):
     while True:
         yield kernel.env.timeout(1)
+
+
+def test_blocking_get_in_a_simpy_process_raises_instead_of_hanging() -> None:
+    from actors.runtime import BlockingGetError
+
+    dispatcher = Dispatcher("k")
+    kernel = Kernel("max", dispatcher)
+    log = Log.start(dispatcher, kernel, [])
+    errors: list[BaseException] = []
+
+    def asker():
+        yield kernel.env.timeout(1)
+        try:
+            log.ask("q", block=False).get(timeout=1)
+        except BlockingGetError as exc:
+            errors.append(exc)
+
+    kernel.env.process(asker())
+    kernel.run(10.0)
+    assert len(errors) == 1
+    log.stop(block=False)
+    dispatcher.run_until_idle()
