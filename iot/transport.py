@@ -1,0 +1,195 @@
+"""The transport seam under every MQTT user in ven-sim (gateway, shadow syncer, VTN).
+
+Like httpx's transports: the code above speaks `Transport.open()` and
+`Connection.publish/subscribe`, and does not care whether bytes cross a TLS
+socket to AWS IoT Core (`iot.paho_transport.PahoTransport`, many clients on
+one selectors loop) or stay in this process (`InProcessTransport`, for
+`speed: max` simulations that must stay deterministic and fast).
+
+Callbacks (`on_message`, `on_state`) run on the transport's own thread: the
+network loop for paho, the publisher's thread in-process. They must not
+block; actors turn them into `tell`s.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from iot.contract import encode
+from iot.shadow_store import ShadowStore
+
+MessageHandler = Callable[[str, bytes], None]
+StateHandler = Callable[[bool, str | None], None]  # (connected, reason when not)
+
+
+@dataclass
+class ConnectionStats:
+    published: int = 0
+    received: int = 0
+    dropped: int = 0  # offline buffer overflow or refused publishes
+    connects: int = 0
+    disconnects: int = 0
+    last_error: str | None = None
+
+
+class Connection(Protocol):
+    client_id: str
+    stats: ConnectionStats
+
+    @property
+    def connected(self) -> bool: ...
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        """Queue a message; never blocks. Buffered (bounded) while offline."""
+
+    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        """Subscribe now and again after every reconnect."""
+
+    def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    def open(
+        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None
+    ) -> Connection: ...
+
+    def close(self) -> None: ...
+
+
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """MQTT 3.1.1 filter matching with `+` and `#`; `$` topics only match explicit filters."""
+    if topic.startswith("$") and topic_filter[:1] in ("+", "#"):
+        return False
+    f_parts = topic_filter.split("/")
+    t_parts = topic.split("/")
+    for i, part in enumerate(f_parts):
+        if part == "#":
+            return True
+        if i >= len(t_parts) or (part != "+" and part != t_parts[i]):
+            return False
+    return len(f_parts) == len(t_parts)
+
+
+class InProcessBus:
+    """A broker in memory: delivers each publish synchronously to matching subscribers.
+
+    Optionally answers the AWS shadow protocol itself (`shadows=ShadowStore()`),
+    so a simulation gets shadows without any network.
+    """
+
+    def __init__(self, shadows: ShadowStore | None = None) -> None:
+        self._lock = threading.RLock()
+        self._subs: dict[str, list[_InProcessConnection]] = defaultdict(list)
+        self._clients: dict[str, _InProcessConnection] = {}
+        self.shadows = shadows
+        self.published = 0
+
+    def attach(self, conn: _InProcessConnection) -> None:
+        with self._lock:
+            old = self._clients.get(conn.client_id)
+            self._clients[conn.client_id] = conn
+        if old is not None and old is not conn:
+            # Like AWS IoT: a second connection with the same client ID kicks the first.
+            old._kick("another connection used the same client ID (rc=7 on a real broker)")
+
+    def detach(self, conn: _InProcessConnection) -> None:
+        with self._lock:
+            if self._clients.get(conn.client_id) is conn:
+                del self._clients[conn.client_id]
+            for subs in self._subs.values():
+                if conn in subs:
+                    subs.remove(conn)
+
+    def subscribe(self, conn: _InProcessConnection, topic_filter: str) -> None:
+        with self._lock:
+            if conn not in self._subs[topic_filter]:
+                self._subs[topic_filter].append(conn)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.published += 1
+        with self._lock:
+            targets = [
+                conn
+                for topic_filter, subs in self._subs.items()
+                if topic_matches(topic_filter, topic)
+                for conn in subs
+            ]
+        for conn in targets:
+            conn._deliver(topic, payload)
+        if self.shadows is not None and topic.startswith("$aws/things/"):
+            self._answer_shadow(topic, payload)
+
+    def _answer_shadow(self, topic: str, payload: bytes) -> None:
+        parts = topic.split("/")
+        # $aws/things/{thing}/shadow/{get|update|delete}
+        if len(parts) != 6 or parts[3] != "shadow" or parts[5] not in ("get", "update", "delete"):
+            return
+        assert self.shadows is not None
+        for suffix, document in self.shadows.handle(parts[2], parts[5], payload):
+            self.publish(f"$aws/things/{parts[2]}/shadow/{suffix}", encode(document))
+
+
+@dataclass
+class _InProcessConnection:
+    bus: InProcessBus
+    client_id: str
+    on_message: MessageHandler
+    on_state: StateHandler | None
+    stats: ConnectionStats = field(default_factory=ConnectionStats)
+    _open: bool = True
+
+    @property
+    def connected(self) -> bool:
+        return self._open
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        if not self._open:
+            self.stats.dropped += 1
+            return
+        self.stats.published += 1
+        self.bus.publish(topic, payload)
+
+    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        self.bus.subscribe(self, topic_filter)
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self.bus.detach(self)
+            self.stats.disconnects += 1
+
+    def _deliver(self, topic: str, payload: bytes) -> None:
+        self.stats.received += 1
+        self.on_message(topic, payload)
+
+    def _kick(self, reason: str) -> None:
+        self._open = False
+        self.bus.detach(self)
+        self.stats.disconnects += 1
+        self.stats.last_error = reason
+        if self.on_state is not None:
+            self.on_state(False, reason)
+
+
+class InProcessTransport:
+    """Connections on an `InProcessBus`: same API as the network, no sockets."""
+
+    def __init__(self, bus: InProcessBus | None = None) -> None:
+        self.bus = bus or InProcessBus()
+
+    def open(
+        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None
+    ) -> _InProcessConnection:
+        conn = _InProcessConnection(self.bus, client_id, on_message, on_state)
+        conn.stats.connects += 1
+        self.bus.attach(conn)
+        if on_state is not None:
+            on_state(True, None)
+        return conn
+
+    def close(self) -> None:
+        """Nothing to release in-process."""
