@@ -22,8 +22,11 @@ from actors.messages import (
     Curtail,
     EndEvent,
     EventAck,
+    EventEnded,
     Restore,
     SetLoad,
+    SetPanel,
+    ShedLoad,
     StartEvent,
     Subscribe,
     Telemetry,
@@ -36,7 +39,16 @@ from sim.world import World
 
 
 class ActiveEvent:
-    __slots__ = ("event_id", "requested_kw", "start", "end", "baseline_kw", "correlation_id")
+    __slots__ = (
+        "event_id",
+        "requested_kw",
+        "start",
+        "end",
+        "baseline_kw",
+        "correlation_id",
+        "delivered_kwh",
+        "covered_s",
+    )
 
     def __init__(self, msg: StartEvent, start: float, baseline_kw: float) -> None:
         self.event_id = msg.event_id
@@ -45,6 +57,8 @@ class ActiveEvent:
         self.end = start + (msg.end - msg.start)
         self.baseline_kw = baseline_kw
         self.correlation_id = msg.correlation_id
+        self.delivered_kwh = 0.0  # the VEN's own running M&V, for acks and the shadow
+        self.covered_s = 0.0
 
 
 class ControllerActor(DispatchedActor):
@@ -85,6 +99,7 @@ class ControllerActor(DispatchedActor):
         self._restores: list[tuple[float, str]] = []
         self._extras: dict[str, dict[str, Any]] = {}
         self._last_used_kw = 0.0
+        self._manual: dict[str, float] = {}  # circuit id -> when its ShedLoad ends
         self._want_loads = False  # per-circuit rows cost time; only built if asked for
 
     # -- messages ---------------------------------------------------------------
@@ -99,7 +114,7 @@ class ControllerActor(DispatchedActor):
         elif isinstance(message, Subscribe):
             self.listeners.append(message.ref)
             self._want_loads = self._want_loads or message.loads
-        elif isinstance(message, StartEvent | EndEvent | SetLoad):
+        elif isinstance(message, StartEvent | EndEvent | SetLoad | ShedLoad | SetPanel):
             if self._pending:
                 self._deferred.append(message)
             else:
@@ -149,7 +164,13 @@ class ControllerActor(DispatchedActor):
                 self._apply(message)
 
     def _apply(self, message: Any) -> None:
-        if isinstance(message, StartEvent):
+        if isinstance(message, ShedLoad):
+            if message.circuit_id in self.circuits:
+                self._manual[message.circuit_id] = self.t + message.duration_s
+                self.circuits[message.circuit_id].tell(Curtail(message.reduce_kw))
+        elif isinstance(message, SetPanel):
+            self.panel_amps = message.amps
+        elif isinstance(message, StartEvent):
             self._start_event(message)
         elif isinstance(message, EndEvent):
             self._end_event(message.event_id, message.correlation_id)
@@ -174,6 +195,9 @@ class ControllerActor(DispatchedActor):
             baseline = event.baseline_kw
             shed = max(0.0, baseline - used)
             requested = self._requested_kw()
+            for active in self.events.values():
+                active.delivered_kwh += (active.baseline_kw - used) * span / 3600.0
+                active.covered_s += span
             self._apply_plan(self.planner.update(baseline - used, self._infos()))
         else:
             baseline = self._history.mean_kw(self.t) or used
@@ -196,8 +220,7 @@ class ControllerActor(DispatchedActor):
         )
         self._interval_start = self.t
         self._interval_energy = self._interval_comfort = 0.0
-        for ref in self.listeners:
-            ref.tell(telemetry)
+        self._tell_listeners(telemetry)
 
     def _load_rows(self) -> list[dict[str, Any]]:
         plan = self.planner.snapshot
@@ -258,11 +281,12 @@ class ControllerActor(DispatchedActor):
             actual_shed_kw=self.planner.shed_total_kw(),
             circuits=tuple(self.planner.acks()),
         )
-        for ref in self.listeners:
-            ref.tell(ack)
+        self._tell_listeners(ack)
 
     def _end_event(self, event_id: str, correlation_id: str | None) -> None:
-        if self.events.pop(event_id, None) is None:
+        event = self.events.pop(event_id, None)
+        self._tell_listeners(self._ended(event_id, event, correlation_id))
+        if event is None:
             return
         if self.events:
             self._apply_plan(self.planner.retarget(self._requested_kw(), self._infos()))
@@ -276,7 +300,35 @@ class ControllerActor(DispatchedActor):
         # Until restored, circuits keep their last allocation (they hold it).
         self._restore_due()
 
+    def _ended(
+        self, event_id: str, event: ActiveEvent | None, correlation_id: str | None
+    ) -> EventEnded:
+        if event is None:
+            return EventEnded(self.ven_id, event_id, correlation_id, found=False)
+        mean = event.delivered_kwh * 3600.0 / event.covered_s if event.covered_s else 0.0
+        return EventEnded(
+            self.ven_id,
+            event_id,
+            correlation_id,
+            found=True,
+            requested_kw=event.requested_kw,
+            baseline_kw=event.baseline_kw,
+            delivered_kw=mean,
+            delivered_kwh=event.delivered_kwh,
+            start_epoch=self.world.epoch(event.start),
+            end_epoch=self.world.epoch(self.t),
+        )
+
+    def _tell_listeners(self, message: Any) -> None:
+        for ref in self.listeners:
+            ref.tell(message)
+
     def _restore_due(self) -> None:
+        for cid, until in list(self._manual.items()):
+            if until <= self.t + 1e-9:
+                del self._manual[cid]
+                if not self.planner.active:
+                    self.circuits[cid].tell(Restore())
         while self._restores and self._restores[0][0] <= self.t + 1e-9:
             _, cid = self._restores.pop(0)
             self.circuits[cid].tell(Restore())

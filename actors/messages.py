@@ -127,3 +127,58 @@ class Subscribe:
 
     ref: Any  # pykka.ActorRef
     loads: bool = False  # also fill Telemetry.loads with a row per circuit
+
+
+@dataclass(frozen=True, slots=True)
+class EventEnded:
+    """Controller -> subscribers: an event is over (by its clock or by a restore)."""
+
+    ven_id: str
+    event_id: str
+    correlation_id: str | None
+    found: bool  # False: a restore named an event that was not active
+    requested_kw: float = 0.0
+    baseline_kw: float = 0.0
+    delivered_kw: float = 0.0  # mean of (baseline - actual) over the event so far
+    delivered_kwh: float = 0.0
+    start_epoch: float = 0.0
+    end_epoch: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ShedLoad:
+    """Shed `reduce_kw` on one circuit for `duration_s`, outside any event."""
+
+    circuit_id: str
+    reduce_kw: float
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SetPanel:
+    """Change the panel's breaker rating (100, 150 or 200 A)."""
+
+    amps: int
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """Network -> gateway or shadow syncer: an MQTT message arrived."""
+
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """Network -> gateway or shadow syncer: the MQTT connection went up or down."""
+
+    connected: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChanged:
+    """Gateway -> subscribers: the VEN's settings changed (set/setConfig or a shadow delta)."""
+
+    config: dict[str, Any]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.messages import EventAck, Telemetry
+from actors.messages import EventAck, EventEnded, Telemetry
 from actors.runtime import DispatchedActor, Dispatcher
 from sim.fleetlog import FleetLog
 
@@ -21,6 +21,8 @@ class RecorderActor(DispatchedActor):
             self.log.add_telemetry(message)
         elif isinstance(message, EventAck):
             self.log.add_ack(message)
+        elif isinstance(message, EventEnded):
+            pass  # M&V is computed from telemetry, not from the VEN's own view
         else:
             return super().on_receive(message)
         return None

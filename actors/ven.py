@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pykka
 
 from actors.circuit import CircuitActor
 from actors.controller import ControllerActor
+from actors.gateway import GatewayActor
 from actors.messages import AddCircuit, Subscribe
 from actors.runtime import Dispatcher, stop_actors
+from actors.shadow import ShadowSyncerActor
+from iot.transport import Transport
 from sim.curtailment import CircuitInfo
 from sim.models.base import Circuit
 from sim.world import World
 
 
 class Ven:
-    """Handles to the actors of one VEN. Start order: controller, then circuits."""
+    """Handles to the actors of one VEN.
+
+    Start order: controller, circuits, then (with a transport) the MQTT gateway and the
+    shadow syncer; `stop()` goes in reverse.
+    """
 
     def __init__(
         self,
@@ -32,6 +40,9 @@ class Ven:
         seed: int = 0,
         group: str = "",
         t0: float = 0.0,
+        transport: Transport | None = None,
+        clock: Callable[[], float] | None = None,
+        shadow: bool = True,
     ) -> None:
         self.ven_id = ven_id
         self.group = group
@@ -59,6 +70,23 @@ class Ven:
             )
             self.controller.tell(AddCircuit(_info(model), ref))
             self.refs.append(ref)
+        self.gateway: pykka.ActorRef[Any] | None = None
+        if transport is not None:
+            # On the wire: the gateway speaks the backend contract, the syncer the shadow.
+            self.gateway = GatewayActor.start(
+                ven_id,
+                self.controller,
+                transport,
+                clock=clock or (lambda: world.epoch(0.0)),
+                dispatcher=dispatcher,
+            )
+            self.refs.append(self.gateway)
+            if shadow:
+                self.refs.append(
+                    ShadowSyncerActor.start(
+                        ven_id, self.controller, self.gateway, transport, dispatcher=dispatcher
+                    )
+                )
 
     def subscribe(self, ref: pykka.ActorRef[Any]) -> None:
         """Tell `ref` this VEN's telemetry and event acks from now on."""

@@ -126,10 +126,10 @@ class InProcessBus:
     def _answer_shadow(self, topic: str, payload: bytes) -> None:
         parts = topic.split("/")
         # $aws/things/{thing}/shadow/{get|update|delete}
-        if len(parts) != 6 or parts[3] != "shadow" or parts[5] not in ("get", "update", "delete"):
+        if len(parts) != 5 or parts[3] != "shadow" or parts[4] not in ("get", "update", "delete"):
             return
         assert self.shadows is not None
-        for suffix, document in self.shadows.handle(parts[2], parts[5], payload):
+        for suffix, document in self.shadows.handle(parts[2], parts[4], payload):
             self.publish(f"$aws/things/{parts[2]}/shadow/{suffix}", encode(document))
 
 

@@ -8,42 +8,10 @@ from typing import Any
 import pytest
 
 from actors.messages import EndEvent, EventAck, StartEvent, Telemetry, Tick
-from actors.runtime import DispatchedActor, Dispatcher
+from actors.runtime import Dispatcher
 from actors.ven import Ven
-from sim.models.base import Circuit, StepEnv
 from sim.world import World
-
-
-class Flat(Circuit):
-    """Draws `kw` unless curtailed; can shed all of it (or nothing)."""
-
-    def __init__(self, cid: str, kw: float, *, priority: int, sheddable: bool = True, **kw_args):
-        super().__init__(cid, cid.upper(), 30, priority=priority, **kw_args)
-        self.kw = kw
-        self.sheddable = sheddable
-
-    def _step(self, env: StepEnv, dt: float) -> float:
-        return self.kw - min(self.shed_request_kw, self.shed_capability_kw())
-
-    def shed_capability_kw(self) -> float:
-        return self.kw if self.sheddable else 0.0
-
-
-class ConstantWeather:
-    def outdoor_c(self, t_s: float, hour_of_day: float) -> float:
-        return 30.0
-
-    def irradiance(self, hour_of_day: float) -> float:
-        return 0.0
-
-
-class Sink(DispatchedActor):
-    def __init__(self, dispatcher: Dispatcher, seen: list[Any]) -> None:
-        super().__init__(dispatcher=dispatcher)
-        self.seen = seen  # read by the test only while the dispatcher is idle
-
-    def on_receive(self, message: Any) -> Any:
-        self.seen.append(message)
+from tests.actors.fakes import ConstantWeather, Flat, Sink
 
 
 @pytest.fixture

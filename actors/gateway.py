@@ -1,0 +1,242 @@
+"""GatewayActor: a VEN's MQTT face, speaking the backend's wire contract.
+
+Publishes the controller's telemetry to `volttron/metering` and
+`ven/telemetry/{venId}`, takes commands on `ven/cmd/{venId}`, turns them into
+controller messages and answers every one on `ven/ack/{venId}`. It runs on any
+`iot.transport.Transport`: paho over TLS, or in-process.
+
+Input is never trusted: a bad command gets an error ack and the VEN goes on.
+A repeated correlationId is answered again from the ack cache, not applied twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+
+from actors.messages import (
+    ConfigChanged,
+    EventAck,
+    EventEnded,
+    Inbound,
+    LinkState,
+    SetLoad,
+    ShedLoad,
+    StartEvent,
+    Subscribe,
+    Telemetry,
+)
+from actors.runtime import DispatchedActor, Dispatcher
+from iot import contract
+from iot.transport import Connection, Transport
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = {"report_interval_seconds": 5.0}
+
+
+class GatewayActor(DispatchedActor):
+    def __init__(
+        self,
+        ven_id: str,
+        controller: pykka.ActorRef[Any],
+        transport: Transport,
+        *,
+        clock: Callable[[], float],
+        config: dict[str, Any] | None = None,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        super().__init__(dispatcher=dispatcher)
+        self.ven_id = ven_id
+        self.controller = controller
+        self.transport = transport
+        self.clock = clock  # epoch seconds: simulated in a scenario, wall time when live
+        self.topics = contract.topics(ven_id)
+        self.config: dict[str, Any] = {**DEFAULT_CONFIG, **(config or {})}
+        self.acks = contract.AckCache()
+        self.pending: dict[str, contract.Command] = {}  # event correlationId -> command
+        self.listeners: list[pykka.ActorRef[Any]] = []
+        self.latest: Telemetry | None = None
+        self.connection: Connection | None = None
+        self.connected = False
+        self.last_publish_epoch: float | None = None
+        self.published = 0
+        self.errors = 0
+
+    # -- lifecycle ------------------------------------------------------------
+    def on_start(self) -> None:
+        me = self.actor_ref
+        self.connection = self.transport.open(
+            self.ven_id,
+            on_message=lambda topic, payload: me.tell(Inbound(topic, payload)),
+            on_state=lambda up, reason: me.tell(LinkState(up, reason)),
+        )
+        self.connection.subscribe(self.topics.command)
+        self.controller.tell(Subscribe(me, loads=True))
+
+    def on_stop(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+    # -- messages ---------------------------------------------------------------
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Telemetry):
+            self._on_telemetry(message)
+        elif isinstance(message, Inbound):
+            self._on_command(message.payload)
+        elif isinstance(message, EventAck):
+            self._on_event_ack(message)
+        elif isinstance(message, EventEnded):
+            self._on_event_ended(message)
+        elif isinstance(message, LinkState):
+            self.connected = message.connected
+            if not message.connected:
+                logger.warning("%s: MQTT connection lost: %s", self.ven_id, message.reason)
+        elif isinstance(message, Subscribe):
+            self.listeners.append(message.ref)
+        elif isinstance(message, ConfigChanged):  # from the shadow syncer's delta
+            self.config.update(message.config)
+        else:
+            return super().on_receive(message)
+        return None
+
+    def _on_telemetry(self, telemetry: Telemetry) -> None:
+        self.latest = telemetry
+        for ref in self.listeners:
+            ref.tell(telemetry)
+        interval = float(self.config["report_interval_seconds"])
+        last = self.last_publish_epoch
+        if last is not None and telemetry.epoch - last < interval - 1e-6:
+            return  # the controller reports more often than the backend asked for
+        self.last_publish_epoch = telemetry.epoch
+        payload = contract.encode(contract.telemetry_payload(telemetry))
+        for topic in self.topics.telemetry_out:
+            self._publish(topic, payload)
+
+    # -- commands -----------------------------------------------------------------
+    def _on_command(self, raw: bytes) -> None:
+        command = contract.parse_command(raw, self.ven_id)
+        if isinstance(command, contract.CommandError):
+            self.errors += 1
+            logger.info("%s: bad command: %s", self.ven_id, command.error)
+            if command.correlation_id is not None:
+                self._send_ack(
+                    contract.error_ack_payload(command, ven_id=self.ven_id, ts=self.clock())
+                )
+            return
+        cached = self.acks.get(command.correlation_id)
+        if cached is not None:  # a repeat: answered again, not applied again
+            self._publish(self.topics.ack, contract.encode(cached))
+            return
+        handler = getattr(self, f"_op_{command.op}", None)
+        if handler is None:  # the codec knows more ops than this VEN implements
+            self._ack(command, status="error", error=f"op {command.op} is not supported")
+            return
+        handler(command)
+
+    def _op_ping(self, command: contract.Command) -> None:
+        self._ack(command)
+
+    def _op_event(self, command: contract.Command) -> None:
+        self.pending[command.correlation_id] = command
+        # Only the duration matters: the controller starts the event at its own clock.
+        self.controller.tell(contract.start_event(command, now=0.0))
+
+    def _op_shedPanel(self, command: contract.Command) -> None:  # noqa: N802 - the op's name
+        data = command.data
+        self.pending[command.correlation_id] = command
+        self.controller.tell(
+            StartEvent(
+                f"panel-{command.correlation_id}",
+                float(data["requestedReductionKw"]),
+                0.0,
+                float(data["durationS"]),
+                command.correlation_id,
+            )
+        )
+
+    def _op_restore(self, command: contract.Command) -> None:
+        self.pending[command.correlation_id] = command
+        self.controller.tell(contract.end_event(command))
+
+    def _op_shedLoad(self, command: contract.Command) -> None:  # noqa: N802
+        data = command.data
+        if not self._known_load(command, data["loadId"]):
+            return
+        self.controller.tell(
+            ShedLoad(data["loadId"], float(data["reduceKw"]), float(data["durationS"]))
+        )
+        self._ack(command, data=dict(data))
+
+    def _op_setLoad(self, command: contract.Command) -> None:  # noqa: N802
+        if not self._known_load(command, command.data["loadId"]):
+            return
+        message: SetLoad = contract.set_load(command)
+        self.controller.tell(message)
+        self._ack(command, data=dict(command.data))
+
+    def _op_set(self, command: contract.Command) -> None:
+        self.config.update(command.data)
+        for ref in self.listeners:
+            ref.tell(ConfigChanged(dict(self.config)))
+        self._ack(command, data=dict(self.config))
+
+    _op_setConfig = _op_set  # noqa: N815 - the backend sends both names
+
+    def _op_get(self, command: contract.Command) -> None:
+        what = command.data["what"]
+        if what == "config":
+            data: dict[str, Any] = dict(self.config)
+        elif self.latest is None:
+            data = {"status": "starting"}
+        else:
+            telemetry = contract.telemetry_payload(self.latest)
+            if what == "loads":
+                data = {"loads": telemetry["loads"]}
+            else:
+                data = {k: v for k, v in telemetry.items() if k != "loads"}
+                data["connected"] = self.connected
+        self._ack(command, data=data)
+
+    def _known_load(self, command: contract.Command, load_id: str) -> bool:
+        if self.latest is None or any(row["id"] == load_id for row in self.latest.loads):
+            return True
+        self._ack(command, status="error", error=f"unknown loadId {load_id!r}")
+        return False
+
+    # -- acks ---------------------------------------------------------------------
+    def _on_event_ack(self, ack: EventAck) -> None:
+        command = self.pending.pop(ack.correlation_id or "", None)
+        for ref in self.listeners:
+            ref.tell(ack)
+        if command is not None:
+            self._send_ack(contract.event_ack_payload(command, ack, ts=self.clock()))
+
+    def _on_event_ended(self, ended: EventEnded) -> None:
+        for ref in self.listeners:
+            ref.tell(ended)
+        command = self.pending.pop(ended.correlation_id or "", None)
+        if command is None:
+            return
+        if ended.found:
+            self._ack(command, data={"event_id": ended.event_id})
+        else:
+            self._ack(command, status="error", error=f"no active event {ended.event_id!r}")
+
+    def _ack(self, command: contract.Command, *, status: str = "success", **extra: Any) -> None:
+        payload = contract.ack_payload(
+            command, ven_id=self.ven_id, ts=self.clock(), status=status, **extra
+        )
+        self._send_ack(payload)
+
+    def _send_ack(self, payload: dict[str, Any]) -> None:
+        self.acks.put(payload.get("correlationId"), payload)
+        self._publish(self.topics.ack, contract.encode(payload))
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        if self.connection is not None:
+            self.connection.publish(topic, payload)
+            self.published += 1

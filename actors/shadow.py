@@ -1,0 +1,263 @@
+"""ShadowSyncerActor: keeps the VEN's AWS IoT device shadow in step with the VEN.
+
+* on connect: `get`; a 404 just means no shadow yet, so it reports one;
+* reports `state.reported` every 30 s (VEN clock) and at once on a change
+  (event started or ended, settings changed, a delta applied);
+* applies `delta` (load enabled/priority/capacity, report interval, panel
+  amperage) by telling the controller and gateway, never touching an active
+  curtailment, then reports; a desired `loads` entry is cleared once applied
+  because the reported `loads` rows carry live power and never equal it;
+* a rejected update with 409 (version conflict) re-gets the shadow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pykka
+
+from actors.messages import (
+    ConfigChanged,
+    EventAck,
+    EventEnded,
+    Inbound,
+    LinkState,
+    SetLoad,
+    SetPanel,
+    Subscribe,
+    Telemetry,
+)
+from actors.runtime import DispatchedActor, Dispatcher
+from iot import contract
+from iot.transport import Connection, Transport
+
+logger = logging.getLogger(__name__)
+
+REPORT_EVERY_S = 30.0
+SHADOW_SCHEMA_VERSION = "1.0"
+SUBSCRIPTIONS = (
+    "get/accepted",
+    "get/rejected",
+    "update/accepted",
+    "update/rejected",
+    "update/delta",
+)
+
+
+class ShadowSyncerActor(DispatchedActor):
+    def __init__(
+        self,
+        ven_id: str,
+        controller: pykka.ActorRef[Any],
+        gateway: pykka.ActorRef[Any],
+        transport: Transport,
+        *,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        super().__init__(dispatcher=dispatcher)
+        self.ven_id = ven_id
+        self.controller = controller
+        self.gateway = gateway
+        self.transport = transport
+        self.prefix = f"$aws/things/{ven_id}/shadow"
+        self.connection: Connection | None = None
+        self.latest: Telemetry | None = None
+        self.config: dict[str, Any] = {}
+        self.version: int | None = None
+        self.last_report_epoch: float | None = None
+        self.last_event: dict[str, Any] | None = None
+        self.status = "online"
+        self.reports = self.deltas_applied = self.conflicts = 0
+        self._token = 0
+        self._last_delta: dict[str, Any] | None = None
+
+    def on_start(self) -> None:
+        me = self.actor_ref
+        # Its own client ID: AWS kicks a second connection that reuses the VEN's.
+        self.connection = self.transport.open(
+            f"{self.ven_id}-shadow",
+            on_message=lambda topic, payload: me.tell(Inbound(topic, payload)),
+            on_state=lambda up, reason: me.tell(LinkState(up, reason)),
+        )
+        for suffix in SUBSCRIPTIONS:
+            self.connection.subscribe(f"{self.prefix}/{suffix}")
+        self.gateway.tell(Subscribe(me))
+        self._get()
+
+    def on_stop(self) -> None:
+        if self.connection is not None:
+            self.status = "offline"
+            self._report()
+            self.connection.close()
+
+    # -- messages ---------------------------------------------------------------
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Telemetry):
+            self.latest = message
+            last = self.last_report_epoch
+            if last is None or message.epoch - last >= REPORT_EVERY_S - 1e-6:
+                self._report()
+        elif isinstance(message, Inbound):
+            self._on_shadow(message.topic, message.payload)
+        elif isinstance(message, EventAck):
+            self._report()
+        elif isinstance(message, EventEnded):
+            if message.found:
+                self.last_event = _event_summary(message)
+            self._report()
+        elif isinstance(message, ConfigChanged):
+            self.config.update(message.config)
+            self._report()
+        elif isinstance(message, LinkState):
+            if message.connected:
+                self._get()  # after a reconnect the shadow may have moved on
+        else:
+            return super().on_receive(message)
+        return None
+
+    def _on_shadow(self, topic: str, raw: bytes) -> None:
+        suffix = topic[len(self.prefix) + 1 :]
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            logger.warning("%s: unreadable shadow message on %s", self.ven_id, topic)
+            return
+        if not isinstance(doc, dict):
+            return
+        if isinstance(doc.get("version"), int):
+            self.version = doc["version"]
+        if suffix == "get/accepted":
+            delta = doc.get("state", {}).get("delta")
+            if delta:
+                self._apply(delta)
+            else:
+                self._report()
+        elif suffix == "get/rejected":
+            if doc.get("code") != 404:
+                logger.warning("%s: shadow get rejected: %s", self.ven_id, doc.get("message"))
+            self._report()  # 404: no shadow yet; reporting creates it
+        elif suffix == "update/delta":
+            self._apply(doc.get("state", {}))
+        elif suffix == "update/rejected":
+            if doc.get("code") == 409:
+                self.conflicts += 1
+                self._last_delta = None  # the re-got delta must be applied again
+                self._get()
+            else:
+                logger.warning("%s: shadow update rejected: %s", self.ven_id, doc.get("message"))
+
+    # -- delta ----------------------------------------------------------------------
+    def _apply(self, delta: dict[str, Any]) -> None:
+        if delta == self._last_delta:
+            return  # already applied; what is left cannot be met (e.g. an invalid value)
+        self._last_delta = delta
+        cleared: dict[str, Any] = {}
+        for row in _load_rows(delta.get("loads")):
+            self.controller.tell(
+                SetLoad(
+                    str(row["id"]),
+                    enabled=row["enabled"] if isinstance(row.get("enabled"), bool) else None,
+                    capacity_kw=_positive(row.get("capacityKw")),
+                    priority=row["priority"] if _is_int(row.get("priority")) else None,
+                )
+            )
+        if "loads" in delta:
+            cleared["loads"] = None
+        interval = _positive(delta.get("report_interval_seconds"))
+        if interval is not None:
+            self.config["report_interval_seconds"] = interval
+            self.gateway.tell(ConfigChanged({"report_interval_seconds": interval}))
+        amps = delta.get("panelAmperageRating")
+        if amps in (100, 150, 200):
+            self.controller.tell(SetPanel(int(amps)))
+        self.deltas_applied += 1
+        self._report(desired=cleared, with_version=True)
+
+    # -- publishing -------------------------------------------------------------------
+    def _get(self) -> None:
+        self._publish("get", {"clientToken": self._next_token()})
+
+    def _report(self, desired: dict[str, Any] | None = None, with_version: bool = False) -> None:
+        state: dict[str, Any] = {"reported": self._reported()}
+        if desired:
+            state["desired"] = desired
+        request: dict[str, Any] = {"state": state, "clientToken": self._next_token()}
+        if with_version and self.version is not None:
+            request["version"] = self.version
+        self._publish("update", request)
+        self.reports += 1
+        if self.latest is not None:
+            self.last_report_epoch = self.latest.epoch
+
+    def _reported(self) -> dict[str, Any]:
+        telemetry = contract.telemetry_payload(self.latest) if self.latest else None
+        reported: dict[str, Any] = {
+            "schemaVersion": SHADOW_SCHEMA_VERSION,
+            "ven": {
+                "venId": self.ven_id,
+                "enabled": True,
+                "status": self.status,
+                "lastPublishTs": telemetry["timestamp"] if telemetry else None,
+            },
+            "loads": telemetry["loads"] if telemetry else [],
+            "metrics": {
+                "currentPowerKw": telemetry["usedPowerKw"] if telemetry else None,
+                "shedAvailabilityKw": (
+                    round(self.latest.shed_capability_kw, 3) if self.latest else None
+                ),
+                "batterySoc": telemetry["batterySoc"] if telemetry else None,
+                "activeEventId": telemetry["eventId"] if telemetry else None,
+                "lastEventSummary": self.last_event,
+            },
+            "report_interval_seconds": _json_number(
+                self.config.get("report_interval_seconds", 5.0)
+            ),
+        }
+        if telemetry:
+            reported["panelAmperageRating"] = telemetry["panelAmperageRating"]
+        return reported
+
+    def _publish(self, operation: str, request: dict[str, Any]) -> None:
+        if self.connection is not None:
+            self.connection.publish(f"{self.prefix}/{operation}", contract.encode(request))
+
+    def _next_token(self) -> str:
+        self._token += 1
+        return f"{self.ven_id}-{self._token}"
+
+
+def _event_summary(ended: EventEnded) -> dict[str, Any]:
+    return {
+        "eventId": ended.event_id,
+        "requestedReductionKw": round(ended.requested_kw, 3),
+        "actualReductionKw": round(ended.delivered_kw, 3),
+        "deliveredKwh": round(ended.delivered_kwh, 3),
+        "baselineKw": round(ended.baseline_kw, 3),
+        "startTs": int(ended.start_epoch),
+        "endTs": int(ended.end_epoch),
+    }
+
+
+def _load_rows(value: Any) -> list[dict[str, Any]]:
+    """Desired loads as a list of {id, ...} rows or a map of id -> settings."""
+    if isinstance(value, dict):
+        return [{"id": k, **v} for k, v in value.items() if isinstance(v, dict)]
+    if isinstance(value, list):
+        return [row for row in value if isinstance(row, dict) and isinstance(row.get("id"), str)]
+    return []
+
+
+def _json_number(value: float) -> float | int:
+    """10.0 as 10: a desired 10 must compare equal to what is reported, or the delta stays."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    return float(value) if ok else None
