@@ -2,8 +2,9 @@
 
 Publishes the controller's telemetry to `volttron/metering` and
 `ven/telemetry/{venId}`, takes commands on `ven/cmd/{venId}`, turns them into
-controller messages and answers every one on `ven/ack/{venId}`. It runs on any
-`iot.transport.Transport`: paho over TLS, or in-process.
+controller messages and answers every one on `ven/ack/{venId}`. It uses the VEN's
+one connection (`Attach`), from any `iot.transport.Transport`: paho over TLS,
+or in-process.
 
 Input is never trusted: a bad command gets an error ack and the VEN goes on.
 A repeated correlationId is answered again from the ack cache, not applied twice.
@@ -18,6 +19,7 @@ from typing import Any
 import pykka
 
 from actors.messages import (
+    Attach,
     ConfigChanged,
     EventAck,
     EventEnded,
@@ -31,7 +33,7 @@ from actors.messages import (
 )
 from actors.runtime import DispatchedActor, Dispatcher
 from iot import contract
-from iot.transport import Connection, Transport
+from iot.transport import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +45,6 @@ class GatewayActor(DispatchedActor):
         self,
         ven_id: str,
         controller: pykka.ActorRef[Any],
-        transport: Transport,
         *,
         clock: Callable[[], float],
         config: dict[str, Any] | None = None,
@@ -52,7 +53,6 @@ class GatewayActor(DispatchedActor):
         super().__init__(dispatcher=dispatcher)
         self.ven_id = ven_id
         self.controller = controller
-        self.transport = transport
         self.clock = clock  # epoch seconds: simulated in a scenario, wall time when live
         self.topics = contract.topics(ven_id)
         self.config: dict[str, Any] = {**DEFAULT_CONFIG, **(config or {})}
@@ -68,22 +68,20 @@ class GatewayActor(DispatchedActor):
 
     # -- lifecycle ------------------------------------------------------------
     def on_start(self) -> None:
-        me = self.actor_ref
-        self.connection = self.transport.open(
-            self.ven_id,
-            on_message=lambda topic, payload: me.tell(Inbound(topic, payload)),
-            on_state=lambda up, reason: me.tell(LinkState(up, reason)),
-        )
-        self.connection.subscribe(self.topics.command)
-        self.controller.tell(Subscribe(me, loads=True))
+        self.controller.tell(Subscribe(self.actor_ref, loads=True))
 
     def on_stop(self) -> None:
+        # Stopped after the shadow syncer, which reports "offline" on the way out.
         if self.connection is not None:
             self.connection.close()
 
     # -- messages ---------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Telemetry):
+        if isinstance(message, Attach):
+            self.connection = message.connection
+            self.connected = message.connection.connected
+            self.connection.subscribe(self.topics.command)
+        elif isinstance(message, Telemetry):
             self._on_telemetry(message)
         elif isinstance(message, Inbound):
             self._on_command(message.payload)

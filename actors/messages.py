@@ -182,3 +182,10 @@ class ConfigChanged:
     """Gateway -> subscribers: the VEN's settings changed (set/setConfig or a shadow delta)."""
 
     config: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Attach:
+    """Ven -> gateway and shadow syncer: the VEN's one MQTT connection is ready to use."""
+
+    connection: Any  # iot.transport.Connection

@@ -19,6 +19,7 @@ from typing import Any
 import pykka
 
 from actors.messages import (
+    Attach,
     ConfigChanged,
     EventAck,
     EventEnded,
@@ -31,7 +32,7 @@ from actors.messages import (
 )
 from actors.runtime import DispatchedActor, Dispatcher
 from iot import contract
-from iot.transport import Connection, Transport
+from iot.transport import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,6 @@ class ShadowSyncerActor(DispatchedActor):
         ven_id: str,
         controller: pykka.ActorRef[Any],
         gateway: pykka.ActorRef[Any],
-        transport: Transport,
         *,
         dispatcher: Dispatcher | None = None,
     ) -> None:
@@ -60,7 +60,6 @@ class ShadowSyncerActor(DispatchedActor):
         self.ven_id = ven_id
         self.controller = controller
         self.gateway = gateway
-        self.transport = transport
         self.prefix = f"$aws/things/{ven_id}/shadow"
         self.connection: Connection | None = None
         self.latest: Telemetry | None = None
@@ -74,27 +73,21 @@ class ShadowSyncerActor(DispatchedActor):
         self._last_delta: dict[str, Any] | None = None
 
     def on_start(self) -> None:
-        me = self.actor_ref
-        # Its own client ID: AWS kicks a second connection that reuses the VEN's.
-        self.connection = self.transport.open(
-            f"{self.ven_id}-shadow",
-            on_message=lambda topic, payload: me.tell(Inbound(topic, payload)),
-            on_state=lambda up, reason: me.tell(LinkState(up, reason)),
-        )
-        for suffix in SUBSCRIPTIONS:
-            self.connection.subscribe(f"{self.prefix}/{suffix}")
-        self.gateway.tell(Subscribe(me))
-        self._get()
+        self.gateway.tell(Subscribe(self.actor_ref))
 
     def on_stop(self) -> None:
-        if self.connection is not None:
-            self.status = "offline"
+        if self.connection is not None and self.connection.connected:
+            self.status = "offline"  # the last word before a clean disconnect
             self._report()
-            self.connection.close()
 
     # -- messages ---------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Telemetry):
+        if isinstance(message, Attach):
+            self.connection = message.connection
+            for suffix in SUBSCRIPTIONS:
+                self.connection.subscribe(f"{self.prefix}/{suffix}")
+            self._get()
+        elif isinstance(message, Telemetry):
             self.latest = message
             last = self.last_report_epoch
             if last is None or message.epoch - last >= REPORT_EVERY_S - 1e-6:

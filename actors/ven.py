@@ -10,10 +10,10 @@ import pykka
 from actors.circuit import CircuitActor
 from actors.controller import ControllerActor
 from actors.gateway import GatewayActor
-from actors.messages import AddCircuit, Subscribe
+from actors.messages import AddCircuit, Attach, Inbound, LinkState, Subscribe
 from actors.runtime import Dispatcher, stop_actors
 from actors.shadow import ShadowSyncerActor
-from iot.transport import Transport
+from iot.transport import Connection, Transport
 from sim.curtailment import CircuitInfo
 from sim.models.base import Circuit
 from sim.world import World
@@ -71,22 +71,47 @@ class Ven:
             self.controller.tell(AddCircuit(_info(model), ref))
             self.refs.append(ref)
         self.gateway: pykka.ActorRef[Any] | None = None
+        self.connection: Connection | None = None
         if transport is not None:
-            # On the wire: the gateway speaks the backend contract, the syncer the shadow.
-            self.gateway = GatewayActor.start(
-                ven_id,
-                self.controller,
-                transport,
-                clock=clock or (lambda: world.epoch(0.0)),
-                dispatcher=dispatcher,
+            self._go_online(transport, clock or (lambda: world.epoch(0.0)), shadow, dispatcher)
+
+    def _go_online(
+        self,
+        transport: Transport,
+        clock: Callable[[], float],
+        shadow: bool,
+        dispatcher: Dispatcher,
+    ) -> None:
+        """Start the gateway (and shadow syncer) and give them one shared connection.
+
+        One connection per VEN, with the VEN id as client ID: AWS IoT's policy allows
+        exactly that client ID, and a second connection with it would kick the first.
+        """
+        self.gateway = GatewayActor.start(
+            self.ven_id, self.controller, clock=clock, dispatcher=dispatcher
+        )
+        self.refs.append(self.gateway)
+        routes = [("ven/cmd/", self.gateway)]
+        if shadow:
+            syncer = ShadowSyncerActor.start(
+                self.ven_id, self.controller, self.gateway, dispatcher=dispatcher
             )
-            self.refs.append(self.gateway)
-            if shadow:
-                self.refs.append(
-                    ShadowSyncerActor.start(
-                        ven_id, self.controller, self.gateway, transport, dispatcher=dispatcher
-                    )
-                )
+            self.refs.append(syncer)
+            routes.append(("$aws/things/", syncer))
+
+        def on_message(topic: str, payload: bytes) -> None:
+            for prefix, ref in routes:
+                if topic.startswith(prefix):
+                    ref.tell(Inbound(topic, payload))
+                    return
+
+        def on_state(up: bool, reason: str | None) -> None:
+            for _, ref in routes:
+                ref.tell(LinkState(up, reason))
+
+        self.connection = transport.open(self.ven_id, on_message, on_state)
+        for _, ref in routes:
+            ref.tell(Attach(self.connection))
 
     def subscribe(self, ref: pykka.ActorRef[Any]) -> None:
         """Tell `ref` this VEN's telemetry and event acks from now on."""
@@ -96,6 +121,7 @@ class Ven:
         self.controller.tell(message)
 
     def stop(self) -> None:
+        """Stop in reverse start order (the gateway closes the connection as it stops)."""
         stop_actors(self.refs)
 
 

@@ -249,3 +249,12 @@ def test_version_conflict_is_resolved_by_getting_again(site: Site) -> None:
     doc = site.shadows.document("ven-1")
     assert doc["state"]["reported"]["report_interval_seconds"] == 25
     assert "report_interval_seconds" not in doc["state"].get("delta", {})
+
+
+def test_stopping_reports_offline_and_disconnects() -> None:
+    s = Site()
+    s.run(10.0)
+    s.close()
+    doc = s.shadows.document("ven-1")
+    assert doc["state"]["reported"]["ven"]["status"] == "offline"
+    assert not s.ven.connection.connected
