@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from sim.cli_broker import broker_options, open_broker
+from sim.cli_wire import listen, send
 from sim.scenario import ScenarioError, load_scenario, parse_speed
 
 
@@ -56,21 +58,33 @@ def validate(scenario: str) -> None:
 @click.option("--seed", type=int, help="Override the scenario's seed.")
 @click.option("--speed", type=SpeedType(), help="max, or simulated seconds per wall second.")
 @click.option("--vens", type=click.IntRange(min=1), help="Scale the fleet to N VENs.")
-def run(scenario: str, out_dir: str | None, seed, speed, vens) -> None:
-    """Run SCENARIO and write summary.json, timeseries.csv and report.png."""
+@broker_options
+def run(scenario: str, out_dir: str | None, seed, speed, vens, **broker) -> None:
+    """Run SCENARIO and write summary.json, timeseries.csv and report.png.
+
+    With --broker, every VEN also speaks the backend contract over MQTT (telemetry, acks,
+    shadow) and DR events go out as backend commands; a network broker needs --speed N.
+    """
     from sim.output import write_outputs
     from sim.report import progress_bar, summary_table
     from sim.runner import run_scenario
 
     loaded = _load(scenario, seed=seed, speed=speed, vens=vens)
+    if broker["broker"] not in (None, "inprocess") and loaded.speed == "max":
+        raise click.UsageError("a network broker needs a paced run: add --speed 600 (or any N)")
     if out_dir is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = str(Path("runs") / f"{loaded.name}-{stamp}")
     target = Path(out_dir)
     if target.exists() and any(target.iterdir()):
         raise click.ClickException(f"{target} already exists and is not empty")
-    with progress_bar(loaded.duration_s, enabled=sys.stderr.isatty()) as advance:
-        result = run_scenario(loaded, progress=advance)
+    with (
+        open_broker(**broker) as wire,
+        progress_bar(loaded.duration_s, enabled=sys.stderr.isatty()) as advance,
+    ):
+        if wire is not None:
+            click.echo(f"on the wire: {wire.description}", err=True)
+        result = run_scenario(loaded, progress=advance, wire=wire)
     written = write_outputs(
         target, result.summary, result.log.sorted_rows(), loaded.start.timestamp()
     )
@@ -101,10 +115,14 @@ def bench_sim(vens: int, hours: float, workers: int, report_interval: float, see
 
 def _attach_iot_commands() -> None:
     # The embedded IoT Core lives in the iot package; its commands join this group.
+    from iot.certs_cli import certs_group
     from iot.cli import broker_command, shadow_service_command
 
     main.add_command(broker_command, "broker")
+    main.add_command(listen, "listen")
+    main.add_command(send, "send")
     main.add_command(shadow_service_command, "shadow-service")
+    main.add_command(certs_group, "certs")
 
 
 _attach_iot_commands()

@@ -16,13 +16,18 @@ from actors.messages import Tick
 from actors.recorder import RecorderActor
 from actors.runtime import Dispatcher
 from actors.ven import Ven
+from iot.transport import Transport
 from sim.fleetlog import FleetLog
 from sim.kernel import Kernel
 from sim.models.house import build_circuits
+from sim.mqtt_vtn import MqttVtn
 from sim.mv import EventWindow, evaluate_event, fleet_totals
 from sim.scenario import Scenario, sample_params, ven_ids
 from sim.vtn import Vtn
+from sim.wire import Wire
 from sim.world import World, iso_utc
+
+ACK_GRACE_S = 10.0  # how long a run waits at its end for event acks still in flight
 
 
 @dataclass
@@ -34,9 +39,18 @@ class RunResult:
 
 
 def build_fleet(
-    scenario: Scenario, world: World, dispatcher: Dispatcher, recorder: Any
+    scenario: Scenario,
+    world: World,
+    dispatcher: Dispatcher,
+    recorder: Any,
+    *,
+    transport: Transport | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> list[Ven]:
-    """One Ven per scenario entry, each with its own seeded parameters."""
+    """One Ven per scenario entry, each with its own seeded parameters.
+
+    With a transport every VEN also gets its gateway and shadow syncer on the wire.
+    """
     vens = []
     for ven_id, group in ven_ids(scenario):
         rng = random.Random(f"{scenario.seed}:{ven_id}")
@@ -52,6 +66,8 @@ def build_fleet(
             baseline_window_s=scenario.baseline_window_s,
             seed=scenario.seed,
             group=group.name,
+            transport=transport,
+            clock=clock,
         )
         ven.subscribe(recorder)
         vens.append(ven)
@@ -85,26 +101,44 @@ def run_scenario(
     scenario: Scenario,
     *,
     progress: Callable[[float], None] | None = None,
-    vtn_factory: Callable[..., Vtn] | None = None,
+    wire: Wire | None = None,
 ) -> RunResult:
-    """Run `scenario` to its end and return its summary and telemetry."""
+    """Run `scenario` to its end and return its summary and telemetry.
+
+    With a `wire`, VENs speak MQTT through it and the VTN sends events as backend
+    commands; a networked wire needs a numeric speed so the network can keep up.
+    """
+    if wire is not None and wire.networked and scenario.speed == "max":
+        raise ValueError("a network broker needs a paced run: give --speed (e.g. 600), not max")
     wall_start = time.monotonic()
     dispatcher = Dispatcher("scenario")
     kernel = Kernel(scenario.speed, dispatcher)
     world = World(scenario.start, scenario.weather)
     log = FleetLog()
     recorder = RecorderActor.start(log, dispatcher=dispatcher)
-    vens = build_fleet(scenario, world, dispatcher, recorder)
-    vtn = (vtn_factory or Vtn)(kernel, vens, log)
+    transport = wire.transport if wire is not None else None
+    vens = build_fleet(
+        scenario,
+        world,
+        dispatcher,
+        recorder,
+        transport=transport,
+        clock=lambda: world.epoch(kernel.now),
+    )
+    if transport is not None:
+        vtn: Vtn = MqttVtn(kernel, vens, log, transport, seed=scenario.seed)
+    else:
+        vtn = Vtn(kernel, vens, log)
     kernel.env.process(_clock(kernel, vens, tick_times(scenario)))
     windows = [vtn.schedule(event) for event in scenario.events]
     try:
         kernel.run(scenario.duration_s, progress)
+        _await_acks(vtn, dispatcher, ACK_GRACE_S)
     finally:
+        vtn.close()
         for ven in reversed(vens):
             ven.stop()
         recorder.stop(block=False)
-        vtn.close()
         dispatcher.run_until_idle()
     rows = log.sorted_rows()
     summary = {
@@ -121,6 +155,14 @@ def run_scenario(
     }
     summary.update(vtn.summary())
     return RunResult(scenario=scenario, summary=summary, log=log, vens=vens)
+
+
+def _await_acks(vtn: Vtn, dispatcher: Dispatcher, grace_s: float) -> None:
+    """Let acks still crossing the network arrive (the VENs keep running meanwhile)."""
+    deadline = time.monotonic() + grace_s
+    while vtn.awaiting_acks() and time.monotonic() < deadline:
+        dispatcher.wait(0.05)
+        dispatcher.run_until_idle()
 
 
 def _event_summary(window: EventWindow, rows: list, scenario: Scenario) -> dict[str, Any]:

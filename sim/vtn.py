@@ -83,5 +83,9 @@ class Vtn:
         """Extra summary.json fields (the MQTT VTN adds its counters)."""
         return {}
 
+    def awaiting_acks(self) -> bool:
+        """True while commands sent over a network still wait for their acks."""
+        return False
+
     def close(self) -> None:
         """Release what the VTN holds (connections for the MQTT VTN)."""

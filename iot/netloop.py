@@ -1,0 +1,273 @@
+"""One thread, one `selectors` loop, many paho clients.
+
+paho's `loop_start()` costs a thread (and a select() of its own) per client and stalls at a few
+hundred clients per process. Here every client registers its socket with a single selector
+through paho 2's external-loop hooks (`on_socket_open/close`, `on_socket_(un)register_write`),
+and the loop thread calls `loop_read`, `loop_write` and, about once a second, `loop_misc`
+(keepalive pings) for each of them.
+
+paho clients are not thread-safe, so every call on them happens on the loop thread: other
+threads hand work over with `call_soon(fn)` (a queue plus a socketpair that wakes the selector),
+and `call_later(delay, fn)` keeps a timer heap (reconnect backoff).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import logging
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+log = logging.getLogger(__name__)
+
+MISC_INTERVAL_S = 1.0  # keepalive bookkeeping; far below the 30 s minimum keepalive
+STOP_GRACE_S = 2.0  # how long stop() lets DISCONNECT packets drain before closing sockets
+
+
+class TimerHandle:
+    """A `call_later` entry; `cancel()` makes it a no-op (it stays in the heap until due)."""
+
+    __slots__ = ("when", "fn", "cancelled")
+
+    def __init__(self, when: float, fn: Callable[[], None]) -> None:
+        self.when = when
+        self.fn = fn
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class NetworkLoop:
+    """A daemon thread driving many paho clients from one `selectors.DefaultSelector`."""
+
+    def __init__(self, name: str = "mqtt-netloop") -> None:
+        self.name = name
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._wake_pending = False
+        self._ready: deque[Callable[[], None]] = deque()
+        self._timers: list[tuple[float, int, TimerHandle]] = []
+        self._timer_lock = threading.Lock()
+        self._seq = itertools.count()
+        self._clients: set[mqtt.Client] = set()
+        self._thread: threading.Thread | None = None
+        self._running = False
+        self._stopping = False
+        self._stop_deadline = 0.0
+
+    # -- any thread ---------------------------------------------------------------------------
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def stopping(self) -> bool:
+        """True once stop() began: connections must not schedule reconnects any more."""
+        return self._stopping
+
+    def in_loop_thread(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def start(self) -> NetworkLoop:
+        if self._thread is not None:
+            raise RuntimeError("network loop already started")
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Disconnect every client cleanly, close their sockets and end the thread."""
+        thread = self._thread
+        if thread is None or not self._running:
+            return
+        self.call_soon(self._begin_stop)
+        if not self.in_loop_thread():
+            thread.join(timeout)
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` on the loop thread, in call order. Safe from any thread."""
+        self._ready.append(fn)
+        self._wake()
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> TimerHandle:
+        """Run `fn()` on the loop thread after `delay` seconds. Safe from any thread."""
+        handle = TimerHandle(time.monotonic() + max(0.0, delay), fn)
+        with self._timer_lock:
+            heapq.heappush(self._timers, (handle.when, next(self._seq), handle))
+        if not self.in_loop_thread():
+            self._wake()
+        return handle
+
+    def _wake(self) -> None:
+        # One byte per select() round is enough; the flag spares a syscall per call_soon.
+        if self._wake_pending:
+            return
+        self._wake_pending = True
+        # A full buffer means a wake-up is pending anyway; a closed one, that the loop ended.
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    # -- loop thread only ---------------------------------------------------------------------
+
+    def attach(self, client: mqtt.Client) -> None:
+        """Route `client`'s sockets through this loop. Call before connecting, on the loop."""
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
+        self._clients.add(client)
+
+    def detach(self, client: mqtt.Client) -> None:
+        self._clients.discard(client)
+        sock = client.socket()
+        if sock is not None:
+            self._unregister(sock)
+
+    def _on_socket_open(self, client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+        self._selector.register(sock, selectors.EVENT_READ, client)
+
+    def _on_socket_close(self, _client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+        self._unregister(sock)
+
+    def _on_register_write(self, client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+        with contextlib.suppress(KeyError, ValueError):  # socket already closed or unregistered
+            self._selector.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
+
+    def _on_unregister_write(self, client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.modify(sock, selectors.EVENT_READ, client)
+
+    def _unregister(self, sock: Any) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(sock)
+
+    def _run(self) -> None:
+        next_misc = time.monotonic() + MISC_INTERVAL_S
+        try:
+            while self._running:
+                events = self._selector.select(self._timeout(next_misc))
+                for key, mask in events:
+                    if key.data is None:
+                        self._drain_wake()
+                    else:
+                        self._service(key.data, key.fileobj, mask)
+                self._wake_pending = False  # before draining, so a concurrent call_soon re-wakes
+                self._run_ready()
+                self._run_timers()
+                now = time.monotonic()
+                if now >= next_misc:
+                    next_misc = now + MISC_INTERVAL_S
+                    self._misc()
+                if self._stopping and (not self._open_sockets() or now >= self._stop_deadline):
+                    self._running = False
+        except Exception:  # noqa: BLE001 - log why the loop died instead of dying silently
+            log.exception("%s: network loop crashed", self.name)
+        finally:
+            self._running = False
+            self._close_all()
+
+    def _timeout(self, next_misc: float) -> float:
+        if self._ready:
+            return 0.0
+        deadline = next_misc
+        with self._timer_lock:
+            if self._timers:
+                deadline = min(deadline, self._timers[0][0])
+        return max(0.0, deadline - time.monotonic())
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(OSError):  # BlockingIOError once drained
+            while self._wake_r.recv(4096):
+                pass
+
+    def _service(self, client: mqtt.Client, sock: Any, mask: int) -> None:
+        try:
+            if mask & selectors.EVENT_READ:
+                client.loop_read()
+                # TLS may hold decrypted records that select() cannot see: read them now.
+                while client.socket() is sock and _pending(sock):
+                    client.loop_read()
+            if mask & selectors.EVENT_WRITE and client.socket() is sock:
+                client.loop_write()
+        except Exception:  # noqa: BLE001 - one client's failure must not stop the others
+            log.exception("%s: error servicing client %s", self.name, _client_id(client))
+
+    def _run_ready(self) -> None:
+        # Only what was queued before this round: callbacks that queue more wait a round.
+        for _ in range(len(self._ready)):
+            fn = self._ready.popleft()
+            self._call(fn)
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        due: list[TimerHandle] = []
+        with self._timer_lock:
+            while self._timers and self._timers[0][0] <= now:
+                due.append(heapq.heappop(self._timers)[2])
+        for handle in due:
+            if not handle.cancelled:
+                self._call(handle.fn)
+
+    def _call(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - a failing callback must not stop the loop
+            log.exception("%s: callback %r failed", self.name, fn)
+
+    def _misc(self) -> None:
+        for client in list(self._clients):
+            try:
+                client.loop_misc()
+            except Exception:  # noqa: BLE001
+                log.exception("%s: loop_misc failed for %s", self.name, _client_id(client))
+
+    def _begin_stop(self) -> None:
+        self._stopping = True
+        self._stop_deadline = time.monotonic() + STOP_GRACE_S
+        for client in list(self._clients):
+            if client.socket() is not None:
+                try:
+                    client.disconnect()
+                except Exception:  # noqa: BLE001
+                    log.exception("%s: disconnect failed for %s", self.name, _client_id(client))
+
+    def _open_sockets(self) -> bool:
+        return any(key.data is not None for key in self._selector.get_map().values())
+
+    def _close_all(self) -> None:
+        for key in list(self._selector.get_map().values()):
+            if key.data is not None:
+                with contextlib.suppress(OSError):
+                    key.fileobj.close()  # type: ignore[union-attr]
+        self._clients.clear()
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+def _pending(sock: Any) -> int:
+    pending = getattr(sock, "pending", None)
+    return int(pending()) if pending is not None else 0
+
+
+def _client_id(client: mqtt.Client) -> str:
+    return str(client._client_id.decode(errors="replace"))  # noqa: SLF001 - for log lines only
