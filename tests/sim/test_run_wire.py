@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -128,6 +129,11 @@ def test_mosquitto_run_publishes_contract_telemetry_and_shadows(
     doc = shadow.store.document("ven-homes-0001")
     assert doc["state"]["reported"]["ven"]["status"] == "offline"  # the run ended cleanly
     assert doc["state"]["reported"]["metrics"]["lastEventSummary"]["eventId"] == "evt-short"
+
+
+def _status(shadow: ShadowService, thing: str) -> str | None:
+    doc = shadow.store.document(thing)
+    return doc["state"]["reported"]["ven"]["status"] if doc else None
 
 
 def test_listen_and_send_while_a_scenario_runs(short: Path, tmp_path: Path) -> None:
