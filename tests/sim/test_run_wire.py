@@ -117,6 +117,10 @@ def test_mosquitto_run_publishes_contract_telemetry_and_shadows(
             "--out",
             str(tmp_path / "o"),
         )
+        # The last shadow report ("offline") may still be crossing the broker.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _status(shadow, "ven-homes-0001") != "offline":
+            time.sleep(0.05)
     finally:
         watcher.close()
         shadow.stop()
