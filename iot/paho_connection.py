@@ -28,6 +28,7 @@ MAX_PAYLOAD = 128 * 1024  # AWS IoT's limit; more gets the connection closed
 MAX_FILTERS_PER_SUBSCRIBE = 8  # AWS IoT rejects SUBSCRIBE packets with more
 CERT_HINT = "the broker probably rejected the client certificate (missing, or not from its CA)"
 TAKEOVER = "another client connected with the same client ID, or the broker dropped the session"
+CLOSE_DRAIN_S = 5.0  # close() waits this long for PUBACKs before sending DISCONNECT
 
 
 class PahoConnection:
@@ -59,11 +60,16 @@ class PahoConnection:
         self._socket_error: str | None = None
         self._attempt, self._up_since = 0, 0.0
         self._timer: TimerHandle | None = None
+        # QoS 1 messages paho holds until their PUBACK: close() lets them go out first, since
+        # beyond 20 in flight paho only queues them and a DISCONNECT would leave them behind.
+        self._unacked: set[int] = set()
+        self._drain: TimerHandle | None = None
         self._reported: tuple[bool, str | None] | None = None
         client.suppress_exceptions = True  # a paho callback error must not abort loop_read
         client.logger = _ErrorTap(self)
         client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
         client.on_message, client.on_subscribe = self._on_message, self._on_subscribe
+        client.on_publish = self._on_publish
 
     @property
     def connected(self) -> bool:
@@ -101,8 +107,8 @@ class PahoConnection:
         if connected:
             self._loop.call_soon(lambda: self._subscribe_now([(topic_filter, qos)]))
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Flush what is queued, disconnect cleanly, never reconnect. Waits unless on the loop."""
+    def close(self, timeout: float = CLOSE_DRAIN_S + 5.0) -> None:
+        """Deliver what is queued, disconnect cleanly, never reconnect. Waits unless on the loop."""
         done = self._close_async()
         if self._loop.running and not self._loop.in_loop_thread():
             done.wait(timeout)
@@ -229,32 +235,50 @@ class PahoConnection:
             batch = list(self._outbox)
             self._outbox.clear()
         for topic, payload, qos in batch:
-            rc = self._client.publish(topic, payload, qos).rc
+            info = self._client.publish(topic, payload, qos)
             # NO_CONN: paho keeps a QoS 1 message and re-sends it after the reconnect.
-            if rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                 self.stats.published += 1
+                if qos:
+                    self._unacked.add(info.mid)
             else:
                 with self._lock:
                     self.stats.dropped += 1
-                self.stats.last_error = f"publish refused: {mqtt.error_string(rc)}"
+                self.stats.last_error = f"publish refused: {mqtt.error_string(info.rc)}"
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
+        self._unacked.discard(mid)
+        if self._drain is not None and not self._unacked:
+            self._disconnect()
 
     def _shutdown(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
         if self._client.is_connected():
             self._flush(closing=True)
-            self._client.disconnect()  # _on_disconnect finishes once DISCONNECT is written
-            return
+            if self._unacked:  # _on_publish disconnects once the last PUBACK is in
+                self._drain = self._loop.call_later(CLOSE_DRAIN_S, self._disconnect)
+                return
         if self._client.socket() is not None:
-            self._client.disconnect()  # mid-handshake: say goodbye anyway
+            self._disconnect()  # _on_disconnect finishes once DISCONNECT is written
             return
         self._finish_close()
+
+    def _disconnect(self) -> None:
+        if self._drain is not None:
+            self._drain.cancel()
+            self._drain = None
+        if self._client.disconnect() == mqtt.MQTT_ERR_NO_CONN:
+            self._finish_close()  # no socket, so no _on_disconnect will come
 
     def _finish_close(self) -> None:
         with self._lock:
             self._connected = False
-            self.stats.dropped += len(self._outbox)
+            self.stats.dropped += len(self._outbox) + len(self._unacked)
             self._outbox.clear()
+        self._unacked.clear()
+        if self._drain is not None:
+            self._drain.cancel()
         self._loop.detach(self._client)
         self._transport._forget(self)
         self._closed.set()

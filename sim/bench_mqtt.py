@@ -4,7 +4,8 @@
    connects/s and the RSS the clients added;
 2. burst: M QoS 1 messages published as fast as `publish()` takes them, round-robin over the
    clients, to a topic the subscriber receives: msg/s from the first publish to the last
-   delivery, and latency from `publish()` to the subscriber's `on_message` (queueing included);
+   delivery (and from the first delivery to the last), latency from `publish()` to the
+   subscriber's `on_message` (queueing included);
 3. paced: up to 2,000 more messages at a fixed rate well under the burst rate: latency
    without a backlog.
 
@@ -73,7 +74,7 @@ class _Sink:
 
     def __init__(self) -> None:
         self.latencies: list[float] = []
-        self.last = 0.0
+        self.first = self.last = 0.0
         self.expect = 0
         self.done = threading.Event()
 
@@ -84,6 +85,8 @@ class _Sink:
     def __call__(self, _topic: str, payload: bytes) -> None:
         now = time.perf_counter()
         _, sent = HEADER.unpack_from(payload)
+        if not self.latencies:
+            self.first = now
         self.latencies.append(now - sent)
         self.last = now
         if len(self.latencies) >= self.expect:
@@ -166,10 +169,12 @@ def _run(
         conns[seq % len(conns)].publish(TOPIC, _payload(seq, payload_bytes))
     publish_s = time.perf_counter() - first
     complete = sink.done.wait(WAIT_S)
-    burst_s = sink.last - first
-    burst = {"received": len(sink.latencies), "complete": complete,
+    received, burst_s, window_s = len(sink.latencies), sink.last - first, sink.last - sink.first
+    burst = {"received": received, "complete": complete,
              "publish_calls_per_s": round(messages / publish_s),
-             "msgs_per_s": round(len(sink.latencies) / burst_s) if burst_s > 0 else None,
+             "msgs_per_s": round(received / burst_s) if burst_s > 0 else None,
+             "first_delivery_ms": round((sink.first - first) * 1000.0, 1),
+             "delivery_window_msgs_per_s": round(received / window_s) if window_s > 0 else None,
              **_percentiles_ms(sink.latencies)}
 
     paced_n = min(messages, PACED_MESSAGES)
