@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -102,12 +103,12 @@ class Ven:
         def on_message(topic: str, payload: bytes) -> None:
             for prefix, ref in routes:
                 if topic.startswith(prefix):
-                    ref.tell(Inbound(topic, payload))
+                    _tell_if_alive(ref, Inbound(topic, payload))
                     return
 
         def on_state(up: bool, reason: str | None) -> None:
             for _, ref in routes:
-                ref.tell(LinkState(up, reason))
+                _tell_if_alive(ref, LinkState(up, reason))
 
         self.connection = transport.open(self.ven_id, on_message, on_state)
         for _, ref in routes:
@@ -123,6 +124,13 @@ class Ven:
     def stop(self) -> None:
         """Stop in reverse start order (the gateway closes the connection as it stops)."""
         stop_actors(self.refs)
+
+
+def _tell_if_alive(ref: pykka.ActorRef[Any], message: Any) -> None:
+    # Messages still arrive while the VEN shuts down (the shadow's reply to the
+    # "offline" report): they have nobody left to handle them.
+    with contextlib.suppress(pykka.ActorDeadError):
+        ref.tell(message)
 
 
 def _info(model: Circuit) -> CircuitInfo:

@@ -155,8 +155,13 @@ def _run(
 
     rss_before, rss_source = _rss_bytes()
     up = threading.Semaphore(0)
+
+    def on_state(connected: bool, _reason: str | None) -> None:
+        if connected:
+            up.release()
+
     start = time.perf_counter()
-    conns = [transport.open(cid, _ignore, lambda ok, _r: ok and up.release()) for cid in ids]
+    conns = [transport.open(cid, _ignore, on_state) for cid in ids]
     for conn in conns:
         if not up.acquire(timeout=WAIT_S):
             raise RuntimeError(f"{conn.client_id} did not connect: {conn.stats.last_error}")

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from sim.cli_broker import broker_options, open_broker
+from sim.cli_live import live
 from sim.cli_wire import listen, send
 from sim.scenario import ScenarioError, load_scenario, parse_speed
 
@@ -120,6 +121,7 @@ def _attach_iot_commands() -> None:
 
     main.add_command(broker_command, "broker")
     main.add_command(listen, "listen")
+    main.add_command(live, "live")
     main.add_command(send, "send")
     main.add_command(shadow_service_command, "shadow-service")
     main.add_command(certs_group, "certs")

@@ -40,7 +40,6 @@ def live(thing_name, panel_amperage, web_host, web_port, web_token, config_file,
     """
     from sim.live import LiveVen
     from sim.live_config import load_live_config
-    from sim.web.server import WebServer
 
     if not thing_name:
         raise click.UsageError("give --thing-name (or IOT_THING_NAME)")
@@ -56,6 +55,8 @@ def live(thing_name, panel_amperage, web_host, web_port, web_token, config_file,
         click.echo(f"{thing_name} live on {wire.description}", err=True)
         server = None
         if web_port:
+            from sim.web.server import WebServer
+
             server = WebServer(ven, host=web_host, port=web_port, token=web_token)
             server.start()
             click.echo(f"web UI on http://{server.host}:{server.port}/", err=True)

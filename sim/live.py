@@ -42,6 +42,7 @@ from sim.world import World
 logger = logging.getLogger(__name__)
 
 TICK_S = 1.0  # physics and metering step; the gateway decides what gets published
+FIRST_TICK_S = 0.2
 HISTORY_POINTS = 720  # the web chart's memory: an hour at 5 s
 
 
@@ -187,9 +188,12 @@ class LiveVen:
 
     def _ticks(self):
         env = self.kernel.env
+        # A first report soon after start (buffered until the broker accepts us), so
+        # telemetry is out within a second of the connection; then one a second.
+        yield env.timeout(FIRST_TICK_S)
         while True:
-            yield env.timeout(TICK_S)
             self.ven.tell(Tick(env.now))
+            yield env.timeout(TICK_S)
 
     def _shutdown(self) -> None:
         self.state_actor.stop(block=False)

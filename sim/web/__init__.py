@@ -1,0 +1,1 @@
+"""The web UI of `ven-sim live`: a stdlib HTTP server (`server.WebServer`) and static files."""
