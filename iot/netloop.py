@@ -106,7 +106,8 @@ class NetworkLoop:
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run `fn()` on the loop thread, in call order. Safe from any thread."""
         self._ready.append(fn)
-        self._wake()
+        if not self.in_loop_thread():  # the loop itself checks _ready before it selects
+            self._wake()
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> TimerHandle:
         """Run `fn()` on the loop thread after `delay` seconds. Safe from any thread."""

@@ -32,6 +32,10 @@ def main(verbose: int) -> None:
     """Simulate OpenADR-style VENs on pykka actors and simulated time."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose == 0:
+        # amqtt 0.12 logs a PUBACK race of its own as warnings and tracebacks
+        # (docs/troubleshooting.md); -v shows them.
+        logging.getLogger("amqtt").setLevel(logging.CRITICAL)
 
 
 def _load(path: str, **overrides):
@@ -128,6 +132,17 @@ def _attach_iot_commands() -> None:
 
 
 _attach_iot_commands()
+
+
+@bench.command("mqtt")
+@click.option("--clients", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--messages", type=click.IntRange(min=1), default=20000, show_default=True)
+@click.option("--broker", help="mqtts://HOST:PORT of a running broker (default: start mosquitto).")
+def bench_mqtt(clients: int, messages: int, broker: str | None) -> None:
+    """Many mTLS clients on one network loop: connects/s, msg/s, latency, memory."""
+    from sim.bench_mqtt import bench_mqtt as run_bench
+
+    click.echo(json.dumps(run_bench(clients, messages, broker), indent=2))
 
 
 if __name__ == "__main__":  # pragma: no cover
