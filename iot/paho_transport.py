@@ -42,6 +42,7 @@ class PahoTransport:
         offline_buffer: int = 1000,
         backoff: tuple[float, float] = (1.0, 60.0),
         rng: random.Random | None = None,
+        alpn: tuple[str, ...] = (),
     ) -> None:
         low, high = KEEPALIVE_RANGE
         if isinstance(keepalive, bool) or not low <= keepalive <= high:
@@ -55,6 +56,8 @@ class PahoTransport:
         self.offline_buffer = offline_buffer
         self.backoff = backoff
         self.rng = rng or random.Random()
+        # AWS IoT on port 443 picks MQTT by ALPN ("x-amzn-mqtt-ca") for networks blocking 8883.
+        self.alpn = alpn
         self.loop = loop or NetworkLoop()
         self._tls = tls
         self._owns_loop = loop is None
@@ -69,6 +72,8 @@ class PahoTransport:
         tls = self._tls(client_id) if callable(self._tls) else self._tls
         client = make_client(client_id, self.url, tls)
         _require_tls12(client)
+        if self.alpn and client._ssl_context is not None:
+            client._ssl_context.set_alpn_protocols(list(self.alpn))
         conn = PahoConnection(self, client_id, client, on_message, on_state)
         with self._lock:
             if self._closed:

@@ -18,6 +18,7 @@ from iot.mqtt import BrokerURL, TlsFiles
 from iot.transport import InProcessBus, InProcessTransport, Transport
 
 AWS_PORT = 8883
+AWS_ALPN = "x-amzn-mqtt-ca"  # MQTT over 443 (set IOT_PORT=443)
 EMBEDDED_PORT = 8883  # `listen` and `send` find a run's embedded broker here
 
 
@@ -143,10 +144,14 @@ def _aws(
             endpoint = describe_endpoint()
         except CertsError as exc:
             raise WireError(f"set IOT_ENDPOINT or AWS credentials: {exc}") from None
-    url = BrokerURL("mqtts", endpoint, AWS_PORT)
+    port = int(env.get("IOT_PORT", AWS_PORT))
+    if port not in (AWS_PORT, 443):
+        raise WireError(f"AWS IoT Core listens for MQTT on 8883, or 443 with ALPN (got {port})")
+    url = BrokerURL("mqtts", endpoint, port)
     ca = ca or env.get("CA_CERT") or str(amazon_root_ca_path())
     tls = _tls_source(url, ca, cert, key, certs_dir, env)
-    return _paho(url, tls, keepalive, f"AWS IoT Core {url}")
+    alpn = (AWS_ALPN,) if port == 443 else ()
+    return _paho(url, tls, keepalive, f"AWS IoT Core {url}", alpn=alpn)
 
 
 def _tls_source(
@@ -180,12 +185,16 @@ def _tls_source(
 
 
 def _paho(
-    url: BrokerURL, tls: TlsFiles | Callable[[str], TlsFiles] | None, keepalive: int, what: str
+    url: BrokerURL,
+    tls: TlsFiles | Callable[[str], TlsFiles] | None,
+    keepalive: int,
+    what: str,
+    alpn: tuple[str, ...] = (),
 ) -> Wire:
     from iot.paho_transport import PahoTransport
 
     try:
-        transport = PahoTransport(url, tls, keepalive=keepalive)
+        transport = PahoTransport(url, tls, keepalive=keepalive, alpn=alpn)
     except ValueError as exc:
         raise WireError(str(exc)) from None
     return Wire(transport, what, networked=True)

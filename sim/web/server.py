@@ -171,6 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     server_version = "ven-sim"
     sys_version = ""
+    timeout = 30.0  # a client that stops sending mid-request does not hold a thread forever
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._dispatch("GET")

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import stat
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from moto.server import ThreadedMotoServer
 
 from iot.certs import (
     CertsError,
@@ -36,28 +33,6 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 ARN = f"arn:aws:iot:{REGION}:{ACCOUNT}"
 AMAZON_ROOT_CA_1_SHA256 = "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e"
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    """moto on a free 127.0.0.1 port; boto3 reaches it through AWS_ENDPOINT_URL."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
-            mp.delenv(name, raising=False)
-        mp.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        # Keep a developer's own ~/.aws and any instance metadata out of the tests.
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-        mp.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
-        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
