@@ -92,7 +92,7 @@ class WebServer:
             raise RuntimeError("the web server is already running")
         self._httpd = _HTTPServer((self.host, self.port), self)
         self.port = int(self._httpd.server_address[1])
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.2,),
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
                                         name=f"ven-web-{self.port}", daemon=True)
         self._thread.start()
         logger.info("web UI on http://%s:%d/", self.host, self.port)
