@@ -11,6 +11,8 @@ from actors.runtime import DispatchedActor, Dispatcher
 from sim.models.base import KW_PER_BREAKER_AMP, Circuit
 from sim.world import World
 
+_EXTRAS = ("indoor_c", "soc", "tank_c")  # live state worth reporting beside power
+
 
 class CircuitActor(DispatchedActor):
     """Owns one `Circuit` model; only this actor touches it.
@@ -35,19 +37,26 @@ class CircuitActor(DispatchedActor):
         self.controller = controller
         self.physics_step_s = physics_step_s
         self.t = t0
+        # Decided once, not per step: most circuits have no comfort to violate
+        # and no extra state (indoor temperature, state of charge) to report.
+        self._tracks_comfort = type(model).comfort_violated is not Circuit.comfort_violated
+        self._extras = tuple(name for name in _EXTRAS if hasattr(model, name))
 
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Advance):
-            self.controller.tell(self.advance(message.t))
-        elif isinstance(message, Curtail):
-            self.model.curtail(message.reduce_kw)
-        elif isinstance(message, Restore):
-            self.model.restore()
-        elif isinstance(message, SetLoad):
-            self.set_load(message)
-        else:
-            return super().on_receive(message)
-        return None
+    receives = {
+        Advance: "on_advance",
+        Curtail: "on_curtail",
+        Restore: "on_restore",
+        SetLoad: "set_load",
+    }
+
+    def on_advance(self, message: Advance) -> None:
+        self.controller.tell(self.advance(message.t))
+
+    def on_curtail(self, message: Curtail) -> None:
+        self.model.curtail(message.reduce_kw)
+
+    def on_restore(self, _message: Restore) -> None:
+        self.model.restore()
 
     def advance(self, t_end: float) -> CircuitReading:
         model, world, step = self.model, self.world, self.physics_step_s
@@ -55,12 +64,15 @@ class CircuitActor(DispatchedActor):
         energy_before = model.energy_kwh
         comfort_s = 0.0
         violated = False
+        env_at, model_step = world.env_at, model.step
+        tracks_comfort = self._tracks_comfort
         while t < t_end - 1e-9:
-            dt = min(step, t_end - t)
-            model.step(world.env_at(t), dt)
-            violated = model.comfort_violated()
-            if violated:
-                comfort_s += dt
+            dt = step if t + step <= t_end else t_end - t
+            model_step(env_at(t), dt)
+            if tracks_comfort:
+                violated = model.comfort_violated()
+                if violated:
+                    comfort_s += dt
             t += dt
         self.t = t_end
         span = t_end - t0
@@ -76,7 +88,7 @@ class CircuitActor(DispatchedActor):
             comfort_minutes=comfort_s / 60.0,
             shed_request_kw=model.shed_request_kw,
             floor_kw=model.floor_kw(),
-            extra=_live_extras(model),
+            extra={name: getattr(model, name) for name in self._extras} if self._extras else None,
         )
 
     def set_load(self, message: SetLoad) -> None:
@@ -87,18 +99,3 @@ class CircuitActor(DispatchedActor):
         if message.capacity_kw is not None:
             # Capacity is the breaker rating expressed in kW.
             self.model.breaker_amps = max(1, round(message.capacity_kw / KW_PER_BREAKER_AMP))
-
-
-_EXTRAS = ("indoor_c", "soc", "tank_c")
-
-
-def _live_extras(model: Circuit) -> dict[str, Any] | None:
-    """State worth reporting beside power (indoor temperature, state of charge...)."""
-    extras = None
-    for name in _EXTRAS:
-        value = getattr(model, name, None)
-        if value is not None:
-            if extras is None:
-                extras = {}
-            extras[name] = value
-    return extras

@@ -103,25 +103,32 @@ class ControllerActor(DispatchedActor):
         self._want_loads = False  # per-circuit rows cost time; only built if asked for
 
     # -- messages ---------------------------------------------------------------
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, CircuitReading):
-            self._on_reading(message)
-        elif isinstance(message, Tick):
-            self._on_tick(message)
-        elif isinstance(message, AddCircuit):
-            self.circuits[message.info.id] = message.ref
-            self.info[message.info.id] = message.info
-        elif isinstance(message, Subscribe):
-            self.listeners.append(message.ref)
-            self._want_loads = self._want_loads or message.loads
-        elif isinstance(message, StartEvent | EndEvent | SetLoad | ShedLoad | SetPanel):
-            if self._pending:
-                self._deferred.append(message)
-            else:
-                self._apply(message)
+    receives = {
+        CircuitReading: "_on_reading",
+        Tick: "_on_tick",
+        AddCircuit: "_on_add_circuit",
+        Subscribe: "_on_subscribe",
+        StartEvent: "_on_command",
+        EndEvent: "_on_command",
+        SetLoad: "_on_command",
+        ShedLoad: "_on_command",
+        SetPanel: "_on_command",
+    }
+
+    def _on_add_circuit(self, message: AddCircuit) -> None:
+        self.circuits[message.info.id] = message.ref
+        self.info[message.info.id] = message.info
+
+    def _on_subscribe(self, message: Subscribe) -> None:
+        self.listeners.append(message.ref)
+        self._want_loads = self._want_loads or message.loads
+
+    def _on_command(self, message: Any) -> None:
+        # Events and settings wait for a tick in flight to close: they apply between ticks.
+        if self._pending:
+            self._deferred.append(message)
         else:
-            return super().on_receive(message)
-        return None
+            self._apply(message)
 
     def _on_tick(self, tick: Tick) -> None:
         if self._pending:  # a tick still in flight: queue this one behind it

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from actors.messages import EventAck, EventEnded, Telemetry
 from actors.runtime import DispatchedActor, Dispatcher
 from sim.fleetlog import FleetLog
@@ -16,13 +14,13 @@ class RecorderActor(DispatchedActor):
         super().__init__(dispatcher=dispatcher)
         self.log = log
 
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Telemetry):
-            self.log.add_telemetry(message)
-        elif isinstance(message, EventAck):
-            self.log.add_ack(message)
-        elif isinstance(message, EventEnded):
-            pass  # M&V is computed from telemetry, not from the VEN's own view
-        else:
-            return super().on_receive(message)
-        return None
+    receives = {Telemetry: "on_telemetry", EventAck: "on_ack", EventEnded: "on_ended"}
+
+    def on_telemetry(self, message: Telemetry) -> None:
+        self.log.add_telemetry(message)
+
+    def on_ack(self, message: EventAck) -> None:
+        self.log.add_ack(message)
+
+    def on_ended(self, _message: EventEnded) -> None:
+        """M&V is computed from telemetry, not from the VEN's own view."""

@@ -24,7 +24,7 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pykka
 from pykka import messages
@@ -224,9 +224,26 @@ class DispatchedActor(pykka.Actor):
 
     Pass `dispatcher=` to `start()` (or set the class attribute) to choose
     which dispatcher runs it; otherwise the process-wide default is used.
+
+    A subclass may map message types to handler method names in `receives`
+    (`receives = {Tick: "on_tick"}`): those messages skip pykka's generic
+    checks and any isinstance chain, which matters on the per-tick hot path.
+    Everything else goes through pykka as usual (`on_receive`, proxies, stop).
     """
 
     dispatcher: Dispatcher
+    receives: ClassVar[dict[type, str]] = {}
+    _handlers: ClassVar[dict[type, Callable[[Any, Any], Any]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._handlers = {kind: getattr(cls, name) for kind, name in cls.receives.items()}
+
+    def _handle_receive(self, message: Any) -> Any:
+        handler = self._handlers.get(type(message))
+        if handler is not None:
+            return handler(self, message)
+        return super()._handle_receive(message)
 
     def __init__(self, *args: Any, dispatcher: Dispatcher | None = None, **kwargs: Any) -> None:
         # The inbox needs the dispatcher, and pykka creates the inbox in __init__.
