@@ -8,7 +8,7 @@ import pykka
 
 from actors.messages import Advance, CircuitReading, Curtail, Restore, SetLoad
 from actors.runtime import DispatchedActor, Dispatcher
-from sim.models.base import KW_PER_BREAKER_AMP, Circuit
+from sim.models.base import Circuit, breaker_amps_for
 from sim.world import World
 
 _EXTRAS = ("indoor_c", "soc", "tank_c")  # live state worth reporting beside power
@@ -98,4 +98,4 @@ class CircuitActor(DispatchedActor):
             self.model.priority = message.priority
         if message.capacity_kw is not None:
             # Capacity is the breaker rating expressed in kW.
-            self.model.breaker_amps = max(1, round(message.capacity_kw / KW_PER_BREAKER_AMP))
+            self.model.breaker_amps = breaker_amps_for(message.capacity_kw)

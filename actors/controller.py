@@ -35,6 +35,7 @@ from actors.messages import (
 from actors.runtime import DispatchedActor, Dispatcher
 from sim.baseline import RollingBaseline
 from sim.curtailment import CircuitInfo, ShedPlanner, restore_schedule
+from sim.models.base import breaker_amps_for
 from sim.world import World
 
 
@@ -188,6 +189,8 @@ class ControllerActor(DispatchedActor):
                     info.enabled = message.enabled
                 if message.priority is not None:
                     info.priority = message.priority
+                if message.capacity_kw is not None:
+                    info.breaker_amps = breaker_amps_for(message.capacity_kw)
                 self.circuits[message.circuit_id].tell(message)
 
     # -- metering ---------------------------------------------------------------
@@ -268,7 +271,9 @@ class ControllerActor(DispatchedActor):
 
     def _start_event(self, message: StartEvent) -> None:
         if message.event_id in self.events:
-            return  # a repeat: answered again below, not applied twice
+            # Already running: acknowledge again with the current plan, apply nothing.
+            self._ack_event(message)
+            return
         baseline = self._history.mean_kw(self.t)
         if baseline is None:
             baseline = self._last_used_kw
@@ -280,6 +285,9 @@ class ControllerActor(DispatchedActor):
         else:
             plan = self.planner.start(self._requested_kw(), self._infos())
         self._apply_plan(plan)
+        self._ack_event(message)
+
+    def _ack_event(self, message: StartEvent) -> None:
         ack = EventAck(
             ven_id=self.ven_id,
             event_id=message.event_id,

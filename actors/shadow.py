@@ -71,6 +71,9 @@ class ShadowSyncerActor(DispatchedActor):
         self.reports = self.deltas_applied = self.conflicts = 0
         self._token = 0
         self._last_delta: dict[str, Any] | None = None
+        # Known ahead of the next telemetry, so a report on change is already right.
+        self.active_events: list[str] = []
+        self.panel_amps: int | None = None
 
     def on_start(self) -> None:
         self.gateway.tell(Subscribe(self.actor_ref))
@@ -95,8 +98,12 @@ class ShadowSyncerActor(DispatchedActor):
         elif isinstance(message, Inbound):
             self._on_shadow(message.topic, message.payload)
         elif isinstance(message, EventAck):
+            if message.event_id not in self.active_events:
+                self.active_events.append(message.event_id)
             self._report()
         elif isinstance(message, EventEnded):
+            if message.event_id in self.active_events:
+                self.active_events.remove(message.event_id)
             if message.found:
                 self.last_event = _event_summary(message)
             self._report()
@@ -164,6 +171,7 @@ class ShadowSyncerActor(DispatchedActor):
             self.gateway.tell(ConfigChanged({"report_interval_seconds": interval}))
         amps = delta.get("panelAmperageRating")
         if amps in (100, 150, 200):
+            self.panel_amps = int(amps)
             self.controller.tell(SetPanel(int(amps)))
         self.deltas_applied += 1
         self._report(desired=cleared, with_version=True)
@@ -201,14 +209,16 @@ class ShadowSyncerActor(DispatchedActor):
                     round(self.latest.shed_capability_kw, 3) if self.latest else None
                 ),
                 "batterySoc": telemetry["batterySoc"] if telemetry else None,
-                "activeEventId": telemetry["eventId"] if telemetry else None,
+                "activeEventId": self.active_events[0] if self.active_events else None,
                 "lastEventSummary": self.last_event,
             },
             "report_interval_seconds": _json_number(
                 self.config.get("report_interval_seconds", 5.0)
             ),
         }
-        if telemetry:
+        if self.panel_amps is not None:
+            reported["panelAmperageRating"] = self.panel_amps
+        elif telemetry:
             reported["panelAmperageRating"] = telemetry["panelAmperageRating"]
         return reported
 

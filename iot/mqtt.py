@@ -78,7 +78,7 @@ def make_client(client_id: str, url: BrokerURL, tls: TlsFiles | None = None) -> 
                 keyfile=str(tls.key) if tls.key else None,
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
-        except (ssl.SSLError, ValueError) as exc:
+        except (ssl.SSLError, ValueError, OSError) as exc:
             # Message names the files only: never echo key material.
             raise MQTTConnectError(f"cannot load TLS files {tls.cert}, {tls.key}: {exc}") from None
     return client

@@ -104,13 +104,14 @@ def request(
         if up:
             subscribed.set()
 
+    deadline = time.monotonic() + timeout
     conn = transport.open(f"send-{uuid.uuid4().hex[:8]}", on_message, on_state)
     try:
         conn.subscribe(f"ven/ack/{ven_id}")
         subscribed.wait(timeout)
         sent = time.monotonic()
         conn.publish(f"ven/cmd/{ven_id}", json.dumps(envelope).encode())
-        if not done.wait(max(0.0, timeout - (sent - time.monotonic()) - 0.0)):
+        if not done.wait(max(0.0, deadline - time.monotonic())):
             return None
         return got["ack"], (got["at"] - sent) * 1000.0
     finally:

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from iot.mqtt import MQTTConnectError
 from sim.wire import Wire, WireError, open_wire
 
 BROKER_HELP = (
@@ -72,5 +73,7 @@ def open_broker(
         raise click.ClickException(f"cannot open {broker}: {exc}") from None
     try:
         yield wire
+    except MQTTConnectError as exc:  # a certificate or key that loads badly, per VEN
+        raise click.ClickException(str(exc)) from None
     finally:
         wire.close()

@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from typing import Any
 
 from actors.ven import Ven
@@ -41,7 +42,8 @@ class MqttVtn(Vtn):
         self._sent_at: dict[str, float] = {}
         self._rtts_ms: list[float] = []
         self.acks = self.errors = 0
-        self.connection = transport.open(f"vtn-{self._uuid8()}", self._on_message)
+        # A fresh client ID per run (not from the seed): two runs must not kick each other.
+        self.connection = transport.open(f"vtn-{uuid.uuid4().hex[:8]}", self._on_message)
         self.connection.subscribe("ven/ack/+")
 
     def _uuid8(self) -> str:

@@ -94,9 +94,11 @@ def _embedded_client(certs_dir: Path, keepalive: int, port: int) -> Wire:
     if not (certs_dir / "local" / "ca.pem").is_file():
         raise WireError(f"no local CA in {certs_dir / 'local'}: start `ven-sim broker` first")
     ca = LocalCA(certs_dir / "local")
+    # One certificate for every tool connection: listen and send use throwaway client IDs.
+    tools = TlsFiles.from_paths(ca.client_cert("ven-sim-tools"))
     return _paho(
         BrokerURL("mqtts", "127.0.0.1", port),
-        lambda client_id: TlsFiles.from_paths(ca.client_cert(client_id)),
+        tools,
         keepalive,
         f"embedded broker mqtts://127.0.0.1:{port}",
     )

@@ -112,6 +112,11 @@ class Circuit(ABC):
         }
 
 
+def breaker_amps_for(capacity_kw: float) -> int:
+    """The breaker rating whose capacity (amps x 0.24 kW) is closest to `capacity_kw`."""
+    return max(1, round(capacity_kw / KW_PER_BREAKER_AMP))
+
+
 def clamp(value: float, low: float, high: float) -> float:
     return low if value < low else high if value > high else value
 

@@ -354,3 +354,23 @@ def test_stopping_reports_offline_and_disconnects(site: Site) -> None:
     site.ven.stop()
     site.wait_for(lambda: site.shadow()["state"]["reported"]["ven"]["status"] == "offline")
     site.wait_for(lambda: not site.ven.connection.connected)
+
+
+def test_same_event_again_with_a_new_correlation_id_is_acked_not_reapplied(site: Site) -> None:
+    site.run(60.0)
+    site.send(backend_event(site.ven_id, "evt-9", 2.0, 600, "evt-9-aaaa0001"))
+    first = site.ack("evt-9-aaaa0001")
+    site.send(backend_event(site.ven_id, "evt-9", 2.0, 600, "evt-9-aaaa0002"))
+    second = site.ack("evt-9-aaaa0002")
+    assert second["ok"] is True and second["actual_shed_kw"] == first["actual_shed_kw"]
+    site.run(20.0)
+    assert site.backend.telemetry()[-1]["requestedReductionKw"] == 2.0
+
+
+def test_capacity_change_shows_in_telemetry(site: Site) -> None:
+    site.run(10.0)
+    ack = site.command("setLoad", "cap-1", data={"loadId": "ev1", "capacityKw": 4.8})
+    assert ack["ok"] is True
+    site.run(10.0)
+    ev = next(r for r in site.backend.telemetry()[-1]["loads"] if r["id"] == "ev1")
+    assert ev["capacityKw"] == pytest.approx(4.8)

@@ -198,3 +198,31 @@ def test_event_from_the_form_and_the_chart(tab: Tab, live: Live) -> None:
     expect(page.locator("#last-event")).to_contain_text(event_id)
     assert live.state()["events"] == []
 
+
+
+def test_token_from_the_url_fragment(browser: Any, live: Live) -> None:
+    server = WebServer(live.ven, port=0, token="frag-token")
+    server.start()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        base = f"http://127.0.0.1:{server.port}/"
+        for url, status in ((base, 401), (f"{base}#token=frag-token", 200)):
+            page.goto(url)
+            box = page.locator('#circuits tr[data-circuit="ev1"] input[type=checkbox]')
+            expect(box).to_be_checked()
+            with page.expect_response(lambda r: "/api/circuits/" in r.url) as answer:
+                box.click()  # not uncheck(): refused, the page puts the tick back
+            assert answer.value.status == status
+            if status == 401:
+                expect(page.locator("#message")).to_contain_text("#token=")
+                expect(box).to_be_checked()
+        expect(page.locator('#circuits tr[data-circuit="ev1"]')).to_have_attribute(
+            "data-enabled", "false")
+        page.locator('#circuits tr[data-circuit="ev1"] input[type=checkbox]').check()
+        expect(page.locator('#circuits tr[data-circuit="ev1"]')).to_have_attribute(
+            "data-enabled", "true")
+    finally:
+        context.close()
+        server.stop()
