@@ -14,6 +14,7 @@ Both hooks are private amqtt methods, hence the `amqtt>=0.12,<0.13` pin in setup
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import threading
@@ -48,6 +49,17 @@ class _IoTBroker(Broker):
         if self.require_client_cert:
             context.verify_mode = ssl.CERT_REQUIRED
         return context
+
+    async def _delete_session(self, client_id: str) -> None:
+        # A clean-session CONNECT with a client ID already in use: like AWS IoT and
+        # mosquitto, drop the old connection (the client sees rc=7). amqtt 0.12 only
+        # forgets its session and leaves that connection silently deaf.
+        _session, handler = self._sessions.get(client_id, (None, None))
+        if handler is not None:
+            with contextlib.suppress(Exception):
+                await handler.handle_connection_closed()
+                await handler.stop()
+        await super()._delete_session(client_id)
 
     async def _handle_message_delivery(
         self,

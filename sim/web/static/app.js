@@ -4,7 +4,8 @@
 (() => {
   const POLL_MS = 1000;
   const PENDING_MS = 5000; // how long a control shows the value asked for before telemetry does
-  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  // The token (when the server wants one) comes in the URL fragment, never sent to servers.
+  const currentToken = () => new URLSearchParams(location.hash.slice(1)).get("token");
   const $ = (id) => document.getElementById(id);
 
   let state = null; // the last /api/state
@@ -40,6 +41,7 @@
   }
 
   async function post(path, body) {
+    const token = currentToken(); // read each time: editing the fragment does not reload
     const headers = { "Content-Type": "application/json" };
     if (token) headers.Authorization = `Bearer ${token}`;
     const res = await fetch(path, { method: "POST", headers, body: JSON.stringify(body || {}) });
