@@ -111,7 +111,7 @@ def run_scenario(
     if wire is not None and wire.networked and scenario.speed == "max":
         raise ValueError("a network broker needs a paced run: give --speed (e.g. 600), not max")
     wall_start = time.monotonic()
-    dispatcher = Dispatcher("scenario")
+    dispatcher = Dispatcher("scenario", depth_first=True)
     kernel = Kernel(scenario.speed, dispatcher)
     world = World(scenario.start, scenario.weather)
     log = FleetLog()

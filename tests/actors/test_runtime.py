@@ -135,3 +135,25 @@ def test_failing_actor_is_stopped_and_others_keep_running() -> None:
     assert healthy.is_alive()
     healthy.stop(block=False)
     dispatcher.run_until_idle()
+
+
+def test_depth_first_runs_the_latest_scheduled_actor_first() -> None:
+    dispatcher = Dispatcher("manual", depth_first=True)
+    order: list[str] = []
+
+    class Named(DispatchedActor):
+        def __init__(self, name: str) -> None:
+            super().__init__(dispatcher=dispatcher)
+            self.name = name
+
+        def on_receive(self, message: Any) -> Any:
+            order.append(self.name)
+
+    first, second = Named.start("first"), Named.start("second")
+    dispatcher.run_until_idle()  # on_start turns
+    first.tell("x")
+    second.tell("x")
+    dispatcher.run_until_idle()
+    assert order == ["second", "first"]
+    pykka.ActorRegistry.stop_all(block=False)
+    dispatcher.run_until_idle()
