@@ -275,8 +275,8 @@ class ControllerActor(DispatchedActor):
             self._ack_event(message)
             return
         baseline = self._history.mean_kw(self.t)
-        if baseline is None:
-            baseline = self._last_used_kw
+        if baseline is None:  # no report yet: what the circuits last drew
+            baseline = self._last_used_kw or sum(c.power_kw for c in self.info.values())
         self.events[message.event_id] = ActiveEvent(message, self.t, baseline)
         # Circuits restored late from an earlier event are simply re-planned.
         self._restores = []

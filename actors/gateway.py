@@ -91,10 +91,13 @@ class GatewayActor(DispatchedActor):
             self._on_event_ended(message)
         elif isinstance(message, LinkState):
             self.connected = message.connected
+            for ref in self.listeners:
+                ref.tell(message)
             if not message.connected:
                 logger.warning("%s: MQTT connection lost: %s", self.ven_id, message.reason)
         elif isinstance(message, Subscribe):
             self.listeners.append(message.ref)
+            message.ref.tell(LinkState(self.connected))  # where the link stands now
         elif isinstance(message, ConfigChanged):  # from the shadow syncer's delta
             self.config.update(message.config)
         else:

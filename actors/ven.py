@@ -44,6 +44,7 @@ class Ven:
         transport: Transport | None = None,
         clock: Callable[[], float] | None = None,
         shadow: bool = True,
+        config: dict[str, Any] | None = None,
     ) -> None:
         self.ven_id = ven_id
         self.group = group
@@ -74,7 +75,9 @@ class Ven:
         self.gateway: pykka.ActorRef[Any] | None = None
         self.connection: Connection | None = None
         if transport is not None:
-            self._go_online(transport, clock or (lambda: world.epoch(0.0)), shadow, dispatcher)
+            self._go_online(
+                transport, clock or (lambda: world.epoch(0.0)), shadow, dispatcher, config
+            )
 
     def _go_online(
         self,
@@ -82,6 +85,7 @@ class Ven:
         clock: Callable[[], float],
         shadow: bool,
         dispatcher: Dispatcher,
+        config: dict[str, Any] | None,
     ) -> None:
         """Start the gateway (and shadow syncer) and give them one shared connection.
 
@@ -89,7 +93,7 @@ class Ven:
         exactly that client ID, and a second connection with it would kick the first.
         """
         self.gateway = GatewayActor.start(
-            self.ven_id, self.controller, clock=clock, dispatcher=dispatcher
+            self.ven_id, self.controller, clock=clock, config=config, dispatcher=dispatcher
         )
         self.refs.append(self.gateway)
         routes = [("ven/cmd/", self.gateway)]
@@ -107,8 +111,8 @@ class Ven:
                     return
 
         def on_state(up: bool, reason: str | None) -> None:
-            for _, ref in routes:
-                _tell_if_alive(ref, LinkState(up, reason))
+            # The gateway passes it on to its subscribers (the shadow syncer among them).
+            _tell_if_alive(self.gateway, LinkState(up, reason))
 
         self.connection = transport.open(self.ven_id, on_message, on_state)
         for _, ref in routes:

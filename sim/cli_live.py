@@ -57,8 +57,12 @@ def live(thing_name, panel_amperage, web_host, web_port, web_token, config_file,
         if web_port:
             from sim.web.server import WebServer
 
-            server = WebServer(ven, host=web_host, port=web_port, token=web_token)
-            server.start()
+            try:
+                server = WebServer(ven, host=web_host, port=web_port, token=web_token)
+                server.start()
+            except (ValueError, OSError) as exc:  # no token off loopback, port taken
+                ven.stop()
+                raise click.ClickException(f"web UI: {exc}") from None
             click.echo(f"web UI on http://{server.host}:{server.port}/", err=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda _s, _f: ven.stop())

@@ -167,6 +167,7 @@ class LiveVen:
             seed=config.seed,
             transport=wire.transport,
             clock=lambda: self.world.epoch(self.kernel.now),
+            config={"report_interval_seconds": config.report_interval_seconds},
         )
         assert self.ven.gateway is not None
         self.state_actor = LiveStateActor.start(self.state, self.dispatcher)
