@@ -70,11 +70,6 @@ class GatewayActor(DispatchedActor):
     def on_start(self) -> None:
         self.controller.tell(Subscribe(self.actor_ref, loads=True))
 
-    def on_stop(self) -> None:
-        # Stopped after the shadow syncer, which reports "offline" on the way out.
-        if self.connection is not None:
-            self.connection.close()
-
     # -- messages ---------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Attach):

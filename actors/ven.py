@@ -126,8 +126,17 @@ class Ven:
         self.controller.tell(message)
 
     def stop(self) -> None:
-        """Stop in reverse start order (the gateway closes the connection as it stops)."""
+        """Ask the actors to stop, in reverse start order; then drive them and `close()`."""
         stop_actors(self.refs)
+
+    def close(self) -> None:
+        """Close the MQTT connection once the actors have stopped.
+
+        Not an actor's job: the shadow syncer's last report ("offline") must be sent
+        first, and a dispatcher decides the order in which stopping actors run.
+        """
+        if self.connection is not None:
+            self.connection.close()
 
 
 def _tell_if_alive(ref: pykka.ActorRef[Any], message: Any) -> None:

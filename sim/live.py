@@ -198,8 +198,9 @@ class LiveVen:
 
     def _shutdown(self) -> None:
         self.state_actor.stop(block=False)
-        self.ven.stop()  # the shadow syncer reports "offline", the gateway disconnects
+        self.ven.stop()  # the shadow syncer reports "offline" on its way out
         self.dispatcher.run_until_idle()
+        self.ven.close()
 
     # -- controls for the web UI (any thread) --------------------------------------
     def set_circuit(self, circuit_id: str, enabled: bool) -> None:

@@ -140,6 +140,8 @@ def run_scenario(
             ven.stop()
         recorder.stop(block=False)
         dispatcher.run_until_idle()
+        for ven in vens:
+            ven.close()
     rows = log.sorted_rows()
     summary = {
         "scenario": scenario.name,

@@ -145,8 +145,8 @@ class Site:
 
     def close(self) -> None:
         self.ven.stop()
-        self.wait_for(lambda: not self.ven.connection.connected)
         self.dispatcher.run_until_idle()
+        self.ven.close()
         self.backend.conn.close()
         for close in reversed(self._closers):
             close()
@@ -352,8 +352,10 @@ def test_version_conflict_is_resolved_by_getting_again(site: Site) -> None:
 def test_stopping_reports_offline_and_disconnects(site: Site) -> None:
     site.run(10.0)
     site.ven.stop()
+    site.dispatcher.run_until_idle()
+    site.ven.close()
     site.wait_for(lambda: site.shadow()["state"]["reported"]["ven"]["status"] == "offline")
-    site.wait_for(lambda: not site.ven.connection.connected)
+    assert not site.ven.connection.connected
 
 
 def test_same_event_again_with_a_new_correlation_id_is_acked_not_reapplied(site: Site) -> None:
