@@ -80,7 +80,8 @@ def make_client(client_id: str, url: BrokerURL, tls: TlsFiles | None = None) -> 
             )
         except (ssl.SSLError, ValueError, OSError) as exc:
             # Message names the files only: never echo key material.
-            raise MQTTConnectError(f"cannot load TLS files {tls.cert}, {tls.key}: {exc}") from None
+            files = ", ".join(str(p) for p in (tls.ca, tls.cert, tls.key) if p is not None)
+            raise MQTTConnectError(f"cannot load TLS files ({files}): {exc}") from None
     return client
 
 

@@ -28,6 +28,12 @@ def broker_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--key", type=click.Path(dir_okay=False), help="Private key [PRIVATE_KEY]."),
         click.option(
+            "--aws-port",
+            type=click.Choice(["8883", "443"]),
+            envvar="IOT_PORT",
+            help="AWS IoT port: 8883, or 443 with ALPN x-amzn-mqtt-ca [IOT_PORT].",
+        ),
+        click.option(
             "--keepalive",
             type=click.IntRange(30, 1200),
             default=60,
@@ -47,6 +53,7 @@ def open_broker(
     cert: str | None,
     key: str | None,
     keepalive: int,
+    aws_port: str | None = None,
     client_only: bool = False,
 ) -> Iterator[Wire | None]:
     """The wire for --broker (None without one), closed on the way out.
@@ -66,6 +73,7 @@ def open_broker(
             keepalive=keepalive,
             certs_dir=os.environ.get("VEN_SIM_CERTS", "certs"),
             start_embedded=not client_only,
+            env={**os.environ, **({"IOT_PORT": aws_port} if aws_port else {})},
         )
     except WireError as exc:
         raise click.ClickException(str(exc)) from None

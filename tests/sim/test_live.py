@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -120,6 +124,8 @@ def _shadow_via_get(wire: Wire, thing: str) -> dict | None:
 
 def test_live_ven_end_to_end(live: Running) -> None:
     live.wait_for(lambda: live.first_at is not None)
+    # Connecting on loopback takes milliseconds; the first report follows within a second.
+    assert live.first_at - live.started < 3.0
     live.wait_for(lambda: len(live.telemetry) >= 2)
     with live.lock:
         first, second = live.telemetry[0], live.telemetry[1]
@@ -186,3 +192,57 @@ def test_live_cli_stops_cleanly_and_bad_certs_fail(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "cli-ven stopped" in result.output
+
+
+def test_sigterm_stops_the_live_process_cleanly(tmp_path: Path) -> None:
+    env = {**os.environ, "VEN_SIM_CERTS": str(tmp_path / "certs")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sim.cli",
+            "live",
+            "--thing-name",
+            "sig-ven",
+            "--broker",
+            "inprocess",
+            "--web-port",
+            "0",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stderr is not None
+        assert "live on" in proc.stderr.readline()  # it is up
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert "sig-ven stopped" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_certificate_that_is_not_one_is_a_clear_error(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    result = CliRunner().invoke(
+        main,
+        [
+            "live",
+            "--thing-name",
+            "x",
+            "--broker",
+            f"mqtts://127.0.0.1:{free_port()}",
+            "--ca",
+            str(ca),
+            "--web-port",
+            "0",
+            "--seconds",
+            "2",
+        ],
+    )
+    assert result.exit_code == 1
+    message = result.output.strip()
+    assert "ca.pem" in message and message.count("\n") == 0
