@@ -22,8 +22,8 @@ from tests.iot.contract_helpers import VEN, parse_err, parse_ok
 # -- commands: the backend's own examples -----------------------------------------------
 def test_backend_event_command() -> None:
     cmd = parse_ok({"op": "event", "correlationId": "evt-e1-1a2b3c4d", "venId": VEN,
-               "event_id": "e1", "shed_kw": 2.5, "duration_sec": 900,
-               "data": {"event_id": "e1", "requestedReductionKw": 3.0, "duration_s": 600}})
+                    "event_id": "e1", "shed_kw": 2.5, "duration_sec": 900,
+                    "data": {"event_id": "e1", "requestedReductionKw": 3.0, "duration_s": 600}})
     assert cmd == Command("event", "evt-e1-1a2b3c4d", VEN,
                           {"event_id": "e1", "requestedReductionKw": 3.0, "duration_s": 600.0},
                           "e1")
@@ -31,16 +31,16 @@ def test_backend_event_command() -> None:
 
 def test_event_zero_is_a_value_not_missing() -> None:
     cmd = parse_ok({"op": "event", "correlationId": "c", "venId": VEN, "event_id": "e1",
-               "shed_kw": 0, "duration_sec": 0, "data": {"event_id": "e1"}})
+                    "shed_kw": 0, "duration_sec": 0, "data": {"event_id": "e1"}})
     assert cmd.data == {"event_id": "e1", "requestedReductionKw": 0.0, "duration_s": 0.0}
     cmd = parse_ok({"op": "event", "correlationId": "c", "shed_kw": 5, "duration_sec": 60,
-               "data": {"event_id": "e1", "requestedReductionKw": 0, "duration_s": 0}})
+                    "data": {"event_id": "e1", "requestedReductionKw": 0, "duration_s": 0}})
     assert cmd.data["requestedReductionKw"] == 0.0 and cmd.data["duration_s"] == 0.0
 
 
 def test_event_falls_back_to_top_level_fields() -> None:
     cmd = parse_ok({"op": "event", "correlationId": "c", "event_id": "e2", "shed_kw": 1.5,
-               "duration_sec": 300})
+                    "duration_sec": 300})
     assert cmd.event_id == "e2"
     assert cmd.data == {"event_id": "e2", "requestedReductionKw": 1.5, "duration_s": 300.0}
     assert type(cmd.data["duration_s"]) is float
@@ -48,14 +48,14 @@ def test_event_falls_back_to_top_level_fields() -> None:
 
 def test_backend_restore_command() -> None:
     cmd = parse_ok({"op": "restore", "correlationId": "restore-e1-1a2b3c4d", "venId": VEN,
-               "event_id": "e1", "data": {"event_id": "e1"}})
+                    "event_id": "e1", "data": {"event_id": "e1"}})
     assert cmd == Command("restore", "restore-e1-1a2b3c4d", VEN, {"event_id": "e1"}, "e1")
     assert end_event(cmd) == EndEvent("e1", "restore-e1-1a2b3c4d")
 
 
 def test_event_command_as_start_event() -> None:
     cmd = parse_ok({"op": "event", "correlationId": "c1",
-               "data": {"event_id": "e1", "requestedReductionKw": 2, "duration_s": 600}})
+                    "data": {"event_id": "e1", "requestedReductionKw": 2, "duration_s": 600}})
     assert start_event(cmd, 100.0) == StartEvent("e1", 2.0, 100.0, 700.0, "c1")
     with pytest.raises(ValueError):
         end_event(cmd)
@@ -93,7 +93,8 @@ def test_venid_defaults_to_the_topic() -> None:
 
 
 def test_set_load_command_as_message() -> None:
-    cmd = parse_ok({"op": "setLoad", "correlationId": "s", "data": {"loadId": "ev1", "priority": 9}})
+    cmd = parse_ok({"op": "setLoad", "correlationId": "s",
+                    "data": {"loadId": "ev1", "priority": 9}})
     assert set_load(cmd) == SetLoad("ev1", None, None, 9)
 
 
@@ -193,11 +194,11 @@ def test_bad_fields(op: str, data: dict, message: str) -> None:
 
 def test_number_overflowing_to_infinity() -> None:
     err = parse_err(b'{"op":"shedPanel","correlationId":"i","data":{"requestedReductionKw":1e400,'
-               b'"durationS":5}}')
+                    b'"durationS":5}}')
     assert err.correlation_id == "i" and "must be finite" in err.error
 
 
 def test_event_top_level_fallback_is_validated_too() -> None:
     err = parse_err({"op": "event", "correlationId": "c", "event_id": "e", "shed_kw": -1,
-                "duration_sec": 5})
+                     "duration_sec": 5})
     assert "shed_kw must be >= 0" in err.error

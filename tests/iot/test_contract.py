@@ -174,7 +174,7 @@ def test_ping_ack_has_pong() -> None:
 
 def test_accepted_event_and_restore_acks_carry_event_id() -> None:
     event = parse_ok({"op": "event", "correlationId": "c", "event_id": "e1", "shed_kw": 1,
-                 "duration_sec": 60})
+                      "duration_sec": 60})
     ack = ack_payload(event, ven_id=VEN, ts=TS, status="accepted")
     _assert_ack_types(ack)
     assert (ack["status"], ack["ok"], ack["event_id"]) == ("accepted", True, "e1")
@@ -216,7 +216,7 @@ def _event_ack(**over: Any) -> EventAck:
 
 def test_event_ack_shape() -> None:
     cmd = parse_ok({"op": "event", "correlationId": "c", "event_id": "e1", "shed_kw": 3,
-               "duration_sec": 60})
+                    "duration_sec": 60})
     ack = event_ack_payload(cmd, _event_ack(), TS)
     _assert_ack_types(ack)
     assert (ack["ok"], ack["status"], ack["event_id"]) == (True, "success", "e1")
@@ -235,7 +235,7 @@ def test_event_ack_shape() -> None:
 
 def test_failed_event_ack() -> None:
     cmd = parse_ok({"op": "event", "correlationId": "c", "event_id": "e1", "shed_kw": 3,
-               "duration_sec": 60})
+                    "duration_sec": 60})
     ack = event_ack_payload(cmd, _event_ack(ok=False, error="no sheddable load", circuits=()),
                             TS)
     assert (ack["ok"], ack["status"], ack["error"]) == (False, "error", "no sheddable load")
