@@ -50,6 +50,9 @@ class PahoConnection:
         self._handler, self._state_handler = on_message, on_state
         self._lock = threading.Lock()  # guards _outbox, _subs, _connected, _closing, dropped
         self._outbox: deque[tuple[str, bytes, int]] = deque()
+        rate = transport.max_publish_rate
+        self._tokens = rate or 0.0  # a token bucket: `rate` per second, bursts up to `rate`
+        self._refilled = time.monotonic()
         self._subs: dict[str, int] = {}
         self._sub_mids: dict[int, list[str]] = {}
         self._connected = self._closing = self._flush_scheduled = self._overflow_logged = False
@@ -228,12 +231,27 @@ class PahoConnection:
             log.warning("%s: %s", self.client_id, self.stats.last_error)
 
     def _flush(self, closing: bool = False) -> None:
+        rate = self._transport.max_publish_rate
+        retry_in = None
         with self._lock:
             self._flush_scheduled = False
             if not (self._connected or closing):
                 return
-            batch = list(self._outbox)
-            self._outbox.clear()
+            if rate is None or closing:
+                batch = list(self._outbox)
+                self._outbox.clear()
+            else:
+                now = time.monotonic()
+                self._tokens = min(rate, self._tokens + (now - self._refilled) * rate)
+                self._refilled = now
+                take = min(len(self._outbox), int(self._tokens))
+                batch = [self._outbox.popleft() for _ in range(take)]
+                self._tokens -= take
+                if self._outbox:  # the rest when the bucket has refilled a little
+                    self._flush_scheduled = True
+                    retry_in = max(0.01, (1.0 - self._tokens) / rate)
+        if retry_in is not None:
+            self._loop.call_later(retry_in, self._flush)
         for topic, payload, qos in batch:
             info = self._client.publish(topic, payload, qos)
             # NO_CONN: paho keeps a QoS 1 message and re-sends it after the reconnect.

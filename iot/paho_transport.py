@@ -40,6 +40,7 @@ class PahoTransport:
         keepalive: int = 60,
         loop: NetworkLoop | None = None,
         offline_buffer: int = 1000,
+        max_publish_rate: float | None = None,
         backoff: tuple[float, float] = (1.0, 60.0),
         rng: random.Random | None = None,
         alpn: tuple[str, ...] = (),
@@ -54,6 +55,8 @@ class PahoTransport:
         self.url = BrokerURL.parse(url) if isinstance(url, str) else url
         self.keepalive = int(keepalive)
         self.offline_buffer = offline_buffer
+        # AWS IoT allows 100 publishes/s per connection; above it messages are throttled.
+        self.max_publish_rate = max_publish_rate
         self.backoff = backoff
         self.rng = rng or random.Random()
         # AWS IoT on port 443 picks MQTT by ALPN ("x-amzn-mqtt-ca") for networks blocking 8883.

@@ -19,6 +19,7 @@ from iot.transport import InProcessBus, InProcessTransport, Transport
 
 AWS_PORT = 8883
 AWS_ALPN = "x-amzn-mqtt-ca"  # MQTT over 443 (set IOT_PORT=443)
+AWS_PUBLISH_RATE = 100.0  # AWS IoT Core: publishes per second per connection
 EMBEDDED_PORT = 8883  # `listen` and `send` find a run's embedded broker here
 
 
@@ -153,7 +154,7 @@ def _aws(
     ca = ca or env.get("CA_CERT") or str(amazon_root_ca_path())
     tls = _tls_source(url, ca, cert, key, certs_dir, env)
     alpn = (AWS_ALPN,) if port == 443 else ()
-    return _paho(url, tls, keepalive, f"AWS IoT Core {url}", alpn=alpn)
+    return _paho(url, tls, keepalive, f"AWS IoT Core {url}", alpn=alpn, rate=AWS_PUBLISH_RATE)
 
 
 def _tls_source(
@@ -192,11 +193,14 @@ def _paho(
     keepalive: int,
     what: str,
     alpn: tuple[str, ...] = (),
+    rate: float | None = None,
 ) -> Wire:
     from iot.paho_transport import PahoTransport
 
     try:
-        transport = PahoTransport(url, tls, keepalive=keepalive, alpn=alpn)
+        transport = PahoTransport(
+            url, tls, keepalive=keepalive, alpn=alpn, max_publish_rate=rate
+        )
     except ValueError as exc:
         raise WireError(str(exc)) from None
     return Wire(transport, what, networked=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -272,3 +273,23 @@ def test_network_loop_runs_callbacks_and_timers_in_order() -> None:
     finally:
         loop.stop()
     assert not loop.running and seen.empty()
+
+
+def test_publish_rate_is_capped_like_aws_iot(mosquitto: Mosquitto) -> None:
+    # 50/s with a burst of 50: 150 messages need at least two seconds of refill.
+    transport = _transport(mosquitto, max_publish_rate=50.0)
+    try:
+        sink = Peer(transport, "rate-sink")
+        assert sink.state() == (True, None)
+        sink.listen("rate/#", "rate/echo")
+        source = Peer(transport, "rate-source")
+        assert source.state() == (True, None)
+        started = time.monotonic()
+        for i in range(150):
+            source.conn.publish("rate/n", str(i).encode())
+        got = [sink.receive()[1] for _ in range(150)]
+        elapsed = time.monotonic() - started
+        assert got == [str(i).encode() for i in range(150)]  # in order, none lost
+        assert elapsed >= 1.8  # a lower bound the limiter guarantees, whatever the machine
+    finally:
+        transport.close()
