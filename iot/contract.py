@@ -14,6 +14,7 @@ Command parsing lives in `iot.commands`; its public names are re-exported here, 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -146,6 +147,7 @@ _TYPES_BY_KEYWORD: tuple[tuple[str, str], ...] = (
 GENERIC_TYPE = "Generic"
 
 
+@functools.lru_cache(maxsize=1024)  # a handful of names, asked for in every report
 def load_type(name: str) -> str:
     """The circuit type a load name suggests, e.g. "Upstairs HVAC" -> "HVAC"."""
     text = " " + re.sub(r"[^a-z0-9]+", " ", str(name).lower()).strip() + " "

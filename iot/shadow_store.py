@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from iot.shadow_doc import (
     Reply,
     Shadow,
     ShadowError,
+    copy_json,
     json_size,
     merge_section,
     metadata_for,
@@ -58,7 +58,7 @@ class ShadowStore:
         """A copy of the stored document (state, metadata, version), or None."""
         with self._lock:
             shadow = self._shadows.get(thing)
-            return copy.deepcopy(shadow.document()) if shadow else None
+            return copy_json(shadow.document()) if shadow else None
 
     def handle(self, thing: str, operation: str, payload: bytes) -> list[Reply]:
         """Apply one request; the replies to publish under `$aws/things/<thing>/shadow/`."""
@@ -90,7 +90,7 @@ class ShadowStore:
         shadow = self._shadows.get(thing)
         if shadow is None:
             raise self._missing(thing)
-        document = copy.deepcopy(shadow.document())
+        document = copy_json(shadow.document())
         delta, _ = shadow.delta()
         if delta:
             document["state"]["delta"] = delta
@@ -109,19 +109,30 @@ class ShadowStore:
         version = request.get("version")
         if old is not None and version is not None and version != old.version:
             raise ShadowError(409, "Version conflict")
-        new = copy.deepcopy(old) if old else Shadow(version=self._deleted.get(thing, 0))
+        # The old shadow is never changed: merging builds new sections that share what
+        # the update leaves alone (cheap for the frequent reported-only updates).
+        new = (
+            Shadow(old.version, dict(old.state), dict(old.metadata))
+            if old
+            else Shadow(version=self._deleted.get(thing, 0))
+        )
         for section, patch in state.items():
             if patch is None:
                 new.state[section], new.metadata[section] = {}, {}
             else:
-                merge_section(new.state[section], new.metadata[section], patch, now)
+                new.state[section], new.metadata[section] = merge_section(
+                    new.state[section], new.metadata[section], patch, now
+                )
         if json_size(new.state) > MAX_STATE_BYTES:
             raise ShadowError(413, TOO_LARGE)
         new.version += 1
         self._shadows[thing] = new
         self._deleted.pop(thing, None)
+        # Replies may share structure with stored shadows: a stored shadow is never
+        # changed in place (the next update works on a copy), and replies are encoded
+        # straight away.
         accepted = {
-            "state": copy.deepcopy(state),
+            "state": state,
             "metadata": {s: metadata_for(p, now) for s, p in state.items()},
             "version": new.version,
         }
@@ -132,8 +143,8 @@ class ShadowStore:
                 ("update/delta", {"state": delta, "metadata": delta_meta, "version": new.version})
             )
         documents = {
-            "previous": copy.deepcopy(old.document()) if old else None,
-            "current": copy.deepcopy(new.document()),
+            "previous": old.document() if old else None,
+            "current": new.document(),
         }
         replies.append(("update/documents", documents))
         return replies

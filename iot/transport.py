@@ -84,6 +84,7 @@ class InProcessBus:
     def __init__(self, shadows: ShadowStore | None = None) -> None:
         self._lock = threading.RLock()
         self._subs: dict[str, list[_InProcessConnection]] = defaultdict(list)
+        self._wildcards: list[str] = []
         self._clients: dict[str, _InProcessConnection] = {}
         self.shadows = shadows
         self.published = 0
@@ -108,15 +109,19 @@ class InProcessBus:
         with self._lock:
             if conn not in self._subs[topic_filter]:
                 self._subs[topic_filter].append(conn)
+            if ("+" in topic_filter or "#" in topic_filter) and topic_filter not in self._wildcards:
+                self._wildcards.append(topic_filter)
 
     def publish(self, topic: str, payload: bytes) -> None:
         self.published += 1
         with self._lock:
-            targets = [
+            # Most filters are exact topics (ven/cmd/ven-1): a dict hit, not a scan.
+            targets = list(self._subs.get(topic, ()))
+            targets += [
                 conn
-                for topic_filter, subs in self._subs.items()
+                for topic_filter in self._wildcards
                 if topic_matches(topic_filter, topic)
-                for conn in subs
+                for conn in self._subs[topic_filter]
             ]
         for conn in targets:
             conn._deliver(topic, payload)
