@@ -147,7 +147,7 @@ class EventEnded:
 
 @dataclass(frozen=True, slots=True)
 class ShedLoad:
-    """Shed `reduce_kw` on one circuit for `duration_s`, outside any event."""
+    """Shed `reduce_kw` on one circuit for `duration_s` (an event's plan overrides it)."""
 
     circuit_id: str
     reduce_kw: float

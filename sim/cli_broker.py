@@ -1,4 +1,4 @@
-"""The `--broker/--ca/--cert/--key` options shared by `run` (and later `live` and `fleet`)."""
+"""The `--broker/--ca/--cert/--key` options shared by `run`, `live`, `listen` and `send`."""
 
 from __future__ import annotations
 

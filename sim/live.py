@@ -4,7 +4,7 @@ The same actors as a scenario (controller, circuits, gateway, shadow syncer)
 on the same kernel, paced at speed 1: the kernel ticks the VEN every second,
 the gateway publishes telemetry every `report_interval_seconds` (5 by default,
 changeable by the backend), and other threads (the web UI, signal handlers)
-hand work in through the kernel's queue or plain `tell`s.
+hand work in with plain `tell`s (thread-safe) and `kernel.stop()`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 TICK_S = 1.0  # physics and metering step; the gateway decides what gets published
 FIRST_TICK_S = 0.2
-HISTORY_POINTS = 720  # the web chart's memory: an hour at 5 s
+HISTORY_POINTS = 1800  # the web chart's memory: 30 minutes of one-second reports
 
 
 @dataclass
