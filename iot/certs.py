@@ -11,10 +11,10 @@ import json
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +90,41 @@ def describe_endpoint(session: boto3.Session | None = None) -> str:
         return str(iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"])
 
 
-def amazon_root_ca_path() -> Path:
-    """The bundled Amazon Root CA 1 (package data: nothing is downloaded at run time)."""
-    resource = files("iot").joinpath("data", "AmazonRootCA1.pem")
-    if not isinstance(resource, Path) or not resource.is_file():
-        raise CertsError("bundled Amazon Root CA 1 not found; reinstall ven-sim")
-    return resource
+AMAZON_ROOT_CA_1_SHA256 = "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e"
+_PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
+
+
+def amazon_root_ca_pem() -> str:
+    """Amazon Root CA 1, taken from certifi's bundle and checked against its fingerprint.
+
+    certifi is installed with ven-sim, so nothing is downloaded at run time, and no
+    certificate file has to live in this repository.
+    """
+    import certifi
+
+    bundle = Path(certifi.where()).read_text(encoding="ascii")
+    for block in bundle.split(_PEM_BEGIN)[1:]:
+        pem = _PEM_BEGIN + block[: block.index("-----END CERTIFICATE-----") + 25] + "\n"
+        try:
+            with warnings.catch_warnings():  # some other roots trip cryptography's warnings
+                warnings.simplefilter("ignore")
+                cert = x509.load_pem_x509_certificate(pem.encode())
+        except ValueError:
+            continue
+        if cert.fingerprint(hashes.SHA256()).hex() == AMAZON_ROOT_CA_1_SHA256:
+            return pem
+    raise CertsError("Amazon Root CA 1 is not in certifi's bundle; upgrade certifi")
+
+
+def amazon_root_ca_path(folder: str | Path | None = None) -> Path:
+    """A file holding Amazon Root CA 1, written once into `folder` (default: certs/)."""
+    folder = Path(folder or os.environ.get("VEN_SIM_CERTS", "certs"))
+    path = folder / "AmazonRootCA1.pem"
+    pem = amazon_root_ca_pem()
+    if not path.is_file() or path.read_text(encoding="ascii") != pem:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(pem, encoding="ascii")  # a public certificate: no secret here
+    return path
 
 
 # -- files ----------------------------------------------------------------------------------
@@ -291,7 +320,7 @@ def create_thing_certificate(
     """
     _thing_name(thing)
     policy = policy_name or f"{DEFAULT_POLICY_PREFIX}{thing}"
-    root_ca = amazon_root_ca_path().read_text(encoding="utf-8")
+    root_ca = amazon_root_ca_pem()
     sess = _session(session)
     with _aws_errors(f"provision thing {thing!r}"):
         iot = sess.client("iot")

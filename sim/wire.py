@@ -151,7 +151,7 @@ def _aws(
     if port not in (AWS_PORT, 443):
         raise WireError(f"AWS IoT Core listens for MQTT on 8883, or 443 with ALPN (got {port})")
     url = BrokerURL("mqtts", endpoint, port)
-    ca = ca or env.get("CA_CERT") or str(amazon_root_ca_path())
+    ca = ca or env.get("CA_CERT") or str(amazon_root_ca_path(certs_dir))
     tls = _tls_source(url, ca, cert, key, certs_dir, env)
     alpn = (AWS_ALPN,) if port == 443 else ()
     return _paho(url, tls, keepalive, f"AWS IoT Core {url}", alpn=alpn, rate=AWS_PUBLISH_RATE)

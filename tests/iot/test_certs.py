@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 from iot.certs import (
     CertsError,
     amazon_root_ca_path,
+    amazon_root_ca_pem,
     create_thing_certificate,
     describe_endpoint,
     fetch_from_secret,
@@ -230,7 +231,7 @@ def test_create_provisions_thing_certificate_and_policy(aws: boto3.Session, tmp_
 
     assert files.key.parent == tmp_path / "certs" / thing
     assert _mode(files.key) == 0o600 and _mode(files.key.parent) == 0o700
-    assert files.ca.read_bytes() == amazon_root_ca_path().read_bytes()
+    assert files.ca.read_text() == amazon_root_ca_pem()
     assert files.cert.read_text() == described["certificateDescription"]["certificatePem"]
     cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
     key = serialization.load_pem_private_key(files.key.read_bytes(), None)
@@ -316,8 +317,8 @@ def test_cli_errors_are_one_line_and_exit_1(aws: boto3.Session, tmp_path: Path) 
 
 
 # -- bundled root CA ------------------------------------------------------------------------
-def test_bundled_root_ca_is_amazon_root_ca_1() -> None:
-    cert = x509.load_pem_x509_certificate(amazon_root_ca_path().read_bytes())
+def test_bundled_root_ca_is_amazon_root_ca_1(tmp_path: Path) -> None:
+    cert = x509.load_pem_x509_certificate(amazon_root_ca_path(tmp_path).read_bytes())
     assert cert.subject.rfc4514_string() == "CN=Amazon Root CA 1,O=Amazon,C=US"
     assert cert.subject == cert.issuer
     assert cert.fingerprint(hashes.SHA256()).hex() == AMAZON_ROOT_CA_1_SHA256

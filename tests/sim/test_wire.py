@@ -66,18 +66,32 @@ def test_aws_endpoint_from_env_and_443_with_alpn(pem_files: dict[str, str]) -> N
     assert wire.transport.alpn == ()
     wire.close()
     wire = open_wire(
-        "aws", cert=pem_files["cert"], key=pem_files["key"], env={**env, "IOT_PORT": "443"}
+        "aws",
+        cert=pem_files["cert"],
+        key=pem_files["key"],
+        env={**env, "IOT_PORT": "443"},
+        certs_dir=Path(pem_files["ca"]).parent,
     )
     assert wire.transport.alpn == ("x-amzn-mqtt-ca",)  # the CA defaults to Amazon Root CA 1
     wire.close()
     with pytest.raises(WireError, match="8883, or 443"):
         open_wire(
-            "aws", cert=pem_files["cert"], key=pem_files["key"], env={**env, "IOT_PORT": "1883"}
+            "aws",
+            cert=pem_files["cert"],
+            key=pem_files["key"],
+            env={**env, "IOT_PORT": "1883"},
+            certs_dir=Path(pem_files["ca"]).parent,
         )
 
 
 def test_aws_endpoint_from_describe_endpoint(moto_server: str, pem_files: dict[str, str]) -> None:
-    wire = open_wire("aws", cert=pem_files["cert"], key=pem_files["key"], env={})
+    wire = open_wire(
+        "aws",
+        cert=pem_files["cert"],
+        key=pem_files["key"],
+        env={},
+        certs_dir=Path(pem_files["ca"]).parent,
+    )
     assert "iot" in wire.description and wire.description.endswith(":8883")
     wire.close()
 
