@@ -6,7 +6,15 @@ from typing import Any
 
 import pykka
 
-from actors.messages import Advance, CircuitReading, Curtail, Restore, SetLoad
+from actors.messages import (
+    Advance,
+    AdvanceBatch,
+    CircuitBatch,
+    CircuitReading,
+    Curtail,
+    Restore,
+    SetLoad,
+)
 from actors.runtime import DispatchedActor, Dispatcher
 from sim.models.base import Circuit, breaker_amps_for
 from sim.world import World
@@ -37,13 +45,13 @@ class CircuitActor(DispatchedActor):
         self.controller = controller
         self.physics_step_s = physics_step_s
         self.t = t0
-        # Decided once, not per step: most circuits have no comfort to violate
-        # and no extra state (indoor temperature, state of charge) to report.
-        self._tracks_comfort = type(model).comfort_violated is not Circuit.comfort_violated
+        # Decided once: most circuits have no extra state (indoor temperature,
+        # state of charge) to report.
         self._extras = tuple(name for name in _EXTRAS if hasattr(model, name))
 
     receives = {
         Advance: "on_advance",
+        AdvanceBatch: "on_advance_batch",
         Curtail: "on_curtail",
         Restore: "on_restore",
         SetLoad: "set_load",
@@ -52,6 +60,10 @@ class CircuitActor(DispatchedActor):
     def on_advance(self, message: Advance) -> None:
         self.controller.tell(self.advance(message.t))
 
+    def on_advance_batch(self, message: AdvanceBatch) -> None:
+        readings = tuple(self.advance(t) for t in message.times)
+        self.controller.tell(CircuitBatch(self.model.id, readings))
+
     def on_curtail(self, message: Curtail) -> None:
         self.model.curtail(message.reduce_kw)
 
@@ -59,24 +71,11 @@ class CircuitActor(DispatchedActor):
         self.model.restore()
 
     def advance(self, t_end: float) -> CircuitReading:
-        model, world, step = self.model, self.world, self.physics_step_s
-        t0 = t = self.t
-        energy_before = model.energy_kwh
-        comfort_s = 0.0
-        violated = False
-        env_at, model_step = world.env_at, model.step
-        tracks_comfort = self._tracks_comfort
-        while t < t_end - 1e-9:
-            dt = step if t + step <= t_end else t_end - t
-            model_step(env_at(t), dt)
-            if tracks_comfort:
-                violated = model.comfort_violated()
-                if violated:
-                    comfort_s += dt
-            t += dt
+        model = self.model
+        t0 = self.t
+        energy, comfort_s, violated = model.run(self.world.env_at, t0, t_end, self.physics_step_s)
         self.t = t_end
         span = t_end - t0
-        energy = model.energy_kwh - energy_before
         return CircuitReading(
             circuit_id=model.id,
             t=t_end,

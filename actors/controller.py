@@ -18,6 +18,8 @@ import pykka
 from actors.messages import (
     AddCircuit,
     Advance,
+    AdvanceBatch,
+    CircuitBatch,
     CircuitReading,
     Curtail,
     EndEvent,
@@ -95,6 +97,8 @@ class ControllerActor(DispatchedActor):
         self._interval_comfort = 0.0
         self._pending = 0
         self._tick: Tick | None = None
+        self._batch: dict[str, tuple[CircuitReading, ...]] = {}
+        self._readings: dict[str, CircuitReading] = {}
         self._deferred: deque[Any] = deque()  # events that arrived mid-tick
         self._history = RollingBaseline(baseline_window_s)
         self._restores: list[tuple[float, str]] = []
@@ -106,6 +110,7 @@ class ControllerActor(DispatchedActor):
     # -- messages ---------------------------------------------------------------
     receives = {
         CircuitReading: "_on_reading",
+        CircuitBatch: "_on_batch",
         Tick: "_on_tick",
         AddCircuit: "_on_add_circuit",
         Subscribe: "_on_subscribe",
@@ -135,6 +140,14 @@ class ControllerActor(DispatchedActor):
         if self._pending:  # a tick still in flight: queue this one behind it
             self._deferred.append(tick)
             return
+        if tick.earlier:
+            if self._quiet():
+                self._advance_batch(tick)
+                return
+            # Something to control between intervals: take them one at a time.
+            singles = [Tick(t) for t in tick.earlier] + [Tick(tick.t, tick.report)]
+            self._deferred.extendleft(reversed(singles[1:]))
+            tick = singles[0]
         self._tick = tick
         self._pending = len(self.circuits)
         advance = Advance(tick.t)
@@ -143,27 +156,69 @@ class ControllerActor(DispatchedActor):
         if not self._pending:
             self._close_tick()
 
+    def _quiet(self) -> bool:
+        """Nothing to do between intervals: no event, restore or load shed under way."""
+        return not (self.events or self._restores or self._manual or self._deferred)
+
+    def _advance_batch(self, tick: Tick) -> None:
+        # Quiet intervals in one round trip: the circuits' physics does not depend on the
+        # controller while it sends them nothing, so the readings are the same.
+        self._tick = tick
+        self._batch = {}
+        self._pending = len(self.circuits)
+        advance = AdvanceBatch((*tick.earlier, tick.t))
+        for ref in self.circuits.values():
+            ref.tell(advance)
+        if not self._pending:
+            self._close_tick()
+
+    def _on_batch(self, batch: CircuitBatch) -> None:
+        self._batch[batch.circuit_id] = batch.readings
+        self._pending -= 1
+        if self._pending == 0:
+            tick = self._tick
+            assert tick is not None
+            for i, t in enumerate((*tick.earlier, tick.t)):
+                for cid in self.info:  # circuit order, not arrival order: same sums every run
+                    self._take(self._batch[cid][i])
+                self._close_interval(Tick(t, tick.report))
+            self._batch = {}
+            self._tick = None
+            self._drain_deferred()
+
     def _on_reading(self, reading: CircuitReading) -> None:
+        self._readings[reading.circuit_id] = reading
+        self._pending -= 1
+        if self._pending == 0:
+            for cid in self.info:  # circuit order, not arrival order: same sums every run
+                self._take(self._readings[cid])
+            self._readings.clear()
+            self._close_tick()
+
+    def _take(self, reading: CircuitReading) -> None:
         self.info[reading.circuit_id].update(reading)
         self._interval_energy += reading.energy_kwh
         self._interval_comfort += reading.comfort_minutes
         if reading.extra:
             self._extras[reading.circuit_id] = reading.extra
-        self._pending -= 1
-        if self._pending == 0:
-            self._close_tick()
 
     def _close_tick(self) -> None:
         tick = self._tick
         assert tick is not None
-        self.t = tick.t
         self._tick = None
+        self._close_interval(tick)
+        self._drain_deferred()
+
+    def _close_interval(self, tick: Tick) -> None:
+        self.t = tick.t
         # Report first: the interval that just closed belongs to any event ending now.
         if tick.report:
             self._report()
         for event in [e for e in self.events.values() if e.end <= self.t + 1e-9]:
             self._end_event(event.event_id, None)
         self._restore_due()
+
+    def _drain_deferred(self) -> None:
         while self._deferred and not self._pending:
             message = self._deferred.popleft()
             if isinstance(message, Tick):

@@ -11,16 +11,27 @@ from typing import Any, NamedTuple
 
 
 class Tick(NamedTuple):
-    """Advance the VEN's circuits to simulated time `t`; `report` closes an interval."""
+    """Advance the VEN's circuits to simulated time `t`; `report` closes an interval.
+
+    `earlier` lists report times before `t` that this one tick also covers: a fast run
+    batches quiet intervals so circuits step them in one message (see ControllerActor).
+    """
 
     t: float
     report: bool = True
+    earlier: tuple[float, ...] = ()
 
 
 class Advance(NamedTuple):
     """Circuit: step physics from where you are up to `t`."""
 
     t: float
+
+
+class AdvanceBatch(NamedTuple):
+    """Circuit: step to each of `times` in turn, one reading per time, in one reply."""
+
+    times: tuple[float, ...]
 
 
 class CircuitReading(NamedTuple):
@@ -37,6 +48,13 @@ class CircuitReading(NamedTuple):
     shed_request_kw: float
     floor_kw: float
     extra: dict[str, Any] | None = None  # e.g. indoor_c, soc
+
+
+class CircuitBatch(NamedTuple):
+    """Circuit -> controller after an AdvanceBatch: one reading per time."""
+
+    circuit_id: str
+    readings: tuple[CircuitReading, ...]
 
 
 class Curtail(NamedTuple):

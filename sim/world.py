@@ -14,6 +14,11 @@ class WeatherLike(Protocol):
     def irradiance(self, hour_of_day: float) -> float: ...
 
 
+# Instants kept: a batch of quiet intervals spans hundreds of physics steps, and every
+# circuit of every VEN walks the same ones.
+CACHE_SIZE = 4096
+
+
 class World:
     """Turns simulated seconds into the `StepEnv` every circuit sees.
 
@@ -35,7 +40,7 @@ class World:
     def env_at(self, t: float) -> StepEnv:
         env = self._cache.get(t)
         if env is None:
-            if len(self._cache) > 64:
+            if len(self._cache) > CACHE_SIZE:
                 self._cache.clear()
             hour = (self._start_hour + t / 3600.0) % 24.0
             env = StepEnv(

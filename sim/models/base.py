@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 PANEL_VOLTAGE = 240
@@ -69,6 +70,37 @@ class Circuit(ABC):
         self.power_kw = power
         self.energy_kwh += power * dt / 3600.0
         return power
+
+    def run(
+        self, env_at: Callable[[float], StepEnv], t: float, t_end: float, step: float
+    ) -> tuple[float, float, bool]:
+        """Step from `t` to `t_end` in steps of at most `step` seconds.
+
+        Returns (energy kWh, seconds out of comfort, out of comfort at the end). The same
+        physics as calling `step()` in a loop, minus a call and an update per step: this is
+        the simulation's innermost loop.
+        """
+        physics = self._step if self.enabled or self.steps_when_disabled else None
+        comfort = self.comfort_violated if self.tracks_comfort else None
+        energy_kws = comfort_s = power = 0.0
+        violated = False
+        while t < t_end - 1e-9:
+            dt = step if t + step <= t_end else t_end - t
+            power = physics(env_at(t), dt) if physics is not None else 0.0
+            energy_kws += power * dt
+            if comfort is not None:
+                violated = comfort()
+                if violated:
+                    comfort_s += dt
+            t += dt
+        self.power_kw = power
+        energy = energy_kws / 3600.0
+        self.energy_kwh += energy
+        return energy, comfort_s, violated
+
+    @property
+    def tracks_comfort(self) -> bool:
+        return type(self).comfort_violated is not Circuit.comfort_violated
 
     @abstractmethod
     def _step(self, env: StepEnv, dt: float) -> float:

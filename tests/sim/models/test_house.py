@@ -126,3 +126,16 @@ def test_panel_facts():
                                 "panelMaxKw": 36.0}
     with pytest.raises(ValueError):
         panel_facts(60)
+
+
+def test_run_is_the_same_physics_as_stepping() -> None:
+    """Circuit.run (the actors' inner loop) matches step() called in a loop."""
+    stepped = build_circuits("solar_home", {}, random.Random(5))
+    ran = build_circuits("solar_home", {}, random.Random(5))
+    for a, b in zip(stepped, ran, strict=True):
+        energy_before = a.energy_kwh
+        for i in range(30):
+            a.step(hot_day(12 * 3600 + i * 60.0), 60.0)
+        energy, _comfort_s, _violated = b.run(hot_day, 12 * 3600, 12 * 3600 + 1800.0, 60.0)
+        assert energy == pytest.approx(a.energy_kwh - energy_before, rel=1e-9, abs=1e-12)
+        assert b.power_kw == pytest.approx(a.power_kw)
