@@ -97,8 +97,7 @@ class EndEvent:
     correlation_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Telemetry:
+class Telemetry(NamedTuple):  # one per VEN per interval: cheap to build matters
     """One report from a VEN: what it used, shed and was asked to shed over an interval."""
 
     ven_id: str

@@ -104,7 +104,7 @@ def write_report(path: Path, summary: dict[str, Any], rows: list[Row]) -> None:
         lw=1.2,
         ls="--",
     )
-    for event in summary.get("events", []):
+    for i, event in enumerate(summary.get("events", [])):
         ax.axvspan(
             event["start_s"] / 3600.0, event["end_s"] / 3600.0, color="tab:orange", alpha=0.2
         )
@@ -112,12 +112,15 @@ def write_report(path: Path, summary: dict[str, Any], rows: list[Row]) -> None:
         label = f"{event['id']}: {event['delivered_kw']:.1f}/{event['requested_kw']:.1f} kW"
         if ratio is not None:
             label += f" ({ratio:.0%})"
+        # Labels of late events hang left of their window so they stay inside the plot.
+        late = event["start_s"] > 0.6 * summary["simulated_seconds"]
         ax.annotate(
             label,
-            xy=(event["start_s"] / 3600.0, 1.0),
+            xy=((event["end_s"] if late else event["start_s"]) / 3600.0, 1.0),
             xycoords=("data", "axes fraction"),
-            xytext=(2, -12),
+            xytext=(-2 if late else 2, -12 - 11 * (i % 3)),  # staggered: labels never collide
             textcoords="offset points",
+            ha="right" if late else "left",
             fontsize=8,
         )
     ax.set_xlabel("hours since scenario start")
