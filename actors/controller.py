@@ -278,7 +278,7 @@ class ControllerActor(DispatchedActor):
             requested_kw=requested,
             event_id=event.event_id if event else None,
             battery_soc=self._battery_soc(),
-            shed_capability_kw=sum(ShedPlanner._headroom(c) for c in self.info.values()),
+            shed_capability_kw=sum(c.headroom_kw() for c in self.info.values()),
             comfort_minutes=self._interval_comfort,
             panel_amps=self.panel_amps,
             loads=tuple(self._load_rows()) if self._want_loads else (),
@@ -301,7 +301,7 @@ class ControllerActor(DispatchedActor):
                     "priority": c.priority,
                     "enabled": c.enabled,
                     "power_kw": c.power_kw,
-                    "shed_capability_kw": ShedPlanner._headroom(c),
+                    "shed_capability_kw": c.headroom_kw(),
                     "curtailed_kw": entry.curtailed_kw if entry else 0.0,
                     **self._extras.get(c.id, {}),
                 }

@@ -49,7 +49,6 @@ class Ven:
         self.ven_id = ven_id
         self.group = group
         self.panel_amps = panel_amps
-        self.models = circuits
         self.controller = ControllerActor.start(
             ven_id,
             world,

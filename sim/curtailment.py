@@ -35,6 +35,15 @@ class CircuitInfo:
     floor_kw: float = 0.0
     locked_out: bool = False
 
+    def headroom_kw(self) -> float:
+        """What may be shed now: nothing when off or locked out, a critical load to its floor."""
+        if not self.enabled or self.locked_out:
+            return 0.0
+        capability = self.capability_kw
+        if self.critical:
+            capability = min(capability, max(0.0, self.power_kw - self.floor_kw))
+        return max(0.0, capability)
+
     def update(self, reading: CircuitReading) -> None:
         self.power_kw = reading.power_kw
         self.capability_kw = reading.shed_capability_kw
@@ -90,7 +99,7 @@ class ShedPlanner:
         }
         # Capability is measured before shedding: once a circuit is curtailed
         # its own reading understates what it is holding back.
-        self._capability = {c.id: self._headroom(c) for c in circuits}
+        self._capability = {c.id: c.headroom_kw() for c in circuits}
         return self._allocate(circuits)
 
     def retarget(self, target_kw: float, circuits: list[CircuitInfo]) -> dict[str, float]:
@@ -107,7 +116,7 @@ class ShedPlanner:
         )
         for c in circuits:
             if not c.locked_out:
-                self._capability[c.id] = max(self._capability.get(c.id, 0.0), self._headroom(c))
+                self._capability[c.id] = max(self._capability.get(c.id, 0.0), c.headroom_kw())
         return self._allocate(circuits)
 
     def stop(self) -> list[str]:
@@ -123,15 +132,6 @@ class ShedPlanner:
 
     def shed_total_kw(self) -> float:
         return sum(c.curtailed_kw for c in self.snapshot.values())
-
-    @staticmethod
-    def _headroom(c: CircuitInfo) -> float:
-        if not c.enabled or c.locked_out:
-            return 0.0
-        capability = c.capability_kw
-        if c.critical:
-            capability = min(capability, max(0.0, c.power_kw - c.floor_kw))
-        return max(0.0, capability)
 
     def _allocate(self, circuits: list[CircuitInfo]) -> dict[str, float]:
         remaining = max(0.0, self.target_kw + self.correction_kw)

@@ -8,7 +8,6 @@ discharge). Time is in seconds.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,7 +151,3 @@ def breaker_amps_for(capacity_kw: float) -> int:
 def clamp(value: float, low: float, high: float) -> float:
     return low if value < low else high if value > high else value
 
-
-def rc_temperature(t_start: float, t_equilibrium: float, tau_s: float, dt: float) -> float:
-    """Exact solution of dT/dt = (T_eq - T) / tau after dt seconds."""
-    return t_equilibrium + (t_start - t_equilibrium) * math.exp(-dt / tau_s)

@@ -98,9 +98,6 @@ class Battery(Circuit):
     def locked_out(self) -> bool:
         return self.soc <= self.reserve_soc + 1e-9 and self._natural == 0.0
 
-    def stored_kwh(self) -> float:
-        return self.soc * self.capacity_kwh
-
     def describe(self) -> dict:
         info = super().describe()
         info.update(

@@ -205,9 +205,6 @@ class ApplianceLoad(Circuit):
             return self._runs[self._i][2]
         return 0.0
 
-    def remaining_run_s(self) -> float:
-        return sum(run[1] for run in self._runs[self._i :])
-
     def shed_capability_kw(self) -> float:
         return self.demand_kw() if self.pausable else 0.0
 

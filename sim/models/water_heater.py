@@ -212,10 +212,6 @@ class WaterHeater(Circuit):
     def locked_out(self) -> bool:
         return self._locked
 
-    @property
-    def element_on(self) -> bool:
-        return self.power_kw > 0.0
-
     def tank_energy_kwh(self) -> float:
         """Heat stored above the inlet temperature."""
         return self._c_kj * (self.tank_c - self.inlet_c) / 3600.0
