@@ -3,7 +3,7 @@
 Publishes the controller's telemetry to `volttron/metering` and
 `ven/telemetry/{venId}`, takes commands on `ven/cmd/{venId}`, turns them into
 controller messages and answers every one on `ven/ack/{venId}`. It uses the VEN's
-one connection (`Attach`), from any `iot.transport.Transport`: paho over TLS,
+one connection (`Attach`), from any `actors.connection.Transport`: paho over TLS,
 or in-process.
 
 Input is never trusted: a bad command gets an error ack and the VEN goes on.
@@ -18,6 +18,7 @@ from typing import Any
 
 import pykka
 
+from actors.connection import Connection
 from actors.messages import (
     Attach,
     ConfigChanged,
@@ -32,8 +33,7 @@ from actors.messages import (
     Telemetry,
 )
 from actors.runtime import DispatchedActor, Dispatcher
-from iot import contract
-from iot.transport import Connection
+from sim import contract
 
 logger = logging.getLogger(__name__)
 

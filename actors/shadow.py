@@ -18,6 +18,7 @@ from typing import Any
 
 import pykka
 
+from actors.connection import Connection
 from actors.messages import (
     Attach,
     ConfigChanged,
@@ -31,8 +32,7 @@ from actors.messages import (
     Telemetry,
 )
 from actors.runtime import DispatchedActor, Dispatcher
-from iot import contract
-from iot.transport import Connection
+from sim import contract
 
 logger = logging.getLogger(__name__)
 

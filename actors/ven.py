@@ -9,12 +9,12 @@ from typing import Any
 import pykka
 
 from actors.circuit import CircuitActor
+from actors.connection import Connection, Transport
 from actors.controller import ControllerActor
 from actors.gateway import GatewayActor
 from actors.messages import AddCircuit, Attach, Inbound, LinkState, Subscribe
 from actors.runtime import Dispatcher, stop_actors
 from actors.shadow import ShadowSyncerActor
-from iot.transport import Connection, Transport
 from sim.curtailment import CircuitInfo
 from sim.models.base import Circuit
 from sim.world import World

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.messages import CircuitReading
+from sim.records import CircuitReading
 
 
 @dataclass(slots=True)

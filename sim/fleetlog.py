@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from actors.messages import EventAck, Telemetry
+from sim.records import EventAck, Telemetry
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,21 +1,21 @@
 """Scenario files: the dataclasses the runner uses and the helpers that parse their values.
 
-Reading and validating a YAML file lives in sim.scenario_loader; load_scenario here delegates
-to it so callers keep importing everything from sim.scenario.
+Reading and validating a YAML file (`load_scenario`) lives in sim.scenario_loader, which
+builds these; this module never imports it.
 """
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import json
 import math
-import os
 import random
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from sim.world import Weather
 
 # Keep in step with $defs.duration in the schema (a test compares them).
 DURATION_RE = re.compile(
@@ -23,7 +23,6 @@ DURATION_RE = re.compile(
     r"([0-9]+(\.[0-9]+)?m)?([0-9]+(\.[0-9]+)?s)?)$"
 )
 _UNIT_S = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
-_RISE_H = 10.0  # hours from the daily minimum (just before dawn) up to the peak
 _DURATION_HINT = "must be a positive duration such as 2h or 7200"
 Fleet = tuple["FleetGroup", ...]
 
@@ -38,33 +37,6 @@ class ScenarioError(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:  # keeps it picklable across processes
         return type(self), (self.file, self.line, self.field, self.message)
-
-
-@dataclass(frozen=True)
-class Weather:
-    min_c: float
-    max_c: float
-    peak_hour: float = 15.0
-    cloud_cover: float = 0.0
-    points: tuple[tuple[float, float], ...] = ()  # (hour_since_start, temp_c); overrides the curve
-
-    def outdoor_c(self, t_s: float, hour_of_day: float) -> float:
-        if self.points:
-            return _interpolate(self.points, t_s / 3600.0)
-        # Cosine rise from the minimum _RISE_H before the peak, slower cosine fall overnight.
-        since_min = (hour_of_day - (self.peak_hour - _RISE_H)) % 24.0
-        if since_min <= _RISE_H:
-            frac = (1.0 - math.cos(math.pi * since_min / _RISE_H)) / 2.0
-        else:
-            frac = (1.0 + math.cos(math.pi * (since_min - _RISE_H) / (24.0 - _RISE_H))) / 2.0
-        return self.min_c + (self.max_c - self.min_c) * frac
-
-    def irradiance(self, hour_of_day: float) -> float:
-        hour = hour_of_day % 24.0
-        if not 6.0 < hour < 20.0:
-            return 0.0
-        # sin^2 bell: ~7 peak-sun-hours over 06:00-20:00, like a clear summer day.
-        return math.sin(math.pi * (hour - 6.0) / 14.0) ** 2 * (1.0 - 0.75 * self.cloud_cover)
 
 
 @dataclass(frozen=True)
@@ -131,9 +103,9 @@ class Scenario:
 
 def parse_duration(value: str | float) -> float:
     """Seconds from a number or a string like "90s", "45m", "2h", "1d", "1h30m"; must be > 0."""
-    seconds = _duration_s(value)
+    seconds = duration_seconds(value)
     if seconds <= 0:
-        raise ValueError(f"must be positive (got {_show(value)})")
+        raise ValueError(f"must be positive (got {show_value(value)})")
     return seconds
 
 
@@ -185,35 +157,17 @@ def ven_ids(scenario: Scenario) -> list[tuple[str, FleetGroup]]:
     return [(f"{g.id_prefix}-{i:04d}", g) for g in scenario.fleet for i in range(1, g.count + 1)]
 
 
-def load_scenario(path: str | os.PathLike) -> Scenario:
-    """Read, validate and build one scenario file; any problem raises a ScenarioError."""
-    from sim.scenario_loader import load_scenario as load  # the loader imports this module
-
-    return load(path)
-
-
-def _duration_s(value: str | float) -> float:
+def duration_seconds(value: str | float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"{_DURATION_HINT} (got {_show(value)})")
+        raise ValueError(f"{_DURATION_HINT} (got {show_value(value)})")
     if isinstance(value, str):
         text = value.strip()
         if not text or not DURATION_RE.fullmatch(text):
-            raise ValueError(f"{_DURATION_HINT} (got {_show(value)})")
+            raise ValueError(f"{_DURATION_HINT} (got {show_value(value)})")
         value = sum(float(n) * _UNIT_S[u] for n, u in re.findall(r"([0-9.]+)([dhms]?)", text))
     if not math.isfinite(value):
-        raise ValueError(f"{_DURATION_HINT} (got {_show(value)})")
+        raise ValueError(f"{_DURATION_HINT} (got {show_value(value)})")
     return float(value)
-
-
-def _interpolate(points: tuple[tuple[float, float], ...], hour: float) -> float:
-    hours = [p[0] for p in points]
-    i = bisect.bisect_right(hours, hour)
-    if i == 0:
-        return points[0][1]
-    if i == len(points):
-        return points[-1][1]  # hold the last reading past the end
-    (h0, t0), (h1, t1) = points[i - 1], points[i]
-    return t0 + (t1 - t0) * (hour - h0) / (h1 - h0)
 
 
 def _rescale(event: EventSpec, old: Fleet, new: Fleet) -> EventSpec:
@@ -243,7 +197,7 @@ def _scale_counts(counts: list[int], total: int) -> list[int]:
     return out
 
 
-def _show(value: Any, limit: int = 60) -> str:
+def show_value(value: Any, limit: int = 60) -> str:
     """A value as the user would have written it in YAML, for "(got X)"."""
     if isinstance(value, bool):
         text = "true" if value else "false"
@@ -252,9 +206,9 @@ def _show(value: Any, limit: int = 60) -> str:
     elif isinstance(value, str):
         text = json.dumps(value)
     elif isinstance(value, dict):
-        text = "{" + ", ".join(f"{k}: {_show(v, limit)}" for k, v in value.items()) + "}"
+        text = "{" + ", ".join(f"{k}: {show_value(v, limit)}" for k, v in value.items()) + "}"
     elif isinstance(value, list | tuple):
-        text = "[" + ", ".join(_show(v, limit) for v in value) + "]"
+        text = "[" + ", ".join(show_value(v, limit) for v in value) + "]"
     else:
         text = f"{value:g}" if isinstance(value, float) else str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -3,7 +3,7 @@
 A file is checked in two passes: the JSON Schema in sim/schema/scenario.schema.json (shape,
 types, unknown keys) and then the checks that need parsed values (durations, event windows,
 cross references). Only the first problem is reported, as one `file:line: field: message` line.
-The dataclasses it builds live in sim.scenario, which re-exports load_scenario.
+The dataclasses it builds live in sim.scenario.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from sim.scenario import (
     Scenario,
     ScenarioError,
     Weather,
-    _duration_s,
-    _show,
+    duration_seconds,
     format_duration,
     parse_duration,
+    show_value,
 )
 
 _HHMM_RE = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?$")
@@ -125,7 +125,7 @@ def _explain(err: Any) -> list[tuple[Path, str, str]]:
         message = f"must have {'at least' if kw == 'minItems' else 'at most'} {want} item(s)"
     else:
         message = err.message
-    return [(path, f"{message} (got {_show(got)}{hint})", "value")]
+    return [(path, f"{message} (got {show_value(got)}{hint})", "value")]
 
 
 class _Loader:
@@ -150,7 +150,7 @@ class _Loader:
 
     def fail(self, path: Path, message: str, got: Any = ..., hint: str = "") -> NoReturn:
         if got is not ...:
-            message += f" (got {_show(got)}{'; ' + hint if hint else ''})"
+            message += f" (got {show_value(got)}{'; ' + hint if hint else ''})"
         raise ScenarioError(self.source, self._walk(path)[1], _field(path), message)
 
     def _walk(self, path: Path) -> tuple[Any, int]:
@@ -306,7 +306,7 @@ class _Loader:
     def event_start(self, path: Path, text: str, start: datetime) -> float:
         if text.startswith("+"):
             try:
-                return _duration_s(text[1:])
+                return duration_seconds(text[1:])
             except ValueError:
                 self.fail(path, _START_HINT, text)
         if match := _HHMM_RE.fullmatch(text):

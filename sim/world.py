@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -13,6 +16,8 @@ class WeatherLike(Protocol):
 
     def irradiance(self, hour_of_day: float) -> float: ...
 
+
+_RISE_H = 10.0  # hours from the daily minimum (just before dawn) up to the peak
 
 # Instants kept: a batch of quiet intervals spans hundreds of physics steps, and every
 # circuit of every VEN walks the same ones.
@@ -57,3 +62,41 @@ class World:
 def iso_utc(epoch: float) -> str:
     """ISO 8601 in UTC with a Z, the one timestamp format of every output file."""
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Weather:
+    min_c: float
+    max_c: float
+    peak_hour: float = 15.0
+    cloud_cover: float = 0.0
+    points: tuple[tuple[float, float], ...] = ()  # (hour_since_start, temp_c); overrides the curve
+
+    def outdoor_c(self, t_s: float, hour_of_day: float) -> float:
+        if self.points:
+            return _interpolate(self.points, t_s / 3600.0)
+        # Cosine rise from the minimum _RISE_H before the peak, slower cosine fall overnight.
+        since_min = (hour_of_day - (self.peak_hour - _RISE_H)) % 24.0
+        if since_min <= _RISE_H:
+            frac = (1.0 - math.cos(math.pi * since_min / _RISE_H)) / 2.0
+        else:
+            frac = (1.0 + math.cos(math.pi * (since_min - _RISE_H) / (24.0 - _RISE_H))) / 2.0
+        return self.min_c + (self.max_c - self.min_c) * frac
+
+    def irradiance(self, hour_of_day: float) -> float:
+        hour = hour_of_day % 24.0
+        if not 6.0 < hour < 20.0:
+            return 0.0
+        # sin^2 bell: ~7 peak-sun-hours over 06:00-20:00, like a clear summer day.
+        return math.sin(math.pi * (hour - 6.0) / 14.0) ** 2 * (1.0 - 0.75 * self.cloud_cover)
+
+
+def _interpolate(points: tuple[tuple[float, float], ...], hour: float) -> float:
+    hours = [p[0] for p in points]
+    i = bisect.bisect_right(hours, hour)
+    if i == 0:
+        return points[0][1]
+    if i == len(points):
+        return points[-1][1]  # hold the last reading past the end
+    (h0, t0), (h1, t1) = points[i - 1], points[i]
+    return t0 + (t1 - t0) * (hour - h0) / (h1 - h0)

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from moto.server import ThreadedMotoServer
 
-from iot.broker import EmbeddedBroker
-from iot.ca import LocalCA
-from iot.mosquitto import Mosquitto, MosquittoError, mosquitto_binary
+from ven_sim.broker.embedded import EmbeddedBroker
+from ven_sim.broker.mosquitto import Mosquitto, MosquittoError, mosquitto_binary
+from ven_sim.certs.local_ca import LocalCA
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 10.0

@@ -19,5 +19,5 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-ruff check actors sim iot tests
+ruff check actors sim ven_sim tests
 exec python3 -m pytest "$@"

@@ -18,16 +18,17 @@ from typing import Any
 
 import pytest
 
+from actors.connection import Transport
 from actors.messages import Tick
 from actors.runtime import Dispatcher
 from actors.ven import Ven
-from iot.mqtt import TlsFiles
-from iot.paho_transport import PahoTransport
-from iot.shadow import ShadowService
-from iot.shadow_store import ShadowStore
-from iot.transport import InProcessBus, InProcessTransport, Transport
 from sim.world import World
 from tests.actors.fakes import ConstantWeather, Flat
+from ven_sim.broker.shadow_service import ShadowService
+from ven_sim.broker.shadow_store import ShadowStore
+from ven_sim.transports.inprocess import InProcessBus, InProcessTransport
+from ven_sim.transports.mqtt import TlsFiles
+from ven_sim.transports.paho import PahoTransport
 
 START = datetime(2026, 7, 15, tzinfo=UTC)
 WAIT_S = 10.0  # generous: network round trips on a loaded CI machine

@@ -15,14 +15,14 @@ from sim.scenario import (
     DURATION_RE,
     Scenario,
     ScenarioError,
-    Weather,
     format_duration,
-    load_scenario,
     parse_duration,
     parse_speed,
     sample_params,
     ven_ids,
 )
+from sim.scenario_loader import load_scenario
+from sim.world import Weather
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"

@@ -1,0 +1,324 @@
+"""The backend wire contract: topics, telemetry, commands and acks as pure functions.
+
+No network and no actors here: bytes and dicts in, bytes and dicts out. The field names
+and JSON types follow the backend to the letter, because it drops a whole message when
+any one field has the wrong type (an int where it wants a float is fine in JSON, but a
+bool where it wants a number, a string timestamp or milliseconds are not).
+
+Topics: `volttron/metering` and `ven/telemetry/{venId}` carry telemetry out,
+`ven/cmd/{venId}` carries commands in and `ven/ack/{venId}` carries acks out.
+
+Command parsing lives in `sim.commands`; its public names are re-exported here, so
+`contract.parse_command(...)`, `contract.Command` etc. keep working.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections import OrderedDict
+from typing import Any, NamedTuple
+
+from sim.commands import (
+    GET_WHAT,
+    MAX_PAYLOAD_BYTES,
+    OPS,
+    Command,
+    CommandError,
+    end_event,
+    parse_command,
+    set_load,
+    start_event,
+)
+from sim.models.base import KW_PER_BREAKER_AMP, PANEL_VOLTAGE
+from sim.models.house import panel_facts
+from sim.records import EventAck, Telemetry
+
+__all__ = [
+    # re-exported from sim.commands
+    "GET_WHAT",
+    "MAX_PAYLOAD_BYTES",
+    "OPS",
+    "Command",
+    "CommandError",
+    "end_event",
+    "parse_command",
+    "set_load",
+    "start_event",
+    # defined here
+    "ACK_CACHE_SIZE",
+    "ACK_STATUSES",
+    "ACK_TOPIC",
+    "CIRCUIT_ACK_KEYS",
+    "COMMAND_TOPIC",
+    "GENERIC_TYPE",
+    "METERING_TOPIC",
+    "SCHEMA_VERSION",
+    "TELEMETRY_TOPIC",
+    "AckCache",
+    "Topics",
+    "ack_payload",
+    "encode",
+    "error_ack_payload",
+    "event_ack_payload",
+    "load_type",
+    "telemetry_payload",
+    "topics",
+]
+
+SCHEMA_VERSION = "1.0"
+ACK_CACHE_SIZE = 1024
+
+METERING_TOPIC = "volttron/metering"
+TELEMETRY_TOPIC = "ven/telemetry/{ven_id}"
+COMMAND_TOPIC = "ven/cmd/{ven_id}"
+ACK_TOPIC = "ven/ack/{ven_id}"
+
+ACK_STATUSES = frozenset({"accepted", "success", "error"})
+CIRCUIT_ACK_KEYS = ("id", "name", "breaker_amps", "original_kw", "curtailed_kw", "final_kw",
+                    "critical")
+
+
+# -- topics -----------------------------------------------------------------------------
+class Topics(NamedTuple):
+    """The MQTT topics of one VEN."""
+
+    metering: str  # telemetry, shared by every VEN
+    telemetry: str  # telemetry, this VEN only
+    command: str  # commands in
+    ack: str  # acks out
+
+    @property
+    def telemetry_out(self) -> tuple[str, str]:
+        """Every topic a telemetry message is published on."""
+        return (self.metering, self.telemetry)
+
+
+def topics(ven_id: str) -> Topics:
+    """The topics of `ven_id`; ValueError if it cannot be one MQTT topic level."""
+    if not isinstance(ven_id, str) or not ven_id:
+        raise ValueError(f"venId must be a non-empty string, not {ven_id!r}")
+    if any(ch in ven_id for ch in "/+#\x00"):
+        raise ValueError(f"venId {ven_id!r} must not contain '/', '+', '#' or NUL")
+    return Topics(
+        metering=METERING_TOPIC,
+        telemetry=TELEMETRY_TOPIC.format(ven_id=ven_id),
+        command=COMMAND_TOPIC.format(ven_id=ven_id),
+        ack=ACK_TOPIC.format(ven_id=ven_id),
+    )
+
+
+# -- encoding ---------------------------------------------------------------------------
+def encode(payload: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON; ValueError if over 128 KB or not JSON-able (NaN, infinity)."""
+    data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"payload is {len(data)} bytes, over the {MAX_PAYLOAD_BYTES}-byte "
+                         "AWS IoT limit")
+    return data
+
+
+# -- telemetry --------------------------------------------------------------------------
+# Circuit model `type`s (sim/models/*.py), found by keyword in a load's name.
+_TYPES_BY_KEYWORD: tuple[tuple[str, str], ...] = (
+    ("water heater", "Water Heater"),
+    ("hvac", "HVAC"),
+    ("heat pump", "HVAC"),
+    ("air condition", "HVAC"),
+    ("ev charger", "EV Charger"),
+    ("ev", "EV Charger"),
+    ("dryer", "Dryer"),
+    ("range", "Electric Range"),
+    ("oven", "Electric Range"),
+    ("stove", "Electric Range"),
+    ("light", "Lighting Circuits"),
+    ("outlet", "General Outlets"),
+    ("plug", "General Outlets"),
+    ("refrigerator", "Refrigerator"),
+    ("fridge", "Refrigerator"),
+    ("freezer", "Refrigerator"),
+    ("solar", "Solar PV"),
+    ("pv", "Solar PV"),
+    ("battery", "Battery"),
+)
+GENERIC_TYPE = "Generic"
+
+
+@functools.lru_cache(maxsize=1024)  # a handful of names, asked for in every report
+def load_type(name: str) -> str:
+    """The circuit type a load name suggests, e.g. "Upstairs HVAC" -> "HVAC"."""
+    text = " " + re.sub(r"[^a-z0-9]+", " ", str(name).lower()).strip() + " "
+    for keyword, kind in _TYPES_BY_KEYWORD:
+        # Whole words at the start, so "ev" is not "elevator" and "light" is "lights".
+        if (len(keyword) > 2 and f" {keyword}" in text) or f" {keyword} " in text:
+            return kind
+    return GENERIC_TYPE
+
+
+def _kw(value: Any) -> float:
+    return round(float(value), 3)
+
+
+def _load_row(row: dict[str, Any]) -> dict[str, Any]:
+    kind = row.get("type")
+    return {
+        "id": str(row["id"]),
+        "name": str(row["name"]),
+        "type": str(kind) if kind is not None else load_type(row["name"]),
+        "capacityKw": _kw(row["breaker_amps"] * KW_PER_BREAKER_AMP),
+        "currentPowerKw": _kw(row["power_kw"]),
+        "shedCapabilityKw": _kw(row["shed_capability_kw"]),
+        "enabled": bool(row["enabled"]),
+        "priority": int(row["priority"]),
+    }
+
+
+def telemetry_payload(t: Telemetry) -> dict[str, Any]:
+    """The telemetry object published on `volttron/metering` and `ven/telemetry/{venId}`."""
+    panel = panel_facts(int(t.panel_amps))
+    rating = int(panel["panelAmperageRating"])
+    used = _kw(t.used_kw)
+    shed = _kw(t.shed_kw)
+    amps = max(0.0, float(t.used_kw)) * 1000.0 / PANEL_VOLTAGE
+    soc = None if t.battery_soc is None else min(1.0, max(0.0, float(t.battery_soc)))
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "venId": str(t.ven_id),
+        "timestamp": int(round(t.epoch)),
+        "usedPowerKw": used,
+        "shedPowerKw": shed,
+        "requestedReductionKw": _kw(t.requested_kw),
+        "baselinePowerKw": _kw(t.baseline_kw),
+        "eventId": None if t.event_id is None else str(t.event_id),
+        "batterySoc": soc,
+        "panelAmperageRating": rating,
+        "panelVoltage": int(panel["panelVoltage"]),
+        "panelMaxKw": float(panel["panelMaxKw"]),
+        "currentAmps": round(amps, 2),
+        "panelUtilizationPercent": round(amps / rating * 100.0, 2),
+        "loads": [_load_row(row) for row in t.loads],
+        "power_kw": used,  # legacy
+        "shed_kw": shed,  # legacy
+    }
+
+
+# -- acks -------------------------------------------------------------------------------
+_ACK_KEYS = frozenset({"op", "correlationId", "venId", "ok", "status", "ts", "data"})
+
+
+def _ts(ts: float) -> int:
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
+        raise ValueError(f"ts must be epoch seconds, not {ts!r}")
+    return int(ts)
+
+
+def ack_payload(command: Command, *, ven_id: str, ts: float, status: str = "success",
+                data: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """The ack for `command` on `ven/ack/{venId}`; `extra` adds top-level fields.
+
+    `ok` follows `status`; an "error" ack needs `error="..."`. Event and restore acks
+    carry the top-level `event_id`; a ping ack's data has `pong: true`.
+    """
+    if status not in ACK_STATUSES:
+        raise ValueError(f"status must be one of {sorted(ACK_STATUSES)}, not {status!r}")
+    clash = _ACK_KEYS & set(extra)
+    if clash:
+        raise ValueError(f"extra fields may not replace {sorted(clash)}")
+    if status == "error" and not isinstance(extra.get("error"), str):
+        raise ValueError("an error ack needs error='<message>'")
+    body = dict(data) if data is not None else {}
+    if command.op == "ping":
+        body["pong"] = True
+    payload: dict[str, Any] = {
+        "op": command.op,
+        "correlationId": command.correlation_id,
+        "venId": ven_id,
+        "ok": status != "error",
+        "status": status,
+        "ts": _ts(ts),
+        "data": body,
+    }
+    if command.op in ("event", "restore") and command.event_id is not None:
+        payload["event_id"] = command.event_id
+    payload.update(extra)
+    return payload
+
+
+def _circuit(row: dict[str, Any]) -> dict[str, Any]:
+    original = float(row["original_kw"])
+    curtailed = float(row.get("curtailed_kw", 0.0))
+    final = row.get("final_kw")
+    return {
+        "id": str(row["id"]),
+        "name": str(row["name"]),
+        "breaker_amps": int(row["breaker_amps"]),
+        "original_kw": _kw(original),
+        "curtailed_kw": _kw(curtailed),
+        "final_kw": _kw(final if final is not None else max(0.0, original - curtailed)),
+        "critical": bool(row.get("critical", False)),
+    }
+
+
+def event_ack_payload(command: Command, ack: EventAck, ts: float) -> dict[str, Any]:
+    """The final ack of an `event` command: what was asked, what was shed, and where."""
+    extra: dict[str, Any] = {
+        "requested_shed_kw": _kw(ack.requested_kw),
+        "actual_shed_kw": _kw(ack.actual_shed_kw),
+        "circuits_curtailed": [_circuit(row) for row in ack.circuits],
+    }
+    if not ack.ok:
+        extra["error"] = ack.error if ack.error is not None else "event failed"
+    payload = ack_payload(command, ven_id=ack.ven_id, ts=ts,
+                          status="success" if ack.ok else "error",
+                          data={"event_id": ack.event_id}, **extra)
+    payload["event_id"] = ack.event_id
+    return payload
+
+
+def error_ack_payload(err: CommandError, *, ven_id: str, ts: float) -> dict[str, Any]:
+    """The ack for a rejected command; `op` is "unknown" when it could not be read."""
+    return {
+        "op": err.op if err.op is not None else "unknown",
+        "correlationId": err.correlation_id,
+        "venId": ven_id,
+        "ok": False,
+        "status": "error",
+        "ts": _ts(ts),
+        "data": {},
+        "error": err.error,
+    }
+
+
+class AckCache:
+    """The acks last sent, by correlationId, so a redelivered command is answered again
+    instead of applied twice. Least recently used entries go first once `maxsize` is hit."""
+
+    def __init__(self, maxsize: int = ACK_CACHE_SIZE) -> None:
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be >= 1, not {maxsize!r}")
+        self.maxsize = maxsize
+        self._acks: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def get(self, correlation_id: str | None) -> dict[str, Any] | None:
+        if correlation_id is None or correlation_id not in self._acks:
+            return None
+        self._acks.move_to_end(correlation_id)
+        return self._acks[correlation_id]
+
+    def put(self, correlation_id: str | None, payload: dict[str, Any]) -> None:
+        """Remember `payload`; a later ack (e.g. success after accepted) replaces it."""
+        if correlation_id is None:
+            return
+        self._acks[correlation_id] = payload
+        self._acks.move_to_end(correlation_id)
+        while len(self._acks) > self.maxsize:
+            self._acks.popitem(last=False)
+
+    def __contains__(self, correlation_id: object) -> bool:
+        return correlation_id in self._acks
+
+    def __len__(self) -> int:
+        return len(self._acks)

@@ -1,0 +1,133 @@
+"""What a VEN is asked to do and what it reports: the domain's requests and records.
+
+Plain immutable values with no behaviour: the contract parses commands into them and
+builds payloads from them, the controller acts on them, M&V reads them. The per-interval
+ones are NamedTuples because they are built in bulk and NamedTuples build fastest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+__all__ = [
+    "CircuitReading",
+    "EndEvent",
+    "EventAck",
+    "EventEnded",
+    "SetLoad",
+    "SetPanel",
+    "ShedLoad",
+    "StartEvent",
+    "Telemetry",
+]
+
+
+class CircuitReading(NamedTuple):
+    """Circuit -> controller after an Advance: what happened since the last one."""
+
+    circuit_id: str
+    t: float
+    power_kw: float  # mean over the advanced span
+    energy_kwh: float  # energy over the advanced span
+    shed_capability_kw: float
+    locked_out: bool
+    comfort_violated: bool
+    comfort_minutes: float  # minutes out of comfort over the span
+    shed_request_kw: float
+    floor_kw: float
+    extra: dict[str, Any] | None = None  # e.g. indoor_c, soc
+
+
+@dataclass(frozen=True, slots=True)
+class SetLoad:
+    """Change a circuit's settings; None leaves a setting as it is."""
+
+    circuit_id: str
+    enabled: bool | None = None
+    capacity_kw: float | None = None
+    priority: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartEvent:
+    """A DR event for this VEN: shed `requested_kw` against the baseline until `end`."""
+
+    event_id: str
+    requested_kw: float
+    start: float
+    end: float
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndEvent:
+    """End the named event early (restore). Other events stay active."""
+
+    event_id: str
+    correlation_id: str | None = None
+
+
+class Telemetry(NamedTuple):  # one per VEN per interval: cheap to build matters
+    """One report from a VEN: what it used, shed and was asked to shed over an interval."""
+
+    ven_id: str
+    t0: float
+    t1: float
+    epoch: float  # unix seconds of t1
+    used_kw: float
+    baseline_kw: float
+    shed_kw: float
+    requested_kw: float
+    event_id: str | None
+    battery_soc: float | None
+    shed_capability_kw: float
+    comfort_minutes: float
+    panel_amps: int
+    loads: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventAck:
+    """Controller -> its subscribers when an event starts: what was curtailed."""
+
+    ven_id: str
+    event_id: str
+    correlation_id: str | None
+    requested_kw: float
+    actual_shed_kw: float
+    circuits: tuple[dict[str, Any], ...]
+    ok: bool = True
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventEnded:
+    """Controller -> subscribers: an event is over (by its clock or by a restore)."""
+
+    ven_id: str
+    event_id: str
+    correlation_id: str | None
+    found: bool  # False: a restore named an event that was not active
+    requested_kw: float = 0.0
+    baseline_kw: float = 0.0
+    delivered_kw: float = 0.0  # mean of (baseline - actual) over the event so far
+    delivered_kwh: float = 0.0
+    start_epoch: float = 0.0
+    end_epoch: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ShedLoad:
+    """Shed `reduce_kw` on one circuit for `duration_s` (an event's plan overrides it)."""
+
+    circuit_id: str
+    reduce_kw: float
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SetPanel:
+    """Change the panel's breaker rating (100, 150 or 200 A)."""
+
+    amps: int

@@ -1,0 +1,136 @@
+"""`ven-sim` commands through click's CliRunner: thin over the library."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ven_sim.cli import main
+
+ROOT = Path(__file__).resolve().parents[3]
+PEAK = str(ROOT / "scenarios" / "peak_event.yaml")
+
+
+@pytest.fixture(scope="module")
+def peak_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "peak"
+    result = CliRunner().invoke(main, ["run", PEAK, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "evt-peak-1" in result.output
+    return out
+
+
+def test_run_writes_summary_timeseries_and_report(peak_run: Path) -> None:
+    summary = json.loads((peak_run / "summary.json").read_text())
+    for key in ("scenario", "seed", "vens", "simulated_seconds", "wall_seconds", "fleet", "events"):
+        assert key in summary
+    assert summary["vens"] >= 20
+    assert set(summary["fleet"]) >= {"peak_kw", "energy_kwh"}
+    (event,) = summary["events"]
+    assert set(event) >= {
+        "id",
+        "start",
+        "end",
+        "vens",
+        "requested_kw",
+        "baseline_kw",
+        "delivered_kw",
+        "delivered_kwh",
+        "delivery_ratio",
+        "rebound_peak_kw",
+        "comfort_violation_minutes",
+    }
+    with (peak_run / "timeseries.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {"time", "ven_id", "power_kw", "baseline_kw", "shed_kw", "event_id"} <= set(rows[0])
+    # A row per VEN per 5-minute report interval over 24 h.
+    assert len(rows) == summary["vens"] * 24 * 12
+    assert any(r["event_id"] == "evt-peak-1" for r in rows)
+    png = (peak_run / "report.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_peak_event_delivers_what_was_asked(peak_run: Path) -> None:
+    (event,) = json.loads((peak_run / "summary.json").read_text())["events"]
+    assert 0.8 <= event["delivery_ratio"] <= 1.2
+    assert event["delivered_kwh"] > 0
+
+
+def test_same_seed_gives_identical_summary(peak_run: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    result = CliRunner().invoke(main, ["run", PEAK, "--out", str(again)])
+    assert result.exit_code == 0, result.output
+    first = json.loads((peak_run / "summary.json").read_text())
+    second = json.loads((again / "summary.json").read_text())
+    first.pop("wall_seconds")
+    second.pop("wall_seconds")
+    assert first == second
+    assert (peak_run / "timeseries.csv").read_bytes() == (again / "timeseries.csv").read_bytes()
+
+
+def test_other_seed_and_fleet_size_overrides(tmp_path: Path) -> None:
+    out = tmp_path / "small"
+    result = CliRunner().invoke(
+        main, ["run", PEAK, "--out", str(out), "--seed", "7", "--vens", "5", "--speed", "max"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 7 and summary["vens"] == 5
+
+
+BAD_SCENARIOS = {
+    "wrong_type": ("seed: forty-two", "seed"),
+    "unknown_key": ("colour: blue", "colour"),
+    "negative_duration": ("duration: -3600", "duration"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SCENARIOS))
+def test_bad_scenario_fails_with_one_line_and_writes_nothing(case: str, tmp_path: Path) -> None:
+    line, field = BAD_SCENARIOS[case]
+    text = Path(PEAK).read_text()
+    key = line.split(":")[0]
+    lines = [ln for ln in text.splitlines() if not ln.startswith(f"{key}:")]
+    lines.insert(3, line)
+    bad = tmp_path / f"{case}.yaml"
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(bad), "--out", str(out)])
+    assert result.exit_code != 0
+    message = result.output.strip()
+    assert message.count("\n") == 0, message
+    assert f"{bad}:4: {field}" in message
+    assert not out.exists()
+
+
+def test_event_outside_the_window_names_the_event(tmp_path: Path) -> None:
+    text = Path(PEAK).read_text().replace('start: "15:00"', 'start: "23:00"')
+    bad = tmp_path / "late.yaml"
+    bad.write_text(text)
+    result = CliRunner().invoke(main, ["validate", str(bad)])
+    assert result.exit_code != 0
+    assert "events[0]" in result.output and str(bad) in result.output
+
+
+def test_validate_accepts_every_shipped_scenario() -> None:
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        result = CliRunner().invoke(main, ["validate", str(path)])
+        assert result.exit_code == 0, result.output
+        assert "ok" in result.output
+
+
+def test_run_refuses_a_non_empty_output_folder(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["run", PEAK, "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_bad_speed_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["run", PEAK, "--speed", "fast"])
+    assert result.exit_code == 2
+    assert "speed" in result.output

@@ -1,0 +1,103 @@
+"""The kernel: simpy owns time, actors settle between steps, other threads queue in."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pykka
+
+from actors.runtime import DispatchedActor, Dispatcher
+from ven_sim.kernel import Kernel
+
+
+class Log(DispatchedActor):
+    def __init__(self, dispatcher: Dispatcher, kernel: Kernel, seen: list) -> None:
+        super().__init__(dispatcher=dispatcher)
+        self.kernel = kernel
+        self.seen = seen
+
+    def on_receive(self, message: Any) -> Any:
+        self.seen.append((self.kernel.now, message))
+
+
+def test_max_speed_runs_actors_between_steps_in_order() -> None:
+    dispatcher = Dispatcher("k")
+    kernel = Kernel("max", dispatcher)
+    seen: list = []
+    log = Log.start(dispatcher, kernel, seen)
+
+    def proc():
+        for i in range(5):
+            yield kernel.env.timeout(60)
+            log.tell(i)
+
+    kernel.env.process(proc())
+    kernel.run(1000.0)
+    assert seen == [(60.0 * (i + 1), i) for i in range(5)]
+    assert kernel.now == 300.0
+    log.stop(block=False)
+    dispatcher.run_until_idle()
+
+
+def test_paced_kernel_follows_wall_time_and_takes_work_from_other_threads() -> None:
+    dispatcher = Dispatcher("k")
+    kernel = Kernel(100.0, dispatcher)  # 100 simulated seconds per wall second
+    seen: list = []
+    log = Log.start(dispatcher, kernel, seen)
+    kernel.env.process(_ticker(kernel, log))
+    threading.Timer(
+        0.2, lambda: kernel.call_soon_threadsafe(lambda: log.tell("from-thread"))
+    ).start()
+    wall = kernel.run(50.0)
+    # 50 simulated seconds at 100x take about half a second: generous bounds.
+    assert 0.4 <= wall < 5.0
+    assert any(m == "from-thread" for _, m in seen)
+    t_in = next(t for t, m in seen if m == "from-thread")
+    assert 5.0 <= t_in <= 50.0
+    pykka.ActorRegistry.stop_all(block=False)
+    dispatcher.run_until_idle()
+
+
+def _ticker(kernel: Kernel, log: pykka.ActorRef):
+    while True:
+        yield kernel.env.timeout(10)
+        log.tell("tick")
+
+
+def test_stop_from_another_thread_returns_early() -> None:
+    dispatcher = Dispatcher("k")
+    kernel = Kernel(1.0, dispatcher)
+    kernel.env.process(_idle(kernel))
+    threading.Timer(0.2, kernel.stop).start()
+    start = time.monotonic()
+    kernel.run(3600.0)
+    assert time.monotonic() - start < 5.0
+
+
+def _idle(kernel: Kernel):
+    while True:
+        yield kernel.env.timeout(1)
+
+
+def test_blocking_get_in_a_simpy_process_raises_instead_of_hanging() -> None:
+    from actors.runtime import BlockingGetError
+
+    dispatcher = Dispatcher("k")
+    kernel = Kernel("max", dispatcher)
+    log = Log.start(dispatcher, kernel, [])
+    errors: list[BaseException] = []
+
+    def asker():
+        yield kernel.env.timeout(1)
+        try:
+            log.ask("q", block=False).get(timeout=1)
+        except BlockingGetError as exc:
+            errors.append(exc)
+
+    kernel.env.process(asker())
+    kernel.run(10.0)
+    assert len(errors) == 1
+    log.stop(block=False)
+    dispatcher.run_until_idle()

@@ -1,0 +1,124 @@
+"""`ven-sim bench sim`: how many VEN-days of simulation a wall minute buys.
+
+Two phases over the same fleet, each split across `workers` processes:
+
+1. plain loop: every circuit model stepped directly, no actors, no controller;
+2. actors: the full runtime as `ven-sim run` uses it (circuit and controller
+   actors, kernel, telemetry every report interval, one DR event in the
+   afternoon with M&V).
+
+`overhead_vs_plain_loop` is phase 2's wall time over phase 1's.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sim.models.house import build_circuits
+from sim.scenario import EventSpec, FleetGroup, Scenario, sample_params, ven_ids
+from sim.world import Weather, World
+
+BENCH_START = datetime(2026, 7, 15, tzinfo=UTC)
+BENCH_PARAMS = {"panel_amps": {"choice": [150, 200]}, "hvac_setpoint_c": {"min": 22.5, "max": 24.5}}
+
+
+def bench_scenario(
+    vens: int, hours: float, report_interval_s: float, seed: int, part: int
+) -> Scenario:
+    """A hot day of `house` VENs with one 2 h event at 16:00 when the window allows."""
+    duration = hours * 3600.0
+    events: tuple[EventSpec, ...] = ()
+    if duration >= 18 * 3600:
+        events = (EventSpec("bench-peak", 16 * 3600.0, 7200.0, None, 1.5, "all"),)
+    return Scenario(
+        name="bench",
+        seed=seed,
+        start=BENCH_START,
+        duration_s=duration,
+        speed="max",
+        report_interval_s=report_interval_s,
+        physics_step_s=60.0,
+        baseline_window_s=7200.0,
+        weather=Weather(min_c=22.0, max_c=36.0, peak_hour=15.0, cloud_cover=0.1),
+        fleet=(FleetGroup("homes", "house", vens, BENCH_PARAMS, f"bench{part}"),),
+        events=events,
+        source="<bench>",
+    )
+
+
+def _plain_loop(args: tuple[int, float, float, int, int]) -> float:
+    vens, hours, report_interval_s, seed, part = args
+    scenario = bench_scenario(vens, hours, report_interval_s, seed, part)
+    world = World(scenario.start, scenario.weather)
+    fleet = []
+    for ven_id, group in ven_ids(scenario):
+        rng = random.Random(f"{seed}:{ven_id}")
+        fleet.append(build_circuits(group.template, sample_params(group.params, rng), rng))
+    start = time.perf_counter()
+    step = scenario.physics_step_s
+    t = 0.0
+    while t < scenario.duration_s:
+        env = world.env_at(t)
+        for circuits in fleet:
+            for circuit in circuits:
+                circuit.step(env, step)
+        t += step
+    return time.perf_counter() - start
+
+
+def _actor_run(args: tuple[int, float, float, int, int]) -> float:
+    from ven_sim.runner import run_scenario
+
+    vens, hours, report_interval_s, seed, part = args
+    scenario = bench_scenario(vens, hours, report_interval_s, seed, part)
+    start = time.perf_counter()
+    run_scenario(scenario)
+    return time.perf_counter() - start
+
+
+def _shares(vens: int, workers: int) -> list[int]:
+    base, extra = divmod(vens, workers)
+    return [base + (1 if i < extra else 0) for i in range(workers) if base or i < extra]
+
+
+def bench_sim(
+    *, vens: int, hours: float, workers: int = 1, report_interval_s: float = 300.0, seed: int = 1
+) -> dict[str, Any]:
+    shares = _shares(vens, workers)
+    jobs = [(n, hours, report_interval_s, seed, i) for i, n in enumerate(shares)]
+    if len(jobs) == 1:
+        plain_wall = _plain_loop(jobs[0])
+        actor_wall = _actor_run(jobs[0])
+    else:
+        with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+            pool.map(_warm, range(len(jobs)))  # imports done before timing
+            start = time.perf_counter()
+            pool.map(_plain_loop, jobs)
+            plain_wall = time.perf_counter() - start
+            start = time.perf_counter()
+            pool.map(_actor_run, jobs)
+            actor_wall = time.perf_counter() - start
+    ven_days = vens * hours / 24.0
+    return {
+        "vens": vens,
+        "hours": hours,
+        "workers": len(jobs),
+        "cpus": os.cpu_count(),
+        "physics_step_s": 60.0,
+        "report_interval_s": report_interval_s,
+        "circuits_per_ven": 8,
+        "plain_loop_wall_s": round(plain_wall, 3),
+        "actors_wall_s": round(actor_wall, 3),
+        "ven_days_per_wall_minute": round(ven_days / actor_wall * 60.0, 1),
+        "plain_loop_ven_days_per_wall_minute": round(ven_days / plain_wall * 60.0, 1),
+        "overhead_vs_plain_loop": round(actor_wall / plain_wall, 2),
+    }
+
+
+def _warm(_: int) -> None:
+    import ven_sim.runner  # noqa: F401

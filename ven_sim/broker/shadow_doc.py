@@ -1,0 +1,187 @@
+"""AWS IoT device shadow document rules: request checks, merging, metadata and delta.
+
+Pure functions over JSON-like dicts; `ven_sim.broker.shadow_store` applies them to stored shadows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SHADOW_CLIENT_ID = "shadow-service"
+
+MAX_STATE_BYTES = 8 * 1024  # desired + reported, serialised; metadata doesn't count (AWS quota)
+MAX_PAYLOAD_BYTES = 128 * 1024  # largest MQTT message AWS IoT accepts
+MAX_DEPTH = 6
+MAX_TOKEN_BYTES = 64
+SECTIONS = ("desired", "reported")
+# AWS's own messages (device-shadow-error-messages), kept verbatim for clients that match on them.
+BAD_ENCODING = "Unsupported documented encoding; supported encoding is UTF-8"
+TOO_DEEP = f"JSON contains too many levels of nesting; maximum is {MAX_DEPTH}"
+TOO_LARGE = "The payload exceeds the maximum size allowed"
+OPERATIONS = ("get", "update", "delete")
+
+Json = dict[str, Any]
+Reply = tuple[str, Json]
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars): several times faster than
+    `copy.deepcopy`, which a busy shadow service otherwise spends most of its time in."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
+
+
+class ShadowError(Exception):
+    """A request the shadow service rejects; `code` is the HTTP-style code AWS uses."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Shadow:
+    """One thing's shadow: state sections, per-leaf metadata and version."""
+
+    version: int
+    state: dict[str, Json] = field(default_factory=lambda: {s: {} for s in SECTIONS})
+    metadata: dict[str, Json] = field(default_factory=lambda: {s: {} for s in SECTIONS})
+
+    def document(self) -> Json:
+        """The stored document as in update/documents: no delta, empty sections left out."""
+        return {
+            "state": {s: v for s, v in self.state.items() if v},
+            "metadata": {s: v for s, v in self.metadata.items() if v},
+            "version": self.version,
+        }
+
+    def delta(self) -> tuple[Json, Json]:
+        delta = compute_delta(self.state["desired"], self.state["reported"])
+        # Copied: replies are serialised after the store lock is released.
+        return delta, copy_json(pick_metadata(delta, self.metadata["desired"]))
+
+
+def metadata_for(value: Any, ts: int) -> Any:
+    """Metadata mirroring `value`: objects recurse, arrays per element, leaves get a timestamp."""
+    if isinstance(value, dict):
+        return {k: metadata_for(v, ts) for k, v in value.items()}
+    if isinstance(value, list):
+        return [metadata_for(v, ts) for v in value]
+    return {"timestamp": ts}
+
+
+def merge_section(state: Json, meta: Json, patch: Json, ts: int) -> tuple[Json, Json]:
+    """`state` and its metadata with `patch` merged in: null deletes, objects recurse.
+
+    Copy on write: returns new dicts that share every subtree the patch leaves alone,
+    and never changes its inputs, so a stored shadow is never modified in place.
+    """
+    state, meta = dict(state), dict(meta)
+    for key, value in patch.items():
+        if value is None:
+            state.pop(key, None)
+            meta.pop(key, None)
+        elif isinstance(value, dict):
+            old_state = state.get(key)
+            old_meta = meta.get(key)
+            if not isinstance(old_state, dict):
+                old_state, old_meta = {}, {}
+            sub_state, sub_meta = merge_section(
+                old_state, old_meta if isinstance(old_meta, dict) else {}, value, ts
+            )
+            if sub_state:
+                state[key], meta[key] = sub_state, sub_meta
+            else:  # objects emptied by the update are dropped, as AWS does
+                state.pop(key, None)
+                meta.pop(key, None)
+        else:
+            state[key] = copy_json(value)
+            meta[key] = metadata_for(value, ts)
+    return state, meta
+
+
+def _same(a: Any, b: Any) -> bool:
+    # JSON equality: unlike Python's ==, true is not 1.
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def compute_delta(desired: Json, reported: Json) -> Json:
+    """Desired keys whose value differs from (or is missing in) reported; objects go deep."""
+    delta: Json = {}
+    for key, want in desired.items():
+        have = reported.get(key)
+        if isinstance(want, dict) and isinstance(have, dict):
+            sub = compute_delta(want, have)
+            if sub:
+                delta[key] = sub
+        elif key not in reported or not _same(want, have):
+            delta[key] = copy_json(want)
+    return delta
+
+
+def pick_metadata(delta: Json, meta: Json) -> Json:
+    """The desired-side metadata of the keys present in `delta`."""
+    picked: Json = {}
+    for key, value in delta.items():
+        if key in meta:
+            both_objects = isinstance(value, dict) and isinstance(meta[key], dict)
+            picked[key] = pick_metadata(value, meta[key]) if both_objects else meta[key]
+    return picked
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def parse_request(payload: bytes) -> tuple[Json, str | None]:
+    """The request object and its clientToken; an empty payload is an empty request."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ShadowError(413, TOO_LARGE)
+    if not payload.strip():
+        return {}, None
+    try:
+        request = json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ShadowError(415, BAD_ENCODING) from None
+    except ValueError:
+        raise ShadowError(400, "Invalid JSON") from None
+    if not isinstance(request, dict):
+        raise ShadowError(400, "Invalid JSON")
+    token = request.get("clientToken")
+    if token is not None and (not isinstance(token, str) or len(token.encode()) > MAX_TOKEN_BYTES):
+        raise ShadowError(400, "Invalid clientToken")
+    return request, token
+
+
+def validate_update(request: Json) -> Json:
+    """The request's state node, checked the way AWS checks it (400s only)."""
+    if "state" not in request:
+        raise ShadowError(400, "Missing required node: state")
+    state = request["state"]
+    if not isinstance(state, dict):
+        raise ShadowError(400, "State node must be an object")
+    if any(key not in SECTIONS for key in state):
+        raise ShadowError(400, "State contains an invalid node")
+    for section in SECTIONS:
+        if section in state and not isinstance(state[section], dict | None):
+            raise ShadowError(400, f"{section.capitalize()} node must be an object")
+        if _depth(state.get(section)) > MAX_DEPTH:
+            raise ShadowError(400, TOO_DEEP)
+    version = request.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise ShadowError(400, "Invalid version")
+    return state

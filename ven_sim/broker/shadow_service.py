@@ -1,0 +1,111 @@
+"""The AWS IoT device shadow MQTT protocol (classic unnamed shadow) as a client of any broker.
+
+It subscribes to `$aws/things/+/shadow/{get,update,delete}` and answers on the same topics with
+`/accepted`, `/rejected`, `/delta` and `/documents` appended, as AWS IoT Core does. The
+document rules live in `shadow_doc` and `shadow_store` beside it; this is only the MQTT
+plumbing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from ven_sim.broker.shadow_doc import OPERATIONS, SHADOW_CLIENT_ID
+from ven_sim.broker.shadow_store import ShadowStore
+from ven_sim.transports.mqtt import BrokerURL, MQTTConnectError, TlsFiles, connect, make_client
+
+log = logging.getLogger(__name__)
+
+TOPIC_PREFIX = "$aws/things"
+REQUEST_FILTERS = [f"{TOPIC_PREFIX}/+/shadow/{op}" for op in OPERATIONS]
+
+
+def shadow_topic(thing: str, suffix: str) -> str:
+    """`$aws/things/<thing>/shadow/<suffix>`, e.g. suffix `update/accepted`."""
+    return f"{TOPIC_PREFIX}/{thing}/shadow/{suffix}"
+
+
+class ShadowService:
+    """Answers shadow requests from one paho client on paho's own network thread."""
+
+    def __init__(
+        self,
+        url: BrokerURL | str,
+        tls: TlsFiles | None = None,
+        *,
+        store: ShadowStore | None = None,
+        persist_path: str | Path | None = None,
+        client_id: str = SHADOW_CLIENT_ID,
+    ) -> None:
+        if store is not None and persist_path is not None:
+            raise ValueError("pass either store or persist_path, not both")
+        self.url = BrokerURL.parse(url) if isinstance(url, str) else url
+        self.tls = tls
+        self.store = store if store is not None else ShadowStore(persist_path)
+        self.client_id = client_id
+        self._client: mqtt.Client | None = None
+        self._subscribed = threading.Event()
+        self._sub_error: str | None = None
+
+    def start(self, timeout: float = 10.0) -> ShadowService:
+        """Connect and subscribe; returns once the broker acknowledged the subscriptions."""
+        if self._client is not None:
+            raise RuntimeError("shadow service already started")
+        client = make_client(self.client_id, self.url, self.tls)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        self._subscribed.clear()
+        connect(client, self.url, timeout)
+        self._client = client
+        if not self._subscribed.wait(timeout) or self._sub_error:
+            self.stop()
+            reason = self._sub_error or f"no SUBACK within {timeout:g} s"
+            raise MQTTConnectError(f"{self.url}: cannot subscribe to shadow topics: {reason}")
+        log.info("shadow service connected to %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.disconnect()
+            client.loop_stop()
+
+    def __enter__(self) -> ShadowService:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- paho callbacks (network thread) -------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        # Also runs after paho reconnects: clean sessions forget subscriptions.
+        if not rc.is_failure:
+            client.subscribe([(topic, 1) for topic in REQUEST_FILTERS])
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: list[Any], _p: Any) -> None:
+        failed = [str(code) for code in codes if code.is_failure]
+        self._sub_error = ", ".join(failed) or None
+        self._subscribed.set()
+
+    def _on_message(self, client: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        # An exception escaping a callback would end paho's thread: log it and carry on.
+        try:
+            self._answer(client, message.topic, message.payload)
+        except Exception:
+            log.exception("shadow request on %s failed", message.topic)
+
+    def _answer(self, client: mqtt.Client, topic: str, payload: bytes) -> None:
+        parts = topic.split("/")
+        if len(parts) != 5 or parts[3] != "shadow" or parts[4] not in OPERATIONS:
+            return
+        thing, operation = parts[2], parts[4]
+        for suffix, body in self.store.handle(thing, operation, payload):
+            client.publish(shadow_topic(thing, suffix), json.dumps(body), qos=1)

@@ -1,0 +1,41 @@
+"""`ven-sim bench sim|mqtt`: benchmark commands; each prints JSON figures."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+__all__ = ["bench"]
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks; each prints JSON figures (see docs/benchmarks.md)."""
+
+
+@bench.command("sim")
+@click.option("--vens", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--hours", type=click.FloatRange(min=0.1), default=24.0, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--report-interval", type=click.FloatRange(min=1), default=300.0, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+def bench_sim(vens: int, hours: float, workers: int, report_interval: float, seed: int) -> None:
+    """VEN-days per wall minute on actors, against a plain loop of the same models."""
+    from ven_sim.bench.sim import bench_sim as run_bench
+
+    figures = run_bench(
+        vens=vens, hours=hours, workers=workers, report_interval_s=report_interval, seed=seed
+    )
+    click.echo(json.dumps(figures, indent=2))
+
+
+@bench.command("mqtt")
+@click.option("--clients", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--messages", type=click.IntRange(min=1), default=20000, show_default=True)
+@click.option("--broker", help="mqtts://HOST:PORT of a running broker (default: start mosquitto).")
+def bench_mqtt(clients: int, messages: int, broker: str | None) -> None:
+    """Many mTLS clients on one network loop: connects/s, msg/s, latency, memory."""
+    from ven_sim.bench.mqtt import bench_mqtt as run_bench
+
+    click.echo(json.dumps(run_bench(clients, messages, broker), indent=2))

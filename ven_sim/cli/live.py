@@ -1,0 +1,76 @@
+"""`ven-sim live`: one VEN in real time against AWS IoT Core (or a local broker)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+import click
+
+from ven_sim.cli.options import broker_options, open_broker
+
+logger = logging.getLogger(__name__)
+
+
+@click.command()
+@click.option("--thing-name", envvar="IOT_THING_NAME", help="Thing name = client ID = venId.")
+@click.option(
+    "--panel-amperage",
+    envvar="PANEL_AMPERAGE",
+    type=click.Choice(["100", "150", "200"]),
+    default="200",
+    show_default=True,
+)
+@click.option("--web-host", default="127.0.0.1", show_default=True, help="Web UI address.")
+@click.option("--web-port", envvar="WEB_PORT", type=click.IntRange(0, 65535), default=8080,
+              show_default=True, help="Web UI port (0: none).")
+@click.option("--web-token", envvar="WEB_TOKEN",
+              help="Token for control endpoints (required when not on loopback).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="YAML: template, params, seed, weather, report_interval_seconds.")
+@click.option("--seconds", type=click.FloatRange(min=1), help="Stop after S seconds (tests).")
+@broker_options
+def live(thing_name, panel_amperage, web_host, web_port, web_token, config_file, seconds,
+         **broker) -> None:
+    """Run one VEN in real time: telemetry every 5 s, commands, shadow, web UI.
+
+    --broker defaults to aws when IOT_ENDPOINT is set, else to the embedded broker.
+    SIGINT/SIGTERM stop it cleanly (shadow reports offline) with exit code 0.
+    """
+    from ven_sim.live.config import load_live_config
+    from ven_sim.live.ven import LiveVen
+
+    if not thing_name:
+        raise click.UsageError("give --thing-name (or IOT_THING_NAME)")
+    config = load_live_config(config_file, thing_name=thing_name, panel_amps=int(panel_amperage))
+    if broker["broker"] is None:
+        broker["broker"] = "aws" if os.environ.get("IOT_ENDPOINT") else "embedded"
+    with open_broker(**broker) as wire:
+        assert wire is not None
+        try:
+            ven = LiveVen(config, wire)
+        except (OSError, ValueError) as exc:  # unreadable cert/key, bad template or params
+            raise click.ClickException(f"cannot start {thing_name}: {exc}") from None
+        click.echo(f"{thing_name} live on {wire.description}", err=True)
+        server = None
+        if web_port:
+            from ven_sim.web.server import WebServer
+
+            try:
+                server = WebServer(ven, host=web_host, port=web_port, token=web_token)
+                server.start()
+            except (ValueError, OSError) as exc:  # no token off loopback, port taken
+                ven.stop()
+                raise click.ClickException(f"web UI: {exc}") from None
+            click.echo(f"web UI on http://{server.host}:{server.port}/", err=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda _s, _f: ven.stop())
+        try:
+            ven.run(seconds if seconds else float("inf"))
+        finally:
+            if server is not None:
+                server.stop()
+    click.echo(f"{thing_name} stopped", err=True)
+
+

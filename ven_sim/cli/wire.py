@@ -1,0 +1,97 @@
+"""`ven-sim listen` and `ven-sim send`: watch and poke VENs on a broker."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import signal
+import time
+
+import click
+
+from ven_sim.cli.options import broker_options, open_broker
+
+
+def _client_broker(kwargs: dict) -> dict:
+    """Tools connect to a running embedded broker rather than starting one."""
+    return {**kwargs, "broker": kwargs.get("broker") or "embedded", "client_only": True}
+
+
+@click.command()
+@click.option("--ven", "ven_id", help="Only this VEN (default: all).")
+@click.option("--topic", "topics", multiple=True, help="Topic filter(s) instead of the default.")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after N messages.")
+@click.option("--seconds", type=click.FloatRange(min=0.1), help="Stop after S seconds.")
+@broker_options
+def listen(ven_id: str | None, topics: tuple[str, ...], count, seconds, **broker) -> None:
+    """Print telemetry and acks as they arrive, one line per message (Ctrl-C stops)."""
+    from ven_sim.wire_tools import format_message
+
+    who = ven_id or "+"
+    filters = topics or (f"ven/telemetry/{who}", f"ven/ack/{who}")
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+    with open_broker(**_client_broker(broker)) as wire:
+        assert wire is not None
+        conn = wire.transport.open(
+            f"listen-{int(time.time() * 1000) % 10**8}",
+            lambda topic, payload: lines.put(format_message(topic, payload)),
+        )
+        for topic_filter in filters:
+            conn.subscribe(topic_filter)
+        click.echo(f"listening on {wire.description}: {', '.join(filters)}", err=True)
+        stop = _stop_on_signals()
+        deadline = time.monotonic() + seconds if seconds else None
+        printed = 0
+        while not stop() and (count is None or printed < count):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            try:
+                click.echo(lines.get(timeout=0.2))
+                printed += 1
+            except queue.Empty:
+                continue
+        conn.close()
+
+
+@click.command()
+@click.argument("ven_id")
+@click.argument("op")
+@click.option("--data", "data_json", default="{}", help="The command's data, as JSON.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
+@broker_options
+def send(ven_id: str, op: str, data_json: str, timeout: float, **broker) -> None:
+    """Send OP to VEN_ID, wait for its ack, print it and the round-trip time."""
+    from ven_sim.wire_tools import command, request
+
+    try:
+        data = json.loads(data_json)
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--data") from None
+    if not isinstance(data, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--data")
+    envelope = command(ven_id, op, data)
+    with open_broker(**_client_broker(broker)) as wire:
+        assert wire is not None
+        answer = request(wire.transport, envelope, timeout)
+    if answer is None:
+        click.echo(f"no ack from {ven_id} within {timeout:g} s ({envelope['correlationId']})")
+        raise SystemExit(1)
+    ack, rtt_ms = answer
+    click.echo(json.dumps(ack, indent=2))
+    click.echo(f"rtt {rtt_ms:.1f} ms")
+    if ack.get("ok") is not True:
+        raise SystemExit(1)
+
+
+def _stop_on_signals():
+    stopping = {"now": False}
+
+    def handler(_signum, _frame) -> None:
+        stopping["now"] = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Outside the main thread (tests) Ctrl-C is not ours to catch.
+        with contextlib.suppress(ValueError):
+            signal.signal(sig, handler)
+    return lambda: stopping["now"]

@@ -1,0 +1,204 @@
+"""Running a scenario: build the fleet of VEN actors, drive time and events, measure.
+
+`run_scenario` is the library call behind `ven-sim run`; the CLI only adds
+the progress bar, the table and the files.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.messages import Tick
+from actors.recorder import RecorderActor
+from actors.runtime import Dispatcher
+from actors.ven import Ven
+from sim.fleetlog import FleetLog
+from sim.models.house import build_circuits
+from sim.mv import EventWindow, evaluate_event, fleet_totals
+from sim.scenario import Scenario, sample_params, ven_ids
+from sim.world import World, iso_utc
+from ven_sim.kernel import Kernel
+from ven_sim.mqtt_vtn import MqttVtn
+from ven_sim.transports.base import BaseTransport as Transport
+from ven_sim.vtn import Vtn
+from ven_sim.wire import Wire
+
+BATCH_INTERVALS = 12  # report intervals one quiet tick may cover at speed max
+ACK_GRACE_S = 10.0  # how long a run waits at its end for event acks still in flight
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    summary: dict[str, Any]
+    log: FleetLog
+    vens: list[Ven] = field(default_factory=list)
+
+
+def build_fleet(
+    scenario: Scenario,
+    world: World,
+    dispatcher: Dispatcher,
+    recorder: Any,
+    *,
+    transport: Transport | None = None,
+    clock: Callable[[], float] | None = None,
+) -> list[Ven]:
+    """One Ven per scenario entry, each with its own seeded parameters.
+
+    With a transport every VEN also gets its gateway and shadow syncer on the wire.
+    """
+    vens = []
+    for ven_id, group in ven_ids(scenario):
+        rng = random.Random(f"{scenario.seed}:{ven_id}")
+        params = sample_params(group.params, rng)
+        circuits = build_circuits(group.template, params, rng)
+        ven = Ven(
+            ven_id,
+            circuits,
+            world,
+            dispatcher,
+            panel_amps=int(params.get("panel_amps", 200)),
+            physics_step_s=scenario.physics_step_s,
+            baseline_window_s=scenario.baseline_window_s,
+            seed=scenario.seed,
+            group=group.name,
+            transport=transport,
+            clock=clock,
+        )
+        ven.subscribe(recorder)
+        vens.append(ven)
+    return vens
+
+
+def tick_times(scenario: Scenario) -> list[tuple[float, bool]]:
+    """Report-interval ticks plus event boundaries, as (t, is_report)."""
+    interval = scenario.report_interval_s
+    times: dict[float, bool] = {}
+    n = int(scenario.duration_s // interval)
+    for i in range(1, n + 1):
+        times[round(i * interval, 6)] = True
+    for event in scenario.events:
+        for t in (event.start_s, event.start_s + event.duration_s):
+            if 0 < t <= scenario.duration_s:
+                times.setdefault(round(t, 6), False)
+    return sorted(times.items())
+
+
+def tick_plan(scenario: Scenario, batch: int = 1) -> list[Tick]:
+    """The clock's ticks; with `batch` > 1, up to that many report intervals per tick.
+
+    A batch never crosses an event boundary, so events still start and end on a tick
+    (and VENs with something under way take a batch one interval at a time anyway).
+    """
+    boundaries = {
+        round(t, 6) for e in scenario.events for t in (e.start_s, e.start_s + e.duration_s)
+    }
+    ticks: list[Tick] = []
+    earlier: list[float] = []
+    for t, report in tick_times(scenario):
+        if report and t not in boundaries and len(earlier) + 1 < batch:
+            earlier.append(t)
+            continue
+        if earlier and report:
+            ticks.append(Tick(t, True, tuple(earlier)))
+        else:
+            ticks.extend(Tick(x) for x in earlier)
+            ticks.append(Tick(t, report))
+        earlier = []
+    ticks.extend(Tick(x) for x in earlier)
+    return ticks
+
+
+def _clock(kernel: Kernel, vens: list[Ven], ticks: list[Tick]):
+    env = kernel.env
+    for tick in ticks:
+        yield env.timeout(tick.t - env.now)
+        for ven in vens:
+            ven.tell(tick)
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    progress: Callable[[float], None] | None = None,
+    wire: Wire | None = None,
+) -> RunResult:
+    """Run `scenario` to its end and return its summary and telemetry.
+
+    With a `wire`, VENs speak MQTT through it and the VTN sends events as backend
+    commands; a networked wire needs a numeric speed so the network can keep up.
+    """
+    if wire is not None and wire.networked and scenario.speed == "max":
+        raise ValueError("a network broker needs a paced run: give --speed (e.g. 600), not max")
+    wall_start = time.monotonic()
+    dispatcher = Dispatcher("scenario", depth_first=True)
+    kernel = Kernel(scenario.speed, dispatcher)
+    world = World(scenario.start, scenario.weather)
+    log = FleetLog()
+    recorder = RecorderActor.start(log, dispatcher=dispatcher)
+    transport = wire.transport if wire is not None else None
+    vens = build_fleet(
+        scenario,
+        world,
+        dispatcher,
+        recorder,
+        transport=transport,
+        clock=lambda: world.epoch(kernel.now),
+    )
+    if transport is not None:
+        vtn: Vtn = MqttVtn(kernel, vens, log, transport, seed=scenario.seed)
+    else:
+        vtn = Vtn(kernel, vens, log)
+    # Batching quiet intervals needs a run nothing else talks into: speed max, no wire.
+    batch = BATCH_INTERVALS if scenario.speed == "max" and transport is None else 1
+    kernel.env.process(_clock(kernel, vens, tick_plan(scenario, batch)))
+    windows = [vtn.schedule(event) for event in scenario.events]
+    try:
+        kernel.run(scenario.duration_s, progress)
+        _await_acks(vtn, dispatcher, ACK_GRACE_S)
+    finally:
+        vtn.close()
+        for ven in reversed(vens):
+            ven.stop()
+        recorder.stop(block=False)
+        dispatcher.run_until_idle()
+        for ven in vens:
+            ven.close()
+    rows = log.sorted_rows()
+    summary = {
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "vens": len(vens),
+        "start": iso_utc(scenario.start.timestamp()),
+        "simulated_seconds": scenario.duration_s,
+        "wall_seconds": round(time.monotonic() - wall_start, 3),
+        "speed": scenario.speed,
+        "report_interval_seconds": scenario.report_interval_s,
+        "fleet": fleet_totals(rows),
+        "events": [_event_summary(w, rows, scenario) for w in windows],
+    }
+    summary.update(vtn.summary())
+    return RunResult(scenario=scenario, summary=summary, log=log, vens=vens)
+
+
+def _await_acks(vtn: Vtn, dispatcher: Dispatcher, grace_s: float) -> None:
+    """Let acks still crossing the network arrive (the VENs keep running meanwhile)."""
+    deadline = time.monotonic() + grace_s
+    while vtn.awaiting_acks() and time.monotonic() < deadline:
+        dispatcher.wait(0.05)
+        dispatcher.run_until_idle()
+
+
+def _event_summary(window: EventWindow, rows: list, scenario: Scenario) -> dict[str, Any]:
+    result = evaluate_event(window, rows, scenario.baseline_window_s)
+    epoch = scenario.start.timestamp()
+    result["start"] = iso_utc(epoch + window.start)
+    result["end"] = iso_utc(epoch + window.end)
+    result["start_s"] = window.start
+    result["end_s"] = window.end
+    return result

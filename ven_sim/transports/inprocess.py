@@ -1,0 +1,152 @@
+"""The in-process transport: a broker in memory, no sockets, deterministic.
+
+Every publish is delivered synchronously to matching subscribers on the publisher's
+thread, so a `speed: max` simulation stays fast and runs the same way every time.
+With `shadows=ShadowStore()` the bus also answers the AWS shadow protocol, so a
+simulation gets device shadows without any network.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sim import contract
+from ven_sim.broker.shadow_store import ShadowStore
+from ven_sim.transports.base import (
+    BaseConnection,
+    BaseTransport,
+    ConnectionStats,
+    MessageHandler,
+    StateHandler,
+    topic_matches,
+)
+
+__all__ = ["InProcessBus", "InProcessTransport"]
+
+
+class InProcessBus:
+    """A broker in memory: delivers each publish synchronously to matching subscribers.
+
+    Optionally answers the AWS shadow protocol itself (`shadows=ShadowStore()`),
+    so a simulation gets shadows without any network.
+    """
+
+    def __init__(self, shadows: ShadowStore | None = None) -> None:
+        self._lock = threading.RLock()
+        self._subs: dict[str, list[_InProcessConnection]] = defaultdict(list)
+        self._wildcards: list[str] = []
+        self._clients: dict[str, _InProcessConnection] = {}
+        self.shadows = shadows
+        self.published = 0
+
+    def attach(self, conn: _InProcessConnection) -> None:
+        with self._lock:
+            old = self._clients.get(conn.client_id)
+            self._clients[conn.client_id] = conn
+        if old is not None and old is not conn:
+            # Like AWS IoT: a second connection with the same client ID kicks the first.
+            old._kick("another connection used the same client ID (rc=7 on a real broker)")
+
+    def detach(self, conn: _InProcessConnection) -> None:
+        with self._lock:
+            if self._clients.get(conn.client_id) is conn:
+                del self._clients[conn.client_id]
+            for subs in self._subs.values():
+                if conn in subs:
+                    subs.remove(conn)
+
+    def subscribe(self, conn: _InProcessConnection, topic_filter: str) -> None:
+        with self._lock:
+            if conn not in self._subs[topic_filter]:
+                self._subs[topic_filter].append(conn)
+            if ("+" in topic_filter or "#" in topic_filter) and topic_filter not in self._wildcards:
+                self._wildcards.append(topic_filter)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.published += 1
+        with self._lock:
+            # Most filters are exact topics (ven/cmd/ven-1): a dict hit, not a scan.
+            targets = list(self._subs.get(topic, ()))
+            targets += [
+                conn
+                for topic_filter in self._wildcards
+                if topic_matches(topic_filter, topic)
+                for conn in self._subs[topic_filter]
+            ]
+        for conn in targets:
+            conn._deliver(topic, payload)
+        if self.shadows is not None and topic.startswith("$aws/things/"):
+            self._answer_shadow(topic, payload)
+
+    def _answer_shadow(self, topic: str, payload: bytes) -> None:
+        parts = topic.split("/")
+        # $aws/things/{thing}/shadow/{get|update|delete}
+        if len(parts) != 5 or parts[3] != "shadow" or parts[4] not in ("get", "update", "delete"):
+            return
+        assert self.shadows is not None
+        for suffix, document in self.shadows.handle(parts[2], parts[4], payload):
+            self.publish(f"$aws/things/{parts[2]}/shadow/{suffix}", contract.encode(document))
+
+
+@dataclass
+class _InProcessConnection(BaseConnection):
+    bus: InProcessBus
+    client_id: str
+    on_message: MessageHandler
+    on_state: StateHandler | None
+    stats: ConnectionStats = field(default_factory=ConnectionStats)
+    _open: bool = True
+
+    @property
+    def connected(self) -> bool:
+        return self._open
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        if not self._open:
+            self.stats.dropped += 1
+            return
+        self.stats.published += 1
+        self.bus.publish(topic, payload)
+
+    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        self.bus.subscribe(self, topic_filter)
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self.bus.detach(self)
+            self.stats.disconnects += 1
+
+    def _deliver(self, topic: str, payload: bytes) -> None:
+        self.stats.received += 1
+        self.on_message(topic, payload)
+
+    def _kick(self, reason: str) -> None:
+        self._open = False
+        self.bus.detach(self)
+        self.stats.disconnects += 1
+        self.stats.last_error = reason
+        if self.on_state is not None:
+            self.on_state(False, reason)
+
+
+class InProcessTransport(BaseTransport):
+    """Connections on an `InProcessBus`: same API as the network, no sockets."""
+
+    def __init__(self, bus: InProcessBus | None = None) -> None:
+        self.bus = bus or InProcessBus()
+
+    def open(
+        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None
+    ) -> _InProcessConnection:
+        conn = _InProcessConnection(self.bus, client_id, on_message, on_state)
+        conn.stats.connects += 1
+        self.bus.attach(conn)
+        if on_state is not None:
+            on_state(True, None)
+        return conn
+
+    def close(self) -> None:
+        """Nothing to release in-process."""

@@ -1,0 +1,116 @@
+"""`Transport` over real MQTT (AWS IoT Core, mosquitto, the embedded broker): paho clients on
+one shared `NetworkLoop` thread; mutual TLS, QoS 1, offline buffer, reconnect with backoff.
+
+`publish`, `subscribe` and `close` may be called from any thread: they queue work for the loop
+thread, where paho and the callbacks (`on_message`, `on_state`) run. AWS IoT limits enforced:
+keepalive 30-1200 s, payload <= 128 KB, QoS 0 or 1. A second connection with the same client ID
+kicks the first; MQTT 3.1.1 shows that only as the broker closing the socket (paho rc=7).
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+
+from ven_sim.transports.base import MessageHandler, StateHandler
+from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
+from ven_sim.transports.netloop import NetworkLoop
+from ven_sim.transports.paho_connection import PahoConnection
+
+__all__ = ["KEEPALIVE_RANGE", "PahoConnection", "PahoTransport", "TlsSource"]
+
+KEEPALIVE_RANGE = (30, 1200)
+
+TlsSource = TlsFiles | Callable[[str], TlsFiles] | None
+
+
+class PahoTransport:
+    """Opens `PahoConnection`s; all of them share one `NetworkLoop` (its own unless given)."""
+
+    def __init__(
+        self,
+        url: BrokerURL | str,
+        tls: TlsSource,
+        *,
+        keepalive: int = 60,
+        loop: NetworkLoop | None = None,
+        offline_buffer: int = 1000,
+        max_publish_rate: float | None = None,
+        backoff: tuple[float, float] = (1.0, 60.0),
+        rng: random.Random | None = None,
+        alpn: tuple[str, ...] = (),
+    ) -> None:
+        low, high = KEEPALIVE_RANGE
+        if isinstance(keepalive, bool) or not low <= keepalive <= high:
+            raise ValueError(f"keepalive must be {low}..{high} s (AWS IoT limits): {keepalive}")
+        if offline_buffer < 0:
+            raise ValueError(f"offline_buffer must be >= 0: {offline_buffer}")
+        if not 0 < backoff[0] <= backoff[1]:
+            raise ValueError(f"backoff must be (base, cap) with 0 < base <= cap: {backoff}")
+        self.url = BrokerURL.parse(url) if isinstance(url, str) else url
+        self.keepalive = int(keepalive)
+        self.offline_buffer = offline_buffer
+        # AWS IoT allows 100 publishes/s per connection; above it messages are throttled.
+        self.max_publish_rate = max_publish_rate
+        self.backoff = backoff
+        self.rng = rng or random.Random()
+        # AWS IoT on port 443 picks MQTT by ALPN ("x-amzn-mqtt-ca") for networks blocking 8883.
+        self.alpn = alpn
+        self.loop = loop or NetworkLoop()
+        self._tls = tls
+        self._owns_loop = loop is None
+        self._lock = threading.Lock()
+        self._connections: set[PahoConnection] = set()
+        self._closed = False
+
+    def open(
+        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None
+    ) -> PahoConnection:
+        """Create the client (TLS files are loaded here, errors raise) and connect in the loop."""
+        tls = self._tls(client_id) if callable(self._tls) else self._tls
+        client = make_client(client_id, self.url, tls)
+        _require_tls12(client)
+        if self.alpn and client._ssl_context is not None:
+            client._ssl_context.set_alpn_protocols(list(self.alpn))
+        conn = PahoConnection(self, client_id, client, on_message, on_state)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("transport is closed")
+            if self._owns_loop and not self.loop.running:
+                self.loop.start()
+            self._connections.add(conn)
+        self.loop.call_soon(conn._start)
+        return conn
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Disconnect every connection cleanly; stop the loop if this transport made it."""
+        with self._lock:
+            self._closed = True
+            connections = list(self._connections)
+        done = [conn._close_async() for conn in connections]
+        if self.loop.running and not self.loop.in_loop_thread():
+            deadline = time.monotonic() + timeout
+            for event in done:
+                event.wait(max(0.0, deadline - time.monotonic()))
+        if self._owns_loop:
+            self.loop.stop(timeout)
+
+    def _forget(self, conn: PahoConnection) -> None:
+        with self._lock:
+            self._connections.discard(conn)
+
+
+def _require_tls12(client: mqtt.Client) -> None:
+    """TLS 1.2 at least and a verified, hostname-checked broker certificate, as AWS IoT wants."""
+    context = client._ssl_context  # paho has no public getter; make_client created it
+    if context is None:
+        return
+    if context.minimum_version < ssl.TLSVersion.TLSv1_2:
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.check_hostname = True

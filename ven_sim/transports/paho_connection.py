@@ -1,0 +1,331 @@
+"""One MQTT client of a `PahoTransport`: the state machine behind `Connection`.
+
+Calls from other threads (`publish`, `subscribe`, `close`) only touch a lock-guarded outbox and
+queue work on the `NetworkLoop`; everything paho does, and every callback, runs on the loop.
+Reconnects use full-jitter exponential backoff: uniform(0, min(cap, base * 2**attempt)).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import paho.mqtt.client as mqtt
+
+from ven_sim.transports.base import ConnectionStats, MessageHandler, StateHandler
+from ven_sim.transports.netloop import TimerHandle
+
+if TYPE_CHECKING:
+    from ven_sim.transports.paho import PahoTransport
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD = 128 * 1024  # AWS IoT's limit; more gets the connection closed
+MAX_FILTERS_PER_SUBSCRIBE = 8  # AWS IoT rejects SUBSCRIBE packets with more
+CERT_HINT = "the broker probably rejected the client certificate (missing, or not from its CA)"
+TAKEOVER = "another client connected with the same client ID, or the broker dropped the session"
+CLOSE_DRAIN_S = 5.0  # close() waits this long for PUBACKs before sending DISCONNECT
+
+
+class PahoConnection:
+    """One MQTT client: publish/subscribe from any thread, reconnects until closed."""
+
+    def __init__(
+        self,
+        transport: PahoTransport,
+        client_id: str,
+        client: mqtt.Client,
+        on_message: MessageHandler,
+        on_state: StateHandler | None,
+    ) -> None:
+        self.client_id = client_id
+        self.stats = ConnectionStats()
+        self._transport = transport
+        self._loop = transport.loop
+        self._client = client
+        self._handler, self._state_handler = on_message, on_state
+        self._lock = threading.Lock()  # guards _outbox, _subs, _connected, _closing, dropped
+        self._outbox: deque[tuple[str, bytes, int]] = deque()
+        rate = transport.max_publish_rate
+        self._tokens = rate or 0.0  # a token bucket: `rate` per second, bursts up to `rate`
+        self._refilled = time.monotonic()
+        self._subs: dict[str, int] = {}
+        self._sub_mids: dict[int, list[str]] = {}
+        self._connected = self._closing = self._flush_scheduled = self._overflow_logged = False
+        self._closed = threading.Event()
+        # Loop-thread state of the current attempt and of the reconnect policy.
+        self._acked = False
+        self._refusal: str | None = None
+        self._socket_error: str | None = None
+        self._attempt, self._up_since = 0, 0.0
+        self._timer: TimerHandle | None = None
+        # QoS 1 messages paho holds until their PUBACK: close() lets them go out first, since
+        # beyond 20 in flight paho only queues them and a DISCONNECT would leave them behind.
+        self._unacked: set[int] = set()
+        self._drain: TimerHandle | None = None
+        self._reported: tuple[bool, str | None] | None = None
+        client.suppress_exceptions = True  # a paho callback error must not abort loop_read
+        client.logger = _ErrorTap(self)
+        client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
+        client.on_message, client.on_subscribe = self._on_message, self._on_subscribe
+        client.on_publish = self._on_publish
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    # -- any thread ---------------------------------------------------------------------------
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        """Queue a message for the loop; while offline keep at most `offline_buffer` of them."""
+        _check_publish(topic, payload, qos)
+        limit = self._transport.offline_buffer
+        with self._lock:
+            if self._closing or (not self._connected and limit == 0):
+                self.stats.dropped += 1
+                return
+            if not self._connected and len(self._outbox) >= limit:
+                self._outbox.popleft()  # oldest first: fresh telemetry matters more
+                self.stats.dropped += 1
+                if not self._overflow_logged:
+                    self._overflow_logged = True
+                    log.warning("%s: offline buffer full (%d), dropping oldest", self.client_id,
+                                limit)
+            self._outbox.append((topic, bytes(payload), qos))
+            schedule = self._connected and not self._flush_scheduled
+            self._flush_scheduled = self._flush_scheduled or schedule
+        if schedule:
+            self._loop.call_soon(self._flush)
+
+    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        if not topic_filter or qos not in (0, 1):
+            raise ValueError(f"bad subscription {topic_filter!r} (QoS {qos}; AWS IoT: 0 or 1)")
+        with self._lock:
+            self._subs[topic_filter] = qos
+            connected = self._connected
+        if connected:
+            self._loop.call_soon(lambda: self._subscribe_now([(topic_filter, qos)]))
+
+    def close(self, timeout: float = CLOSE_DRAIN_S + 5.0) -> None:
+        """Deliver what is queued, disconnect cleanly, never reconnect. Waits unless on the loop."""
+        done = self._close_async()
+        if self._loop.running and not self._loop.in_loop_thread():
+            done.wait(timeout)
+
+    def _close_async(self) -> threading.Event:
+        with self._lock:
+            if self._closing:
+                return self._closed
+            self._closing = True
+        self._loop.call_soon(self._shutdown)
+        return self._closed
+
+    # -- loop thread --------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._loop.attach(self._client)
+        url = self._transport.url
+        self._client.connect_async(url.host, url.port, keepalive=self._transport.keepalive)
+        self._connect()
+
+    def _connect(self) -> None:
+        self._timer = None
+        if self._closing or self._loop.stopping:
+            return
+        self._acked, self._refusal, self._socket_error = False, None, None
+        url = self._transport.url
+        try:
+            self._client.reconnect()  # TCP connect + TLS handshake block briefly; CONNACK won't
+        except ssl.SSLCertVerificationError as exc:
+            self._lost(f"{url}: broker certificate not trusted: {exc.verify_message}")
+        except ssl.SSLError as exc:
+            self._lost(f"{url}: TLS handshake failed ({exc.reason or exc}); {CERT_HINT}")
+        except Exception as exc:  # noqa: BLE001 - OSError mostly; any other must still retry
+            self._lost(f"{url}: cannot connect: {exc}")
+
+    def _on_connect(self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:  # paho closes the socket next and calls _on_disconnect
+            self._refusal = f"connection refused by the broker: {reason}"
+            return
+        self._acked = True
+        # After this callback paho re-sends its unacknowledged publishes; ours follow them.
+        self._loop.call_soon(self._after_connect)
+
+    def _after_connect(self) -> None:
+        if not self._acked or not self._client.is_connected() or self._closing:
+            return
+        with self._lock:
+            self._connected = True
+            self._overflow_logged = False
+            subs = list(self._subs.items())
+        self.stats.connects += 1
+        self._up_since = time.monotonic()
+        if self._attempt:
+            log.info("%s: reconnected to %s", self.client_id, self._transport.url)
+        self._subscribe_now(subs)
+        self._flush()
+        self._report(True, None)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        was_up = self._connected
+        with self._lock:
+            self._connected = False
+        if was_up:
+            self.stats.disconnects += 1
+        if self._closing or self._loop.stopping:
+            self._finish_close()
+            return
+        self._lost(self._reason(str(reason)), was_up)
+
+    def _reason(self, reason: str) -> str:
+        if self._refusal is not None:
+            return self._refusal
+        detail = f": {self._socket_error}" if self._socket_error else ""
+        if not self._acked:
+            if reason == "Keep alive timeout":
+                return f"no CONNACK within {self._transport.keepalive} s"
+            return f"connection closed before CONNACK; {CERT_HINT}{detail}"
+        if reason == "Keep alive timeout":
+            return f"keepalive timeout: nothing from the broker for {self._transport.keepalive} s"
+        if detail:
+            return f"connection lost{detail}"
+        return f"broker closed the connection (rc=7): {TAKEOVER}"
+
+    def _lost(self, reason: str, was_up: bool = False) -> None:
+        """Record why, tell the owner, and try again after a jittered exponential backoff."""
+        self.stats.last_error = reason
+        self._report(False, reason)
+        base, cap = self._transport.backoff
+        if was_up and time.monotonic() - self._up_since >= cap:
+            self._attempt = 0  # only a connection that lasted resets: no ping-pong on takeovers
+        delay = self._transport.rng.uniform(0.0, min(cap, base * 2 ** min(self._attempt, 30)))
+        self._attempt += 1
+        level = logging.WARNING if self._attempt == 1 or was_up else logging.INFO
+        log.log(level, "%s: %s; reconnect attempt %d in %.2f s", self.client_id, reason,
+                self._attempt, delay)
+        self._timer = self._loop.call_later(delay, self._connect)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        self.stats.received += 1
+        try:
+            self._handler(message.topic, message.payload)
+        except Exception:  # noqa: BLE001 - the PUBACK and the other clients must go on
+            log.exception("%s: on_message failed for %s", self.client_id, message.topic)
+
+    def _subscribe_now(self, subs: list[tuple[str, int]]) -> None:
+        for i in range(0, len(subs), MAX_FILTERS_PER_SUBSCRIBE):
+            chunk = subs[i : i + MAX_FILTERS_PER_SUBSCRIBE]
+            rc, mid = self._client.subscribe(chunk)
+            if rc == mqtt.MQTT_ERR_SUCCESS and mid is not None:
+                self._sub_mids[mid] = [topic for topic, _ in chunk]
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, codes: Any, _p: Any) -> None:
+        filters = self._sub_mids.pop(mid, [])
+        refused = [f for f, code in zip(filters, codes, strict=False) if code.is_failure]
+        if refused:
+            self.stats.last_error = f"subscription refused by the broker: {', '.join(refused)}"
+            log.warning("%s: %s", self.client_id, self.stats.last_error)
+
+    def _flush(self, closing: bool = False) -> None:
+        rate = self._transport.max_publish_rate
+        retry_in = None
+        with self._lock:
+            self._flush_scheduled = False
+            if not (self._connected or closing):
+                return
+            if rate is None or closing:
+                batch = list(self._outbox)
+                self._outbox.clear()
+            else:
+                now = time.monotonic()
+                self._tokens = min(rate, self._tokens + (now - self._refilled) * rate)
+                self._refilled = now
+                take = min(len(self._outbox), int(self._tokens))
+                batch = [self._outbox.popleft() for _ in range(take)]
+                self._tokens -= take
+                if self._outbox:  # the rest when the bucket has refilled a little
+                    self._flush_scheduled = True
+                    retry_in = max(0.01, (1.0 - self._tokens) / rate)
+        if retry_in is not None:
+            self._loop.call_later(retry_in, self._flush)
+        for topic, payload, qos in batch:
+            info = self._client.publish(topic, payload, qos)
+            # NO_CONN: paho keeps a QoS 1 message and re-sends it after the reconnect.
+            if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                self.stats.published += 1
+                if qos:
+                    self._unacked.add(info.mid)
+            else:
+                with self._lock:
+                    self.stats.dropped += 1
+                self.stats.last_error = f"publish refused: {mqtt.error_string(info.rc)}"
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
+        self._unacked.discard(mid)
+        if self._drain is not None and not self._unacked:
+            self._disconnect()
+
+    def _shutdown(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._client.is_connected():
+            self._flush(closing=True)
+            if self._unacked:  # _on_publish disconnects once the last PUBACK is in
+                self._drain = self._loop.call_later(CLOSE_DRAIN_S, self._disconnect)
+                return
+        if self._client.socket() is not None:
+            self._disconnect()  # _on_disconnect finishes once DISCONNECT is written
+            return
+        self._finish_close()
+
+    def _disconnect(self) -> None:
+        if self._drain is not None:
+            self._drain.cancel()
+            self._drain = None
+        if self._client.disconnect() == mqtt.MQTT_ERR_NO_CONN:
+            self._finish_close()  # no socket, so no _on_disconnect will come
+
+    def _finish_close(self) -> None:
+        with self._lock:
+            self._connected = False
+            self.stats.dropped += len(self._outbox) + len(self._unacked)
+            self._outbox.clear()
+        self._unacked.clear()
+        if self._drain is not None:
+            self._drain.cancel()
+        self._loop.detach(self._client)
+        self._transport._forget(self)
+        self._closed.set()
+
+    def _report(self, up: bool, reason: str | None) -> None:
+        changed, self._reported = self._reported != (up, reason), (up, reason)
+        try:
+            if changed and self._state_handler is not None:
+                self._state_handler(up, reason)
+        except Exception:  # noqa: BLE001
+            log.exception("%s: on_state failed", self.client_id)
+
+
+class _ErrorTap(logging.Logger):
+    """paho logs socket errors (a TLS alert, a reset) instead of returning them: keep the last."""
+
+    def __init__(self, conn: PahoConnection) -> None:
+        super().__init__(__name__, logging.ERROR)
+        self._conn = conn
+
+    def log(self, level: int, msg: object, *args: object, **_kwargs: Any) -> None:
+        if level >= logging.ERROR:
+            self._conn._socket_error = str(msg) % args if args else str(msg)
+
+
+def _check_publish(topic: str, payload: bytes, qos: int) -> None:
+    if not topic or "+" in topic or "#" in topic:
+        raise ValueError(f"bad publish topic {topic!r}: empty or has a wildcard")
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f"payload of {len(payload)} bytes exceeds AWS IoT's {MAX_PAYLOAD}")
+    if qos not in (0, 1):
+        raise ValueError(f"QoS must be 0 or 1 (AWS IoT has no QoS 2): {qos}")
