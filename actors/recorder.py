@@ -1,4 +1,4 @@
-"""RecorderActor: collects every VEN's telemetry and event acks into a FleetLog."""
+"""RecorderActor: collects every VEN's telemetry into a FleetLog."""
 
 from __future__ import annotations
 
@@ -14,13 +14,10 @@ class RecorderActor(DispatchedActor):
         super().__init__(dispatcher=dispatcher)
         self.log = log
 
-    receives = {Telemetry: "on_telemetry", EventAck: "on_ack", EventEnded: "on_ended"}
+    receives = {Telemetry: "on_telemetry", EventAck: "on_verdict", EventEnded: "on_verdict"}
 
     def on_telemetry(self, message: Telemetry) -> None:
         self.log.add_telemetry(message)
 
-    def on_ack(self, message: EventAck) -> None:
-        self.log.add_ack(message)
-
-    def on_ended(self, _message: EventEnded) -> None:
-        """M&V is computed from telemetry, not from the VEN's own view."""
+    def on_verdict(self, _message: EventAck | EventEnded) -> None:
+        """Ignored: M&V is computed from telemetry, not from the VEN's own view of an event."""

@@ -75,6 +75,3 @@ class RollingBaseline:
         cut = max(0.0, lo - s0)
         covered = self._covered - cut
         return (self._energy - skw * cut) / covered if covered > 0 else None
-
-    def samples(self) -> list[tuple[float, float, float]]:
-        return list(self._samples)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from sim.records import EventAck, Telemetry
+from sim.records import Telemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +27,10 @@ CAPABILITY_SAMPLES = 240  # an hour at 15 s reports; more than enough at 5 min
 
 
 class FleetLog:
-    """Rows in arrival order plus the latest report of each VEN."""
+    """Telemetry rows in arrival order, and each VEN's recent shed capability."""
 
     def __init__(self) -> None:
         self.rows: list[Row] = []
-        self.acks: list[EventAck] = []
-        self.latest: dict[str, Telemetry] = {}
         # Recent (t1, shed capability) per VEN: one instant is noisy (a compressor
         # cycling), so the VTN splits requests by the mean over the last hour.
         self._capability: dict[str, deque[tuple[float, float]]] = defaultdict(
@@ -40,7 +38,6 @@ class FleetLog:
         )
 
     def add_telemetry(self, telemetry: Telemetry) -> None:
-        self.latest[telemetry.ven_id] = telemetry
         self._capability[telemetry.ven_id].append((telemetry.t1, telemetry.shed_capability_kw))
         self.rows.append(
             Row(
@@ -57,9 +54,6 @@ class FleetLog:
                 battery_soc=telemetry.battery_soc,
             )
         )
-
-    def add_ack(self, ack: EventAck) -> None:
-        self.acks.append(ack)
 
     def capability_kw(self, ven_id: str, window_s: float = 3600.0) -> float:
         """Mean shed capability the VEN reported over the last `window_s`."""

@@ -129,19 +129,6 @@ class Circuit(ABC):
         """True while an occupant would notice (e.g. indoor temperature out of band)."""
         return False
 
-    def describe(self) -> dict:
-        """Static facts plus live state, for telemetry and acks."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "type": self.type,
-            "breaker_amps": self.breaker_amps,
-            "capacityKw": round(self.rated_kw, 3),
-            "critical": self.critical,
-            "priority": self.priority,
-            "enabled": self.enabled,
-        }
-
 
 def breaker_amps_for(capacity_kw: float) -> int:
     """The breaker rating whose capacity (amps x 0.24 kW) is closest to `capacity_kw`."""
@@ -150,4 +137,3 @@ def breaker_amps_for(capacity_kw: float) -> int:
 
 def clamp(value: float, low: float, high: float) -> float:
     return low if value < low else high if value > high else value
-

@@ -97,13 +97,3 @@ class Battery(Circuit):
     @property
     def locked_out(self) -> bool:
         return self.soc <= self.reserve_soc + 1e-9 and self._natural == 0.0
-
-    def describe(self) -> dict:
-        info = super().describe()
-        info.update(
-            soc=round(self.soc, 4),
-            capacityKwh=self.capacity_kwh,
-            maxKw=self.max_kw,
-            reserveSoc=self.reserve_soc,
-        )
-        return info

@@ -179,13 +179,3 @@ class EvCharger(Circuit):
     @property
     def locked_out(self) -> bool:
         return self._locked
-
-    def describe(self) -> dict:
-        info = super().describe()
-        info.update(
-            chargerKw=self.charger_kw,
-            pluggedIn=self.plugged_in,
-            energyDeliveredKwh=round(self.energy_delivered_kwh, 4),
-            sessionEnergyNeededKwh=round(self.session_energy_needed_kwh, 4),
-        )
-        return info

@@ -167,16 +167,3 @@ class Hvac(Circuit):
 
     def comfort_violated(self) -> bool:
         return abs(self.indoor_c - self.setpoint_c) > self.comfort_band_c + self.deadband_c
-
-    def describe(self) -> dict:
-        info = super().describe()
-        info.update(
-            mode=self.mode,
-            indoorC=round(self.indoor_c, 3),
-            setpointC=self.setpoint_c,
-            offsetC=round(self.offset_c, 3),
-            comfortBandC=self.comfort_band_c,
-            compressorOn=self.compressor_on,
-            compressorKw=self.compressor_kw,
-        )
-        return info

@@ -35,8 +35,3 @@ class SolarPv(Circuit):
     def _step(self, env: StepEnv, dt: float) -> float:
         irradiance = env.irradiance
         return -self._gain * irradiance if irradiance > 0.0 else 0.0  # no -0.0 at night
-
-    def describe(self) -> dict:
-        info = super().describe()
-        info.update(kwPeak=self.kw_peak, derate=self.derate)
-        return info

@@ -218,14 +218,3 @@ class WaterHeater(Circuit):
 
     def comfort_violated(self) -> bool:
         return self.tank_c < self.min_c - 5.0  # lukewarm showers
-
-    def describe(self) -> dict:
-        info = super().describe()
-        info.update(
-            tankC=round(self.tank_c, 3),
-            setpointC=self.setpoint_c,
-            minC=self.min_c,
-            tankLiters=self.tank_liters,
-            elementKw=self.element_kw,
-        )
-        return info
