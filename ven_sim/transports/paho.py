@@ -17,10 +17,10 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 
-from ven_sim.transports.base import MessageHandler, StateHandler
+from ven_sim.transports.base import BaseTransport, MessageHandler, StateHandler
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
 from ven_sim.transports.netloop import NetworkLoop
-from ven_sim.transports.paho_connection import PahoConnection
+from ven_sim.transports.paho_connection import ConnectionSettings, PahoConnection
 
 __all__ = ["KEEPALIVE_RANGE", "PahoConnection", "PahoTransport", "TlsSource"]
 
@@ -29,7 +29,7 @@ KEEPALIVE_RANGE = (30, 1200)
 TlsSource = TlsFiles | Callable[[str], TlsFiles] | None
 
 
-class PahoTransport:
+class PahoTransport(BaseTransport):
     """Opens `PahoConnection`s; all of them share one `NetworkLoop` (its own unless given)."""
 
     def __init__(
@@ -77,14 +77,18 @@ class PahoTransport:
         _require_tls12(client)
         if self.alpn and client._ssl_context is not None:
             client._ssl_context.set_alpn_protocols(list(self.alpn))
-        conn = PahoConnection(self, client_id, client, on_message, on_state)
+        settings = ConnectionSettings(
+            self.url, self.keepalive, self.loop, self.offline_buffer, self.max_publish_rate,
+            self.backoff, self.rng,
+        )
+        conn = PahoConnection(settings, client_id, client, on_message, on_state, self._forget)
         with self._lock:
             if self._closed:
                 raise RuntimeError("transport is closed")
             if self._owns_loop and not self.loop.running:
                 self.loop.start()
             self._connections.add(conn)
-        self.loop.call_soon(conn._start)
+        self.loop.call_soon(conn.start)
         return conn
 
     def close(self, timeout: float = 10.0) -> None:
@@ -92,7 +96,7 @@ class PahoTransport:
         with self._lock:
             self._closed = True
             connections = list(self._connections)
-        done = [conn._close_async() for conn in connections]
+        done = [conn.close_async() for conn in connections]
         if self.loop.running and not self.loop.in_loop_thread():
             deadline = time.monotonic() + timeout
             for event in done:

@@ -1,4 +1,7 @@
-"""One MQTT client of a `PahoTransport`: the state machine behind `Connection`.
+"""One MQTT client of a `PahoTransport`: the state machine behind `BaseConnection`.
+
+It knows its transport only as `ConnectionSettings` and an `on_closed` callback, so this
+module does not import the transport (no cycle).
 
 Calls from other threads (`publish`, `subscribe`, `close`) only touch a lock-guarded outbox and
 queue work on the `NetworkLoop`; everything paho does, and every callback, runs on the loop.
@@ -8,19 +11,20 @@ Reconnects use full-jitter exponential backoff: uniform(0, min(cap, base * 2**at
 from __future__ import annotations
 
 import logging
+import random
 import ssl
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from ven_sim.transports.base import ConnectionStats, MessageHandler, StateHandler
-from ven_sim.transports.netloop import TimerHandle
-
-if TYPE_CHECKING:
-    from ven_sim.transports.paho import PahoTransport
+from ven_sim.transports.base import BaseConnection, ConnectionStats, MessageHandler, StateHandler
+from ven_sim.transports.endpoints import BrokerURL
+from ven_sim.transports.netloop import NetworkLoop, TimerHandle
 
 log = logging.getLogger(__name__)
 
@@ -31,26 +35,41 @@ TAKEOVER = "another client connected with the same client ID, or the broker drop
 CLOSE_DRAIN_S = 5.0  # close() waits this long for PUBACKs before sending DISCONNECT
 
 
-class PahoConnection:
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """What every connection of one transport shares (see `PahoTransport` for each field)."""
+
+    url: BrokerURL
+    keepalive: int
+    loop: NetworkLoop
+    offline_buffer: int
+    max_publish_rate: float | None
+    backoff: tuple[float, float]
+    rng: random.Random
+
+
+class PahoConnection(BaseConnection):
     """One MQTT client: publish/subscribe from any thread, reconnects until closed."""
 
     def __init__(
         self,
-        transport: PahoTransport,
+        settings: ConnectionSettings,
         client_id: str,
         client: mqtt.Client,
         on_message: MessageHandler,
         on_state: StateHandler | None,
+        on_closed: Callable[[PahoConnection], None] = lambda _conn: None,
     ) -> None:
         self.client_id = client_id
         self.stats = ConnectionStats()
-        self._transport = transport
-        self._loop = transport.loop
+        self._settings = settings
+        self._on_closed = on_closed
+        self._loop = settings.loop
         self._client = client
         self._handler, self._state_handler = on_message, on_state
         self._lock = threading.Lock()  # guards _outbox, _subs, _connected, _closing, dropped
         self._outbox: deque[tuple[str, bytes, int]] = deque()
-        rate = transport.max_publish_rate
+        rate = settings.max_publish_rate
         self._tokens = rate or 0.0  # a token bucket: `rate` per second, bursts up to `rate`
         self._refilled = time.monotonic()
         self._subs: dict[str, int] = {}
@@ -83,7 +102,7 @@ class PahoConnection:
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
         """Queue a message for the loop; while offline keep at most `offline_buffer` of them."""
         _check_publish(topic, payload, qos)
-        limit = self._transport.offline_buffer
+        limit = self._settings.offline_buffer
         with self._lock:
             if self._closing or (not self._connected and limit == 0):
                 self.stats.dropped += 1
@@ -112,11 +131,11 @@ class PahoConnection:
 
     def close(self, timeout: float = CLOSE_DRAIN_S + 5.0) -> None:
         """Deliver what is queued, disconnect cleanly, never reconnect. Waits unless on the loop."""
-        done = self._close_async()
+        done = self.close_async()
         if self._loop.running and not self._loop.in_loop_thread():
             done.wait(timeout)
 
-    def _close_async(self) -> threading.Event:
+    def close_async(self) -> threading.Event:
         with self._lock:
             if self._closing:
                 return self._closed
@@ -126,10 +145,10 @@ class PahoConnection:
 
     # -- loop thread --------------------------------------------------------------------------
 
-    def _start(self) -> None:
+    def start(self) -> None:
         self._loop.attach(self._client)
-        url = self._transport.url
-        self._client.connect_async(url.host, url.port, keepalive=self._transport.keepalive)
+        url = self._settings.url
+        self._client.connect_async(url.host, url.port, keepalive=self._settings.keepalive)
         self._connect()
 
     def _connect(self) -> None:
@@ -137,7 +156,7 @@ class PahoConnection:
         if self._closing or self._loop.stopping:
             return
         self._acked, self._refusal, self._socket_error = False, None, None
-        url = self._transport.url
+        url = self._settings.url
         try:
             self._client.reconnect()  # TCP connect + TLS handshake block briefly; CONNACK won't
         except ssl.SSLCertVerificationError as exc:
@@ -165,7 +184,7 @@ class PahoConnection:
         self.stats.connects += 1
         self._up_since = time.monotonic()
         if self._attempt:
-            log.info("%s: reconnected to %s", self.client_id, self._transport.url)
+            log.info("%s: reconnected to %s", self.client_id, self._settings.url)
         self._subscribe_now(subs)
         self._flush()
         self._report(True, None)
@@ -187,10 +206,10 @@ class PahoConnection:
         detail = f": {self._socket_error}" if self._socket_error else ""
         if not self._acked:
             if reason == "Keep alive timeout":
-                return f"no CONNACK within {self._transport.keepalive} s"
+                return f"no CONNACK within {self._settings.keepalive} s"
             return f"connection closed before CONNACK; {CERT_HINT}{detail}"
         if reason == "Keep alive timeout":
-            return f"keepalive timeout: nothing from the broker for {self._transport.keepalive} s"
+            return f"keepalive timeout: nothing from the broker for {self._settings.keepalive} s"
         if detail:
             return f"connection lost{detail}"
         return f"broker closed the connection (rc=7): {TAKEOVER}"
@@ -199,10 +218,10 @@ class PahoConnection:
         """Record why, tell the owner, and try again after a jittered exponential backoff."""
         self.stats.last_error = reason
         self._report(False, reason)
-        base, cap = self._transport.backoff
+        base, cap = self._settings.backoff
         if was_up and time.monotonic() - self._up_since >= cap:
             self._attempt = 0  # only a connection that lasted resets: no ping-pong on takeovers
-        delay = self._transport.rng.uniform(0.0, min(cap, base * 2 ** min(self._attempt, 30)))
+        delay = self._settings.rng.uniform(0.0, min(cap, base * 2 ** min(self._attempt, 30)))
         self._attempt += 1
         level = logging.WARNING if self._attempt == 1 or was_up else logging.INFO
         log.log(level, "%s: %s; reconnect attempt %d in %.2f s", self.client_id, reason,
@@ -231,7 +250,7 @@ class PahoConnection:
             log.warning("%s: %s", self.client_id, self.stats.last_error)
 
     def _flush(self, closing: bool = False) -> None:
-        rate = self._transport.max_publish_rate
+        rate = self._settings.max_publish_rate
         retry_in = None
         with self._lock:
             self._flush_scheduled = False
@@ -298,7 +317,7 @@ class PahoConnection:
         if self._drain is not None:
             self._drain.cancel()
         self._loop.detach(self._client)
-        self._transport._forget(self)
+        self._on_closed(self)
         self._closed.set()
 
     def _report(self, up: bool, reason: str | None) -> None:
