@@ -18,6 +18,9 @@ import simpy
 
 from actors.runtime import Dispatcher, no_blocking_gets
 
+# The paced kernel never sleeps longer than this before it looks at `stop()` again.
+STOP_POLL_S = 0.1
+
 
 class Kernel:
     def __init__(self, speed: str | float, dispatcher: Dispatcher) -> None:
@@ -39,9 +42,14 @@ class Kernel:
         self.dispatcher.notify()
 
     def stop(self) -> None:
-        """Ask `run` to return early (from any thread)."""
+        """Ask `run` to return early: from any thread, and from a signal handler.
+
+        Only a flag, no wake-up: a signal handler runs on the main thread (the kernel's,
+        in `live`) maybe while it holds the dispatcher's non-reentrant wake-up lock, so
+        notifying the dispatcher from here could wait for itself forever. `_wait_until`
+        waits in slices of at most STOP_POLL_S instead and looks at the flag in between.
+        """
         self._stopping = True
-        self.dispatcher.notify()
 
     def run(self, until: float, progress: Callable[[float], None] | None = None) -> float:
         """Run to simulated time `until`; return the wall seconds it took."""
@@ -90,5 +98,5 @@ class Kernel:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            if self.dispatcher.wait(remaining) or not self._inbox.empty():
+            if self.dispatcher.wait(min(remaining, STOP_POLL_S)) or not self._inbox.empty():
                 self._settle()

@@ -81,6 +81,25 @@ def _idle(kernel: Kernel):
         yield kernel.env.timeout(1)
 
 
+def test_stop_takes_no_lock_so_a_signal_handler_cannot_deadlock_on_it() -> None:
+    # A handler runs on the kernel's thread, maybe while that thread holds the dispatcher's
+    # non-reentrant wake-up lock (inside `wait`); stop() must return all the same.
+    dispatcher = Dispatcher("k")
+    kernel = Kernel(1.0, dispatcher)
+    held = dispatcher._wakeup  # the lock `Dispatcher.wait` and `notify` take
+
+    def stop_inside_the_lock() -> None:
+        with held:
+            kernel.stop()
+
+    stopper = threading.Thread(target=stop_inside_the_lock, daemon=True)
+    stopper.start()
+    stopper.join(5.0)
+    assert not stopper.is_alive(), "stop() blocked on the dispatcher's lock"
+    kernel.env.process(_idle(kernel))
+    assert kernel.run(3600.0) < 5.0  # the flag alone ends the run
+
+
 def test_blocking_get_in_a_simpy_process_raises_instead_of_hanging() -> None:
     from actors.runtime import BlockingGetError
 

@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
 
 from ven_sim.broker.shadow_doc import SHADOW_CLIENT_ID
+from ven_sim.signals import StopSignals
 from ven_sim.transports.endpoints import BrokerURL, MQTTConnectError, TlsFiles
 
 __all__ = ["broker_command", "shadow_service_command"]
 
 FilePath = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-
-def _wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM, then restore the previous handlers."""
-    stop = threading.Event()
-
-    def handler(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        # A timed wait so the handler gets to run promptly on every platform.
-        while not stop.wait(0.5):
-            pass
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _fail_clearly(action: Callable[[], None]) -> None:
@@ -88,8 +69,10 @@ def broker_command(
             if with_shadow:
                 tls = TlsFiles.from_paths(ca.client_cert(SHADOW_CLIENT_ID))
                 shadow = ShadowService(broker.url, tls, persist_path=shadow_file).start()
-            _announce(broker.url, broker.plain_url, ca, certs, with_shadow)
-            _wait_for_signal()
+            # Handlers before the announcement: a signal right after it stops us cleanly.
+            with StopSignals() as signals:
+                _announce(broker.url, broker.plain_url, ca, certs, with_shadow)
+                signals.wait()
         finally:
             if shadow is not None:
                 shadow.stop()
@@ -144,9 +127,10 @@ def shadow_service_command(
         from ven_sim.broker.shadow_service import ShadowService
 
         service = ShadowService(url, tls, client_id=client_id, persist_path=shadow_file).start()
-        click.echo(f"shadow service on {url} as {client_id}. Ctrl-C to stop.")
         try:
-            _wait_for_signal()
+            with StopSignals() as signals:  # before the line that says we are up
+                click.echo(f"shadow service on {url} as {client_id}. Ctrl-C to stop.")
+                signals.wait()
         finally:
             service.stop()
         click.echo("shadow service stopped")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 
 import click
 
 from ven_sim.cli.options import broker_options, open_broker
+from ven_sim.signals import StopSignals
 
 logger = logging.getLogger(__name__)
 
@@ -52,25 +52,26 @@ def live(thing_name, panel_amperage, web_host, web_port, web_token, config_file,
             ven = LiveVen(config, wire)
         except (OSError, ValueError) as exc:  # unreadable cert/key, bad template or params
             raise click.ClickException(f"cannot start {thing_name}: {exc}") from None
-        click.echo(f"{thing_name} live on {wire.description}", err=True)
-        server = None
-        if web_port:
-            from ven_sim.web.server import WebServer
+        # Handlers first: whoever sees "live on" may signal at once and expect a clean
+        # stop. A signal before `run` begins makes `run` shut down right away.
+        with StopSignals(on_signal=ven.stop):
+            click.echo(f"{thing_name} live on {wire.description}", err=True)
+            server = None
+            if web_port:
+                from ven_sim.web.server import WebServer
 
+                try:
+                    server = WebServer(ven, host=web_host, port=web_port, token=web_token)
+                    server.start()
+                except (ValueError, OSError) as exc:  # no token off loopback, port taken
+                    ven.stop()
+                    raise click.ClickException(f"web UI: {exc}") from None
+                click.echo(f"web UI on http://{server.host}:{server.port}/", err=True)
             try:
-                server = WebServer(ven, host=web_host, port=web_port, token=web_token)
-                server.start()
-            except (ValueError, OSError) as exc:  # no token off loopback, port taken
-                ven.stop()
-                raise click.ClickException(f"web UI: {exc}") from None
-            click.echo(f"web UI on http://{server.host}:{server.port}/", err=True)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda _s, _f: ven.stop())
-        try:
-            ven.run(seconds if seconds else float("inf"))
-        finally:
-            if server is not None:
-                server.stop()
+                ven.run(seconds if seconds else float("inf"))
+            finally:
+                if server is not None:
+                    server.stop()
     click.echo(f"{thing_name} stopped", err=True)
 
 
