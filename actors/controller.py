@@ -57,7 +57,7 @@ class ActiveEvent:
         self.event_id = msg.event_id
         self.requested_kw = msg.requested_kw
         self.start = start
-        self.end = start + (msg.end - msg.start)
+        self.end = start + msg.duration_s
         self.baseline_kw = baseline_kw
         self.correlation_id = msg.correlation_id
         self.delivered_kwh = 0.0  # the VEN's own running M&V, for acks and the shadow

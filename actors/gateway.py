@@ -28,12 +28,12 @@ from actors.messages import (
     LinkState,
     SetLoad,
     ShedLoad,
-    StartEvent,
     Subscribe,
     Telemetry,
 )
 from actors.runtime import DispatchedActor, Dispatcher
-from sim import contract
+from sim import commands, contract
+from sim.commands import Command, CommandError
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class GatewayActor(DispatchedActor):
         self.topics = contract.topics(ven_id)
         self.config: dict[str, Any] = {**DEFAULT_CONFIG, **(config or {})}
         self.acks = contract.AckCache()
-        self.pending: dict[str, contract.Command] = {}  # event correlationId -> command
+        self.pending: dict[str, Command] = {}  # event correlationId -> command
         self.listeners: list[pykka.ActorRef[Any]] = []
         self.latest: Telemetry | None = None
         self.connection: Connection | None = None
@@ -114,8 +114,8 @@ class GatewayActor(DispatchedActor):
 
     # -- commands -----------------------------------------------------------------
     def _on_command(self, raw: bytes) -> None:
-        command = contract.parse_command(raw, self.ven_id)
-        if isinstance(command, contract.CommandError):
+        command = commands.parse_command(raw, self.ven_id)
+        if isinstance(command, CommandError):
             self.errors += 1
             logger.info("%s: bad command: %s", self.ven_id, command.error)
             if command.correlation_id is not None:
@@ -133,32 +133,22 @@ class GatewayActor(DispatchedActor):
             return
         handler(command)
 
-    def _op_ping(self, command: contract.Command) -> None:
+    def _op_ping(self, command: Command) -> None:
         self._ack(command)
 
-    def _op_event(self, command: contract.Command) -> None:
+    def _op_event(self, command: Command) -> None:
         self.pending[command.correlation_id] = command
-        # Only the duration matters: the controller starts the event at its own clock.
-        self.controller.tell(contract.start_event(command, now=0.0))
+        self.controller.tell(commands.start_event(command))
 
-    def _op_shedPanel(self, command: contract.Command) -> None:  # noqa: N802 - the op's name
-        data = command.data
+    def _op_shedPanel(self, command: Command) -> None:  # noqa: N802 - the op's name
         self.pending[command.correlation_id] = command
-        self.controller.tell(
-            StartEvent(
-                f"panel-{command.correlation_id}",
-                float(data["requestedReductionKw"]),
-                0.0,
-                float(data["durationS"]),
-                command.correlation_id,
-            )
-        )
+        self.controller.tell(commands.shed_panel(command))
 
-    def _op_restore(self, command: contract.Command) -> None:
+    def _op_restore(self, command: Command) -> None:
         self.pending[command.correlation_id] = command
-        self.controller.tell(contract.end_event(command))
+        self.controller.tell(commands.end_event(command))
 
-    def _op_shedLoad(self, command: contract.Command) -> None:  # noqa: N802
+    def _op_shedLoad(self, command: Command) -> None:  # noqa: N802
         data = command.data
         if not self._known_load(command, data["loadId"]):
             return
@@ -167,14 +157,14 @@ class GatewayActor(DispatchedActor):
         )
         self._ack(command, data=dict(data))
 
-    def _op_setLoad(self, command: contract.Command) -> None:  # noqa: N802
+    def _op_setLoad(self, command: Command) -> None:  # noqa: N802
         if not self._known_load(command, command.data["loadId"]):
             return
-        message: SetLoad = contract.set_load(command)
+        message: SetLoad = commands.set_load(command)
         self.controller.tell(message)
         self._ack(command, data=dict(command.data))
 
-    def _op_set(self, command: contract.Command) -> None:
+    def _op_set(self, command: Command) -> None:
         self.config.update(command.data)
         for ref in self.listeners:
             ref.tell(ConfigChanged(dict(self.config)))
@@ -182,7 +172,7 @@ class GatewayActor(DispatchedActor):
 
     _op_setConfig = _op_set  # noqa: N815 - the backend sends both names
 
-    def _op_get(self, command: contract.Command) -> None:
+    def _op_get(self, command: Command) -> None:
         what = command.data["what"]
         if what == "config":
             data: dict[str, Any] = dict(self.config)
@@ -197,7 +187,7 @@ class GatewayActor(DispatchedActor):
                 data["connected"] = self.connected
         self._ack(command, data=data)
 
-    def _known_load(self, command: contract.Command, load_id: str) -> bool:
+    def _known_load(self, command: Command, load_id: str) -> bool:
         if self.latest is None or any(row["id"] == load_id for row in self.latest.loads):
             return True
         self._ack(command, status="error", error=f"unknown loadId {load_id!r}")
@@ -222,7 +212,7 @@ class GatewayActor(DispatchedActor):
         else:
             self._ack(command, status="error", error=f"no active event {ended.event_id!r}")
 
-    def _ack(self, command: contract.Command, *, status: str = "success", **extra: Any) -> None:
+    def _ack(self, command: Command, *, status: str = "success", **extra: Any) -> None:
         payload = contract.ack_payload(
             command, ven_id=self.ven_id, ts=self.clock(), status=status, **extra
         )

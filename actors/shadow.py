@@ -33,6 +33,7 @@ from actors.messages import (
 )
 from actors.runtime import DispatchedActor, Dispatcher
 from sim import contract
+from sim.limits import PANEL_SIZES
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,6 @@ class ShadowSyncerActor(DispatchedActor):
         self.ven_id = ven_id
         self.controller = controller
         self.gateway = gateway
-        self.prefix = f"$aws/things/{ven_id}/shadow"
         self.connection: Connection | None = None
         self.latest: Telemetry | None = None
         self.config: dict[str, Any] = {}
@@ -88,7 +88,7 @@ class ShadowSyncerActor(DispatchedActor):
         if isinstance(message, Attach):
             self.connection = message.connection
             for suffix in SUBSCRIPTIONS:
-                self.connection.subscribe(f"{self.prefix}/{suffix}")
+                self.connection.subscribe(contract.shadow_topic(self.ven_id, suffix))
             self._get()
         elif isinstance(message, Telemetry):
             self.latest = message
@@ -118,7 +118,10 @@ class ShadowSyncerActor(DispatchedActor):
         return None
 
     def _on_shadow(self, topic: str, raw: bytes) -> None:
-        suffix = topic[len(self.prefix) + 1 :]
+        parsed = contract.parse_shadow_topic(topic)
+        if parsed is None or parsed[0] != self.ven_id:
+            return  # not this VEN's shadow
+        suffix = parsed[1]
         try:
             doc = json.loads(raw)
         except ValueError:
@@ -170,7 +173,7 @@ class ShadowSyncerActor(DispatchedActor):
             self.config["report_interval_seconds"] = interval
             self.gateway.tell(ConfigChanged({"report_interval_seconds": interval}))
         amps = delta.get("panelAmperageRating")
-        if amps in (100, 150, 200):
+        if amps in PANEL_SIZES:
             self.panel_amps = int(amps)
             self.controller.tell(SetPanel(int(amps)))
         self.deltas_applied += 1
@@ -224,7 +227,8 @@ class ShadowSyncerActor(DispatchedActor):
 
     def _publish(self, operation: str, request: dict[str, Any]) -> None:
         if self.connection is not None:
-            self.connection.publish(f"{self.prefix}/{operation}", contract.encode(request))
+            topic = contract.shadow_topic(self.ven_id, operation)
+            self.connection.publish(topic, contract.encode(request))
 
     def _next_token(self) -> str:
         self._token += 1

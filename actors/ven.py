@@ -15,6 +15,7 @@ from actors.gateway import GatewayActor
 from actors.messages import AddCircuit, Attach, Inbound, LinkState, Subscribe
 from actors.runtime import Dispatcher, stop_actors
 from actors.shadow import ShadowSyncerActor
+from sim import contract
 from sim.curtailment import CircuitInfo
 from sim.models.base import Circuit
 from sim.world import World
@@ -95,13 +96,13 @@ class Ven:
             self.ven_id, self.controller, clock=clock, config=config, dispatcher=dispatcher
         )
         self.refs.append(self.gateway)
-        routes = [("ven/cmd/", self.gateway)]
+        routes = [(contract.topics(self.ven_id).command, self.gateway)]
         if shadow:
             syncer = ShadowSyncerActor.start(
                 self.ven_id, self.controller, self.gateway, dispatcher=dispatcher
             )
             self.refs.append(syncer)
-            routes.append(("$aws/things/", syncer))
+            routes.append((contract.SHADOW_TOPIC_PREFIX, syncer))
 
         def on_message(topic: str, payload: bytes) -> None:
             for prefix, ref in routes:

@@ -1,9 +1,9 @@
 """Backend commands from `ven/cmd/{venId}`: parsing, validation and actor messages.
 
 Pure functions, no network: `parse_command` turns one raw payload into a normalised
-`Command` or a `CommandError` (never raising on bad input), and `start_event`, `end_event`
-and `set_load` turn valid commands into the actor messages they stand for. Re-exported by
-`sim.contract`, which owns the rest of the wire contract (topics, telemetry, acks).
+`Command` or a `CommandError` (never raising on bad input), and `start_event`,
+`shed_panel`, `end_event` and `set_load` turn valid commands into the actor messages they
+stand for. `sim.contract` owns the rest of the wire contract (topics, telemetry, acks).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.limits import MAX_PAYLOAD_BYTES
 from sim.records import EndEvent, SetLoad, StartEvent
-
-MAX_PAYLOAD_BYTES = 128 * 1024  # AWS IoT Core's MQTT payload limit
 
 OPS = frozenset({"event", "restore", "ping", "shedPanel", "shedLoad", "set", "setConfig",
                  "setLoad", "get"})
@@ -247,13 +246,22 @@ def parse_command(raw: bytes, ven_id: str,
 
 
 # -- commands as actor messages ---------------------------------------------------------
-def start_event(command: Command, now: float) -> StartEvent:
-    """An `event` command as a StartEvent beginning at simulated time `now`."""
+def start_event(command: Command) -> StartEvent:
+    """An `event` command as a StartEvent."""
     if command.op != "event":
         raise ValueError(f"not an event command: {command.op!r}")
     d = command.data
-    return StartEvent(d["event_id"], d["requestedReductionKw"], now, now + d["duration_s"],
+    return StartEvent(d["event_id"], d["requestedReductionKw"], d["duration_s"],
                       command.correlation_id)
+
+
+def shed_panel(command: Command) -> StartEvent:
+    """A `shedPanel` command as a StartEvent of its own, named after its correlationId."""
+    if command.op != "shedPanel":
+        raise ValueError(f"not a shedPanel command: {command.op!r}")
+    d = command.data
+    return StartEvent(f"panel-{command.correlation_id}", d["requestedReductionKw"],
+                      d["durationS"], command.correlation_id)
 
 
 def end_event(command: Command) -> EndEvent:

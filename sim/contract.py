@@ -6,10 +6,11 @@ any one field has the wrong type (an int where it wants a float is fine in JSON,
 bool where it wants a number, a string timestamp or milliseconds are not).
 
 Topics: `volttron/metering` and `ven/telemetry/{venId}` carry telemetry out,
-`ven/cmd/{venId}` carries commands in and `ven/ack/{venId}` carries acks out.
+`ven/cmd/{venId}` carries commands in and `ven/ack/{venId}` carries acks out; the AWS IoT
+device shadow of thing `{venId}` lives under `$aws/things/{venId}/shadow/`. Every topic
+string is built (and read) here.
 
-Command parsing lives in `sim.commands`; its public names are re-exported here, so
-`contract.parse_command(...)`, `contract.Command` etc. keep working.
+Command parsing lives in `sim.commands`.
 """
 
 from __future__ import annotations
@@ -21,50 +22,39 @@ import re
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
-from sim.commands import (
-    GET_WHAT,
-    MAX_PAYLOAD_BYTES,
-    OPS,
-    Command,
-    CommandError,
-    end_event,
-    parse_command,
-    set_load,
-    start_event,
-)
+from sim.commands import Command, CommandError
+from sim.limits import MAX_PAYLOAD_BYTES
 from sim.models.base import KW_PER_BREAKER_AMP, PANEL_VOLTAGE
 from sim.models.house import panel_facts
 from sim.records import EventAck, Telemetry
 
 __all__ = [
-    # re-exported from sim.commands
-    "GET_WHAT",
-    "MAX_PAYLOAD_BYTES",
-    "OPS",
-    "Command",
-    "CommandError",
-    "end_event",
-    "parse_command",
-    "set_load",
-    "start_event",
-    # defined here
     "ACK_CACHE_SIZE",
     "ACK_STATUSES",
     "ACK_TOPIC",
     "CIRCUIT_ACK_KEYS",
     "COMMAND_TOPIC",
+    "EVERY_VEN",
     "GENERIC_TYPE",
     "METERING_TOPIC",
     "SCHEMA_VERSION",
+    "SHADOW_OPERATIONS",
+    "SHADOW_REQUEST_FILTERS",
+    "SHADOW_TOPIC_PREFIX",
     "TELEMETRY_TOPIC",
     "AckCache",
     "Topics",
     "ack_payload",
+    "command_payload",
     "encode",
     "error_ack_payload",
     "event_ack_payload",
     "load_type",
+    "parse_shadow_topic",
+    "shadow_request",
+    "shadow_topic",
     "telemetry_payload",
+    "topic_kind",
     "topics",
 ]
 
@@ -110,6 +100,68 @@ def topics(ven_id: str) -> Topics:
     )
 
 
+_ANY_LEVEL = "+"  # the MQTT single-level wildcard
+# Subscription filters matching the topics of every VEN, e.g. `EVERY_VEN.ack` = "ven/ack/+".
+EVERY_VEN = Topics(
+    metering=METERING_TOPIC,
+    telemetry=TELEMETRY_TOPIC.format(ven_id=_ANY_LEVEL),
+    command=COMMAND_TOPIC.format(ven_id=_ANY_LEVEL),
+    ack=ACK_TOPIC.format(ven_id=_ANY_LEVEL),
+)
+# Each per-VEN topic up to its venId, e.g. "ven/ack/".
+_PREFIXES = {
+    kind: template.format(ven_id="")
+    for kind, template in (("telemetry", TELEMETRY_TOPIC), ("command", COMMAND_TOPIC),
+                           ("ack", ACK_TOPIC))
+}
+
+
+def topic_kind(topic: str) -> str | None:
+    """Which `Topics` field `topic` is ("metering", "telemetry", "command" or "ack"); None
+    for a topic outside the contract. Per-VEN topics are told apart by their prefix."""
+    if topic == METERING_TOPIC:
+        return "metering"
+    for kind, prefix in _PREFIXES.items():
+        if topic.startswith(prefix):
+            return kind
+    return None
+
+
+# -- device shadow topics ---------------------------------------------------------------
+SHADOW_TOPIC_PREFIX = "$aws/things/"
+_SHADOW_LEVEL = "/shadow/"
+SHADOW_OPERATIONS = ("get", "update", "delete")  # what a client may ask of its shadow
+
+
+def shadow_topic(thing: str, suffix: str) -> str:
+    """`$aws/things/{thing}/shadow/{suffix}`, e.g. suffix "update" or "update/accepted"."""
+    return f"{SHADOW_TOPIC_PREFIX}{thing}{_SHADOW_LEVEL}{suffix}"
+
+
+# What a shadow service subscribes to: every thing's get, update and delete requests.
+SHADOW_REQUEST_FILTERS = tuple(shadow_topic(_ANY_LEVEL, op) for op in SHADOW_OPERATIONS)
+
+
+def parse_shadow_topic(topic: str) -> tuple[str, str] | None:
+    """(thing, suffix) of `$aws/things/{thing}/shadow/{suffix}`, e.g. ("ven-1",
+    "update/delta"); None for any other topic."""
+    if not topic.startswith(SHADOW_TOPIC_PREFIX):
+        return None
+    thing, level, suffix = topic[len(SHADOW_TOPIC_PREFIX) :].partition(_SHADOW_LEVEL)
+    if not level or "/" in thing:
+        return None
+    return thing, suffix
+
+
+def shadow_request(topic: str) -> tuple[str, str] | None:
+    """(thing, operation) of a request on `$aws/things/{thing}/shadow/{get|update|delete}`;
+    None for replies (`.../update/accepted`) and any other topic."""
+    parsed = parse_shadow_topic(topic)
+    if parsed is None or parsed[1] not in SHADOW_OPERATIONS:
+        return None
+    return parsed
+
+
 # -- encoding ---------------------------------------------------------------------------
 def encode(payload: dict[str, Any]) -> bytes:
     """Compact UTF-8 JSON; ValueError if over 128 KB or not JSON-able (NaN, infinity)."""
@@ -119,6 +171,27 @@ def encode(payload: dict[str, Any]) -> bytes:
         raise ValueError(f"payload is {len(data)} bytes, over the {MAX_PAYLOAD_BYTES}-byte "
                          "AWS IoT limit")
     return data
+
+
+# -- commands ---------------------------------------------------------------------------
+def command_payload(op: str, correlation_id: str, ven_id: str,
+                    data: dict[str, Any]) -> dict[str, Any]:
+    """A command for `ven/cmd/{venId}` the way the backend builds it.
+
+    `event` and `restore` repeat `event_id` at the top level, and `event` its kW and
+    duration as `shed_kw` and `duration_sec`, as the backend does; `parse_command` reads
+    either place.
+    """
+    payload: dict[str, Any] = {"op": op, "correlationId": correlation_id, "venId": ven_id}
+    if op in ("event", "restore") and "event_id" in data:
+        payload["event_id"] = data["event_id"]
+    if op == "event":
+        if "requestedReductionKw" in data:
+            payload["shed_kw"] = data["requestedReductionKw"]
+        if "duration_s" in data:
+            payload["duration_sec"] = data["duration_s"]
+    payload["data"] = data
+    return payload
 
 
 # -- telemetry --------------------------------------------------------------------------

@@ -51,13 +51,24 @@ class SetLoad:
 
 @dataclass(frozen=True, slots=True)
 class StartEvent:
-    """A DR event for this VEN: shed `requested_kw` against the baseline until `end`."""
+    """A DR event for this VEN: shed `requested_kw` against the baseline for `duration_s`.
+
+    The event starts when the controller takes it, on the controller's own clock (its
+    last tick): a sender's clock may differ, so a sender gives only how long it lasts.
+    Built by `sim.commands` from the backend's `event` and `shedPanel` commands, by
+    `scheduled` from a scenario's event window, and directly for "from now, this long".
+    """
 
     event_id: str
     requested_kw: float
-    start: float
-    end: float
+    duration_s: float
     correlation_id: str | None = None
+
+    @classmethod
+    def scheduled(cls, event_id: str, requested_kw: float, start: float,
+                  end: float) -> StartEvent:
+        """The event of a window [start, end], sent to the VEN at `start`."""
+        return cls(event_id, requested_kw, end - start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +139,6 @@ class ShedLoad:
 
 @dataclass(frozen=True, slots=True)
 class SetPanel:
-    """Change the panel's breaker rating (100, 150 or 200 A)."""
+    """Change the panel's breaker rating: one of `sim.limits.PANEL_SIZES` (A)."""
 
     amps: int

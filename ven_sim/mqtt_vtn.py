@@ -44,7 +44,7 @@ class MqttVtn(Vtn):
         self.acks = self.errors = 0
         # A fresh client ID per run (not from the seed): two runs must not kick each other.
         self.connection = transport.open(f"vtn-{uuid.uuid4().hex[:8]}", self._on_message)
-        self.connection.subscribe("ven/ack/+")
+        self.connection.subscribe(contract.EVERY_VEN.ack)
 
     def _uuid8(self) -> str:
         return f"{self._rng.getrandbits(32):08x}"
@@ -52,22 +52,11 @@ class MqttVtn(Vtn):
     def send_event(self, ven: Ven, event_id: str, kw: float, window: EventWindow) -> None:
         duration = int(round(window.end - window.start))
         cid = f"evt-{event_id}-{self._uuid8()}"
-        command = {
-            "op": "event",
-            "correlationId": cid,
-            "venId": ven.ven_id,
-            "event_id": event_id,
-            "shed_kw": round(kw, 3),
-            "duration_sec": duration,
-            "data": {
-                "event_id": event_id,
-                "requestedReductionKw": round(kw, 3),
-                "duration_s": duration,
-            },
-        }
+        data = {"event_id": event_id, "requestedReductionKw": round(kw, 3), "duration_s": duration}
+        command = contract.command_payload("event", cid, ven.ven_id, data)
         with self._lock:
             self._sent_at[cid] = time.monotonic()
-        self.connection.publish(f"ven/cmd/{ven.ven_id}", contract.encode(command))
+        self.connection.publish(contract.topics(ven.ven_id).command, contract.encode(command))
         self.sent += 1
 
     def _on_message(self, topic: str, payload: bytes) -> None:

@@ -76,7 +76,7 @@ class Vtn:
             self.send_event(ven, event.id, shares[ven.ven_id], window)
 
     def send_event(self, ven: Ven, event_id: str, kw: float, window: EventWindow) -> None:
-        ven.tell(StartEvent(event_id, kw, window.start, window.end))
+        ven.tell(StartEvent.scheduled(event_id, kw, window.start, window.end))
         self.sent += 1
 
     def summary(self) -> dict[str, Any]:

@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.limits import MAX_PUBLISHES_PER_S
 from ven_sim.transports.base import BaseTransport as Transport
 from ven_sim.transports.endpoints import BrokerURL, TlsFiles
 
 AWS_PORT = 8883
 AWS_ALPN = "x-amzn-mqtt-ca"  # MQTT over 443 (set IOT_PORT=443)
-AWS_PUBLISH_RATE = 100.0  # AWS IoT Core: publishes per second per connection
 EMBEDDED_PORT = 8883  # `listen` and `send` find a run's embedded broker here
 
 
@@ -155,7 +155,7 @@ def _aws(
     ca = ca or env.get("CA_CERT") or str(amazon_root_ca_path(certs_dir))
     tls = _tls_source(url, ca, cert, key, certs_dir, env)
     alpn = (AWS_ALPN,) if port == 443 else ()
-    return _paho(url, tls, keepalive, f"AWS IoT Core {url}", alpn=alpn, rate=AWS_PUBLISH_RATE)
+    return _paho(url, tls, keepalive, f"AWS IoT Core {url}", alpn=alpn, rate=MAX_PUBLISHES_PER_S)
 
 
 def _tls_source(

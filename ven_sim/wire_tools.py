@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sim import contract
 from ven_sim.transports.base import BaseTransport as Transport
 
 
@@ -20,9 +21,10 @@ def format_message(topic: str, payload: bytes) -> str:
         return f"{_now()} {topic} <{len(payload)} bytes, not JSON>"
     if not isinstance(doc, dict):
         return f"{_now()} {topic} {json.dumps(doc)[:200]}"
-    if topic.startswith("ven/ack/"):
+    kind = contract.topic_kind(topic)
+    if kind == "ack":
         return _format_ack(doc)
-    if topic == "volttron/metering" or topic.startswith("ven/telemetry/"):
+    if kind in ("metering", "telemetry"):
         return _format_telemetry(doc)
     return f"{_now()} {topic} {json.dumps(doc, separators=(',', ':'))[:300]}"
 
@@ -68,17 +70,8 @@ def _now() -> str:
 
 
 def command(ven_id: str, op: str, data: dict[str, Any]) -> dict[str, Any]:
-    """A command envelope as the backend builds it (event/restore also carry top-level ids)."""
-    cid = f"{op}-{uuid.uuid4().hex[:8]}"
-    envelope: dict[str, Any] = {"op": op, "correlationId": cid, "venId": ven_id, "data": data}
-    if op in ("event", "restore") and "event_id" in data:
-        envelope["event_id"] = data["event_id"]
-    if op == "event":
-        if "requestedReductionKw" in data:
-            envelope["shed_kw"] = data["requestedReductionKw"]
-        if "duration_s" in data:
-            envelope["duration_sec"] = data["duration_s"]
-    return envelope
+    """A command as the backend builds it, with a fresh correlationId."""
+    return contract.command_payload(op, f"{op}-{uuid.uuid4().hex[:8]}", ven_id, data)
 
 
 def request(
@@ -104,13 +97,16 @@ def request(
         if up:
             subscribed.set()
 
+    # Not `contract.topics`, which refuses a bad id: here such an id just gets no ack.
+    ack_topic = contract.ACK_TOPIC.format(ven_id=ven_id)
+    command_topic = contract.COMMAND_TOPIC.format(ven_id=ven_id)
     deadline = time.monotonic() + timeout
     conn = transport.open(f"send-{uuid.uuid4().hex[:8]}", on_message, on_state)
     try:
-        conn.subscribe(f"ven/ack/{ven_id}")
+        conn.subscribe(ack_topic)
         subscribed.wait(timeout)
         sent = time.monotonic()
-        conn.publish(f"ven/cmd/{ven_id}", json.dumps(envelope).encode())
+        conn.publish(command_topic, json.dumps(envelope).encode())
         if not done.wait(max(0.0, deadline - time.monotonic())):
             return None
         return got["ack"], (got["at"] - sent) * 1000.0

@@ -6,6 +6,7 @@ import math
 import random
 from typing import Any
 
+from sim.limits import PANEL_SIZES
 from sim.models.base import KW_PER_BREAKER_AMP, PANEL_VOLTAGE, Circuit
 from sim.models.battery import Battery
 from sim.models.ev import EvCharger
@@ -14,7 +15,6 @@ from sim.models.profile import Dryer, ElectricRange, Lighting, Outlets, Refriger
 from sim.models.pv import SolarPv
 from sim.models.water_heater import WaterHeater
 
-PANEL_SIZES = (100, 150, 200)
 _BREAKER_SIZES = (15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 125)
 
 TEMPLATE_PARAMS: dict[str, type] = {

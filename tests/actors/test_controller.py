@@ -58,7 +58,7 @@ def test_reports_power_and_rolling_baseline(ven_and_sink) -> None:
 def test_event_sheds_by_priority_acks_and_restores_staggered(ven_and_sink) -> None:
     ven, sink, dispatcher = ven_and_sink
     drive(ven, dispatcher, 0.0, 7200.0)
-    ven.tell(StartEvent("evt-1", 5.0, 7200.0, 10800.0, correlation_id="c-1"))
+    ven.tell(StartEvent("evt-1", 5.0, 3600.0, correlation_id="c-1"))
     dispatcher.run_until_idle()
     (ack,) = [m for m in sink if isinstance(m, EventAck)]
     assert ack.correlation_id == "c-1" and ack.actual_shed_kw == pytest.approx(5.0)
@@ -80,8 +80,8 @@ def test_event_sheds_by_priority_acks_and_restores_staggered(ven_and_sink) -> No
 def test_zero_request_is_applied_and_restore_ends_only_the_named_event(ven_and_sink) -> None:
     ven, sink, dispatcher = ven_and_sink
     drive(ven, dispatcher, 0.0, 3600.0)
-    ven.tell(StartEvent("zero", 0.0, 3600.0, 10800.0))
-    ven.tell(StartEvent("two", 2.0, 3600.0, 10800.0))
+    ven.tell(StartEvent.scheduled("zero", 0.0, 3600.0, 10800.0))
+    ven.tell(StartEvent.scheduled("two", 2.0, 3600.0, 10800.0))
     dispatcher.run_until_idle()
     acks = [m for m in sink if isinstance(m, EventAck)]
     assert [a.event_id for a in acks] == ["zero", "two"]

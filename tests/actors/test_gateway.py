@@ -22,6 +22,7 @@ from actors.connection import Transport
 from actors.messages import Tick
 from actors.runtime import Dispatcher
 from actors.ven import Ven
+from sim.limits import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from sim.world import World
 from tests.actors.fakes import ConstantWeather, Flat
 from ven_sim.broker.shadow_service import ShadowService
@@ -377,3 +378,36 @@ def test_capacity_change_shows_in_telemetry(site: Site) -> None:
     site.run(10.0)
     ev = next(r for r in site.backend.telemetry()[-1]["loads"] if r["id"] == "ev1")
     assert ev["capacityKw"] == pytest.approx(4.8)
+
+
+class FilterRecordingBus(InProcessBus):
+    """An in-process bus that remembers each client's topic filters."""
+
+    def __init__(self) -> None:
+        super().__init__(shadows=ShadowStore())
+        self.filters: dict[str, list[str]] = {}
+
+    def subscribe(self, conn: Any, topic_filter: str) -> None:
+        self.filters.setdefault(conn.client_id, []).append(topic_filter)
+        super().subscribe(conn, topic_filter)
+
+
+def test_a_ven_subscribes_to_its_own_topics_only_within_the_aws_quota() -> None:
+    bus = FilterRecordingBus()
+    dispatcher = Dispatcher("subscriptions")
+    ven = Ven("ven-q", [Flat("ev1", 6.0, priority=8)], World(START, ConstantWeather()),
+              dispatcher, panel_amps=200, transport=InProcessTransport(bus))
+    try:
+        dispatcher.run_until_idle()
+        filters = bus.filters["ven-q"]
+        assert sorted(filters) == sorted([
+            "ven/cmd/ven-q",
+            *(f"$aws/things/ven-q/shadow/{suffix}" for suffix in (
+                "get/accepted", "get/rejected", "update/accepted", "update/rejected",
+                "update/delta")),
+        ])
+        assert len(filters) <= MAX_SUBSCRIPTIONS_PER_CONNECTION
+    finally:
+        ven.stop()
+        dispatcher.run_until_idle()
+        ven.close()

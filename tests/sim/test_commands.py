@@ -8,14 +8,15 @@ import pytest
 
 from actors.messages import EndEvent, SetLoad, StartEvent
 from sim.commands import (
-    MAX_PAYLOAD_BYTES,
     Command,
     CommandError,
     end_event,
     parse_command,
     set_load,
+    shed_panel,
     start_event,
 )
+from sim.limits import MAX_PAYLOAD_BYTES
 from tests.sim.contract_helpers import VEN, parse_err, parse_ok
 
 
@@ -56,9 +57,19 @@ def test_backend_restore_command() -> None:
 def test_event_command_as_start_event() -> None:
     cmd = parse_ok({"op": "event", "correlationId": "c1",
                     "data": {"event_id": "e1", "requestedReductionKw": 2, "duration_s": 600}})
-    assert start_event(cmd, 100.0) == StartEvent("e1", 2.0, 100.0, 700.0, "c1")
+    assert start_event(cmd) == StartEvent("e1", 2.0, 600.0, "c1")
     with pytest.raises(ValueError):
         end_event(cmd)
+    with pytest.raises(ValueError):
+        shed_panel(cmd)
+
+
+def test_shed_panel_command_as_an_event_of_its_own() -> None:
+    cmd = parse_ok({"op": "shedPanel", "correlationId": "sp-1",
+                    "data": {"requestedReductionKw": 3, "durationS": 60}})
+    assert shed_panel(cmd) == StartEvent("panel-sp-1", 3.0, 60.0, "sp-1")
+    with pytest.raises(ValueError):
+        start_event(cmd)
 
 
 # -- commands: the other ops ------------------------------------------------------------

@@ -14,16 +14,23 @@ from actors.messages import EventAck, Telemetry
 from sim.commands import Command, parse_command
 from sim.contract import (
     CIRCUIT_ACK_KEYS,
-    MAX_PAYLOAD_BYTES,
+    EVERY_VEN,
+    SHADOW_REQUEST_FILTERS,
     AckCache,
     ack_payload,
+    command_payload,
     encode,
     error_ack_payload,
     event_ack_payload,
     load_type,
+    parse_shadow_topic,
+    shadow_request,
+    shadow_topic,
     telemetry_payload,
+    topic_kind,
     topics,
 )
+from sim.limits import MAX_PAYLOAD_BYTES
 from tests.sim.contract_helpers import VEN, parse_err, parse_ok
 
 TS = 1_700_000_000
@@ -68,6 +75,67 @@ def test_topics() -> None:
 def test_topics_reject_ids_that_are_not_one_level(bad: Any) -> None:
     with pytest.raises(ValueError):
         topics(bad)
+
+
+def test_every_ven_filters() -> None:
+    assert EVERY_VEN == ("volttron/metering", "ven/telemetry/+", "ven/cmd/+", "ven/ack/+")
+
+
+@pytest.mark.parametrize(("topic", "kind"), [
+    ("volttron/metering", "metering"),
+    ("ven/telemetry/ven-001", "telemetry"),
+    ("ven/cmd/ven-001", "command"),
+    ("ven/ack/ven-001", "ack"),
+    ("volttron/metering/x", None),
+    ("ven/other/ven-001", None),
+    ("$aws/things/ven-001/shadow/update", None),
+])
+def test_topic_kind(topic: str, kind: str | None) -> None:
+    assert topic_kind(topic) == kind
+
+
+def test_shadow_topics() -> None:
+    assert shadow_topic(VEN, "update") == "$aws/things/ven-001/shadow/update"
+    assert shadow_topic(VEN, "get/accepted") == "$aws/things/ven-001/shadow/get/accepted"
+    assert SHADOW_REQUEST_FILTERS == ("$aws/things/+/shadow/get", "$aws/things/+/shadow/update",
+                                      "$aws/things/+/shadow/delete")
+
+
+@pytest.mark.parametrize(("topic", "parsed", "as_request"), [
+    ("$aws/things/ven-001/shadow/get", (VEN, "get"), (VEN, "get")),
+    ("$aws/things/ven-001/shadow/delete", (VEN, "delete"), (VEN, "delete")),
+    ("$aws/things/ven-001/shadow/update/delta", (VEN, "update/delta"), None),
+    ("$aws/things/ven-001/shadow/name/n1/update", (VEN, "name/n1/update"), None),
+    ("$aws/things/ven-001/shadow/list", (VEN, "list"), None),
+    ("$aws/things/a/b/shadow/get", None, None),
+    ("$aws/things/ven-001/jobs/get", None, None),
+    ("ven/cmd/ven-001", None, None),
+])
+def test_shadow_topic_parsing(topic: str, parsed: tuple | None, as_request: tuple | None) -> None:
+    assert parse_shadow_topic(topic) == parsed
+    assert shadow_request(topic) == as_request
+
+
+# -- commands ---------------------------------------------------------------------------
+def test_event_command_payload_repeats_its_fields_at_the_top_level() -> None:
+    data = {"event_id": "e1", "requestedReductionKw": 2.5, "duration_s": 900}
+    payload = command_payload("event", "c-1", VEN, data)
+    assert list(payload) == ["op", "correlationId", "venId", "event_id", "shed_kw",
+                             "duration_sec", "data"]
+    assert payload == {"op": "event", "correlationId": "c-1", "venId": VEN, "event_id": "e1",
+                       "shed_kw": 2.5, "duration_sec": 900, "data": data}
+    cmd = parse_command(encode(payload), VEN)
+    assert isinstance(cmd, Command)
+    assert cmd.data == {"event_id": "e1", "requestedReductionKw": 2.5, "duration_s": 900.0}
+
+
+def test_other_command_payloads() -> None:
+    restore = command_payload("restore", "r-1", VEN, {"event_id": "e1"})
+    assert restore == {"op": "restore", "correlationId": "r-1", "venId": VEN,
+                       "event_id": "e1", "data": {"event_id": "e1"}}
+    ping = command_payload("ping", "p-1", VEN, {})
+    assert ping == {"op": "ping", "correlationId": "p-1", "venId": VEN, "data": {}}
+    assert isinstance(parse_command(encode(ping), VEN), Command)
 
 
 # -- telemetry --------------------------------------------------------------------------

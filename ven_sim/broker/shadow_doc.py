@@ -9,18 +9,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.limits import MAX_PAYLOAD_BYTES, SHADOW_MAX_CLIENT_TOKEN_BYTES, SHADOW_MAX_DEPTH
+
 SHADOW_CLIENT_ID = "shadow-service"
 
-MAX_STATE_BYTES = 8 * 1024  # desired + reported, serialised; metadata doesn't count (AWS quota)
-MAX_PAYLOAD_BYTES = 128 * 1024  # largest MQTT message AWS IoT accepts
-MAX_DEPTH = 6
-MAX_TOKEN_BYTES = 64
 SECTIONS = ("desired", "reported")
 # AWS's own messages (device-shadow-error-messages), kept verbatim for clients that match on them.
 BAD_ENCODING = "Unsupported documented encoding; supported encoding is UTF-8"
-TOO_DEEP = f"JSON contains too many levels of nesting; maximum is {MAX_DEPTH}"
+TOO_DEEP = f"JSON contains too many levels of nesting; maximum is {SHADOW_MAX_DEPTH}"
 TOO_LARGE = "The payload exceeds the maximum size allowed"
-OPERATIONS = ("get", "update", "delete")
 
 Json = dict[str, Any]
 Reply = tuple[str, Json]
@@ -162,7 +159,9 @@ def parse_request(payload: bytes) -> tuple[Json, str | None]:
     if not isinstance(request, dict):
         raise ShadowError(400, "Invalid JSON")
     token = request.get("clientToken")
-    if token is not None and (not isinstance(token, str) or len(token.encode()) > MAX_TOKEN_BYTES):
+    if token is not None and (
+        not isinstance(token, str) or len(token.encode()) > SHADOW_MAX_CLIENT_TOKEN_BYTES
+    ):
         raise ShadowError(400, "Invalid clientToken")
     return request, token
 
@@ -179,7 +178,7 @@ def validate_update(request: Json) -> Json:
     for section in SECTIONS:
         if section in state and not isinstance(state[section], dict | None):
             raise ShadowError(400, f"{section.capitalize()} node must be an object")
-        if _depth(state.get(section)) > MAX_DEPTH:
+        if _depth(state.get(section)) > SHADOW_MAX_DEPTH:
             raise ShadowError(400, TOO_DEEP)
     version = request.get("version")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)):

@@ -16,19 +16,12 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from ven_sim.broker.shadow_doc import OPERATIONS, SHADOW_CLIENT_ID
+from sim.contract import SHADOW_REQUEST_FILTERS, shadow_request, shadow_topic
+from ven_sim.broker.shadow_doc import SHADOW_CLIENT_ID
 from ven_sim.broker.shadow_store import ShadowStore
 from ven_sim.transports.mqtt import BrokerURL, MQTTConnectError, TlsFiles, connect, make_client
 
 log = logging.getLogger(__name__)
-
-TOPIC_PREFIX = "$aws/things"
-REQUEST_FILTERS = [f"{TOPIC_PREFIX}/+/shadow/{op}" for op in OPERATIONS]
-
-
-def shadow_topic(thing: str, suffix: str) -> str:
-    """`$aws/things/<thing>/shadow/<suffix>`, e.g. suffix `update/accepted`."""
-    return f"{TOPIC_PREFIX}/{thing}/shadow/{suffix}"
 
 
 class ShadowService:
@@ -88,7 +81,7 @@ class ShadowService:
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         # Also runs after paho reconnects: clean sessions forget subscriptions.
         if not rc.is_failure:
-            client.subscribe([(topic, 1) for topic in REQUEST_FILTERS])
+            client.subscribe([(topic, 1) for topic in SHADOW_REQUEST_FILTERS])
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: list[Any], _p: Any) -> None:
         failed = [str(code) for code in codes if code.is_failure]
@@ -103,9 +96,9 @@ class ShadowService:
             log.exception("shadow request on %s failed", message.topic)
 
     def _answer(self, client: mqtt.Client, topic: str, payload: bytes) -> None:
-        parts = topic.split("/")
-        if len(parts) != 5 or parts[3] != "shadow" or parts[4] not in OPERATIONS:
+        request = shadow_request(topic)
+        if request is None:
             return
-        thing, operation = parts[2], parts[4]
+        thing, operation = request
         for suffix, body in self.store.handle(thing, operation, payload):
             client.publish(shadow_topic(thing, suffix), json.dumps(body), qos=1)

@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sim.contract import SHADOW_OPERATIONS
+from sim.limits import SHADOW_MAX_STATE_BYTES
 from ven_sim.broker.shadow_doc import (
-    MAX_STATE_BYTES,
-    OPERATIONS,
     SECTIONS,
     TOO_LARGE,
     Json,
@@ -62,7 +62,7 @@ class ShadowStore:
 
     def handle(self, thing: str, operation: str, payload: bytes) -> list[Reply]:
         """Apply one request; the replies to publish under `$aws/things/<thing>/shadow/`."""
-        if operation not in OPERATIONS:
+        if operation not in SHADOW_OPERATIONS:
             raise ValueError(f"unknown shadow operation {operation!r}")
         token: str | None = None
         with self._lock:
@@ -123,7 +123,7 @@ class ShadowStore:
                 new.state[section], new.metadata[section] = merge_section(
                     new.state[section], new.metadata[section], patch, now
                 )
-        if json_size(new.state) > MAX_STATE_BYTES:
+        if json_size(new.state) > SHADOW_MAX_STATE_BYTES:
             raise ShadowError(413, TOO_LARGE)
         new.version += 1
         self._shadows[thing] = new

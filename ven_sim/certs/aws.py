@@ -24,6 +24,8 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 
+from sim import contract
+
 log = logging.getLogger(__name__)
 
 CA_FILE = "ca.pem"
@@ -34,8 +36,6 @@ DEFAULT_POLICY_PREFIX = "ven-sim-"
 # AWS IoT thing names; the same rule keeps them safe as one path component and topic level.
 THING_RE = re.compile(r"^[A-Za-z0-9:_-]{1,128}$")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9:_-]")
-# The shadow reply topics a device listens on (`*` is the IoT policy wildcard, not MQTT's).
-SHADOW_REPLIES = "$aws/things/{thing}/shadow/*"
 
 
 class CertsError(Exception):
@@ -259,10 +259,11 @@ def least_privilege_policy(
     """An IoT policy letting `thing` connect as itself and use only its own topics."""
     _thing_name(thing)
     arn = f"arn:{partition}:iot:{region}:{account}"
-    shadow = f"$aws/things/{thing}/shadow"
-    publish = ["volttron/metering", f"ven/telemetry/{thing}", f"ven/ack/{thing}",
-               f"{shadow}/get", f"{shadow}/update"]
-    inbound = [f"ven/cmd/{thing}", SHADOW_REPLIES.format(thing=thing)]
+    own = contract.topics(thing)
+    publish = [*own.telemetry_out, own.ack, contract.shadow_topic(thing, "get"),
+               contract.shadow_topic(thing, "update")]
+    # The shadow's replies: `*` is the IoT policy wildcard, not MQTT's.
+    inbound = [own.command, contract.shadow_topic(thing, "*")]
     return {
         "Version": "2012-10-17",
         "Statement": [

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from sim.limits import KEEPALIVE_RANGE_S
 from ven_sim.transports.endpoints import MQTTConnectError
 from ven_sim.wire import Wire, WireError, open_wire
 
@@ -35,7 +36,7 @@ def broker_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--keepalive",
-            type=click.IntRange(30, 1200),
+            type=click.IntRange(*KEEPALIVE_RANGE_S),
             default=60,
             show_default=True,
             help="MQTT keepalive in seconds (AWS IoT allows 30-1200).",

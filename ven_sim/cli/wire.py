@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import queue
-import signal
 import time
 
 import click
 
+from sim import contract
 from ven_sim.cli.options import broker_options, open_broker
+from ven_sim.signals import StopSignals
 
 
 def _client_broker(kwargs: dict) -> dict:
@@ -28,8 +28,11 @@ def listen(ven_id: str | None, topics: tuple[str, ...], count, seconds, **broker
     """Print telemetry and acks as they arrive, one line per message (Ctrl-C stops)."""
     from ven_sim.wire_tools import format_message
 
-    who = ven_id or "+"
-    filters = topics or (f"ven/telemetry/{who}", f"ven/ack/{who}")
+    try:
+        own = contract.EVERY_VEN if ven_id is None else contract.topics(ven_id)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ven") from None
+    filters = topics or (own.telemetry, own.ack)
     lines: queue.SimpleQueue[str] = queue.SimpleQueue()
     with open_broker(**_client_broker(broker)) as wire:
         assert wire is not None
@@ -39,18 +42,18 @@ def listen(ven_id: str | None, topics: tuple[str, ...], count, seconds, **broker
         )
         for topic_filter in filters:
             conn.subscribe(topic_filter)
-        click.echo(f"listening on {wire.description}: {', '.join(filters)}", err=True)
-        stop = _stop_on_signals()
-        deadline = time.monotonic() + seconds if seconds else None
-        printed = 0
-        while not stop() and (count is None or printed < count):
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            try:
-                click.echo(lines.get(timeout=0.2))
-                printed += 1
-            except queue.Empty:
-                continue
+        with StopSignals() as signals:  # before the line that says we are up
+            click.echo(f"listening on {wire.description}: {', '.join(filters)}", err=True)
+            deadline = time.monotonic() + seconds if seconds else None
+            printed = 0
+            while not signals.requested and (count is None or printed < count):
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                try:
+                    click.echo(lines.get(timeout=0.2))
+                    printed += 1
+                except queue.Empty:
+                    continue
         conn.close()
 
 
@@ -82,16 +85,3 @@ def send(ven_id: str, op: str, data_json: str, timeout: float, **broker) -> None
     click.echo(f"rtt {rtt_ms:.1f} ms")
     if ack.get("ok") is not True:
         raise SystemExit(1)
-
-
-def _stop_on_signals():
-    stopping = {"now": False}
-
-    def handler(_signum, _frame) -> None:
-        stopping["now"] = True
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # Outside the main thread (tests) Ctrl-C is not ours to catch.
-        with contextlib.suppress(ValueError):
-            signal.signal(sig, handler)
-    return lambda: stopping["now"]

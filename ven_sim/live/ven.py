@@ -27,6 +27,7 @@ from actors.messages import (
 )
 from actors.runtime import Dispatcher
 from actors.ven import Ven
+from sim.limits import PANEL_SIZES, PANEL_SIZES_TEXT
 from sim.models.house import build_circuits
 from sim.scenario import sample_params
 from sim.world import Weather, World
@@ -94,7 +95,11 @@ class LiveVen:
             self._shutdown()
 
     def stop(self) -> None:
-        """Ask `run` to return (any thread; signal handlers call this)."""
+        """Ask `run` to return, even one that has not begun yet.
+
+        Any thread, and signal-safe (the `live` command's SIGINT/SIGTERM handler calls
+        it): `Kernel.stop` only sets a flag, it takes no lock.
+        """
         self.kernel.stop()
 
     def _ticks(self):
@@ -123,13 +128,13 @@ class LiveVen:
             raise ValueError("requested kW must be >= 0 and duration > 0")
         self._local_events += 1
         event_id = f"local-{self._local_events}"
-        self.ven.tell(StartEvent(event_id, float(requested_kw), 0.0, float(duration_s)))
+        self.ven.tell(StartEvent(event_id, float(requested_kw), float(duration_s)))
         return event_id
 
     def restore_event(self, event_id: str) -> None:
         self.ven.tell(EndEvent(event_id))
 
     def set_panel(self, amps: int) -> None:
-        if amps not in (100, 150, 200):
-            raise ValueError("panel amperage must be 100, 150 or 200")
+        if amps not in PANEL_SIZES:
+            raise ValueError(f"panel amperage must be {PANEL_SIZES_TEXT}")
         self.ven.tell(SetPanel(amps))

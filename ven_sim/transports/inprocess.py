@@ -77,17 +77,18 @@ class InProcessBus:
             ]
         for conn in targets:
             conn._deliver(topic, payload)
-        if self.shadows is not None and topic.startswith("$aws/things/"):
+        # The prefix test first: it is all that most publishes (telemetry) cost here.
+        if self.shadows is not None and topic.startswith(contract.SHADOW_TOPIC_PREFIX):
             self._answer_shadow(topic, payload)
 
     def _answer_shadow(self, topic: str, payload: bytes) -> None:
-        parts = topic.split("/")
-        # $aws/things/{thing}/shadow/{get|update|delete}
-        if len(parts) != 5 or parts[3] != "shadow" or parts[4] not in ("get", "update", "delete"):
-            return
+        request = contract.shadow_request(topic)
+        if request is None:
+            return  # a reply (ours), or not the classic shadow
+        thing, operation = request
         assert self.shadows is not None
-        for suffix, document in self.shadows.handle(parts[2], parts[4], payload):
-            self.publish(f"$aws/things/{parts[2]}/shadow/{suffix}", contract.encode(document))
+        for suffix, document in self.shadows.handle(thing, operation, payload):
+            self.publish(contract.shadow_topic(thing, suffix), contract.encode(document))
 
 
 @dataclass

@@ -17,14 +17,13 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 
+from sim.limits import KEEPALIVE_RANGE_S
 from ven_sim.transports.base import BaseTransport, MessageHandler, StateHandler
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
 from ven_sim.transports.netloop import NetworkLoop
 from ven_sim.transports.paho_connection import ConnectionSettings, PahoConnection
 
-__all__ = ["KEEPALIVE_RANGE", "PahoConnection", "PahoTransport", "TlsSource"]
-
-KEEPALIVE_RANGE = (30, 1200)
+__all__ = ["PahoConnection", "PahoTransport", "TlsSource"]
 
 TlsSource = TlsFiles | Callable[[str], TlsFiles] | None
 
@@ -45,7 +44,7 @@ class PahoTransport(BaseTransport):
         rng: random.Random | None = None,
         alpn: tuple[str, ...] = (),
     ) -> None:
-        low, high = KEEPALIVE_RANGE
+        low, high = KEEPALIVE_RANGE_S
         if isinstance(keepalive, bool) or not low <= keepalive <= high:
             raise ValueError(f"keepalive must be {low}..{high} s (AWS IoT limits): {keepalive}")
         if offline_buffer < 0:

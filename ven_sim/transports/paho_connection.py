@@ -22,14 +22,13 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from sim.limits import MAX_FILTERS_PER_SUBSCRIBE, MAX_PAYLOAD_BYTES
 from ven_sim.transports.base import BaseConnection, ConnectionStats, MessageHandler, StateHandler
 from ven_sim.transports.endpoints import BrokerURL
 from ven_sim.transports.netloop import NetworkLoop, TimerHandle
 
 log = logging.getLogger(__name__)
 
-MAX_PAYLOAD = 128 * 1024  # AWS IoT's limit; more gets the connection closed
-MAX_FILTERS_PER_SUBSCRIBE = 8  # AWS IoT rejects SUBSCRIBE packets with more
 CERT_HINT = "the broker probably rejected the client certificate (missing, or not from its CA)"
 TAKEOVER = "another client connected with the same client ID, or the broker dropped the session"
 CLOSE_DRAIN_S = 5.0  # close() waits this long for PUBACKs before sending DISCONNECT
@@ -344,7 +343,7 @@ class _ErrorTap(logging.Logger):
 def _check_publish(topic: str, payload: bytes, qos: int) -> None:
     if not topic or "+" in topic or "#" in topic:
         raise ValueError(f"bad publish topic {topic!r}: empty or has a wildcard")
-    if len(payload) > MAX_PAYLOAD:
-        raise ValueError(f"payload of {len(payload)} bytes exceeds AWS IoT's {MAX_PAYLOAD}")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"payload of {len(payload)} bytes exceeds AWS IoT's {MAX_PAYLOAD_BYTES}")
     if qos not in (0, 1):
         raise ValueError(f"QoS must be 0 or 1 (AWS IoT has no QoS 2): {qos}")

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from sim.limits import PANEL_SIZES, PANEL_SIZES_TEXT
+
 STATIC_DIR = Path(__file__).with_name("static")
 STATIC_TYPES = {  # the only files served: no directory listing, no traversal
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
-PANEL_AMPS = (100, 150, 200)
 MAX_EVENT_KW = 1000.0
 MAX_EVENT_S = 7 * 24 * 3600.0
 ENDED_GRACE_S = 60.0  # how long the end of an event started here is remembered
@@ -112,7 +113,7 @@ class Api:
         return json_response(self.state())
 
     def state(self) -> dict[str, Any]:
-        """The snapshot plus thingName, circuits, panelAmps, now, tokenRequired."""
+        """The snapshot plus thingName, circuits, panelAmps, panelSizes, now, tokenRequired."""
         snapshot = dict(self.ven.state.snapshot())
         now = time.time()
         with self._lock:
@@ -126,6 +127,7 @@ class Api:
             thingName=self.ven.config.thing_name,
             circuits=list(self.ven.circuit_ids),
             panelAmps=telemetry.get("panelAmperageRating", self._panel_amps),
+            panelSizes=list(PANEL_SIZES),  # the page builds its panel menu from these
             now=now,
             tokenRequired=self.token_required,
         )
@@ -167,8 +169,8 @@ class Api:
 
     def post_panel(self, _arg: str, body: dict[str, Any]) -> Response:
         amps = body.get("amps")
-        if isinstance(amps, bool) or amps not in PANEL_AMPS:
-            raise ApiError(400, "amps must be 100, 150 or 200")
+        if isinstance(amps, bool) or amps not in PANEL_SIZES:
+            raise ApiError(400, f"amps must be {PANEL_SIZES_TEXT}")
         try:
             self.ven.set_panel(int(amps))
         except ValueError as exc:

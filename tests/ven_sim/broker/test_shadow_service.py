@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from sim.contract import shadow_topic
 from tests.ven_sim.helpers import Broker, Probe
-from ven_sim.broker.shadow_service import SHADOW_CLIENT_ID, ShadowService, shadow_topic
+from ven_sim.broker.shadow_service import SHADOW_CLIENT_ID, ShadowService
 from ven_sim.transports.mqtt import TlsFiles
 
 _things = itertools.count(1)

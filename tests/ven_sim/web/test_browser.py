@@ -158,6 +158,8 @@ def test_toggling_a_circuit_off(tab: Tab, live: Live) -> None:
 
 def test_panel_selector(tab: Tab) -> None:
     page = tab.page
+    options = page.locator("#panel-amps option")
+    expect(options).to_have_text(["100 A", "150 A", "200 A"])  # from /api/state
     page.select_option("#panel-amps", "150")
     expect(page.locator("#panel-max")).to_have_text("36 kW max")
     page.select_option("#panel-amps", "200")

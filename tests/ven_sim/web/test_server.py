@@ -141,7 +141,7 @@ def test_state_is_the_snapshot_plus_facts(server: WebServer, ven: FakeVen) -> No
     assert headers["cache-control"] == "no-store"
     assert state["thingName"] == "fake-ven"
     assert state["circuits"] == ["hvac1", "ev1"]
-    assert state["panelAmps"] == 200
+    assert state["panelAmps"] == 200 and state["panelSizes"] == [100, 150, 200]
     assert abs(state["now"] - time.time()) < 5
     assert state["tokenRequired"] is False
     assert state["telemetry"]["loads"][0]["id"] == "hvac1"
@@ -209,6 +209,8 @@ def test_panel(server: WebServer, ven: FakeVen) -> None:
         status, _, body = call(server, "POST", "/api/panel", {"amps": amps})
         assert (status, body["panelAmps"]) == (200, amps)
     assert ven.calls == [("set_panel", 100), ("set_panel", 150), ("set_panel", 200)]
+    status, _, body = call(server, "POST", "/api/panel", {"amps": 120})
+    assert (status, body["error"]) == (400, "amps must be 100, 150 or 200")
 
 
 def test_methods_sizes_and_failures(server: WebServer, ven: FakeVen,

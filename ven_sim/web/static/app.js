@@ -99,6 +99,11 @@
       ? "MQTT connected"
       : `MQTT offline${state.linkReason ? ` (${state.linkReason})` : ""}`;
     const select = $("panel-amps");
+    if (!select.options.length) { // the sizes come from the server, once
+      for (const size of state.panelSizes) {
+        select.append(el("option", { value: String(size) }, `${size} A`));
+      }
+    }
     const settled = pendingPanel && pendingPanel.amps === state.panelAmps;
     if (settled || (pendingPanel && Date.now() > pendingPanel.until)) pendingPanel = null;
     const amps = pendingPanel ? pendingPanel.amps : state.panelAmps;
