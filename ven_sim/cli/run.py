@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
-from sim.scenario import ScenarioError, parse_speed
-from sim.scenario_loader import load_scenario
+from sim.scenario import Scenario, ScenarioError, parse_speed
 from ven_sim.cli.options import broker_options, open_broker
 
 __all__ = ["run", "validate"]
@@ -25,7 +25,10 @@ class SpeedType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-def _load(path: str, **overrides):
+def _load(path: str, **overrides: Any) -> Scenario:
+    # the loader brings in jsonschema and ruamel.yaml: only the commands that read a file pay
+    from sim.scenario_loader import load_scenario
+
     try:
         scenario = load_scenario(path)
         return scenario.with_overrides(**overrides)
