@@ -2,7 +2,7 @@
 
 Command modules import only click and the light domain at import time; whatever
 pulls in paho, amqtt, boto3, cryptography or matplotlib is imported inside the
-command that needs it, so `ven-sim --help` stays fast (tests/ven_sim/test_imports.py).
+command that needs it, so `ven-sim --help` stays fast (tests/test_imports.py).
 """
 
 from __future__ import annotations
