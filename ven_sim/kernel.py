@@ -31,6 +31,8 @@ class Kernel:
         self.dispatcher = dispatcher
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._stopping = False
+        # Paced runs: wall seconds each step came after its due time (how far it fell behind).
+        self.lags_s: list[float] = []
 
     @property
     def now(self) -> float:
@@ -69,9 +71,11 @@ class Kernel:
             if next_t > until:
                 break
             if paced:
-                self._wait_until(wall0 + next_t / float(self.speed))
+                due = wall0 + next_t / float(self.speed)
+                self._wait_until(due)
                 if self._stopping:
                     break
+                self.lags_s.append(max(0.0, time.monotonic() - due))
             env.step()
             if progress is not None and env.now - last_progress >= 60.0:
                 last_progress = env.now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,6 +23,33 @@ def progress_bar(total_s: float, *, enabled: bool) -> Iterator[Callable[[float],
             bar.refresh()
 
         yield advance
+
+
+@contextmanager
+def progress_lines(
+    total_s: float,
+    echo: Callable[[str], None],
+    *,
+    every_s: float = 5.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Callable[[float], None]]:
+    """Like `progress_bar` for a log file: a line every `every_s` wall seconds and at the end."""
+    start = last = clock()
+
+    def advance(t: float) -> None:
+        nonlocal last
+        now = clock()
+        done = t >= total_s
+        if now - last < every_s and not done:
+            return
+        last = now
+        share = min(t, total_s) / total_s if total_s > 0 else 1.0
+        echo(
+            f"progress: {min(t, total_s) / 3600:.1f} of {total_s / 3600:g} simulated h "
+            f"({share:.0%}) after {now - start:.0f} s"
+        )
+
+    yield advance
 
 
 def summary_table(summary: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from sim.scenario import Scenario, sample_params, ven_ids
 from sim.world import World, iso_utc
 from ven_sim.kernel import Kernel
 from ven_sim.mqtt_vtn import MqttVtn
+from ven_sim.pacing import pacing_summary
 from ven_sim.transports.base import BaseTransport as Transport
 from ven_sim.vtn import Vtn
 from ven_sim.wire import Wire
@@ -183,6 +184,7 @@ def run_scenario(
         "events": [_event_summary(w, rows, scenario) for w in windows],
     }
     summary.update(vtn.summary())
+    summary.update(pacing_summary(scenario.speed, kernel.lags_s, summary.get("mqtt")))
     return RunResult(scenario=scenario, summary=summary, log=log, vens=vens)
 
 

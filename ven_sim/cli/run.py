@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,8 @@ from sim.scenario import Scenario, ScenarioError, parse_speed
 from ven_sim.cli.options import broker_options, open_broker
 
 __all__ = ["run", "validate"]
+
+RUN_FILES = frozenset({"summary.json", "timeseries.csv", "report.png"})
 
 
 class SpeedType(click.ParamType):
@@ -36,15 +41,28 @@ def _load(path: str, **overrides: Any) -> Scenario:
         raise click.ClickException(str(exc)) from None
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 @click.command()
-@click.argument("scenario", type=click.Path(dir_okay=False))
-def validate(scenario: str) -> None:
-    """Check a scenario file; print one line per problem-free file."""
-    loaded = _load(scenario)
-    click.echo(
-        f"{scenario}: ok ({loaded.ven_count} VENs, {len(loaded.events)} events, "
-        f"{loaded.duration_s / 3600:g} h)"
-    )
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def validate(scenarios: tuple[str, ...]) -> None:
+    """Check scenario files; print one line per file, ok or what is wrong (exit 1 if any is)."""
+    failed = 0
+    for scenario in scenarios:
+        try:
+            loaded = _load(scenario)
+        except click.ClickException as exc:
+            failed += 1
+            click.echo(f"Error: {exc.message}", err=True)
+            continue
+        click.echo(
+            f"{scenario}: ok ({plural(loaded.ven_count, 'VEN')}, "
+            f"{plural(len(loaded.events), 'event')}, {loaded.duration_s / 3600:g} h)"
+        )
+    if failed:
+        raise SystemExit(1)
 
 
 @click.command()
@@ -53,15 +71,16 @@ def validate(scenario: str) -> None:
 @click.option("--seed", type=int, help="Override the scenario's seed.")
 @click.option("--speed", type=SpeedType(), help="max, or simulated seconds per wall second.")
 @click.option("--vens", type=click.IntRange(min=1), help="Scale the fleet to N VENs.")
+@click.option("--force", is_flag=True, help="Replace the output of an earlier run in --out.")
 @broker_options
-def run(scenario: str, out_dir: str | None, seed, speed, vens, **broker) -> None:
+def run(scenario: str, out_dir: str | None, seed, speed, vens, force: bool, **broker) -> None:
     """Run SCENARIO and write summary.json, timeseries.csv and report.png.
 
     With --broker, every VEN also speaks the backend contract over MQTT (telemetry, acks,
     shadow) and DR events go out as backend commands; a network broker needs --speed N.
     """
     from ven_sim.output import write_outputs
-    from ven_sim.report import progress_bar, summary_table
+    from ven_sim.report import progress_bar, progress_lines, summary_table
     from ven_sim.runner import run_scenario
 
     loaded = _load(scenario, seed=seed, speed=speed, vens=vens)
@@ -71,17 +90,65 @@ def run(scenario: str, out_dir: str | None, seed, speed, vens, **broker) -> None
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = str(Path("runs") / f"{loaded.name}-{stamp}")
     target = Path(out_dir)
-    if target.exists() and any(target.iterdir()):
-        raise click.ClickException(f"{target} already exists and is not empty")
-    with (
-        open_broker(**broker) as wire,
-        progress_bar(loaded.duration_s, enabled=sys.stderr.isatty()) as advance,
-    ):
+    check_out_dir(target, force)  # before the run, not after minutes of it
+    # A terminal gets a bar; a log file a line every few seconds.
+    progress = (
+        progress_bar(loaded.duration_s, enabled=True)
+        if sys.stderr.isatty()
+        else progress_lines(loaded.duration_s, lambda line: click.echo(line, err=True))
+    )
+    with open_broker(**broker) as wire, progress as advance:
         if wire is not None:
             click.echo(f"on the wire: {wire.description}", err=True)
         result = run_scenario(loaded, progress=advance, wire=wire)
-    written = write_outputs(
-        target, result.summary, result.log.sorted_rows(), loaded.start.timestamp()
-    )
+    pacing = result.summary.get("pacing") or {}
+    if pacing.get("warning"):
+        click.echo(f"Warning: {pacing['warning']}", err=True)
+    with replacing(target, force):
+        written = write_outputs(
+            target, result.summary, result.log.sorted_rows(), loaded.start.timestamp()
+        )
     click.echo(summary_table(result.summary))
     click.echo(f"results in {written}/ (summary.json, timeseries.csv, report.png)")
+
+
+def check_out_dir(target: Path, force: bool) -> None:
+    """Refuse an --out that holds anything, or with --force anything but a run's files."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise click.ClickException(f"--out {target} is a file, not a folder")
+    present = {p.name for p in target.iterdir()}
+    if not present:
+        return
+    if not force:
+        raise click.ClickException(
+            f"{target} already exists and is not empty: give another --out, or --force to "
+            "replace the earlier run in it"
+        )
+    others = sorted(present - RUN_FILES)
+    if others:
+        # --force replaces a run's output, never a folder of other things.
+        raise click.ClickException(
+            f"--force only replaces a run's output, and {target} also holds "
+            f"{', '.join(others[:5])}: give another --out"
+        )
+
+
+@contextmanager
+def replacing(target: Path, force: bool) -> Iterator[None]:
+    """With --force, move the earlier run aside; drop it once the new one is written."""
+    if not (force and target.is_dir() and any(target.iterdir())):
+        yield
+        return
+    check_out_dir(target, force)  # still only a run's files
+    aside = target.with_name(f".{target.name}.replaced")
+    shutil.rmtree(aside, ignore_errors=True)
+    target.rename(aside)
+    try:
+        yield
+    except BaseException:
+        if not target.exists():
+            aside.rename(target)  # the new run failed to write: keep the old one
+        raise
+    shutil.rmtree(aside, ignore_errors=True)

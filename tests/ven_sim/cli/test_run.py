@@ -134,3 +134,60 @@ def test_bad_speed_is_a_usage_error() -> None:
     result = CliRunner().invoke(main, ["run", PEAK, "--speed", "fast"])
     assert result.exit_code == 2
     assert "speed" in result.output
+
+
+def test_validate_takes_several_files_and_counts_in_words(tmp_path: Path) -> None:
+    heat = str(ROOT / "scenarios" / "heat_wave.yaml")
+    result = CliRunner().invoke(main, ["validate", PEAK, heat])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{PEAK}: ok (24 VENs, 1 event, 24 h)")
+    assert lines[1].startswith(f"{heat}: ok")
+
+
+def test_validate_reports_each_bad_file_and_fails(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(Path(PEAK).read_text().replace("seed: 42", "seed: forty-two"))
+    result = CliRunner().invoke(main, ["validate", str(bad), PEAK])
+    assert result.exit_code == 1
+    assert f"Error: {bad}:" in result.stderr
+    assert f"{PEAK}: ok" in result.stdout
+
+
+def test_progress_lines_when_not_on_a_terminal(tmp_path: Path) -> None:
+    # CliRunner's stderr is no terminal: a log file gets plain progress lines, no bar.
+    result = CliRunner().invoke(main, ["run", PEAK, "--vens", "2", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "progress: 24.0 of 24 simulated h (100%)" in result.stderr
+    assert "\r" not in result.stderr
+
+
+def test_force_replaces_an_earlier_run_only(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["run", PEAK, "--vens", "2", "--out", str(out)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    first = (out / "summary.json").read_text()
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 1 and "--force" in refused.output
+    again = CliRunner().invoke(main, [*args, "--seed", "7", "--force"])
+    assert again.exit_code == 0, again.output
+    assert (out / "summary.json").read_text() != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing left aside
+    (out / "notes.txt").write_text("mine")
+    kept = CliRunner().invoke(main, [*args, "--force"])
+    assert kept.exit_code == 1 and "notes.txt" in kept.output
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_paced_run_that_falls_behind_warns_and_says_so(tmp_path: Path) -> None:
+    # 24 simulated hours in under 10 ms of wall time: no machine keeps up with that.
+    out = tmp_path / "fast"
+    result = CliRunner().invoke(
+        main, ["run", PEAK, "--vens", "2", "--speed", "1e7", "--broker", "inprocess",
+               "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Warning: the run could not keep up with --speed 1e+07" in result.stderr
+    pacing = json.loads((out / "summary.json").read_text())["pacing"]
+    assert pacing["kept_up"] is False and "lower --speed" in pacing["warning"]
