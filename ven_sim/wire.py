@@ -94,7 +94,13 @@ def _embedded_client(certs_dir: Path, keepalive: int, port: int) -> Wire:
     from ven_sim.certs.local_ca import LocalCA
 
     if not (certs_dir / "local" / "ca.pem").is_file():
-        raise WireError(f"no local CA in {certs_dir / 'local'}: start `ven-sim broker` first")
+        # Say where we looked: a broker started from another folder keeps its CA there.
+        raise WireError(
+            f"no local CA at {(certs_dir / 'local' / 'ca.pem').absolute()}: start "
+            "`ven-sim broker` (or a run with --broker embedded) first, or point to the certs "
+            "folder of the one running: --certs-dir DIR or VEN_SIM_CERTS=DIR, its CA being "
+            "DIR/local/ca.pem"
+        )
     ca = LocalCA(certs_dir / "local")
     # One certificate for every tool connection: listen and send use throwaway client IDs.
     tools = TlsFiles.from_paths(ca.client_cert("ven-sim-tools"))

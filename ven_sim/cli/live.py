@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 
@@ -11,6 +12,9 @@ from ven_sim.cli.options import broker_options, open_broker
 from ven_sim.signals import StopSignals
 
 logger = logging.getLogger(__name__)
+
+# A local demo needs no thing registered anywhere; AWS ties the certificate to a real thing.
+LOCAL_THING_NAME = "ven-local-1"
 
 
 @click.command()
@@ -36,16 +40,23 @@ def live(thing_name, panel_amperage, web_host, web_port, web_token, config_file,
     """Run one VEN in real time: telemetry every 5 s, commands, shadow, web UI.
 
     --broker defaults to aws when IOT_ENDPOINT is set, else to the embedded broker.
+    --thing-name defaults to ven-local-1 on a local broker (embedded, inprocess).
     SIGINT/SIGTERM stop it cleanly (shadow reports offline) with exit code 0.
     """
     from ven_sim.live.config import load_live_config
     from ven_sim.live.ven import LiveVen
 
-    if not thing_name:
-        raise click.UsageError("give --thing-name (or IOT_THING_NAME)")
-    config = load_live_config(config_file, thing_name=thing_name, panel_amps=int(panel_amperage))
     if broker["broker"] is None:
         broker["broker"] = "aws" if os.environ.get("IOT_ENDPOINT") else "embedded"
+    if not thing_name:
+        kind = broker["broker"]
+        if kind != "inprocess" and kind.split(":")[0] != "embedded":
+            raise click.UsageError(
+                f"--broker {kind} needs --thing-name (or IOT_THING_NAME): the thing your "
+                "certificate belongs to"
+            )
+        thing_name = LOCAL_THING_NAME
+    config = load_live_config(config_file, thing_name=thing_name, panel_amps=int(panel_amperage))
     with open_broker(**broker) as wire:
         assert wire is not None
         try:
@@ -65,7 +76,7 @@ def live(thing_name, panel_amperage, web_host, web_port, web_token, config_file,
                     server.start()
                 except (ValueError, OSError) as exc:  # no token off loopback, port taken
                     ven.stop()
-                    raise click.ClickException(f"web UI: {exc}") from None
+                    raise click.ClickException(web_ui_error(web_host, web_port, exc)) from None
                 click.echo(f"web UI on http://{server.host}:{server.port}/", err=True)
             try:
                 ven.run(seconds if seconds else float("inf"))
@@ -75,3 +86,13 @@ def live(thing_name, panel_amperage, web_host, web_port, web_token, config_file,
     click.echo(f"{thing_name} stopped", err=True)
 
 
+def web_ui_error(host: str, port: int, exc: Exception) -> str:
+    """What went wrong starting the web UI, naming the address and what to do."""
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return (
+            f"web UI: port {port} on {host} is already in use (another ven-sim live?): "
+            "give another --web-port (or WEB_PORT), or --web-port 0 for no web UI"
+        )
+    if isinstance(exc, OSError):
+        return f"web UI: cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return f"web UI: {exc}"

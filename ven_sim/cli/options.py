@@ -35,6 +35,15 @@ def broker_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="AWS IoT port: 8883, or 443 with ALPN x-amzn-mqtt-ca [IOT_PORT].",
         ),
         click.option(
+            "--certs-dir",
+            type=click.Path(file_okay=False),
+            envvar="VEN_SIM_CERTS",
+            default="certs",
+            show_default=True,
+            help="Where certificates live; the embedded broker's CA is in its local/ "
+            "[VEN_SIM_CERTS].",
+        ),
+        click.option(
             "--keepalive",
             type=click.IntRange(*KEEPALIVE_RANGE_S),
             default=60,
@@ -55,6 +64,7 @@ def open_broker(
     key: str | None,
     keepalive: int,
     aws_port: str | None = None,
+    certs_dir: str = "certs",
     client_only: bool = False,
 ) -> Iterator[Wire | None]:
     """The wire for --broker (None without one), closed on the way out.
@@ -72,7 +82,7 @@ def open_broker(
             cert=cert,
             key=key,
             keepalive=keepalive,
-            certs_dir=os.environ.get("VEN_SIM_CERTS", "certs"),
+            certs_dir=certs_dir,
             start_embedded=not client_only,
             env={**os.environ, **({"IOT_PORT": aws_port} if aws_port else {})},
         )

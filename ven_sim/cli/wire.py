@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import time
+from typing import Any
 
 import click
 
@@ -57,14 +58,35 @@ def listen(ven_id: str | None, topics: tuple[str, ...], count, seconds, **broker
         conn.close()
 
 
-@click.command()
+# `send --help` lists every op with an example --data (sim.commands parses them) and a note.
+OP_EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
+    "ping": ({}, "answers pong"),
+    "event": ({"event_id": "e1", "requestedReductionKw": 2, "duration_s": 900}, ""),
+    "restore": ({"event_id": "e1"}, ""),
+    "shedPanel": ({"requestedReductionKw": 2, "durationS": 900}, ""),
+    "shedLoad": ({"loadId": "hvac1", "reduceKw": 1.5, "durationS": 900}, ""),
+    "setLoad": ({"loadId": "ev1", "enabled": False}, "or capacityKw, priority"),
+    "set": ({"report_interval_seconds": 10}, ""),
+    "setConfig": ({"report_interval_seconds": 10}, "the same as set"),
+    "get": ({"what": "status"}, "status, config or loads"),
+}
+SEND_EPILOG = "\b\nOPS and an example --data for each:\n" + "\n".join(
+    f"  {op:<10} '{json.dumps(data)}'" + (f"  ({note})" if note else "")
+    for op, (data, note) in OP_EXAMPLES.items()
+)
+
+
+@click.command(epilog=SEND_EPILOG)
 @click.argument("ven_id")
 @click.argument("op")
 @click.option("--data", "data_json", default="{}", help="The command's data, as JSON.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
 @broker_options
 def send(ven_id: str, op: str, data_json: str, timeout: float, **broker) -> None:
-    """Send OP to VEN_ID, wait for its ack, print it and the round-trip time."""
+    """Send OP to VEN_ID, wait for its ack, print it and the round-trip time.
+
+    An op not listed below is sent as given (the VEN answers with an error ack).
+    """
     from ven_sim.wire_tools import command, request
 
     try:

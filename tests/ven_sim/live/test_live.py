@@ -174,7 +174,7 @@ def test_live_cli_stops_cleanly_and_bad_certs_fail(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code != 0 and "nope.pem" in result.output
-    result = CliRunner().invoke(main, ["live", "--broker", "inprocess", "--web-port", "0"])
+    result = CliRunner().invoke(main, ["live", "--broker", "mqtt://127.0.0.1:1", "--web-port", "0"])
     assert result.exit_code == 2 and "thing-name" in result.output
     result = CliRunner().invoke(
         main,
