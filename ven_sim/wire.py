@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sim.limits import MAX_PUBLISHES_PER_S
 from ven_sim.transports.base import BaseTransport as Transport
-from ven_sim.transports.endpoints import BrokerURL, TlsFiles
+from ven_sim.transports.endpoints import BrokerURL, TlsFiles, check_pem_file
 
 AWS_PORT = 8883
 AWS_ALPN = "x-amzn-mqtt-ca"  # MQTT over 443 (set IOT_PORT=443)
@@ -180,8 +180,11 @@ def _tls_source(
     if bool(cert) != bool(key):
         raise WireError("give --cert and --key together (or CLIENT_CERT and PRIVATE_KEY)")
     for label, path in (("--ca", ca), ("--cert", cert), ("--key", key)):
-        if path and not Path(path).is_file():
-            raise WireError(f"{label} file not found: {path}")
+        if path:
+            try:
+                check_pem_file(label, path, key=label == "--key")
+            except ValueError as exc:
+                raise WireError(str(exc)) from None
     shared = TlsFiles(Path(ca), Path(cert) if cert else None, Path(key) if key else None)
 
     def for_client(client_id: str) -> TlsFiles:

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ven_sim.transports.endpoints import check_pem_file
+
 DEFAULT_FOLDER = Path("certs/local")
 DEFAULT_HOSTNAMES = ("localhost", "127.0.0.1")
 # AWS IoT thing names: letters, digits, colon, underscore, hyphen; also keeps paths safe.
@@ -127,6 +129,9 @@ class LocalCA:
         return ec.generate_private_key(ec.SECP256R1())
 
     def _load_pair(self, cert_path: Path, key_path: Path) -> tuple[x509.Certificate, PrivateKey]:
+        # A FIFO or device in place of a file would block the read: ValueError instead.
+        check_pem_file("certificate", cert_path)
+        check_pem_file("private key", key_path, key=True)
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):

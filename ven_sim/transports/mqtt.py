@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import ssl
 import threading
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ven_sim.transports.endpoints import DEFAULT_PORTS, BrokerURL, MQTTConnectError, TlsFiles
+from ven_sim.transports.endpoints import (
+    DEFAULT_PORTS,
+    BrokerURL,
+    MQTTConnectError,
+    TlsFiles,
+    check_pem_file,
+    no_pass_phrase,
+)
 
 __all__ = ["DEFAULT_PORTS", "BrokerURL", "MQTTConnectError", "TlsFiles", "connect", "make_client"]
 
@@ -23,14 +29,18 @@ def make_client(client_id: str, url: BrokerURL, tls: TlsFiles | None = None) -> 
     if url.tls:
         if tls is None:
             raise MQTTConnectError(f"{url} needs TLS files: at least the CA certificate")
-        for path in (tls.ca, tls.cert, tls.key):
-            if path is not None and not Path(path).is_file():
-                raise MQTTConnectError(f"TLS file not found: {path}")
+        for label, path in (("TLS CA", tls.ca), ("TLS cert", tls.cert), ("TLS key", tls.key)):
+            if path is not None:
+                try:
+                    check_pem_file(label, path, key=label == "TLS key")
+                except ValueError as exc:
+                    raise MQTTConnectError(str(exc)) from None
         try:
             client.tls_set(
                 ca_certs=str(tls.ca),
                 certfile=str(tls.cert) if tls.cert else None,
                 keyfile=str(tls.key) if tls.key else None,
+                keyfile_password=no_pass_phrase,  # type: ignore[arg-type]  # ssl takes a callable
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
         except (ssl.SSLError, ValueError, OSError) as exc:

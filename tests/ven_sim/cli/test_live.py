@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -76,3 +77,61 @@ def test_a_good_config_runs(tmp_path: Path) -> None:
     )
     result = CliRunner().invoke(main, [*QUICK, "--config", str(config)])
     assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def encrypted_pair(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate and its pass-phrase protected key."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "enc.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret"),
+    ))
+    return cert_path, key_path
+
+
+def _live_with_key(cert: Path, key: str) -> list[str]:
+    return ["live", "--thing-name", "x", "--broker", "mqtts://127.0.0.1:1", "--ca", str(cert),
+            "--cert", str(cert), "--key", key, "--web-port", "0", "--seconds", "1"]
+
+
+def test_an_encrypted_key_is_refused_with_how_to_decrypt_it(
+    encrypted_pair: tuple[Path, Path],
+) -> None:
+    cert, key = encrypted_pair
+    # CliRunner gives no terminal: this must neither prompt nor hang.
+    result = CliRunner().invoke(main, _live_with_key(cert, str(key)), input="")
+    assert result.exit_code == 1
+    assert f"--key {key} is encrypted (protected by a pass phrase)" in result.output
+    assert f"openssl pkey -in {key}" in result.output and "Errno" not in result.output
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_key_that_is_not_a_regular_file_is_named_so(
+    kind: str, encrypted_pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    cert, _ = encrypted_pair
+    if kind == "fifo":
+        key = tmp_path / "key.fifo"
+        os.mkfifo(key)
+        expected = f"--key {key} is a FIFO (named pipe): give a regular PEM file"
+    else:
+        key = Path("/dev/zero")
+        expected = "--key /dev/zero is a device: give a regular PEM file"
+    result = CliRunner().invoke(main, _live_with_key(cert, str(key)))
+    assert result.exit_code == 1
+    assert expected in result.output and "not found" not in result.output
