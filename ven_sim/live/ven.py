@@ -36,8 +36,10 @@ from ven_sim.wire import Wire
 
 logger = logging.getLogger(__name__)
 
-TICK_S = 1.0  # physics and metering step; the gateway decides what gets published
+TICK_S = 1.0  # metering step; the gateway decides what gets published
 FIRST_TICK_S = 0.2
+PHYSICS_STEP_S = 60.0  # the house physics steps once a minute, so power moves in steps
+BASELINE_WINDOW_S = 7200.0  # the rolling baseline: mean use over the last two hours
 
 
 @dataclass
@@ -67,6 +69,8 @@ class LiveVen:
         params = {**sample_params(config.params, rng), "panel_amps": config.panel_amps}
         circuits = build_circuits(config.template, params, rng)
         self.circuit_ids = [c.id for c in circuits]
+        self.physics_step_s = PHYSICS_STEP_S
+        self.baseline_window_s = BASELINE_WINDOW_S
         self.state = LiveState()
         self.ven = Ven(
             config.thing_name,
@@ -74,7 +78,8 @@ class LiveVen:
             self.world,
             self.dispatcher,
             panel_amps=config.panel_amps,
-            physics_step_s=60.0,
+            physics_step_s=PHYSICS_STEP_S,
+            baseline_window_s=BASELINE_WINDOW_S,
             seed=config.seed,
             transport=wire.transport,
             clock=lambda: self.world.epoch(self.kernel.now),

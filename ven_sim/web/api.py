@@ -26,6 +26,20 @@ STATIC_TYPES = {  # the only files served: no directory listing, no traversal
 MAX_EVENT_KW = 1000.0
 MAX_EVENT_S = 7 * 24 * 3600.0
 ENDED_GRACE_S = 60.0  # how long the end of an event started here is remembered
+# How each circuit type takes part in a DR event (sim/models/*): the circuits table shows
+# this rather than the type, which is the circuit's name again.
+CIRCUIT_ROLES = {
+    "HVAC": "setpoint raised within the comfort band",
+    "Water Heater": "heating deferred, the tank coasts",
+    "EV Charger": "charging slowed while plugged in",
+    "Dryer": "cycle paused, resumed after",
+    "Electric Range": "never shed",
+    "Lighting Circuits": "dimmed by up to 30 %",
+    "General Outlets": "never shed",
+    "Refrigerator": "critical, never shed",
+    "Solar PV": "generation, not shed",
+    "Battery": "discharges to cover the shed",
+}
 
 
 class VenControls(Protocol):
@@ -37,6 +51,7 @@ class VenControls(Protocol):
     def config(self) -> Any: ...  # .thing_name, .panel_amps
     @property
     def circuit_ids(self) -> list[str]: ...
+    # Optional, for the page's captions: physics_step_s, baseline_window_s (seconds).
     def set_circuit(self, circuit_id: str, enabled: bool) -> None: ...
     def trigger_event(self, requested_kw: float, duration_s: float) -> str: ...
     def restore_event(self, event_id: str) -> None: ...
@@ -113,7 +128,8 @@ class Api:
         return json_response(self.state())
 
     def state(self) -> dict[str, Any]:
-        """The snapshot plus thingName, circuits, panelAmps, panelSizes, now, tokenRequired."""
+        """The snapshot plus thingName, circuits, panelAmps, panelSizes, now, tokenRequired,
+        and what the page explains: circuitRoles, physicsStepS, baselineWindowS."""
         snapshot = dict(self.ven.state.snapshot())
         now = time.time()
         with self._lock:
@@ -130,6 +146,9 @@ class Api:
             panelSizes=list(PANEL_SIZES),  # the page builds its panel menu from these
             now=now,
             tokenRequired=self.token_required,
+            circuitRoles=CIRCUIT_ROLES,
+            physicsStepS=getattr(self.ven, "physics_step_s", None),
+            baselineWindowS=getattr(self.ven, "baseline_window_s", None),
         )
         return snapshot
 

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from ven_sim.live.ven import LiveConfig, LiveVen
+from ven_sim.web.api import CIRCUIT_ROLES
 from ven_sim.web.server import WebServer
 from ven_sim.wire import open_wire
 
@@ -200,6 +201,55 @@ def test_event_from_the_form_and_the_chart(tab: Tab, live: Live) -> None:
     expect(page.locator("#last-event")).to_contain_text(event_id)
     assert live.state()["events"] == []
 
+
+
+def test_circuits_say_how_they_take_part_in_an_event(tab: Tab, live: Live) -> None:
+    page = tab.page
+    state = live.state()
+    expect(page.locator("#circuits thead")).to_contain_text("In an event")
+    for load in state["telemetry"]["loads"]:
+        role = page.locator(f'#circuits tr[data-circuit="{load["id"]}"] [data-field="role"]')
+        expect(role).to_have_text(CIRCUIT_ROLES[load["type"]])
+        assert role.text_content() != load["name"]  # no longer the name again
+        expect(role).to_have_attribute("title", load["type"])
+
+
+def test_manual_changes_and_event_shed_are_kept_apart(tab: Tab, live: Live) -> None:
+    page = tab.page
+    expect(page.locator(".card h2").nth(2)).to_have_text("Below baseline")
+    expect(page.locator("#manual-off")).to_have_text("no circuit switched off by hand")
+    page.fill("#event-kw", "0.5")
+    page.fill("#event-minutes", "10")
+    page.click("#event-trigger")
+    rows = page.locator("#events tr[data-event]")
+    expect(rows).to_have_count(1)
+    (event,) = live.state()["events"]
+    # The card's event figure is the event's own curtailment, as in its row.
+    expect(page.locator("#event-shed-kw")).to_have_text(f"{event['actualShedKw']:.2f}")
+    expect(rows.first.locator('[data-field="shed"]')).to_have_text(f"{event['actualShedKw']:.2f}")
+    lights = page.locator('#circuits tr[data-circuit="lights1"]')
+    lights.locator("input[type=checkbox]").uncheck()
+    expect(page.locator("#manual-off")).to_have_text(
+        "switched off by hand: Lighting Circuits (counted above)")
+    expect(page.locator("#manual-off")).to_have_attribute("data-count", "1")
+    # Switching a circuit off by hand does not become the event's curtailment.
+    expect(page.locator("#event-shed-kw")).to_have_text(f"{event['actualShedKw']:.2f}")
+    lights.locator("input[type=checkbox]").check()
+    expect(page.locator("#manual-off")).to_have_text("no circuit switched off by hand")
+    rows.first.locator('button[data-action="restore"]').click()
+    expect(rows).to_have_count(0)
+
+
+def test_baseline_and_chart_say_what_they_show(tab: Tab, live: Live) -> None:
+    page = tab.page
+    expect(page.locator(".card h2").nth(1)).to_have_text("Rolling baseline")
+    expect(page.locator("#baseline-note")).to_have_text(
+        "mean use over the last 2 h outside events; held at its start value during an event")
+    zone = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+    expect(page.locator("#chart-axis")).to_contain_text(f"time of day, local ({zone}, UTC")
+    expect(page.locator("#chart-step")).to_have_text(
+        f"power moves in steps: the house physics steps every {live.ven.physics_step_s:g} s")
+    expect(page.locator(".legend")).to_contain_text("rolling baseline")
 
 
 def test_token_from_the_url_fragment(browser: Any, live: Live) -> None:

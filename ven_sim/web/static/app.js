@@ -80,8 +80,7 @@
     renderPanel(t);
     $("used-kw").textContent = kw(t.usedPowerKw);
     $("baseline-kw").textContent = kw(t.baselinePowerKw);
-    $("shed-kw").textContent = kw(t.shedPowerKw);
-    $("requested-kw").textContent = kw(t.requestedReductionKw);
+    renderShed(t);
     $("utilization").textContent = typeof t.currentAmps === "number"
       ? `${t.currentAmps.toFixed(1)} A \u00b7 ${t.panelUtilizationPercent.toFixed(1)} % of panel`
       : "\u2013";
@@ -89,7 +88,38 @@
     renderEvents();
     renderCountdown();
     drawChart($("chart"), state.history || []);
+    $("chart-axis").textContent = `time of day, local (${timeZoneLabel()})`;
+    $("chart-step").textContent = state.physicsStepS
+      ? `power moves in steps: the house physics steps every ${state.physicsStepS} s`
+      : "power moves in steps, one per physics step";
     $("updated").textContent = t.timestamp ? clock(t.timestamp) : "never";
+  }
+
+  // Below baseline = baseline - used, whatever the cause; the event's own curtailment and
+  // the circuits switched off by hand are shown apart so neither is taken for the other.
+  function renderShed(t) {
+    const events = state.events || [];
+    $("shed-kw").textContent = kw(t.shedPowerKw);
+    $("requested-kw").textContent = kw(t.requestedReductionKw);
+    $("event-shed-kw").textContent = events.length
+      ? kw(events.reduce((sum, e) => sum + (e.actualShedKw || 0), 0)) : kw(0);
+    const off = (t.loads || []).filter((l) => !l.enabled).map((l) => l.name);
+    $("manual-off").textContent = off.length
+      ? `switched off by hand: ${off.join(", ")}` + (events.length ? " (counted above)" : "")
+      : "no circuit switched off by hand";
+    $("manual-off").dataset.count = String(off.length);
+    const hours = state.baselineWindowS ? +(state.baselineWindowS / 3600).toFixed(2) : null;
+    $("baseline-note").textContent = (hours ? `mean use over the last ${hours} h` : "mean use") +
+      " outside events; held at its start value during an event";
+  }
+
+  function timeZoneLabel() {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "local";
+    const offset = -new Date().getTimezoneOffset();
+    const sign = offset < 0 ? "-" : "+";
+    const hm = `${String(Math.floor(Math.abs(offset) / 60)).padStart(2, "0")}:` +
+      String(Math.abs(offset) % 60).padStart(2, "0");
+    return `${zone}, UTC${sign}${hm}`;
   }
 
   function renderPanel(t) {
@@ -116,7 +146,7 @@
     const row = el("tr", { "data-circuit": load.id });
     row.append(
       el("td", { "data-field": "name" }),
-      el("td", { "data-field": "type", class: "muted" }),
+      el("td", { "data-field": "role", class: "muted" }),
       el("td", { "data-field": "kw", class: "num" }),
       el("td", { "data-field": "shed", class: "num" }),
       el("td", { "data-field": "priority", class: "num" }),
@@ -143,7 +173,9 @@
       body.append(row); // keeps the telemetry's order
       const field = (name) => row.querySelector(`[data-field="${name}"]`);
       field("name").textContent = load.name;
-      field("type").textContent = load.type;
+      const roles = state.circuitRoles || {};
+      field("role").textContent = roles[load.type] || load.type;
+      field("role").title = load.type;
       field("kw").textContent = kw(load.currentPowerKw);
       field("shed").textContent = kw(load.shedCapabilityKw);
       field("priority").textContent = String(load.priority);
@@ -334,7 +366,7 @@
       ctx.fillText(`${+v.toFixed(2)} kW`, pad.left - 6, y(v));
     }
     ctx.textAlign = "center";
-    ctx.textBaseline = "top";
+    ctx.textBaseline = "top"; // the time labels: this browser's local time (see #chart-axis)
     const labels = Math.max(2, Math.min(6, Math.floor(w / 120)));
     for (let i = 0; i < labels; i++) {
       const ts = t0 + ((t1 - t0) * i) / (labels - 1);
@@ -342,11 +374,15 @@
         h - pad.bottom + 6);
     }
 
+    // Each point is the power of the interval ending at its ts, held since the one before:
+    // steps, not slopes, which would invent values between physics steps.
     const line = (key, stroke, dash = []) => {
       ctx.beginPath();
       history.forEach((p, i) => {
-        if (i) ctx.lineTo(x(p.ts), y(p[key]));
-        else ctx.moveTo(x(p.ts), y(p[key]));
+        if (i) {
+          ctx.lineTo(x(p.ts), y(history[i - 1][key]));
+          ctx.lineTo(x(p.ts), y(p[key]));
+        } else ctx.moveTo(x(p.ts), y(p[key]));
       });
       ctx.setLineDash(dash);
       ctx.strokeStyle = stroke;
@@ -356,7 +392,10 @@
     };
     ctx.beginPath(); // shed as a filled area
     ctx.moveTo(x(t0), y(0));
-    history.forEach((p) => ctx.lineTo(x(p.ts), y(p.shedKw)));
+    history.forEach((p, i) => {
+      if (i) ctx.lineTo(x(p.ts), y(history[i - 1].shedKw));
+      ctx.lineTo(x(p.ts), y(p.shedKw));
+    });
     ctx.lineTo(x(history[history.length - 1].ts), y(0));
     ctx.closePath();
     ctx.fillStyle = color("--shed-fill");
