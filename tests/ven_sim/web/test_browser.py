@@ -246,7 +246,7 @@ def test_baseline_and_chart_say_what_they_show(tab: Tab, live: Live) -> None:
     expect(page.locator("#baseline-note")).to_have_text(
         "mean use over the last 2 h outside events; held at its start value during an event")
     zone = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
-    expect(page.locator("#chart-axis")).to_contain_text(f"time of day, local ({zone}, UTC")
+    expect(page.locator("#chart-axis")).to_contain_text(f"time of day, local ({zone}")
     expect(page.locator("#chart-step")).to_have_text(
         f"power moves in steps: the house physics steps every {live.ven.physics_step_s:g} s")
     expect(page.locator(".legend")).to_contain_text("rolling baseline")

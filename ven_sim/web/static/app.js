@@ -119,7 +119,7 @@
     const sign = offset < 0 ? "-" : "+";
     const hm = `${String(Math.floor(Math.abs(offset) / 60)).padStart(2, "0")}:` +
       String(Math.abs(offset) % 60).padStart(2, "0");
-    return `${zone}, UTC${sign}${hm}`;
+    return zone === "UTC" ? "UTC" : `${zone}, UTC${sign}${hm}`;
   }
 
   function renderPanel(t) {
@@ -344,7 +344,7 @@
       ctx.fillText("Waiting for telemetry\u2026", w / 2 - 70, h / 2);
       return;
     }
-    const pad = { left: 44, right: 12, top: 10, bottom: 24 };
+    const pad = { left: 56, right: 12, top: 10, bottom: 24 }; // room for "12.5 kW"
     const t0 = history[0].ts;
     const t1 = Math.max(history[history.length - 1].ts, t0 + 30);
     const top = Math.max(1, ...history.map((p) => Math.max(p.usedKw, p.baselineKw, p.shedKw)));
