@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,9 @@ def _fail_clearly(action: Callable[[], None]) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8883, show_default=True, type=click.IntRange(0, 65535),
               help="mTLS port (0: any free port).")
-@click.option("--certs", default="certs/local", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Folder of the local CA, the server and the client certificates.")
+@click.option("--certs", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the local CA, the server and the client certificates "
+              "[default: $VEN_SIM_CERTS/local, else certs/local].")
 @click.option("--with-shadow/--no-shadow", default=True, show_default=True,
               help="Also run the device shadow service ($aws/things/+/shadow/...).")
 @click.option("--plain-port", type=click.IntRange(0, 65535),
@@ -58,6 +59,9 @@ def broker_command(
     from ven_sim.broker.shadow_service import ShadowService
     from ven_sim.certs.local_ca import LocalCA
 
+    # Where `listen`, `send` and runs look too (--certs-dir / VEN_SIM_CERTS, then local/).
+    certs = certs or Path(os.environ.get("VEN_SIM_CERTS", "certs")) / "local"
+
     def run() -> None:
         ca = LocalCA(certs)
         for client_id in client_ids:
@@ -71,7 +75,7 @@ def broker_command(
                 shadow = ShadowService(broker.url, tls, persist_path=shadow_file).start()
             # Handlers before the announcement: a signal right after it stops us cleanly.
             with StopSignals() as signals:
-                _announce(broker.url, broker.plain_url, ca, certs, with_shadow)
+                _announce(broker.url, broker.plain_url, ca, certs, with_shadow, port)
                 signals.wait()
         finally:
             if shadow is not None:
@@ -82,7 +86,9 @@ def broker_command(
     _fail_clearly(run)
 
 
-def _announce(url: str, plain_url: str | None, ca: Any, certs: Path, shadow: bool) -> None:
+def _announce(
+    url: str, plain_url: str | None, ca: Any, certs: Path, shadow: bool, port: int
+) -> None:
     click.echo(f"broker: {url} (client certificate required)")
     if plain_url:
         click.echo(f"plain:  {plain_url} (no TLS)")
@@ -92,6 +98,12 @@ def _announce(url: str, plain_url: str | None, ca: Any, certs: Path, shadow: boo
         f"client certificates: ven-sim broker --certs {certs} --client-cert THING, or in Python "
         f"LocalCA('{certs}').client_cert('THING') -> {certs}/clients/THING/cert.pem, key.pem"
     )
+    where = url.rsplit(":", 1)[-1] if port == 0 else str(port)
+    if certs.name == "local":
+        click.echo(f"tools:  ven-sim listen --broker embedded:{where} --certs-dir {certs.parent}")
+    else:  # the tools look for DIR/local/ca.pem
+        click.echo("tools:  listen and send find the CA only in a folder named local: "
+                   "give --certs DIR/local to use them")
     click.echo("Ctrl-C to stop.")
 
 

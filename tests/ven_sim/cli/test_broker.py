@@ -21,6 +21,7 @@ from tests.ven_sim.helpers import TIMEOUT_S, Probe
 from ven_sim.broker.embedded import EmbeddedBroker
 from ven_sim.broker.shadow_service import shadow_topic
 from ven_sim.certs.local_ca import CertPaths, LocalCA
+from ven_sim.cli import main
 from ven_sim.cli.broker import shadow_service_command
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -156,3 +157,22 @@ def test_usage_errors(args: list[str], message: str) -> None:
     result = CliRunner().invoke(shadow_service_command, args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_broker_follows_ven_sim_certs_and_says_how_tools_find_it(
+    tmp_path: Path, command: Callable[..., Command], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Started from one folder with VEN_SIM_CERTS; `listen` from another finds it by --certs-dir.
+    shared = tmp_path / "shared-certs"
+    monkeypatch.setenv("VEN_SIM_CERTS", str(shared))
+    broker = command("broker", "--port", "0", "--no-shadow")
+    assert broker.wait_for(r"CA: +(\S+)")[1] == str(shared / "local" / "ca.pem")
+    port = broker.wait_for(r"tools: +ven-sim listen --broker embedded:(\d+) --certs-dir (\S+)")
+    assert port[2] == str(shared)
+    monkeypatch.delenv("VEN_SIM_CERTS")
+    monkeypatch.chdir(tmp_path)
+    args = ["listen", "--broker", f"embedded:{port[1]}", "--certs-dir", port[2], "--seconds", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"listening on embedded broker mqtts://127.0.0.1:{port[1]}" in result.stderr
+    assert broker.terminate() == 0
