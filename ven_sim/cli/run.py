@@ -78,6 +78,7 @@ def run(scenario: str, out_dir: str | None, seed, speed, vens, force: bool, **br
 
     With --broker, every VEN also speaks the backend contract over MQTT (telemetry, acks,
     shadow) and DR events go out as backend commands; a network broker needs --speed N.
+    A paced run that falls behind its --speed says so (and in summary.json's `pacing`).
     """
     from ven_sim.output import write_outputs
     from ven_sim.report import progress_bar, progress_lines, summary_table

@@ -76,6 +76,8 @@ def load_live_config(path: str | None, *, thing_name: str, panel_amps: int) -> L
     if path is None:
         return config
     file = _File(path)
+    if not Path(path).is_file():  # a FIFO or device would block the read below
+        raise click.ClickException(f"{path}: not a regular file")
     try:
         doc: Any = YAML(typ="rt").load(Path(path).read_text())
     except (OSError, UnicodeDecodeError) as exc:

@@ -69,6 +69,13 @@ def test_config_errors_name_the_line_and_suggest(case: str, tmp_path: Path) -> N
     assert result.output.count("\n") == 1  # one line
 
 
+def test_a_config_that_is_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "live.yaml"
+    os.mkfifo(fifo)
+    result = CliRunner().invoke(main, [*QUICK, "--config", str(fifo)])
+    assert result.exit_code == 1 and f"{fifo}: not a regular file" in result.output
+
+
 def test_a_good_config_runs(tmp_path: Path) -> None:
     config = tmp_path / "live.yaml"
     config.write_text(
