@@ -125,8 +125,10 @@ def run_session(cmds: list[list[str]], workdir: Path) -> None:
     )
     try:
         assert proc.stderr is not None
-        up = proc.stderr.readline()
-        assert "live on" in up or "on the wire" in up, up
+        seen = []  # any warning a library prints first, then the line that says it is up
+        while not any(word in "".join(seen[-1:]) for word in ("live on", "on the wire")):
+            seen.append(proc.stderr.readline())
+            assert seen[-1], f"{shlex.join(server)} ended before it was up: {seen}"
         for argv in cmds[1:]:
             argv = on_port(argv, port)
             if argv[1] == "listen":
