@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import time
+from collections import deque
 from collections.abc import Callable
 
 import simpy
@@ -20,6 +21,7 @@ from actors.runtime import Dispatcher, no_blocking_gets
 
 # The paced kernel never sleeps longer than this before it looks at `stop()` again.
 STOP_POLL_S = 0.1
+LAG_SAMPLES = 100_000  # the latest steps' lags kept: more than a long scenario's ticks
 
 
 class Kernel:
@@ -31,8 +33,9 @@ class Kernel:
         self.dispatcher = dispatcher
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._stopping = False
-        # Paced runs: wall seconds each step came after its due time (how far it fell behind).
-        self.lags_s: list[float] = []
+        # Paced runs: wall seconds each step came after its due time (how far it fell behind);
+        # bounded, since a live VEN steps every second for as long as it runs.
+        self.lags_s: deque[float] = deque(maxlen=LAG_SAMPLES)
 
     @property
     def now(self) -> float:

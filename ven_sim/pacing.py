@@ -7,6 +7,7 @@ half an hour, and the delivery figures measure the lag rather than the VENs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 # Simulated seconds a paced run may trail by before its figures are called skewed:
@@ -14,25 +15,26 @@ from typing import Any
 LAG_LIMIT_S = 60.0
 
 
-def _median(values: list[float]) -> float:
+def _median(values: Iterable[float]) -> float:
     ordered = sorted(values)
     return ordered[len(ordered) // 2] if ordered else 0.0
 
 
 def pacing_summary(
-    speed: str | float, kernel_lags_s: list[float], mqtt: dict[str, Any] | None
+    speed: str | float, kernel_lags_s: Iterable[float], mqtt: dict[str, Any] | None
 ) -> dict[str, Any]:
     """{"pacing": {...}} for a paced run (empty at speed max); a `warning` when it fell behind."""
     if speed == "max":
         return {}
     factor = float(speed)
-    tick_lag = _median(kernel_lags_s) * factor
+    lags = list(kernel_lags_s)
+    tick_lag = _median(lags) * factor
     rtt_ms = (mqtt or {}).get("ack_rtt_ms_p50")
     ack_lag = (rtt_ms or 0.0) / 1000.0 * factor
     pacing: dict[str, Any] = {
         "speed": factor,
         "tick_lag_sim_s_p50": round(tick_lag, 1),
-        "tick_lag_sim_s_max": round(max(kernel_lags_s, default=0.0) * factor, 1),
+        "tick_lag_sim_s_max": round(max(lags, default=0.0) * factor, 1),
         "ack_lag_sim_s_p50": None if rtt_ms is None else round(ack_lag, 1),
         "kept_up": max(tick_lag, ack_lag) <= LAG_LIMIT_S,
     }

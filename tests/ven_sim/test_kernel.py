@@ -9,7 +9,7 @@ from typing import Any
 import pykka
 
 from actors.runtime import DispatchedActor, Dispatcher
-from ven_sim.kernel import Kernel
+from ven_sim.kernel import LAG_SAMPLES, Kernel
 
 
 class Log(DispatchedActor):
@@ -120,3 +120,16 @@ def test_blocking_get_in_a_simpy_process_raises_instead_of_hanging() -> None:
     assert len(errors) == 1
     log.stop(block=False)
     dispatcher.run_until_idle()
+
+
+def test_a_paced_kernel_keeps_a_bounded_record_of_its_lag() -> None:
+    kernel = Kernel(1000.0, Dispatcher("lags"))
+
+    def ticks():
+        while True:
+            yield kernel.env.timeout(1.0)
+
+    kernel.env.process(ticks())
+    kernel.run(50.0)
+    assert 49 <= len(kernel.lags_s) <= 51 and all(lag >= 0.0 for lag in kernel.lags_s)
+    assert kernel.lags_s.maxlen == LAG_SAMPLES  # a live VEN steps forever: never unbounded
