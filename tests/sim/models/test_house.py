@@ -1,9 +1,12 @@
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from sim.models import TEMPLATE_PARAMS, TEMPLATES, build_circuits, panel_facts
+from sim.scenario import sample_params, ven_ids
+from sim.scenario_loader import load_scenario
 from sim.world import Weather, World
 from tests.sim.models.envs import hot_day
 
@@ -196,3 +199,30 @@ def test_ev_share_is_the_fleet_penetration():
               for c in build_circuits("house", {"has_ev": True}, random.Random(s))
               if c.id == "ev1"}
     assert levels == {3.3, 7.2, 11.5}
+
+
+def test_winter_scenario_without_events_holds_the_heating_setpoint():
+    """scenarios/winter_morning.yaml, each VEN built as the runner builds it, no event."""
+    scenario = load_scenario(Path(__file__).resolve().parents[3] / "scenarios" /
+                             "winter_morning.yaml")
+    world = World(scenario.start, scenario.weather)
+    step = scenario.physics_step_s
+    for ven_id, group in ven_ids(scenario):
+        rng = random.Random(f"{scenario.seed}:{ven_id}")
+        circuits = build_circuits(group.template, sample_params(group.params, rng), rng)
+        hvac = circuits[0]
+        low = high = hvac.heating_setpoint_c
+        kwh = 0.0
+        t = 0.0
+        while t < scenario.duration_s:
+            env = world.env_at(t)
+            power = sum(c.step(env, step) for c in circuits)
+            kwh += power * step / 3600.0
+            if t >= 3600.0:  # after the first hour's settling
+                low, high = min(low, hvac.indoor_c), max(high, hvac.indoor_c)
+            t += step
+        assert hvac.setpoint_c == hvac.heating_setpoint_c, ven_id
+        assert hvac.heating_setpoint_c - 1.0 <= low and high <= hvac.heating_setpoint_c + 1.0
+        # Heat pump with strips: 50-140 kWh/day for the house; gas: only the blower.
+        span = (50.0, 140.0) if group.template == "heat_pump_home" else (15.0, 45.0)
+        assert span[0] <= kwh <= span[1], (ven_id, kwh)
