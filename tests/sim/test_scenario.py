@@ -303,7 +303,8 @@ BAD_CASES = [
     ("missing key", "    template: house\n", "", 11, "fleet[0].template",
      "required key is missing"),
     ("enum", "template: house", "template: hous", 12, "fleet[0].template",
-     'must be one of house, apartment, solar_home, heat_pump_home (got "hous"; did you mean house?)'),
+     "must be one of house, apartment, solar_home, heat_pump_home "
+     '(got "hous"; did you mean house?)'),
     ("negative duration", "    duration: 2h", "    duration: -3600", 19, "events[0].duration",
      "must be positive (got -3600)"),
     ("zero duration", "duration: 24h", "duration: 0s", 4, "duration",
