@@ -8,7 +8,7 @@ from typing import Any
 
 from sim.limits import PANEL_SIZES
 from sim.models.base import KW_PER_BREAKER_AMP, PANEL_VOLTAGE, Circuit
-from sim.models.battery import Battery
+from sim.models.battery import BATTERY_MODES, Battery
 from sim.models.ev import EvCharger
 from sim.models.heating import HEAT_SOURCES, GasFurnace, HeatPump, HeatSource, ResistanceHeat
 from sim.models.hvac import MODES, Hvac
@@ -43,6 +43,7 @@ TEMPLATE_PARAMS: dict[str, type] = {
     "pv_kw": float,
     "battery_kwh": float,
     "battery_kw": float,
+    "battery_mode": str,
     "load_scale": float,
 }
 
@@ -71,6 +72,7 @@ _HOUSE: dict[str, Any] = {
     "pv_kw": 0.0,
     "battery_kwh": 0.0,
     "battery_kw": 5.0,
+    "battery_mode": "self_consumption",
     "load_scale": 1.0,
 }
 
@@ -104,7 +106,7 @@ _POSITIVE = {"hvac_kw", "heating_kw", "thermal_resistance_c_per_kw",
 _NON_NEGATIVE = {"comfort_band_c", "hot_water_liters_per_day", "pv_kw", "battery_kwh",
                  "load_scale", "backup_kw"}
 _HOURS = {"ev_arrival_hour", "ev_departure_hour"}
-_CHOICES = {"hvac_mode": MODES, "heat_source": HEAT_SOURCES}
+_CHOICES = {"hvac_mode": MODES, "heat_source": HEAT_SOURCES, "battery_mode": BATTERY_MODES}
 
 
 def panel_facts(panel_amps: int) -> dict[str, Any]:
@@ -249,14 +251,17 @@ def build_circuits(template: str, params: dict[str, Any], rng: random.Random) ->
                                    scale=scale)
     circuits["fridge1"] = Refrigerator("fridge1", "Refrigerator", 15, critical=True, priority=1,
                                        rng=fork(), scale=scale)
+    pv_ac_kw = 0.0
     if p["pv_kw"] > 0:
-        circuits["pv1"] = SolarPv("pv1", "Solar PV", breaker_for(p["pv_kw"]), priority=1,
-                                  rng=fork(), kw_peak=p["pv_kw"])
+        pv = SolarPv("pv1", "Solar PV", breaker_for(p["pv_kw"]), priority=1, rng=fork(),
+                     kw_peak=p["pv_kw"])
+        circuits["pv1"] = pv
+        pv_ac_kw = pv.kw_peak * pv.derate
     if p["battery_kwh"] > 0:
         circuits["battery1"] = Battery(
             "battery1", "Battery", breaker_for(p["battery_kw"]), priority=9, rng=fork(),
-            capacity_kwh=p["battery_kwh"], max_kw=p["battery_kw"],
-            initial_soc=rng.uniform(0.4, 0.8))
+            capacity_kwh=p["battery_kwh"], max_kw=p["battery_kw"], mode=p["battery_mode"],
+            pv_kw_peak=pv_ac_kw, initial_soc=rng.uniform(0.4, 0.8))
     order = _APARTMENT_ORDER if template == "apartment" else _HOUSE_ORDER
     return [circuits[cid] for cid in order if cid in circuits]
 

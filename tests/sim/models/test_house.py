@@ -16,7 +16,7 @@ SPEC_PARAMS = {
     "thermal_resistance_c_per_kw", "thermal_capacitance_kwh_per_c", "initial_indoor_c",
     "water_heater_liters", "hot_water_liters_per_day", "has_ev", "ev_share", "ev_charger_kw",
     "ev_arrival_hour", "ev_departure_hour", "ev_energy_kwh", "pv_kw", "battery_kwh",
-    "battery_kw", "load_scale",
+    "battery_kw", "battery_mode", "load_scale",
 }
 
 
@@ -128,6 +128,7 @@ def test_template_tables():
         ("house", {"hvac_mode": "fan"}),
         ("house", {"heat_source": "wood"}),
         ("house", {"ev_share": 1.5}),
+        ("solar_home", {"battery_mode": "arbitrage"}),
         ("house", {"heating_setpoint_c": 23.9, "cooling_setpoint_c": 24.0}),
     ],
 )
