@@ -8,6 +8,7 @@ The dataclasses it builds live in sim.scenario.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import json
@@ -36,6 +37,7 @@ from sim.scenario import (
     parse_duration,
     show_value,
 )
+from sim.scenario_sanity import sanity_warnings
 
 _HHMM_RE = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?$")
 _START_HINT = 'must be "HH:MM", an ISO datetime or an offset such as +16h'
@@ -228,7 +230,7 @@ class _Loader:
             self.fail(("report_interval",), "must not exceed duration", d["report_interval"])
         fleet = self.fleet(d["fleet"])
         speed = d.get("speed", "max")
-        return Scenario(
+        scenario = Scenario(
             name=d["name"], seed=int(d.get("seed", 0)), start=start, duration_s=duration,
             speed=speed if speed == "max" else float(speed),
             report_interval_s=report, physics_step_s=step,
@@ -237,6 +239,9 @@ class _Loader:
             events=self.events(d.get("events", []), start, duration, report, fleet),
             source=self.source, description=d.get("description", ""),
         )
+        warnings = tuple(f"{self.source}:{self._walk(path)[1]}: {_field(path)}: {message}"
+                         for path, message in sanity_warnings(d, scenario))
+        return dataclasses.replace(scenario, warnings=warnings)
 
     def weather(self, w: dict) -> Weather:
         points = tuple((float(h), float(t)) for h, t in w.get("points", []))

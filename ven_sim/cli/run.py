@@ -31,6 +31,11 @@ def _load(path: str, **overrides: Any) -> Scenario:
 
     try:
         scenario = load_scenario(path)
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from None
+    for warning in scenario.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    try:
         return scenario.with_overrides(**overrides)
     except ScenarioError as exc:
         raise click.ClickException(str(exc)) from None
