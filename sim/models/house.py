@@ -85,7 +85,7 @@ TEMPLATES: dict[str, dict[str, Any]] = {
         "hvac_kw": 2.5,
         "heat_source": "resistance",
         "heating_kw": 5.0,
-        "thermal_resistance_c_per_kw": 5.0,
+        "thermal_resistance_c_per_kw": 8.0,  # UA 0.125 kW/C: neighbours on most sides
         "thermal_capacitance_kwh_per_c": 4.0,
         "water_heater_liters": 150.0,
         "hot_water_liters_per_day": 110.0,
@@ -97,8 +97,8 @@ TEMPLATES: dict[str, dict[str, Any]] = {
 }
 
 # Solar and internal heat gains (kW) by template: an apartment has fewer sunlit walls.
-_GAINS = {"house": (1.0, 0.5), "apartment": (0.5, 0.3), "solar_home": (1.0, 0.5),
-          "heat_pump_home": (1.0, 0.5)}
+_GAINS = {"house": (1.0, 0.8), "apartment": (0.5, 0.5), "solar_home": (1.0, 0.8),
+          "heat_pump_home": (1.0, 0.8)}
 
 _POSITIVE = {"hvac_kw", "heating_kw", "thermal_resistance_c_per_kw",
              "thermal_capacitance_kwh_per_c", "water_heater_liters", "ev_charger_kw",

@@ -7,10 +7,14 @@ import random
 from sim.models.base import Circuit, StepEnv, clamp
 from sim.models.envelope import Envelope
 from sim.models.heating import HeatPump, HeatSource
+from sim.models.profile import OUTLET_SHAPE
 
 _EPS_KW = 0.05  # floor for the draw estimate so a tiny estimate cannot blow up the offset
 MODES = ("auto", "cool", "heat")
 _SOLAR_TO_MASS = 0.6  # share of the sun through windows landing on floors and walls
+# Internal gains (people, appliances' heat) follow the occupants: the plug-load shape scaled
+# to a daily mean of 1, so gains are low at night and highest in the evening.
+OCCUPANCY = tuple(x * 24 / sum(OUTLET_SHAPE) for x in OUTLET_SHAPE)
 
 
 class Hvac(Circuit):
@@ -138,7 +142,7 @@ class Hvac(Circuit):
             mid = (self.heating_setpoint_c + self.cooling_setpoint_c) / 2.0
             self._sign = 1.0 if env_.air_c >= mid else -1.0
         solar = self.solar_gain_kw * env.irradiance
-        q_air = self.internal_gain_kw + solar * (1.0 - _SOLAR_TO_MASS)
+        q_air = self.internal_gain_kw * OCCUPANCY[int(env.hour)] + solar * (1 - _SOLAR_TO_MASS)
         q_mass = solar * _SOLAR_TO_MASS
         eq_off = env_.equilibrium(env.outdoor_c, q_air, q_mass)
         if self._start_offset is not None:
