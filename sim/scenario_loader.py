@@ -239,8 +239,10 @@ class _Loader:
             events=self.events(d.get("events", []), start, duration, report, fleet),
             source=self.source, description=d.get("description", ""),
         )
-        warnings = tuple(f"{self.source}:{self._walk(path)[1]}: {_field(path)}: {message}"
-                         for path, message in sanity_warnings(d, scenario))
+        found = sorted((self._walk(path)[1], _field(path), message)
+                       for path, message in sanity_warnings(d, scenario))
+        warnings = tuple(f"{self.source}:{line}: {field}: {message}"
+                         for line, field, message in found)
         return dataclasses.replace(scenario, warnings=warnings)
 
     def weather(self, w: dict) -> Weather:
