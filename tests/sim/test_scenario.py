@@ -103,6 +103,15 @@ def test_schema_is_valid_and_matches_duration_regex() -> None:
     assert schema["$defs"]["duration"]["anyOf"][1]["pattern"] == DURATION_RE.pattern
 
 
+def test_schema_names_every_template_and_parameter_the_models_know() -> None:
+    # The schema repeats the models' names (a JSON file cannot import them): keep them equal.
+    from sim.models.house import TEMPLATE_PARAMS, TEMPLATES
+
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    assert set(schema["$defs"]["group"]["properties"]["template"]["enum"]) == set(TEMPLATES)
+    assert set(schema["$defs"]["params"]["properties"]) == set(TEMPLATE_PARAMS)
+
+
 def test_defaults_and_ven_ids(tmp_path: Path) -> None:
     text = BASE.replace("report_interval: 5m\nphysics_step: 60s\n", "")
     text = text.replace("    count: 4\n", "    count: 4\n    id_prefix: h\n")
