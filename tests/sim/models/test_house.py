@@ -224,6 +224,7 @@ def test_winter_scenario_without_events_holds_the_heating_setpoint():
             t += step
         assert hvac.setpoint_c == hvac.heating_setpoint_c, ven_id
         assert hvac.heating_setpoint_c - 1.0 <= low and high <= hvac.heating_setpoint_c + 1.0
-        # Heat pump with strips: 50-140 kWh/day for the house; gas: only the blower.
-        span = (50.0, 140.0) if group.template == "heat_pump_home" else (15.0, 45.0)
+        # Heat pump with strips: 50-140 kWh/day for the house; gas: only the blower (plus up to
+        # ~25 kWh for the 15 % of homes with an EV).
+        span = (50.0, 140.0) if group.template == "heat_pump_home" else (15.0, 55.0)
         assert span[0] <= kwh <= span[1], (ven_id, kwh)
