@@ -25,6 +25,9 @@ TEMPLATE_PARAMS: dict[str, type] = {
     "heating_setpoint_c": float,
     "cooling_setpoint_c": float,
     "comfort_band_c": float,
+    "precool_c": float,  # lower the cooling setpoint this much over the pre-cool hours
+    "precool_from_hour": float,
+    "precool_to_hour": float,
     "hvac_kw": float,
     "heat_source": str,
     "heating_kw": float,  # resistance: electric kW; gas: furnace heat output kW
@@ -57,6 +60,9 @@ _HOUSE: dict[str, Any] = {
     "heating_setpoint_c": 20.0,
     "cooling_setpoint_c": 24.0,
     "comfort_band_c": 2.0,
+    "precool_c": 0.0,
+    "precool_from_hour": 13.0,
+    "precool_to_hour": 15.0,
     "hvac_kw": 3.5,
     "heat_source": "gas",
     "heating_kw": 18.0,  # a 60 kBtu/h furnace
@@ -104,8 +110,8 @@ _POSITIVE = {"hvac_kw", "heating_kw", "thermal_resistance_c_per_kw",
              "thermal_capacitance_kwh_per_c", "water_heater_liters", "ev_charger_kw",
              "ev_energy_kwh", "battery_kw"}
 _NON_NEGATIVE = {"comfort_band_c", "hot_water_liters_per_day", "pv_kw", "battery_kwh",
-                 "load_scale", "backup_kw"}
-_HOURS = {"ev_arrival_hour", "ev_departure_hour"}
+                 "load_scale", "backup_kw", "precool_c"}
+_HOURS = {"ev_arrival_hour", "ev_departure_hour", "precool_from_hour", "precool_to_hour"}
 _CHOICES = {"hvac_mode": MODES, "heat_source": HEAT_SOURCES, "battery_mode": BATTERY_MODES}
 
 
@@ -227,7 +233,9 @@ def build_circuits(template: str, params: dict[str, Any], rng: random.Random) ->
     hvac = Hvac("hvac1", "HVAC", max(hvac_breaker, breaker_for(hvac_kw)), critical=True,
                 priority=3, rng=fork(), mode=mode, setpoint_c=cooling,
                 heating_setpoint_c=heating, cooling_setpoint_c=cooling,
-                comfort_band_c=p["comfort_band_c"], r_c_per_kw=r_value, c_kwh_per_c=c_value,
+                comfort_band_c=p["comfort_band_c"], precool_c=p["precool_c"],
+                precool_from_hour=p["precool_from_hour"], precool_to_hour=p["precool_to_hour"],
+                r_c_per_kw=r_value, c_kwh_per_c=c_value,
                 compressor_kw=p["hvac_kw"], cop=cop, heat_source=source,
                 initial_indoor_c=initial, initial_offset_c=offset, solar_gain_kw=solar_gain,
                 internal_gain_kw=internal_gain, compressor_on=rng.random() < 0.5)

@@ -39,6 +39,7 @@ class Hvac(Circuit):
         "compressor_kw", "cop", "mode", "heat_source", "min_on_s", "min_off_s",
         "solar_gain_kw", "internal_gain_kw", "envelope", "compressor_on", "offset_c",
         "_sign", "_held_s", "_locked", "_eq_off", "_outdoor", "_req_seen", "_start_offset",
+        "precool_c", "precool_from_hour", "precool_to_hour", "_precool",
     )
 
     def __init__(
@@ -68,6 +69,9 @@ class Hvac(Circuit):
         mode: str = "cool",
         min_on_s: float = 300.0,
         min_off_s: float = 300.0,
+        precool_c: float = 0.0,
+        precool_from_hour: float = 13.0,
+        precool_to_hour: float = 15.0,
         solar_gain_kw: float = 1.0,
         internal_gain_kw: float = 0.5,
         compressor_on: bool = False,
@@ -93,6 +97,12 @@ class Hvac(Circuit):
         self.heat_source = heat_source or HeatPump(compressor_kw, backup_kw=0.0)
         self.min_on_s = min_on_s
         self.min_off_s = min_off_s
+        # Pre-cooling: the cooling setpoint is lowered by precool_c over a daily window ahead
+        # of the program's event hours, so the house's mass is cold when an event begins.
+        self.precool_c = max(0.0, precool_c)
+        self.precool_from_hour = precool_from_hour
+        self.precool_to_hour = precool_to_hour
+        self._precool = 0.0  # the pre-cool offset in force this step
         self.solar_gain_kw = solar_gain_kw
         self.internal_gain_kw = internal_gain_kw
         start = (heat if mode == "heat" else cool) if initial_indoor_c is None else initial_indoor_c
@@ -123,7 +133,9 @@ class Hvac(Circuit):
     @property
     def setpoint_c(self) -> float:
         """The setpoint the thermostat regulates against right now."""
-        return self.cooling_setpoint_c if self._sign > 0 else self.heating_setpoint_c
+        if self._sign > 0:
+            return self.cooling_setpoint_c - self._precool
+        return self.heating_setpoint_c
 
     def _run_output(self, sign: float, outdoor_c: float) -> tuple[float, float]:
         """(heat into the air kW, electric kW) while the unit runs in direction `sign`."""
@@ -150,7 +162,10 @@ class Hvac(Circuit):
         self._eq_off = eq_off
         self._outdoor = env.outdoor_c
         sign = self._sign
-        setpoint = self.cooling_setpoint_c if sign > 0 else self.heating_setpoint_c
+        if self.precool_c:
+            window = self.precool_from_hour <= env.hour < self.precool_to_hour
+            self._precool = self.precool_c if window else 0.0
+        setpoint = self.setpoint_c
         # Comfort floor: must run if coasting this step would end beyond the band.
         locked = sign * (env_.air_after(dt, eq_off) - setpoint) > self.comfort_band_c
         self._locked = locked

@@ -12,7 +12,8 @@ from tests.sim.models.envs import hot_day
 
 SPEC_PARAMS = {
     "panel_amps", "hvac_mode", "hvac_setpoint_c", "heating_setpoint_c", "cooling_setpoint_c",
-    "comfort_band_c", "hvac_kw", "heat_source", "heating_kw", "backup_kw",
+    "comfort_band_c", "precool_c", "precool_from_hour", "precool_to_hour", "hvac_kw",
+    "heat_source", "heating_kw", "backup_kw",
     "thermal_resistance_c_per_kw", "thermal_capacitance_kwh_per_c", "initial_indoor_c",
     "water_heater_liters", "hot_water_liters_per_day", "has_ev", "ev_share", "ev_charger_kw",
     "ev_arrival_hour", "ev_departure_hour", "ev_energy_kwh", "pv_kw", "battery_kwh",

@@ -217,3 +217,32 @@ def test_without_an_initial_temperature_the_house_starts_where_the_thermostat_ho
              initial_indoor_c=None, initial_offset_c=0.3)
     h.step(constant(0.0, -5.0), 60.0)
     assert h.indoor_c == pytest.approx(20.3, abs=0.2) and h.setpoint_c == 20.0
+
+
+def test_precooling_banks_cold_in_the_mass_for_the_event():
+    # Same house and day, a full 15:00-18:00 curtailment with a 1 C comfort band; one house
+    # pre-cools 2 C from 13:00. (With mass, a 2 C band alone coasts through 2 h unaided.)
+    world = World(datetime(2026, 7, 15, tzinfo=UTC), Weather(22.0, 36.0, 15.0))
+    results = {}
+    for precool in (0.0, 2.0):
+        h = make(r_c_per_kw=3.0, solar_gain_kw=1.0, internal_gain_kw=0.8, precool_c=precool,
+                 precool_from_hour=13.0, precool_to_hour=15.0, comfort_band_c=1.0)
+        t, before, during, peak = 0.0, 0.0, 0.0, 0.0
+        while t < 18 * 3600.0:
+            if t == 15 * 3600.0:
+                h.curtail(100.0)
+            p = h.step(world.env_at(t), 60.0)
+            if t == 15 * 3600.0:
+                assert h.setpoint_c == 24.0  # the pre-cool window is over
+            if 13 * 3600.0 <= t < 15 * 3600.0:
+                before += p / 60.0
+            elif t >= 15 * 3600.0:
+                during += p / 60.0
+                peak = max(peak, h.indoor_c)
+            t += 60.0
+        results[precool] = (before, during, peak)
+    (b0, d0, p0), (b1, d1, p1) = results[0.0], results[2.0]
+    # Measured: 3.6 vs 7.0 kWh over 13:00-15:00, then 3.5 vs 0.8 kWh over the event.
+    assert b1 > b0 + 2.0  # it costs energy before the event...
+    assert d1 < d0 - 2.0  # ...and the event needs far less of the compressor
+    assert max(p0, p1) <= 24.0 + 1.0 + 1e-9  # both inside the comfort band
