@@ -15,9 +15,10 @@ import json
 import math
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from importlib import resources
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
@@ -135,6 +136,7 @@ class _Loader:
 
     def __init__(self, source: str, text: str) -> None:
         self.source = source
+        self.zone: tzinfo = UTC  # what a time without an offset means
         yaml = YAML(typ="rt")
         yaml.Constructor = _Constructor
         try:
@@ -208,14 +210,25 @@ class _Loader:
             moment = datetime.fromisoformat(text)
         except ValueError:
             self.fail(path, hint, text)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment if moment.tzinfo else moment.replace(tzinfo=self.zone)
+
+    def time_zone(self, name: str) -> tzinfo:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(("timezone",), "is not an IANA time zone name such as America/Chicago "
+                      "or Europe/Berlin", name)
 
     def build(self) -> Scenario:
         d = self.data
         if not isinstance(d, dict):
             self.fail((), "a scenario must be a YAML mapping with keys such as name and fleet", d)
         self.check_schema()
+        if "timezone" in d:  # naive times are then local, and the day runs on the local clock
+            self.zone = self.time_zone(d["timezone"])
         start = self.when(("start",), d["start"], _ISO_HINT)
+        if "timezone" in d:
+            start = start.astimezone(self.zone)
         duration = self.duration(("duration",), d["duration"])
         step = self.duration(("physics_step",), d.get("physics_step", 60))
         report = self.duration(("report_interval",), d.get("report_interval", 300))
