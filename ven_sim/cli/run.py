@@ -58,8 +58,10 @@ def validate(scenario: str) -> None:
 @click.option("--seed", type=int, help="Override the scenario's seed.")
 @click.option("--speed", type=SpeedType(), help="max, or simulated seconds per wall second.")
 @click.option("--vens", type=click.IntRange(min=1), help="Scale the fleet to N VENs.")
+@click.option("--circuits", is_flag=True,
+              help="Also write circuits.csv: every circuit of every VEN per interval.")
 @broker_options
-def run(scenario: str, out_dir: str | None, seed, speed, vens, **broker) -> None:
+def run(scenario: str, out_dir: str | None, seed, speed, vens, circuits, **broker) -> None:
     """Run SCENARIO and write summary.json, timeseries.csv and report.png.
 
     With --broker, every VEN also speaks the backend contract over MQTT (telemetry, acks,
@@ -84,9 +86,18 @@ def run(scenario: str, out_dir: str | None, seed, speed, vens, **broker) -> None
     ):
         if wire is not None:
             click.echo(f"on the wire: {wire.description}", err=True)
-        result = run_scenario(loaded, progress=advance, wire=wire)
+        result = run_scenario(loaded, progress=advance, wire=wire, circuits=circuits)
     written = write_outputs(
         target, result.summary, result.log.sorted_rows(), loaded.start.timestamp()
     )
+    files = "summary.json, timeseries.csv, report.png"
+    if circuits:
+        from ven_sim.circuits_csv import write_circuits
+
+        types = {(v.ven_id, cid): kind for v in result.vens for cid, kind in
+                 v.circuit_types.items()}
+        write_circuits(written / "circuits.csv", result.log.circuit_rows, types,
+                       loaded.start.timestamp())
+        files += ", circuits.csv"
     click.echo(summary_table(result.summary))
-    click.echo(f"results in {written}/ (summary.json, timeseries.csv, report.png)")
+    click.echo(f"results in {written}/ ({files})")
