@@ -243,10 +243,11 @@ def build_circuits(template: str, params: dict[str, Any], rng: random.Random) ->
                          tank_liters=p["water_heater_liters"],
                          liters_per_day=p["hot_water_liters_per_day"])
     circuits: dict[str, Circuit] = {"hvac1": hvac, "heater1": heater}
+    ev_rng = fork()  # forked with or without a car, so the circuits after keep their streams
     if has_ev:
         circuits["ev1"] = EvCharger(
             "ev1", "EV Charger", max(40, breaker_for(ev_kw)), priority=8,
-            rng=fork(), charger_kw=ev_kw, arrival_hour=p["ev_arrival_hour"],
+            rng=ev_rng, charger_kw=ev_kw, arrival_hour=p["ev_arrival_hour"],
             departure_hour=p["ev_departure_hour"], mean_energy_kwh=p["ev_energy_kwh"],
             energy_min_kwh=0.55 * p["ev_energy_kwh"], energy_max_kwh=1.65 * p["ev_energy_kwh"])
     if template != "apartment":

@@ -229,3 +229,13 @@ def test_winter_scenario_without_events_holds_the_heating_setpoint():
         # ~25 kWh for the 15 % of homes with an EV).
         span = (50.0, 140.0) if group.template == "heat_pump_home" else (15.0, 55.0)
         assert span[0] <= kwh <= span[1], (ven_id, kwh)
+
+
+def test_having_an_ev_or_not_leaves_the_other_circuits_random_streams_alone():
+    with_ev = build_circuits("house", {"has_ev": True}, random.Random(9))
+    without = build_circuits("house", {"has_ev": False}, random.Random(9))
+    others = [c for c in with_ev if c.id != "ev1"]
+    assert [c.id for c in others] == [c.id for c in without]
+    for i in range(1440):
+        env = hot_day(i * 60.0)
+        assert [c.step(env, 60.0) for c in others] == [c.step(env, 60.0) for c in without]
