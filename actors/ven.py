@@ -50,6 +50,7 @@ class Ven:
         self.ven_id = ven_id
         self.group = group
         self.panel_amps = panel_amps
+        self.circuit_types = {model.id: model.type for model in circuits}
         self.controller = ControllerActor.start(
             ven_id,
             world,
@@ -118,9 +119,10 @@ class Ven:
         for _, ref in routes:
             ref.tell(Attach(self.connection))
 
-    def subscribe(self, ref: pykka.ActorRef[Any]) -> None:
-        """Tell `ref` this VEN's telemetry and event acks from now on."""
-        self.controller.tell(Subscribe(ref))
+    def subscribe(self, ref: pykka.ActorRef[Any], *, loads: bool = False) -> None:
+        """Tell `ref` this VEN's telemetry and event acks from now on (with `loads`, a row
+        per circuit in each Telemetry)."""
+        self.controller.tell(Subscribe(ref, loads))
 
     def tell(self, message: Any) -> None:
         self.controller.tell(message)

@@ -23,6 +23,19 @@ class Row:
     battery_soc: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class CircuitRow:
+    """One circuit of one VEN over one report interval (kept only when asked for)."""
+
+    t1: float
+    ven_id: str
+    circuit_id: str
+    power_kw: float
+    indoor_c: float | None
+    tank_c: float | None
+    soc: float | None
+
+
 CAPABILITY_SAMPLES = 240  # an hour at 15 s reports; more than enough at 5 min
 
 
@@ -31,6 +44,7 @@ class FleetLog:
 
     def __init__(self) -> None:
         self.rows: list[Row] = []
+        self.circuit_rows: list[CircuitRow] = []  # from Telemetry.loads, when VENs send them
         # Recent (t1, shed capability) per VEN: one instant is noisy (a compressor
         # cycling), so the VTN splits requests by the mean over the last hour.
         self._capability: dict[str, deque[tuple[float, float]]] = defaultdict(
@@ -39,6 +53,11 @@ class FleetLog:
 
     def add_telemetry(self, telemetry: Telemetry) -> None:
         self._capability[telemetry.ven_id].append((telemetry.t1, telemetry.shed_capability_kw))
+        for load in telemetry.loads:
+            self.circuit_rows.append(
+                CircuitRow(telemetry.t1, telemetry.ven_id, load["id"], load["power_kw"],
+                           load.get("indoor_c"), load.get("tank_c"), load.get("soc"))
+            )
         self.rows.append(
             Row(
                 t0=telemetry.t0,

@@ -77,6 +77,7 @@ class Scenario:
     events: tuple[EventSpec, ...]
     source: str
     description: str = ""
+    warnings: tuple[str, ...] = ()  # `file:line: field: message`, probable unit mistakes
 
     @property
     def ven_count(self) -> int:

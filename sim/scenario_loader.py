@@ -8,15 +8,17 @@ The dataclasses it builds live in sim.scenario.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import json
 import math
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from importlib import resources
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
@@ -36,6 +38,7 @@ from sim.scenario import (
     parse_duration,
     show_value,
 )
+from sim.scenario_sanity import sanity_warnings
 
 _HHMM_RE = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?$")
 _START_HINT = 'must be "HH:MM", an ISO datetime or an offset such as +16h'
@@ -133,6 +136,7 @@ class _Loader:
 
     def __init__(self, source: str, text: str) -> None:
         self.source = source
+        self.zone: tzinfo = UTC  # what a time without an offset means
         yaml = YAML(typ="rt")
         yaml.Constructor = _Constructor
         try:
@@ -206,14 +210,25 @@ class _Loader:
             moment = datetime.fromisoformat(text)
         except ValueError:
             self.fail(path, hint, text)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment if moment.tzinfo else moment.replace(tzinfo=self.zone)
+
+    def time_zone(self, name: str) -> tzinfo:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(("timezone",), "is not an IANA time zone name such as America/Chicago "
+                      "or Europe/Berlin", name)
 
     def build(self) -> Scenario:
         d = self.data
         if not isinstance(d, dict):
             self.fail((), "a scenario must be a YAML mapping with keys such as name and fleet", d)
         self.check_schema()
+        if "timezone" in d:  # naive times are then local, and the day runs on the local clock
+            self.zone = self.time_zone(d["timezone"])
         start = self.when(("start",), d["start"], _ISO_HINT)
+        if "timezone" in d:
+            start = start.astimezone(self.zone)
         duration = self.duration(("duration",), d["duration"])
         step = self.duration(("physics_step",), d.get("physics_step", 60))
         report = self.duration(("report_interval",), d.get("report_interval", 300))
@@ -228,7 +243,7 @@ class _Loader:
             self.fail(("report_interval",), "must not exceed duration", d["report_interval"])
         fleet = self.fleet(d["fleet"])
         speed = d.get("speed", "max")
-        return Scenario(
+        scenario = Scenario(
             name=d["name"], seed=int(d.get("seed", 0)), start=start, duration_s=duration,
             speed=speed if speed == "max" else float(speed),
             report_interval_s=report, physics_step_s=step,
@@ -237,6 +252,11 @@ class _Loader:
             events=self.events(d.get("events", []), start, duration, report, fleet),
             source=self.source, description=d.get("description", ""),
         )
+        found = sorted((self._walk(path)[1], _field(path), message)
+                       for path, message in sanity_warnings(d, scenario))
+        warnings = tuple(f"{self.source}:{line}: {field}: {message}"
+                         for line, field, message in found)
+        return dataclasses.replace(scenario, warnings=warnings)
 
     def weather(self, w: dict) -> Weather:
         points = tuple((float(h), float(t)) for h, t in w.get("points", []))

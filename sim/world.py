@@ -16,7 +16,10 @@ class WeatherLike(Protocol):
 
     def irradiance(self, hour_of_day: float) -> float: ...
 
+    def mains_c(self) -> float: ...
 
+
+_MAINS_MIN_C, _MAINS_MAX_C = 4.0, 28.0  # mains water neither freezes nor runs hot
 _RISE_H = 10.0  # hours from the daily minimum (just before dawn) up to the peak
 
 # Instants kept: a batch of quiet intervals spans hundreds of physics steps, and every
@@ -37,6 +40,7 @@ class World:
         midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
         self._start_hour = (start - midnight).total_seconds() / 3600.0
         self.weather = weather
+        self._mains_c = weather.mains_c()
         self._cache: dict[float, StepEnv] = {}
 
     def epoch(self, t: float) -> float:
@@ -54,6 +58,7 @@ class World:
                 hour=hour,
                 outdoor_c=self.weather.outdoor_c(t, hour),
                 irradiance=self.weather.irradiance(hour),
+                mains_c=self._mains_c,
             )
             self._cache[t] = env
         return env
@@ -82,6 +87,17 @@ class Weather:
         else:
             frac = (1.0 + math.cos(math.pi * (since_min - _RISE_H) / (24.0 - _RISE_H))) / 2.0
         return self.min_c + (self.max_c - self.min_c) * frac
+
+    def mains_c(self) -> float:
+        """Cold-water mains temperature: 8 C plus half the mean air temperature, in 4..28 C.
+
+        A linear fit to the seasonal mains curves of Burch & Christensen (NREL, 2007): the
+        ground lags and damps the air, so mains water is about 5-8 C in a northern winter
+        and 18-28 C in summer.
+        """
+        temps = [t for _, t in self.points] if self.points else [self.min_c, self.max_c]
+        mean = sum(temps) / len(temps)
+        return min(_MAINS_MAX_C, max(_MAINS_MIN_C, 8.0 + 0.5 * mean))
 
     def irradiance(self, hour_of_day: float) -> float:
         hour = hour_of_day % 24.0

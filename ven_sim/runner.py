@@ -48,6 +48,7 @@ def build_fleet(
     *,
     transport: Transport | None = None,
     clock: Callable[[], float] | None = None,
+    loads: bool = False,
 ) -> list[Ven]:
     """One Ven per scenario entry, each with its own seeded parameters.
 
@@ -71,7 +72,7 @@ def build_fleet(
             transport=transport,
             clock=clock,
         )
-        ven.subscribe(recorder)
+        ven.subscribe(recorder, loads=loads)
         vens.append(ven)
     return vens
 
@@ -128,11 +129,13 @@ def run_scenario(
     *,
     progress: Callable[[float], None] | None = None,
     wire: Wire | None = None,
+    circuits: bool = False,
 ) -> RunResult:
     """Run `scenario` to its end and return its summary and telemetry.
 
     With a `wire`, VENs speak MQTT through it and the VTN sends events as backend
-    commands; a networked wire needs a numeric speed so the network can keep up.
+    commands; a networked wire needs a numeric speed so the network can keep up. With
+    `circuits` the log also keeps a row per circuit per interval (`FleetLog.circuit_rows`).
     """
     if wire is not None and wire.networked and scenario.speed == "max":
         raise ValueError("a network broker needs a paced run: give --speed (e.g. 600), not max")
@@ -150,6 +153,7 @@ def run_scenario(
         recorder,
         transport=transport,
         clock=lambda: world.epoch(kernel.now),
+        loads=circuits,
     )
     if transport is not None:
         vtn: Vtn = MqttVtn(kernel, vens, log, transport, seed=scenario.seed)

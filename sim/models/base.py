@@ -25,6 +25,7 @@ class StepEnv:
     hour: float  # local time of day in hours, 0 <= hour < 24
     outdoor_c: float  # outdoor dry-bulb temperature
     irradiance: float  # solar irradiance as a fraction of clear-sky peak, 0..1
+    mains_c: float = 15.0  # cold-water mains temperature (seasonal, from the weather)
 
 
 class Circuit(ABC):

@@ -1,36 +1,45 @@
-"""Thermostat-controlled HVAC on a one-node RC model of the house."""
+"""Thermostat-controlled HVAC (cooling, heating or both) on a two-node house envelope."""
 
 from __future__ import annotations
 
-import math
 import random
 
 from sim.models.base import Circuit, StepEnv, clamp
+from sim.models.envelope import Envelope
+from sim.models.heating import HeatPump, HeatSource
+from sim.models.profile import OUTLET_SHAPE
 
 _EPS_KW = 0.05  # floor for the draw estimate so a tiny estimate cannot blow up the offset
+MODES = ("auto", "cool", "heat")
+_SOLAR_TO_MASS = 0.6  # share of the sun through windows landing on floors and walls
+# Internal gains (people, appliances' heat) follow the occupants: the plug-load shape scaled
+# to a daily mean of 1, so gains are low at night and highest in the evening.
+OCCUPANCY = tuple(x * 24 / sum(OUTLET_SHAPE) for x in OUTLET_SHAPE)
 
 
 class Hvac(Circuit):
-    """Air conditioner (cooling) or heat pump (heating) with a deadband thermostat.
+    """Air conditioner and/or heater with a deadband thermostat.
 
-    Indoor temperature T follows dT/dt = (T_out - T)/(R*C) + (Q + gains)/C, R in degC/kW,
-    C in kWh/degC, Q = -/+ COP * electrical kW while the compressor runs. The compressor
-    state is held for a whole step, so the exact exponential solution applies and the
-    decay factor exp(-dt/RC) is the same on and off (computed once per distinct dt).
+    The house is an `Envelope` (air and mass). While running, cooling removes
+    `cop * compressor_kw` from the air; heating adds what the `heat_source` gives at
+    the current outdoor temperature. The equipment state is held for a whole step, so
+    the envelope's exact solution applies.
 
-    Curtailment moves the setpoint away by up to `comfort_band_c`; the compressor is
-    never forced off. If coasting through the next step would leave the comfort band
-    the compressor must run (`locked_out`).
+    `mode` is cool, heat or auto; auto regulates against the heating setpoint while the
+    air is nearer to it than to the cooling setpoint, and switches only while idle.
+    Curtailment moves the active setpoint away by up to `comfort_band_c`; the unit is
+    never forced off. If coasting through the next step would leave the comfort band the
+    unit must run (`locked_out`).
     """
 
     type = "HVAC"
     steps_when_disabled = True
     __slots__ = (
-        "setpoint_c", "deadband_c", "comfort_band_c", "r_c_per_kw", "c_kwh_per_c",
-        "compressor_kw", "cop", "mode", "min_on_s", "min_off_s", "solar_gain_kw",
-        "internal_gain_kw", "indoor_c", "compressor_on", "offset_c",
-        "_sign", "_swing", "_tau_s", "_dt", "_k", "_held_s", "_locked", "_t_free",
-        "_req_seen",
+        "cooling_setpoint_c", "heating_setpoint_c", "deadband_c", "comfort_band_c",
+        "compressor_kw", "cop", "mode", "heat_source", "min_on_s", "min_off_s",
+        "solar_gain_kw", "internal_gain_kw", "envelope", "compressor_on", "offset_c",
+        "_sign", "_held_s", "_locked", "_eq_off", "_outdoor", "_req_seen", "_start_offset",
+        "precool_c", "precool_from_hour", "precool_to_hour", "_precool",
     )
 
     def __init__(
@@ -43,72 +52,124 @@ class Hvac(Circuit):
         priority: int = 3,
         rng: random.Random | None = None,  # accepted for a uniform signature; HVAC is deterministic
         setpoint_c: float = 24.0,
+        heating_setpoint_c: float | None = None,
+        cooling_setpoint_c: float | None = None,
         deadband_c: float = 0.5,
         comfort_band_c: float = 2.0,
-        r_c_per_kw: float = 2.0,
-        c_kwh_per_c: float = 2.0,
+        r_c_per_kw: float = 3.0,
+        c_kwh_per_c: float = 8.0,
+        air_share: float = 0.2,
+        mass_coupling_kw_per_c: float = 5.0,
+        wall_share: float = 0.5,
         compressor_kw: float = 3.5,
         cop: float = 3.0,
+        heat_source: HeatSource | None = None,
         initial_indoor_c: float | None = None,
+        initial_offset_c: float = 0.0,
         mode: str = "cool",
         min_on_s: float = 300.0,
         min_off_s: float = 300.0,
+        precool_c: float = 0.0,
+        precool_from_hour: float = 13.0,
+        precool_to_hour: float = 15.0,
         solar_gain_kw: float = 1.0,
         internal_gain_kw: float = 0.5,
         compressor_on: bool = False,
     ) -> None:
         super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority)
-        if mode not in ("cool", "heat"):
-            raise ValueError(f"HVAC mode must be 'cool' or 'heat', not {mode!r}")
-        if r_c_per_kw <= 0 or c_kwh_per_c <= 0 or compressor_kw <= 0 or cop <= 0:
-            raise ValueError("HVAC R, C, compressor_kw and cop must be positive")
-        self.setpoint_c = setpoint_c
+        if mode not in MODES:
+            raise ValueError(f"HVAC mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if compressor_kw <= 0 or cop <= 0:
+            raise ValueError("HVAC compressor_kw and cop must be positive")
+        # `setpoint_c` is the one setpoint of a single-mode unit.
+        cool = setpoint_c if cooling_setpoint_c is None else cooling_setpoint_c
+        heat = setpoint_c if heating_setpoint_c is None else heating_setpoint_c
+        if mode == "auto" and heat > cool - 2.0 * deadband_c:
+            raise ValueError(f"heating setpoint {heat:g} C must be at least two deadbands "
+                             f"below the cooling setpoint {cool:g} C")
+        self.cooling_setpoint_c = cool
+        self.heating_setpoint_c = heat
         self.deadband_c = deadband_c
         self.comfort_band_c = max(0.0, comfort_band_c)
-        self.r_c_per_kw = r_c_per_kw
-        self.c_kwh_per_c = c_kwh_per_c
         self.compressor_kw = compressor_kw
         self.cop = cop
         self.mode = mode
+        self.heat_source = heat_source or HeatPump(compressor_kw, backup_kw=0.0)
         self.min_on_s = min_on_s
         self.min_off_s = min_off_s
+        # Pre-cooling: the cooling setpoint is lowered by precool_c over a daily window ahead
+        # of the program's event hours, so the house's mass is cold when an event begins.
+        self.precool_c = max(0.0, precool_c)
+        self.precool_from_hour = precool_from_hour
+        self.precool_to_hour = precool_to_hour
+        self._precool = 0.0  # the pre-cool offset in force this step
         self.solar_gain_kw = solar_gain_kw
         self.internal_gain_kw = internal_gain_kw
-        self.indoor_c = setpoint_c if initial_indoor_c is None else initial_indoor_c
+        start = (heat if mode == "heat" else cool) if initial_indoor_c is None else initial_indoor_c
+        self.envelope = Envelope(r_c_per_kw, c_kwh_per_c, air_share=air_share,
+                                 h_kw_per_c=mass_coupling_kw_per_c, wall_share=wall_share,
+                                 air_c=start)
         self.compressor_on = compressor_on
         self.offset_c = 0.0  # current setpoint offset from curtailment (always >= 0)
         # sign = +1 when "too warm" is the demand (cooling), -1 for heating.
-        self._sign = 1.0 if mode == "cool" else -1.0
-        self._swing = r_c_per_kw * cop * compressor_kw  # equilibrium shift with compressor on
-        self._tau_s = r_c_per_kw * c_kwh_per_c * 3600.0
-        self._dt = -1.0
-        self._k = 0.0
+        self._sign = -1.0 if mode == "heat" else 1.0
         self._held_s = max(min_on_s, min_off_s)  # min-time guards satisfied at start
         self._locked = False
-        self._t_free = setpoint_c  # last free-running equilibrium (no outdoor seen yet)
+        self._eq_off = (start, start)  # last free-running equilibrium (no outdoor seen yet)
+        self._outdoor = start
         self._req_seen = 0.0
+        # Without an initial temperature the house starts where its thermostat holds it
+        # in the first step's weather (plus this offset), which is only known then.
+        self._start_offset = None if initial_indoor_c is not None else initial_offset_c
+
+    @property
+    def indoor_c(self) -> float:
+        return self.envelope.air_c
+
+    @indoor_c.setter
+    def indoor_c(self, value: float) -> None:
+        self.envelope.air_c = value
+
+    @property
+    def setpoint_c(self) -> float:
+        """The setpoint the thermostat regulates against right now."""
+        if self._sign > 0:
+            return self.cooling_setpoint_c - self._precool
+        return self.heating_setpoint_c
+
+    def _run_output(self, sign: float, outdoor_c: float) -> tuple[float, float]:
+        """(heat into the air kW, electric kW) while the unit runs in direction `sign`."""
+        if sign > 0:
+            return -self.cop * self.compressor_kw, self.compressor_kw
+        return self.heat_source.output(outdoor_c)
 
     # -- physics ----------------------------------------------------------------
     def _step(self, env: StepEnv, dt: float) -> float:
-        if dt != self._dt:
-            self._dt = dt
-            self._k = math.exp(-dt / self._tau_s)
         if self.shed_request_kw != self._req_seen:  # request set without curtail()
             self._apply_request()
-        sign = self._sign
-        k = self._k
-        t_in = self.indoor_c
-        # Equilibrium with the compressor off: outdoor plus what the gains add through R.
-        t_free = env.outdoor_c + self.r_c_per_kw * (
-            self.solar_gain_kw * env.irradiance + self.internal_gain_kw
-        )
-        self._t_free = t_free
-        # Comfort floor: must run if coasting this step would end beyond the band.
-        locked = sign * (t_free + (t_in - t_free) * k - self.setpoint_c) > self.comfort_band_c
-        self._locked = locked
-        err = sign * (t_in - self.setpoint_c) - self.offset_c  # > 0: demand for the compressor
+        env_ = self.envelope
         run = self.compressor_on
         held = self._held_s
+        if self.mode == "auto" and not run:
+            mid = (self.heating_setpoint_c + self.cooling_setpoint_c) / 2.0
+            self._sign = 1.0 if env_.air_c >= mid else -1.0
+        solar = self.solar_gain_kw * env.irradiance
+        q_air = self.internal_gain_kw * OCCUPANCY[int(env.hour)] + solar * (1 - _SOLAR_TO_MASS)
+        q_mass = solar * _SOLAR_TO_MASS
+        eq_off = env_.equilibrium(env.outdoor_c, q_air, q_mass)
+        if self._start_offset is not None:
+            self._settle(eq_off[0])
+        self._eq_off = eq_off
+        self._outdoor = env.outdoor_c
+        sign = self._sign
+        if self.precool_c:
+            window = self.precool_from_hour <= env.hour < self.precool_to_hour
+            self._precool = self.precool_c if window else 0.0
+        setpoint = self.setpoint_c
+        # Comfort floor: must run if coasting this step would end beyond the band.
+        locked = sign * (env_.air_after(dt, eq_off) - setpoint) > self.comfort_band_c
+        self._locked = locked
+        err = sign * (env_.air_c - setpoint) - self.offset_c  # > 0: demand for the unit
         if not self.enabled:  # switched off by the user: the house just drifts
             if run:
                 run = False
@@ -123,17 +184,30 @@ class Hvac(Circuit):
         self.compressor_on = run
         self._held_s = held + dt
         if run:
-            t_eq = t_free - sign * self._swing
-            self.indoor_c = t_eq + (t_in - t_eq) * k
-            return self.compressor_kw
-        self.indoor_c = t_free + (t_in - t_free) * k
+            heat, electric = self._run_output(sign, env.outdoor_c)
+            env_.advance(dt, env_.equilibrium(env.outdoor_c, q_air + heat, q_mass))
+            return electric
+        env_.advance(dt, eq_off)
         return 0.0
+
+    def _settle(self, free_c: float) -> None:
+        offset = self._start_offset or 0.0
+        self._start_offset = None
+        low = self.cooling_setpoint_c if self.mode == "cool" else self.heating_setpoint_c
+        high = self.heating_setpoint_c if self.mode == "heat" else self.cooling_setpoint_c
+        start = clamp(free_c, low, high) + offset
+        self.envelope.air_c = self.envelope.mass_c = start
+        if self.mode == "auto":
+            mid = (self.heating_setpoint_c + self.cooling_setpoint_c) / 2.0
+            self._sign = 1.0 if start >= mid else -1.0
 
     # -- curtailment ------------------------------------------------------------
     def natural_kw(self) -> float:
-        """Steady-state mean draw at the plain setpoint: the load through R over COP."""
-        load = self._sign * (self._t_free - self.setpoint_c) / (self.r_c_per_kw * self.cop)
-        return clamp(load, 0.0, self.compressor_kw)
+        """Steady-state mean draw at the plain setpoint: the load through R per heat kW/kWe."""
+        sign = self._sign
+        heat, electric = self._run_output(sign, self._outdoor)
+        load = sign * (self._eq_off[0] - self.setpoint_c) / self.envelope.r_c_per_kw
+        return clamp(load * electric / max(abs(heat), 1e-9), 0.0, electric)
 
     def _apply_request(self) -> None:
         req = self.shed_request_kw
@@ -159,11 +233,14 @@ class Hvac(Circuit):
         return self.natural_kw() * clamp(room, 0.0, 1.0)
 
     def floor_kw(self) -> float:
-        return self.compressor_kw if self._locked else 0.0
+        return self._run_output(self._sign, self._outdoor)[1] if self._locked else 0.0
 
     @property
     def locked_out(self) -> bool:
         return self._locked
 
     def comfort_violated(self) -> bool:
-        return abs(self.indoor_c - self.setpoint_c) > self.comfort_band_c + self.deadband_c
+        margin = self.comfort_band_c + self.deadband_c
+        low = self.cooling_setpoint_c if self.mode == "cool" else self.heating_setpoint_c
+        high = self.heating_setpoint_c if self.mode == "heat" else self.cooling_setpoint_c
+        return not low - margin <= self.indoor_c <= high + margin

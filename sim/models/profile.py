@@ -108,25 +108,25 @@ class Lighting(ShapedLoad):
     __slots__ = ()
 
     def __init__(self, circuit_id: str, name: str, breaker_amps: int, *, critical: bool = False,
-                 priority: int = 4, rng: random.Random | None = None, peak_kw: float = 0.45,
-                 base_kw: float = 0.02, max_dim: float = 0.3, scale: float = 1.0) -> None:
+                 priority: int = 4, rng: random.Random | None = None, peak_kw: float = 0.25,
+                 base_kw: float = 0.01, max_dim: float = 0.3, scale: float = 1.0) -> None:
         super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority,
                          rng=rng, shape=LIGHTING_SHAPE, peak_kw=peak_kw, base_kw=base_kw,
                          noise=0.2, max_dim=max_dim, scale=scale)
 
 
 class Outlets(ShapedLoad):
-    """Plug loads: always-on base plus daytime and evening use; not sheddable."""
+    """Plug loads: always-on base plus daytime and evening use; 10 % sheddable (smart plugs)."""
 
     type = "General Outlets"
     __slots__ = ()
 
     def __init__(self, circuit_id: str, name: str, breaker_amps: int, *, critical: bool = False,
-                 priority: int = 2, rng: random.Random | None = None, peak_kw: float = 0.6,
-                 base_kw: float = 0.15, scale: float = 1.0) -> None:
+                 priority: int = 2, rng: random.Random | None = None, peak_kw: float = 0.4,
+                 base_kw: float = 0.1, max_dim: float = 0.1, scale: float = 1.0) -> None:
         super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority,
                          rng=rng, shape=OUTLET_SHAPE, peak_kw=peak_kw, base_kw=base_kw,
-                         noise=0.25, max_dim=0.0, scale=scale)
+                         noise=0.25, max_dim=max_dim, scale=scale)
 
 
 class ApplianceLoad(Circuit):
@@ -271,7 +271,7 @@ class ElectricRange(ApplianceLoad):
 
 
 class Refrigerator(Circuit):
-    """Compressor duty cycle (~150 W mean); critical, never shed.
+    """Compressor duty cycle (~60 W mean, 1.4 kWh/day); critical, never shed.
 
     The on/off square wave is integrated exactly over the step, so any dt gives the
     right mean. Period and duty vary a little from day to day.
@@ -283,7 +283,7 @@ class Refrigerator(Circuit):
 
     def __init__(self, circuit_id: str, name: str, breaker_amps: int, *, critical: bool = True,
                  priority: int = 1, rng: random.Random | None = None,
-                 compressor_kw: float = 0.45, duty: float = 0.33, period_s: float = 2400.0,
+                 compressor_kw: float = 0.15, duty: float = 0.4, period_s: float = 2400.0,
                  scale: float = 1.0) -> None:
         super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority)
         self._rng = rng or random.Random(0)

@@ -33,8 +33,8 @@ class WaterHeater(Circuit):
     __slots__ = (
         "tank_liters", "liters_per_day", "element_kw", "setpoint_c", "deadband_c", "min_c",
         "inlet_c", "ambient_c", "ua_kw_per_c", "tank_c", "draw_energy_kwh", "loss_energy_kwh",
-        "drawn_liters", "_rng", "_c_kj", "_g_loss", "_dt", "_k", "_frac", "_demand", "_locked",
-        "_unlock_c", "_mean_kw", "_events", "_ev_i", "_next_draw", "_last_hour",
+        "drawn_liters", "_seasonal", "_rng", "_c_kj", "_g_loss", "_dt", "_k", "_frac", "_demand",
+        "_locked", "_unlock_c", "_mean_kw", "_events", "_ev_i", "_next_draw", "_last_hour",
     )
 
     def __init__(
@@ -52,7 +52,7 @@ class WaterHeater(Circuit):
         setpoint_c: float = 55.0,
         deadband_c: float = 5.0,
         min_c: float = 45.0,
-        inlet_c: float = 15.0,
+        inlet_c: float | None = None,  # None: the world's seasonal mains temperature
         ambient_c: float = 20.0,
         ua_kw_per_c: float = 0.0015,  # ~1.2 kWh/day standby at 55 degC in a 20 degC room
         initial_c: float | None = None,
@@ -68,7 +68,8 @@ class WaterHeater(Circuit):
         self.setpoint_c = setpoint_c
         self.deadband_c = deadband_c
         self.min_c = min_c
-        self.inlet_c = inlet_c
+        self._seasonal = inlet_c is None
+        self.inlet_c = 15.0 if inlet_c is None else inlet_c  # until the first step says
         self.ambient_c = ambient_c
         self.ua_kw_per_c = ua_kw_per_c
         if initial_c is None:
@@ -85,15 +86,22 @@ class WaterHeater(Circuit):
         self._demand = initial_c <= setpoint_c - deadband_c  # thermostat state, uncurtailed
         self._locked = False
         self._unlock_c = min_c + lockout_hysteresis_c
-        # Daily mean element power: reheat the draws from the inlet plus the standby loss.
-        reheat_kwh = liters_per_day * KJ_PER_LITRE_C * (setpoint_c - inlet_c) / 3600.0
-        self._mean_kw = reheat_kwh / 24.0 + ua_kw_per_c * (setpoint_c - ambient_c)
+        self._mean_kw = 0.0
+        self._set_inlet(self.inlet_c)
         self._events: list[tuple[float, float, float]] = []  # (start_t, end_t, litres/s)
         self._ev_i = 0
         self._next_draw = _INF
         self._last_hour = 99.0
 
+    def _set_inlet(self, inlet_c: float) -> None:
+        self.inlet_c = inlet_c
+        # Daily mean element power: reheat the draws from the inlet plus the standby loss.
+        reheat_kwh = self.liters_per_day * KJ_PER_LITRE_C * (self.setpoint_c - inlet_c) / 3600.0
+        self._mean_kw = reheat_kwh / 24.0 + self.ua_kw_per_c * (self.setpoint_c - self.ambient_c)
+
     def _step(self, env: StepEnv, dt: float) -> float:
+        if self._seasonal and env.mains_c != self.inlet_c:
+            self._set_inlet(env.mains_c)
         hour = env.hour
         # A new day is a wrap past midnight; an hour back at a DST change is not.
         if hour < self._last_hour - 12.0:

@@ -30,6 +30,9 @@ class ConstantWeather:
     def irradiance(self, hour_of_day: float) -> float:
         return 0.0
 
+    def mains_c(self) -> float:
+        return 15.0
+
 
 class Sink(DispatchedActor):
     def __init__(self, dispatcher: Dispatcher, seen: list[Any]) -> None:

@@ -103,6 +103,15 @@ def test_schema_is_valid_and_matches_duration_regex() -> None:
     assert schema["$defs"]["duration"]["anyOf"][1]["pattern"] == DURATION_RE.pattern
 
 
+def test_schema_names_every_template_and_parameter_the_models_know() -> None:
+    # The schema repeats the models' names (a JSON file cannot import them): keep them equal.
+    from sim.models.house import TEMPLATE_PARAMS, TEMPLATES
+
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    assert set(schema["$defs"]["group"]["properties"]["template"]["enum"]) == set(TEMPLATES)
+    assert set(schema["$defs"]["params"]["properties"]) == set(TEMPLATE_PARAMS)
+
+
 def test_defaults_and_ven_ids(tmp_path: Path) -> None:
     text = BASE.replace("report_interval: 5m\nphysics_step: 60s\n", "")
     text = text.replace("    count: 4\n", "    count: 4\n    id_prefix: h\n")
@@ -303,7 +312,8 @@ BAD_CASES = [
     ("missing key", "    template: house\n", "", 11, "fleet[0].template",
      "required key is missing"),
     ("enum", "template: house", "template: hous", 12, "fleet[0].template",
-     'must be one of house, apartment, solar_home (got "hous"; did you mean house?)'),
+     "must be one of house, apartment, solar_home, heat_pump_home "
+     '(got "hous"; did you mean house?)'),
     ("negative duration", "    duration: 2h", "    duration: -3600", 19, "events[0].duration",
      "must be positive (got -3600)"),
     ("zero duration", "duration: 24h", "duration: 0s", 4, "duration",
@@ -378,3 +388,36 @@ def test_other_zone_start_offset_is_kept(tmp_path: Path) -> None:
     zone = timezone(timedelta(hours=-5))
     s = load_text(tmp_path, BASE.replace("2026-07-15T00:00:00Z", "2026-07-15T00:00:00-05:00"))
     assert s.start == datetime(2026, 7, 15, tzinfo=zone)
+
+
+# --- local time ------------------------------------------------------------------------------
+
+
+def test_timezone_makes_times_local_with_the_dates_offset(tmp_path: Path) -> None:
+    from sim.world import World
+
+    summer = BASE.replace("start: 2026-07-15T00:00:00Z", "timezone: America/Chicago\n"
+                          "start: 2026-07-15T00:00:00")
+    s = load_text(tmp_path, summer)
+    assert s.start.utcoffset().total_seconds() == -5 * 3600  # CDT in July
+    assert s.start == datetime(2026, 7, 15, 5, tzinfo=UTC)
+    assert s.events[0].start_s == 16 * 3600  # "16:00" on the local clock
+    world = World(s.start, s.weather)
+    assert world.env_at(0.0).hour == 0.0 and world.env_at(16 * 3600.0).hour == 16.0
+    winter = summer.replace("2026-07-15T00:00:00", "2026-01-15").replace(
+        '    start: "16:00"', "    start: 2026-01-15T07:00:00")
+    s = load_text(tmp_path, winter)
+    assert s.start == datetime(2026, 1, 15, 6, tzinfo=UTC)  # CST: UTC-6
+    assert s.events[0].start_s == 7 * 3600  # a naive ISO time is local too
+    # A start with an offset is the same instant, shown on the zone's clock.
+    s = load_text(tmp_path, summer.replace("2026-07-15T00:00:00", "2026-07-15T05:00:00Z"))
+    assert s.start == datetime(2026, 7, 15, 5, tzinfo=UTC) and s.start.hour == 0
+
+
+def test_unknown_timezone_names_file_line_and_field(tmp_path: Path) -> None:
+    text = BASE.replace("seed: 1\n", "seed: 1\ntimezone: America/Chicagoo\n")
+    with pytest.raises(ScenarioError) as err:
+        load_text(tmp_path, text)
+    assert str(err.value) == (
+        f"{tmp_path / 's.yaml'}:3: timezone: is not an IANA time zone name such as "
+        'America/Chicago or Europe/Berlin (got "America/Chicagoo")')

@@ -17,7 +17,7 @@ from ven_sim.cli.options import broker_options, open_broker
 
 __all__ = ["run", "validate"]
 
-RUN_FILES = frozenset({"summary.json", "timeseries.csv", "report.png"})
+RUN_FILES = frozenset({"summary.json", "timeseries.csv", "report.png", "circuits.csv"})
 
 
 class SpeedType(click.ParamType):
@@ -36,6 +36,11 @@ def _load(path: str, **overrides: Any) -> Scenario:
 
     try:
         scenario = load_scenario(path)
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from None
+    for warning in scenario.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    try:
         return scenario.with_overrides(**overrides)
     except ScenarioError as exc:
         raise click.ClickException(str(exc)) from None
@@ -72,8 +77,12 @@ def validate(scenarios: tuple[str, ...]) -> None:
 @click.option("--speed", type=SpeedType(), help="max, or simulated seconds per wall second.")
 @click.option("--vens", type=click.IntRange(min=1), help="Scale the fleet to N VENs.")
 @click.option("--force", is_flag=True, help="Replace the output of an earlier run in --out.")
+@click.option("--circuits", is_flag=True,
+              help="Also write circuits.csv: every circuit of every VEN per interval.")
 @broker_options
-def run(scenario: str, out_dir: str | None, seed, speed, vens, force: bool, **broker) -> None:
+def run(
+    scenario: str, out_dir: str | None, seed, speed, vens, force: bool, circuits: bool, **broker
+) -> None:
     """Run SCENARIO and write summary.json, timeseries.csv and report.png.
 
     With --broker, every VEN also speaks the backend contract over MQTT (telemetry, acks,
@@ -101,16 +110,25 @@ def run(scenario: str, out_dir: str | None, seed, speed, vens, force: bool, **br
     with open_broker(**broker) as wire, progress as advance:
         if wire is not None:
             click.echo(f"on the wire: {wire.description}", err=True)
-        result = run_scenario(loaded, progress=advance, wire=wire)
+        result = run_scenario(loaded, progress=advance, wire=wire, circuits=circuits)
     pacing = result.summary.get("pacing") or {}
     if pacing.get("warning"):
         click.echo(f"Warning: {pacing['warning']}", err=True)
+    files = "summary.json, timeseries.csv, report.png"
     with replacing(target, force):
         written = write_outputs(
             target, result.summary, result.log.sorted_rows(), loaded.start.timestamp()
         )
+        if circuits:
+            from ven_sim.circuits_csv import write_circuits
+
+            types = {(v.ven_id, cid): kind for v in result.vens for cid, kind in
+                     v.circuit_types.items()}
+            write_circuits(written / "circuits.csv", result.log.circuit_rows, types,
+                           loaded.start.timestamp())
+            files += ", circuits.csv"
     click.echo(summary_table(result.summary))
-    click.echo(f"results in {written}/ (summary.json, timeseries.csv, report.png)")
+    click.echo(f"results in {written}/ ({files})")
 
 
 def check_out_dir(target: Path, force: bool) -> None:

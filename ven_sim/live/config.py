@@ -1,7 +1,7 @@
 """The optional YAML file of `ven-sim live --config`: what house the live VEN is.
 
 ```yaml
-template: house            # house | apartment | solar_home
+template: house            # house | heat_pump_home | apartment | solar_home
 seed: 7
 params: {hvac_setpoint_c: 23.5, has_ev: true}   # the scenario template params
 report_interval_seconds: 5

@@ -66,7 +66,9 @@ class LiveVen:
         start = (now or datetime.now(UTC)).replace(microsecond=0)
         self.world = World(start, config.weather)
         rng = random.Random(f"{config.seed}:{config.thing_name}")
-        params = {**sample_params(config.params, rng), "panel_amps": config.panel_amps}
+        # The one live VEN shows every kind of circuit: an EV unless its config says otherwise.
+        params = {"has_ev": True, **sample_params(config.params, rng),
+                  "panel_amps": config.panel_amps}
         circuits = build_circuits(config.template, params, rng)
         self.circuit_ids = [c.id for c in circuits]
         self.physics_step_s = PHYSICS_STEP_S

@@ -130,3 +130,16 @@ def test_disabled_charger_defers_like_a_shed():
     ev.enabled = True
     drive(ev, 22 * H, 31 * H + 60)
     assert ev.sessions_completed == 1 and ev.unmet_energy_kwh == 0.0
+
+
+@pytest.mark.parametrize("kw", [3.3, 7.2, 11.5])
+def test_managed_charging_pauses_for_the_peak_and_still_meets_departure(kw):
+    # Every charger level, paused 18:00-22:00 by a managed-charging program: the 20 kWh
+    # session resumes after the pause and is complete at the 07:00 departure.
+    ev = fixed(charger_kw=kw)
+    powers = drive(ev, 0.0, 31 * H + 60, shed=lambda t: kw if 18 * H <= t < 22 * H else None)
+    assert all(p == 0.0 for p in powers[18 * 60 : 22 * 60])
+    assert max(powers) == pytest.approx(kw)
+    assert ev.sessions_completed == 1
+    assert ev.unmet_energy_kwh == pytest.approx(0.0, abs=1e-9)
+    assert ev.energy_kwh == pytest.approx(20.0)

@@ -85,22 +85,26 @@ def test_lighting_is_evening_heavy_and_dims_30_percent():
     assert dimmed.step(constant(20 * H + 60), 60.0) == pytest.approx(powers[20 * 60 + 1] - 0.05)
 
 
-def test_outlets_have_a_base_and_are_not_sheddable():
+def test_outlets_have_a_base_and_a_small_sheddable_share():
     o = Outlets("outlets1", "General Outlets", 20, rng=random.Random(8))
     free = Outlets("outlets1", "General Outlets", 20, rng=random.Random(8))
     o.curtail(10.0)
     a, b = series(o, 24 * H), series(free, 24 * H)
-    assert a == b
-    assert min(a) >= 0.15
-    assert o.shed_capability_kw() == 0.0
+    # Smart plugs: a request cuts at most 10 % of the natural draw.
+    assert all(x == pytest.approx(0.9 * y) for x, y in zip(a, b, strict=True))
+    assert min(b) >= 0.1
+    assert o.shed_capability_kw() == pytest.approx(0.1 * o._natural)
+    # RECS-range plug load: 5-8 kWh/day.
+    assert 5.0 <= free.energy_kwh <= 8.0
 
 
 @pytest.mark.parametrize("dt", [1.0, 60.0, 900.0])
 def test_fridge_duty_cycle(dt):
     f = Refrigerator("fridge1", "Refrigerator", 15, rng=random.Random(6))
     powers = series(f, 24 * H, dt=dt)
-    assert f.energy_kwh / 24.0 == pytest.approx(0.15, rel=0.15)
-    assert max(powers) <= 0.45 + 1e-9
+    # 0.15 kW at 40 % duty: 1.44 kWh/day, inside the 1.2-2 kWh/day of a modern fridge.
+    assert f.energy_kwh == pytest.approx(1.44, rel=0.15)
+    assert max(powers) <= 0.15 + 1e-9
     assert f.critical and f.shed_capability_kw() == 0.0
     assert f.floor_kw() == f.power_kw
     ref = Refrigerator("fridge1", "Refrigerator", 15, rng=random.Random(6))

@@ -1,9 +1,12 @@
 import math
 import random
+from datetime import UTC, datetime
 
 import pytest
 
 from sim.models import WaterHeater
+from sim.models.water_heater import KJ_PER_LITRE_C
+from sim.world import Weather, World
 from tests.sim.models.envs import constant
 
 
@@ -118,3 +121,25 @@ def test_dst_step_back_is_not_a_new_day():
     wh.step(constant(23.99 * 3600.0), 60.0)
     wh.step(constant(24 * 3600.0), 60.0)  # the real midnight wrap plans the next day
     assert any(start >= 86400.0 for start, _, _ in wh._events)
+
+
+def test_inlet_follows_the_seasons_mains_temperature():
+    # Mains water: 8 C + half the mean air temperature (Burch & Christensen fit), in 4..28 C.
+    winter, summer = Weather(-8.0, 3.0), Weather(22.0, 36.0)
+    assert winter.mains_c() == pytest.approx(8.0 + 0.5 * -2.5)
+    assert summer.mains_c() == pytest.approx(8.0 + 0.5 * 29.0)
+    assert Weather(-40.0, -30.0).mains_c() == 4.0 and Weather(45.0, 50.0).mains_c() == 28.0
+    used = {}
+    for name, weather in (("winter", winter), ("summer", summer)):
+        world = World(datetime(2026, 1, 15, tzinfo=UTC), weather)
+        heater = WaterHeater("heater1", "Water Heater", 30, rng=random.Random(4), initial_c=52.0)
+        for i in range(3 * 1440):
+            heater.step(world.env_at(i * 60.0), 60.0)
+        assert heater.inlet_c == weather.mains_c()
+        used[name] = heater.energy_kwh
+        # Element energy = tank rise + draws heated from this inlet + standby loss.
+        rise = heater.tank_liters * KJ_PER_LITRE_C * (heater.tank_c - 52.0) / 3600.0
+        assert used[name] == pytest.approx(
+            rise + heater.draw_energy_kwh + heater.loss_energy_kwh, rel=1e-9)
+    # Same draws, colder water: (55 - 6.75) / (55 - 22.5) of the reheat energy, plus losses.
+    assert used["winter"] > 1.3 * used["summer"]

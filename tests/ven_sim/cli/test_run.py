@@ -123,6 +123,17 @@ def test_validate_accepts_every_shipped_scenario() -> None:
         assert "ok" in result.output
 
 
+def test_validate_warns_on_a_probable_unit_mistake_and_still_accepts(tmp_path: Path) -> None:
+    odd = tmp_path / "odd.yaml"
+    odd.write_text(Path(PEAK).read_text().replace("requested_kw: 30", "requested_kw: 30000"))
+    result = CliRunner().invoke(main, ["validate", str(odd)])
+    assert result.exit_code == 0, result.output
+    line = odd.read_text().splitlines().index("    requested_kw: 30000") + 1
+    assert f"warning: {odd}:{line}: events[0].requested_kw: 30000 kW is more than" in (
+        result.stderr)
+    assert "ok (24 VENs" in result.stdout
+
+
 def test_run_refuses_a_non_empty_output_folder(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("mine")
     result = CliRunner().invoke(main, ["run", PEAK, "--out", str(tmp_path)])

@@ -1,0 +1,86 @@
+"""circuits.csv: `ven-sim run --circuits` against the VENs' own telemetry."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ven_sim.circuits_csv import CIRCUIT_COLUMNS
+from ven_sim.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_run_with_circuits_writes_a_row_per_circuit_that_adds_up(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["run", str(ROOT / "scenarios" / "peak_event.yaml"), "--vens", "6", "--circuits",
+            "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "circuits.csv" in result.output
+    with (out / "circuits.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    with (out / "timeseries.csv").open() as f:
+        ven_rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == CIRCUIT_COLUMNS
+    # Each VEN's circuits add up to the power it reported for the interval.
+    total: dict[tuple[str, str], float] = defaultdict(float)
+    for r in rows:
+        total[(r["t_seconds"], r["ven_id"])] += float(r["power_kw"])
+    assert len(total) == len(ven_rows) == 6 * 288
+    for r in ven_rows:
+        assert abs(total[(r["t_seconds"], r["ven_id"])] - float(r["power_kw"])) < 1e-3
+    # State columns where the circuit has that state, blank elsewhere.
+    for r in rows:
+        assert (r["indoor_c"] != "") == (r["type"] == "HVAC"), r
+        assert (r["tank_c"] != "") == (r["type"] == "Water Heater"), r
+        assert (r["soc"] != "") == (r["type"] == "Battery"), r
+        if r["type"] == "HVAC":
+            assert 15.0 < float(r["indoor_c"]) < 30.0
+    assert {r["type"] for r in rows} >= {"HVAC", "Water Heater", "Battery", "Solar PV"}
+    assert [r["time"] for r in rows[:2]] == ["2026-07-15T00:05:00Z"] * 2
+
+
+def test_without_the_flag_there_is_no_circuits_file(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["run", str(ROOT / "scenarios" / "peak_event.yaml"), "--vens", "3", "--out", str(out)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert not (out / "circuits.csv").exists()
+
+
+def test_winter_morning_holds_the_setpoint_and_the_event_lowers_it_within_the_band() -> None:
+    """scenarios/winter_morning.yaml through the runner, read back from the circuit rows."""
+    import dataclasses
+    import random
+
+    from sim.scenario import sample_params, ven_ids
+    from sim.scenario_loader import load_scenario
+    from ven_sim.runner import run_scenario
+
+    scenario = load_scenario(ROOT / "scenarios" / "winter_morning.yaml")
+    setpoint = {}
+    for ven_id, group in ven_ids(scenario):
+        params = sample_params(group.params, random.Random(f"{scenario.seed}:{ven_id}"))
+        setpoint[ven_id] = params["heating_setpoint_c"]
+
+    def deviations(run_of) -> dict[str, list[tuple[float, float]]]:
+        out: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for r in run_of.log.circuit_rows:
+            if r.circuit_id == "hvac1" and r.t1 > 3600.0:  # after the first hour
+                out[r.ven_id].append((r.t1, r.indoor_c - setpoint[r.ven_id]))
+        return out
+
+    quiet = deviations(run_scenario(dataclasses.replace(scenario, events=()), circuits=True))
+    assert len(quiet) == 24
+    assert all(-1.0 <= d <= 1.0 for rows in quiet.values() for _, d in rows)
+
+    evented = run_scenario(scenario, circuits=True)
+    (event,) = evented.summary["events"]
+    assert 0.8 <= event["delivery_ratio"] <= 1.5
+    during = [d for v, rows in deviations(evented).items() if "heatpump" in v
+              for t, d in rows if 7 * 3600 < t <= 9 * 3600]
+    # Setpoints lowered by up to the 2 C comfort band (plus the 0.5 C deadband), no further.
+    assert min(during) < -1.0 and min(during) >= -2.5
