@@ -12,6 +12,7 @@ from actors.messages import (
     CircuitBatch,
     CircuitReading,
     Curtail,
+    Fork,
     Restore,
     SetLoad,
 )
@@ -48,11 +49,16 @@ class CircuitActor(DispatchedActor):
         # Decided once: most circuits have no extra state (indoor temperature,
         # state of charge) to report.
         self._extras = tuple(name for name in _EXTRAS if hasattr(model, name))
+        # The twin of the latest event (None before any): stepped beside the model, never
+        # curtailed, it is M&V's ground truth. The controller only passes its energy on.
+        self.twin: Circuit | None = None
+        self._twin_restore_at: float | None = None
 
     receives = {
         Advance: "on_advance",
         AdvanceBatch: "on_advance_batch",
         Curtail: "on_curtail",
+        Fork: "on_fork",
         Restore: "on_restore",
         SetLoad: "set_load",
     }
@@ -70,12 +76,27 @@ class CircuitActor(DispatchedActor):
     def on_restore(self, _message: Restore) -> None:
         self.model.restore()
 
+    def on_fork(self, message: Fork) -> None:
+        # A later event's twin replaces an earlier one: without a twin of the controller, a
+        # twin cannot follow the other events, so each event's truth ends where the next starts.
+        self.twin = self.model.twin()
+        self._twin_restore_at = message.restore_at
+
     def advance(self, t_end: float) -> CircuitReading:
         model = self.model
         t0 = self.t
         energy, comfort_s, violated = model.run(self.world.env_at, t0, t_end, self.physics_step_s)
         self.t = t_end
         span = t_end - t0
+        twin_kwh = None
+        twin = self.twin
+        if twin is not None:
+            restore_at = self._twin_restore_at
+            if restore_at is not None and restore_at <= t0 + 1e-9:
+                # The controller restores between ticks: from the first tick at or after it.
+                twin.restore()
+                self._twin_restore_at = None
+            twin_kwh = twin.run(self.world.env_at, t0, t_end, self.physics_step_s)[0]
         return CircuitReading(
             circuit_id=model.id,
             t=t_end,
@@ -88,13 +109,16 @@ class CircuitActor(DispatchedActor):
             shed_request_kw=model.shed_request_kw,
             floor_kw=model.floor_kw(),
             extra={name: getattr(model, name) for name in self._extras} if self._extras else None,
+            twin_kwh=twin_kwh,
         )
 
     def set_load(self, message: SetLoad) -> None:
-        if message.enabled is not None:
-            self.model.enabled = message.enabled
-        if message.priority is not None:
-            self.model.priority = message.priority
-        if message.capacity_kw is not None:
-            # Capacity is the breaker rating expressed in kW.
-            self.model.breaker_amps = breaker_amps_for(message.capacity_kw)
+        # The user's switch is no part of the event: the twin follows it too.
+        for model in (self.model, self.twin) if self.twin is not None else (self.model,):
+            if message.enabled is not None:
+                model.enabled = message.enabled
+            if message.priority is not None:
+                model.priority = message.priority
+            if message.capacity_kw is not None:
+                # Capacity is the breaker rating expressed in kW.
+                model.breaker_amps = breaker_amps_for(message.capacity_kw)

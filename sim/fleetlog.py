@@ -21,6 +21,7 @@ class Row:
     comfort_minutes: float
     shed_capability_kw: float
     battery_soc: float | None
+    counterfactual_kw: float | None = None  # the VEN without its latest event (its twins)
 
 
 CAPABILITY_SAMPLES = 240  # an hour at 15 s reports; more than enough at 5 min
@@ -52,6 +53,7 @@ class FleetLog:
                 comfort_minutes=telemetry.comfort_minutes,
                 shed_capability_kw=telemetry.shed_capability_kw,
                 battery_soc=telemetry.battery_soc,
+                counterfactual_kw=telemetry.counterfactual_kw,
             )
         )
 

@@ -8,16 +8,19 @@ per VEN and summed for the fleet:
 * delivery_ratio: delivered_kw / requested_kw;
 * rebound_peak_kw: the highest power above baseline in the hour after the event;
 * comfort_violation_minutes: minutes any targeted VEN was out of comfort, event
-  plus that hour.
+  plus that hour;
+* the truth beside it (`sim.counterfactual`): counterfactual_kw, true_delivered_kw and
+  _kwh, true_delivery_ratio, and the VENs' own estimate, ven_estimated_shed_kw.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sim.baseline import delivered, window_mean_kw
+from sim.counterfactual import true_delivery
 from sim.fleetlog import Row
 
 REBOUND_WINDOW_S = 3600.0
@@ -58,9 +61,12 @@ def fleet_totals(rows: list[Row]) -> dict[str, float]:
 
 
 def evaluate_event(
-    event: EventWindow, rows: list[Row], baseline_window_s: float
+    event: EventWindow,
+    rows: list[Row],
+    baseline_window_s: float,
+    windows: Sequence[EventWindow] = (),
 ) -> dict[str, object]:
-    """M&V for one event over the VENs it targeted."""
+    """M&V for one event over the VENs it targeted; `windows`: all the run's events."""
     targeted = set(event.vens)
     per_ven = series_by_ven(r for r in rows if r.ven_id in targeted)
     baseline_total = 0.0
@@ -97,4 +103,5 @@ def evaluate_event(
         "delivery_ratio": round(ratio, 4) if ratio is not None else None,
         "rebound_peak_kw": round(max(0.0, rebound), 3),
         "comfort_violation_minutes": round(comfort, 1),
+        **true_delivery(event, rows, windows or (event,)),
     }

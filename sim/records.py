@@ -37,6 +37,7 @@ class CircuitReading(NamedTuple):
     shed_request_kw: float
     floor_kw: float
     extra: dict[str, Any] | None = None  # e.g. indoor_c, soc
+    twin_kwh: float | None = None  # the twin's energy over the span: the circuit without the event
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,9 @@ class Telemetry(NamedTuple):  # one per VEN per interval: cheap to build matters
     comfort_minutes: float
     panel_amps: int
     loads: tuple[dict[str, Any], ...]
+    # Simulation only, never on the wire: what the VEN would have drawn without its latest
+    # event (its circuits' twins), None when it has none. The controller only adds it up.
+    counterfactual_kw: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ TIMESERIES_COLUMNS = (
     "shed_capability_kw",
     "battery_soc",
     "comfort_minutes",
+    "counterfactual_kw",
 )
 
 
@@ -78,6 +79,7 @@ def write_timeseries(path: Path, rows: list[Row], start_epoch: float) -> None:
                     f"{r.shed_capability_kw:.4f}",
                     "" if r.battery_soc is None else f"{r.battery_soc:.4f}",
                     f"{r.comfort_minutes:.2f}",
+                    "" if r.counterfactual_kw is None else f"{r.counterfactual_kw:.4f}",
                 )
             )
 

@@ -37,6 +37,7 @@ class RunResult:
     summary: dict[str, Any]
     log: FleetLog
     vens: list[Ven] = field(default_factory=list)
+    windows: list[EventWindow] = field(default_factory=list)
 
 
 def build_fleet(
@@ -64,7 +65,6 @@ def build_fleet(
             dispatcher,
             panel_amps=int(params.get("panel_amps", 200)),
             physics_step_s=scenario.physics_step_s,
-            baseline_window_s=scenario.baseline_window_s,
             seed=scenario.seed,
             group=group.name,
             transport=transport,
@@ -180,10 +180,10 @@ def run_scenario(
         "speed": scenario.speed,
         "report_interval_seconds": scenario.report_interval_s,
         "fleet": fleet_totals(rows),
-        "events": [_event_summary(w, rows, scenario) for w in windows],
+        "events": [_event_summary(w, rows, scenario, windows) for w in windows],
     }
     summary.update(vtn.summary())
-    return RunResult(scenario=scenario, summary=summary, log=log, vens=vens)
+    return RunResult(scenario=scenario, summary=summary, log=log, vens=vens, windows=windows)
 
 
 def _await_acks(vtn: Vtn, dispatcher: Dispatcher, grace_s: float) -> None:
@@ -194,8 +194,10 @@ def _await_acks(vtn: Vtn, dispatcher: Dispatcher, grace_s: float) -> None:
         dispatcher.run_until_idle()
 
 
-def _event_summary(window: EventWindow, rows: list, scenario: Scenario) -> dict[str, Any]:
-    result = evaluate_event(window, rows, scenario.baseline_window_s)
+def _event_summary(
+    window: EventWindow, rows: list, scenario: Scenario, windows: list[EventWindow]
+) -> dict[str, Any]:
+    result = evaluate_event(window, rows, scenario.baseline_window_s, windows)
     epoch = scenario.start.timestamp()
     result["start"] = iso_utc(epoch + window.start)
     result["end"] = iso_utc(epoch + window.end)

@@ -8,6 +8,7 @@ discharge). Time is in seconds.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,6 +125,10 @@ class Circuit(ABC):
 
     def restore(self) -> None:
         self.shed_request_kw = 0.0
+
+    def twin(self) -> Circuit:
+        """An independent copy, random stream included: stepped alike, it draws alike."""
+        return copy.deepcopy(self)
 
     def comfort_violated(self) -> bool:
         """True while an occupant would notice (e.g. indoor temperature out of band)."""

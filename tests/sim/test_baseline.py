@@ -29,12 +29,3 @@ def test_delivered_kw_and_kwh() -> None:
     assert kw == pytest.approx(3.0)
     assert kwh == pytest.approx(3.0)
 
-
-def test_rolling_baseline_matches_the_window_mean() -> None:
-    from sim.baseline import RollingBaseline
-
-    rolling = RollingBaseline(window_s=3600.0)
-    uneven = [(0.0, 600.0, 2.0), (600.0, 900.0, 5.0), (900.0, 4500.0, 1.0), (4500.0, 4800.0, 3.0)]
-    for t0, t1, kw in uneven:
-        rolling.add(t0, t1, kw)
-        assert rolling.mean_kw(t1) == pytest.approx(window_mean_kw(uneven, t1, 3600.0))

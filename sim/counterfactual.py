@@ -1,0 +1,95 @@
+"""The truth about an event: the recorded counterfactual against what the VENs drew.
+
+At an event's start every targeted VEN forks a twin of each circuit (`Circuit.twin`): the same
+state and the same random stream, stepped beside the circuit but never curtailed, so it draws
+exactly what the circuit would have drawn without the event, earlier events as they happened.
+Telemetry carries the VEN's sum as `counterfactual_kw`. A later event targeting the VEN forks
+new twins, so an event's counterfactual for a VEN runs from its start to the next event that
+VEN takes (its horizon), or to the end of the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from sim.fleetlog import Row
+
+
+class Window(Protocol):
+    id: str
+    start: float
+    end: float
+    vens: tuple[str, ...]
+    requested_kw: float
+
+
+def horizons(event: Window, windows: Iterable[Window]) -> dict[str, float]:
+    """Per targeted VEN, where this event's counterfactual ends (the next event it takes)."""
+    ends = dict.fromkeys(event.vens, float("inf"))
+    for other in windows:
+        if other.id == event.id or other.start <= event.start:
+            continue
+        for ven in other.vens:
+            if ven in ends and other.start < ends[ven]:
+                ends[ven] = other.start
+    return ends
+
+
+def overlapped(event: Window, windows: Iterable[Window]) -> bool:
+    """True if another event was active for a shared VEN when this one started or before it ended.
+
+    The twins then carry the other event's shed as it stood, or stop early: not exact.
+    """
+    mine = set(event.vens)
+    return any(
+        other.id != event.id
+        and other.start < event.end
+        and other.end > event.start
+        and mine.intersection(other.vens)
+        for other in windows
+    )
+
+
+def counterfactual_rows(
+    event: Window, rows: Iterable[Row], windows: Sequence[Window]
+) -> list[Row]:
+    """The targeted VENs' rows inside this event's horizon that carry a counterfactual."""
+    ends = horizons(event, windows)
+    return [
+        r
+        for r in rows
+        if r.ven_id in ends
+        and r.counterfactual_kw is not None
+        and r.t0 >= event.start - 1e-9
+        and r.t1 <= ends[r.ven_id] + 1e-9
+    ]
+
+
+def true_delivery(
+    event: Window, rows: Iterable[Row], windows: Sequence[Window]
+) -> dict[str, object]:
+    """Counterfactual, true delivery and the VENs' own estimate over the event window."""
+    rows = list(rows)
+    truth = [r for r in counterfactual_rows(event, rows, windows) if r.t1 <= event.end + 1e-9]
+    targeted = set(event.vens)
+    in_event = [
+        r for r in rows if r.ven_id in targeted and r.t0 >= event.start - 1e-9
+        and r.t1 <= event.end + 1e-9
+    ]
+    duration_h = (event.end - event.start) / 3600.0
+    cf_kwh = sum(r.counterfactual_kw * (r.t1 - r.t0) for r in truth) / 3600.0  # type: ignore[operator]
+    actual_kwh = sum(r.power_kw * (r.t1 - r.t0) for r in truth) / 3600.0
+    estimated_kwh = sum(r.shed_kw * (r.t1 - r.t0) for r in in_event) / 3600.0
+    delivered_kwh = cf_kwh - actual_kwh
+    delivered_kw = delivered_kwh / duration_h if duration_h > 0 else 0.0
+    ratio = delivered_kw / event.requested_kw if event.requested_kw > 0 else None
+    covered = {(r.ven_id, r.t1) for r in truth}
+    return {
+        "counterfactual_kw": round(cf_kwh / duration_h, 3) if duration_h > 0 else 0.0,
+        "true_delivered_kw": round(delivered_kw, 3),
+        "true_delivered_kwh": round(delivered_kwh, 3),
+        "true_delivery_ratio": round(ratio, 4) if ratio is not None else None,
+        "ven_estimated_shed_kw": round(estimated_kwh / duration_h, 3) if duration_h > 0 else 0.0,
+        "counterfactual_exact": len(covered) == len(in_event) and not overlapped(event, windows),
+    }
