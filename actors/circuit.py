@@ -21,6 +21,7 @@ from sim.models.base import Circuit, breaker_amps_for
 from sim.world import World
 
 _EXTRAS = ("indoor_c", "soc", "tank_c")  # live state worth reporting beside power
+CONVERGE_CHECK_S = 3600.0  # how often a twin is compared with its circuit
 
 
 class CircuitActor(DispatchedActor):
@@ -53,6 +54,7 @@ class CircuitActor(DispatchedActor):
         # curtailed, it is M&V's ground truth. The controller only passes its energy on.
         self.twin: Circuit | None = None
         self._twin_restore_at: float | None = None
+        self._twin_check_at = 0.0
 
     receives = {
         Advance: "on_advance",
@@ -81,6 +83,7 @@ class CircuitActor(DispatchedActor):
         # twin cannot follow the other events, so each event's truth ends where the next starts.
         self.twin = self.model.twin()
         self._twin_restore_at = message.restore_at
+        self._twin_check_at = max(self.t + CONVERGE_CHECK_S, message.end)
 
     def advance(self, t_end: float) -> CircuitReading:
         model = self.model
@@ -97,6 +100,12 @@ class CircuitActor(DispatchedActor):
                 twin.restore()
                 self._twin_restore_at = None
             twin_kwh = twin.run(self.world.env_at, t0, t_end, self.physics_step_s)[0]
+            # Compared only in a step that began after the event's last tick: that tick may
+            # still curtail (the controller closes its loop, then ends the event).
+            if t0 >= self._twin_check_at - 1e-9 and restore_at is None:
+                self._twin_check_at = t_end + CONVERGE_CHECK_S
+                if twin.same_state(model):  # re-converged: from now on it draws as the circuit
+                    self.twin = None
         return CircuitReading(
             circuit_id=model.id,
             t=t_end,

@@ -39,7 +39,7 @@ from actors.messages import (
 from actors.runtime import DispatchedActor, Dispatcher
 from sim.curtailment import CircuitInfo, ShedPlanner, restore_schedule
 from sim.models.base import breaker_amps_for
-from sim.shed_estimate import ShedEstimator
+from sim.shed_estimate import estimated_shed_kw
 from sim.ven_events import ActiveEvent
 from sim.world import World
 
@@ -80,7 +80,6 @@ class ControllerActor(DispatchedActor):
         self._batch: dict[str, tuple[CircuitReading, ...]] = {}
         self._readings: dict[str, CircuitReading] = {}
         self._deferred: deque[Any] = deque()  # events that arrived mid-tick
-        self._estimator = ShedEstimator()
         self._restores: list[tuple[float, str]] = []
         self._extras: dict[str, dict[str, Any]] = {}
         self._last_used_kw = 0.0
@@ -177,7 +176,6 @@ class ControllerActor(DispatchedActor):
 
     def _take(self, reading: CircuitReading) -> None:
         self.info[reading.circuit_id].update(reading)
-        self._estimator.observe(reading)
         self._interval_energy += reading.energy_kwh
         twin = reading.twin_kwh
         self._interval_twin += reading.energy_kwh if twin is None else twin
@@ -239,7 +237,7 @@ class ControllerActor(DispatchedActor):
         event = self._main_event()
         if event is not None:
             # The VEN's own view: natural minus actual draw of the circuits it holds.
-            shed = self._estimator.shed_kw((c.id, c.power_kw) for c in self.info.values())
+            shed = estimated_shed_kw(self.info.values())
             requested = self._requested_kw()
             for active in self.events.values():
                 active.account(used, shed, span)
@@ -315,10 +313,10 @@ class ControllerActor(DispatchedActor):
         # Each circuit keeps a twin that never sees this event (M&V's ground truth). A restore
         # this event cancels stays due for the twin, as it would have been without the event.
         due = {cid: at for at, cid in self._restores}
+        event = self.events[message.event_id] = ActiveEvent(message, self.t)
         for cid, ref in self.circuits.items():
-            ref.tell(Fork(message.event_id, due.get(cid)))
+            ref.tell(Fork(message.event_id, due.get(cid), event.end))
         self._twins = True
-        self.events[message.event_id] = ActiveEvent(message, self.t)
         # Circuits restored late from an earlier event are simply re-planned.
         self._restores = []
         if self.planner.active:

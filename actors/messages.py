@@ -102,6 +102,7 @@ class Fork(NamedTuple):
 
     event_id: str
     restore_at: float | None
+    end: float  # the event's end: until then the circuit may be curtailed any time
 
 
 @dataclass(frozen=True, slots=True)
