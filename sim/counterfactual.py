@@ -10,6 +10,7 @@ VEN takes (its horizon), or to the end of the run.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -74,22 +75,39 @@ def true_delivery(
     truth = [r for r in counterfactual_rows(event, rows, windows) if r.t1 <= event.end + 1e-9]
     targeted = set(event.vens)
     in_event = [
-        r for r in rows if r.ven_id in targeted and r.t0 >= event.start - 1e-9
-        and r.t1 <= event.end + 1e-9
+        r
+        for r in rows
+        if r.ven_id in targeted and r.t0 >= event.start - 1e-9 and r.t1 <= event.end + 1e-9
     ]
-    duration_h = (event.end - event.start) / 3600.0
-    cf_kwh = sum(r.counterfactual_kw * (r.t1 - r.t0) for r in truth) / 3600.0  # type: ignore[operator]
-    actual_kwh = sum(r.power_kw * (r.t1 - r.t0) for r in truth) / 3600.0
+    hours = (event.end - event.start) / 3600.0
+    cf_kwh = sum(r.counterfactual_kw * (r.t1 - r.t0) for r in truth) / 3600.0  # type: ignore
+    delivered_kwh = cf_kwh - sum(r.power_kw * (r.t1 - r.t0) for r in truth) / 3600.0
     estimated_kwh = sum(r.shed_kw * (r.t1 - r.t0) for r in in_event) / 3600.0
-    delivered_kwh = cf_kwh - actual_kwh
-    delivered_kw = delivered_kwh / duration_h if duration_h > 0 else 0.0
-    ratio = delivered_kw / event.requested_kw if event.requested_kw > 0 else None
-    covered = {(r.ven_id, r.t1) for r in truth}
+    ratio = delivered_kwh / hours / event.requested_kw if event.requested_kw > 0 else None
+    exact = len(truth) == len(in_event) and not overlapped(event, windows)
     return {
-        "counterfactual_kw": round(cf_kwh / duration_h, 3) if duration_h > 0 else 0.0,
-        "true_delivered_kw": round(delivered_kw, 3),
+        "counterfactual_kw": round(cf_kwh / hours, 3),
+        "true_delivered_kw": round(delivered_kwh / hours, 3),
         "true_delivered_kwh": round(delivered_kwh, 3),
         "true_delivery_ratio": round(ratio, 4) if ratio is not None else None,
-        "ven_estimated_shed_kw": round(estimated_kwh / duration_h, 3) if duration_h > 0 else 0.0,
-        "counterfactual_exact": len(covered) == len(in_event) and not overlapped(event, windows),
+        "ven_estimated_shed_kw": round(estimated_kwh / hours, 3),
+        "counterfactual_exact": exact,
     }
+
+
+def rebound(
+    event: Window, rows: Iterable[Row], windows: Sequence[Window], window_s: float
+) -> dict[str, float]:
+    """Snapback and payback after the event, against the counterfactual (not a baseline).
+
+    snapback_kw: the highest fleet (actual - counterfactual) in an interval of the `window_s`
+    after the event; payback_kwh: the net extra energy over that window. A falling evening load
+    hides no snapback, and the natural evening ramp is not counted as one.
+    """
+    extra: dict[tuple[float, float], float] = defaultdict(float)
+    for r in counterfactual_rows(event, rows, windows):
+        if r.t0 >= event.end - 1e-9 and r.t1 <= event.end + window_s + 1e-9:
+            extra[(r.t0, r.t1)] += r.power_kw - r.counterfactual_kw  # type: ignore[operator]
+    snapback = max(extra.values(), default=0.0)
+    payback = sum(kw * (t1 - t0) for (t0, t1), kw in extra.items()) / 3600.0
+    return {"snapback_kw": round(max(0.0, snapback), 3), "payback_kwh": round(payback, 3)}

@@ -43,7 +43,7 @@ def summary_table(summary: dict[str, Any]) -> str:
     for e in summary["events"]:
         lines.append(
             f"{e['id']:<16}{e['start']:>22}{e['vens']:>6}{e['requested_kw']:>10.1f}"
-            f"{e['baseline_kw']:>9.1f}{e['delivered_kw']:>8.1f}{_ratio(e['delivery_ratio']):>7}"
+            f"{_kw(e['baseline_kw']):>9}{_kw(e['delivered_kw']):>8}{_ratio(e['delivery_ratio']):>7}"
             f"{e['counterfactual_kw']:>11.1f}{e['true_delivered_kw']:>8.1f}"
             f"{_ratio(e['true_delivery_ratio']):>7}{e['ven_estimated_shed_kw']:>8.1f}"
             f"{e['rebound_peak_kw']:>9.1f}{e['comfort_violation_minutes']:>12.0f}"
@@ -60,3 +60,7 @@ def summary_table(summary: dict[str, Any]) -> str:
 
 def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def _kw(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from sim.scenario import MvSpec
 from sim.scenario_loader import load_scenario
 from ven_sim import runner
 
@@ -34,3 +36,23 @@ def test_batched_run_is_identical_to_one_tick_per_interval(
         result.summary.pop("wall_seconds")
         results.append((result.summary, result.log.sorted_rows()))
     assert results[0] == results[1]
+
+
+def test_warmup_days_feed_prior_day_baselines_and_stay_out_of_the_outputs() -> None:
+    base = load_scenario(SCENARIOS / "peak_event.yaml").with_overrides(vens=3)
+    warm = dataclasses.replace(base, mv=MvSpec("caiso_10in10", warmup_days=12))
+    plain, warmed = runner.run_scenario(base), runner.run_scenario(warm)
+    (cold_event,), (event,) = plain.summary["events"], warmed.summary["events"]
+    assert cold_event["baselines"]["caiso_10in10"]["baseline_kw"] is None  # no prior days
+    assert event["settlement"] == "caiso_10in10"
+    assert event["baseline_kw"] == event["baselines"]["caiso_10in10"]["baseline_kw"] is not None
+    assert event["baselines"]["pjm_hi4of5"]["baseline_kw"] is not None
+    assert (event["start"], event["start_s"]) == (cold_event["start"], cold_event["start_s"])
+    rows = warmed.log.sorted_rows()
+    assert len(rows) == len(plain.log.rows) and rows[0].t1 == 300.0
+    assert warmed.summary["simulated_seconds"] == 86400 and warmed.summary["warmup_days"] == 12
+    # The error of every method is measured against the same counterfactual.
+    for figures in event["baselines"].values():
+        assert figures["error_kw"] == pytest.approx(
+            figures["baseline_kw"] - event["counterfactual_kw"], abs=2e-3
+        )
