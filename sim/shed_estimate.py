@@ -2,7 +2,7 @@
 
 A real VEN cannot see M&V's baseline or the counterfactual; it knows what each of its circuits
 drew while nobody curtailed it. So, per circuit, `natural_kw` is a running mean of its draw over
-uncurtailed readings (exponential, time constant an hour), frozen while the circuit is held;
+uncurtailed readings (exponential, time constant 30 min), frozen while the circuit is held;
 `CircuitInfo.update` keeps it, inline, because it runs for every reading. During an event the
 VEN's estimate of its shed is, over the circuits it holds, natural minus what they draw now.
 Circuits it does not hold shed nothing by definition, so their noise (a PV cloud, a kettle)
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-NATURAL_TAU_S = 3600.0  # time constant of the running mean of a free circuit's draw
+NATURAL_TAU_S = 1800.0  # time constant of the running mean of a free circuit's draw (docs/mv.md)
 
 
 class Metered(Protocol):
