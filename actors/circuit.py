@@ -55,6 +55,7 @@ class CircuitActor(DispatchedActor):
         self.twin: Circuit | None = None
         self._twin_restore_at: float | None = None
         self._twin_check_at = 0.0
+        self._fork: Fork | None = None  # forked, but not curtailed since: no copy needed yet
 
     receives = {
         Advance: "on_advance",
@@ -73,6 +74,8 @@ class CircuitActor(DispatchedActor):
         self.controller.tell(CircuitBatch(self.model.id, readings))
 
     def on_curtail(self, message: Curtail) -> None:
+        if self._fork is not None and message.reduce_kw > 0:
+            self._make_twin(self._fork)  # first held since the fork: it diverges from here
         self.model.curtail(message.reduce_kw)
 
     def on_restore(self, _message: Restore) -> None:
@@ -81,9 +84,20 @@ class CircuitActor(DispatchedActor):
     def on_fork(self, message: Fork) -> None:
         # A later event's twin replaces an earlier one: without a twin of the controller, a
         # twin cannot follow the other events, so each event's truth ends where the next starts.
+        self.twin = None
+        self._fork = None
+        if self.model.shed_request_kw > 0 or message.restore_at is not None:
+            self._make_twin(message)  # held by an earlier event: the twin must follow it
+        else:
+            # Until first curtailed, the circuit is its own twin (most never are: outlets,
+            # fridges, PV), so the copy waits for the first Curtail.
+            self._fork = message
+
+    def _make_twin(self, fork: Fork) -> None:
+        self._fork = None
         self.twin = self.model.twin()
-        self._twin_restore_at = message.restore_at
-        self._twin_check_at = max(self.t + CONVERGE_CHECK_S, message.end)
+        self._twin_restore_at = fork.restore_at
+        self._twin_check_at = max(self.t + CONVERGE_CHECK_S, fork.end)
 
     def advance(self, t_end: float) -> CircuitReading:
         model = self.model
