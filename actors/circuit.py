@@ -105,7 +105,7 @@ class CircuitActor(DispatchedActor):
         energy, comfort_s, violated = model.run(self.world.env_at, t0, t_end, self.physics_step_s)
         self.t = t_end
         span = t_end - t0
-        twin_kwh = None
+        twin_kwh = twin_comfort = None
         twin = self.twin
         if twin is not None:
             restore_at = self._twin_restore_at
@@ -113,7 +113,8 @@ class CircuitActor(DispatchedActor):
                 # The controller restores between ticks: from the first tick at or after it.
                 twin.restore()
                 self._twin_restore_at = None
-            twin_kwh = twin.run(self.world.env_at, t0, t_end, self.physics_step_s)[0]
+            twin_kwh, twin_s, _ = twin.run(self.world.env_at, t0, t_end, self.physics_step_s)
+            twin_comfort = twin_s / 60.0
             # Compared only in a step that began after the event's last tick: that tick may
             # still curtail (the controller closes its loop, then ends the event).
             if t0 >= self._twin_check_at - 1e-9 and restore_at is None:
@@ -133,6 +134,7 @@ class CircuitActor(DispatchedActor):
             floor_kw=model.floor_kw(),
             extra={name: getattr(model, name) for name in self._extras} if self._extras else None,
             twin_kwh=twin_kwh,
+            twin_comfort_minutes=twin_comfort,
         )
 
     def set_load(self, message: SetLoad) -> None:

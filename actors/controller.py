@@ -73,7 +73,8 @@ class ControllerActor(DispatchedActor):
         self._interval_start = t0
         self._interval_energy = 0.0
         self._interval_comfort = 0.0
-        self._interval_twin = 0.0  # the circuits' twins: passed on for M&V, never used here
+        # The circuits' twins: passed on for M&V, never used here.
+        self._interval_twin = self._interval_twin_comfort = 0.0
         self._twins = False
         self._pending = 0
         self._tick: Tick | None = None
@@ -178,7 +179,12 @@ class ControllerActor(DispatchedActor):
         self.info[reading.circuit_id].update(reading)
         self._interval_energy += reading.energy_kwh
         twin = reading.twin_kwh
-        self._interval_twin += reading.energy_kwh if twin is None else twin
+        if twin is None:  # not curtailed since the fork: the circuit is its own twin
+            self._interval_twin += reading.energy_kwh
+            self._interval_twin_comfort += reading.comfort_minutes
+        else:
+            self._interval_twin += twin
+            self._interval_twin_comfort += reading.twin_comfort_minutes or 0.0
         self._interval_comfort += reading.comfort_minutes
         if reading.extra:
             self._extras[reading.circuit_id] = reading.extra
@@ -244,9 +250,10 @@ class ControllerActor(DispatchedActor):
             self._apply_plan(self.planner.update(shed, self._infos()))
         else:
             shed = requested = 0.0
-        counterfactual = None
+        counterfactual = counterfactual_comfort = None
         if self._twins and span > 0:
             counterfactual = self._interval_twin * 3600.0 / span
+            counterfactual_comfort = self._interval_twin_comfort
         telemetry = Telemetry(
             ven_id=self.ven_id,
             t0=self._interval_start,
@@ -263,9 +270,11 @@ class ControllerActor(DispatchedActor):
             panel_amps=self.panel_amps,
             loads=tuple(self._load_rows()) if self._want_loads else (),
             counterfactual_kw=counterfactual,
+            counterfactual_comfort_minutes=counterfactual_comfort,
         )
         self._interval_start = self.t
-        self._interval_energy = self._interval_comfort = self._interval_twin = 0.0
+        self._interval_energy = self._interval_comfort = 0.0
+        self._interval_twin = self._interval_twin_comfort = 0.0
         self._tell_listeners(telemetry)
 
     def _load_rows(self) -> list[dict[str, Any]]:

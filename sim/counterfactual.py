@@ -95,6 +95,28 @@ def true_delivery(
     }
 
 
+def comfort(
+    event: Window, rows: Iterable[Row], windows: Sequence[Window], window_s: float
+) -> dict[str, float]:
+    """Minutes out of comfort over the event and `window_s` after, net of the counterfactual.
+
+    A hot afternoon puts houses out of comfort with or without the event; only the difference
+    is the event's doing. vens_affected counts VENs with more minutes than their twins.
+    """
+    actual = twin = 0.0
+    per_ven: dict[str, float] = defaultdict(float)
+    for r in counterfactual_rows(event, rows, windows):
+        if r.t1 <= event.end + window_s + 1e-9 and r.counterfactual_comfort_minutes is not None:
+            actual += r.comfort_minutes
+            twin += r.counterfactual_comfort_minutes
+            per_ven[r.ven_id] += r.comfort_minutes - r.counterfactual_comfort_minutes
+    return {
+        "counterfactual_comfort_minutes": round(twin, 1),
+        "net_comfort_minutes": round(actual - twin, 1),
+        "vens_comfort_affected": sum(1 for minutes in per_ven.values() if minutes > 1e-9),
+    }
+
+
 def rebound(
     event: Window, rows: Iterable[Row], windows: Sequence[Window], window_s: float
 ) -> dict[str, float]:

@@ -22,6 +22,7 @@ class Row:
     shed_capability_kw: float
     battery_soc: float | None
     counterfactual_kw: float | None = None  # the VEN without its latest event (its twins)
+    counterfactual_comfort_minutes: float | None = None
 
 
 CAPABILITY_SAMPLES = 240  # an hour at 15 s reports; more than enough at 5 min
@@ -54,6 +55,7 @@ class FleetLog:
                 shed_capability_kw=telemetry.shed_capability_kw,
                 battery_soc=telemetry.battery_soc,
                 counterfactual_kw=telemetry.counterfactual_kw,
+                counterfactual_comfort_minutes=telemetry.counterfactual_comfort_minutes,
             )
         )
 

@@ -14,7 +14,8 @@ per VEN and summed for the fleet:
 * rebound_peak_kw: snapback, the highest fleet (actual - counterfactual) in an interval of
   the hour after the event, and payback_kwh, the net extra energy over that hour;
 * comfort_violation_minutes: minutes any targeted VEN was out of comfort, event
-  plus that hour.
+  plus that hour; counterfactual_comfort_minutes the same for the twins, net_comfort_minutes
+  the difference (the event's doing) and vens_comfort_affected the VENs it made worse.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sim.baseline import Sample, caiso_10in10, delivered, like_days, pjm_hi4of5, pre_window
-from sim.counterfactual import counterfactual_rows, rebound, true_delivery
+from sim.counterfactual import comfort, counterfactual_rows, rebound, true_delivery
 from sim.fleetlog import Row
 
 REBOUND_WINDOW_S = 3600.0
@@ -111,7 +112,7 @@ def evaluate_event(
     truth = true_delivery(event, rows, windows)
     methods = _methods(event, rows, per_ven, windows, settlement, truth["counterfactual_kw"])
     settled = methods.get(settlement.method) or {}
-    comfort = sum(
+    minutes = sum(
         r.comfort_minutes
         for r in rows
         if r.ven_id in targeted and r.t1 > event.start and r.t0 < event.end + REBOUND_WINDOW_S
@@ -130,7 +131,8 @@ def evaluate_event(
         "delivery_ratio": settled.get("delivery_ratio"),
         "rebound_peak_kw": figures["snapback_kw"],
         "payback_kwh": figures["payback_kwh"],
-        "comfort_violation_minutes": round(comfort, 1),
+        "comfort_violation_minutes": round(minutes, 1),
+        **comfort(event, rows, windows, REBOUND_WINDOW_S),
         **truth,
         "baselines": methods,
     }

@@ -38,6 +38,7 @@ class CircuitReading(NamedTuple):
     floor_kw: float
     extra: dict[str, Any] | None = None  # e.g. indoor_c, soc
     twin_kwh: float | None = None  # the twin's energy over the span: the circuit without the event
+    twin_comfort_minutes: float | None = None  # and the twin's minutes out of comfort
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ class Telemetry(NamedTuple):  # one per VEN per interval: cheap to build matters
     # Simulation only, never on the wire: what the VEN would have drawn without its latest
     # event (its circuits' twins), None when it has none. The controller only adds it up.
     counterfactual_kw: float | None = None
+    counterfactual_comfort_minutes: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
