@@ -17,6 +17,7 @@ from actors.messages import (
     SetLoad,
 )
 from actors.runtime import DispatchedActor, Dispatcher
+from sim.comfort import discomfort, thermal
 from sim.models.base import Circuit, breaker_amps_for
 from sim.world import World
 
@@ -50,6 +51,7 @@ class CircuitActor(DispatchedActor):
         # Decided once: most circuits have no extra state (indoor temperature,
         # state of charge) to report.
         self._extras = tuple(name for name in _EXTRAS if hasattr(model, name))
+        self._thermal = thermal(model)
         # The twin of the latest event (None before any): stepped beside the model, never
         # curtailed, it is M&V's ground truth. The controller only passes its energy on.
         self.twin: Circuit | None = None
@@ -105,7 +107,7 @@ class CircuitActor(DispatchedActor):
         energy, comfort_s, violated = model.run(self.world.env_at, t0, t_end, self.physics_step_s)
         self.t = t_end
         span = t_end - t0
-        twin_kwh = twin_comfort = None
+        twin_kwh = twin_comfort = twin_warm = None
         twin = self.twin
         if twin is not None:
             restore_at = self._twin_restore_at
@@ -115,6 +117,8 @@ class CircuitActor(DispatchedActor):
                 self._twin_restore_at = None
             twin_kwh, twin_s, _ = twin.run(self.world.env_at, t0, t_end, self.physics_step_s)
             twin_comfort = twin_s / 60.0
+            if self._thermal:
+                twin_warm = discomfort(twin, span)
             # Compared only in a step that began after the event's last tick: that tick may
             # still curtail (the controller closes its loop, then ends the event).
             if t0 >= self._twin_check_at - 1e-9 and restore_at is None:
@@ -135,6 +139,8 @@ class CircuitActor(DispatchedActor):
             extra={name: getattr(model, name) for name in self._extras} if self._extras else None,
             twin_kwh=twin_kwh,
             twin_comfort_minutes=twin_comfort,
+            warm=discomfort(model, span) if self._thermal else None,
+            twin_warm=twin_warm,
         )
 
     def set_load(self, message: SetLoad) -> None:

@@ -75,6 +75,7 @@ class ControllerActor(DispatchedActor):
         self._interval_comfort = 0.0
         # The circuits' twins: passed on for M&V, never used here.
         self._interval_twin = self._interval_twin_comfort = 0.0
+        self._warm = [0.0, 0.0, 0.0, 0.0]  # minutes, degree-minutes: the HVAC, then its twin
         self._twins = False
         self._pending = 0
         self._tick: Tick | None = None
@@ -185,9 +186,19 @@ class ControllerActor(DispatchedActor):
         else:
             self._interval_twin += twin
             self._interval_twin_comfort += reading.twin_comfort_minutes or 0.0
+        if reading.warm is not None:
+            self._add_warm(reading.warm, reading.twin_warm if twin is not None else reading.warm)
         self._interval_comfort += reading.comfort_minutes
         if reading.extra:
             self._extras[reading.circuit_id] = reading.extra
+
+    def _add_warm(self, warm: tuple[float, float], twin: tuple[float, float] | None) -> None:
+        totals = self._warm
+        totals[0] += warm[0]
+        totals[1] += warm[1]
+        if twin is not None:
+            totals[2] += twin[0]
+            totals[3] += twin[1]
 
     def _close_tick(self) -> None:
         tick = self._tick
@@ -271,10 +282,13 @@ class ControllerActor(DispatchedActor):
             loads=tuple(self._load_rows()) if self._want_loads else (),
             counterfactual_kw=counterfactual,
             counterfactual_comfort_minutes=counterfactual_comfort,
+            warm=(self._warm[0], self._warm[1]),
+            counterfactual_warm=(self._warm[2], self._warm[3]) if self._twins else None,
         )
         self._interval_start = self.t
         self._interval_energy = self._interval_comfort = 0.0
         self._interval_twin = self._interval_twin_comfort = 0.0
+        self._warm = [0.0, 0.0, 0.0, 0.0]
         self._tell_listeners(telemetry)
 
     def _load_rows(self) -> list[dict[str, Any]]:

@@ -98,22 +98,32 @@ def true_delivery(
 def comfort(
     event: Window, rows: Iterable[Row], windows: Sequence[Window], window_s: float
 ) -> dict[str, float]:
-    """Minutes out of comfort over the event and `window_s` after, net of the counterfactual.
+    """Comfort over the event and `window_s` after, beside the counterfactual's.
 
-    A hot afternoon puts houses out of comfort with or without the event; only the difference
-    is the event's doing. vens_affected counts VENs with more minutes than their twins.
+    A hot afternoon puts homes out of comfort with or without the event; only the difference
+    is the event's doing. Two measures: the models' own minutes out of comfort (water heaters
+    included), and minutes and degree-minutes past setpoint plus tolerance (`sim.comfort`,
+    HVAC only). vens_affected counts VENs with more degree-minutes than their twins.
     """
-    actual = twin = 0.0
+    own = own_twin = 0.0
+    warm = [0.0, 0.0, 0.0, 0.0]
     per_ven: dict[str, float] = defaultdict(float)
     for r in counterfactual_rows(event, rows, windows):
-        if r.t1 <= event.end + window_s + 1e-9 and r.counterfactual_comfort_minutes is not None:
-            actual += r.comfort_minutes
-            twin += r.counterfactual_comfort_minutes
-            per_ven[r.ven_id] += r.comfort_minutes - r.counterfactual_comfort_minutes
+        if r.t1 > event.end + window_s + 1e-9 or r.counterfactual_warm is None:
+            continue
+        own += r.comfort_minutes
+        own_twin += r.counterfactual_comfort_minutes or 0.0
+        for i, value in enumerate((*r.warm, *r.counterfactual_warm)):
+            warm[i] += value
+        per_ven[r.ven_id] += r.warm[1] - r.counterfactual_warm[1]
     return {
-        "counterfactual_comfort_minutes": round(twin, 1),
-        "net_comfort_minutes": round(actual - twin, 1),
-        "vens_comfort_affected": sum(1 for minutes in per_ven.values() if minutes > 1e-9),
+        "counterfactual_comfort_minutes": round(own_twin, 1),
+        "net_comfort_minutes": round(own - own_twin, 1),
+        "warm_minutes": round(warm[0], 1),
+        "warm_degree_minutes": round(warm[1], 1),
+        "net_warm_minutes": round(warm[0] - warm[2], 1),
+        "net_warm_degree_minutes": round(warm[1] - warm[3], 1),
+        "vens_comfort_affected": sum(1 for dm in per_ven.values() if dm > 1e-9),
     }
 
 

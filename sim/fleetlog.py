@@ -23,6 +23,8 @@ class Row:
     battery_soc: float | None
     counterfactual_kw: float | None = None  # the VEN without its latest event (its twins)
     counterfactual_comfort_minutes: float | None = None
+    warm: tuple[float, float] = (0.0, 0.0)  # minutes, degree-minutes past setpoint (sim.comfort)
+    counterfactual_warm: tuple[float, float] | None = None
 
 
 CAPABILITY_SAMPLES = 240  # an hour at 15 s reports; more than enough at 5 min
@@ -56,6 +58,8 @@ class FleetLog:
                 battery_soc=telemetry.battery_soc,
                 counterfactual_kw=telemetry.counterfactual_kw,
                 counterfactual_comfort_minutes=telemetry.counterfactual_comfort_minutes,
+                warm=telemetry.warm,
+                counterfactual_warm=telemetry.counterfactual_warm,
             )
         )
 

@@ -29,7 +29,7 @@ def _check_exact(scenario: Scenario, run: RunResult, event_id: str) -> int:
     """Compare one event's counterfactual with the run without it; returns intervals compared."""
     without = run_scenario(_without(scenario, event_id))
     removed = {(r.ven_id, r.t1): r.power_kw for r in without.log.rows}
-    comfort = {(r.ven_id, r.t1): r.comfort_minutes for r in without.log.rows}
+    comfort = {(r.ven_id, r.t1): (r.comfort_minutes, r.warm) for r in without.log.rows}
     windows = run.windows
     window = next(w for w in windows if w.id == event_id)
     ends = horizons(window, windows)
@@ -39,8 +39,9 @@ def _check_exact(scenario: Scenario, run: RunResult, event_id: str) -> int:
             continue
         assert row.counterfactual_kw == pytest.approx(removed[(row.ven_id, row.t1)], abs=1e-9), (
             event_id, row.ven_id, row.t1)
-        assert row.counterfactual_comfort_minutes == pytest.approx(
-            comfort[(row.ven_id, row.t1)], abs=1e-9)
+        minutes, warm = comfort[(row.ven_id, row.t1)]
+        assert row.counterfactual_comfort_minutes == pytest.approx(minutes, abs=1e-9)
+        assert row.counterfactual_warm == pytest.approx(warm, abs=1e-9)
         compared += 1
     # Before the event both runs are the same run.
     for row in run.log.rows:
