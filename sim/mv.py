@@ -30,7 +30,7 @@ from sim.counterfactual import comfort, counterfactual_rows, rebound, true_deliv
 from sim.fleetlog import Row
 
 REBOUND_WINDOW_S = 3600.0
-METHODS = ("pre_window", "caiso_10in10", "pjm_hi4of5", "counterfactual")
+METHODS = ("pre_window", "caiso_10in10", "pjm_hi4of5", "control_group", "counterfactual")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class EventWindow:
     end: float
     vens: tuple[str, ...]
     requested_kw: float
+    control: tuple[str, ...] = ()  # the control group's VENs in the targeted group: not sent it
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,23 @@ def ven_baselines(
     }
 
 
+def control_mean_kw(event: EventWindow, rows: Iterable[Row]) -> float | None:
+    """The control group's mean power per VEN over the event: each dispatched VEN's baseline.
+
+    The control VENs are drawn at random and never dispatched, so, on average, they draw what
+    the dispatched ones would have; with few of them the figure is noisy, and error_kw shows it.
+    """
+    control = set(event.control)
+    if not control:
+        return None
+    energy = sum(
+        r.power_kw * (r.t1 - r.t0)
+        for r in rows
+        if r.ven_id in control and r.t0 >= event.start - 1e-9 and r.t1 <= event.end + 1e-9
+    )
+    return energy / (event.end - event.start) / len(control)
+
+
 def evaluate_event(
     event: EventWindow,
     rows: list[Row],
@@ -152,9 +170,11 @@ def _methods(
         if r.t1 <= event.end + 1e-9:
             cf_by_ven[r.ven_id] += r.counterfactual_kw * (r.t1 - r.t0) / 3600.0 / hours  # type: ignore
     totals: dict[str, list[float] | None] = {m: [0.0, 0.0, 0.0] for m in METHODS}
+    control_kw = control_mean_kw(event, rows)
     for ven, samples in per_ven.items():
         excluded = [(w.start, w.end) for w in windows if ven in w.vens]
         found = ven_baselines(event, samples, excluded, settlement)
+        found["control_group"] = control_kw
         found["counterfactual"] = cf_by_ven.get(ven)
         for method, baseline in found.items():
             total = totals[method]
@@ -176,12 +196,12 @@ def _methods(
             continue
         baseline, kw, kwh = total
         ratio = kw / event.requested_kw if event.requested_kw > 0 else None
-        error = baseline - counterfactual_kw + 0.0 if isinstance(counterfactual_kw, float) else None
+        error = baseline - counterfactual_kw if isinstance(counterfactual_kw, float) else None
         out[method] = {
             "baseline_kw": round(baseline, 3),
             "delivered_kw": round(kw, 3),
             "delivered_kwh": round(kwh, 3),
             "delivery_ratio": round(ratio, 4) if ratio is not None else None,
-            "error_kw": round(error, 3) if error is not None else None,
+            "error_kw": round(error, 3) + 0.0 if error is not None else None,
         }
     return out

@@ -70,6 +70,7 @@ class MvSpec:
     warmup_days: int = 0  # simulated before the start, left out of the outputs
     holidays: tuple[date, ...] = ()  # day types for prior-day baselines
     caiso_cap: float = 0.2  # the day-of adjustment's cap, +/-
+    control_share: float = 0.0  # a random share of the fleet never dispatched (control group)
 
 
 @dataclass(frozen=True)

@@ -247,7 +247,8 @@ class _Loader:
             except ValueError:
                 self.fail(("mv", "holidays", i), "must be a date such as 2026-07-04", text)
         return MvSpec(m.get("settlement", "pre_window"), int(m.get("warmup_days", 0)),
-                      tuple(holidays), float(m.get("caiso_cap", 0.2)))
+                      tuple(holidays), float(m.get("caiso_cap", 0.2)),
+                      float(m.get("control_share", 0.0)))
 
     def weather(self, w: dict) -> Weather:
         points = tuple((float(h), float(t)) for h, t in w.get("points", []))

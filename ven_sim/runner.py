@@ -161,6 +161,7 @@ def run_scenario(
     # Batching quiet intervals needs a run nothing else talks into: speed max, no wire.
     batch = BATCH_INTERVALS if scenario.speed == "max" and transport is None else 1
     kernel.env.process(_clock(kernel, vens, tick_plan(scenario, batch)))
+    vtn.holdout = control_group(scenario, [ven.ven_id for ven in vens])
     windows = [vtn.schedule(event) for event in scenario.events]
     try:
         kernel.run(scenario.duration_s, progress)
@@ -210,6 +211,19 @@ def _await_acks(vtn: Vtn, dispatcher: Dispatcher, grace_s: float) -> None:
     while vtn.awaiting_acks() and time.monotonic() < deadline:
         dispatcher.wait(0.05)
         dispatcher.run_until_idle()
+
+
+def control_group(scenario: Scenario, ven_ids: list[str]) -> frozenset[str]:
+    """The VENs held out of every event: each with chance `mv.control_share`, by its own stream.
+
+    Drawn per VEN id, so a VEN is in or out whatever the fleet size, and events never move it.
+    """
+    share = scenario.mv.control_share
+    if share <= 0:
+        return frozenset()
+    return frozenset(
+        v for v in ven_ids if random.Random(f"{scenario.seed}:{v}:control").random() < share
+    )
 
 
 def _with_warmup(scenario: Scenario) -> tuple[Scenario, float]:

@@ -349,7 +349,8 @@ BAD_CASES = [
      'invalid YAML: found duplicate key "seed" with value "2" (original value: "1")'),
     ("missing top key", "name: t\n", "", 1, "name", "required key is missing"),
     ("unknown settlement", "seed: 1", "seed: 1\nmv:\n  settlement: caiso", 4, "mv.settlement",
-     'must be one of pre_window, caiso_10in10, pjm_hi4of5, counterfactual (got "caiso"'),
+     "must be one of pre_window, caiso_10in10, pjm_hi4of5, control_group, counterfactual "
+     '(got "caiso"'),
     ("bad holiday", "seed: 1", "seed: 1\nmv:\n  holidays: [2026-07-04, July 4]", 4,
      "mv.holidays[1]", 'must be a date such as 2026-07-04 (got "July 4")'),
 ]

@@ -52,7 +52,29 @@ def test_warmup_days_feed_prior_day_baselines_and_stay_out_of_the_outputs() -> N
     assert len(rows) == len(plain.log.rows) and rows[0].t1 == 300.0
     assert warmed.summary["simulated_seconds"] == 86400 and warmed.summary["warmup_days"] == 12
     # The error of every method is measured against the same counterfactual.
+    assert event["baselines"]["control_group"]["baseline_kw"] is None  # no control group
     for figures in event["baselines"].values():
+        if figures["baseline_kw"] is None:
+            continue
         assert figures["error_kw"] == pytest.approx(
             figures["baseline_kw"] - event["counterfactual_kw"], abs=2e-3
         )
+
+
+def test_control_group_is_never_dispatched_and_does_not_depend_on_fleet_size() -> None:
+    base = load_scenario(SCENARIOS / "peak_event.yaml")
+    scenario = dataclasses.replace(
+        base.with_overrides(vens=8), mv=MvSpec("control_group", control_share=0.3)
+    )
+    ids = [f"ven-x-{i:04d}" for i in range(200)]
+    held = runner.control_group(scenario, ids)
+    assert 30 <= len(held) <= 90  # about 30 % of 200
+    assert runner.control_group(scenario, ids[:50]) == held & set(ids[:50])
+    result = runner.run_scenario(scenario)
+    (window,), (event,) = result.windows, result.summary["events"]
+    assert window.control and not set(window.control) & set(window.vens)
+    for row in result.log.rows:
+        if row.ven_id in window.control:
+            assert row.event_id is None and row.counterfactual_kw is None
+    assert event["settlement"] == "control_group"
+    assert event["baseline_kw"] == event["baselines"]["control_group"]["baseline_kw"] is not None
