@@ -32,11 +32,12 @@ def summary_table(summary: dict[str, Any]) -> str:
         f"simulated {summary['simulated_seconds'] / 3600:g} h in {summary['wall_seconds']:.1f} s",
         f"fleet peak {fleet['peak_kw']:.1f} kW, energy {fleet['energy_kwh']:.1f} kWh",
     ]
-    # Settled (the M&V baseline) beside true (the exact counterfactual, sim.counterfactual).
+    # Settled (the M&V baseline) beside true (the exact counterfactual, sim.counterfactual);
+    # rebound and warm minutes (past setpoint + 1 C) are net of the counterfactual too.
     header = (
         f"{'event':<16}{'start':>22}{'VENs':>6}{'asked kW':>10}{'base kW':>9}{'got kW':>8}"
         f"{'ratio':>7}{'true cf kW':>11}{'true kW':>8}{'ratio':>7}{'VEN est':>8}"
-        f"{'rebound':>9}{'comfort min':>12}"
+        f"{'rebound':>9}{'+warm min':>10}"
     )
     if summary["events"]:
         lines += ["", f"{'':<54}{' settled ':-^24}{' true ':-^34}", header, "-" * len(header)]
@@ -46,7 +47,7 @@ def summary_table(summary: dict[str, Any]) -> str:
             f"{_kw(e['baseline_kw']):>9}{_kw(e['delivered_kw']):>8}{_ratio(e['delivery_ratio']):>7}"
             f"{e['counterfactual_kw']:>11.1f}{e['true_delivered_kw']:>8.1f}"
             f"{_ratio(e['true_delivery_ratio']):>7}{e['ven_estimated_shed_kw']:>8.1f}"
-            f"{e['rebound_peak_kw']:>9.1f}{e['comfort_violation_minutes']:>12.0f}"
+            f"{e['rebound_peak_kw']:>9.1f}{e['net_warm_minutes']:>10.0f}"
         )
     mqtt = summary.get("mqtt")
     if mqtt:
