@@ -12,14 +12,17 @@ from actors.messages import (
     CircuitBatch,
     CircuitReading,
     Curtail,
+    Fork,
     Restore,
     SetLoad,
 )
 from actors.runtime import DispatchedActor, Dispatcher
+from sim.comfort import discomfort, thermal
 from sim.models.base import Circuit, breaker_amps_for
 from sim.world import World
 
 _EXTRAS = ("indoor_c", "soc", "tank_c")  # live state worth reporting beside power
+CONVERGE_CHECK_S = 3600.0  # how often a twin is compared with its circuit
 
 
 class CircuitActor(DispatchedActor):
@@ -48,11 +51,19 @@ class CircuitActor(DispatchedActor):
         # Decided once: most circuits have no extra state (indoor temperature,
         # state of charge) to report.
         self._extras = tuple(name for name in _EXTRAS if hasattr(model, name))
+        self._thermal = thermal(model)
+        # The twin of the latest event (None before any): stepped beside the model, never
+        # curtailed, it is M&V's ground truth. The controller only passes its energy on.
+        self.twin: Circuit | None = None
+        self._twin_restore_at: float | None = None
+        self._twin_check_at = 0.0
+        self._fork: Fork | None = None  # forked, but not curtailed since: no copy needed yet
 
     receives = {
         Advance: "on_advance",
         AdvanceBatch: "on_advance_batch",
         Curtail: "on_curtail",
+        Fork: "on_fork",
         Restore: "on_restore",
         SetLoad: "set_load",
     }
@@ -65,10 +76,30 @@ class CircuitActor(DispatchedActor):
         self.controller.tell(CircuitBatch(self.model.id, readings))
 
     def on_curtail(self, message: Curtail) -> None:
+        if self._fork is not None and message.reduce_kw > 0:
+            self._make_twin(self._fork)  # first held since the fork: it diverges from here
         self.model.curtail(message.reduce_kw)
 
     def on_restore(self, _message: Restore) -> None:
         self.model.restore()
+
+    def on_fork(self, message: Fork) -> None:
+        # A later event's twin replaces an earlier one: without a twin of the controller, a
+        # twin cannot follow the other events, so each event's truth ends where the next starts.
+        self.twin = None
+        self._fork = None
+        if self.model.shed_request_kw > 0 or message.restore_at is not None:
+            self._make_twin(message)  # held by an earlier event: the twin must follow it
+        else:
+            # Until first curtailed, the circuit is its own twin (most never are: outlets,
+            # fridges, PV), so the copy waits for the first Curtail.
+            self._fork = message
+
+    def _make_twin(self, fork: Fork) -> None:
+        self._fork = None
+        self.twin = self.model.twin()
+        self._twin_restore_at = fork.restore_at
+        self._twin_check_at = max(self.t + CONVERGE_CHECK_S, fork.end)
 
     def advance(self, t_end: float) -> CircuitReading:
         model = self.model
@@ -76,6 +107,24 @@ class CircuitActor(DispatchedActor):
         energy, comfort_s, violated = model.run(self.world.env_at, t0, t_end, self.physics_step_s)
         self.t = t_end
         span = t_end - t0
+        twin_kwh = twin_comfort = twin_warm = None
+        twin = self.twin
+        if twin is not None:
+            restore_at = self._twin_restore_at
+            if restore_at is not None and restore_at <= t0 + 1e-9:
+                # The controller restores between ticks: from the first tick at or after it.
+                twin.restore()
+                self._twin_restore_at = None
+            twin_kwh, twin_s, _ = twin.run(self.world.env_at, t0, t_end, self.physics_step_s)
+            twin_comfort = twin_s / 60.0
+            if self._thermal:
+                twin_warm = discomfort(twin, span)
+            # Compared only in a step that began after the event's last tick: that tick may
+            # still curtail (the controller closes its loop, then ends the event).
+            if t0 >= self._twin_check_at - 1e-9 and restore_at is None:
+                self._twin_check_at = t_end + CONVERGE_CHECK_S
+                if twin.same_state(model):  # re-converged: from now on it draws as the circuit
+                    self.twin = None
         return CircuitReading(
             circuit_id=model.id,
             t=t_end,
@@ -88,13 +137,19 @@ class CircuitActor(DispatchedActor):
             shed_request_kw=model.shed_request_kw,
             floor_kw=model.floor_kw(),
             extra={name: getattr(model, name) for name in self._extras} if self._extras else None,
+            twin_kwh=twin_kwh,
+            twin_comfort_minutes=twin_comfort,
+            warm=discomfort(model, span) if self._thermal else None,
+            twin_warm=twin_warm,
         )
 
     def set_load(self, message: SetLoad) -> None:
-        if message.enabled is not None:
-            self.model.enabled = message.enabled
-        if message.priority is not None:
-            self.model.priority = message.priority
-        if message.capacity_kw is not None:
-            # Capacity is the breaker rating expressed in kW.
-            self.model.breaker_amps = breaker_amps_for(message.capacity_kw)
+        # The user's switch is no part of the event: the twin follows it too.
+        for model in (self.model, self.twin) if self.twin is not None else (self.model,):
+            if message.enabled is not None:
+                model.enabled = message.enabled
+            if message.priority is not None:
+                model.priority = message.priority
+            if message.capacity_kw is not None:
+                # Capacity is the breaker rating expressed in kW.
+                model.breaker_amps = breaker_amps_for(message.capacity_kw)

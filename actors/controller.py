@@ -2,9 +2,10 @@
 
 Each `Tick(t)` asks every circuit to advance to `t` (a `tell`); the readings
 come back as messages, and when the last one is in the controller closes the
-interval: it updates the baseline history, closes the curtailment loop, ends
-events that are due, restores circuits on their staggered schedule and, on
-report ticks, tells its listeners a `Telemetry`.
+interval: it updates its estimate of each circuit's natural draw, closes the
+curtailment loop on its own shed estimate (never on M&V's baseline), ends events
+that are due, restores circuits on their staggered schedule and, on report
+ticks, tells its listeners a `Telemetry`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from actors.messages import (
     EndEvent,
     EventAck,
     EventEnded,
+    Fork,
     Restore,
     SetLoad,
     SetPanel,
@@ -35,33 +37,11 @@ from actors.messages import (
     Tick,
 )
 from actors.runtime import DispatchedActor, Dispatcher
-from sim.baseline import RollingBaseline
 from sim.curtailment import CircuitInfo, ShedPlanner, restore_schedule
 from sim.models.base import breaker_amps_for
+from sim.shed_estimate import estimated_shed_kw
+from sim.ven_events import ActiveEvent
 from sim.world import World
-
-
-class ActiveEvent:
-    __slots__ = (
-        "event_id",
-        "requested_kw",
-        "start",
-        "end",
-        "baseline_kw",
-        "correlation_id",
-        "delivered_kwh",
-        "covered_s",
-    )
-
-    def __init__(self, msg: StartEvent, start: float, baseline_kw: float) -> None:
-        self.event_id = msg.event_id
-        self.requested_kw = msg.requested_kw
-        self.start = start
-        self.end = start + msg.duration_s
-        self.baseline_kw = baseline_kw
-        self.correlation_id = msg.correlation_id
-        self.delivered_kwh = 0.0  # the VEN's own running M&V, for acks and the shadow
-        self.covered_s = 0.0
 
 
 class ControllerActor(DispatchedActor):
@@ -73,7 +53,6 @@ class ControllerActor(DispatchedActor):
         world: World,
         *,
         panel_amps: int,
-        baseline_window_s: float = 7200.0,
         restore_stagger_s: float = 120.0,
         seed: int = 0,
         t0: float = 0.0,
@@ -83,9 +62,8 @@ class ControllerActor(DispatchedActor):
         self.ven_id = ven_id
         self.world = world
         self.panel_amps = panel_amps
-        self.baseline_window_s = baseline_window_s
         self.restore_stagger_s = restore_stagger_s
-        self._rng = random.Random(f"{seed}:{ven_id}:restore")
+        self._seed = seed
         self.circuits: dict[str, pykka.ActorRef[Any]] = {}
         self.info: dict[str, CircuitInfo] = {}
         self.listeners: list[pykka.ActorRef[Any]] = []
@@ -95,12 +73,15 @@ class ControllerActor(DispatchedActor):
         self._interval_start = t0
         self._interval_energy = 0.0
         self._interval_comfort = 0.0
+        # The circuits' twins: passed on for M&V, never used here.
+        self._interval_twin = self._interval_twin_comfort = 0.0
+        self._warm = [0.0, 0.0, 0.0, 0.0]  # minutes, degree-minutes: the HVAC, then its twin
+        self._twins = False
         self._pending = 0
         self._tick: Tick | None = None
         self._batch: dict[str, tuple[CircuitReading, ...]] = {}
         self._readings: dict[str, CircuitReading] = {}
         self._deferred: deque[Any] = deque()  # events that arrived mid-tick
-        self._history = RollingBaseline(baseline_window_s)
         self._restores: list[tuple[float, str]] = []
         self._extras: dict[str, dict[str, Any]] = {}
         self._last_used_kw = 0.0
@@ -198,9 +179,26 @@ class ControllerActor(DispatchedActor):
     def _take(self, reading: CircuitReading) -> None:
         self.info[reading.circuit_id].update(reading)
         self._interval_energy += reading.energy_kwh
+        twin = reading.twin_kwh
+        if twin is None:  # not curtailed since the fork: the circuit is its own twin
+            self._interval_twin += reading.energy_kwh
+            self._interval_twin_comfort += reading.comfort_minutes
+        else:
+            self._interval_twin += twin
+            self._interval_twin_comfort += reading.twin_comfort_minutes or 0.0
+        if reading.warm is not None:
+            self._add_warm(reading.warm, reading.twin_warm if twin is not None else reading.warm)
         self._interval_comfort += reading.comfort_minutes
         if reading.extra:
             self._extras[reading.circuit_id] = reading.extra
+
+    def _add_warm(self, warm: tuple[float, float], twin: tuple[float, float] | None) -> None:
+        totals = self._warm
+        totals[0] += warm[0]
+        totals[1] += warm[1]
+        if twin is not None:
+            totals[2] += twin[0]
+            totals[3] += twin[1]
 
     def _close_tick(self) -> None:
         tick = self._tick
@@ -253,27 +251,27 @@ class ControllerActor(DispatchedActor):
         span = self.t - self._interval_start
         used = self._interval_energy * 3600.0 / span if span > 0 else self._last_used_kw
         self._last_used_kw = used
-        if not self.events:  # the baseline never learns from in-event intervals
-            self._history.add(self._interval_start, self.t, used)
         event = self._main_event()
         if event is not None:
-            baseline = event.baseline_kw
-            shed = max(0.0, baseline - used)
+            # The VEN's own view: natural minus actual draw of the circuits it holds.
+            shed = estimated_shed_kw(self.info.values())
             requested = self._requested_kw()
             for active in self.events.values():
-                active.delivered_kwh += (active.baseline_kw - used) * span / 3600.0
-                active.covered_s += span
-            self._apply_plan(self.planner.update(baseline - used, self._infos()))
+                active.account(used, shed, span)
+            self._apply_plan(self.planner.update(shed, self._infos()))
         else:
-            baseline = self._history.mean_kw(self.t) or used
             shed = requested = 0.0
+        counterfactual = counterfactual_comfort = None
+        if self._twins and span > 0:
+            counterfactual = self._interval_twin * 3600.0 / span
+            counterfactual_comfort = self._interval_twin_comfort
         telemetry = Telemetry(
             ven_id=self.ven_id,
             t0=self._interval_start,
             t1=self.t,
             epoch=self.world.epoch(self.t),
             used_kw=used,
-            baseline_kw=baseline,
+            baseline_kw=used + shed,
             shed_kw=shed,
             requested_kw=requested,
             event_id=event.event_id if event else None,
@@ -282,9 +280,15 @@ class ControllerActor(DispatchedActor):
             comfort_minutes=self._interval_comfort,
             panel_amps=self.panel_amps,
             loads=tuple(self._load_rows()) if self._want_loads else (),
+            counterfactual_kw=counterfactual,
+            counterfactual_comfort_minutes=counterfactual_comfort,
+            warm=(self._warm[0], self._warm[1]),
+            counterfactual_warm=(self._warm[2], self._warm[3]) if self._twins else None,
         )
         self._interval_start = self.t
         self._interval_energy = self._interval_comfort = 0.0
+        self._interval_twin = self._interval_twin_comfort = 0.0
+        self._warm = [0.0, 0.0, 0.0, 0.0]
         self._tell_listeners(telemetry)
 
     def _load_rows(self) -> list[dict[str, Any]]:
@@ -329,10 +333,13 @@ class ControllerActor(DispatchedActor):
             # Already running: acknowledge again with the current plan, apply nothing.
             self._ack_event(message)
             return
-        baseline = self._history.mean_kw(self.t)
-        if baseline is None:  # no report yet: what the circuits last drew
-            baseline = self._last_used_kw or sum(c.power_kw for c in self.info.values())
-        self.events[message.event_id] = ActiveEvent(message, self.t, baseline)
+        # Each circuit keeps a twin that never sees this event (M&V's ground truth). A restore
+        # this event cancels stays due for the twin, as it would have been without the event.
+        due = {cid: at for at, cid in self._restores}
+        event = self.events[message.event_id] = ActiveEvent(message, self.t)
+        for cid, ref in self.circuits.items():
+            ref.tell(Fork(message.event_id, due.get(cid), event.end))
+        self._twins = True
         # Circuits restored late from an earlier event are simply re-planned.
         self._restores = []
         if self.planner.active:
@@ -365,7 +372,9 @@ class ControllerActor(DispatchedActor):
         shed = {cid for cid, c in self.planner.snapshot.items() if c.curtailed_kw > 0}
         self.planner.stop()
         ids = sorted(shed, key=lambda cid: (-self.info[cid].priority, cid))
-        delay = self._rng.uniform(0.0, self.restore_stagger_s)
+        # A stream per event: removing an event shifts no other event's restore.
+        rng = random.Random(f"{self._seed}:{self.ven_id}:restore:{event_id}")
+        delay = rng.uniform(0.0, self.restore_stagger_s)
         self._restores = restore_schedule(ids, self.t, delay, self.restore_stagger_s)
         # Until restored, circuits keep their last allocation (they hold it).
         self._restore_due()
@@ -375,19 +384,8 @@ class ControllerActor(DispatchedActor):
     ) -> EventEnded:
         if event is None:
             return EventEnded(self.ven_id, event_id, correlation_id, found=False)
-        mean = event.delivered_kwh * 3600.0 / event.covered_s if event.covered_s else 0.0
-        return EventEnded(
-            self.ven_id,
-            event_id,
-            correlation_id,
-            found=True,
-            requested_kw=event.requested_kw,
-            baseline_kw=event.baseline_kw,
-            delivered_kw=mean,
-            delivered_kwh=event.delivered_kwh,
-            start_epoch=self.world.epoch(event.start),
-            end_epoch=self.world.epoch(self.t),
-        )
+        epoch = self.world.epoch
+        return event.ended(self.ven_id, correlation_id, epoch(event.start), epoch(self.t))
 
     def _tell_listeners(self, message: Any) -> None:
         for ref in self.listeners:

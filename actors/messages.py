@@ -41,6 +41,7 @@ __all__ = [
     "EndEvent",
     "EventAck",
     "EventEnded",
+    "Fork",
     "Inbound",
     "LinkState",
     "Restore",
@@ -89,6 +90,19 @@ class Curtail(NamedTuple):
     """Controller -> circuit: shed `reduce_kw` below natural draw until told otherwise."""
 
     reduce_kw: float
+
+
+class Fork(NamedTuple):
+    """Controller -> circuit as an event starts: keep a twin that never sees this event.
+
+    The twin is the circuit as it would be had the event not come: it keeps what earlier
+    events left (a shed still held is released at `restore_at`, when the restore that the
+    event cancelled was due) and gets no Curtail, so it draws the exact counterfactual.
+    """
+
+    event_id: str
+    restore_at: float | None
+    end: float  # the event's end: until then the circuit may be curtailed any time
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ which `import sim` should not pay for.
 
 from __future__ import annotations
 
-from sim.baseline import RollingBaseline
 from sim.commands import Command, CommandError, parse_command
 from sim.curtailment import CircuitInfo, Curtailment, ShedPlanner
 from sim.fleetlog import FleetLog
@@ -40,7 +39,6 @@ __all__ = [
     "EventWindow",
     "FleetGroup",
     "FleetLog",
-    "RollingBaseline",
     "Scenario",
     "ScenarioError",
     "SetLoad",

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim.records import CircuitReading
+from sim.shed_estimate import NATURAL_TAU_S
 
 
 @dataclass(slots=True)
@@ -34,6 +35,10 @@ class CircuitInfo:
     capability_kw: float = 0.0
     floor_kw: float = 0.0
     locked_out: bool = False
+    # The VEN's own estimate of what the circuit draws when left alone (sim.shed_estimate).
+    natural_kw: float | None = None
+    held: bool = False  # curtailed over the last reading
+    seen_t: float | None = None
 
     def headroom_kw(self) -> float:
         """What may be shed now: nothing when off or locked out, a critical load to its floor."""
@@ -45,10 +50,21 @@ class CircuitInfo:
         return max(0.0, capability)
 
     def update(self, reading: CircuitReading) -> None:
-        self.power_kw = reading.power_kw
+        power = self.power_kw = reading.power_kw
         self.capability_kw = reading.shed_capability_kw
         self.floor_kw = reading.floor_kw
         self.locked_out = reading.locked_out
+        # Inline, not a call: this runs for every circuit on every tick.
+        seen, self.seen_t = self.seen_t, reading.t
+        held = self.held = reading.shed_request_kw > 0.0
+        if held:  # a held circuit says nothing of its natural draw
+            return
+        natural = self.natural_kw
+        if natural is None or seen is None:
+            self.natural_kw = power
+        else:
+            weight = (reading.t - seen) / NATURAL_TAU_S
+            self.natural_kw = natural + (weight if weight < 1.0 else 1.0) * (power - natural)
 
 
 @dataclass(slots=True)

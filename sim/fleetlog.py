@@ -21,6 +21,10 @@ class Row:
     comfort_minutes: float
     shed_capability_kw: float
     battery_soc: float | None
+    counterfactual_kw: float | None = None  # the VEN without its latest event (its twins)
+    counterfactual_comfort_minutes: float | None = None
+    warm: tuple[float, float] = (0.0, 0.0)  # minutes, degree-minutes past setpoint (sim.comfort)
+    counterfactual_warm: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,10 @@ class FleetLog:
                 comfort_minutes=telemetry.comfort_minutes,
                 shed_capability_kw=telemetry.shed_capability_kw,
                 battery_soc=telemetry.battery_soc,
+                counterfactual_kw=telemetry.counterfactual_kw,
+                counterfactual_comfort_minutes=telemetry.counterfactual_comfort_minutes,
+                warm=telemetry.warm,
+                counterfactual_warm=telemetry.counterfactual_warm,
             )
         )
 

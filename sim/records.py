@@ -37,6 +37,11 @@ class CircuitReading(NamedTuple):
     shed_request_kw: float
     floor_kw: float
     extra: dict[str, Any] | None = None  # e.g. indoor_c, soc
+    twin_kwh: float | None = None  # the twin's energy over the span: the circuit without the event
+    twin_comfort_minutes: float | None = None  # and the twin's minutes out of comfort
+    # Minutes and degree-minutes past setpoint plus tolerance (sim.comfort), circuit then twin.
+    warm: tuple[float, float] | None = None
+    twin_warm: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,13 @@ class Telemetry(NamedTuple):  # one per VEN per interval: cheap to build matters
     comfort_minutes: float
     panel_amps: int
     loads: tuple[dict[str, Any], ...]
+    # Simulation only, never on the wire: what the VEN would have drawn without its latest
+    # event (its circuits' twins), None when it has none. The controller only adds it up.
+    counterfactual_kw: float | None = None
+    counterfactual_comfort_minutes: float | None = None
+    # (minutes, degree-minutes) past setpoint plus tolerance: the VEN's HVAC, then its twin's.
+    warm: tuple[float, float] = (0.0, 0.0)
+    counterfactual_warm: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import math
 import random
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sim.world import Weather
@@ -63,6 +63,17 @@ class EventSpec:
 
 
 @dataclass(frozen=True)
+class MvSpec:
+    """The scenario's `mv:` block: how events are settled (docs/mv.md)."""
+
+    settlement: str = "pre_window"  # a method of sim.baseline, or "counterfactual"
+    warmup_days: int = 0  # simulated before the start, left out of the outputs
+    holidays: tuple[date, ...] = ()  # day types for prior-day baselines
+    caiso_cap: float = 0.2  # the day-of adjustment's cap, +/-
+    control_share: float = 0.0  # a random share of the fleet never dispatched (control group)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     seed: int
@@ -78,6 +89,7 @@ class Scenario:
     source: str
     description: str = ""
     warnings: tuple[str, ...] = ()  # `file:line: field: message`, probable unit mistakes
+    mv: MvSpec = MvSpec()
 
     @property
     def ven_count(self) -> int:

@@ -15,7 +15,7 @@ import json
 import math
 import os
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from importlib import resources
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,6 +30,7 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 from sim.scenario import (
     EventSpec,
     FleetGroup,
+    MvSpec,
     Scenario,
     ScenarioError,
     Weather,
@@ -250,13 +251,24 @@ class _Loader:
             baseline_window_s=self.duration(("baseline_window",), d.get("baseline_window", 7200)),
             weather=self.weather(d["weather"]), fleet=fleet,
             events=self.events(d.get("events", []), start, duration, report, fleet),
-            source=self.source, description=d.get("description", ""),
+            source=self.source, description=d.get("description", ""), mv=self.mv(d.get("mv", {})),
         )
         found = sorted((self._walk(path)[1], _field(path), message)
                        for path, message in sanity_warnings(d, scenario))
         warnings = tuple(f"{self.source}:{line}: {field}: {message}"
                          for line, field, message in found)
         return dataclasses.replace(scenario, warnings=warnings)
+
+    def mv(self, m: dict) -> MvSpec:
+        holidays = []
+        for i, text in enumerate(m.get("holidays", [])):
+            try:
+                holidays.append(date.fromisoformat(str(text)))
+            except ValueError:
+                self.fail(("mv", "holidays", i), "must be a date such as 2026-07-04", text)
+        return MvSpec(m.get("settlement", "pre_window"), int(m.get("warmup_days", 0)),
+                      tuple(holidays), float(m.get("caiso_cap", 0.2)),
+                      float(m.get("control_share", 0.0)))
 
     def weather(self, w: dict) -> Weather:
         points = tuple((float(h), float(t)) for h, t in w.get("points", []))

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.fleetlog import Row
-from sim.mv import fleet_series
 from sim.world import iso_utc
+from ven_sim.plot import write_report
 
 TIMESERIES_COLUMNS = (
     "time",
@@ -31,6 +31,7 @@ TIMESERIES_COLUMNS = (
     "shed_capability_kw",
     "battery_soc",
     "comfort_minutes",
+    "counterfactual_kw",
 )
 
 
@@ -46,7 +47,7 @@ def write_outputs(
     try:
         write_summary(staging / "summary.json", summary)
         write_timeseries(staging / "timeseries.csv", rows, start_epoch)
-        write_report(staging / "report.png", summary, rows)
+        write_report(staging / "report.png", summary, rows, start_epoch)
         if out_dir.exists():
             out_dir.rmdir()
         os.replace(staging, out_dir)
@@ -78,56 +79,6 @@ def write_timeseries(path: Path, rows: list[Row], start_epoch: float) -> None:
                     f"{r.shed_capability_kw:.4f}",
                     "" if r.battery_soc is None else f"{r.battery_soc:.4f}",
                     f"{r.comfort_minutes:.2f}",
+                    "" if r.counterfactual_kw is None else f"{r.counterfactual_kw:.4f}",
                 )
             )
-
-
-def write_report(path: Path, summary: dict[str, Any], rows: list[Row]) -> None:
-    """Fleet power against baseline, event windows shaded."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    series = fleet_series(rows)
-    baseline: dict[float, float] = {}
-    for r in rows:
-        baseline[r.t1] = baseline.get(r.t1, 0.0) + r.baseline_kw
-    hours = [t1 / 3600.0 for _, t1, _ in series]
-    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
-    ax.plot(hours, [kw for _, _, kw in series], label="fleet power", color="tab:blue", lw=1.6)
-    ax.plot(
-        hours,
-        [baseline.get(t1, 0.0) for _, t1, _ in series],
-        label="baseline",
-        color="tab:gray",
-        lw=1.2,
-        ls="--",
-    )
-    for i, event in enumerate(summary.get("events", [])):
-        ax.axvspan(
-            event["start_s"] / 3600.0, event["end_s"] / 3600.0, color="tab:orange", alpha=0.2
-        )
-        ratio = event.get("delivery_ratio")
-        label = f"{event['id']}: {event['delivered_kw']:.1f}/{event['requested_kw']:.1f} kW"
-        if ratio is not None:
-            label += f" ({ratio:.0%})"
-        # Labels of late events hang left of their window so they stay inside the plot.
-        late = event["start_s"] > 0.6 * summary["simulated_seconds"]
-        ax.annotate(
-            label,
-            xy=((event["end_s"] if late else event["start_s"]) / 3600.0, 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(-2 if late else 2, -12 - 11 * (i % 3)),  # staggered: labels never collide
-            textcoords="offset points",
-            ha="right" if late else "left",
-            fontsize=8,
-        )
-    ax.set_xlabel("hours since scenario start")
-    ax.set_ylabel("kW")
-    ax.set_title(f"{summary['scenario']}: {summary['vens']} VENs (seed {summary['seed']})")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)

@@ -60,18 +60,22 @@ def summary_table(summary: dict[str, Any]) -> str:
         f"simulated {summary['simulated_seconds'] / 3600:g} h in {summary['wall_seconds']:.1f} s",
         f"fleet peak {fleet['peak_kw']:.1f} kW, energy {fleet['energy_kwh']:.1f} kWh",
     ]
+    # Settled (the M&V baseline) beside true (the exact counterfactual, sim.counterfactual);
+    # rebound and warm minutes (past setpoint + 1 C) are net of the counterfactual too.
     header = (
-        f"{'event':<16}{'start':>22}{'VENs':>6}{'asked kW':>10}{'base kW':>10}"
-        f"{'got kW':>9}{'kWh':>8}{'ratio':>7}{'rebound':>9}{'comfort min':>12}"
+        f"{'event':<16}{'start':>22}{'VENs':>6}{'asked kW':>10}{'base kW':>9}{'got kW':>8}"
+        f"{'ratio':>7}{'true cf kW':>11}{'true kW':>8}{'ratio':>7}{'VEN est':>8}"
+        f"{'rebound':>9}{'+warm min':>10}"
     )
     if summary["events"]:
-        lines += ["", header, "-" * len(header)]
+        lines += ["", f"{'':<54}{' settled ':-^24}{' true ':-^34}", header, "-" * len(header)]
     for e in summary["events"]:
-        ratio = "-" if e["delivery_ratio"] is None else f"{e['delivery_ratio']:.2f}"
         lines.append(
             f"{e['id']:<16}{e['start']:>22}{e['vens']:>6}{e['requested_kw']:>10.1f}"
-            f"{e['baseline_kw']:>10.1f}{e['delivered_kw']:>9.1f}{e['delivered_kwh']:>8.1f}"
-            f"{ratio:>7}{e['rebound_peak_kw']:>9.1f}{e['comfort_violation_minutes']:>12.0f}"
+            f"{_kw(e['baseline_kw']):>9}{_kw(e['delivered_kw']):>8}{_ratio(e['delivery_ratio']):>7}"
+            f"{e['counterfactual_kw']:>11.1f}{e['true_delivered_kw']:>8.1f}"
+            f"{_ratio(e['true_delivery_ratio']):>7}{e['ven_estimated_shed_kw']:>8.1f}"
+            f"{e['rebound_peak_kw']:>9.1f}{e['net_warm_minutes']:>10.0f}"
         )
     mqtt = summary.get("mqtt")
     if mqtt:
@@ -81,3 +85,11 @@ def summary_table(summary: dict[str, Any]) -> str:
             f"errors {mqtt['errors']}"
         )
     return "\n".join(lines)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _kw(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"

@@ -6,10 +6,12 @@ the progress bar, the table and the files.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from actors.messages import Tick
@@ -18,7 +20,7 @@ from actors.runtime import Dispatcher
 from actors.ven import Ven
 from sim.fleetlog import FleetLog
 from sim.models.house import build_circuits
-from sim.mv import EventWindow, evaluate_event, fleet_totals
+from sim.mv import EventWindow, Settlement, evaluate_event, fleet_totals
 from sim.scenario import Scenario, sample_params, ven_ids
 from sim.world import World, iso_utc
 from ven_sim.kernel import Kernel
@@ -28,6 +30,7 @@ from ven_sim.transports.base import BaseTransport as Transport
 from ven_sim.vtn import Vtn
 from ven_sim.wire import Wire
 
+DAY_S = 86400.0
 BATCH_INTERVALS = 12  # report intervals one quiet tick may cover at speed max
 ACK_GRACE_S = 10.0  # how long a run waits at its end for event acks still in flight
 
@@ -38,6 +41,7 @@ class RunResult:
     summary: dict[str, Any]
     log: FleetLog
     vens: list[Ven] = field(default_factory=list)
+    windows: list[EventWindow] = field(default_factory=list)
 
 
 def build_fleet(
@@ -66,7 +70,6 @@ def build_fleet(
             dispatcher,
             panel_amps=int(params.get("panel_amps", 200)),
             physics_step_s=scenario.physics_step_s,
-            baseline_window_s=scenario.baseline_window_s,
             seed=scenario.seed,
             group=group.name,
             transport=transport,
@@ -139,6 +142,7 @@ def run_scenario(
     """
     if wire is not None and wire.networked and scenario.speed == "max":
         raise ValueError("a network broker needs a paced run: give --speed (e.g. 600), not max")
+    asked, scenario, warmup_s = scenario, *_with_warmup(scenario)
     wall_start = time.monotonic()
     dispatcher = Dispatcher("scenario", depth_first=True)
     kernel = Kernel(scenario.speed, dispatcher)
@@ -162,6 +166,7 @@ def run_scenario(
     # Batching quiet intervals needs a run nothing else talks into: speed max, no wire.
     batch = BATCH_INTERVALS if scenario.speed == "max" and transport is None else 1
     kernel.env.process(_clock(kernel, vens, tick_plan(scenario, batch)))
+    vtn.holdout = control_group(scenario, [ven.ven_id for ven in vens])
     windows = [vtn.schedule(event) for event in scenario.events]
     try:
         kernel.run(scenario.duration_s, progress)
@@ -175,21 +180,35 @@ def run_scenario(
         for ven in vens:
             ven.close()
     rows = log.sorted_rows()
+    settlement = Settlement(
+        asked.mv.settlement,
+        scenario.baseline_window_s,
+        scenario.start.timestamp(),
+        0.0,
+        frozenset(asked.mv.holidays),
+        asked.mv.caiso_cap,
+    )
+    events = [_event_summary(w, rows, scenario, windows, settlement, warmup_s) for w in windows]
+    if warmup_s:  # simulated for the prior-day baselines' history, left out of the outputs
+        log = _trimmed(log, warmup_s)
+        rows = log.sorted_rows()
     summary = {
-        "scenario": scenario.name,
-        "seed": scenario.seed,
+        "scenario": asked.name,
+        "seed": asked.seed,
         "vens": len(vens),
-        "start": iso_utc(scenario.start.timestamp()),
-        "simulated_seconds": scenario.duration_s,
+        "start": iso_utc(asked.start.timestamp()),
+        "simulated_seconds": asked.duration_s,
         "wall_seconds": round(time.monotonic() - wall_start, 3),
-        "speed": scenario.speed,
-        "report_interval_seconds": scenario.report_interval_s,
+        "speed": asked.speed,
+        "report_interval_seconds": asked.report_interval_s,
         "fleet": fleet_totals(rows),
-        "events": [_event_summary(w, rows, scenario) for w in windows],
+        "events": events,
     }
+    if warmup_s:
+        summary["warmup_days"] = asked.mv.warmup_days
     summary.update(vtn.summary())
     summary.update(pacing_summary(scenario.speed, kernel.lags_s, summary.get("mqtt")))
-    return RunResult(scenario=scenario, summary=summary, log=log, vens=vens)
+    return RunResult(scenario=asked, summary=summary, log=log, vens=vens, windows=windows)
 
 
 def _await_acks(vtn: Vtn, dispatcher: Dispatcher, grace_s: float) -> None:
@@ -200,11 +219,56 @@ def _await_acks(vtn: Vtn, dispatcher: Dispatcher, grace_s: float) -> None:
         dispatcher.run_until_idle()
 
 
-def _event_summary(window: EventWindow, rows: list, scenario: Scenario) -> dict[str, Any]:
-    result = evaluate_event(window, rows, scenario.baseline_window_s)
+def control_group(scenario: Scenario, ven_ids: list[str]) -> frozenset[str]:
+    """The VENs held out of every event: each with chance `mv.control_share`, by its own stream.
+
+    Drawn per VEN id, so a VEN is in or out whatever the fleet size, and events never move it.
+    """
+    share = scenario.mv.control_share
+    if share <= 0:
+        return frozenset()
+    return frozenset(
+        v for v in ven_ids if random.Random(f"{scenario.seed}:{v}:control").random() < share
+    )
+
+
+def _with_warmup(scenario: Scenario) -> tuple[Scenario, float]:
+    """The scenario to simulate: `mv.warmup_days` earlier, events at the same instants."""
+    warmup_s = scenario.mv.warmup_days * DAY_S
+    if not warmup_s:
+        return scenario, 0.0
+    events = tuple(dataclasses.replace(e, start_s=e.start_s + warmup_s) for e in scenario.events)
+    return dataclasses.replace(
+        scenario,
+        start=scenario.start - timedelta(seconds=warmup_s),
+        duration_s=scenario.duration_s + warmup_s,
+        events=events,
+    ), warmup_s
+
+
+def _trimmed(log: FleetLog, warmup_s: float) -> FleetLog:
+    """The log without the warm-up, on the scenario's own clock."""
+    out = FleetLog()
+    out.rows = [
+        dataclasses.replace(r, t0=r.t0 - warmup_s, t1=r.t1 - warmup_s)
+        for r in log.rows
+        if r.t0 >= warmup_s - 1e-9
+    ]
+    return out
+
+
+def _event_summary(
+    window: EventWindow,
+    rows: list,
+    scenario: Scenario,
+    windows: list[EventWindow],
+    settlement: Settlement,
+    warmup_s: float,
+) -> dict[str, Any]:
+    result = evaluate_event(window, rows, settlement, windows)
     epoch = scenario.start.timestamp()
     result["start"] = iso_utc(epoch + window.start)
     result["end"] = iso_utc(epoch + window.end)
-    result["start_s"] = window.start
-    result["end_s"] = window.end
+    result["start_s"] = window.start - warmup_s
+    result["end_s"] = window.end - warmup_s
     return result

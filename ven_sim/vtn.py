@@ -3,7 +3,9 @@
 `Vtn` tells the VEN actors directly (in-process, for offline runs). It splits a
 fleet-level request over the targeted VENs in proportion to the shed
 capability each reported over the last hour, so the VENs that can shed most
-are asked for most; a per-VEN request goes to each VEN as it is.
+are asked for most; a per-VEN request goes to each VEN as it is. VENs in the
+`holdout` (the scenario's control group) are never dispatched: M&V compares
+the dispatched VENs with them.
 """
 
 from __future__ import annotations
@@ -35,19 +37,26 @@ def split_request(total_kw: float, capabilities: dict[str, float]) -> dict[str, 
 class Vtn:
     """Schedules scenario events on the kernel and delivers them to VEN actors."""
 
+    holdout: frozenset[str] = frozenset()  # the control group: never dispatched
+
     def __init__(self, kernel: Kernel, vens: list[Ven], log: FleetLog) -> None:
         self.kernel = kernel
         self.vens = vens
         self.log = log
         self.sent = 0
 
-    def targets(self, event: Any) -> list[Ven]:
+    def group(self, event: Any) -> list[Ven]:
+        """The VENs the event is aimed at, control group included."""
         if event.target == "all":
             return list(self.vens)
         return [v for v in self.vens if v.group == event.target]
 
+    def targets(self, event: Any) -> list[Ven]:
+        return [v for v in self.group(event) if v.ven_id not in self.holdout]
+
     def schedule(self, event: Any) -> EventWindow:
         targets = self.targets(event)
+        control = tuple(v.ven_id for v in self.group(event) if v.ven_id in self.holdout)
         requested = (
             event.per_ven_kw * len(targets) if event.per_ven_kw is not None else event.requested_kw
         )
@@ -57,6 +66,7 @@ class Vtn:
             end=event.start_s + event.duration_s,
             vens=tuple(v.ven_id for v in targets),
             requested_kw=float(requested),
+            control=control,
         )
         self.kernel.env.process(self._deliver(event, targets, window))
         return window

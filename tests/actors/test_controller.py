@@ -91,3 +91,25 @@ def test_zero_request_is_applied_and_restore_ends_only_the_named_event(ven_and_s
     last = telemetry(sink)[-1]
     assert last.event_id == "two" and last.requested_kw == 2.0
     assert last.shed_kw == pytest.approx(2.0, abs=0.05)
+
+
+def test_controller_reads_no_m_and_v() -> None:
+    """The controller closes its loop on its own estimate: no baseline, no counterfactual."""
+    import ast
+    from pathlib import Path
+
+    import actors.controller
+
+    tree = ast.parse(Path(actors.controller.__file__).read_text())
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    assert not imported & {"sim.mv", "sim.baseline", "sim.counterfactual", "sim.fleetlog"}
+    # Twins' energy only passes through to the telemetry: no decision reads it.
+    reads = [
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)
+    ]
+    assert "baseline_kw" not in reads and "counterfactual_kw" not in reads
+    assert reads.count("twin_kwh") == 1  # `_take` adds it to the interval's twin energy

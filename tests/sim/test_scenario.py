@@ -358,6 +358,11 @@ BAD_CASES = [
     ("yaml duplicate key", "seed: 1", "seed: 1\nseed: 2", 3, "",
      'invalid YAML: found duplicate key "seed" with value "2" (original value: "1")'),
     ("missing top key", "name: t\n", "", 1, "name", "required key is missing"),
+    ("unknown settlement", "seed: 1", "seed: 1\nmv:\n  settlement: caiso", 4, "mv.settlement",
+     "must be one of pre_window, caiso_10in10, pjm_hi4of5, control_group, counterfactual "
+     '(got "caiso"'),
+    ("bad holiday", "seed: 1", "seed: 1\nmv:\n  holidays: [2026-07-04, July 4]", 4,
+     "mv.holidays[1]", 'must be a date such as 2026-07-04 (got "July 4")'),
 ]
 
 
@@ -374,6 +379,15 @@ def test_bad_scenarios(tmp_path: Path, old: str, new: str, line: int, field: str
     prefix = f"{path}:{line}: {field}: " if field else f"{path}:{line}: "
     assert str(err).startswith(prefix) and message in err.message
     assert "\n" not in str(err)
+
+
+def test_mv_block(tmp_path: Path) -> None:
+    text = BASE.replace("seed: 1", "seed: 1\nmv:\n  settlement: pjm_hi4of5\n  warmup_days: 7\n"
+                        "  holidays: [2026-07-03]\n  caiso_cap: 0.1")
+    mv = load_text(tmp_path, text).mv
+    assert (mv.settlement, mv.warmup_days, mv.holidays, mv.caiso_cap) == (
+        "pjm_hi4of5", 7, (datetime(2026, 7, 3).date(),), 0.1)
+    assert load_text(tmp_path, BASE).mv.settlement == "pre_window"
 
 
 def test_missing_file(tmp_path: Path) -> None:

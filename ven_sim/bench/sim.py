@@ -5,7 +5,7 @@ Two phases over the same fleet, each split across `workers` processes:
 1. plain loop: every circuit model stepped directly, no actors, no controller;
 2. actors: the full runtime as `ven-sim run` uses it (circuit and controller
    actors, kernel, telemetry every report interval, one DR event in the
-   afternoon with M&V).
+   afternoon with M&V, the counterfactual twins included).
 
 `overhead_vs_plain_loop` is phase 2's wall time over phase 1's.
 """

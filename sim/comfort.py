@@ -1,0 +1,28 @@
+"""Thermal comfort as programs count it: time and degree-time past the setpoint plus a tolerance.
+
+A model's own `comfort_violated` says when it would give way (HVAC leaves its comfort band);
+programs ask instead how long, and by how much, a home sat warmer than its occupants chose
+(cooler, when heating). Sampled at the end of each metered interval, for circuits with an
+`indoor_c` and a `setpoint_c` (HVAC), and the same for their twins, so M&V can net it out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TOLERANCE_C = 1.0  # past the setpoint by more than this counts
+
+
+def thermal(model: Any) -> bool:
+    """True for circuits that keep a home's temperature."""
+    return hasattr(model, "indoor_c") and hasattr(model, "setpoint_c")
+
+
+def discomfort(model: Any, span_s: float, tolerance_c: float = TOLERANCE_C) -> tuple[float, float]:
+    """(minutes, degree-minutes) past setpoint plus tolerance over a span ending now."""
+    sign = -1.0 if getattr(model, "mode", "cool") == "heat" else 1.0
+    excess = sign * (model.indoor_c - model.setpoint_c) - tolerance_c
+    if excess <= 0.0:
+        return 0.0, 0.0
+    minutes = span_s / 60.0
+    return minutes, excess * minutes

@@ -1,0 +1,36 @@
+"""The VEN's own shed estimate: per circuit, natural draw learnt while free, minus draw now."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.curtailment import CircuitInfo
+from sim.records import CircuitReading
+from sim.shed_estimate import NATURAL_TAU_S, estimated_shed_kw
+
+
+def _reading(cid: str, t: float, kw: float, shed: float = 0.0) -> CircuitReading:
+    return CircuitReading(cid, t, kw, kw * 300 / 3600, 1.0, False, False, 0.0, shed, 0.0)
+
+
+def _info(cid: str) -> CircuitInfo:
+    return CircuitInfo(cid, cid, 30, False, 5)
+
+
+def test_natural_draw_is_a_time_weighted_running_mean_frozen_while_held() -> None:
+    heater = _info("heater")
+    heater.update(_reading("heater", 300.0, 4.0))  # first reading: taken as is
+    heater.update(_reading("heater", 300.0 + NATURAL_TAU_S / 4, 0.0))  # 4 + 1/4 (0 - 4) = 3
+    assert heater.natural_kw == pytest.approx(3.0)
+    heater.update(_reading("heater", 300.0 + NATURAL_TAU_S / 2, 0.0, shed=2.0))  # held
+    assert heater.natural_kw == pytest.approx(3.0) and heater.held
+
+
+def test_only_held_circuits_count_as_shed() -> None:
+    circuits = {cid: _info(cid) for cid in ("heater", "pv", "battery")}
+    for cid, kw in (("heater", 4.0), ("pv", -3.0), ("battery", 0.5)):
+        circuits[cid].update(_reading(cid, 300.0, kw))
+    circuits["heater"].update(_reading("heater", 600.0, 0.0, shed=4.0))
+    circuits["battery"].update(_reading("battery", 600.0, -5.0, shed=5.0))
+    circuits["pv"].update(_reading("pv", 600.0, -1.0))  # a cloud: not shed, not counted
+    assert estimated_shed_kw(circuits.values()) == pytest.approx((4.0 - 0.0) + (0.5 + 5.0))
