@@ -137,14 +137,10 @@ class Circuit(ABC):
         """True if both would draw the same from now on: every field but the meter's equal."""
         if type(other) is not type(self) or vars(self).keys() != vars(other).keys():
             return False
-        for name in _fields(type(self), vars(self)):
-            mine, theirs = getattr(self, name, None), getattr(other, name, None)
-            if isinstance(mine, random.Random) and isinstance(theirs, random.Random):
-                if mine.getstate() != theirs.getstate():
-                    return False
-            elif mine != theirs:
-                return False
-        return True
+        return all(
+            _same(getattr(self, name, None), getattr(other, name, None))
+            for name in _fields(type(self), vars(self))
+        )
 
     def comfort_violated(self) -> bool:
         """True while an occupant would notice (e.g. indoor temperature out of band)."""
@@ -158,6 +154,28 @@ def _fields(cls: type, attrs: dict[str, object]) -> list[str]:
     """A circuit's fields but the meter's, its own slots first (they change most)."""
     slots = [n for k in cls.__mro__ for n in getattr(k, "__slots__", ())]
     return [n for n in (*slots, *sorted(attrs)) if n not in _METERED]
+
+
+def _same(mine: object, theirs: object) -> bool:
+    """Equal values; random streams by their state; parts (an envelope, a heat source) by
+    their fields, since a plain object compares by identity."""
+    if type(mine) is not type(theirs):
+        return False
+    if isinstance(mine, random.Random):
+        return mine.getstate() == theirs.getstate()  # type: ignore[union-attr]
+    if type(mine).__eq__ is object.__eq__ and not isinstance(mine, type):
+        mine_parts, their_parts = _parts(mine), _parts(theirs)
+        return mine_parts.keys() == their_parts.keys() and all(
+            _same(value, their_parts[key]) for key, value in mine_parts.items()
+        )
+    return mine == theirs
+
+
+def _parts(obj: object) -> dict[str, object]:
+    slots = [n for k in type(obj).__mro__ for n in getattr(k, "__slots__", ())]
+    state = {n: getattr(obj, n) for n in slots if hasattr(obj, n)}
+    state.update(getattr(obj, "__dict__", {}))
+    return state
 
 
 def breaker_amps_for(capacity_kw: float) -> int:

@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 TICK_S = 1.0  # metering step; the gateway decides what gets published
 FIRST_TICK_S = 0.2
 PHYSICS_STEP_S = 60.0  # the house physics steps once a minute, so power moves in steps
-BASELINE_WINDOW_S = 7200.0  # the rolling baseline: mean use over the last two hours
 
 
 @dataclass
@@ -72,7 +71,6 @@ class LiveVen:
         circuits = build_circuits(config.template, params, rng)
         self.circuit_ids = [c.id for c in circuits]
         self.physics_step_s = PHYSICS_STEP_S
-        self.baseline_window_s = BASELINE_WINDOW_S
         self.state = LiveState()
         self.ven = Ven(
             config.thing_name,
@@ -81,7 +79,6 @@ class LiveVen:
             self.dispatcher,
             panel_amps=config.panel_amps,
             physics_step_s=PHYSICS_STEP_S,
-            baseline_window_s=BASELINE_WINDOW_S,
             seed=config.seed,
             transport=wire.transport,
             clock=lambda: self.world.epoch(self.kernel.now),
