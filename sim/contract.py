@@ -22,6 +22,7 @@ import re
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
+from sim.bounded import clip
 from sim.commands import Command, CommandError
 from sim.limits import MAX_PAYLOAD_BYTES
 from sim.models.base import KW_PER_BREAKER_AMP, PANEL_VOLTAGE
@@ -280,6 +281,7 @@ def telemetry_payload(t: Telemetry) -> dict[str, Any]:
 
 # -- acks -------------------------------------------------------------------------------
 _ACK_KEYS = frozenset({"op", "correlationId", "venId", "ok", "status", "ts", "data"})
+_MAX_ERROR_CHARS = 2048  # an error names a few bounded values; never the whole input
 
 
 def _ts(ts: float) -> int:
@@ -300,8 +302,10 @@ def ack_payload(command: Command, *, ven_id: str, ts: float, status: str = "succ
     clash = _ACK_KEYS & set(extra)
     if clash:
         raise ValueError(f"extra fields may not replace {sorted(clash)}")
-    if status == "error" and not isinstance(extra.get("error"), str):
-        raise ValueError("an error ack needs error='<message>'")
+    if status == "error":
+        if not isinstance(extra.get("error"), str):
+            raise ValueError("an error ack needs error='<message>'")
+        extra["error"] = clip(extra["error"], _MAX_ERROR_CHARS)
     body = dict(data) if data is not None else {}
     if command.op == "ping":
         body["pong"] = True
@@ -361,31 +365,38 @@ def error_ack_payload(err: CommandError, *, ven_id: str, ts: float) -> dict[str,
         "status": "error",
         "ts": _ts(ts),
         "data": {},
-        "error": err.error,
+        "error": clip(err.error, _MAX_ERROR_CHARS),
     }
 
 
 class AckCache:
     """The acks last sent, by correlationId, so a redelivered command is answered again
-    instead of applied twice. Least recently used entries go first once `maxsize` is hit."""
+    instead of applied twice. Each ack keeps the digest of the command it answered, so a
+    reused correlationId with another body can be told from a redelivery. Least recently
+    used entries go first once `maxsize` is hit."""
 
     def __init__(self, maxsize: int = ACK_CACHE_SIZE) -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize must be >= 1, not {maxsize!r}")
         self.maxsize = maxsize
-        self._acks: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._acks: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
 
     def get(self, correlation_id: str | None) -> dict[str, Any] | None:
         if correlation_id is None or correlation_id not in self._acks:
             return None
         self._acks.move_to_end(correlation_id)
-        return self._acks[correlation_id]
+        return self._acks[correlation_id][0]
 
-    def put(self, correlation_id: str | None, payload: dict[str, Any]) -> None:
+    def digest(self, correlation_id: str) -> str:
+        """The digest of the command `correlation_id` answered ("" if none was kept)."""
+        entry = self._acks.get(correlation_id)
+        return entry[1] if entry is not None else ""
+
+    def put(self, correlation_id: str | None, payload: dict[str, Any], digest: str = "") -> None:
         """Remember `payload`; a later ack (e.g. success after accepted) replaces it."""
         if correlation_id is None:
             return
-        self._acks[correlation_id] = payload
+        self._acks[correlation_id] = (payload, digest)
         self._acks.move_to_end(correlation_id)
         while len(self._acks) > self.maxsize:
             self._acks.popitem(last=False)
