@@ -134,9 +134,10 @@ class ShadowSyncerActor(DispatchedActor):
             self.config.update(message.config)
             self._report()
         elif isinstance(message, LinkState):
-            self._get_token = None  # a reply in flight on the old link will not come
             if message.connected:
                 self._get()  # after a reconnect the shadow may have moved on
+            else:
+                self._get_token = None  # a reply in flight on the lost link will not come
         else:
             return super().on_receive(message)
         return None
