@@ -78,6 +78,8 @@ class Ven:
             self._go_online(
                 transport, clock or (lambda: world.epoch(0.0)), shadow, dispatcher, config
             )
+        # Supervised as one: a VEN whose actors keep failing is isolated as a whole.
+        dispatcher.supervisor.enlist(ven_id, self.refs)
 
     def _go_online(
         self,

@@ -8,6 +8,7 @@ here, so a quota that changes is changed in one place.
 from __future__ import annotations
 
 __all__ = [
+    "ACTOR_MAX_RESTARTS",
     "CAPACITY_KW_RANGE",
     "DURATION_S_RANGE",
     "KEEPALIVE_RANGE_S",
@@ -60,3 +61,6 @@ PRIORITY_RANGE = (0, 1000)  # shed order of a circuit; higher sheds first
 MAX_ID_CHARS = 256  # correlationId, event_id, loadId, venId
 MAX_ECHO_CHARS = 200  # a bad value quoted back in an error ack, so no ack nears 128 KB
 MAX_JSON_DEPTH = 32  # nesting of a command or shadow message; deeper is refused before parsing
+
+# -- supervision ---------------------------------------------------------------------------
+ACTOR_MAX_RESTARTS = 10  # failures one VEN's actors may have before the VEN is isolated

@@ -183,6 +183,7 @@ def run_scenario(
         "events": [_event_summary(w, rows, scenario) for w in windows],
     }
     summary.update(vtn.summary())
+    summary.update(dispatcher.supervisor.summary())  # actor_restarts, failed_vens
     return RunResult(scenario=scenario, summary=summary, log=log, vens=vens)
 
 
