@@ -20,7 +20,11 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_BYTES",
     "MAX_PUBLISHES_PER_S",
+    "MAX_REPORTS_PER_RUN",
+    "MAX_SCENARIO_BYTES",
+    "MAX_SCENARIO_VALUES",
     "MAX_SUBSCRIPTIONS_PER_CONNECTION",
+    "MAX_VENS_PER_RUN",
     "PANEL_SIZES",
     "PANEL_SIZES_TEXT",
     "PRIORITY_RANGE",
@@ -64,3 +68,9 @@ MAX_JSON_DEPTH = 32  # nesting of a command or shadow message; deeper is refused
 
 # -- supervision ---------------------------------------------------------------------------
 ACTOR_MAX_RESTARTS = 10  # failures one VEN's actors may have before the VEN is isolated
+
+# -- one run in one process -----------------------------------------------------------------
+MAX_SCENARIO_BYTES = 1_000_000  # a scenario file; real ones are a few KB
+MAX_SCENARIO_VALUES = 100_000  # values a scenario expands to: bounds YAML alias bombs
+MAX_VENS_PER_RUN = 20_000  # VENs one process runs; more go to the fleet's workers
+MAX_REPORTS_PER_RUN = 20_000_000  # telemetry rows one run keeps in memory (~4 GB)

@@ -25,6 +25,12 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from sim.limits import (
+    MAX_REPORTS_PER_RUN,
+    MAX_SCENARIO_BYTES,
+    MAX_SCENARIO_VALUES,
+    MAX_VENS_PER_RUN,
+)
 from sim.scenario import (
     EventSpec,
     FleetGroup,
@@ -43,15 +49,36 @@ _ISO_HINT = "must be an ISO 8601 datetime such as 2026-07-15T00:00:00Z"
 Path = tuple[str | int, ...]
 
 
+_SPLIT_HINT = ("split it across processes: the fleet's workers each run a part "
+               "(ven-sim bench sim --workers K shows the pattern)")
+
+
 def load_scenario(path: str | os.PathLike) -> Scenario:
     source = os.fspath(path)
     try:
         with open(source, encoding="utf-8") as handle:
-            text = handle.read()
+            text = handle.read(MAX_SCENARIO_BYTES + 1)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ScenarioError(source, None, "", f"cannot read scenario file: {reason}") from None
+    if len(text) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(source, None, "", f"file is over {MAX_SCENARIO_BYTES:,} characters; "
+                            "a scenario is a few KB")
     return _Loader(source, text).build()
+
+
+def size_problem(scenario: Scenario) -> str | None:
+    """Why `scenario` is too big for one process (VENs, or telemetry rows kept), or None."""
+    vens = scenario.ven_count
+    if vens > MAX_VENS_PER_RUN:
+        return f"{vens:,} VENs are more than one run takes ({MAX_VENS_PER_RUN:,}); {_SPLIT_HINT}"
+    rows = vens * (scenario.duration_s // scenario.report_interval_s)
+    if rows > MAX_REPORTS_PER_RUN:
+        return (f"{vens:,} VENs for {format_duration(scenario.duration_s)} at one report every "
+                f"{format_duration(scenario.report_interval_s)} make {rows:,.0f} telemetry rows, "
+                f"more than one run keeps ({MAX_REPORTS_PER_RUN:,}); shorten it, report less "
+                f"often or {_SPLIT_HINT}")
+    return None
 
 
 def _field(path: Path) -> str:
@@ -146,6 +173,7 @@ class _Loader:
                 problem += f" ({context} that starts on line {opened.line + 1})"
             line = mark.line + 1 if mark else None
             raise ScenarioError(source, line, "", f"invalid YAML: {problem}") from None
+        self._values = 0
         self.data = self._plain(self.root, ())
 
     def fail(self, path: Path, message: str, got: Any = ..., hint: str = "") -> NoReturn:
@@ -167,7 +195,15 @@ class _Loader:
         return node, line
 
     def _plain(self, node: Any, path: Path) -> Any:
-        """ruamel's tree as plain JSON-like data, which is what jsonschema expects."""
+        """ruamel's tree as plain JSON-like data, which is what jsonschema expects.
+
+        Aliases are expanded here, so their count is bounded: 1.4 KB of nested aliases
+        once expanded to 2 GB.
+        """
+        self._values += 1
+        if self._values > MAX_SCENARIO_VALUES:
+            self.fail(path, f"the file expands to over {MAX_SCENARIO_VALUES:,} values "
+                      "(YAML aliases repeating aliases?)")
         if isinstance(node, dict):
             return {k: self._plain(v, (*path, k)) for k, v in node.items()}
         if isinstance(node, list):
@@ -228,7 +264,7 @@ class _Loader:
             self.fail(("report_interval",), "must not exceed duration", d["report_interval"])
         fleet = self.fleet(d["fleet"])
         speed = d.get("speed", "max")
-        return Scenario(
+        scenario = Scenario(
             name=d["name"], seed=int(d.get("seed", 0)), start=start, duration_s=duration,
             speed=speed if speed == "max" else float(speed),
             report_interval_s=report, physics_step_s=step,
@@ -237,6 +273,11 @@ class _Loader:
             events=self.events(d.get("events", []), start, duration, report, fleet),
             source=self.source, description=d.get("description", ""),
         )
+        problem = size_problem(scenario)
+        if problem is not None:
+            biggest = max(range(len(fleet)), key=lambda i: fleet[i].count)
+            self.fail(("fleet", biggest, "count"), problem)
+        return scenario
 
     def weather(self, w: dict) -> Weather:
         points = tuple((float(h), float(t)) for h, t in w.get("points", []))

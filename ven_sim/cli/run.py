@@ -27,13 +27,16 @@ class SpeedType(click.ParamType):
 
 def _load(path: str, **overrides: Any) -> Scenario:
     # the loader brings in jsonschema and ruamel.yaml: only the commands that read a file pay
-    from sim.scenario_loader import load_scenario
+    from sim.scenario_loader import load_scenario, size_problem
 
     try:
-        scenario = load_scenario(path)
-        return scenario.with_overrides(**overrides)
+        scenario = load_scenario(path).with_overrides(**overrides)
     except ScenarioError as exc:
         raise click.ClickException(str(exc)) from None
+    problem = size_problem(scenario)  # again: --vens may have grown the fleet
+    if problem is not None:
+        raise click.ClickException(f"{path}: {problem}")
+    return scenario
 
 
 @click.command()
