@@ -23,6 +23,7 @@ from sim.scenario import Scenario, sample_params, ven_ids
 from sim.world import World, iso_utc
 from ven_sim.kernel import Kernel
 from ven_sim.mqtt_vtn import MqttVtn
+from ven_sim.signals import StopSignals
 from ven_sim.transports.base import BaseTransport as Transport
 from ven_sim.vtn import Vtn
 from ven_sim.wire import Wire
@@ -127,17 +128,22 @@ def run_scenario(
     *,
     progress: Callable[[float], None] | None = None,
     wire: Wire | None = None,
+    stop: StopSignals | None = None,
 ) -> RunResult:
     """Run `scenario` to its end and return its summary and telemetry.
 
     With a `wire`, VENs speak MQTT through it and the VTN sends events as backend
     commands; a networked wire needs a numeric speed so the network can keep up.
+    A signal caught by `stop` ends the run early: what was simulated so far is
+    measured, and the summary says when in `interrupted_at`.
     """
     if wire is not None and wire.networked and scenario.speed == "max":
         raise ValueError("a network broker needs a paced run: give --speed (e.g. 600), not max")
     wall_start = time.monotonic()
     dispatcher = Dispatcher("scenario", depth_first=True)
     kernel = Kernel(scenario.speed, dispatcher)
+    if stop is not None:
+        stop.call_on_signal(kernel.stop)
     world = World(scenario.start, scenario.weather)
     log = FleetLog()
     recorder = RecorderActor.start(log, dispatcher=dispatcher)
@@ -160,7 +166,8 @@ def run_scenario(
     windows = [vtn.schedule(event) for event in scenario.events]
     try:
         kernel.run(scenario.duration_s, progress)
-        _await_acks(vtn, dispatcher, ACK_GRACE_S)
+        if stop is None or not stop.requested:
+            _await_acks(vtn, dispatcher, ACK_GRACE_S)
     finally:
         vtn.close()
         for ven in reversed(vens):
@@ -184,6 +191,11 @@ def run_scenario(
     }
     summary.update(vtn.summary())
     summary.update(dispatcher.supervisor.summary())  # actor_restarts, failed_vens
+    if stop is not None and stop.requested:
+        summary["interrupted_at"] = iso_utc(scenario.start.timestamp() + kernel.now)
+        for event in summary["events"]:
+            if event["end_s"] > kernel.now:
+                event["interrupted"] = True  # its figures cover only what was simulated
     return RunResult(scenario=scenario, summary=summary, log=log, vens=vens)
 
 

@@ -63,9 +63,10 @@ def run(scenario: str, out_dir: str | None, seed, speed, vens, **broker) -> None
     With --broker, every VEN also speaks the backend contract over MQTT (telemetry, acks,
     shadow) and DR events go out as backend commands; a network broker needs --speed N.
     """
-    from ven_sim.output import write_outputs
+    from ven_sim.output import check_writable, write_outputs
     from ven_sim.report import progress_bar, summary_table
     from ven_sim.runner import run_scenario
+    from ven_sim.signals import StopSignals
 
     loaded = _load(scenario, seed=seed, speed=speed, vens=vens)
     if broker["broker"] not in (None, "inprocess") and loaded.speed == "max":
@@ -76,15 +77,29 @@ def run(scenario: str, out_dir: str | None, seed, speed, vens, **broker) -> None
     target = Path(out_dir)
     if target.exists() and any(target.iterdir()):
         raise click.ClickException(f"{target} already exists and is not empty")
+    try:  # now, not after an hour of simulation
+        check_writable(target)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write results to {target}: "
+                                   f"{exc.strerror or exc}") from None
+    # A signal stops the kernel: what was simulated so far is measured and written.
     with (
+        StopSignals() as stop,
         open_broker(**broker) as wire,
         progress_bar(loaded.duration_s, enabled=sys.stderr.isatty()) as advance,
     ):
         if wire is not None:
             click.echo(f"on the wire: {wire.description}", err=True)
-        result = run_scenario(loaded, progress=advance, wire=wire)
-    written = write_outputs(
-        target, result.summary, result.log.sorted_rows(), loaded.start.timestamp()
-    )
+        click.echo(f"running {loaded.name} ({loaded.ven_count} VENs); Ctrl-C stops it and "
+                   "keeps what was simulated", err=True)
+        result = run_scenario(loaded, progress=advance, wire=wire, stop=stop)
+        interrupted = result.summary.get("interrupted_at")
+        if interrupted:
+            click.echo(f"interrupted at {interrupted} (simulated): summary.json and "
+                       f"timeseries.csv of what was simulated go to {target}/", err=True)
+        written = write_outputs(target, result.summary, result.log.sorted_rows(),
+                                loaded.start.timestamp(), report=not interrupted)
+    if interrupted:
+        sys.exit(130)  # the shell's code for a command ended by a signal it handled
     click.echo(summary_table(result.summary))
     click.echo(f"results in {written}/ (summary.json, timeseries.csv, report.png)")
