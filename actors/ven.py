@@ -116,7 +116,9 @@ class Ven:
             # The gateway passes it on to its subscribers (the shadow syncer among them).
             _tell_if_alive(self.gateway, LinkState(up, reason))
 
-        self.connection = transport.open(self.ven_id, on_message, on_state)
+        # The Last Will: if this process dies, the broker says so (the syncer cannot).
+        self.connection = transport.open(self.ven_id, on_message, on_state,
+                                         will=contract.last_will(self.ven_id))
         for _, ref in routes:
             ref.tell(Attach(self.connection))
 

@@ -38,6 +38,8 @@ __all__ = [
     "EVERY_VEN",
     "GENERIC_TYPE",
     "METERING_TOPIC",
+    "PRESENCE_FILTER",
+    "PRESENCE_TOPIC",
     "SCHEMA_VERSION",
     "SHADOW_OPERATIONS",
     "SHADOW_REQUEST_FILTERS",
@@ -48,10 +50,13 @@ __all__ = [
     "ack_payload",
     "command_payload",
     "encode",
+    "last_will",
     "error_ack_payload",
     "event_ack_payload",
     "load_type",
     "parse_shadow_topic",
+    "presence_payload",
+    "presence_topic",
     "shadow_request",
     "shadow_topic",
     "telemetry_payload",
@@ -126,6 +131,32 @@ def topic_kind(topic: str) -> str | None:
         if topic.startswith(prefix):
             return kind
     return None
+
+
+# -- presence ----------------------------------------------------------------------------
+# A VEN's MQTT Last Will goes here: the broker publishes it when the VEN vanishes without
+# a DISCONNECT (killed, network gone), so the backend sees it offline. AWS IoT refuses a
+# will on a reserved `$aws/...` topic; an IoT rule (the embedded shadow service does the
+# same) turns it into the shadow's `reported.ven.status`.
+PRESENCE_TOPIC = "ven/status/{ven_id}"
+PRESENCE_FILTER = PRESENCE_TOPIC.format(ven_id=_ANY_LEVEL)
+
+
+def presence_topic(ven_id: str) -> str:
+    return PRESENCE_TOPIC.format(ven_id=ven_id)
+
+
+def presence_payload(ven_id: str, status: str, reason: str | None = None) -> dict[str, Any]:
+    """{"venId", "status": "online" | "offline", "reason"} for `ven/status/{venId}`."""
+    if status not in ("online", "offline"):
+        raise ValueError(f"status must be online or offline, not {status!r}")
+    return {"venId": ven_id, "status": status, "reason": reason}
+
+
+def last_will(ven_id: str) -> tuple[str, bytes]:
+    """(topic, payload) of the VEN's MQTT Last Will."""
+    return presence_topic(ven_id), encode(
+        presence_payload(ven_id, "offline", "connection lost without a goodbye"))
 
 
 # -- device shadow topics ---------------------------------------------------------------

@@ -80,6 +80,9 @@ class InProcessBus:
         # The prefix test first: it is all that most publishes (telemetry) cost here.
         if self.shadows is not None and topic.startswith(contract.SHADOW_TOPIC_PREFIX):
             self._answer_shadow(topic, payload)
+        elif self.shadows is not None and topic_matches(contract.PRESENCE_FILTER, topic):
+            for thing, suffix, document in self.shadows.presence(topic, payload):
+                self.publish(contract.shadow_topic(thing, suffix), contract.encode(document))
 
     def _answer_shadow(self, topic: str, payload: bytes) -> None:
         request = contract.shadow_request(topic)
@@ -97,6 +100,7 @@ class _InProcessConnection(BaseConnection):
     client_id: str
     on_message: MessageHandler
     on_state: StateHandler | None
+    will: tuple[str, bytes] | None = None  # published if kicked: the only unclean end here
     stats: ConnectionStats = field(default_factory=ConnectionStats)
     _open: bool = True
 
@@ -129,6 +133,8 @@ class _InProcessConnection(BaseConnection):
         self.bus.detach(self)
         self.stats.disconnects += 1
         self.stats.last_error = reason
+        if self.will is not None:
+            self.bus.publish(*self.will)
         if self.on_state is not None:
             self.on_state(False, reason)
 
@@ -140,9 +146,10 @@ class InProcessTransport(BaseTransport):
         self.bus = bus or InProcessBus()
 
     def open(
-        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None
+        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None,
+        *, will: tuple[str, bytes] | None = None,
     ) -> _InProcessConnection:
-        conn = _InProcessConnection(self.bus, client_id, on_message, on_state)
+        conn = _InProcessConnection(self.bus, client_id, on_message, on_state, will=will)
         conn.stats.connects += 1
         self.bus.attach(conn)
         if on_state is not None:

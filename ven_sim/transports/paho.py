@@ -68,11 +68,14 @@ class PahoTransport(BaseTransport):
         self._closed = False
 
     def open(
-        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None
+        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None,
+        *, will: tuple[str, bytes] | None = None,
     ) -> PahoConnection:
         """Create the client (TLS files are loaded here, errors raise) and connect in the loop."""
         tls = self._tls(client_id) if callable(self._tls) else self._tls
         client = make_client(client_id, self.url, tls)
+        if will is not None:
+            client.will_set(will[0], will[1], qos=1)
         _require_tls12(client)
         if self.alpn and client._ssl_context is not None:
             client._ssl_context.set_alpn_protocols(list(self.alpn))
