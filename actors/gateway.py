@@ -35,6 +35,7 @@ from actors.messages import (
 )
 from actors.runtime import DispatchedActor, Dispatcher
 from sim import commands, contract
+from sim.ack_cache import AckCache
 from sim.commands import Command, CommandError
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class GatewayActor(DispatchedActor):
         self.clock = clock  # epoch seconds: simulated in a scenario, wall time when live
         self.topics = contract.topics(ven_id)
         self.config: dict[str, Any] = {**DEFAULT_CONFIG, **(config or {})}
-        self.acks = contract.AckCache()
+        self.acks = AckCache()
         self.pending: dict[str, Command] = {}  # event correlationId -> command
         self.ended: collections.deque[str] = collections.deque(maxlen=ENDED_REMEMBERED)
         self.listeners: list[pykka.ActorRef[Any]] = []

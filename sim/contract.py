@@ -19,7 +19,6 @@ import functools
 import json
 import math
 import re
-from collections import OrderedDict
 from typing import Any, NamedTuple
 
 from sim.bounded import clip
@@ -30,7 +29,6 @@ from sim.models.house import panel_facts
 from sim.records import EventAck, Telemetry
 
 __all__ = [
-    "ACK_CACHE_SIZE",
     "ACK_STATUSES",
     "ACK_TOPIC",
     "CIRCUIT_ACK_KEYS",
@@ -45,7 +43,6 @@ __all__ = [
     "SHADOW_REQUEST_FILTERS",
     "SHADOW_TOPIC_PREFIX",
     "TELEMETRY_TOPIC",
-    "AckCache",
     "Topics",
     "ack_payload",
     "command_payload",
@@ -65,7 +62,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = "1.0"
-ACK_CACHE_SIZE = 1024
 
 METERING_TOPIC = "volttron/metering"
 TELEMETRY_TOPIC = "ven/telemetry/{ven_id}"
@@ -398,42 +394,3 @@ def error_ack_payload(err: CommandError, *, ven_id: str, ts: float) -> dict[str,
         "data": {},
         "error": clip(err.error, _MAX_ERROR_CHARS),
     }
-
-
-class AckCache:
-    """The acks last sent, by correlationId, so a redelivered command is answered again
-    instead of applied twice. Each ack keeps the digest of the command it answered, so a
-    reused correlationId with another body can be told from a redelivery. Least recently
-    used entries go first once `maxsize` is hit."""
-
-    def __init__(self, maxsize: int = ACK_CACHE_SIZE) -> None:
-        if maxsize < 1:
-            raise ValueError(f"maxsize must be >= 1, not {maxsize!r}")
-        self.maxsize = maxsize
-        self._acks: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
-
-    def get(self, correlation_id: str | None) -> dict[str, Any] | None:
-        if correlation_id is None or correlation_id not in self._acks:
-            return None
-        self._acks.move_to_end(correlation_id)
-        return self._acks[correlation_id][0]
-
-    def digest(self, correlation_id: str) -> str:
-        """The digest of the command `correlation_id` answered ("" if none was kept)."""
-        entry = self._acks.get(correlation_id)
-        return entry[1] if entry is not None else ""
-
-    def put(self, correlation_id: str | None, payload: dict[str, Any], digest: str = "") -> None:
-        """Remember `payload`; a later ack (e.g. success after accepted) replaces it."""
-        if correlation_id is None:
-            return
-        self._acks[correlation_id] = (payload, digest)
-        self._acks.move_to_end(correlation_id)
-        while len(self._acks) > self.maxsize:
-            self._acks.popitem(last=False)
-
-    def __contains__(self, correlation_id: object) -> bool:
-        return correlation_id in self._acks
-
-    def __len__(self) -> int:
-        return len(self._acks)
