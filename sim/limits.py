@@ -25,6 +25,7 @@ __all__ = [
     "MAX_SCENARIO_VALUES",
     "MAX_SUBSCRIPTIONS_PER_CONNECTION",
     "MAX_VENS_PER_RUN",
+    "OFFLINE_BUFFER_MESSAGES",
     "PANEL_SIZES",
     "PANEL_SIZES_TEXT",
     "PRIORITY_RANGE",
@@ -44,6 +45,7 @@ MAX_FILTERS_PER_SUBSCRIBE = 8  # topic filters in one SUBSCRIBE packet; more are
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 50  # topic filters one connection may hold
 MAX_CONNECTS_PER_S_PER_CLIENT_ID = 1  # CONNECTs per second with one client ID
 MAX_CONNECTS_PER_S_PER_ACCOUNT = 500  # CONNECTs per second for the whole account
+OFFLINE_BUFFER_MESSAGES = 1000  # what one client keeps while offline; oldest dropped first
 
 # -- AWS IoT Core device shadow ---------------------------------------------------------
 SHADOW_MAX_STATE_BYTES = 8 * 1024  # desired + reported, serialised; metadata does not count

@@ -33,6 +33,7 @@ from sim.limits import (
 )
 from sim.scenario import (
     EventSpec,
+    FaultSpec,
     FleetGroup,
     Scenario,
     ScenarioError,
@@ -272,6 +273,7 @@ class _Loader:
             weather=self.weather(d["weather"]), fleet=fleet,
             events=self.events(d.get("events", []), start, duration, report, fleet),
             source=self.source, description=d.get("description", ""),
+            faults=self.faults(d.get("faults", []), start, duration),
         )
         problem = size_problem(scenario)
         if problem is not None:
@@ -342,6 +344,22 @@ class _Loader:
             kw, per = e.get("requested_kw"), e.get("per_ven_kw")
             out.append(EventSpec(e["id"], begin, length, None if kw is None else float(kw),
                                  None if per is None else float(per), target))
+        return tuple(out)
+
+    def faults(self, faults: list[dict], start: datetime, duration: float
+               ) -> tuple[FaultSpec, ...]:
+        out = []
+        for i, f in enumerate(faults):
+            at = ("faults", i)
+            begin = self.event_start((*at, "start"), f["start"], start)
+            length = self.duration((*at, "duration"), f["duration"])
+            if not 0 <= begin < duration:
+                self.fail((*at, "start"), "must lie within the scenario "
+                          f"(+0 to +{format_duration(duration)})", f["start"])
+            if begin + length > duration:
+                self.fail((*at, "duration"), "runs past the scenario end "
+                          f"(+{format_duration(duration)})", f["duration"])
+            out.append(FaultSpec(f["kind"], begin, length))
         return tuple(out)
 
     def event_start(self, path: Path, text: str, start: datetime) -> float:

@@ -21,6 +21,7 @@ from sim.models.house import build_circuits
 from sim.mv import EventWindow, evaluate_event, fleet_totals
 from sim.scenario import Scenario, sample_params, ven_ids
 from sim.world import World, iso_utc
+from ven_sim.faults import FaultPlayer
 from ven_sim.kernel import Kernel
 from ven_sim.mqtt_vtn import MqttVtn
 from ven_sim.signals import StopSignals
@@ -144,6 +145,8 @@ def run_scenario(
     kernel = Kernel(scenario.speed, dispatcher)
     if stop is not None:
         stop.call_on_signal(kernel.stop)
+    # Before any actor starts: a scenario with faults needs a broker the run controls.
+    faults = FaultPlayer(kernel, scenario, wire.transport if wire is not None else None)
     world = World(scenario.start, scenario.weather)
     log = FleetLog()
     recorder = RecorderActor.start(log, dispatcher=dispatcher)
@@ -191,6 +194,7 @@ def run_scenario(
     }
     summary.update(vtn.summary())
     summary.update(dispatcher.supervisor.summary())  # actor_restarts, failed_vens
+    summary.update(faults.summary())
     if stop is not None and stop.requested:
         summary["interrupted_at"] = iso_utc(scenario.start.timestamp() + kernel.now)
         for event in summary["events"]:

@@ -71,6 +71,9 @@ def run(scenario: str, out_dir: str | None, seed, speed, vens, **broker) -> None
     loaded = _load(scenario, seed=seed, speed=speed, vens=vens)
     if broker["broker"] not in (None, "inprocess") and loaded.speed == "max":
         raise click.UsageError("a network broker needs a paced run: add --speed 600 (or any N)")
+    if loaded.faults and broker["broker"] != "inprocess":
+        raise click.UsageError("this scenario has faults: they play on a broker the run "
+                               "controls, add --broker inprocess")
     if out_dir is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = str(Path("runs") / f"{loaded.name}-{stamp}")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 
-from sim.limits import KEEPALIVE_RANGE_S
+from sim.limits import KEEPALIVE_RANGE_S, OFFLINE_BUFFER_MESSAGES
 from ven_sim.transports.base import BaseTransport, MessageHandler, StateHandler
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
 from ven_sim.transports.netloop import NetworkLoop
@@ -38,7 +38,7 @@ class PahoTransport(BaseTransport):
         *,
         keepalive: int = 60,
         loop: NetworkLoop | None = None,
-        offline_buffer: int = 1000,
+        offline_buffer: int = OFFLINE_BUFFER_MESSAGES,
         max_publish_rate: float | None = None,
         backoff: tuple[float, float] = (1.0, 60.0),
         rng: random.Random | None = None,
