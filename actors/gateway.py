@@ -250,8 +250,9 @@ class GatewayActor(DispatchedActor):
             raw = contract.encode(payload)
         except ValueError as exc:  # over 128 KB: say so rather than stay silent
             logger.warning("%s: ack for %s not sent: %s", self.ven_id, payload.get("op"), exc)
-            payload = {**payload, "ok": False, "status": "error", "data": {},
-                       "error": f"the ack could not be sent: {exc}"}
+            failed = CommandError(payload.get("correlationId"), payload.get("op"),
+                                  f"the ack could not be sent: {exc}")
+            payload = contract.error_ack_payload(failed, ven_id=self.ven_id, ts=self.clock())
             raw = contract.encode(payload)
         self.acks.put(payload.get("correlationId"), payload, digest)
         self._publish(self.topics.ack, raw)

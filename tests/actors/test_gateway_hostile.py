@@ -12,8 +12,14 @@ from typing import Any
 
 import pytest
 
+from actors.messages import Tick
+from actors.runtime import Dispatcher
+from actors.ven import Ven
 from sim.limits import MAX_PAYLOAD_BYTES
-from tests.actors.test_gateway import Site, backend_event
+from sim.world import World
+from tests.actors.fakes import ConstantWeather, Flat
+from tests.actors.test_gateway import START, Backend, Site, backend_event
+from ven_sim.transports.inprocess import InProcessBus, InProcessTransport
 
 
 @pytest.fixture
@@ -157,3 +163,29 @@ def test_reused_correlation_id_while_the_event_is_being_planned(site: Site) -> N
     acks = site.acks_for("fast")
     assert sorted(a["ok"] for a in acks) == [False, True]  # the redelivery waits for the first
     still_alive(site)
+
+
+def test_an_ack_too_big_to_send_becomes_an_error_ack() -> None:
+    # 1200 circuits: `get loads` would answer about 155 KB, over what MQTT on AWS carries.
+    bus = InProcessBus()
+    transport = InProcessTransport(bus)
+    backend = Backend(transport, "ven-wide")
+    dispatcher = Dispatcher("wide")
+    world = World(START, ConstantWeather())
+    circuits = [Flat(f"c{i}", 0.01, priority=1) for i in range(1200)]
+    ven = Ven("ven-wide", circuits, world, dispatcher, panel_amps=200, transport=transport,
+              clock=lambda: world.epoch(5.0), shadow=False)
+    try:
+        dispatcher.run_until_idle()
+        ven.tell(Tick(5.0))
+        dispatcher.run_until_idle()
+        backend.send("ven-wide", {"op": "get", "correlationId": "wide", "data": {"what": "loads"}})
+        dispatcher.run_until_idle()
+        acks = [a for a in backend.acks() if a["correlationId"] == "wide"]
+        assert len(acks) == 1 and acks[0]["ok"] is False
+        assert "the ack could not be sent: payload is" in acks[0]["error"]
+    finally:
+        ven.stop()
+        dispatcher.run_until_idle()
+        ven.close()
+        backend.conn.close()
