@@ -37,7 +37,10 @@ class Connection(Protocol):
 
 class Transport(Protocol):
     def open(
-        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None
-    ) -> Connection: ...
+        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None,
+        *, will: tuple[str, bytes] | None = None,
+    ) -> Connection:
+        """Connect as `client_id`; `will` is the (topic, payload) the broker publishes if
+        the connection ends without a clean close (MQTT Last Will)."""
 
     def close(self) -> None: ...

@@ -7,11 +7,13 @@ one connection (`Attach`), from any `actors.connection.Transport`: paho over TLS
 or in-process.
 
 Input is never trusted: a bad command gets an error ack and the VEN goes on.
-A repeated correlationId is answered again from the ack cache, not applied twice.
+A repeated correlationId is answered again from the ack cache, not applied twice;
+reused with another body, it gets an error ack and nothing is applied.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -33,11 +35,13 @@ from actors.messages import (
 )
 from actors.runtime import DispatchedActor, Dispatcher
 from sim import commands, contract
+from sim.ack_cache import AckCache
 from sim.commands import Command, CommandError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = {"report_interval_seconds": 5.0}
+ENDED_REMEMBERED = 256  # event ids whose end this VEN saw, so a late restore can say so
 
 
 class GatewayActor(DispatchedActor):
@@ -56,8 +60,9 @@ class GatewayActor(DispatchedActor):
         self.clock = clock  # epoch seconds: simulated in a scenario, wall time when live
         self.topics = contract.topics(ven_id)
         self.config: dict[str, Any] = {**DEFAULT_CONFIG, **(config or {})}
-        self.acks = contract.AckCache()
+        self.acks = AckCache()
         self.pending: dict[str, Command] = {}  # event correlationId -> command
+        self.ended: collections.deque[str] = collections.deque(maxlen=ENDED_REMEMBERED)
         self.listeners: list[pykka.ActorRef[Any]] = []
         self.latest: Telemetry | None = None
         self.connection: Connection | None = None
@@ -123,7 +128,20 @@ class GatewayActor(DispatchedActor):
                     contract.error_ack_payload(command, ven_id=self.ven_id, ts=self.clock())
                 )
             return
-        cached = self.acks.get(command.correlation_id)
+        cid = command.correlation_id
+        pending = self.pending.get(cid)
+        cached = self.acks.get(cid)
+        earlier = pending.digest if pending is not None else self.acks.digest(cid)
+        if (pending is not None or cached is not None) and earlier != command.digest:
+            self.errors += 1  # not cached: the first command's ack stays the answer
+            error = contract.ack_payload(
+                command, ven_id=self.ven_id, ts=self.clock(), status="error",
+                error=f"correlationId {cid!r} was already used for another command",
+            )
+            self._publish(self.topics.ack, contract.encode(error))
+            return
+        if pending is not None:
+            return  # a redelivery of a command in progress: its ack is on the way
         if cached is not None:  # a repeat: answered again, not applied again
             self._publish(self.topics.ack, contract.encode(cached))
             return
@@ -165,10 +183,12 @@ class GatewayActor(DispatchedActor):
         self._ack(command, data=dict(command.data))
 
     def _op_set(self, command: Command) -> None:
-        self.config.update(command.data)
+        settings = {k: v for k, v in command.data.items() if k in commands.SETTINGS}
+        self.config.update(settings)
         for ref in self.listeners:
             ref.tell(ConfigChanged(dict(self.config)))
-        self._ack(command, data=dict(self.config))
+        ignored = command.data.get("ignored")
+        self._ack(command, data={**self.config, **({"ignored": ignored} if ignored else {})})
 
     _op_setConfig = _op_set  # noqa: N815 - the backend sends both names
 
@@ -199,28 +219,43 @@ class GatewayActor(DispatchedActor):
         for ref in self.listeners:
             ref.tell(ack)
         if command is not None:
-            self._send_ack(contract.event_ack_payload(command, ack, ts=self.clock()))
+            self._send_ack(contract.event_ack_payload(command, ack, ts=self.clock()),
+                           command.digest)
 
     def _on_event_ended(self, ended: EventEnded) -> None:
         for ref in self.listeners:
             ref.tell(ended)
         command = self.pending.pop(ended.correlation_id or "", None)
+        if ended.found:
+            self.ended.append(ended.event_id)
         if command is None:
             return
+        # Restore is idempotent: the backend sends it to every online VEN after the end.
         if ended.found:
-            self._ack(command, data={"event_id": ended.event_id})
+            state = "ended"
+        elif ended.event_id in self.ended:
+            state = "already_ended"
         else:
-            self._ack(command, status="error", error=f"no active event {ended.event_id!r}")
+            state = "unknown_event"
+        self._ack(command, data={"event_id": ended.event_id, "state": state})
 
     def _ack(self, command: Command, *, status: str = "success", **extra: Any) -> None:
         payload = contract.ack_payload(
             command, ven_id=self.ven_id, ts=self.clock(), status=status, **extra
         )
-        self._send_ack(payload)
+        self._send_ack(payload, command.digest)
 
-    def _send_ack(self, payload: dict[str, Any]) -> None:
-        self.acks.put(payload.get("correlationId"), payload)
-        self._publish(self.topics.ack, contract.encode(payload))
+    def _send_ack(self, payload: dict[str, Any], digest: str = "") -> None:
+        try:
+            raw = contract.encode(payload)
+        except ValueError as exc:  # over 128 KB: say so rather than stay silent
+            logger.warning("%s: ack for %s not sent: %s", self.ven_id, payload.get("op"), exc)
+            failed = CommandError(payload.get("correlationId"), payload.get("op"),
+                                  f"the ack could not be sent: {exc}")
+            payload = contract.error_ack_payload(failed, ven_id=self.ven_id, ts=self.clock())
+            raw = contract.encode(payload)
+        self.acks.put(payload.get("correlationId"), payload, digest)
+        self._publish(self.topics.ack, raw)
 
     def _publish(self, topic: str, payload: bytes) -> None:
         if self.connection is not None:

@@ -6,6 +6,10 @@ tell, ask, proxies, ActorRegistry) but swaps the inbox and the actor loop: an
 inbox `put` marks the actor runnable on its `Dispatcher`, and the dispatcher
 handles one message at a time per actor, one actor after another.
 
+An actor that raises on a told message is restarted, not stopped, by its dispatcher's
+`Supervisor` (actors/supervision.py): one-for-one, counted, and a VEN that keeps
+failing is isolated while the rest runs on.
+
 A dispatcher is driven either by its own thread (`Dispatcher.start()`, for the
 live VEN and fleets) or by the caller (`run_until_idle()`, which the simulation
 kernel calls between simpy steps so a run is single-threaded and deterministic).
@@ -30,6 +34,8 @@ import pykka
 from pykka import messages
 from pykka._envelope import Envelope
 from pykka._threading import ThreadingFuture
+
+from actors.supervision import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +145,7 @@ class Dispatcher:
         # It is not fair under a steady stream, so only caller-driven runs that go idle use it.
         self.depth_first = depth_first
         self.handled = 0  # messages handled so far, for benchmarks
+        self.supervisor = Supervisor()  # restarts the actors that fail on it
 
     # -- scheduling -----------------------------------------------------------
     def schedule(self, actor: DispatchedActor) -> None:
@@ -257,6 +264,7 @@ class DispatchedActor(pykka.Actor):
         self.dispatcher = dispatcher or default_dispatcher()
         self._scheduled = False
         self._started = False
+        self._isolated = False  # set by the supervisor: handle nothing but the stop
         super().__init__(*args, **kwargs)
 
     def _create_actor_inbox(self) -> _DispatcherInbox:  # type: ignore[override]
@@ -283,7 +291,13 @@ class DispatchedActor(pykka.Actor):
         inbox = self.actor_inbox._messages  # type: ignore[attr-defined]
         stopped = self.actor_stopped
         while inbox and handled < limit and not stopped.is_set():
-            self._handle_envelope(inbox.popleft())
+            envelope = inbox.popleft()
+            if self._isolated and not isinstance(envelope.message, messages._ActorStop):  # noqa: SLF001
+                if envelope.reply_to is not None:
+                    envelope.reply_to.set_exception(
+                        (pykka.ActorDeadError, pykka.ActorDeadError(f"{self} is isolated"), None))
+                continue
+            self._handle_envelope(envelope)
             handled += 1
         if stopped.is_set():
             self._actor_loop_teardown()
@@ -295,15 +309,12 @@ class DispatchedActor(pykka.Actor):
             response = self._handle_receive(envelope.message)
             if envelope.reply_to is not None:
                 envelope.reply_to.set(response)
-        except Exception:
+        except Exception as exc:
             if envelope.reply_to is not None:
                 envelope.reply_to.set_exception()
-            else:
-                self._handle_failure(*sys.exc_info())
-                try:
-                    self.on_failure(*sys.exc_info())
-                except Exception:
-                    self._handle_failure(*sys.exc_info())
+            else:  # one-for-one: drop the message, count it, go on (actors/supervision.py)
+                self.dispatcher.supervisor.on_failure(self, envelope.message, exc,
+                                                      exc.__traceback__)
 
 
 def stop_actors(refs: list[pykka.ActorRef[Any]]) -> None:

@@ -7,13 +7,21 @@
   amperage) by telling the controller and gateway, never touching an active
   curtailment, then reports; a desired `loads` entry is cleared once applied
   because the reported `loads` rows carry live power and never equal it;
-* a rejected update with 409 (version conflict) re-gets the shadow.
+* a rejected update with 409 (version conflict) re-gets the shadow, but only for this
+  VEN's own requests (matched by clientToken): another client's conflicts are its own.
+
+Manners towards the shadow service: at most one get in flight; the reports that several
+messages ask for in one go are coalesced into one (`_Flush`, told to itself); versions
+older than the one known are ignored. Every shadow message is read through
+`sim.bounded` and checked to be an object where one is expected; anything else is
+logged and dropped, and the VEN goes on.
 """
 
 from __future__ import annotations
 
-import json
+import collections
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import pykka
@@ -32,8 +40,8 @@ from actors.messages import (
     Telemetry,
 )
 from actors.runtime import DispatchedActor, Dispatcher
-from sim import contract
-from sim.limits import PANEL_SIZES
+from sim import bounded, contract
+from sim.limits import CAPACITY_KW_RANGE, PANEL_SIZES, PRIORITY_RANGE, REPORT_INTERVAL_S_RANGE
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +54,12 @@ SUBSCRIPTIONS = (
     "update/rejected",
     "update/delta",
 )
+TOKENS_REMEMBERED = 64  # this VEN's recent clientTokens: replies to these are its own
+
+
+@dataclass(frozen=True)
+class _Flush:
+    """To itself: send the report that the messages handled so far asked for."""
 
 
 class ShadowSyncerActor(DispatchedActor):
@@ -70,6 +84,10 @@ class ShadowSyncerActor(DispatchedActor):
         self.status = "online"
         self.reports = self.deltas_applied = self.conflicts = 0
         self._token = 0
+        self._tokens: collections.deque[str] = collections.deque(maxlen=TOKENS_REMEMBERED)
+        self._get_token: str | None = None  # the get in flight
+        self._get_epoch: float | None = None  # its VEN time, so a lost reply is not waited on
+        self._flush: dict[str, Any] | None = None  # the coalesced report asked for
         self._last_delta: dict[str, Any] | None = None
         # Known ahead of the next telemetry, so a report on change is already right.
         self.active_events: list[str] = []
@@ -81,7 +99,7 @@ class ShadowSyncerActor(DispatchedActor):
     def on_stop(self) -> None:
         if self.connection is not None and self.connection.connected:
             self.status = "offline"  # the last word before a clean disconnect
-            self._report()
+            self._send_report()
 
     # -- messages ---------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
@@ -95,6 +113,11 @@ class ShadowSyncerActor(DispatchedActor):
             last = self.last_report_epoch
             if last is None or message.epoch - last >= REPORT_EVERY_S - 1e-6:
                 self._report()
+            asked = self._get_epoch
+            if asked is not None and message.epoch - asked >= REPORT_EVERY_S:
+                self._get_token = None  # the reply was lost; the next get may go
+        elif isinstance(message, _Flush):
+            self._on_flush()
         elif isinstance(message, Inbound):
             self._on_shadow(message.topic, message.payload)
         elif isinstance(message, EventAck):
@@ -113,6 +136,8 @@ class ShadowSyncerActor(DispatchedActor):
         elif isinstance(message, LinkState):
             if message.connected:
                 self._get()  # after a reconnect the shadow may have moved on
+            else:
+                self._get_token = None  # a reply in flight on the lost link will not come
         else:
             return super().on_receive(message)
         return None
@@ -123,33 +148,50 @@ class ShadowSyncerActor(DispatchedActor):
             return  # not this VEN's shadow
         suffix = parsed[1]
         try:
-            doc = json.loads(raw)
-        except ValueError:
-            logger.warning("%s: unreadable shadow message on %s", self.ven_id, topic)
+            doc = bounded.loads(raw)
+        except bounded.BadJson as exc:
+            logger.warning("%s: unreadable shadow message on %s: %s", self.ven_id, topic, exc)
             return
         if not isinstance(doc, dict):
+            logger.warning("%s: shadow message on %s is not an object", self.ven_id, topic)
             return
-        if isinstance(doc.get("version"), int):
-            self.version = doc["version"]
+        token = doc.get("clientToken")
+        mine = isinstance(token, str) and token in self._tokens
+        if suffix.startswith("get/"):
+            if token != self._get_token:
+                return  # another client's get, or an answer to one given up on
+            self._get_token = None
+        version = doc.get("version")
+        if _is_int(version) and (self.version is None or version > self.version):
+            self.version = version  # an older version (another client's stale reply) is not
         if suffix == "get/accepted":
-            delta = doc.get("state", {}).get("delta")
-            if delta:
+            delta = _object(doc, "state", {})
+            delta = _object(delta, "delta", {}) if delta is not None else None
+            if delta is None:
+                logger.warning("%s: shadow get/accepted without a state object", self.ven_id)
+            elif delta:
                 self._apply(delta)
             else:
                 self._report()
         elif suffix == "get/rejected":
             if doc.get("code") != 404:
-                logger.warning("%s: shadow get rejected: %s", self.ven_id, doc.get("message"))
+                logger.warning("%s: shadow get rejected: %s", self.ven_id,
+                               bounded.show(doc.get("message")))
             self._report()  # 404: no shadow yet; reporting creates it
         elif suffix == "update/delta":
-            self._apply(doc.get("state", {}))
-        elif suffix == "update/rejected":
+            state = _object(doc, "state", None)
+            if state is None:
+                logger.warning("%s: shadow delta without a state object", self.ven_id)
+            else:
+                self._apply(state)
+        elif suffix == "update/rejected" and mine:
             if doc.get("code") == 409:
                 self.conflicts += 1
                 self._last_delta = None  # the re-got delta must be applied again
                 self._get()
             else:
-                logger.warning("%s: shadow update rejected: %s", self.ven_id, doc.get("message"))
+                logger.warning("%s: shadow update rejected: %s", self.ven_id,
+                               bounded.show(doc.get("message")))
 
     # -- delta ----------------------------------------------------------------------
     def _apply(self, delta: dict[str, Any]) -> None:
@@ -162,13 +204,13 @@ class ShadowSyncerActor(DispatchedActor):
                 SetLoad(
                     str(row["id"]),
                     enabled=row["enabled"] if isinstance(row.get("enabled"), bool) else None,
-                    capacity_kw=_positive(row.get("capacityKw")),
-                    priority=row["priority"] if _is_int(row.get("priority")) else None,
+                    capacity_kw=_within(row.get("capacityKw"), CAPACITY_KW_RANGE),
+                    priority=_priority(row.get("priority")),
                 )
             )
         if "loads" in delta:
             cleared["loads"] = None
-        interval = _positive(delta.get("report_interval_seconds"))
+        interval = _within(delta.get("report_interval_seconds"), REPORT_INTERVAL_S_RANGE)
         if interval is not None:
             self.config["report_interval_seconds"] = interval
             self.gateway.tell(ConfigChanged({"report_interval_seconds": interval}))
@@ -181,9 +223,27 @@ class ShadowSyncerActor(DispatchedActor):
 
     # -- publishing -------------------------------------------------------------------
     def _get(self) -> None:
-        self._publish("get", {"clientToken": self._next_token()})
+        if self._get_token is not None:
+            return  # one get in flight at most; its reply brings the same shadow
+        self._get_token = self._next_token()
+        self._get_epoch = self.latest.epoch if self.latest is not None else None
+        self._publish("get", {"clientToken": self._get_token})
 
     def _report(self, desired: dict[str, Any] | None = None, with_version: bool = False) -> None:
+        """Ask for a report; the ones asked for by the messages already queued go as one."""
+        if self._flush is None:
+            self._flush = {"desired": {}, "with_version": False}
+            self.actor_ref.tell(_Flush())
+        self._flush["desired"].update(desired or {})
+        self._flush["with_version"] |= with_version
+
+    def _on_flush(self) -> None:
+        asked, self._flush = self._flush, None
+        if asked is not None:
+            self._send_report(asked["desired"], asked["with_version"])
+
+    def _send_report(self, desired: dict[str, Any] | None = None,
+                     with_version: bool = False) -> None:
         state: dict[str, Any] = {"reported": self._reported()}
         if desired:
             state["desired"] = desired
@@ -232,7 +292,9 @@ class ShadowSyncerActor(DispatchedActor):
 
     def _next_token(self) -> str:
         self._token += 1
-        return f"{self.ven_id}-{self._token}"
+        token = f"{self.ven_id}-{self._token}"
+        self._tokens.append(token)
+        return token
 
 
 def _event_summary(ended: EventEnded) -> dict[str, Any]:
@@ -265,6 +327,20 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _positive(value: Any) -> float | None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-    return float(value) if ok else None
+def _within(value: Any, limits: tuple[float, float]) -> float | None:
+    """`value` as a float if it is a number within `limits` (inclusive) and above 0."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if ok and value > 0 and limits[0] <= value <= limits[1] else None
+
+
+def _priority(value: Any) -> int | None:
+    low, high = PRIORITY_RANGE
+    return value if _is_int(value) and low <= value <= high else None
+
+
+def _object(doc: dict[str, Any], key: str, default: Any) -> Any:
+    """doc[key] if it is an object, `default` if absent or null, None if anything else."""
+    value = doc.get(key)
+    if value is None:
+        return default
+    return value if isinstance(value, dict) else None

@@ -77,6 +77,8 @@ class Ven:
             self._go_online(
                 transport, clock or (lambda: world.epoch(0.0)), shadow, dispatcher, config
             )
+        # Supervised as one: a VEN whose actors keep failing is isolated as a whole.
+        dispatcher.supervisor.enlist(ven_id, self.refs)
 
     def _go_online(
         self,
@@ -113,7 +115,9 @@ class Ven:
             # The gateway passes it on to its subscribers (the shadow syncer among them).
             _tell_if_alive(self.gateway, LinkState(up, reason))
 
-        self.connection = transport.open(self.ven_id, on_message, on_state)
+        # The Last Will: if this process dies, the broker says so (the syncer cannot).
+        self.connection = transport.open(self.ven_id, on_message, on_state,
+                                         will=contract.last_will(self.ven_id))
         for _, ref in routes:
             ref.tell(Attach(self.connection))
 

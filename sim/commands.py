@@ -8,18 +8,29 @@ stand for. `sim.contract` owns the rest of the wire contract (topics, telemetry,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.limits import MAX_PAYLOAD_BYTES
+from sim import bounded
+from sim.limits import (
+    CAPACITY_KW_RANGE,
+    DURATION_S_RANGE,
+    MAX_ID_CHARS,
+    MAX_PAYLOAD_BYTES,
+    PRIORITY_RANGE,
+    REDUCTION_KW_RANGE,
+    REPORT_INTERVAL_S_RANGE,
+)
 from sim.records import EndEvent, SetLoad, StartEvent
 
 OPS = frozenset({"event", "restore", "ping", "shedPanel", "shedLoad", "set", "setConfig",
                  "setLoad", "get"})
 GET_WHAT = frozenset({"status", "config", "loads"})
+SETTINGS = frozenset({"report_interval_seconds"})  # what `set` keeps; other keys are ignored
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -32,7 +43,8 @@ class Command:
     ping      {}
     shedPanel {requestedReductionKw: float, durationS: float}
     shedLoad  {loadId: str, reduceKw: float, durationS: float}
-    set, setConfig  the settings given; report_interval_seconds as float if present
+    set, setConfig  the known SETTINGS given (report_interval_seconds as float), plus
+              `ignored`: the names of unknown settings, which are not kept
     setLoad   {loadId: str} plus any of enabled: bool, capacityKw: float, priority: int
     get       {what: "status" | "config" | "loads"}
     """
@@ -42,6 +54,8 @@ class Command:
     ven_id: str
     data: dict[str, Any] = field(default_factory=dict)
     event_id: str | None = None
+    # Of op and data: a reused correlationId with another body is refused.
+    digest: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -70,10 +84,6 @@ def _sniff(raw: bytes, key: str) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _present(obj: dict[str, Any], key: str) -> bool:
     """Given and not null: 0, False and "" are values."""
     return key in obj and obj[key] is not None
@@ -84,21 +94,29 @@ def _string(obj: dict[str, Any], key: str, where: str) -> str:
         raise _Invalid(f"missing {where}{key}")
     value = obj[key]
     if not isinstance(value, str) or not value:
-        raise _Invalid(f"{where}{key} must be a non-empty string, got {value!r}")
+        raise _Invalid(f"{where}{key} must be a non-empty string, got {bounded.show(value)}")
+    if len(value) > MAX_ID_CHARS:
+        raise _Invalid(f"{where}{key} is {len(value)} characters, over {MAX_ID_CHARS}")
     return value
 
 
-def _number(obj: dict[str, Any], key: str, where: str, *, positive: bool = False) -> float:
+def _number(obj: dict[str, Any], key: str, where: str, limits: tuple[float, float], *,
+            positive: bool = False) -> float:
+    """A number within `limits` (inclusive); `positive` also refuses 0."""
     if not _present(obj, key):
         raise _Invalid(f"missing {where}{key}")
     value = obj[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid(f"{where}{key} must be a number, got {value!r}")
+        raise _Invalid(f"{where}{key} must be a number, got {bounded.show(value)}")
     if not math.isfinite(value):
-        raise _Invalid(f"{where}{key} must be finite, got {value!r}")
+        raise _Invalid(f"{where}{key} must be finite, got {bounded.show(value)}")
     if value < 0 or (positive and value == 0):
         bound = "> 0" if positive else ">= 0"
-        raise _Invalid(f"{where}{key} must be {bound}, got {value!r}")
+        raise _Invalid(f"{where}{key} must be {bound}, got {bounded.show(value)}")
+    low, high = limits
+    if not low <= value <= high:
+        raise _Invalid(f"{where}{key} must be between {low:g} and {high:g}, "
+                       f"got {bounded.show(value)}")
     return float(value)
 
 
@@ -116,8 +134,10 @@ def _event_id(data: dict[str, Any], top: dict[str, Any]) -> str:
 def _parse_event(data: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return {
         "event_id": _event_id(data, top),
-        "requestedReductionKw": _number(*_first(data, "requestedReductionKw", top, "shed_kw")),
-        "duration_s": _number(*_first(data, "duration_s", top, "duration_sec")),
+        "requestedReductionKw": _number(*_first(data, "requestedReductionKw", top, "shed_kw"),
+                                        REDUCTION_KW_RANGE),
+        "duration_s": _number(*_first(data, "duration_s", top, "duration_sec"),
+                              DURATION_S_RANGE),
     }
 
 
@@ -131,26 +151,34 @@ def _parse_ping(data: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 def _parse_shed_panel(data: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return {
-        "requestedReductionKw": _number(data, "requestedReductionKw", "data."),
-        "durationS": _number(data, "durationS", "data."),
+        "requestedReductionKw": _number(data, "requestedReductionKw", "data.",
+                                        REDUCTION_KW_RANGE),
+        "durationS": _number(data, "durationS", "data.", DURATION_S_RANGE),
     }
 
 
 def _parse_shed_load(data: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return {
         "loadId": _string(data, "loadId", "data."),
-        "reduceKw": _number(data, "reduceKw", "data."),
-        "durationS": _number(data, "durationS", "data."),
+        "reduceKw": _number(data, "reduceKw", "data.", REDUCTION_KW_RANGE),
+        "durationS": _number(data, "durationS", "data.", DURATION_S_RANGE),
     }
 
 
 def _parse_set(data: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     if not data:
         raise _Invalid("data must hold at least one setting, e.g. report_interval_seconds")
-    settings = dict(data)
+    settings: dict[str, Any] = {}
     if "report_interval_seconds" in data:
-        settings["report_interval_seconds"] = _number(data, "report_interval_seconds", "data.",
-                                                      positive=True)
+        settings["report_interval_seconds"] = _number(
+            data, "report_interval_seconds", "data.", REPORT_INTERVAL_S_RANGE, positive=True)
+    ignored = [bounded.clip(str(key), MAX_ID_CHARS) for key in data if key not in SETTINGS]
+    if not settings:
+        raise _Invalid(f"no known setting in data (known: {sorted(SETTINGS)}); "
+                       f"got {bounded.show(ignored[0])} and {len(ignored) - 1} more")
+    if ignored:
+        settings["ignored"] = ignored[:16] + ([f"... {len(ignored) - 16} more"]
+                                              if len(ignored) > 16 else [])
     return settings
 
 
@@ -158,15 +186,17 @@ def _parse_set_load(data: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]
     out: dict[str, Any] = {"loadId": _string(data, "loadId", "data.")}
     if _present(data, "enabled"):
         if not isinstance(data["enabled"], bool):
-            raise _Invalid(f"data.enabled must be true or false, got {data['enabled']!r}")
+            raise _Invalid(f"data.enabled must be true or false, got "
+                           f"{bounded.show(data['enabled'])}")
         out["enabled"] = data["enabled"]
     if _present(data, "capacityKw"):
-        out["capacityKw"] = _number(data, "capacityKw", "data.", positive=True)
+        out["capacityKw"] = _number(data, "capacityKw", "data.", CAPACITY_KW_RANGE,
+                                    positive=True)
     if _present(data, "priority"):
         value = data["priority"]
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid(f"data.priority must be an integer, got {value!r}")
-        out["priority"] = value
+            raise _Invalid(f"data.priority must be an integer, got {bounded.show(value)}")
+        out["priority"] = int(_number(data, "priority", "data.", PRIORITY_RANGE))
     if len(out) == 1:
         raise _Invalid("setLoad needs at least one of data.enabled, data.capacityKw, "
                        "data.priority")
@@ -176,7 +206,7 @@ def _parse_set_load(data: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]
 def _parse_get(data: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     what = _string(data, "what", "data.")
     if what not in GET_WHAT:
-        raise _Invalid(f"data.what must be one of {sorted(GET_WHAT)}, got {what!r}")
+        raise _Invalid(f"data.what must be one of {sorted(GET_WHAT)}, got {bounded.show(what)}")
     return {"what": what}
 
 
@@ -209,32 +239,32 @@ def parse_command(raw: bytes, ven_id: str,
         return CommandError(_sniff(raw, "correlationId"), _sniff(raw, "op"),
                             f"payload is {len(raw)} bytes, over the {max_bytes}-byte limit")
     try:
-        text = raw.decode("utf-8")
+        raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return CommandError(_sniff(raw, "correlationId"), _sniff(raw, "op"),
                             f"payload is not valid UTF-8: {exc.reason} at byte {exc.start}")
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        obj = bounded.loads(raw)
+    except bounded.BadJson as exc:
         return CommandError(_sniff(raw, "correlationId"), _sniff(raw, "op"),
-                            f"payload is not valid JSON: {reason}")
+                            f"payload is not valid JSON: {exc}")
     if not isinstance(obj, dict):
         return CommandError(None, None,
                             f"payload must be a JSON object, got {type(obj).__name__}")
 
+    # Echoed in the error ack, so cut to size: the ack must stay far below 128 KB.
     cid = obj.get("correlationId")
-    cid = cid if isinstance(cid, str) and cid else None
+    cid = bounded.short_id(cid) if isinstance(cid, str) and cid else None
     op = obj.get("op")
-    op = op if isinstance(op, str) else None
+    op = bounded.short_id(op) if isinstance(op, str) else None
     try:
-        if cid is None:
-            _string(obj, "correlationId", "")
+        _string(obj, "correlationId", "")
         _string(obj, "op", "")
         if op not in OPS:
-            raise _Invalid(f"unknown op {op!r}; known: {sorted(OPS)}")
+            raise _Invalid(f"unknown op {bounded.show(op)}; known: {sorted(OPS)}")
         if _present(obj, "venId") and obj["venId"] != ven_id:
-            raise _Invalid(f"command is for venId {obj['venId']!r}, not {ven_id!r}")
+            raise _Invalid(f"command is for venId {bounded.show(obj['venId'])}, "
+                           f"not {ven_id!r}")
         data = obj["data"] if _present(obj, "data") else {}
         if not isinstance(data, dict):
             raise _Invalid(f"data must be an object, got {type(data).__name__}")
@@ -242,7 +272,13 @@ def parse_command(raw: bytes, ven_id: str,
     except _Invalid as exc:
         return CommandError(cid, op, str(exc))
     assert cid is not None and op is not None
-    return Command(op, cid, ven_id, fields, fields.get("event_id"))
+    return Command(op, cid, ven_id, fields, fields.get("event_id"), _digest(op, fields))
+
+
+def _digest(op: str, fields: dict[str, Any]) -> str:
+    """What a command asks for, whatever its layout (top-level copies, key order)."""
+    canonical = json.dumps([op, fields], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
 # -- commands as actor messages ---------------------------------------------------------

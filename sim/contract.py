@@ -19,9 +19,9 @@ import functools
 import json
 import math
 import re
-from collections import OrderedDict
 from typing import Any, NamedTuple
 
+from sim.bounded import clip
 from sim.commands import Command, CommandError
 from sim.limits import MAX_PAYLOAD_BYTES
 from sim.models.base import KW_PER_BREAKER_AMP, PANEL_VOLTAGE
@@ -29,7 +29,6 @@ from sim.models.house import panel_facts
 from sim.records import EventAck, Telemetry
 
 __all__ = [
-    "ACK_CACHE_SIZE",
     "ACK_STATUSES",
     "ACK_TOPIC",
     "CIRCUIT_ACK_KEYS",
@@ -37,20 +36,24 @@ __all__ = [
     "EVERY_VEN",
     "GENERIC_TYPE",
     "METERING_TOPIC",
+    "PRESENCE_FILTER",
+    "PRESENCE_TOPIC",
     "SCHEMA_VERSION",
     "SHADOW_OPERATIONS",
     "SHADOW_REQUEST_FILTERS",
     "SHADOW_TOPIC_PREFIX",
     "TELEMETRY_TOPIC",
-    "AckCache",
     "Topics",
     "ack_payload",
     "command_payload",
     "encode",
+    "last_will",
     "error_ack_payload",
     "event_ack_payload",
     "load_type",
     "parse_shadow_topic",
+    "presence_payload",
+    "presence_topic",
     "shadow_request",
     "shadow_topic",
     "telemetry_payload",
@@ -59,7 +62,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = "1.0"
-ACK_CACHE_SIZE = 1024
 
 METERING_TOPIC = "volttron/metering"
 TELEMETRY_TOPIC = "ven/telemetry/{ven_id}"
@@ -125,6 +127,32 @@ def topic_kind(topic: str) -> str | None:
         if topic.startswith(prefix):
             return kind
     return None
+
+
+# -- presence ----------------------------------------------------------------------------
+# A VEN's MQTT Last Will goes here: the broker publishes it when the VEN vanishes without
+# a DISCONNECT (killed, network gone), so the backend sees it offline. AWS IoT refuses a
+# will on a reserved `$aws/...` topic; an IoT rule (the embedded shadow service does the
+# same) turns it into the shadow's `reported.ven.status`.
+PRESENCE_TOPIC = "ven/status/{ven_id}"
+PRESENCE_FILTER = PRESENCE_TOPIC.format(ven_id=_ANY_LEVEL)
+
+
+def presence_topic(ven_id: str) -> str:
+    return PRESENCE_TOPIC.format(ven_id=ven_id)
+
+
+def presence_payload(ven_id: str, status: str, reason: str | None = None) -> dict[str, Any]:
+    """{"venId", "status": "online" | "offline", "reason"} for `ven/status/{venId}`."""
+    if status not in ("online", "offline"):
+        raise ValueError(f"status must be online or offline, not {status!r}")
+    return {"venId": ven_id, "status": status, "reason": reason}
+
+
+def last_will(ven_id: str) -> tuple[str, bytes]:
+    """(topic, payload) of the VEN's MQTT Last Will."""
+    return presence_topic(ven_id), encode(
+        presence_payload(ven_id, "offline", "connection lost without a goodbye"))
 
 
 # -- device shadow topics ---------------------------------------------------------------
@@ -280,6 +308,7 @@ def telemetry_payload(t: Telemetry) -> dict[str, Any]:
 
 # -- acks -------------------------------------------------------------------------------
 _ACK_KEYS = frozenset({"op", "correlationId", "venId", "ok", "status", "ts", "data"})
+_MAX_ERROR_CHARS = 2048  # an error names a few bounded values; never the whole input
 
 
 def _ts(ts: float) -> int:
@@ -300,8 +329,10 @@ def ack_payload(command: Command, *, ven_id: str, ts: float, status: str = "succ
     clash = _ACK_KEYS & set(extra)
     if clash:
         raise ValueError(f"extra fields may not replace {sorted(clash)}")
-    if status == "error" and not isinstance(extra.get("error"), str):
-        raise ValueError("an error ack needs error='<message>'")
+    if status == "error":
+        if not isinstance(extra.get("error"), str):
+            raise ValueError("an error ack needs error='<message>'")
+        extra["error"] = clip(extra["error"], _MAX_ERROR_CHARS)
     body = dict(data) if data is not None else {}
     if command.op == "ping":
         body["pong"] = True
@@ -361,37 +392,5 @@ def error_ack_payload(err: CommandError, *, ven_id: str, ts: float) -> dict[str,
         "status": "error",
         "ts": _ts(ts),
         "data": {},
-        "error": err.error,
+        "error": clip(err.error, _MAX_ERROR_CHARS),
     }
-
-
-class AckCache:
-    """The acks last sent, by correlationId, so a redelivered command is answered again
-    instead of applied twice. Least recently used entries go first once `maxsize` is hit."""
-
-    def __init__(self, maxsize: int = ACK_CACHE_SIZE) -> None:
-        if maxsize < 1:
-            raise ValueError(f"maxsize must be >= 1, not {maxsize!r}")
-        self.maxsize = maxsize
-        self._acks: OrderedDict[str, dict[str, Any]] = OrderedDict()
-
-    def get(self, correlation_id: str | None) -> dict[str, Any] | None:
-        if correlation_id is None or correlation_id not in self._acks:
-            return None
-        self._acks.move_to_end(correlation_id)
-        return self._acks[correlation_id]
-
-    def put(self, correlation_id: str | None, payload: dict[str, Any]) -> None:
-        """Remember `payload`; a later ack (e.g. success after accepted) replaces it."""
-        if correlation_id is None:
-            return
-        self._acks[correlation_id] = payload
-        self._acks.move_to_end(correlation_id)
-        while len(self._acks) > self.maxsize:
-            self._acks.popitem(last=False)
-
-    def __contains__(self, correlation_id: object) -> bool:
-        return correlation_id in self._acks
-
-    def __len__(self) -> int:
-        return len(self._acks)

@@ -8,15 +8,29 @@ here, so a quota that changes is changed in one place.
 from __future__ import annotations
 
 __all__ = [
+    "ACTOR_MAX_RESTARTS",
+    "CAPACITY_KW_RANGE",
+    "DURATION_S_RANGE",
     "KEEPALIVE_RANGE_S",
     "MAX_CONNECTS_PER_S_PER_ACCOUNT",
     "MAX_CONNECTS_PER_S_PER_CLIENT_ID",
+    "MAX_ECHO_CHARS",
     "MAX_FILTERS_PER_SUBSCRIBE",
+    "MAX_ID_CHARS",
+    "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_BYTES",
     "MAX_PUBLISHES_PER_S",
+    "MAX_REPORTS_PER_RUN",
+    "MAX_SCENARIO_BYTES",
+    "MAX_SCENARIO_VALUES",
     "MAX_SUBSCRIPTIONS_PER_CONNECTION",
+    "MAX_VENS_PER_RUN",
+    "OFFLINE_BUFFER_MESSAGES",
     "PANEL_SIZES",
     "PANEL_SIZES_TEXT",
+    "PRIORITY_RANGE",
+    "REDUCTION_KW_RANGE",
+    "REPORT_INTERVAL_S_RANGE",
     "SHADOW_MAX_CLIENT_TOKEN_BYTES",
     "SHADOW_MAX_DEPTH",
     "SHADOW_MAX_REQUESTS_PER_S_PER_THING",
@@ -31,6 +45,7 @@ MAX_FILTERS_PER_SUBSCRIBE = 8  # topic filters in one SUBSCRIBE packet; more are
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 50  # topic filters one connection may hold
 MAX_CONNECTS_PER_S_PER_CLIENT_ID = 1  # CONNECTs per second with one client ID
 MAX_CONNECTS_PER_S_PER_ACCOUNT = 500  # CONNECTs per second for the whole account
+OFFLINE_BUFFER_MESSAGES = 1000  # what one client keeps while offline; oldest dropped first
 
 # -- AWS IoT Core device shadow ---------------------------------------------------------
 SHADOW_MAX_STATE_BYTES = 8 * 1024  # desired + reported, serialised; metadata does not count
@@ -41,3 +56,23 @@ SHADOW_MAX_REQUESTS_PER_S_PER_THING = 20  # shadow requests per second for one t
 # -- the house model --------------------------------------------------------------------
 PANEL_SIZES = (100, 150, 200)  # breaker panel ratings (A) a VEN may have
 PANEL_SIZES_TEXT = ", ".join(map(str, PANEL_SIZES[:-1])) + f" or {PANEL_SIZES[-1]}"  # for errors
+
+# -- what a command or shadow message may ask of one VEN (inclusive ranges) ---------------
+# Far beyond any house, far below what overflows: 1e308 kW once made telemetry sum to inf.
+REDUCTION_KW_RANGE = (0.0, 1000.0)  # kW an event, shedPanel or shedLoad asks one VEN to shed
+CAPACITY_KW_RANGE = (0.01, 100.0)  # a circuit's capacity (a 400 A breaker is 96 kW)
+DURATION_S_RANGE = (0.0, 7 * 86400.0)  # an event or shed; a week is longer than any DR event
+REPORT_INTERVAL_S_RANGE = (1.0, 86400.0)  # 1e308 s once silenced telemetry for good
+PRIORITY_RANGE = (0, 1000)  # shed order of a circuit; higher sheds first
+MAX_ID_CHARS = 256  # correlationId, event_id, loadId, venId
+MAX_ECHO_CHARS = 200  # a bad value quoted back in an error ack, so no ack nears 128 KB
+MAX_JSON_DEPTH = 32  # nesting of a command or shadow message; deeper is refused before parsing
+
+# -- supervision ---------------------------------------------------------------------------
+ACTOR_MAX_RESTARTS = 10  # failures one VEN's actors may have before the VEN is isolated
+
+# -- one run in one process -----------------------------------------------------------------
+MAX_SCENARIO_BYTES = 1_000_000  # a scenario file; real ones are a few KB
+MAX_SCENARIO_VALUES = 100_000  # values a scenario expands to: bounds YAML alias bombs
+MAX_VENS_PER_RUN = 20_000  # VENs one process runs; more go to the fleet's workers
+MAX_REPORTS_PER_RUN = 20_000_000  # telemetry rows one run keeps in memory (~4 GB)

@@ -62,6 +62,22 @@ class EventSpec:
         return self.start_s + self.duration_s
 
 
+FAULT_KINDS = ("broker_outage",)  # what a scenario's `faults:` list may hold
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """Something going wrong on simulated time: for now the broker away for a window."""
+
+    kind: str  # one of FAULT_KINDS
+    start_s: float
+    duration_s: float
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
+
+
 @dataclass(frozen=True)
 class MvSpec:
     """The scenario's `mv:` block: how events are settled (docs/mv.md)."""
@@ -90,6 +106,7 @@ class Scenario:
     description: str = ""
     warnings: tuple[str, ...] = ()  # `file:line: field: message`, probable unit mistakes
     mv: MvSpec = MvSpec()
+    faults: tuple[FaultSpec, ...] = ()
 
     @property
     def ven_count(self) -> int:

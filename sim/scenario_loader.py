@@ -27,8 +27,15 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from sim.limits import (
+    MAX_REPORTS_PER_RUN,
+    MAX_SCENARIO_BYTES,
+    MAX_SCENARIO_VALUES,
+    MAX_VENS_PER_RUN,
+)
 from sim.scenario import (
     EventSpec,
+    FaultSpec,
     FleetGroup,
     MvSpec,
     Scenario,
@@ -47,15 +54,36 @@ _ISO_HINT = "must be an ISO 8601 datetime such as 2026-07-15T00:00:00Z"
 Path = tuple[str | int, ...]
 
 
+_SPLIT_HINT = ("split it across processes: the fleet's workers each run a part "
+               "(ven-sim bench sim --workers K shows the pattern)")
+
+
 def load_scenario(path: str | os.PathLike) -> Scenario:
     source = os.fspath(path)
     try:
         with open(source, encoding="utf-8") as handle:
-            text = handle.read()
+            text = handle.read(MAX_SCENARIO_BYTES + 1)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ScenarioError(source, None, "", f"cannot read scenario file: {reason}") from None
+    if len(text) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(source, None, "", f"file is over {MAX_SCENARIO_BYTES:,} characters; "
+                            "a scenario is a few KB")
     return _Loader(source, text).build()
+
+
+def size_problem(scenario: Scenario) -> str | None:
+    """Why `scenario` is too big for one process (VENs, or telemetry rows kept), or None."""
+    vens = scenario.ven_count
+    if vens > MAX_VENS_PER_RUN:
+        return f"{vens:,} VENs are more than one run takes ({MAX_VENS_PER_RUN:,}); {_SPLIT_HINT}"
+    rows = vens * (scenario.duration_s // scenario.report_interval_s)
+    if rows > MAX_REPORTS_PER_RUN:
+        return (f"{vens:,} VENs for {format_duration(scenario.duration_s)} at one report every "
+                f"{format_duration(scenario.report_interval_s)} make {rows:,.0f} telemetry rows, "
+                f"more than one run keeps ({MAX_REPORTS_PER_RUN:,}); shorten it, report less "
+                f"often or {_SPLIT_HINT}")
+    return None
 
 
 def _field(path: Path) -> str:
@@ -151,6 +179,7 @@ class _Loader:
                 problem += f" ({context} that starts on line {opened.line + 1})"
             line = mark.line + 1 if mark else None
             raise ScenarioError(source, line, "", f"invalid YAML: {problem}") from None
+        self._values = 0
         self.data = self._plain(self.root, ())
 
     def fail(self, path: Path, message: str, got: Any = ..., hint: str = "") -> NoReturn:
@@ -172,7 +201,15 @@ class _Loader:
         return node, line
 
     def _plain(self, node: Any, path: Path) -> Any:
-        """ruamel's tree as plain JSON-like data, which is what jsonschema expects."""
+        """ruamel's tree as plain JSON-like data, which is what jsonschema expects.
+
+        Aliases are expanded here, so their count is bounded: 1.4 KB of nested aliases
+        once expanded to 2 GB.
+        """
+        self._values += 1
+        if self._values > MAX_SCENARIO_VALUES:
+            self.fail(path, f"the file expands to over {MAX_SCENARIO_VALUES:,} values "
+                      "(YAML aliases repeating aliases?)")
         if isinstance(node, dict):
             return {k: self._plain(v, (*path, k)) for k, v in node.items()}
         if isinstance(node, list):
@@ -252,7 +289,12 @@ class _Loader:
             weather=self.weather(d["weather"]), fleet=fleet,
             events=self.events(d.get("events", []), start, duration, report, fleet),
             source=self.source, description=d.get("description", ""), mv=self.mv(d.get("mv", {})),
+            faults=self.faults(d.get("faults", []), start, duration),
         )
+        problem = size_problem(scenario)
+        if problem is not None:
+            biggest = max(range(len(fleet)), key=lambda i: fleet[i].count)
+            self.fail(("fleet", biggest, "count"), problem)
         found = sorted((self._walk(path)[1], _field(path), message)
                        for path, message in sanity_warnings(d, scenario))
         warnings = tuple(f"{self.source}:{line}: {field}: {message}"
@@ -333,6 +375,22 @@ class _Loader:
             kw, per = e.get("requested_kw"), e.get("per_ven_kw")
             out.append(EventSpec(e["id"], begin, length, None if kw is None else float(kw),
                                  None if per is None else float(per), target))
+        return tuple(out)
+
+    def faults(self, faults: list[dict], start: datetime, duration: float
+               ) -> tuple[FaultSpec, ...]:
+        out = []
+        for i, f in enumerate(faults):
+            at = ("faults", i)
+            begin = self.event_start((*at, "start"), f["start"], start)
+            length = self.duration((*at, "duration"), f["duration"])
+            if not 0 <= begin < duration:
+                self.fail((*at, "start"), "must lie within the scenario "
+                          f"(+0 to +{format_duration(duration)})", f["start"])
+            if begin + length > duration:
+                self.fail((*at, "duration"), "runs past the scenario end "
+                          f"(+{format_duration(duration)})", f["duration"])
+            out.append(FaultSpec(f["kind"], begin, length))
         return tuple(out)
 
     def event_start(self, path: Path, text: str, start: datetime) -> float:

@@ -8,8 +8,10 @@ output folder behind.
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -36,18 +38,25 @@ TIMESERIES_COLUMNS = (
 
 
 def write_outputs(
-    out_dir: Path, summary: dict[str, Any], rows: list[Row], start_epoch: float
+    out_dir: Path, summary: dict[str, Any], rows: list[Row], start_epoch: float,
+    *, report: bool = True,
 ) -> Path:
-    """Write the three files into `out_dir` (created; must not already hold a run)."""
+    """Write the three files into `out_dir` (created; must not already hold a run).
+
+    `report=False` leaves out report.png (a second of matplotlib): an interrupted run
+    writes its data and ends."""
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} already exists and is not empty")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    clean_stale_staging(out_dir.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-{os.getpid()}-",
+                                    dir=out_dir.parent))
     try:
         write_summary(staging / "summary.json", summary)
         write_timeseries(staging / "timeseries.csv", rows, start_epoch)
-        write_report(staging / "report.png", summary, rows, start_epoch)
+        if report:
+            write_report(staging / "report.png", summary, rows, start_epoch)
         if out_dir.exists():
             out_dir.rmdir()
         os.replace(staging, out_dir)
@@ -55,6 +64,42 @@ def write_outputs(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
+
+
+_STAGING = re.compile(r"^\..+\.staging-(\d+)-[^.]+$")
+
+
+def check_writable(out_dir: Path) -> None:
+    """Before a run: OSError now if `out_dir` could not be written at the end."""
+    parent = Path(out_dir).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file stands where a folder must go
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(parent)) from None
+    os.rmdir(tempfile.mkdtemp(prefix=".write-check-", dir=parent))
+    clean_stale_staging(parent)
+
+
+def clean_stale_staging(parent: Path) -> list[Path]:
+    """Remove staging folders left by runs that were killed (their process is gone)."""
+    removed = []
+    for path in Path(parent).iterdir():
+        match = _STAGING.match(path.name)
+        if match is None or not path.is_dir() or _alive(int(match.group(1))):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:

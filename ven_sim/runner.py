@@ -23,9 +23,11 @@ from sim.models.house import build_circuits
 from sim.mv import EventWindow, Settlement, evaluate_event, fleet_totals
 from sim.scenario import Scenario, sample_params, ven_ids
 from sim.world import World, iso_utc
+from ven_sim.faults import FaultPlayer
 from ven_sim.kernel import Kernel
 from ven_sim.mqtt_vtn import MqttVtn
 from ven_sim.pacing import pacing_summary
+from ven_sim.signals import StopSignals
 from ven_sim.transports.base import BaseTransport as Transport
 from ven_sim.vtn import Vtn
 from ven_sim.wire import Wire
@@ -133,12 +135,15 @@ def run_scenario(
     progress: Callable[[float], None] | None = None,
     wire: Wire | None = None,
     circuits: bool = False,
+    stop: StopSignals | None = None,
 ) -> RunResult:
     """Run `scenario` to its end and return its summary and telemetry.
 
     With a `wire`, VENs speak MQTT through it and the VTN sends events as backend
     commands; a networked wire needs a numeric speed so the network can keep up. With
     `circuits` the log also keeps a row per circuit per interval (`FleetLog.circuit_rows`).
+    A signal caught by `stop` ends the run early: what was simulated so far is
+    measured, and the summary says when in `interrupted_at`.
     """
     if wire is not None and wire.networked and scenario.speed == "max":
         raise ValueError("a network broker needs a paced run: give --speed (e.g. 600), not max")
@@ -146,6 +151,10 @@ def run_scenario(
     wall_start = time.monotonic()
     dispatcher = Dispatcher("scenario", depth_first=True)
     kernel = Kernel(scenario.speed, dispatcher)
+    if stop is not None:
+        stop.call_on_signal(kernel.stop)
+    # Before any actor starts: a scenario with faults needs a broker the run controls.
+    faults = FaultPlayer(kernel, scenario, wire.transport if wire is not None else None)
     world = World(scenario.start, scenario.weather)
     log = FleetLog()
     recorder = RecorderActor.start(log, dispatcher=dispatcher)
@@ -170,7 +179,8 @@ def run_scenario(
     windows = [vtn.schedule(event) for event in scenario.events]
     try:
         kernel.run(scenario.duration_s, progress)
-        _await_acks(vtn, dispatcher, ACK_GRACE_S)
+        if stop is None or not stop.requested:
+            _await_acks(vtn, dispatcher, ACK_GRACE_S)
     finally:
         vtn.close()
         for ven in reversed(vens):
@@ -208,6 +218,13 @@ def run_scenario(
         summary["warmup_days"] = asked.mv.warmup_days
     summary.update(vtn.summary())
     summary.update(pacing_summary(scenario.speed, kernel.lags_s, summary.get("mqtt")))
+    summary.update(dispatcher.supervisor.summary())  # actor_restarts, failed_vens
+    summary.update(faults.summary())
+    if stop is not None and stop.requested:
+        summary["interrupted_at"] = iso_utc(scenario.start.timestamp() + kernel.now)
+        for event in summary["events"]:
+            if event["end_s"] > kernel.now - warmup_s:
+                event["interrupted"] = True  # its figures cover only what was simulated
     return RunResult(scenario=asked, summary=summary, log=log, vens=vens, windows=windows)
 
 

@@ -39,6 +39,13 @@ class StopSignals:
         self._received: int | None = None  # a plain attribute: storing it takes no lock
         self._previous: dict[int, Any] = {}
 
+    def call_on_signal(self, callback: Callable[[], None]) -> None:
+        """From now on call `callback` on a signal (at once if one came already); it must be
+        as signal-safe as `on_signal`. For what exists only after the handler is installed."""
+        self._on_signal = callback
+        if self._received is not None:
+            callback()
+
     @property
     def requested(self) -> bool:
         """Whether SIGINT or SIGTERM came while installed."""

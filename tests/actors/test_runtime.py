@@ -116,24 +116,63 @@ def test_future_callbacks_fire_on_set_and_when_already_done() -> None:
     assert seen == [42, 43]
 
 
-def test_failing_actor_is_stopped_and_others_keep_running() -> None:
+class Fragile(DispatchedActor):
+    """Raises on "poison"; counts everything else."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        super().__init__(dispatcher=dispatcher)
+        self.count = 0
+
+    def on_receive(self, message: Any) -> Any:
+        if message == "poison":
+            raise ValueError("secret-payload-text")
+        self.count += 1
+        return self.count
+
+
+def test_failing_actor_is_restarted_with_its_state_and_logged_once(
+        caplog: pytest.LogCaptureFixture) -> None:
     dispatcher = Dispatcher("manual")
-
-    class Broken(DispatchedActor):
-        def __init__(self) -> None:
-            super().__init__(dispatcher=dispatcher)
-
-        def on_receive(self, message: Any) -> Any:
-            raise ValueError("boom")
-
-    broken = Broken.start()
+    fragile = Fragile.start(dispatcher)
     healthy = Counter.start(dispatcher)
-    broken.tell("x")
+    for message in ("x", "poison", "x", "poison", "x"):
+        fragile.tell(message)
     healthy.tell("x")
     dispatcher.run_until_idle()
-    assert not broken.is_alive()
-    assert healthy.is_alive()
-    healthy.stop(block=False)
+    assert fragile.is_alive() and healthy.is_alive()
+    future = fragile.ask("x", block=False)
+    dispatcher.run_until_idle()
+    assert future.get(timeout=0) == 4  # the three before it, none lost to the restarts
+    assert dispatcher.supervisor.summary() == {"actor_restarts": 2, "failed_vens": []}
+    warnings = [r.getMessage() for r in caplog.records if "failed on" in r.getMessage()]
+    assert len(warnings) == 1 and "Fragile failed on a str message (ValueError at" in warnings[0]
+    assert "secret-payload-text" not in caplog.text  # never the payload
+    pykka.ActorRegistry.stop_all(block=False)
+    dispatcher.run_until_idle()
+
+
+def test_a_group_that_keeps_failing_is_isolated_and_the_rest_runs_on() -> None:
+    dispatcher = Dispatcher("manual")
+    sick, neighbour = Fragile.start(dispatcher), Fragile.start(dispatcher)
+    dispatcher.supervisor.enlist("ven-sick", [sick])
+    dispatcher.supervisor.enlist("ven-ok", [neighbour])
+    for _ in range(dispatcher.supervisor.max_restarts + 1):
+        sick.tell("poison")
+    dispatcher.run_until_idle()
+    assert dispatcher.supervisor.summary() == {"actor_restarts": 11, "failed_vens": ["ven-sick"]}
+    sick.tell("x")  # no ActorDeadError for whoever tells it
+    asked = sick.ask("x", block=False)
+    neighbour.tell("x")
+    dispatcher.run_until_idle()
+    with pytest.raises(pykka.ActorDeadError):
+        asked.get(timeout=0)
+    answer = neighbour.ask("x", block=False)
+    dispatcher.run_until_idle()
+    assert answer.get(timeout=0) == 2
+    sick.stop(block=False)  # an isolated actor still stops
+    dispatcher.run_until_idle()
+    assert not sick.is_alive()
+    neighbour.stop(block=False)
     dispatcher.run_until_idle()
 
 

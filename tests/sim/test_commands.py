@@ -82,7 +82,7 @@ def test_shed_panel_command_as_an_event_of_its_own() -> None:
      {"loadId": "ev1", "reduceKw": 0.0, "durationS": 60.0}),
     ("set", {"report_interval_seconds": 60}, {"report_interval_seconds": 60.0}),
     ("setConfig", {"report_interval_seconds": 30, "other": "x"},
-     {"report_interval_seconds": 30.0, "other": "x"}),
+     {"report_interval_seconds": 30.0, "ignored": ["other"]}),
     ("setLoad", {"loadId": "ev1", "enabled": False}, {"loadId": "ev1", "enabled": False}),
     ("setLoad", {"loadId": "ev1", "capacityKw": 7, "priority": 2, "enabled": None},
      {"loadId": "ev1", "capacityKw": 7.0, "priority": 2}),
@@ -206,7 +206,7 @@ def test_bad_fields(op: str, data: dict, message: str) -> None:
 def test_number_overflowing_to_infinity() -> None:
     err = parse_err(b'{"op":"shedPanel","correlationId":"i","data":{"requestedReductionKw":1e400,'
                     b'"durationS":5}}')
-    assert err.correlation_id == "i" and "must be finite" in err.error
+    assert err.correlation_id == "i" and "1e400 is out of range" in err.error
 
 
 def test_event_top_level_fallback_is_validated_too() -> None:

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from actors.messages import EventAck, Telemetry
+from sim.ack_cache import AckCache
 from sim.commands import Command, parse_command
 from sim.contract import (
     CIRCUIT_ACK_KEYS,
     EVERY_VEN,
     SHADOW_REQUEST_FILTERS,
-    AckCache,
     ack_payload,
     command_payload,
     encode,

@@ -1,7 +1,9 @@
 """The AWS IoT device shadow MQTT protocol (classic unnamed shadow) as a client of any broker.
 
 It subscribes to `$aws/things/+/shadow/{get,update,delete}` and answers on the same topics with
-`/accepted`, `/rejected`, `/delta` and `/documents` appended, as AWS IoT Core does. The
+`/accepted`, `/rejected`, `/delta` and `/documents` appended, as AWS IoT Core does. It also
+follows `ven/status/+`, where a VEN's Last Will lands, and marks that VEN's shadow offline,
+as an AWS IoT rule republishing the will to the shadow would. The
 document rules live in `shadow_doc` and `shadow_store` beside it; this is only the MQTT
 plumbing.
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from sim.contract import SHADOW_REQUEST_FILTERS, shadow_request, shadow_topic
+from sim.contract import PRESENCE_FILTER, SHADOW_REQUEST_FILTERS, shadow_request, shadow_topic
 from ven_sim.broker.shadow_doc import SHADOW_CLIENT_ID
 from ven_sim.broker.shadow_store import ShadowStore
 from ven_sim.transports.mqtt import BrokerURL, MQTTConnectError, TlsFiles, connect, make_client
@@ -81,7 +83,7 @@ class ShadowService:
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         # Also runs after paho reconnects: clean sessions forget subscriptions.
         if not rc.is_failure:
-            client.subscribe([(topic, 1) for topic in SHADOW_REQUEST_FILTERS])
+            client.subscribe([(topic, 1) for topic in (*SHADOW_REQUEST_FILTERS, PRESENCE_FILTER)])
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: list[Any], _p: Any) -> None:
         failed = [str(code) for code in codes if code.is_failure]
@@ -97,8 +99,11 @@ class ShadowService:
 
     def _answer(self, client: mqtt.Client, topic: str, payload: bytes) -> None:
         request = shadow_request(topic)
-        if request is None:
-            return
-        thing, operation = request
-        for suffix, body in self.store.handle(thing, operation, payload):
+        if request is None:  # a presence message (a Last Will): the rule AWS would run
+            replies = self.store.presence(topic, payload)
+        else:
+            thing, operation = request
+            replies = [(thing, suffix, body)
+                       for suffix, body in self.store.handle(thing, operation, payload)]
+        for thing, suffix, body in replies:
             client.publish(shadow_topic(thing, suffix), json.dumps(body), qos=1)

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sim.contract import SHADOW_OPERATIONS
+from sim import bounded
+from sim.contract import PRESENCE_TOPIC, SHADOW_OPERATIONS
 from sim.limits import SHADOW_MAX_STATE_BYTES
 from ven_sim.broker.shadow_doc import (
     SECTIONS,
@@ -49,6 +50,23 @@ class ShadowStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists():
                 self._load(self.path)
+
+    def presence(self, topic: str, payload: bytes) -> list[tuple[str, str, Json]]:
+        """A VEN's presence message on `ven/status/{thing}` (its Last Will, say) applied as
+        the shadow update an AWS IoT rule would make: `reported.ven.status`. Returns
+        (thing, suffix, reply) to publish; nothing for a thing without a shadow or a
+        message that is not a presence object."""
+        prefix = PRESENCE_TOPIC.format(ven_id="")
+        thing = topic[len(prefix):] if topic.startswith(prefix) else ""
+        try:
+            doc = bounded.loads(payload)
+        except bounded.BadJson:
+            return []
+        status = doc.get("status") if isinstance(doc, dict) else None
+        if not thing or status not in ("online", "offline") or self.document(thing) is None:
+            return []
+        request = json.dumps({"state": {"reported": {"ven": {"status": status}}}}).encode()
+        return [(thing, suffix, body) for suffix, body in self.handle(thing, "update", request)]
 
     def things(self) -> list[str]:
         with self._lock:

@@ -260,8 +260,9 @@ def least_privilege_policy(
     _thing_name(thing)
     arn = f"arn:{partition}:iot:{region}:{account}"
     own = contract.topics(thing)
-    publish = [*own.telemetry_out, own.ack, contract.shadow_topic(thing, "get"),
-               contract.shadow_topic(thing, "update")]
+    # The presence topic carries the Last Will: AWS checks a will against Publish too.
+    publish = [*own.telemetry_out, own.ack, contract.presence_topic(thing),
+               contract.shadow_topic(thing, "get"), contract.shadow_topic(thing, "update")]
     # The shadow's replies: `*` is the IoT policy wildcard, not MQTT's.
     inbound = [own.command, contract.shadow_topic(thing, "*")]
     return {

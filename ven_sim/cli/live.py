@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+from pathlib import Path
 
 import click
 
@@ -31,12 +32,16 @@ LOCAL_THING_NAME = "ven-local-1"
               show_default=True, help="Web UI port (0: none).")
 @click.option("--web-token", envvar="WEB_TOKEN",
               help="Token for control endpoints (required when not on loopback).")
+@click.option("--web-token-file", envvar="WEB_TOKEN_FILE", type=click.Path(dir_okay=False),
+              help="Read the web token from this file (kept out of ps and the environment).")
+@click.option("--web-allow-host", multiple=True,
+              help="Another name the web UI may be reached by (Host header); repeatable.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
               help="YAML: template, params, seed, weather, report_interval_seconds.")
 @click.option("--seconds", type=click.FloatRange(min=1), help="Stop after S seconds (tests).")
 @broker_options
-def live(thing_name, panel_amperage, web_host, web_port, web_token, config_file, seconds,
-         **broker) -> None:
+def live(thing_name, panel_amperage, web_host, web_port, web_token, web_token_file,
+         web_allow_host, config_file, seconds, **broker) -> None:
     """Run one VEN in real time: telemetry every 5 s, commands, shadow, web UI.
 
     --broker defaults to aws when IOT_ENDPOINT is set, else to the embedded broker.
@@ -46,6 +51,8 @@ def live(thing_name, panel_amperage, web_host, web_port, web_token, config_file,
     from ven_sim.live.config import load_live_config
     from ven_sim.live.ven import LiveVen
 
+    if web_token_file:
+        web_token = _read_token(web_token_file)
     if broker["broker"] is None:
         broker["broker"] = "aws" if os.environ.get("IOT_ENDPOINT") else "embedded"
     if not thing_name:
@@ -72,7 +79,8 @@ def live(thing_name, panel_amperage, web_host, web_port, web_token, config_file,
                 from ven_sim.web.server import WebServer
 
                 try:
-                    server = WebServer(ven, host=web_host, port=web_port, token=web_token)
+                    server = WebServer(ven, host=web_host, port=web_port, token=web_token,
+                                       allowed_hosts=web_allow_host)
                     server.start()
                 except (ValueError, OSError) as exc:  # no token off loopback, port taken
                     ven.stop()
@@ -96,3 +104,15 @@ def web_ui_error(host: str, port: int, exc: Exception) -> str:
     if isinstance(exc, OSError):
         return f"web UI: cannot listen on {host}:{port}: {exc.strerror or exc}"
     return f"web UI: {exc}"
+
+
+def _read_token(path: str) -> str:
+    """The token in `path`, surrounding whitespace removed; never echoed in an error."""
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise click.ClickException(f"cannot read --web-token-file {path}: {reason}") from None
+    if not token:
+        raise click.ClickException(f"--web-token-file {path} is empty")
+    return token

@@ -32,7 +32,7 @@ class SpeedType(click.ParamType):
 
 def _load(path: str, **overrides: Any) -> Scenario:
     # the loader brings in jsonschema and ruamel.yaml: only the commands that read a file pay
-    from sim.scenario_loader import load_scenario
+    from sim.scenario_loader import load_scenario, size_problem
 
     try:
         scenario = load_scenario(path)
@@ -44,6 +44,10 @@ def _load(path: str, **overrides: Any) -> Scenario:
         return scenario.with_overrides(**overrides)
     except ScenarioError as exc:
         raise click.ClickException(str(exc)) from None
+    problem = size_problem(scenario)  # again: --vens may have grown the fleet
+    if problem is not None:
+        raise click.ClickException(f"{path}: {problem}")
+    return scenario
 
 
 def plural(count: int, noun: str) -> str:
@@ -89,44 +93,61 @@ def run(
     shadow) and DR events go out as backend commands; a network broker needs --speed N.
     A paced run that falls behind its --speed says so (and in summary.json's `pacing`).
     """
-    from ven_sim.output import write_outputs
+    from ven_sim.output import check_writable, write_outputs
     from ven_sim.report import progress_bar, progress_lines, summary_table
     from ven_sim.runner import run_scenario
+    from ven_sim.signals import StopSignals
 
     loaded = _load(scenario, seed=seed, speed=speed, vens=vens)
     if broker["broker"] not in (None, "inprocess") and loaded.speed == "max":
         raise click.UsageError("a network broker needs a paced run: add --speed 600 (or any N)")
+    if loaded.faults and broker["broker"] != "inprocess":
+        raise click.UsageError("this scenario has faults: they play on a broker the run "
+                               "controls, add --broker inprocess")
     if out_dir is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = str(Path("runs") / f"{loaded.name}-{stamp}")
     target = Path(out_dir)
     check_out_dir(target, force)  # before the run, not after minutes of it
+    try:
+        check_writable(target)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write results to {target}: "
+                                   f"{exc.strerror or exc}") from None
     # A terminal gets a bar; a log file a line every few seconds.
     progress = (
         progress_bar(loaded.duration_s, enabled=True)
         if sys.stderr.isatty()
         else progress_lines(loaded.duration_s, lambda line: click.echo(line, err=True))
     )
-    with open_broker(**broker) as wire, progress as advance:
+    # A signal stops the kernel: what was simulated so far is measured and written.
+    with StopSignals() as stop, open_broker(**broker) as wire, progress as advance:
         if wire is not None:
             click.echo(f"on the wire: {wire.description}", err=True)
-        result = run_scenario(loaded, progress=advance, wire=wire, circuits=circuits)
-    pacing = result.summary.get("pacing") or {}
-    if pacing.get("warning"):
-        click.echo(f"Warning: {pacing['warning']}", err=True)
-    files = "summary.json, timeseries.csv, report.png"
-    with replacing(target, force):
-        written = write_outputs(
-            target, result.summary, result.log.sorted_rows(), loaded.start.timestamp()
-        )
-        if circuits:
-            from ven_sim.circuits_csv import write_circuits
+        click.echo(f"running {loaded.name} ({loaded.ven_count} VENs); Ctrl-C stops it and "
+                   "keeps what was simulated", err=True)
+        result = run_scenario(loaded, progress=advance, wire=wire, circuits=circuits, stop=stop)
+        interrupted = result.summary.get("interrupted_at")
+        if interrupted:
+            click.echo(f"interrupted at {interrupted} (simulated): summary.json and "
+                       f"timeseries.csv of what was simulated go to {target}/", err=True)
+        pacing = result.summary.get("pacing") or {}
+        if pacing.get("warning"):
+            click.echo(f"Warning: {pacing['warning']}", err=True)
+        files = "summary.json, timeseries.csv" + ("" if interrupted else ", report.png")
+        with replacing(target, force):
+            written = write_outputs(target, result.summary, result.log.sorted_rows(),
+                                    loaded.start.timestamp(), report=not interrupted)
+            if circuits:
+                from ven_sim.circuits_csv import write_circuits
 
-            types = {(v.ven_id, cid): kind for v in result.vens for cid, kind in
-                     v.circuit_types.items()}
-            write_circuits(written / "circuits.csv", result.log.circuit_rows, types,
-                           loaded.start.timestamp())
-            files += ", circuits.csv"
+                types = {(v.ven_id, cid): kind for v in result.vens for cid, kind in
+                         v.circuit_types.items()}
+                write_circuits(written / "circuits.csv", result.log.circuit_rows, types,
+                               loaded.start.timestamp())
+                files += ", circuits.csv"
+    if interrupted:
+        sys.exit(130)  # the shell's code for a command ended by a signal it handled
     click.echo(summary_table(result.summary))
     click.echo(f"results in {written}/ ({files})")
 

@@ -60,7 +60,8 @@ class BaseTransport(ABC):
 
     @abstractmethod
     def open(
-        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None
+        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None,
+        *, will: tuple[str, bytes] | None = None,
     ) -> BaseConnection: ...
 
     @abstractmethod

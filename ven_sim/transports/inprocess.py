@@ -9,10 +9,11 @@ simulation gets device shadows without any network.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from sim import contract
+from sim.limits import OFFLINE_BUFFER_MESSAGES
 from ven_sim.broker.shadow_store import ShadowStore
 from ven_sim.transports.base import (
     BaseConnection,
@@ -40,6 +41,26 @@ class InProcessBus:
         self._clients: dict[str, _InProcessConnection] = {}
         self.shadows = shadows
         self.published = 0
+        self.down: str | None = None  # why the broker is away (an outage fault), or None
+        self.telemetry_lost = 0  # telemetry dropped from a full offline buffer
+        self.telemetry_replayed = 0  # telemetry sent late, after an outage
+
+    def outage(self, reason: str | None) -> None:
+        """Take the broker away (`reason`) or bring it back (None), as a real outage does.
+
+        Every connection sees the link go down and buffers what it publishes (bounded,
+        oldest dropped first); when the broker is back each sees the link come up, and
+        then replays its buffer in order. Runs on the caller's thread, synchronously.
+        """
+        with self._lock:
+            self.down = reason
+            clients = list(self._clients.values())
+        for conn in clients:
+            if conn.on_state is not None:
+                conn.on_state(reason is None, reason)
+        if reason is None:
+            for conn in clients:
+                conn._replay()
 
     def attach(self, conn: _InProcessConnection) -> None:
         with self._lock:
@@ -80,6 +101,9 @@ class InProcessBus:
         # The prefix test first: it is all that most publishes (telemetry) cost here.
         if self.shadows is not None and topic.startswith(contract.SHADOW_TOPIC_PREFIX):
             self._answer_shadow(topic, payload)
+        elif self.shadows is not None and topic_matches(contract.PRESENCE_FILTER, topic):
+            for thing, suffix, document in self.shadows.presence(topic, payload):
+                self.publish(contract.shadow_topic(thing, suffix), contract.encode(document))
 
     def _answer_shadow(self, topic: str, payload: bytes) -> None:
         request = contract.shadow_request(topic)
@@ -97,19 +121,35 @@ class _InProcessConnection(BaseConnection):
     client_id: str
     on_message: MessageHandler
     on_state: StateHandler | None
+    will: tuple[str, bytes] | None = None  # published if kicked: the only unclean end here
     stats: ConnectionStats = field(default_factory=ConnectionStats)
     _open: bool = True
+    _offline: deque[tuple[str, bytes]] = field(default_factory=deque)
 
     @property
     def connected(self) -> bool:
-        return self._open
+        return self._open and self.bus.down is None
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
         if not self._open:
             self.stats.dropped += 1
             return
+        if self.bus.down is not None:  # like paho's offline buffer: bounded, oldest first
+            if len(self._offline) >= OFFLINE_BUFFER_MESSAGES:
+                lost_topic, _ = self._offline.popleft()
+                self.stats.dropped += 1
+                self.bus.telemetry_lost += _is_telemetry(lost_topic)
+            self._offline.append((topic, payload))
+            return
         self.stats.published += 1
         self.bus.publish(topic, payload)
+
+    def _replay(self) -> None:
+        while self._offline and self._open and self.bus.down is None:
+            topic, payload = self._offline.popleft()
+            self.bus.telemetry_replayed += _is_telemetry(topic)
+            self.stats.published += 1
+            self.bus.publish(topic, payload)
 
     def subscribe(self, topic_filter: str, qos: int = 1) -> None:
         self.bus.subscribe(self, topic_filter)
@@ -129,6 +169,8 @@ class _InProcessConnection(BaseConnection):
         self.bus.detach(self)
         self.stats.disconnects += 1
         self.stats.last_error = reason
+        if self.will is not None:
+            self.bus.publish(*self.will)
         if self.on_state is not None:
             self.on_state(False, reason)
 
@@ -140,9 +182,10 @@ class InProcessTransport(BaseTransport):
         self.bus = bus or InProcessBus()
 
     def open(
-        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None
+        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None,
+        *, will: tuple[str, bytes] | None = None,
     ) -> _InProcessConnection:
-        conn = _InProcessConnection(self.bus, client_id, on_message, on_state)
+        conn = _InProcessConnection(self.bus, client_id, on_message, on_state, will=will)
         conn.stats.connects += 1
         self.bus.attach(conn)
         if on_state is not None:
@@ -151,3 +194,7 @@ class InProcessTransport(BaseTransport):
 
     def close(self) -> None:
         """Nothing to release in-process."""
+
+
+def _is_telemetry(topic: str) -> bool:
+    return contract.topic_kind(topic) in ("metering", "telemetry")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 
-from sim.limits import KEEPALIVE_RANGE_S
+from sim.limits import KEEPALIVE_RANGE_S, OFFLINE_BUFFER_MESSAGES
 from ven_sim.transports.base import BaseTransport, MessageHandler, StateHandler
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
 from ven_sim.transports.netloop import NetworkLoop
@@ -38,7 +38,7 @@ class PahoTransport(BaseTransport):
         *,
         keepalive: int = 60,
         loop: NetworkLoop | None = None,
-        offline_buffer: int = 1000,
+        offline_buffer: int = OFFLINE_BUFFER_MESSAGES,
         max_publish_rate: float | None = None,
         backoff: tuple[float, float] = (1.0, 60.0),
         rng: random.Random | None = None,
@@ -68,11 +68,14 @@ class PahoTransport(BaseTransport):
         self._closed = False
 
     def open(
-        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None
+        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None,
+        *, will: tuple[str, bytes] | None = None,
     ) -> PahoConnection:
         """Create the client (TLS files are loaded here, errors raise) and connect in the loop."""
         tls = self._tls(client_id) if callable(self._tls) else self._tls
         client = make_client(client_id, self.url, tls)
+        if will is not None:
+            client.will_set(will[0], will[1], qos=1)
         _require_tls12(client)
         if self.alpn and client._ssl_context is not None:
             client._ssl_context.set_alpn_protocols(list(self.alpn))

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 CERT_HINT = "the broker probably rejected the client certificate (missing, or not from its CA)"
 TAKEOVER = "another client connected with the same client ID, or the broker dropped the session"
 CLOSE_DRAIN_S = 5.0  # close() waits this long for PUBACKs before sending DISCONNECT
+# This many takeovers within the window: another client surely uses this client ID.
+DUPLICATE_TAKEOVERS = 3
+DUPLICATE_WINDOW_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,8 @@ class PahoConnection(BaseConnection):
         self._unacked: set[int] = set()
         self._drain: TimerHandle | None = None
         self._reported: tuple[bool, str | None] | None = None
+        self._takeovers: deque[float] = deque(maxlen=DUPLICATE_TAKEOVERS)
+        self._duplicate_logged = False
         client.suppress_exceptions = True  # a paho callback error must not abort loop_read
         client.logger = _ErrorTap(self)
         client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
@@ -197,7 +202,26 @@ class PahoConnection(BaseConnection):
         if self._closing or self._loop.stopping:
             self._finish_close()
             return
-        self._lost(self._reason(str(reason)), was_up)
+        why = self._reason(str(reason))
+        if why.endswith(TAKEOVER):
+            why = self._takeover(why)
+        self._lost(why, was_up)
+
+    def _takeover(self, why: str) -> str:
+        """Count takeovers; once they repeat, say plainly that the client ID is shared."""
+        now = time.monotonic()
+        self._takeovers.append(now)
+        if len(self._takeovers) < DUPLICATE_TAKEOVERS or now - self._takeovers[0] > \
+                DUPLICATE_WINDOW_S:
+            return why
+        why = (f"duplicate client ID: another VEN or client connects as {self.client_id!r} "
+               f"({DUPLICATE_TAKEOVERS} takeovers in {now - self._takeovers[0]:.0f} s); "
+               "the two keep taking the connection from each other. Give each VEN its own "
+               "thing name, or stop the other one")
+        if not self._duplicate_logged:
+            self._duplicate_logged = True
+            log.error("%s: %s", self.client_id, why)
+        return why
 
     def _reason(self, reason: str) -> str:
         if self._refusal is not None:
@@ -223,6 +247,8 @@ class PahoConnection(BaseConnection):
         delay = self._settings.rng.uniform(0.0, min(cap, base * 2 ** min(self._attempt, 30)))
         self._attempt += 1
         level = logging.WARNING if self._attempt == 1 or was_up else logging.INFO
+        if reason.startswith("duplicate client ID"):
+            level = logging.DEBUG  # said once, at ERROR, by _takeover
         log.log(level, "%s: %s; reconnect attempt %d in %.2f s", self.client_id, reason,
                 self._attempt, delay)
         self._timer = self._loop.call_later(delay, self._connect)

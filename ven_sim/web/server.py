@@ -1,9 +1,15 @@
 """The web UI of `ven-sim live`: HTTP on the standard library, around `api.Api`.
 
-A `ThreadingHTTPServer` on a daemon thread. Reading (every GET) is open; the controls
-(every POST) need the token whenever one is set, and one must be set when the server
-listens on anything but loopback. On loopback the `Host` header must be loopback too
-(no DNS rebinding), and a POST from another origin is refused (no cross-site requests).
+A `ThreadingHTTPServer` on a daemon thread. A token must be set when the server listens
+on anything but loopback, and then every API request (GET /api/state included) needs it;
+only the page's three static files, which hold no data, load without it, so a browser can
+open `/#token=...` (the fragment never leaves the browser). On loopback the controls (every
+POST) need the token whenever one is set. The `Host` header is checked everywhere (no DNS
+rebinding): loopback on loopback, else the address or name the server was bound to, an IP
+literal or this machine's name on a wildcard bind, or a name in `allowed_hosts`. A POST
+from another origin is refused (no cross-site requests). Origin, Host and token are
+checked before a body is read; a client that sends less body than it announced is only
+logged at debug.
 
 Routes: GET /, GET /static/<file>, GET /api/state, POST /api/circuits/<id>,
 POST /api/events, POST /api/events/<id>/restore, POST /api/panel.
@@ -71,12 +77,16 @@ class WebServer:
     """Serves the live VEN's page and API on `host:port` (port 0: a free one) until `stop()`."""
 
     def __init__(self, ven: VenControls, *, host: str = "127.0.0.1", port: int = 0,
-                 token: str | None = None) -> None:
+                 token: str | None = None, allowed_hosts: tuple[str, ...] = ()) -> None:
         self.ven = ven
         self.host = host
         self.port = port  # the bound port once started
         self.token = token or None
         self.loopback = is_loopback(host)
+        self.allowed_hosts = {h.strip("[]").lower() for h in (host, *allowed_hosts)}
+        self.wildcard = host.strip("[]") in ("0.0.0.0", "::", "")
+        if self.wildcard:
+            self.allowed_hosts.add(socket.gethostname().lower())
         if not self.loopback and self.token is None:
             raise ValueError(
                 f"the web UI would listen on {host!r}, which is not loopback: give a token "
@@ -119,8 +129,7 @@ class WebServer:
             if route_method != method:
                 allowed.append(route_method)
                 continue
-            if method == "POST":
-                self._authorize(headers)
+            self.authorize(method, path, headers)
             body = json_object(raw) if method == "POST" and name != "post_restore" else {}
             return getattr(self.api, name)(unquote(match.groupdict().get("arg") or ""), body)
         if allowed:
@@ -129,18 +138,41 @@ class WebServer:
         raise ApiError(404, f"no such resource: {path}")
 
     def check_origin(self, method: str, headers: Any) -> None:
-        """On loopback, `Host` must be loopback; a POST's `Origin` must be this server."""
+        """`Host` must name this server (see the module doc); a POST's `Origin` too."""
         host = headers.get("Host")
-        if self.loopback and host is not None and not is_loopback(_hostname(f"//{host}")):
-            raise ApiError(403, f"Host {host!r} is not this loopback server")
+        if host is None:
+            if not self.loopback:
+                raise ApiError(400, "a Host header is required")
+        elif not self._our_host(_hostname(f"//{host}")):
+            raise ApiError(403, f"Host {host[:100]!r} is not this server")
         origin = headers.get("Origin")
         if method == "POST" and origin is not None and (
                 host is None or _netloc(origin) != host.strip().lower()):
             raise ApiError(403, "cross-origin requests are not allowed")
 
-    def _authorize(self, headers: Any) -> None:
+    def _our_host(self, name: str) -> bool:
+        if self.loopback:
+            return is_loopback(name)
+        if name in self.allowed_hosts:
+            return True
+        if self.wildcard:
+            try:
+                ipaddress.ip_address(name)
+                return True  # an address: not a name an attacker's DNS could rebind
+            except ValueError:
+                return is_loopback(name)
+        return False
+
+    def authorize(self, method: str, path: str, headers: Any) -> None:
+        """The token, where one is needed: off loopback for all but the static files."""
         if self.token is None:
             return
+        static = method == "GET" and (path == "/" or path.startswith("/static/"))
+        if method == "POST" or (not self.loopback and not static):
+            self._check_token(headers)
+
+    def _check_token(self, headers: Any) -> None:
+        assert self.token is not None
         given = headers.get("X-Token")
         auth = headers.get("Authorization") or ""
         if given is None and auth[:7].lower() == "bearer ":
@@ -148,6 +180,10 @@ class WebServer:
         if given is None or not hmac.compare_digest(given.encode(), self.token.encode()):
             raise ApiError(401, "missing or wrong token (Authorization: Bearer <token>)",
                            {"WWW-Authenticate": 'Bearer realm="ven-sim"'})
+
+
+class _IncompleteBody(Exception):
+    """The client announced more body than it sent: nobody is left to answer."""
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -182,9 +218,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         app = self.server.app
         try:
-            raw = self._read_body() if method == "POST" else b""
             app.check_origin(method, self.headers)
+            app.authorize(method, self.path.split("?", 1)[0], self.headers)  # before the body
+            raw = self._read_body() if method == "POST" else b""
             response = app.handle(method, self.path, self.headers, raw)
+        except _IncompleteBody as exc:
+            logger.debug("web %s %s from %s: %s", method, self.path[:200],
+                         self.address_string(), exc)
+            self.close_connection = True
+            return
         except ApiError as exc:
             response = json_response({"error": exc.message}, exc.status)
             response.headers.update(exc.headers)
@@ -202,7 +244,13 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "bad Content-Length")
         if length > MAX_BODY_BYTES:
             raise ApiError(413, f"the body is over {MAX_BODY_BYTES} bytes")
-        return self.rfile.read(length) if length else b""
+        try:
+            raw = self.rfile.read(length) if length else b""
+        except OSError as exc:  # the client stalled past `timeout` or reset the connection
+            raise _IncompleteBody(f"body not received: {exc}") from None
+        if len(raw) < length:
+            raise _IncompleteBody(f"body ended after {len(raw)} of {length} bytes")
+        return raw
 
     def _send(self, response: Response) -> None:
         self.send_response(response.status)

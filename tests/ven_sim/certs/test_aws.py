@@ -197,6 +197,7 @@ def test_least_privilege_policy_covers_only_the_things_own_resources() -> None:
             f"{ARN}:topic/volttron/metering",
             f"{ARN}:topic/ven/telemetry/ven-1",
             f"{ARN}:topic/ven/ack/ven-1",
+            f"{ARN}:topic/ven/status/ven-1",
             f"{ARN}:topic/$aws/things/ven-1/shadow/get",
             f"{ARN}:topic/$aws/things/ven-1/shadow/update",
         ],

@@ -278,3 +278,24 @@ def test_token_from_the_url_fragment(browser: Any, live: Live) -> None:
     finally:
         context.close()
         server.stop()
+
+
+def test_off_loopback_the_page_reads_with_the_token_only(browser: Any, live: Live) -> None:
+    server = WebServer(live.ven, host="0.0.0.0", port=0, token="wide-token")
+    server.start()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        base = f"http://127.0.0.1:{server.port}/"
+        with page.expect_response(lambda r: r.url.endswith("/api/state")) as answer:
+            page.goto(base)
+        assert answer.value.status == 401
+        expect(page.locator("#message")).to_contain_text("#token=")
+        expect(page.locator("#circuits tr[data-circuit]")).to_have_count(0)
+        page.goto(f"{base}#token=wide-token")
+        page.reload()  # a new fragment alone does not reload the page
+        expect(page.locator('#circuits tr[data-circuit="ev1"]')).to_have_count(1)
+    finally:
+        context.close()
+        server.stop()

@@ -266,12 +266,16 @@ def test_is_loopback(host: str, loopback: bool) -> None:
 
 
 def test_token_on_all_interfaces(ven: FakeVen) -> None:
-    web = WebServer(ven, host="0.0.0.0", port=0, token=TOKEN)
+    web = WebServer(ven, host="0.0.0.0", port=0, token=TOKEN, allowed_hosts=("ven.lan",))
     web.start()
     try:
-        state = call(web, "GET", "/api/state", headers={"Host": "ven.lan"})
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        assert call(web, "GET", "/api/state", headers={"Host": "ven.lan"})[0] == 401
+        state = call(web, "GET", "/api/state", headers={"Host": "ven.lan", **auth})
         assert state[0] == 200 and state[2]["tokenRequired"] is True
-        assert call(web, "GET", "/")[0] == 200
+        assert call(web, "GET", "/")[0] == 200  # the page holds no data; it reads #token
+        assert call(web, "GET", "/static/app.js")[0] == 200
+        assert call(web, "GET", "/nowhere")[0] == 401
         body = {"enabled": False}
         status, headers, _ = call(web, "POST", "/api/circuits/ev1", body)
         assert status == 401 and headers["www-authenticate"].startswith("Bearer")
@@ -325,3 +329,55 @@ def test_start_and_stop(ven: FakeVen) -> None:
     web.stop()  # twice is fine
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+@pytest.mark.parametrize(("bind", "host", "status"), [
+    ("0.0.0.0", "evil.example", 403),  # DNS rebinding: a name this server was not given
+    ("0.0.0.0", "ven.lan:8080", 200),
+    ("0.0.0.0", "10.1.2.3:8080", 200),  # an address cannot be rebound
+    ("0.0.0.0", None, 400),
+    ("127.0.0.1", "ven.lan", 403),
+])
+def test_host_header_is_checked_off_loopback_too(ven: FakeVen, bind: str, host: str | None,
+                                                 status: int) -> None:
+    token = TOKEN if bind == "0.0.0.0" else None
+    web = WebServer(ven, host=bind, port=0, token=token, allowed_hosts=("ven.lan",))
+    web.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
+        conn.putrequest("GET", "/api/state", skip_host=True)
+        if host is not None:
+            conn.putheader("Host", host)
+        conn.putheader("Authorization", f"Bearer {TOKEN}")
+        conn.endheaders()
+        assert conn.getresponse().status == status
+        conn.close()
+    finally:
+        web.stop()
+
+
+def test_token_is_checked_before_a_body_is_read(ven: FakeVen) -> None:
+    web = WebServer(ven, host="0.0.0.0", port=0, token=TOKEN)
+    web.start()
+    try:
+        with socket.create_connection(("127.0.0.1", web.port), timeout=5) as sock:
+            # 16 KB announced, none sent: answered 401 at once, not after the read timeout.
+            sock.sendall(b"POST /api/panel HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Length: 16000\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.0 401")
+    finally:
+        web.stop()
+
+
+def test_an_incomplete_body_is_logged_at_debug_only(server: WebServer,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="ven_sim.web.server")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"POST /api/panel HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Length: 50\r\n\r\n{")
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(100) == b""  # nobody to answer: closed without a response
+    assert call(server, "GET", "/api/state")[0] == 200
+    incomplete = [r for r in caplog.records if "body ended after 1 of 50 bytes" in r.getMessage()]
+    assert [r.levelname for r in incomplete] == ["DEBUG"]
+    assert not [r for r in caplog.records if r.levelno >= 30]

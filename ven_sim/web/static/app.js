@@ -40,10 +40,16 @@
     box.hidden = !text;
   }
 
-  async function post(path, body) {
+  // Off loopback the server wants the token on every API request, reads included.
+  function authHeaders(headers = {}) {
     const token = currentToken(); // read each time: editing the fragment does not reload
-    const headers = { "Content-Type": "application/json" };
     if (token) headers.Authorization = `Bearer ${token}`;
+    return headers;
+  }
+
+  async function post(path, body) {
+    const token = currentToken();
+    const headers = authHeaders({ "Content-Type": "application/json" });
     const res = await fetch(path, { method: "POST", headers, body: JSON.stringify(body || {}) });
     let data = {};
     try { data = await res.json(); } catch { /* not JSON */ }
@@ -57,7 +63,8 @@
   // -- polling ------------------------------------------------------------------------
   async function poll() {
     try {
-      const res = await fetch("/api/state", { cache: "no-store" });
+      const res = await fetch("/api/state", { cache: "no-store", headers: authHeaders() });
+      if (res.status === 401) throw new Error("this server needs a token: open /#token=YOUR_TOKEN");
       if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
       state = await res.json();
       clockOffset = state.now - Date.now() / 1000;

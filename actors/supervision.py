@@ -1,0 +1,86 @@
+"""One-for-one supervision for the actors of a dispatcher, as Erlang/OTP and Akka do it.
+
+An actor whose handler raises on a told message is not stopped: the message is dropped,
+the failure counted, and the actor goes on with the next message, its state as the
+handler left it (handlers validate their input before they change anything). The first
+failure of each kind (actor class, message type) is logged once, with the exception's
+type and where it was raised, never the message itself: a payload can be large, or
+carry what should not be in a log.
+
+Actors are enlisted in groups, one per VEN. A group whose actors fail more than
+`ACTOR_MAX_RESTARTS` times is marked failed and isolated: its actors handle nothing but
+their stop from then on, and whoever tells them something is not disturbed (no
+ActorDeadError), so the rest of the fleet runs on.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import traceback
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+import pykka
+
+from sim.limits import ACTOR_MAX_RESTARTS
+
+logger = logging.getLogger(__name__)
+
+
+class Supervisor:
+    """Counts actor failures per group and isolates a group that keeps failing."""
+
+    def __init__(self, max_restarts: int = ACTOR_MAX_RESTARTS) -> None:
+        self.max_restarts = max_restarts
+        self._lock = threading.Lock()  # enlist runs on the builder's thread
+        self._groups: dict[str, list[pykka.ActorRef[Any]]] = collections.defaultdict(list)
+        self._group_of: dict[str, str] = {}  # actor urn -> group
+        self.restarts: collections.Counter[str] = collections.Counter()  # by group or class
+        self.failed: dict[str, str] = {}  # group -> why it was isolated
+        self._logged: set[tuple[str, str]] = set()
+
+    def enlist(self, group: str, refs: Iterable[pykka.ActorRef[Any]]) -> None:
+        """Put `refs` in `group` (one VEN): they are counted, and isolated, together."""
+        with self._lock:
+            for ref in refs:
+                if ref.actor_urn not in self._group_of:
+                    self._group_of[ref.actor_urn] = group
+                    self._groups[group].append(ref)
+
+    @property
+    def total_restarts(self) -> int:
+        return sum(self.restarts.values())
+
+    def summary(self) -> dict[str, Any]:
+        """`actor_restarts` and the isolated groups as `failed_vens`, for summary.json."""
+        return {"actor_restarts": self.total_restarts, "failed_vens": sorted(self.failed)}
+
+    def on_failure(self, actor: pykka.Actor, message: Any, exc: BaseException,
+                   tb: TracebackType | None) -> None:
+        """An actor raised on `message`: count it, log it once, isolate its group if due."""
+        group = self._group_of.get(actor.actor_urn)
+        kind = (type(actor).__name__, type(message).__name__)
+        key = group if group is not None else kind[0]
+        self.restarts[key] += 1
+        if kind not in self._logged:
+            self._logged.add(kind)
+            where = traceback.extract_tb(tb)[-1] if tb is not None else None
+            place = f" at {where.filename}:{where.lineno}" if where is not None else ""
+            logger.warning("%s%s failed on a %s message (%s%s); restarted, message dropped",
+                           kind[0], f" of {group}" if group else "", kind[1],
+                           type(exc).__name__, place)
+        if group is not None and group not in self.failed and \
+                self.restarts[group] > self.max_restarts:
+            self._isolate(group, f"{self.restarts[group]} actor failures, the last in "
+                                 f"{kind[0]} on a {kind[1]} message")
+
+    def _isolate(self, group: str, why: str) -> None:
+        self.failed[group] = why
+        logger.error("%s marked failed and isolated: %s; the rest runs on", group, why)
+        for ref in self._groups[group]:
+            actor = ref._actor_weakref()  # noqa: SLF001 - pykka keeps the actor weakly
+            if actor is not None:
+                actor._isolated = True  # noqa: SLF001 - the runtime's own flag

@@ -1,0 +1,84 @@
+"""Hostile JSON made safe: bounded parsing, and bad values quoted back at a bounded size.
+
+Everything a backend, a broker or another client sends is read through `loads`: depth is
+checked before parsing (a 990-deep document once raised RecursionError far from the parser),
+and numbers JSON cannot carry back out (1e400 parses as infinity) are refused, so whatever
+was accepted can always be encoded again. `show` quotes a value for an error message at
+most `MAX_ECHO_CHARS` long, so an error ack never grows with the input it rejects.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from sim.limits import MAX_ECHO_CHARS, MAX_ID_CHARS, MAX_JSON_DEPTH
+
+__all__ = ["BadJson", "clip", "depth", "loads", "short_id", "show"]
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+class BadJson(ValueError):
+    """A payload that is not JSON, too deep, or holds a number JSON cannot carry."""
+
+
+def depth(raw: bytes) -> int:
+    """How deeply arrays and objects nest in `raw` (strings skipped); 0 for a scalar."""
+    deepest = level = 0
+    for match in _BRACKET.finditer(_STRING.sub(b"", raw)):
+        if match.group() in (b"[", b"{"):
+            level += 1
+            deepest = max(deepest, level)
+        else:
+            level -= 1
+    return deepest
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadJson(f"number {clip(text)} is out of range")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise BadJson(f"{name} is not valid JSON")
+
+
+def loads(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse JSON; BadJson if invalid, nested over `max_depth` or holding a non-finite number."""
+    data = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+    nested = depth(data)
+    if nested > max_depth:
+        raise BadJson(f"nested {nested} deep, over the limit of {max_depth}")
+    try:
+        return json.loads(data, parse_float=_finite, parse_constant=_constant)
+    except BadJson:
+        raise
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise BadJson(str(exc)) from None
+
+
+def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """`text`, cut to `limit` characters with a note of how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}...({len(text)} chars)"
+
+
+def show(value: Any, limit: int = MAX_ECHO_CHARS) -> str:
+    """repr(value) for an error message, at most about `limit` characters."""
+    if isinstance(value, str) and len(value) > limit:
+        return clip(repr(value[:limit]), limit + 2) + f"...({len(value)} chars)"
+    if isinstance(value, dict | list):  # repr of a deep container recurses without bound
+        return f"{type(value).__name__} of {len(value)} items"
+    return clip(repr(value), limit)
+
+
+def short_id(value: str) -> str:
+    """An identifier cut to `MAX_ID_CHARS`, for echoing one that was refused as too long."""
+    return clip(value, MAX_ID_CHARS)
