@@ -41,7 +41,7 @@ def _load(path: str, **overrides: Any) -> Scenario:
     for warning in scenario.warnings:
         click.echo(f"warning: {warning}", err=True)
     try:
-        return scenario.with_overrides(**overrides)
+        scenario = scenario.with_overrides(**overrides)
     except ScenarioError as exc:
         raise click.ClickException(str(exc)) from None
     problem = size_problem(scenario)  # again: --vens may have grown the fleet
