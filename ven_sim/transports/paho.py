@@ -43,6 +43,7 @@ class PahoTransport(BaseTransport):
         backoff: tuple[float, float] = (1.0, 60.0),
         rng: random.Random | None = None,
         alpn: tuple[str, ...] = (),
+        observer: Callable[[str, str, float], None] | None = None,
     ) -> None:
         low, high = KEEPALIVE_RANGE_S
         if isinstance(keepalive, bool) or not low <= keepalive <= high:
@@ -60,6 +61,7 @@ class PahoTransport(BaseTransport):
         self.rng = rng or random.Random()
         # AWS IoT on port 443 picks MQTT by ALPN ("x-amzn-mqtt-ca") for networks blocking 8883.
         self.alpn = alpn
+        self.observer = observer  # see ConnectionSettings.observer
         self.loop = loop or NetworkLoop()
         self._tls = tls
         self._owns_loop = loop is None
@@ -78,7 +80,7 @@ class PahoTransport(BaseTransport):
             client._ssl_context.set_alpn_protocols(list(self.alpn))
         settings = ConnectionSettings(
             self.url, self.keepalive, self.loop, self.offline_buffer, self.max_publish_rate,
-            self.backoff, self.rng,
+            self.backoff, self.rng, self.observer,
         )
         conn = PahoConnection(settings, client_id, client, on_message, on_state, self._forget)
         with self._lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import ssl
 import threading
 import time
@@ -45,6 +46,9 @@ class ConnectionSettings:
     max_publish_rate: float | None
     backoff: tuple[float, float]
     rng: random.Random
+    # Load tests time each connection: observer(event, client_id, seconds) for "handshake"
+    # (TCP connect + TLS, blocking in reconnect()), "connack" (after it) and "puback".
+    observer: Callable[[str, str, float], None] | None = None
 
 
 class PahoConnection(BaseConnection):
@@ -83,7 +87,9 @@ class PahoConnection(BaseConnection):
         self._timer: TimerHandle | None = None
         # QoS 1 messages paho holds until their PUBACK: close() lets them go out first, since
         # beyond 20 in flight paho only queues them and a DISCONNECT would leave them behind.
-        self._unacked: set[int] = set()
+        self._unacked: dict[int, float] = {}  # mid -> when it went to paho
+        self._observer = settings.observer
+        self._handshake_end = 0.0
         self._drain: TimerHandle | None = None
         self._reported: tuple[bool, str | None] | None = None
         client.suppress_exceptions = True  # a paho callback error must not abort loop_read
@@ -157,7 +163,16 @@ class PahoConnection(BaseConnection):
         self._acked, self._refusal, self._socket_error = False, None, None
         url = self._settings.url
         try:
+            begin = time.monotonic()
             self._client.reconnect()  # TCP connect + TLS handshake block briefly; CONNACK won't
+            self._handshake_end = time.monotonic()
+            # paho leaves Nagle on: an ack written while a PUBACK is still unacknowledged
+            # would wait for the broker's delayed ACK (~40 ms on Linux).
+            sock = self._client.socket()
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._observer is not None:
+                self._observer("handshake", self.client_id, self._handshake_end - begin)
         except ssl.SSLCertVerificationError as exc:
             self._lost(f"{url}: broker certificate not trusted: {exc.verify_message}")
         except ssl.SSLError as exc:
@@ -170,6 +185,8 @@ class PahoConnection(BaseConnection):
             self._refusal = f"connection refused by the broker: {reason}"
             return
         self._acked = True
+        if self._observer is not None:
+            self._observer("connack", self.client_id, time.monotonic() - self._handshake_end)
         # After this callback paho re-sends its unacknowledged publishes; ours follow them.
         self._loop.call_soon(self._after_connect)
 
@@ -276,14 +293,16 @@ class PahoConnection(BaseConnection):
             if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                 self.stats.published += 1
                 if qos:
-                    self._unacked.add(info.mid)
+                    self._unacked[info.mid] = time.monotonic()
             else:
                 with self._lock:
                     self.stats.dropped += 1
                 self.stats.last_error = f"publish refused: {mqtt.error_string(info.rc)}"
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
-        self._unacked.discard(mid)
+        sent = self._unacked.pop(mid, None)
+        if sent is not None and self._observer is not None:
+            self._observer("puback", self.client_id, time.monotonic() - sent)
         if self._drain is not None and not self._unacked:
             self._disconnect()
 
