@@ -73,7 +73,7 @@ def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
     rate = None
     if len(ups) > 1 and ups[-1] > opened[0]:
         rate = round(len(ups) / (ups[-1] - opened[0]), 1)
-    end_t, end_cpu = runner.end
+    end_t, end_cpu, end_rss = runner.end
     steady = None
     if runner.steady_from is not None and end_t - runner.steady_from[0] > 1.0:
         steady = round((end_cpu - runner.steady_from[1]) / (end_t - runner.steady_from[0]), 3)
@@ -108,7 +108,9 @@ def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
         "disconnects": dict(m.disconnects),
         "connect_failures": dict(m.connect_failures),
         "unexpected_disconnects": m.unexpected_disconnects,
-        "rss_mb": round(rss_mb(), 1),
+        "rss_mb": round(end_rss, 1),
+        "rss_mb_before_vens": round(runner.rss_before_vens, 1),
+        "rss_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "cpu_seconds": round(end_cpu, 2),
         "steady_cpu_cores": steady,
         "duration_s": round(wall_s, 2),

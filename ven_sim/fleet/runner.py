@@ -23,7 +23,7 @@ from sim.world import Weather, World
 from ven_sim.fleet.metrics import FleetMetrics, MeteredTransport
 from ven_sim.fleet.plan import FleetConfig
 from ven_sim.fleet.probe import ProbeVtn
-from ven_sim.fleet.results import cpu_seconds, fleet_results, timeline_row
+from ven_sim.fleet.results import cpu_seconds, fleet_results, rss_mb, timeline_row
 from ven_sim.kernel import Kernel
 from ven_sim.transports.base import BaseTransport
 
@@ -65,7 +65,8 @@ class FleetRunner:
         self.all_connected_at: float | None = None
         self.steady_from: tuple[float, float] | None = None  # (run time, cpu seconds)
         self.stopped_early = False
-        self.end = (0.0, 0.0)  # (run time, cpu seconds) when the shutdown began
+        self.end = (0.0, 0.0, 0.0)  # (run time, cpu seconds, RSS MB) when the shutdown began
+        self.rss_before_vens = 0.0
 
     def _slot_count(self) -> int:
         return max(1, round(self.config.telemetry_interval_s / CLOCK_STEP_S))
@@ -85,6 +86,7 @@ class FleetRunner:
             error = self.probe.connection.stats.last_error
             self.probe.close()
             raise ConnectionError(f"the probe could not connect within {PROBE_UP_S:g} s: {error}")
+        self.rss_before_vens = rss_mb()
         env = self.kernel.env
         env.process(self._ramp(ids))
         env.process(self._clock())
@@ -172,7 +174,7 @@ class FleetRunner:
 
     def _shutdown(self) -> None:
         self.metrics.stopping = True
-        self.end = (self.metrics.now(), cpu_seconds())
+        self.end = (self.metrics.now(), cpu_seconds(), rss_mb())
         for ven in reversed(self.vens):
             ven.stop()
         self.dispatcher.run_until_idle()  # the syncers' last "offline" reports go out
