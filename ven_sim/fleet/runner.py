@@ -175,6 +175,8 @@ class FleetRunner:
     def _shutdown(self) -> None:
         self.metrics.stopping = True
         self.end = (self.metrics.now(), cpu_seconds(), rss_mb())
+        last = self.rows[-1] if self.rows else {"t_s": 0.0, "telemetry_published": 0}
+        self.rows.append(timeline_row(self, (last["t_s"], last["telemetry_published"])))
         for ven in reversed(self.vens):
             ven.stop()
         self.dispatcher.run_until_idle()  # the syncers' last "offline" reports go out

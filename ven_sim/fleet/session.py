@@ -64,8 +64,7 @@ def run_fleet(
             progress=lambda n: say(f"certificates: {n:,}/{len(ids):,}"),
         )
         try:
-            rows: list[dict[str, Any]] = []
-            runner = FleetRunner(config, wire.transport, progress=progress, timeline=rows.append)
+            runner = FleetRunner(config, wire.transport, progress=progress)
             with StopSignals(runner.stop):
                 results = runner.run()
         finally:
