@@ -3,7 +3,7 @@
 `MeteredTransport` sits between each `Ven` and the real transport: it notes when a VEN opened
 its connection and when it came up (connect latency, the ramp as it happened), why it went
 down, and when it published telemetry (for the probe's end-to-end latency). The transport's
-observer adds the TCP+TLS handshake, CONNACK and PUBACK times. Histograms are log-bucketed
+observer adds the TCP connect, TLS handshake, CONNACK and PUBACK times. Histograms are log-bucketed
 (`Histogram`) so shards merge exactly.
 """
 
@@ -20,7 +20,7 @@ from ven_sim.transports.base import BaseConnection, BaseTransport, MessageHandle
 
 __all__ = ["HISTOGRAMS", "FleetMetrics", "MeteredTransport", "disconnect_kind"]
 
-HISTOGRAMS = ("connect", "handshake", "connack", "puback", "telemetry_latency", "command_rtt",
+HISTOGRAMS = ("connect", "tcp", "tls", "connack", "puback", "telemetry_latency", "command_rtt",
               "fanout")
 
 
@@ -61,7 +61,7 @@ class FleetMetrics:
             self.hist[name].add(value_ms)
 
     def observe(self, event: str, _client_id: str, seconds: float) -> None:
-        """The transport's observer: handshake, connack and puback times."""
+        """The transport's observer: tcp, tls, connack and puback times."""
         self.add(event, seconds * 1000.0)
 
     def summary(self, name: str, *quantiles: str) -> dict[str, float | None]:

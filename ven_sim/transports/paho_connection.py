@@ -26,6 +26,7 @@ import paho.mqtt.client as mqtt
 from sim.limits import MAX_FILTERS_PER_SUBSCRIBE, MAX_PAYLOAD_BYTES
 from ven_sim.transports.base import BaseConnection, ConnectionStats, MessageHandler, StateHandler
 from ven_sim.transports.endpoints import BrokerURL
+from ven_sim.transports.handshake import Handshake
 from ven_sim.transports.netloop import NetworkLoop, TimerHandle
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,8 @@ class ConnectionSettings:
     max_publish_rate: float | None
     backoff: tuple[float, float]
     rng: random.Random
-    # Load tests time each connection: observer(event, client_id, seconds) for "handshake"
-    # (TCP connect + TLS, blocking in reconnect()), "connack" (after it) and "puback".
+    # Load tests time each connection: observer(event, client_id, seconds) for "tcp" (connect),
+    # "tls" (handshake), "connack" (CONNECT sent to CONNACK) and "puback".
     observer: Callable[[str, str, float], None] | None = None
 
 
@@ -89,7 +90,10 @@ class PahoConnection(BaseConnection):
         # beyond 20 in flight paho only queues them and a DISCONNECT would leave them behind.
         self._unacked: dict[int, float] = {}  # mid -> when it went to paho
         self._observer = settings.observer
+        self._handshake: Handshake | None = None  # the TCP/TLS attempt under way
+        self._ready_sock: Any = None
         self._handshake_end = 0.0
+        client._create_socket = self._take_socket  # type: ignore[method-assign]
         self._drain: TimerHandle | None = None
         self._reported: tuple[bool, str | None] | None = None
         client.suppress_exceptions = True  # a paho callback error must not abort loop_read
@@ -162,22 +166,45 @@ class PahoConnection(BaseConnection):
             return
         self._acked, self._refusal, self._socket_error = False, None, None
         url = self._settings.url
+        context = self._client._ssl_context  # paho has no public getter; make_client set it
+        self._handshake = Handshake(self._loop, url.host, url.port, context, self._handshaken)
+
+    def _handshaken(self, sock: Any, error: BaseException | None, tcp_s: float,
+                    tls_s: float) -> None:
+        self._handshake = None
+        url = self._settings.url
+        if error is not None:
+            self._failed(error)
+            return
+        # paho leaves Nagle on: an ack written while a PUBACK is still unacknowledged
+        # would wait for the broker's delayed ACK (~40 ms on Linux).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._observer is not None:
+            self._observer("tcp", self.client_id, tcp_s)
+            if self._client._ssl_context is not None:
+                self._observer("tls", self.client_id, tls_s)
+        self._ready_sock = sock
+        self._handshake_end = time.monotonic()
         try:
-            begin = time.monotonic()
-            self._client.reconnect()  # TCP connect + TLS handshake block briefly; CONNACK won't
-            self._handshake_end = time.monotonic()
-            # paho leaves Nagle on: an ack written while a PUBACK is still unacknowledged
-            # would wait for the broker's delayed ACK (~40 ms on Linux).
-            sock = self._client.socket()
-            if sock is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self._observer is not None:
-                self._observer("handshake", self.client_id, self._handshake_end - begin)
-        except ssl.SSLCertVerificationError as exc:
-            self._lost(f"{url}: broker certificate not trusted: {exc.verify_message}")
-        except ssl.SSLError as exc:
-            self._lost(f"{url}: TLS handshake failed ({exc.reason or exc}); {CERT_HINT}")
+            self._client.reconnect()  # on the ready socket (_take_socket): sends CONNECT
         except Exception as exc:  # noqa: BLE001 - OSError mostly; any other must still retry
+            self._ready_sock = None
+            self._lost(f"{url}: cannot connect: {exc}")
+
+    def _take_socket(self) -> Any:
+        """paho's `_create_socket`, replaced: the socket `Handshake` connected."""
+        sock, self._ready_sock = self._ready_sock, None
+        if sock is None:
+            raise OSError("no connected socket (connect through PahoConnection only)")
+        return sock
+
+    def _failed(self, exc: BaseException) -> None:
+        url = self._settings.url
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            self._lost(f"{url}: broker certificate not trusted: {exc.verify_message}")
+        elif isinstance(exc, ssl.SSLError):
+            self._lost(f"{url}: TLS handshake failed ({exc.reason or exc}); {CERT_HINT}")
+        else:
             self._lost(f"{url}: cannot connect: {exc}")
 
     def _on_connect(self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
@@ -309,6 +336,9 @@ class PahoConnection(BaseConnection):
     def _shutdown(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self._handshake is not None:
+            self._handshake.cancel()
+            self._handshake = None
         if self._client.is_connected():
             self._flush(closing=True)
             if self._unacked:  # _on_publish disconnects once the last PUBACK is in

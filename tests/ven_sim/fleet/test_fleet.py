@@ -47,7 +47,7 @@ def test_every_ven_connects_and_acks_the_fanout(fleet_run: tuple[dict, Path]) ->
 
 def test_figures_are_present_and_sane(fleet_run: tuple[dict, Path]) -> None:
     results, _ = fleet_run
-    for name in ("connect_ms", "handshake_ms", "connack_ms", "command_rtt_ms"):
+    for name in ("connect_ms", "tcp_ms", "tls_ms", "connack_ms", "command_rtt_ms"):
         figures = results[name]
         assert 0 < figures["p50"] <= figures["p95"] <= figures["p99"] <= figures["max"], name
     for name in ("puback_ms", "telemetry_latency_ms"):
