@@ -177,7 +177,9 @@ class FleetRunner:
         self.end = (self.metrics.now(), cpu_seconds(), rss_mb())
         last = self.rows[-1] if self.rows else {"t_s": 0.0, "telemetry_published": 0}
         self.rows.append(timeline_row(self, (last["t_s"], last["telemetry_published"])))
-        for ven in reversed(self.vens):
+        # In start order: pykka's registry is a list, and unregistering from its front
+        # finds each actor at once (from its back: a scan of every actor, per actor).
+        for ven in self.vens:
             ven.stop()
         self.dispatcher.run_until_idle()  # the syncers' last "offline" reports go out
         if self.probe is not None:
