@@ -21,7 +21,7 @@ from ven_sim.transports.base import BaseConnection, BaseTransport, MessageHandle
 __all__ = ["HISTOGRAMS", "FleetMetrics", "MeteredTransport", "disconnect_kind"]
 
 HISTOGRAMS = ("connect", "tcp", "tls", "connack", "puback", "telemetry_latency", "command_rtt",
-              "fanout")
+              "fanout", "telemetry_latency_steady", "command_rtt_steady")
 
 
 def disconnect_kind(reason: str | None) -> str:
@@ -51,6 +51,7 @@ class FleetMetrics:
         self.unexpected_disconnects = 0
         self.telemetry_published = 0  # touched by the dispatcher thread only
         self.stopping = False  # set before a clean shutdown: later disconnects are expected
+        self.steady = False  # all connected and the fan-out over: "_steady" histograms fill
         self.traced: dict[str, deque[float]] = {}  # telemetry topic -> publish times (probe)
 
     def now(self) -> float:
@@ -59,6 +60,13 @@ class FleetMetrics:
     def add(self, name: str, value_ms: float) -> None:
         with self.lock:
             self.hist[name].add(value_ms)
+
+    def add_run(self, name: str, value_ms: float) -> None:
+        """Into `name`, and into `name_steady` too once the run is at steady state."""
+        with self.lock:
+            self.hist[name].add(value_ms)
+            if self.steady:
+                self.hist[f"{name}_steady"].add(value_ms)
 
     def observe(self, event: str, _client_id: str, seconds: float) -> None:
         """The transport's observer: tcp, tls, connack and puback times."""

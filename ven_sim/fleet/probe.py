@@ -87,7 +87,7 @@ class ProbeVtn:
         trace = self.metrics.traced.get(topic)
         if trace is not None:
             if trace:
-                self.metrics.add("telemetry_latency", (now - trace.popleft()) * 1000.0)
+                self.metrics.add_run("telemetry_latency", (now - trace.popleft()) * 1000.0)
             return
         try:
             ack = json.loads(payload)
@@ -98,7 +98,7 @@ class ProbeVtn:
             sent = self._pings.pop(cid, None)
             ven_id = None if sent is not None else self._fanout.pop(cid, None)
         if sent is not None:
-            self.metrics.add("command_rtt", (now - sent) * 1000.0)
+            self.metrics.add_run("command_rtt", (now - sent) * 1000.0)
         elif ven_id is not None and self.fanout_started is not None:
             self.metrics.add("fanout", (now - self.fanout_started) * 1000.0)
             self.fanout_acked += 1

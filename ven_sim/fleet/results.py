@@ -97,6 +97,11 @@ def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
         "puback_ms": m.summary("puback", "p50", "p99", "max"),
         "telemetry_latency_ms": m.summary("telemetry_latency", "p50", "p99", "max"),
         "command_rtt_ms": m.summary("command_rtt", "p50", "p95", "p99", "max"),
+        # The same two once every VEN is up and the fan-out is over (no ramp, no burst).
+        "steady": {
+            "telemetry_latency_ms": m.summary("telemetry_latency_steady", "p50", "p99", "max"),
+            "command_rtt_ms": m.summary("command_rtt_steady", "p50", "p95", "p99", "max"),
+        },
         "pings_sent": 0 if probe is None else probe.pings_sent,
         "pings_answered": m.hist["command_rtt"].count,
         "fanout": {

@@ -156,6 +156,7 @@ class FleetRunner:
         while self.probe.fanout_pending and env.now - sent_at < STEADY_AFTER_FANOUT_S:
             yield env.timeout(0.5)
         self.steady_from = (metrics.now(), cpu_seconds())
+        metrics.steady = True
 
     def _monitor(self):
         env, last_row = self.kernel.env, 0.0

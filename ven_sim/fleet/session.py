@@ -16,7 +16,7 @@ from ven_sim.fleet.identities import claim
 from ven_sim.fleet.plan import FleetConfig, guardrails, plan_lines
 from ven_sim.fleet.results import write_results
 from ven_sim.fleet.runner import FleetRunner
-from ven_sim.fleet.wiring import open_fleet_wire
+from ven_sim.fleet.wiring import open_fleet_wire, prepare_clients
 from ven_sim.signals import StopSignals
 
 __all__ = ["FleetError", "WireOptions", "run_fleet"]
@@ -64,9 +64,13 @@ def run_fleet(
             progress=lambda n: say(f"certificates: {n:,}/{len(ids):,}"),
         )
         try:
+            prepared_s = prepare_clients(
+                wire.transport, ids, lambda n: say(f"clients prepared: {n:,}/{len(ids):,}")
+            )
             runner = FleetRunner(config, wire.transport, progress=progress)
             with StopSignals(runner.stop):
                 results = runner.run()
+            results["clients_prepared_s"] = round(prepared_s, 2)
         finally:
             wire.close()
         results["broker"] = wire.description

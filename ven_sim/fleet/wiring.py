@@ -8,13 +8,14 @@ choice is `open_wire`'s: `embedded`, `mqtts://` with --ca/--cert/--key or per-VE
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from ven_sim.transports.endpoints import BrokerURL, TlsFiles
 from ven_sim.wire import Wire, WireError, open_wire
 
-__all__ = ["mint_certificates", "open_fleet_wire"]
+__all__ = ["mint_certificates", "open_fleet_wire", "prepare_clients"]
 
 
 def mint_certificates(
@@ -66,3 +67,18 @@ def open_fleet_wire(
 
     transport = PahoTransport(url, tls, keepalive=keepalive)
     return Wire(transport, f"{url} (certificates from {local_ca})", networked=True)
+
+
+def prepare_clients(
+    transport: object, client_ids: list[str], progress: Callable[[int], None] | None = None
+) -> float:
+    """Load every VEN's certificate into its client before the ramp; returns the seconds."""
+    prepare = getattr(transport, "prepare", None)
+    if prepare is None:
+        return 0.0
+    began = time.monotonic()
+    for n, client_id in enumerate(client_ids, 1):
+        prepare(client_id)
+        if progress is not None and (n % 1000 == 0 or n == len(client_ids)):
+            progress(n)
+    return time.monotonic() - began
