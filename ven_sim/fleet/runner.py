@@ -86,7 +86,7 @@ class FleetRunner:
             error = self.probe.connection.stats.last_error
             self.probe.close()
             raise ConnectionError(f"the probe could not connect within {PROBE_UP_S:g} s: {error}")
-        self.rss_before_vens = rss_mb()
+        self.rss_before_vens = rss_mb()  # run_fleet measures it earlier, before prepare()
         env = self.kernel.env
         env.process(self._ramp(ids))
         env.process(self._clock())

@@ -14,7 +14,7 @@ from typing import Any
 
 from ven_sim.fleet.identities import claim
 from ven_sim.fleet.plan import FleetConfig, guardrails, plan_lines
-from ven_sim.fleet.results import write_results
+from ven_sim.fleet.results import rss_mb, write_results
 from ven_sim.fleet.runner import FleetRunner
 from ven_sim.fleet.wiring import open_fleet_wire, prepare_clients
 from ven_sim.signals import StopSignals
@@ -64,6 +64,7 @@ def run_fleet(
             progress=lambda n: say(f"certificates: {n:,}/{len(ids):,}"),
         )
         try:
+            rss_before = rss_mb()  # before the VENs' clients: their memory is theirs
             prepared_s = prepare_clients(
                 wire.transport, ids, lambda n: say(f"clients prepared: {n:,}/{len(ids):,}")
             )
@@ -71,6 +72,7 @@ def run_fleet(
             with StopSignals(runner.stop):
                 results = runner.run()
             results["clients_prepared_s"] = round(prepared_s, 2)
+            results["rss_mb_before_vens"] = round(rss_before, 1)
         finally:
             wire.close()
         results["broker"] = wire.description
