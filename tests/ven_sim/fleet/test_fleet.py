@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import stat
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -124,3 +127,31 @@ def test_the_cli_refuses_an_overlapping_shard(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "overlap" not in result.output
     assert "--ca" in result.output  # open_wire wants the broker's CA for mqtts://
     assert not (runs / "shard-1" / CLAIM_FILE).exists()
+
+
+def test_ctrl_c_stops_cleanly_and_still_writes_results(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    out = tmp_path / "runs" / "interrupted"
+    command = [
+        sys.executable, "-m", "ven_sim", "fleet", "--vens", "20", "--ramp", "40",
+        "--broker", mosquitto.url, "--local-ca", str(mosquitto.folder / "certs"),
+        "--duration", "600", "--telemetry-interval", "1", "--id-prefix", "ven-sigint",
+        "--out", str(out),
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # one progress line a second (stderr is not a terminal)
+            if "connected 20/20" in line and "fan-out acked 20" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stdout
+    results = json.loads((out / "fleet.json").read_text())
+    assert results["stopped_early"] is True and results["duration_s"] < 600
+    assert results["vens_connected"] == 20 and results["unexpected_disconnects"] == 0
+    assert not (out / CLAIM_FILE).exists()
