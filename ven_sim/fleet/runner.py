@@ -10,6 +10,7 @@ stops at the end of the duration or on `stop()`, still returning every figure.
 from __future__ import annotations
 
 import random
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ TIMELINE_S = 10.0  # one timeline row
 PROBE_UP_S = 30.0  # the probe must connect within this, or the broker is unreachable
 FANOUT_WAIT_S = 60.0  # after the ramp, how long the fan-out waits for stragglers
 STEADY_AFTER_FANOUT_S = 30.0  # the steady-state window opens when acks are in, or this late
+SWITCH_INTERVAL_S = 0.0005  # GIL hand-over between the kernel and network threads
 
 
 class FleetRunner:
@@ -96,9 +98,15 @@ class FleetRunner:
         if config.fanout:
             env.process(self._fanout())
         wall = 0.0
+        # Two busy threads share the GIL: the network loop gives it up at every socket call
+        # and then waits up to a switch interval (5 ms by default) to get it back from the
+        # kernel thread, so under load each MQTT packet could cost it milliseconds.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         try:
             wall = self.kernel.run(config.duration_s)
         finally:
+            sys.setswitchinterval(switch)
             self._shutdown()
         return fleet_results(self, wall)
 
