@@ -18,7 +18,9 @@ from sim.limits import (
 )
 from ven_sim.fleet.identities import IdRange
 
-__all__ = ["PRICES_USD", "PRICES_DATE", "FleetConfig", "guardrails", "plan_lines"]
+__all__ = [
+    "PRICES_DATE", "PRICES_USD", "FleetConfig", "estimated_cost_usd", "guardrails", "plan_lines",
+]
 
 # AWS IoT Core list prices (us-east-1, first tier; docs/fleet.md has the table and its source).
 PRICES_DATE = "2026-11-30"
