@@ -19,9 +19,9 @@ SUMMARY_KEYS = ("vens_requested", "vens_connected", "connect_rate_per_s", "conne
                 "cpu_seconds", "steady_cpu_cores", "duration_s")
 
 
-@click.command("fleet")
-@click.option("--vens", type=click.IntRange(min=1), required=True,
-              help="VENs in the whole fleet (all shards together).")
+@click.group("fleet", invoke_without_command=True)
+@click.option("--vens", type=click.IntRange(min=1),
+              help="VENs in the whole fleet (all shards together); required to run.")
 @click.option("--broker", default="embedded", show_default=True, metavar="KIND|URL",
               help="embedded, mqtts://HOST:PORT or aws.")
 @click.option("--local-ca", type=click.Path(file_okay=False, path_type=Path),
@@ -52,12 +52,21 @@ SUMMARY_KEYS = ("vens_requested", "vens_connected", "connect_rate_per_s", "conne
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder [runs/fleet-<time>[-shard-I-of-N]].")
-def fleet(vens: int, broker: str, local_ca: Path | None, ca: str | None, cert: str | None,
-          key: str | None, certs_dir: Path, ramp: float, duration: float,
+@click.pass_context
+def fleet(ctx: click.Context, vens: int | None, broker: str, local_ca: Path | None,
+          ca: str | None, cert: str | None, key: str | None, certs_dir: Path, ramp: float,
+          duration: float,
           telemetry_interval: float, id_prefix: str, id_start: int, shard: str,
           probe_rate: float, fanout: bool, keepalive: int, force: bool, seed: int,
           out: Path | None) -> None:
-    """Load-test a broker with N full VENs, each with its own ID and certificate."""
+    """Load-test a broker with N full VENs, each with its own ID and certificate.
+
+    `ven-sim fleet merge DIR...` combines shards' results.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if vens is None:
+        raise click.UsageError("give --vens N (or a subcommand: merge)")
     from ven_sim.fleet.identities import IdentityError, parse_shard, shard_range
     from ven_sim.fleet.plan import FleetConfig
     from ven_sim.fleet.session import FleetError, WireOptions, run_fleet
@@ -87,3 +96,22 @@ def fleet(vens: int, broker: str, local_ca: Path | None, ca: str | None, cert: s
         click.echo("", err=True)
     click.echo(json.dumps({key: results[key] for key in SUMMARY_KEYS}, indent=2))
     click.echo(f"wrote {out / 'fleet.json'} and {out / 'timeline.csv'}")
+
+
+@fleet.command("merge")
+@click.argument("parts", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the merged fleet.json here too.")
+def merge(parts: tuple[Path, ...], out: Path | None) -> None:
+    """Merge shards' fleet.json (files or their folders): exact percentiles, summed counts."""
+    from ven_sim.fleet.identities import IdentityError
+    from ven_sim.fleet.merge import load_parts, merge_results
+
+    try:
+        merged = merge_results(load_parts(list(parts)))
+    except (IdentityError, KeyError, ValueError) as exc:
+        raise click.ClickException(f"cannot merge: {exc}") from None
+    if out is not None:
+        out.write_text(json.dumps(merged, indent=2) + "\n")
+    click.echo(json.dumps({k: v for k, v in merged.items() if k != "histograms"}, indent=2))

@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import resource
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
     from ven_sim.fleet.runner import FleetRunner
 
 __all__ = [
-    "TIMELINE_FIELDS", "cpu_seconds", "fleet_results", "rss_mb", "timeline_row", "write_results",
+    "FANOUT_QUANTILES", "LATENCIES", "TIMELINE_FIELDS", "cpu_seconds", "fleet_results",
+    "latency_fields", "rss_mb", "timeline_row", "write_results",
 ]
 
 TIMELINE_FIELDS = (
@@ -90,25 +92,14 @@ def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
         "connect_rate_per_s": rate,
         "all_connected_s": None if runner.all_connected_at is None
         else round(runner.all_connected_at, 2),
-        "connect_ms": m.summary("connect", "p50", "p95", "p99", "max"),
-        "tcp_ms": m.summary("tcp", "p50", "p95", "p99", "max"),
-        "tls_ms": m.summary("tls", "p50", "p95", "p99", "max"),
-        "connack_ms": m.summary("connack", "p50", "p95", "p99", "max"),
-        "puback_ms": m.summary("puback", "p50", "p99", "max"),
-        "telemetry_latency_ms": m.summary("telemetry_latency", "p50", "p99", "max"),
-        "command_rtt_ms": m.summary("command_rtt", "p50", "p95", "p99", "max"),
-        # The same two once every VEN is up and the fan-out is over (no ramp, no burst).
-        "steady": {
-            "telemetry_latency_ms": m.summary("telemetry_latency_steady", "p50", "p99", "max"),
-            "command_rtt_ms": m.summary("command_rtt_steady", "p50", "p95", "p99", "max"),
-        },
+        **latency_fields(m.summary),
         "pings_sent": 0 if probe is None else probe.pings_sent,
         "pings_answered": m.hist["command_rtt"].count,
         "fanout": {
             "vens": 0 if probe is None else probe.fanout_sent,
             "acked": 0 if probe is None else probe.fanout_acked,
             "errors": 0 if probe is None else probe.fanout_errors,
-            "ms": m.summary("fanout", "p50", "p99", "max"),
+            "ms": m.summary("fanout", *FANOUT_QUANTILES),
         },
         "telemetry_published": m.telemetry_published,
         "disconnects": dict(m.disconnects),
@@ -127,6 +118,31 @@ def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
             for cid, t_open in sorted(m.opened.items(), key=lambda item: item[1])
         ],
     }
+
+
+LATENCIES = {  # fleet.json field: (histogram, quantiles)
+    "connect_ms": ("connect", ("p50", "p95", "p99", "max")),
+    "tcp_ms": ("tcp", ("p50", "p95", "p99", "max")),
+    "tls_ms": ("tls", ("p50", "p95", "p99", "max")),
+    "connack_ms": ("connack", ("p50", "p95", "p99", "max")),
+    "puback_ms": ("puback", ("p50", "p99", "max")),
+    "telemetry_latency_ms": ("telemetry_latency", ("p50", "p99", "max")),
+    "command_rtt_ms": ("command_rtt", ("p50", "p95", "p99", "max")),
+}
+FANOUT_QUANTILES = ("p50", "p99", "max")
+
+
+def latency_fields(summary: Callable[..., dict[str, float | None]]) -> dict[str, Any]:
+    """Every latency field of fleet.json from `summary(histogram_name, *quantiles)`."""
+    fields: dict[str, Any] = {
+        field: summary(name, *quantiles) for field, (name, quantiles) in LATENCIES.items()
+    }
+    # The same two once every VEN is up and the fan-out is over (no ramp, no burst).
+    fields["steady"] = {
+        field: summary(f"{LATENCIES[field][0]}_steady", *LATENCIES[field][1])
+        for field in ("telemetry_latency_ms", "command_rtt_ms")
+    }
+    return fields
 
 
 def _round(value: float | None) -> float | None:

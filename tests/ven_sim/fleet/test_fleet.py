@@ -20,6 +20,7 @@ from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.cli import main
 from ven_sim.fleet.histogram import Histogram
 from ven_sim.fleet.identities import CLAIM_FILE, IdRange, claim
+from ven_sim.fleet.merge import merge_results
 from ven_sim.fleet.plan import FleetConfig
 from ven_sim.fleet.results import TIMELINE_FIELDS
 from ven_sim.fleet.session import WireOptions, run_fleet
@@ -155,3 +156,11 @@ def test_ctrl_c_stops_cleanly_and_still_writes_results(
     assert results["stopped_early"] is True and results["duration_s"] < 600
     assert results["vens_connected"] == 20 and results["unexpected_disconnects"] == 0
     assert not (out / CLAIM_FILE).exists()
+
+
+def test_merging_one_real_shard_gives_back_its_figures(fleet_run: tuple[dict, Path]) -> None:
+    results, _ = fleet_run
+    merged = merge_results([results])
+    for key in ("vens_connected", "telemetry_published", "connect_ms", "command_rtt_ms",
+                "puback_ms", "steady", "fanout"):
+        assert merged[key] == results[key], key
