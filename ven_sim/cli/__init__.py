@@ -14,6 +14,7 @@ import click
 from ven_sim.cli.bench import bench
 from ven_sim.cli.broker import broker_command, shadow_service_command
 from ven_sim.cli.certs import certs_group
+from ven_sim.cli.fleet import fleet
 from ven_sim.cli.live import live
 from ven_sim.cli.run import run, validate
 from ven_sim.cli.wire import listen, send
@@ -43,3 +44,4 @@ main.add_command(broker_command, "broker")
 main.add_command(shadow_service_command, "shadow-service")
 main.add_command(certs_group, "certs")
 main.add_command(bench)
+main.add_command(fleet)

@@ -1,4 +1,4 @@
-"""`ven-sim bench sim|mqtt`: benchmark commands; each prints JSON figures."""
+"""`ven-sim bench sim|mqtt|fleet`: benchmark commands; each prints JSON figures."""
 
 from __future__ import annotations
 
@@ -39,3 +39,19 @@ def bench_mqtt(clients: int, messages: int, broker: str | None) -> None:
     from ven_sim.bench.mqtt import bench_mqtt as run_bench
 
     click.echo(json.dumps(run_bench(clients, messages, broker), indent=2))
+
+
+@bench.command("fleet")
+@click.option("--vens", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--duration", type=click.FloatRange(min=10), default=120.0, show_default=True)
+@click.option("--ramp", type=click.FloatRange(min=1), default=250.0, show_default=True,
+              help="CONNECTs per second.")
+@click.option("--probe-rate", type=click.FloatRange(min=0), default=5.0, show_default=True)
+@click.option("--stock/--no-stock", default=True, show_default=True,
+              help="Also count stock paho clients with loop_start() each.")
+def bench_fleet(vens: int, duration: float, ramp: float, probe_rate: float, stock: bool) -> None:
+    """N full VENs against mosquitto with mTLS on loopback: the load tester's figures."""
+    from ven_sim.bench.fleet import bench_fleet as run_bench
+
+    figures = run_bench(vens, duration, ramp=ramp, probe_rate=probe_rate, stock=stock)
+    click.echo(json.dumps(figures, indent=2))

@@ -143,6 +143,16 @@ class NetworkLoop:
         if sock is not None:
             self._unregister(sock)
 
+    def watch(self, sock: Any, events: int, callback: Callable[[int], None]) -> None:
+        """Call `callback(mask)` when `sock` is ready (a handshake before paho owns it)."""
+        try:
+            self._selector.modify(sock, events, _Watch(callback))
+        except KeyError:
+            self._selector.register(sock, events, _Watch(callback))
+
+    def unwatch(self, sock: Any) -> None:
+        self._unregister(sock)
+
     def _on_socket_open(self, client: mqtt.Client, _userdata: Any, sock: Any) -> None:
         self._selector.register(sock, selectors.EVENT_READ, client)
 
@@ -169,6 +179,8 @@ class NetworkLoop:
                 for key, mask in events:
                     if key.data is None:
                         self._drain_wake()
+                    elif isinstance(key.data, _Watch):
+                        self._call(lambda w=key.data, m=mask: w.callback(m))
                     else:
                         self._service(key.data, key.fileobj, mask)
                 self._wake_pending = False  # before draining, so a concurrent call_soon re-wakes
@@ -263,6 +275,15 @@ class NetworkLoop:
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()
+
+
+class _Watch:
+    """Selector data of a socket the loop watches for someone else (not a paho client)."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Callable[[int], None]) -> None:
+        self.callback = callback
 
 
 def _pending(sock: Any) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import ssl
 import threading
 import time
@@ -25,6 +26,7 @@ import paho.mqtt.client as mqtt
 from sim.limits import MAX_FILTERS_PER_SUBSCRIBE, MAX_PAYLOAD_BYTES
 from ven_sim.transports.base import BaseConnection, ConnectionStats, MessageHandler, StateHandler
 from ven_sim.transports.endpoints import BrokerURL
+from ven_sim.transports.handshake import Handshake
 from ven_sim.transports.netloop import NetworkLoop, TimerHandle
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,9 @@ class ConnectionSettings:
     max_publish_rate: float | None
     backoff: tuple[float, float]
     rng: random.Random
+    # Load tests time each connection: observer(event, client_id, seconds) for "tcp" (connect),
+    # "tls" (handshake), "connack" (CONNECT sent to CONNACK) and "puback".
+    observer: Callable[[str, str, float], None] | None = None
 
 
 class PahoConnection(BaseConnection):
@@ -86,7 +91,12 @@ class PahoConnection(BaseConnection):
         self._timer: TimerHandle | None = None
         # QoS 1 messages paho holds until their PUBACK: close() lets them go out first, since
         # beyond 20 in flight paho only queues them and a DISCONNECT would leave them behind.
-        self._unacked: set[int] = set()
+        self._unacked: dict[int, float] = {}  # mid -> when it went to paho
+        self._observer = settings.observer
+        self._handshake: Handshake | None = None  # the TCP/TLS attempt under way
+        self._ready_sock: Any = None
+        self._handshake_end = 0.0
+        client._create_socket = self._take_socket  # type: ignore[method-assign]
         self._drain: TimerHandle | None = None
         self._reported: tuple[bool, str | None] | None = None
         self._takeovers: deque[float] = deque(maxlen=DUPLICATE_TAKEOVERS)
@@ -161,13 +171,45 @@ class PahoConnection(BaseConnection):
             return
         self._acked, self._refusal, self._socket_error = False, None, None
         url = self._settings.url
+        context = self._client._ssl_context  # paho has no public getter; make_client set it
+        self._handshake = Handshake(self._loop, url.host, url.port, context, self._handshaken)
+
+    def _handshaken(self, sock: Any, error: BaseException | None, tcp_s: float,
+                    tls_s: float) -> None:
+        self._handshake = None
+        url = self._settings.url
+        if error is not None:
+            self._failed(error)
+            return
+        # paho leaves Nagle on: an ack written while a PUBACK is still unacknowledged
+        # would wait for the broker's delayed ACK (~40 ms on Linux).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._observer is not None:
+            self._observer("tcp", self.client_id, tcp_s)
+            if self._client._ssl_context is not None:
+                self._observer("tls", self.client_id, tls_s)
+        self._ready_sock = sock
+        self._handshake_end = time.monotonic()
         try:
-            self._client.reconnect()  # TCP connect + TLS handshake block briefly; CONNACK won't
-        except ssl.SSLCertVerificationError as exc:
-            self._lost(f"{url}: broker certificate not trusted: {exc.verify_message}")
-        except ssl.SSLError as exc:
-            self._lost(f"{url}: TLS handshake failed ({exc.reason or exc}); {CERT_HINT}")
+            self._client.reconnect()  # on the ready socket (_take_socket): sends CONNECT
         except Exception as exc:  # noqa: BLE001 - OSError mostly; any other must still retry
+            self._ready_sock = None
+            self._lost(f"{url}: cannot connect: {exc}")
+
+    def _take_socket(self) -> Any:
+        """paho's `_create_socket`, replaced: the socket `Handshake` connected."""
+        sock, self._ready_sock = self._ready_sock, None
+        if sock is None:
+            raise OSError("no connected socket (connect through PahoConnection only)")
+        return sock
+
+    def _failed(self, exc: BaseException) -> None:
+        url = self._settings.url
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            self._lost(f"{url}: broker certificate not trusted: {exc.verify_message}")
+        elif isinstance(exc, ssl.SSLError):
+            self._lost(f"{url}: TLS handshake failed ({exc.reason or exc}); {CERT_HINT}")
+        else:
             self._lost(f"{url}: cannot connect: {exc}")
 
     def _on_connect(self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
@@ -175,6 +217,8 @@ class PahoConnection(BaseConnection):
             self._refusal = f"connection refused by the broker: {reason}"
             return
         self._acked = True
+        if self._observer is not None:
+            self._observer("connack", self.client_id, time.monotonic() - self._handshake_end)
         # After this callback paho re-sends its unacknowledged publishes; ours follow them.
         self._loop.call_soon(self._after_connect)
 
@@ -302,20 +346,25 @@ class PahoConnection(BaseConnection):
             if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                 self.stats.published += 1
                 if qos:
-                    self._unacked.add(info.mid)
+                    self._unacked[info.mid] = time.monotonic()
             else:
                 with self._lock:
                     self.stats.dropped += 1
                 self.stats.last_error = f"publish refused: {mqtt.error_string(info.rc)}"
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
-        self._unacked.discard(mid)
+        sent = self._unacked.pop(mid, None)
+        if sent is not None and self._observer is not None:
+            self._observer("puback", self.client_id, time.monotonic() - sent)
         if self._drain is not None and not self._unacked:
             self._disconnect()
 
     def _shutdown(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self._handshake is not None:
+            self._handshake.cancel()
+            self._handshake = None
         if self._client.is_connected():
             self._flush(closing=True)
             if self._unacked:  # _on_publish disconnects once the last PUBACK is in

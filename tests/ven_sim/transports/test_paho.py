@@ -293,3 +293,23 @@ def test_publish_rate_is_capped_like_aws_iot(mosquitto: Mosquitto) -> None:
         assert elapsed >= 1.8  # a lower bound the limiter guarantees, whatever the machine
     finally:
         transport.close()
+
+
+def test_a_prepared_client_loads_its_certificate_once_before_open(mosquitto: Mosquitto) -> None:
+    loads: list[str] = []
+
+    def tls(client_id: str) -> TlsFiles:
+        loads.append(client_id)
+        return TlsFiles.from_paths(mosquitto.client_cert(client_id))
+
+    transport = PahoTransport(mosquitto.url, tls, rng=random.Random(7))
+    try:
+        transport.prepare("ven-prepared")
+        assert loads == ["ven-prepared"]
+        peer = Peer(transport, "ven-prepared")
+        assert peer.state() == (True, None)
+        assert loads == ["ven-prepared"]  # open() took the prepared client
+        Peer(transport, "ven-unprepared")
+        assert loads == ["ven-prepared", "ven-unprepared"]
+    finally:
+        transport.close()

@@ -1,0 +1,166 @@
+"""`ven-sim fleet` against a real mosquitto with mutual TLS: every VEN its own ID and cert."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import stat
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from ven_sim.broker.mosquitto import Mosquitto
+from ven_sim.cli import main
+from ven_sim.fleet.histogram import Histogram
+from ven_sim.fleet.identities import CLAIM_FILE, IdRange, claim
+from ven_sim.fleet.merge import merge_results
+from ven_sim.fleet.plan import FleetConfig
+from ven_sim.fleet.results import TIMELINE_FIELDS
+from ven_sim.fleet.session import WireOptions, run_fleet
+
+VENS = 120
+RAMP = 60.0  # connects/s: two seconds of ramp
+DURATION_S = 9.0
+
+
+@pytest.fixture(scope="module")
+def fleet_run(mosquitto: Mosquitto, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("fleet") / "runs" / "shard-0"
+    config = FleetConfig(IdRange("ven-test", 0, VENS), VENS, ramp_per_s=RAMP,
+                         duration_s=DURATION_S, telemetry_interval_s=2.0, probe_rate=10.0)
+    options = WireOptions(mosquitto.url, local_ca=mosquitto.folder / "certs")
+    results = run_fleet(config, options, out, say=lambda _line: None)
+    return results, out
+
+
+def test_every_ven_connects_and_acks_the_fanout(fleet_run: tuple[dict, Path]) -> None:
+    results, _ = fleet_run
+    assert results["vens_requested"] == results["vens_connected"] == VENS
+    assert results["connected_at_end"] == VENS
+    assert results["fanout"] == {**results["fanout"], "vens": VENS, "acked": VENS, "errors": 0}
+    assert results["unexpected_disconnects"] == 0 and results["connect_failures"] == {}
+    assert results["all_connected_s"] is not None and results["stopped_early"] is False
+
+
+def test_figures_are_present_and_sane(fleet_run: tuple[dict, Path]) -> None:
+    results, _ = fleet_run
+    for name in ("connect_ms", "tcp_ms", "tls_ms", "connack_ms", "command_rtt_ms"):
+        figures = results[name]
+        assert 0 < figures["p50"] <= figures["p95"] <= figures["p99"] <= figures["max"], name
+    for name in ("puback_ms", "telemetry_latency_ms"):
+        assert 0 < results[name]["p50"] <= results[name]["p99"] <= results[name]["max"], name
+    fan = results["fanout"]["ms"]
+    assert 0 < fan["p50"] <= fan["p99"] <= fan["max"] < 30_000
+    # Every VEN reported at least once (first report one interval after it came up).
+    assert results["telemetry_published"] >= VENS
+    assert results["pings_answered"] == results["pings_sent"] > 0
+    # Pings after the fan-out are also counted apart, as the steady state.
+    steady = Histogram.from_dict(results["histograms"]["command_rtt_steady"])
+    assert 0 < steady.count < results["pings_answered"]
+    assert results["steady"]["command_rtt_ms"]["p50"] is not None
+    assert results["cpu_seconds"] > 0 and results["rss_mb"] > results["rss_mb_before_vens"] > 0
+    assert DURATION_S <= results["duration_s"] < DURATION_S + 5
+    connects = Histogram.from_dict(results["histograms"]["connect"])
+    assert connects.count == VENS
+    assert Histogram.from_dict(results["histograms"]["fanout"]).count == VENS
+
+
+def test_the_ramp_is_respected(fleet_run: tuple[dict, Path]) -> None:
+    results, _ = fleet_run
+    opens = [t_open for _, t_open, _ in results["connects"]]
+    assert len(opens) == VENS
+    # One connect per 1/RAMP slot: the spread is about (VENS - 1) / RAMP seconds...
+    assert (VENS - 1) / RAMP * 0.8 <= opens[-1] - opens[0] <= VENS / RAMP + 2.0
+    # ...and no second holds much more than RAMP opens (a late kernel can bunch a few).
+    per_second = Counter(int(t - opens[0]) for t in opens)
+    assert max(per_second.values()) <= RAMP * 1.5
+    ups = [t_up for _, _, t_up in results["connects"]]
+    assert all(t_up is not None and t_up > t_open for (_, t_open, t_up) in results["connects"])
+    assert max(ups) - min(ups) < VENS / RAMP + 5.0
+
+
+def test_distinct_ids_each_with_its_own_certificate(
+    fleet_run: tuple[dict, Path], mosquitto: Mosquitto
+) -> None:
+    results, _ = fleet_run
+    ids = [cid for cid, _, _ in results["connects"]]
+    assert len(set(ids)) == VENS and ids[0] == "ven-test-000000"
+    clients = mosquitto.folder / "certs" / "clients"
+    for ven_id in (ids[0], ids[VENS // 2], ids[-1]):
+        cert = x509.load_pem_x509_certificate((clients / ven_id / "cert.pem").read_bytes())
+        common_name = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+        assert common_name == ven_id
+        assert stat.S_IMODE((clients / ven_id / "key.pem").stat().st_mode) == 0o600
+
+
+def test_files_are_written_and_the_claim_released(fleet_run: tuple[dict, Path]) -> None:
+    results, out = fleet_run
+    assert json.loads((out / "fleet.json").read_text())["vens_connected"] == VENS
+    with (out / "timeline.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and tuple(rows[0]) == TIMELINE_FIELDS
+    assert int(rows[-1]["connected"]) == VENS
+    assert not (out / CLAIM_FILE).exists()
+
+
+def test_the_cli_refuses_an_overlapping_shard(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    claim(runs / "shard-0", IdRange("ven-load", 0, 500))  # a shard still running
+    result = CliRunner().invoke(main, [
+        "fleet", "--vens", "1000", "--shard", "0/2", "--broker", "mqtts://127.0.0.1:1",
+        "--out", str(runs / "again"),
+    ])
+    assert result.exit_code == 1
+    assert "ven-load-000000 .. ven-load-000499 overlap" in result.output
+    assert not (runs / "again" / CLAIM_FILE).exists()
+    # The other half is free: it gets as far as the broker (nothing listens on port 1).
+    result = CliRunner().invoke(main, [
+        "fleet", "--vens", "1000", "--shard", "1/2", "--broker", "mqtts://127.0.0.1:1",
+        "--out", str(runs / "shard-1"),
+    ])
+    assert result.exit_code == 1 and "overlap" not in result.output
+    assert "--ca" in result.output  # open_wire wants the broker's CA for mqtts://
+    assert not (runs / "shard-1" / CLAIM_FILE).exists()
+
+
+def test_ctrl_c_stops_cleanly_and_still_writes_results(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    out = tmp_path / "runs" / "interrupted"
+    command = [
+        sys.executable, "-m", "ven_sim", "fleet", "--vens", "20", "--ramp", "40",
+        "--broker", mosquitto.url, "--local-ca", str(mosquitto.folder / "certs"),
+        "--duration", "600", "--telemetry-interval", "1", "--id-prefix", "ven-sigint",
+        "--out", str(out),
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # one progress line a second (stderr is not a terminal)
+            if "connected 20/20" in line and "fan-out acked 20" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stdout
+    results = json.loads((out / "fleet.json").read_text())
+    assert results["stopped_early"] is True and results["duration_s"] < 600
+    assert results["vens_connected"] == 20 and results["unexpected_disconnects"] == 0
+    assert not (out / CLAIM_FILE).exists()
+
+
+def test_merging_one_real_shard_gives_back_its_figures(fleet_run: tuple[dict, Path]) -> None:
+    results, _ = fleet_run
+    merged = merge_results([results])
+    for key in ("vens_connected", "telemetry_published", "connect_ms", "command_rtt_ms",
+                "puback_ms", "steady", "fanout"):
+        assert merged[key] == results[key], key

@@ -1,0 +1,83 @@
+"""`ven-sim fleet merge`: counts add up, percentiles come from the summed buckets."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from ven_sim.cli import main
+from ven_sim.fleet.histogram import Histogram
+from ven_sim.fleet.identities import IdentityError
+from ven_sim.fleet.merge import merge_results
+from ven_sim.fleet.metrics import HISTOGRAMS
+
+
+def _part(start: int, stop: int, samples: dict[str, list[float]], **extra: Any) -> dict[str, Any]:
+    hists = {name: Histogram() for name in HISTOGRAMS}
+    for name, values in samples.items():
+        for value in values:
+            hists[name].add(value)
+    part = {
+        "id_prefix": "ven-load", "id_range": [start, stop], "workers": 1,
+        "vens_requested": stop - start, "vens_connected": stop - start,
+        "connected_at_end": stop - start, "telemetry_published": 10 * (stop - start),
+        "unexpected_disconnects": 0, "pings_sent": 5, "pings_answered": 5,
+        "connect_rate_per_s": 100.0, "cpu_seconds": 3.0, "steady_cpu_cores": 0.1, "rss_mb": 50.0,
+        "fanout": {"vens": stop - start, "acked": stop - start, "errors": 0},
+        "disconnects": {}, "connect_failures": {}, "duration_s": 60.0, "stopped_early": False,
+        "histograms": {name: hist.to_dict() for name, hist in hists.items()},
+    }
+    part.update(extra)
+    return part
+
+
+def test_two_shards_merge_to_the_figures_of_all_samples() -> None:
+    rng = random.Random(11)
+    fast = [rng.uniform(1, 20) for _ in range(1_000)]
+    slow = [rng.uniform(50, 900) for _ in range(300)]
+    a = _part(0, 1000, {"connect": fast, "fanout": fast}, disconnects={"takeover_rc7": 1})
+    b = _part(1000, 1300, {"connect": slow, "fanout": slow},
+              disconnects={"takeover_rc7": 2, "keepalive_timeout": 1})
+    merged = merge_results([a, b])
+    whole = Histogram()
+    for value in fast + slow:
+        whole.add(value)
+    assert merged["connect_ms"] == whole.summary("p50", "p95", "p99", "max")
+    assert merged["fanout"] == {"vens": 1300, "acked": 1300, "errors": 0,
+                                "ms": whole.summary("p50", "p99", "max")}
+    assert merged["vens_connected"] == 1300 and merged["workers"] == 2
+    assert merged["disconnects"] == {"takeover_rc7": 3, "keepalive_timeout": 1}
+    assert merged["connect_rate_per_s"] == 200.0 and merged["cpu_seconds"] == 6.0
+    assert Histogram.from_dict(merged["histograms"]["connect"]).count == 1300
+    assert merged["id_ranges"] == [["ven-load", 0, 1000], ["ven-load", 1000, 1300]]
+
+
+def test_overlapping_shards_are_refused(tmp_path: Path) -> None:
+    a, b = _part(0, 600, {}), _part(500, 1000, {})
+    with pytest.raises(IdentityError, match="overlap"):
+        merge_results([a, b])
+    for name, part in (("a", a), ("b", b)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "fleet.json").write_text(json.dumps(part))
+    result = CliRunner().invoke(main, ["fleet", "merge", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert result.exit_code == 1 and "overlap" in result.output
+
+
+def test_the_cli_writes_the_merged_file(tmp_path: Path) -> None:
+    files = []
+    for name, (start, stop) in (("a", (0, 10)), ("b", (10, 30))):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(_part(start, stop, {"command_rtt": [1.0, 2.0, 40.0]})))
+        files.append(str(path))
+    out = tmp_path / "merged.json"
+    result = CliRunner().invoke(main, ["fleet", "merge", *files, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    merged = json.loads(out.read_text())
+    assert merged["vens_requested"] == 30
+    assert Histogram.from_dict(merged["histograms"]["command_rtt"]).count == 6
+    assert json.loads(result.output)["command_rtt_ms"]["max"] == 40.0

@@ -1,0 +1,98 @@
+"""Fleet identities: `{prefix}-{index:06d}`, split into disjoint ranges per shard.
+
+AWS IoT kicks the older of two connections with one client ID (rc=7), so two load
+generators must never share an ID. `--shard I/N` takes slice I of N of the fleet's index
+range, so shards of one fleet are disjoint by construction. And while it runs, each run
+holds a claim file in its output folder: runs whose output folders are siblings (say
+`runs/load/shard-0` and `runs/load/shard-1`, on a shared volume) refuse overlapping ranges.
+The claim is removed when the run ends; a crashed run's claim must be removed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["CLAIM_FILE", "IdRange", "IdentityError", "claim", "parse_shard", "shard_range"]
+
+CLAIM_FILE = "claim.json"
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # safe as an AWS thing name and a path
+
+
+class IdentityError(ValueError):
+    """A bad prefix or shard, or a range that overlaps another run's."""
+
+
+@dataclass(frozen=True)
+class IdRange:
+    """VEN indexes `start` .. `stop - 1` under `prefix`."""
+
+    prefix: str
+    start: int
+    stop: int
+
+    def __post_init__(self) -> None:
+        if not _PREFIX_RE.match(self.prefix):
+            raise IdentityError(f"id prefix must be 1-100 of A-Z a-z 0-9 _ -: {self.prefix!r}")
+        if not 0 <= self.start <= self.stop:
+            raise IdentityError(f"bad id range {self.start}..{self.stop}")
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def ids(self) -> list[str]:
+        return [ven_id(self.prefix, i) for i in range(self.start, self.stop)]
+
+    def overlaps(self, other: IdRange) -> bool:
+        return (self.prefix == other.prefix and self.start < other.stop
+                and other.start < self.stop and len(self) > 0 and len(other) > 0)
+
+    def describe(self) -> str:
+        if not len(self):
+            return f"{self.prefix}: none"
+        return f"{ven_id(self.prefix, self.start)} .. {ven_id(self.prefix, self.stop - 1)}"
+
+
+def ven_id(prefix: str, index: int) -> str:
+    return f"{prefix}-{index:06d}"
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """ "I/N" -> (I, N) with 0 <= I < N."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not match:
+        raise IdentityError(f"--shard must be I/N (e.g. 0/4), not {text!r}")
+    index, count = int(match[1]), int(match[2])
+    if count < 1 or index >= count:
+        raise IdentityError(f"--shard {text}: need 0 <= I < N")
+    return index, count
+
+
+def shard_range(prefix: str, vens: int, id_start: int, shard: tuple[int, int]) -> IdRange:
+    """Slice `shard` of the fleet `id_start .. id_start + vens - 1`: sizes differ by one at most."""
+    index, count = shard
+    begin = id_start + vens * index // count
+    end = id_start + vens * (index + 1) // count
+    return IdRange(prefix, begin, end)
+
+
+def claim(out: Path, mine: IdRange) -> Path:
+    """Write `out/claim.json` for `mine`; refuse if a sibling folder's claim overlaps it."""
+    out.mkdir(parents=True, exist_ok=True)
+    for other_file in sorted(out.parent.glob(f"*/{CLAIM_FILE}")):
+        if other_file.parent.resolve() == out.resolve():
+            continue
+        data = json.loads(other_file.read_text())
+        other = IdRange(data["prefix"], int(data["start"]), int(data["stop"]))
+        if mine.overlaps(other):
+            raise IdentityError(
+                f"ids {mine.describe()} overlap {other.describe()} claimed by "
+                f"{other_file}: two clients with one ID kick each other (rc=7); remove that "
+                "file if its run is over"
+            )
+    path = out / CLAIM_FILE
+    data = {"prefix": mine.prefix, "start": mine.start, "stop": mine.stop}
+    path.write_text(json.dumps(data) + "\n")
+    return path

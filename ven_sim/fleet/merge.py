@@ -1,0 +1,70 @@
+"""`ven-sim fleet merge`: one report from the `fleet.json` of several shards.
+
+Counts add up; latencies are recomputed from the shards' histograms added bucket by bucket,
+so a merged p99 is the p99 of every sample, never an average of the shards' p99s. Shards
+whose ID ranges overlap are refused (they would have kicked each other's connections).
+Rates and CPU add up too, which is right for shards that ran at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ven_sim.fleet.histogram import Histogram
+from ven_sim.fleet.identities import IdentityError, IdRange
+from ven_sim.fleet.results import FANOUT_QUANTILES, latency_fields
+
+__all__ = ["load_parts", "merge_results"]
+
+SUMMED = ("vens_requested", "vens_connected", "connected_at_end", "telemetry_published",
+          "unexpected_disconnects", "pings_sent", "pings_answered", "workers")
+SUMMED_FLOATS = ("connect_rate_per_s", "cpu_seconds", "steady_cpu_cores", "rss_mb")
+
+
+def load_parts(paths: list[Path]) -> list[dict[str, Any]]:
+    """fleet.json files, or folders holding one."""
+    files = [path / "fleet.json" if path.is_dir() else path for path in paths]
+    return [json.loads(file.read_text()) for file in files]
+
+
+def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    if not parts:
+        raise ValueError("nothing to merge")
+    ranges = [IdRange(part["id_prefix"], *part["id_range"]) for part in parts]
+    for i, a in enumerate(ranges):
+        for b in ranges[i + 1:]:
+            if a.overlaps(b):
+                raise IdentityError(f"shards overlap: {a.describe()} and {b.describe()}")
+    hists: dict[str, Histogram] = {}
+    for part in parts:
+        for name, data in part["histograms"].items():
+            hists.setdefault(name, Histogram()).merge(Histogram.from_dict(data))
+
+    def summary(name: str, *quantiles: str) -> dict[str, float | None]:
+        return hists.get(name, Histogram()).summary(*quantiles)
+
+    merged: dict[str, Any] = {
+        "id_ranges": [[r.prefix, r.start, r.stop] for r in sorted(
+            ranges, key=lambda r: (r.prefix, r.start))],
+        "shards_merged": len(parts),
+        **{key: sum(part.get(key) or 0 for part in parts) for key in SUMMED},
+        **{key: round(sum(part.get(key) or 0.0 for part in parts), 3) for key in SUMMED_FLOATS},
+        **latency_fields(summary),
+        "fanout": {
+            "vens": sum(part["fanout"]["vens"] for part in parts),
+            "acked": sum(part["fanout"]["acked"] for part in parts),
+            "errors": sum(part["fanout"]["errors"] for part in parts),
+            "ms": summary("fanout", *FANOUT_QUANTILES),
+        },
+        "disconnects": dict(sum((Counter(p["disconnects"]) for p in parts), Counter())),
+        "connect_failures": dict(
+            sum((Counter(p["connect_failures"]) for p in parts), Counter())
+        ),
+        "duration_s": max(part["duration_s"] for part in parts),
+        "stopped_early": any(part["stopped_early"] for part in parts),
+        "histograms": {name: hist.to_dict() for name, hist in sorted(hists.items())},
+    }
+    return merged

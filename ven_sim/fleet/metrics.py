@@ -1,0 +1,157 @@
+"""What a fleet run measures, and the transport wrapper that measures it.
+
+`MeteredTransport` sits between each `Ven` and the real transport: it notes when a VEN opened
+its connection and when it came up (connect latency, the ramp as it happened), why it went
+down, and when it published telemetry (for the probe's end-to-end latency). The transport's
+observer adds the TCP connect, TLS handshake, CONNACK and PUBACK times. Histograms are log-bucketed
+(`Histogram`) so shards merge exactly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from typing import Any
+
+from sim import contract
+from ven_sim.fleet.histogram import Histogram
+from ven_sim.transports.base import BaseConnection, BaseTransport, MessageHandler, StateHandler
+
+__all__ = ["HISTOGRAMS", "FleetMetrics", "MeteredTransport", "disconnect_kind"]
+
+HISTOGRAMS = ("connect", "tcp", "tls", "connack", "puback", "telemetry_latency", "command_rtt",
+              "fanout", "telemetry_latency_steady", "command_rtt_steady")
+
+
+def disconnect_kind(reason: str | None) -> str:
+    """A short, countable name for a `PahoConnection` reason (which carries details)."""
+    text = (reason or "").lower()
+    for needle, kind in (("rc=7", "takeover_rc7"), ("keepalive", "keepalive_timeout"),
+                         ("no connack", "no_connack"), ("refused", "refused"),
+                         ("certificate", "tls"), ("tls", "tls"), ("cannot connect", "unreachable"),
+                         ("connection lost", "connection_lost")):
+        if needle in text:
+            return kind
+    return "other"
+
+
+class FleetMetrics:
+    """Counters and histograms of one run; safe to update from the loop and kernel threads."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.lock = threading.Lock()
+        self.hist = {name: Histogram() for name in HISTOGRAMS}
+        self.opened: dict[str, float] = {}  # client_id -> when open() was called (run time)
+        self.first_up: dict[str, float] = {}  # client_id -> first connection up (run time)
+        self.up: set[str] = set()
+        self.disconnects: Counter[str] = Counter()
+        self.connect_failures: Counter[str] = Counter()
+        self.unexpected_disconnects = 0
+        self.telemetry_published = 0  # touched by the dispatcher thread only
+        self.stopping = False  # set before a clean shutdown: later disconnects are expected
+        self.steady = False  # all connected and the fan-out over: "_steady" histograms fill
+        self.traced: dict[str, deque[float]] = {}  # telemetry topic -> publish times (probe)
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    def add(self, name: str, value_ms: float) -> None:
+        with self.lock:
+            self.hist[name].add(value_ms)
+
+    def add_run(self, name: str, value_ms: float) -> None:
+        """Into `name`, and into `name_steady` too once the run is at steady state."""
+        with self.lock:
+            self.hist[name].add(value_ms)
+            if self.steady:
+                self.hist[f"{name}_steady"].add(value_ms)
+
+    def observe(self, event: str, _client_id: str, seconds: float) -> None:
+        """The transport's observer: tcp, tls, connack and puback times."""
+        self.add(event, seconds * 1000.0)
+
+    def summary(self, name: str, *quantiles: str) -> dict[str, float | None]:
+        with self.lock:
+            return self.hist[name].summary(*quantiles)
+
+    def histograms(self) -> dict[str, dict[str, Any]]:
+        with self.lock:
+            return {name: hist.to_dict() for name, hist in self.hist.items()}
+
+    def on_state(self, client_id: str, up: bool, reason: str | None) -> None:
+        now = self.now()
+        with self.lock:
+            if up:
+                if client_id not in self.first_up:
+                    self.first_up[client_id] = now
+                    self.hist["connect"].add((now - self.opened[client_id]) * 1000.0)
+                self.up.add(client_id)
+                return
+            kind = disconnect_kind(reason)
+            if client_id in self.up:
+                self.up.discard(client_id)
+                self.disconnects[kind] += 1
+                if not self.stopping:
+                    self.unexpected_disconnects += 1
+            else:
+                self.connect_failures[kind] += 1
+
+    @property
+    def connected(self) -> int:
+        return len(self.up)
+
+
+class MeteredConnection(BaseConnection):
+    """A connection that counts telemetry and times the probe's traced topics."""
+
+    def __init__(self, inner: BaseConnection, metrics: FleetMetrics) -> None:
+        self.inner = inner
+        self.client_id = inner.client_id
+        self.stats = inner.stats
+        self.metrics = metrics
+        self.telemetry_topic = contract.topics(inner.client_id).telemetry
+
+    @property
+    def connected(self) -> bool:
+        return self.inner.connected
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        if topic == self.telemetry_topic:
+            self.metrics.telemetry_published += 1
+            trace = self.metrics.traced.get(topic)
+            if trace is not None:
+                trace.append(time.monotonic())
+        self.inner.publish(topic, payload, qos)
+
+    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        self.inner.subscribe(topic_filter, qos)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class MeteredTransport(BaseTransport):
+    """Opens the inner transport's connections wrapped in `MeteredConnection`."""
+
+    def __init__(self, inner: BaseTransport, metrics: FleetMetrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+
+    def open(
+        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None
+    ) -> MeteredConnection:
+        metrics = self.metrics
+
+        def state(up: bool, reason: str | None) -> None:
+            metrics.on_state(client_id, up, reason)
+            if on_state is not None:
+                on_state(up, reason)
+
+        with metrics.lock:
+            metrics.opened[client_id] = metrics.now()
+        return MeteredConnection(self.inner.open(client_id, on_message, state), metrics)
+
+    def close(self) -> None:
+        self.inner.close()

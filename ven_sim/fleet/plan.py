@@ -1,0 +1,126 @@
+"""What a fleet run will do, checked against AWS IoT Core's quotas before it starts.
+
+`FleetConfig` is one shard's run; `plan_lines` is what `ven-sim fleet` prints first (time to
+connect all, messages per minute, the estimated AWS bill); `guardrails` lists every quota the
+run would break (sim.limits), which `ven-sim fleet` refuses against AWS unless --force.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actors.shadow import REPORT_EVERY_S, SUBSCRIPTIONS
+from sim.limits import (
+    MAX_CONNECTS_PER_S_PER_ACCOUNT,
+    MAX_PUBLISHES_PER_S,
+    MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    SHADOW_MAX_REQUESTS_PER_S_PER_THING,
+)
+from ven_sim.fleet.identities import IdRange
+
+__all__ = [
+    "PRICES_DATE", "PRICES_USD", "FleetConfig", "estimated_cost_usd", "guardrails", "plan_lines",
+]
+
+# AWS IoT Core list prices (us-east-1, first tier; docs/fleet.md has the table and its source).
+PRICES_DATE = "2026-11-30"
+PRICES_USD = {
+    "connectivity_per_million_minutes": 0.08,
+    "messages_per_million": 1.00,  # each 5 KB of payload is one message
+    "shadow_ops_per_million": 1.25,
+}
+TELEMETRY_TOPICS = 2  # volttron/metering and ven/telemetry/{venId} (sim.contract)
+PROBE_TELEMETRY_TOPICS = 20  # per-VEN telemetry topics the probe follows for latency
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    """One shard's run. `ramp_per_s` is the whole fleet's rate; a shard takes its share."""
+
+    ids: IdRange
+    fleet_vens: int  # every shard together
+    shards: int = 1
+    ramp_per_s: float = 100.0
+    duration_s: float = 300.0
+    telemetry_interval_s: float = 5.0
+    probe_rate: float = 2.0  # pings per second from the probe VTN
+    fanout: bool = True
+    seed: int = 0
+
+    @property
+    def vens(self) -> int:
+        return len(self.ids)
+
+    @property
+    def shard_ramp_per_s(self) -> float:
+        return self.ramp_per_s * self.vens / max(1, self.fleet_vens)
+
+    @property
+    def connect_all_s(self) -> float:
+        return self.fleet_vens / self.ramp_per_s
+
+    def messages_per_minute(self) -> dict[str, float]:
+        """Publishes by the VENs and the probe once all are connected (the fleet's total)."""
+        n = self.fleet_vens
+        telemetry = n * TELEMETRY_TOPICS * 60.0 / self.telemetry_interval_s
+        shadow = n * 60.0 / REPORT_EVERY_S
+        probe = self.probe_rate * self.shards * 2 * 60.0  # a ping and its ack
+        return {"telemetry": telemetry, "shadow": shadow, "commands": probe,
+                "total": telemetry + shadow + probe}
+
+
+def estimated_cost_usd(config: FleetConfig) -> dict[str, float]:
+    """An upper-side estimate: every VEN connected the whole run, each message <= 5 KB."""
+    minutes = config.duration_s / 60.0
+    rates = config.messages_per_minute()
+    connectivity = config.fleet_vens * minutes * PRICES_USD["connectivity_per_million_minutes"]
+    # Shadow updates are also answered (accepted, documents): messages out, counted once here.
+    messages = (rates["telemetry"] + 2 * rates["shadow"] + rates["commands"]) * minutes
+    fanout = 2 * config.fleet_vens if config.fanout else 0
+    shadow_ops = rates["shadow"] * minutes
+    cost = {
+        "connectivity": connectivity / 1e6,
+        "messages": (messages + fanout) * PRICES_USD["messages_per_million"] / 1e6,
+        "shadow": shadow_ops * PRICES_USD["shadow_ops_per_million"] / 1e6,
+    }
+    cost["total"] = sum(cost.values())
+    return {key: round(value, 4) for key, value in cost.items()}
+
+
+def guardrails(config: FleetConfig) -> list[str]:
+    """Each AWS IoT Core quota this run would exceed (empty when it fits)."""
+    problems = []
+    if config.ramp_per_s > MAX_CONNECTS_PER_S_PER_ACCOUNT:
+        problems.append(f"--ramp {config.ramp_per_s:g} CONNECT/s is over the account quota of "
+                        f"{MAX_CONNECTS_PER_S_PER_ACCOUNT}/s (all shards together)")
+    per_connection = TELEMETRY_TOPICS / config.telemetry_interval_s + 1.0 / REPORT_EVERY_S
+    if per_connection > MAX_PUBLISHES_PER_S:
+        problems.append(f"{per_connection:.0f} publishes/s per VEN is over AWS IoT's "
+                        f"{MAX_PUBLISHES_PER_S:g}/s per connection")
+    if 1.0 / REPORT_EVERY_S > SHADOW_MAX_REQUESTS_PER_S_PER_THING:
+        problems.append("shadow reports exceed the per-thing request quota")
+    if len(SUBSCRIPTIONS) + 1 > MAX_SUBSCRIPTIONS_PER_CONNECTION:
+        problems.append("a VEN would hold more subscriptions than one connection may")
+    if config.probe_rate * 2 > MAX_PUBLISHES_PER_S:
+        problems.append(f"--probe-rate {config.probe_rate:g} is over the probe connection's "
+                        f"{MAX_PUBLISHES_PER_S:g} publishes/s")
+    return problems
+
+
+def plan_lines(config: FleetConfig, broker: str) -> list[str]:
+    rates = config.messages_per_minute()
+    cost = estimated_cost_usd(config)
+    lines = [
+        f"fleet: {config.fleet_vens:,} VENs in {config.shards} shard(s); this shard "
+        f"{config.vens:,}: {config.ids.describe()}",
+        f"broker: {broker}",
+        f"ramp: {config.ramp_per_s:g} connects/s (this shard {config.shard_ramp_per_s:.1f}/s): "
+        f"all connected after {config.connect_all_s:,.1f} s; run {config.duration_s:,.0f} s",
+        f"messages/min once connected: {rates['total']:,.0f} (telemetry {rates['telemetry']:,.0f}"
+        f", shadow {rates['shadow']:,.0f}, probe {rates['commands']:,.0f})"
+        + (f"; fan-out {config.fleet_vens:,} events + acks" if config.fanout else ""),
+        f"AWS IoT Core cost if run there: about ${cost['total']:.2f} (connectivity "
+        f"${cost['connectivity']:.2f}, messages ${cost['messages']:.2f}, shadow "
+        f"${cost['shadow']:.2f}; list prices of {PRICES_DATE}, see docs/fleet.md)",
+    ]
+    return lines

@@ -1,0 +1,207 @@
+"""One shard of a fleet run: N full VENs on one dispatcher and one network loop, in real time.
+
+`FleetRunner.run()` connects the VENs at the shard's share of the ramp (each slot of 1/rate
+seconds gets one VEN at a random instant within it), ticks each VEN every telemetry interval
+from the moment it came up (so reports spread over the interval as they do in a real fleet),
+pings VENs at the probe rate, dispatches one DR event to every VEN once all are connected, and
+stops at the end of the duration or on `stop()`, still returning every figure.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from actors.messages import Tick
+from actors.runtime import Dispatcher
+from actors.ven import Ven
+from sim.models.house import build_circuits
+from sim.world import Weather, World
+from ven_sim.fleet.metrics import FleetMetrics, MeteredTransport
+from ven_sim.fleet.plan import FleetConfig
+from ven_sim.fleet.probe import ProbeVtn
+from ven_sim.fleet.results import cpu_seconds, fleet_results, rss_mb, timeline_row
+from ven_sim.kernel import Kernel
+from ven_sim.transports.base import BaseTransport
+
+__all__ = ["FleetRunner"]
+
+TEMPLATES = ("house", "apartment", "solar_home")
+CLOCK_STEP_S = 0.25  # VENs are ticked in phase slots of this width
+MONITOR_S = 1.0  # progress line
+TIMELINE_S = 10.0  # one timeline row
+PROBE_UP_S = 30.0  # the probe must connect within this, or the broker is unreachable
+FANOUT_WAIT_S = 60.0  # after the ramp, how long the fan-out waits for stragglers
+STEADY_AFTER_FANOUT_S = 30.0  # the steady-state window opens when acks are in, or this late
+SWITCH_INTERVAL_S = 0.0005  # GIL hand-over between the kernel and network threads
+
+
+class FleetRunner:
+    def __init__(
+        self,
+        config: FleetConfig,
+        transport: BaseTransport,
+        *,
+        progress: Callable[[str], None] | None = None,
+        timeline: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = FleetMetrics()
+        if hasattr(transport, "observer"):  # PahoTransport: handshake, CONNACK, PUBACK times
+            transport.observer = self.metrics.observe
+        self.transport = transport
+        self.metered = MeteredTransport(transport, self.metrics)
+        self.dispatcher = Dispatcher("fleet")
+        self.kernel = Kernel(1.0, self.dispatcher)
+        self.world = World(datetime.now(UTC), Weather(min_c=21.0, max_c=34.0))
+        self.rng = random.Random(f"{config.seed}:{config.ids.prefix}:{config.ids.start}")
+        self.vens: list[Ven] = []
+        self.slots: list[list[Ven]] = [[] for _ in range(self._slot_count())]
+        self.progress, self.timeline = progress, timeline
+        self.rows: list[dict[str, Any]] = []
+        self.probe: ProbeVtn | None = None
+        self.all_connected_at: float | None = None
+        self.steady_from: tuple[float, float] | None = None  # (run time, cpu seconds)
+        self.stopped_early = False
+        self.end = (0.0, 0.0, 0.0)  # (run time, cpu seconds, RSS MB) when the shutdown began
+        self.rss_before_vens = 0.0
+
+    def _slot_count(self) -> int:
+        return max(1, round(self.config.telemetry_interval_s / CLOCK_STEP_S))
+
+    def stop(self) -> None:
+        """Signal-safe: only sets flags (see ven_sim.signals)."""
+        self.stopped_early = True
+        self.kernel.stop()
+
+    def run(self) -> dict[str, Any]:
+        config = self.config
+        ids = config.ids.ids()
+        traced = self.rng.sample(ids, min(len(ids), 20))
+        probe_id = f"{config.ids.prefix}-probe-{uuid.uuid4().hex[:8]}"
+        self.probe = ProbeVtn(self.transport, probe_id, self.metrics, traced, config.seed)
+        if not self.probe.ready.wait(PROBE_UP_S):
+            error = self.probe.connection.stats.last_error
+            self.probe.close()
+            raise ConnectionError(f"the probe could not connect within {PROBE_UP_S:g} s: {error}")
+        self.rss_before_vens = rss_mb()  # run_fleet measures it earlier, before prepare()
+        env = self.kernel.env
+        env.process(self._ramp(ids))
+        env.process(self._clock())
+        env.process(self._monitor())
+        if config.probe_rate > 0:
+            env.process(self._pings())
+        if config.fanout:
+            env.process(self._fanout())
+        wall = 0.0
+        # Two busy threads share the GIL: the network loop gives it up at every socket call
+        # and then waits up to a switch interval (5 ms by default) to get it back from the
+        # kernel thread, so under load each MQTT packet could cost it milliseconds.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        try:
+            wall = self.kernel.run(config.duration_s)
+        finally:
+            sys.setswitchinterval(switch)
+            self._shutdown()
+        return fleet_results(self, wall)
+
+    # -- simpy processes (the kernel thread) ---------------------------------------------
+    def _ramp(self, ids: list[str]):
+        env, rate = self.kernel.env, self.config.shard_ramp_per_s
+        for k, ven_id in enumerate(ids):
+            due = (k + self.rng.random()) / rate
+            if due > env.now:
+                yield env.timeout(due - env.now)
+            self._start_ven(ven_id)
+
+    def _start_ven(self, ven_id: str) -> None:
+        rng = random.Random(f"{self.config.seed}:{ven_id}")
+        template = rng.choice(TEMPLATES)
+        world, kernel = self.world, self.kernel
+        ven = Ven(
+            ven_id, build_circuits(template, {}, rng), world, self.dispatcher, panel_amps=200,
+            seed=self.config.seed, group=template, t0=kernel.now, transport=self.metered,
+            clock=lambda: world.epoch(kernel.now),
+            config={"report_interval_seconds": self.config.telemetry_interval_s},
+        )
+        self.vens.append(ven)
+        slot = int((kernel.now % self.config.telemetry_interval_s) / CLOCK_STEP_S)
+        self.slots[min(slot, len(self.slots) - 1)].append(ven)
+
+    def _clock(self):
+        env, slot = self.kernel.env, 0
+        while True:
+            yield env.timeout(CLOCK_STEP_S)
+            slot = (slot + 1) % len(self.slots)
+            tick = Tick(env.now)
+            for ven in self.slots[slot]:
+                ven.tell(tick)
+
+    def _pings(self):
+        env, vens = self.kernel.env, self.vens
+        while True:
+            yield env.timeout(self.rng.expovariate(self.config.probe_rate))
+            if self.probe is None or not vens:
+                continue
+            ven_id = vens[self.rng.randrange(len(vens))].ven_id
+            if ven_id in self.metrics.up:
+                self.probe.ping(ven_id)
+
+    def _fanout(self):
+        env, config, metrics = self.kernel.env, self.config, self.metrics
+        deadline = config.vens / config.shard_ramp_per_s + FANOUT_WAIT_S
+        while metrics.connected < config.vens and env.now < deadline:
+            yield env.timeout(0.5)
+        self.all_connected_at = metrics.now() if metrics.connected == config.vens else None
+        assert self.probe is not None
+        self.probe.fanout([ven.ven_id for ven in self.vens if ven.ven_id in metrics.up])
+        sent_at = env.now
+        while self.probe.fanout_pending and env.now - sent_at < STEADY_AFTER_FANOUT_S:
+            yield env.timeout(0.5)
+        self.steady_from = (metrics.now(), cpu_seconds())
+        metrics.steady = True
+
+    def _monitor(self):
+        env, last_row = self.kernel.env, 0.0
+        previous = (0.0, 0)
+        while True:
+            yield env.timeout(MONITOR_S)
+            row = timeline_row(self, previous)
+            if self.progress is not None:
+                self.progress(_progress_line(row, self.config.vens))
+            if env.now - last_row >= TIMELINE_S - 1e-9:
+                last_row = env.now
+                previous = (row["t_s"], row["telemetry_published"])
+                self.rows.append(row)
+                if self.timeline is not None:
+                    self.timeline(row)
+
+    def _shutdown(self) -> None:
+        self.metrics.stopping = True
+        self.end = (self.metrics.now(), cpu_seconds(), rss_mb())
+        last = self.rows[-1] if self.rows else {"t_s": 0.0, "telemetry_published": 0}
+        self.rows.append(timeline_row(self, (last["t_s"], last["telemetry_published"])))
+        # In start order: pykka's registry is a list, and unregistering from its front
+        # finds each actor at once (from its back: a scan of every actor, per actor).
+        for ven in self.vens:
+            ven.stop()
+        self.dispatcher.run_until_idle()  # the syncers' last "offline" reports go out
+        if self.probe is not None:
+            self.probe.close()
+        self.transport.close()  # every connection at once: DISCONNECT after its PUBACKs
+
+
+def _progress_line(row: dict[str, Any], target: int) -> str:
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
+    return (f"{row['t_s']:7.0f} s  connected {row['connected']:,}/{target:,}  "
+            f"telemetry {row['telemetry_per_s']:,.0f}/s  p99 connect {ms(row['connect_p99_ms'])} "
+            f"ms, rtt {ms(row['command_rtt_p99_ms'])} ms  fan-out acked {row['fanout_acked']:,}  "
+            f"down {row['unexpected_disconnects']}  cpu {row['cpu_cores']:.2f}  "
+            f"rss {row['rss_mb']:,.0f} MB")

@@ -1,0 +1,82 @@
+"""One `ven-sim fleet` invocation as a library call (the CLI and `bench fleet` share it).
+
+Order: identities and the plan (guardrails refuse against AWS unless forced), the claim on
+the ID range, certificates, the wire, the run under StopSignals, and the results written
+even when the run was stopped early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ven_sim.fleet.identities import claim
+from ven_sim.fleet.plan import FleetConfig, guardrails, plan_lines
+from ven_sim.fleet.results import rss_mb, write_results
+from ven_sim.fleet.runner import FleetRunner
+from ven_sim.fleet.wiring import open_fleet_wire, prepare_clients
+from ven_sim.signals import StopSignals
+
+__all__ = ["FleetError", "WireOptions", "run_fleet"]
+
+
+class FleetError(Exception):
+    """A run refused before it started (a quota, an ID overlap, a broker choice)."""
+
+
+@dataclass(frozen=True)
+class WireOptions:
+    broker: str
+    local_ca: Path | None = None
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    certs_dir: Path = Path("certs")
+    keepalive: int = 60
+
+
+def run_fleet(
+    config: FleetConfig,
+    wire_options: WireOptions,
+    out: Path,
+    *,
+    force: bool = False,
+    say: Callable[[str], None] = print,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run one shard and write `out/fleet.json` and `out/timeline.csv`; return the figures."""
+    for line in plan_lines(config, wire_options.broker):
+        say(line)
+    problems = guardrails(config)
+    if problems and wire_options.broker == "aws" and not force:
+        raise FleetError("over AWS IoT Core quotas (--force to run anyway): " + "; ".join(problems))
+    for problem in problems:
+        say(f"warning: {problem}")
+    claim_path = claim(out, config.ids)
+    try:
+        ids = config.ids.ids()
+        wire = open_fleet_wire(
+            wire_options.broker, client_ids=ids, local_ca=wire_options.local_ca,
+            ca=wire_options.ca, cert=wire_options.cert, key=wire_options.key,
+            certs_dir=wire_options.certs_dir, keepalive=wire_options.keepalive,
+            progress=lambda n: say(f"certificates: {n:,}/{len(ids):,}"),
+        )
+        try:
+            rss_before = rss_mb()  # before the VENs' clients: their memory is theirs
+            prepared_s = prepare_clients(
+                wire.transport, ids, lambda n: say(f"clients prepared: {n:,}/{len(ids):,}")
+            )
+            runner = FleetRunner(config, wire.transport, progress=progress)
+            with StopSignals(runner.stop):
+                results = runner.run()
+            results["clients_prepared_s"] = round(prepared_s, 2)
+            results["rss_mb_before_vens"] = round(rss_before, 1)
+        finally:
+            wire.close()
+        results["broker"] = wire.description
+        write_results(out, results, runner.rows)
+        return results
+    finally:
+        claim_path.unlink(missing_ok=True)

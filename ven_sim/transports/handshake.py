@@ -1,0 +1,126 @@
+"""TCP connect and TLS handshake without blocking the network loop.
+
+paho's `reconnect()` connects and handshakes in blocking calls: on loopback that is 2-6 ms of
+the loop thread per client, against a remote broker several round trips, during which no
+other client is served. `Handshake` does both as non-blocking steps driven by the loop's
+selector, then hands the ready socket to paho (`PahoConnection` makes paho's
+`_create_socket` return it), which sends CONNECT on it as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import selectors
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ven_sim.transports.netloop import NetworkLoop, TimerHandle
+
+__all__ = ["CONNECT_TIMEOUT_S", "Handshake", "resolve"]
+
+CONNECT_TIMEOUT_S = 5.0  # paho's own connect timeout
+DNS_TTL_S = 60.0  # one lookup per host a minute, not one per client (it blocks)
+
+_dns: dict[tuple[str, int], tuple[float, list[Any]]] = {}
+
+Done = Callable[[Any, BaseException | None, float, float], None]  # sock, error, tcp s, tls s
+
+
+def resolve(host: str, port: int) -> list[Any]:
+    """getaddrinfo for a TCP stream, cached for DNS_TTL_S."""
+    now = time.monotonic()
+    cached = _dns.get((host, port))
+    if cached is not None and now - cached[0] < DNS_TTL_S:
+        return cached[1]
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    _dns[(host, port)] = (now, infos)
+    return infos
+
+
+class Handshake:
+    """One attempt: connect, then (with a context) TLS; `done` runs once, on the loop."""
+
+    def __init__(self, loop: NetworkLoop, host: str, port: int,
+                 context: ssl.SSLContext | None, done: Done) -> None:
+        self.loop, self.host, self.context, self.done = loop, host, context, done
+        self.begin = time.monotonic()
+        self.tcp_s = 0.0
+        self.sock: Any = None
+        self._finished = False
+        self._timer: TimerHandle = loop.call_later(CONNECT_TIMEOUT_S, self._timed_out)
+        try:
+            family, kind, proto, _, address = resolve(host, port)[0]
+            self.sock = socket.socket(family, kind, proto)
+            self.sock.setblocking(False)
+            code = self.sock.connect_ex(address)
+            if code not in (0, errno.EINPROGRESS):
+                raise OSError(code, f"[Errno {code}] {errno.errorcode.get(code, '')}".strip())
+        except OSError as exc:
+            self._finish(exc)
+            return
+        loop.watch(self.sock, selectors.EVENT_WRITE, self._connected)
+
+    def cancel(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self._timer.cancel()
+            self._close()
+
+    def _connected(self, _mask: int) -> None:
+        code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self._finish(ConnectionRefusedError(code, f"{errno.errorcode.get(code, code)}"))
+            return
+        self.tcp_s = time.monotonic() - self.begin
+        if self.context is None:
+            self._finish(None)
+            return
+        self.loop.unwatch(self.sock)
+        try:
+            self.sock = self.context.wrap_socket(
+                self.sock, server_hostname=self.host, do_handshake_on_connect=False
+            )
+        except (OSError, ValueError) as exc:
+            self._finish(exc)
+            return
+        self._step(0)
+
+    def _step(self, _mask: int) -> None:
+        try:
+            self.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self.loop.watch(self.sock, selectors.EVENT_READ, self._step)
+            return
+        except ssl.SSLWantWriteError:
+            self.loop.watch(self.sock, selectors.EVENT_WRITE, self._step)
+            return
+        except (OSError, ValueError) as exc:  # SSLError is an OSError
+            self._finish(exc)
+            return
+        self._finish(None)
+
+    def _timed_out(self) -> None:
+        self._finish(TimeoutError(f"no TCP/TLS handshake within {CONNECT_TIMEOUT_S:g} s"))
+
+    def _finish(self, error: BaseException | None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._timer.cancel()
+        if self.sock is not None:
+            self.loop.unwatch(self.sock)
+        if error is not None:
+            self._close()
+        tls_s = time.monotonic() - self.begin - self.tcp_s
+        self.done(None if error else self.sock, error, self.tcp_s, tls_s)
+
+    def _close(self) -> None:
+        if self.sock is not None:
+            self.loop.unwatch(self.sock)
+            with contextlib.suppress(OSError):
+                self.sock.close()
+            self.sock = None
