@@ -140,7 +140,8 @@ class MeteredTransport(BaseTransport):
         self.metrics = metrics
 
     def open(
-        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None
+        self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None,
+        *, will: tuple[str, bytes] | None = None,
     ) -> MeteredConnection:
         metrics = self.metrics
 
@@ -151,7 +152,8 @@ class MeteredTransport(BaseTransport):
 
         with metrics.lock:
             metrics.opened[client_id] = metrics.now()
-        return MeteredConnection(self.inner.open(client_id, on_message, state), metrics)
+        inner = self.inner.open(client_id, on_message, state, will=will)
+        return MeteredConnection(inner, metrics)
 
     def close(self) -> None:
         self.inner.close()

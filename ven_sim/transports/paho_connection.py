@@ -28,15 +28,13 @@ from ven_sim.transports.base import BaseConnection, ConnectionStats, MessageHand
 from ven_sim.transports.endpoints import BrokerURL
 from ven_sim.transports.handshake import Handshake
 from ven_sim.transports.netloop import NetworkLoop, TimerHandle
+from ven_sim.transports.takeovers import TakeoverWatch
 
 log = logging.getLogger(__name__)
 
 CERT_HINT = "the broker probably rejected the client certificate (missing, or not from its CA)"
 TAKEOVER = "another client connected with the same client ID, or the broker dropped the session"
 CLOSE_DRAIN_S = 5.0  # close() waits this long for PUBACKs before sending DISCONNECT
-# This many takeovers within the window: another client surely uses this client ID.
-DUPLICATE_TAKEOVERS = 3
-DUPLICATE_WINDOW_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -99,8 +97,7 @@ class PahoConnection(BaseConnection):
         client._create_socket = self._take_socket  # type: ignore[method-assign]
         self._drain: TimerHandle | None = None
         self._reported: tuple[bool, str | None] | None = None
-        self._takeovers: deque[float] = deque(maxlen=DUPLICATE_TAKEOVERS)
-        self._duplicate_logged = False
+        self._takeovers = TakeoverWatch(client_id)
         client.suppress_exceptions = True  # a paho callback error must not abort loop_read
         client.logger = _ErrorTap(self)
         client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
@@ -248,24 +245,8 @@ class PahoConnection(BaseConnection):
             return
         why = self._reason(str(reason))
         if why.endswith(TAKEOVER):
-            why = self._takeover(why)
+            why = self._takeovers.explain(why)
         self._lost(why, was_up)
-
-    def _takeover(self, why: str) -> str:
-        """Count takeovers; once they repeat, say plainly that the client ID is shared."""
-        now = time.monotonic()
-        self._takeovers.append(now)
-        if len(self._takeovers) < DUPLICATE_TAKEOVERS or now - self._takeovers[0] > \
-                DUPLICATE_WINDOW_S:
-            return why
-        why = (f"duplicate client ID: another VEN or client connects as {self.client_id!r} "
-               f"({DUPLICATE_TAKEOVERS} takeovers in {now - self._takeovers[0]:.0f} s); "
-               "the two keep taking the connection from each other. Give each VEN its own "
-               "thing name, or stop the other one")
-        if not self._duplicate_logged:
-            self._duplicate_logged = True
-            log.error("%s: %s", self.client_id, why)
-        return why
 
     def _reason(self, reason: str) -> str:
         if self._refusal is not None:

@@ -10,7 +10,7 @@ import pytest
 
 from ven_sim.transports.mqtt import TlsFiles
 from ven_sim.transports.paho import PahoTransport
-from ven_sim.transports.paho_connection import DUPLICATE_TAKEOVERS
+from ven_sim.transports.takeovers import DUPLICATE_TAKEOVERS
 
 TIMEOUT_S = 60.0
 
