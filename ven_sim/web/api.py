@@ -51,7 +51,7 @@ class VenControls(Protocol):
     def config(self) -> Any: ...  # .thing_name, .panel_amps
     @property
     def circuit_ids(self) -> list[str]: ...
-    # Optional, for the page's captions: physics_step_s, baseline_window_s (seconds).
+    # Optional, for the page's captions: physics_step_s (seconds).
     def set_circuit(self, circuit_id: str, enabled: bool) -> None: ...
     def trigger_event(self, requested_kw: float, duration_s: float) -> str: ...
     def restore_event(self, event_id: str) -> None: ...
@@ -129,7 +129,7 @@ class Api:
 
     def state(self) -> dict[str, Any]:
         """The snapshot plus thingName, circuits, panelAmps, panelSizes, now, tokenRequired,
-        and what the page explains: circuitRoles, physicsStepS, baselineWindowS."""
+        and what the page explains: circuitRoles, physicsStepS."""
         snapshot = dict(self.ven.state.snapshot())
         now = time.time()
         with self._lock:
@@ -148,7 +148,6 @@ class Api:
             tokenRequired=self.token_required,
             circuitRoles=CIRCUIT_ROLES,
             physicsStepS=getattr(self.ven, "physics_step_s", None),
-            baselineWindowS=getattr(self.ven, "baseline_window_s", None),
         )
         return snapshot
 

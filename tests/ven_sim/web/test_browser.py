@@ -216,7 +216,7 @@ def test_circuits_say_how_they_take_part_in_an_event(tab: Tab, live: Live) -> No
 
 def test_manual_changes_and_event_shed_are_kept_apart(tab: Tab, live: Live) -> None:
     page = tab.page
-    expect(page.locator(".card h2").nth(2)).to_have_text("Below baseline")
+    expect(page.locator(".card h2").nth(2)).to_have_text("Estimated shed")
     expect(page.locator("#manual-off")).to_have_text("no circuit switched off by hand")
     page.fill("#event-kw", "0.5")
     page.fill("#event-minutes", "10")
@@ -230,7 +230,7 @@ def test_manual_changes_and_event_shed_are_kept_apart(tab: Tab, live: Live) -> N
     lights = page.locator('#circuits tr[data-circuit="lights1"]')
     lights.locator("input[type=checkbox]").uncheck()
     expect(page.locator("#manual-off")).to_have_text(
-        "switched off by hand: Lighting Circuits (counted above)")
+        "switched off by hand: Lighting Circuits (not counted as shed)")
     expect(page.locator("#manual-off")).to_have_attribute("data-count", "1")
     # Switching a circuit off by hand does not become the event's curtailment.
     expect(page.locator("#event-shed-kw")).to_have_text(f"{event['actualShedKw']:.2f}")
@@ -242,14 +242,18 @@ def test_manual_changes_and_event_shed_are_kept_apart(tab: Tab, live: Live) -> N
 
 def test_baseline_and_chart_say_what_they_show(tab: Tab, live: Live) -> None:
     page = tab.page
-    expect(page.locator(".card h2").nth(1)).to_have_text("Rolling baseline")
+    # The VEN's own estimate of its use without the event (used + estimated shed), not a
+    # rolling baseline: the controller keeps none.
+    expect(page.locator(".card h2").nth(1)).to_have_text("Use without the event")
     expect(page.locator("#baseline-note")).to_have_text(
-        "mean use over the last 2 h outside events; held at its start value during an event")
+        "the VEN's estimate: used plus estimated shed")
     zone = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
     expect(page.locator("#chart-axis")).to_contain_text(f"time of day, local ({zone}")
     expect(page.locator("#chart-step")).to_have_text(
         f"power moves in steps: the house physics steps every {live.ven.physics_step_s:g} s")
-    expect(page.locator(".legend")).to_contain_text("rolling baseline")
+    expect(page.locator(".legend")).to_contain_text("use without the event (estimate)")
+    expect(page.locator(".legend")).to_contain_text("estimated shed")
+    assert "baselineWindowS" not in live.state()
 
 
 def test_token_from_the_url_fragment(browser: Any, live: Live) -> None:

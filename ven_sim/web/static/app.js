@@ -102,8 +102,8 @@
     $("updated").textContent = t.timestamp ? clock(t.timestamp) : "never";
   }
 
-  // Below baseline = baseline - used, whatever the cause; the event's own curtailment and
-  // the circuits switched off by hand are shown apart so neither is taken for the other.
+  // Estimated shed = what the VEN believes its curtailed circuits shed (their natural draw
+  // minus what they draw now); circuits switched off by hand are listed apart, never shed.
   function renderShed(t) {
     const events = state.events || [];
     $("shed-kw").textContent = kw(t.shedPowerKw);
@@ -112,12 +112,9 @@
       ? kw(events.reduce((sum, e) => sum + (e.actualShedKw || 0), 0)) : kw(0);
     const off = (t.loads || []).filter((l) => !l.enabled).map((l) => l.name);
     $("manual-off").textContent = off.length
-      ? `switched off by hand: ${off.join(", ")}` + (events.length ? " (counted above)" : "")
+      ? `switched off by hand: ${off.join(", ")}` + (events.length ? " (not counted as shed)" : "")
       : "no circuit switched off by hand";
     $("manual-off").dataset.count = String(off.length);
-    const hours = state.baselineWindowS ? +(state.baselineWindowS / 3600).toFixed(2) : null;
-    $("baseline-note").textContent = (hours ? `mean use over the last ${hours} h` : "mean use") +
-      " outside events; held at its start value during an event";
   }
 
   function timeZoneLabel() {
