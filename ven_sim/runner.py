@@ -217,7 +217,9 @@ def run_scenario(
     if warmup_s:
         summary["warmup_days"] = asked.mv.warmup_days
     summary.update(vtn.summary())
-    summary.update(pacing_summary(scenario.speed, kernel.lags_s, summary.get("mqtt")))
+    summary.update(pacing_summary(
+        scenario.speed, kernel.lags_s, summary.get("mqtt"), scenario.report_interval_s
+    ))
     summary.update(dispatcher.supervisor.summary())  # actor_restarts, failed_vens
     summary.update(faults.summary())
     if stop is not None and stop.requested:
