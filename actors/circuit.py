@@ -17,7 +17,7 @@ from actors.messages import (
     SetLoad,
 )
 from actors.runtime import DispatchedActor, Dispatcher
-from sim.comfort import discomfort, thermal
+from sim.comfort import discomfort, hot_water, thermal
 from sim.models.base import Circuit, breaker_amps_for
 from sim.world import World
 
@@ -52,6 +52,7 @@ class CircuitActor(DispatchedActor):
         # state of charge) to report.
         self._extras = tuple(name for name in _EXTRAS if hasattr(model, name))
         self._thermal = thermal(model)
+        self._hot_water = hot_water(model)
         # The twin of the latest event (None before any): stepped beside the model, never
         # curtailed, it is M&V's ground truth. The controller only passes its energy on.
         self.twin: Circuit | None = None
@@ -141,6 +142,7 @@ class CircuitActor(DispatchedActor):
             twin_comfort_minutes=twin_comfort,
             warm=discomfort(model, span) if self._thermal else None,
             twin_warm=twin_warm,
+            hot_water=self._hot_water,
         )
 
     def set_load(self, message: SetLoad) -> None:

@@ -76,6 +76,7 @@ class ControllerActor(DispatchedActor):
         # The circuits' twins: passed on for M&V, never used here.
         self._interval_twin = self._interval_twin_comfort = 0.0
         self._warm = [0.0, 0.0, 0.0, 0.0]  # minutes, degree-minutes: the HVAC, then its twin
+        self._cold = [0.0, 0.0]  # water heaters' minutes out of comfort, then their twins'
         self._twins = False
         self._pending = 0
         self._tick: Tick | None = None
@@ -180,12 +181,13 @@ class ControllerActor(DispatchedActor):
         self.info[reading.circuit_id].update(reading)
         self._interval_energy += reading.energy_kwh
         twin = reading.twin_kwh
-        if twin is None:  # not curtailed since the fork: the circuit is its own twin
-            self._interval_twin += reading.energy_kwh
-            self._interval_twin_comfort += reading.comfort_minutes
-        else:
-            self._interval_twin += twin
-            self._interval_twin_comfort += reading.twin_comfort_minutes or 0.0
+        twin_comfort = reading.comfort_minutes if twin is None else reading.twin_comfort_minutes
+        # Not curtailed since the fork (twin None): the circuit is its own twin.
+        self._interval_twin += reading.energy_kwh if twin is None else twin
+        self._interval_twin_comfort += twin_comfort or 0.0
+        if reading.hot_water:
+            self._cold[0] += reading.comfort_minutes
+            self._cold[1] += twin_comfort or 0.0
         if reading.warm is not None:
             self._add_warm(reading.warm, reading.twin_warm if twin is not None else reading.warm)
         self._interval_comfort += reading.comfort_minutes
@@ -284,11 +286,13 @@ class ControllerActor(DispatchedActor):
             counterfactual_comfort_minutes=counterfactual_comfort,
             warm=(self._warm[0], self._warm[1]),
             counterfactual_warm=(self._warm[2], self._warm[3]) if self._twins else None,
+            cold_water=(self._cold[0], self._cold[1]),
         )
         self._interval_start = self.t
         self._interval_energy = self._interval_comfort = 0.0
         self._interval_twin = self._interval_twin_comfort = 0.0
         self._warm = [0.0, 0.0, 0.0, 0.0]
+        self._cold = [0.0, 0.0]
         self._tell_listeners(telemetry)
 
     def _load_rows(self) -> list[dict[str, Any]]:

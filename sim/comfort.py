@@ -18,6 +18,12 @@ def thermal(model: Any) -> bool:
     return hasattr(model, "indoor_c") and hasattr(model, "setpoint_c")
 
 
+def hot_water(model: Any) -> bool:
+    """True for circuits that keep a tank of hot water: their own minutes out of comfort are
+    cold-water minutes (a tank too cool for a shower), reported apart from thermal comfort."""
+    return hasattr(model, "tank_c") and hasattr(model, "min_c")
+
+
 def discomfort(model: Any, span_s: float, tolerance_c: float = TOLERANCE_C) -> tuple[float, float]:
     """(minutes, degree-minutes) past setpoint plus tolerance over a span ending now."""
     sign = -1.0 if getattr(model, "mode", "cool") == "heat" else 1.0

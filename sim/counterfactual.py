@@ -101,13 +101,17 @@ def comfort(
     """Comfort over the event and `window_s` after, beside the counterfactual's.
 
     A hot afternoon puts homes out of comfort with or without the event; only the difference
-    is the event's doing. Two measures: the models' own minutes out of comfort (water heaters
-    included), and minutes and degree-minutes past setpoint plus tolerance (`sim.comfort`,
-    HVAC only). vens_affected counts VENs with more degree-minutes than their twins.
+    is the event's doing. Three measures: the models' own minutes out of comfort (water heaters
+    included), minutes and degree-minutes past setpoint plus tolerance (`sim.comfort`, HVAC
+    only), and the water heaters' share of the first, cold-water minutes, apart.
+    vens_comfort_affected counts VENs with more degree-minutes than their twins,
+    vens_hot_water_affected VENs with more cold-water minutes than their twins.
     """
     own = own_twin = 0.0
     warm = [0.0, 0.0, 0.0, 0.0]
+    cold = [0.0, 0.0]
     per_ven: dict[str, float] = defaultdict(float)
+    cold_per_ven: dict[str, float] = defaultdict(float)
     for r in counterfactual_rows(event, rows, windows):
         if r.t1 > event.end + window_s + 1e-9 or r.counterfactual_warm is None:
             continue
@@ -116,6 +120,9 @@ def comfort(
         for i, value in enumerate((*r.warm, *r.counterfactual_warm)):
             warm[i] += value
         per_ven[r.ven_id] += r.warm[1] - r.counterfactual_warm[1]
+        cold[0] += r.cold_water[0]
+        cold[1] += r.cold_water[1]
+        cold_per_ven[r.ven_id] += r.cold_water[0] - r.cold_water[1]
     return {
         "counterfactual_comfort_minutes": round(own_twin, 1),
         "net_comfort_minutes": round(own - own_twin, 1),
@@ -124,6 +131,35 @@ def comfort(
         "net_warm_minutes": round(warm[0] - warm[2], 1),
         "net_warm_degree_minutes": round(warm[1] - warm[3], 1),
         "vens_comfort_affected": sum(1 for dm in per_ven.values() if dm > 1e-9),
+        "hot_water_minutes": round(cold[0], 1),
+        "net_hot_water_minutes": round(cold[0] - cold[1], 1),
+        "vens_hot_water_affected": sum(1 for m in cold_per_ven.values() if m > 1e-9),
+    }
+
+
+def day_peaks(
+    event: Window, rows: Iterable[Row], windows: Sequence[Window], day_s: float = 86400.0
+) -> dict[str, float]:
+    """The fleet's highest interval power on the event's day, actual and without the event.
+
+    The day is the 24 h block of the run's clock holding the event's start (the baselines'
+    day). Every VEN of the fleet counts: a VEN the event did not target, or an interval before
+    the event or past a VEN's horizon, draws in the counterfactual what it drew.
+    """
+    day0 = event.start - event.start % day_s
+    actual: dict[tuple[float, float], float] = defaultdict(float)
+    without: dict[tuple[float, float], float] = defaultdict(float)
+    rows = list(rows)
+    known = counterfactual_rows(event, rows, windows)
+    truth = {(r.ven_id, r.t1): r.counterfactual_kw for r in known}
+    for r in rows:
+        if r.t0 >= day0 - 1e-9 and r.t1 <= day0 + day_s + 1e-9:
+            actual[(r.t0, r.t1)] += r.power_kw
+            cf = truth.get((r.ven_id, r.t1))
+            without[(r.t0, r.t1)] += r.power_kw if cf is None else cf
+    return {
+        "event_day_peak_kw": round(max(actual.values(), default=0.0), 3),
+        "counterfactual_day_peak_kw": round(max(without.values(), default=0.0), 3),
     }
 
 

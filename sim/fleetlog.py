@@ -25,6 +25,7 @@ class Row:
     counterfactual_comfort_minutes: float | None = None
     warm: tuple[float, float] = (0.0, 0.0)  # minutes, degree-minutes past setpoint (sim.comfort)
     counterfactual_warm: tuple[float, float] | None = None
+    cold_water: tuple[float, float] = (0.0, 0.0)  # water heaters' comfort minutes, then twins'
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ class FleetLog:
                 counterfactual_comfort_minutes=telemetry.counterfactual_comfort_minutes,
                 warm=telemetry.warm,
                 counterfactual_warm=telemetry.counterfactual_warm,
+                cold_water=telemetry.cold_water,
             )
         )
 

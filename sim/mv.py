@@ -15,7 +15,11 @@ per VEN and summed for the fleet:
   the hour after the event, and payback_kwh, the net extra energy over that hour;
 * comfort_violation_minutes: minutes any targeted VEN was out of comfort, event
   plus that hour; counterfactual_comfort_minutes the same for the twins, net_comfort_minutes
-  the difference (the event's doing) and vens_comfort_affected the VENs it made worse.
+  the difference (the event's doing) and vens_comfort_affected the VENs it made worse;
+  hot_water_minutes, the water heaters' share of those minutes (cold water), apart, net of the
+  twins and with the VENs it made worse;
+* event_day_peak_kw and counterfactual_day_peak_kw: the whole fleet's highest interval power
+  on the event's day, with and without the event (did it lower the day's peak or move it?).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sim.baseline import Sample, caiso_10in10, delivered, like_days, pjm_hi4of5, pre_window
-from sim.counterfactual import comfort, counterfactual_rows, rebound, true_delivery
+from sim.counterfactual import comfort, counterfactual_rows, day_peaks, rebound, true_delivery
 from sim.fleetlog import Row
 
 REBOUND_WINDOW_S = 3600.0
@@ -149,6 +153,7 @@ def evaluate_event(
         "delivery_ratio": settled.get("delivery_ratio"),
         "rebound_peak_kw": figures["snapback_kw"],
         "payback_kwh": figures["payback_kwh"],
+        **day_peaks(event, rows, windows),
         "comfort_violation_minutes": round(minutes, 1),
         **comfort(event, rows, windows, REBOUND_WINDOW_S),
         **truth,

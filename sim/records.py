@@ -42,6 +42,7 @@ class CircuitReading(NamedTuple):
     # Minutes and degree-minutes past setpoint plus tolerance (sim.comfort), circuit then twin.
     warm: tuple[float, float] | None = None
     twin_warm: tuple[float, float] | None = None
+    hot_water: bool = False  # a water heater: its comfort minutes are cold-water minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,8 @@ class Telemetry(NamedTuple):  # one per VEN per interval: cheap to build matters
     # (minutes, degree-minutes) past setpoint plus tolerance: the VEN's HVAC, then its twin's.
     warm: tuple[float, float] = (0.0, 0.0)
     counterfactual_warm: tuple[float, float] | None = None
+    # Water heaters' minutes out of comfort (cold water), then their twins': part of the above.
+    cold_water: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,9 @@ def _check_exact(scenario: Scenario, run: RunResult, event_id: str) -> int:
     """Compare one event's counterfactual with the run without it; returns intervals compared."""
     without = run_scenario(_without(scenario, event_id))
     removed = {(r.ven_id, r.t1): r.power_kw for r in without.log.rows}
-    comfort = {(r.ven_id, r.t1): (r.comfort_minutes, r.warm) for r in without.log.rows}
+    comfort = {
+        (r.ven_id, r.t1): (r.comfort_minutes, r.warm, r.cold_water[0]) for r in without.log.rows
+    }
     windows = run.windows
     window = next(w for w in windows if w.id == event_id)
     ends = horizons(window, windows)
@@ -39,9 +41,10 @@ def _check_exact(scenario: Scenario, run: RunResult, event_id: str) -> int:
             continue
         assert row.counterfactual_kw == pytest.approx(removed[(row.ven_id, row.t1)], abs=1e-9), (
             event_id, row.ven_id, row.t1)
-        minutes, warm = comfort[(row.ven_id, row.t1)]
+        minutes, warm, cold = comfort[(row.ven_id, row.t1)]
         assert row.counterfactual_comfort_minutes == pytest.approx(minutes, abs=1e-9)
         assert row.counterfactual_warm == pytest.approx(warm, abs=1e-9)
+        assert row.cold_water[1] == pytest.approx(cold, abs=1e-9)
         compared += 1
     # Before the event both runs are the same run.
     for row in run.log.rows:
@@ -58,6 +61,31 @@ def test_peak_event_counterfactual_is_the_run_without_the_event() -> None:
     event = run.summary["events"][0]
     assert event["counterfactual_exact"] is True
     assert event["true_delivered_kw"] != pytest.approx(event["delivered_kw"], abs=0.5)
+    # The day's peak without the event is the peak of the run without it (a one-day run).
+    without = run_scenario(_without(scenario, "evt-peak-1"))
+    assert event["counterfactual_day_peak_kw"] == without.summary["fleet"]["peak_kw"]
+    assert event["event_day_peak_kw"] == run.summary["fleet"]["peak_kw"]
+    assert event["event_day_peak_kw"] != event["counterfactual_day_peak_kw"]
+
+
+def test_each_day_peak_without_the_event_is_that_days_peak_without_it() -> None:
+    scenario = load_scenario(SCENARIOS / "heat_wave.yaml").with_overrides(vens=6)
+    run = run_scenario(scenario)
+    for event in run.summary["events"]:
+        without = run_scenario(_without(scenario, event["id"]))
+        day0 = event["start_s"] - event["start_s"] % 86400.0
+        peak = fleet_peak(without.log.rows, day0, day0 + 86400.0)
+        assert event["counterfactual_day_peak_kw"] == pytest.approx(peak, abs=1e-3), event["id"]
+        assert event["event_day_peak_kw"] == pytest.approx(
+            fleet_peak(run.log.rows, day0, day0 + 86400.0), abs=1e-3)
+
+
+def fleet_peak(rows, lo: float, hi: float) -> float:
+    sums: dict[float, float] = {}
+    for r in rows:
+        if r.t0 >= lo and r.t1 <= hi:
+            sums[r.t1] = sums.get(r.t1, 0.0) + r.power_kw
+    return max(sums.values())
 
 
 def test_each_event_of_a_multi_event_run_is_exact() -> None:
