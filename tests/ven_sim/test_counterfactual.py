@@ -107,3 +107,30 @@ def test_back_to_back_second_event_keeps_the_first_ones_restores() -> None:
     run = run_scenario(scenario)
     assert _check_exact(scenario, run, "second") == 6 * 96
     assert _check_exact(scenario, run, "first") == 6 * 12  # up to where the second starts
+
+
+def test_cold_water_minutes_are_the_water_heaters_and_net_of_the_run_without_the_event() -> None:
+    # Small tanks, heavy draws and a 4-hour evening event: some showers run lukewarm.
+    base = load_scenario(SCENARIOS / "peak_event.yaml")
+    group = base.fleet[0]
+    params = {**group.params, "water_heater_liters": 80.0, "hot_water_liters_per_day": 600.0}
+    scenario = dataclasses.replace(
+        base,
+        fleet=(dataclasses.replace(group, params=params, count=4),),
+        events=(EventSpec("wh", 17 * 3600.0, 4 * 3600.0, 40.0, None, "all"),),
+    )
+    run = run_scenario(scenario)
+    assert _check_exact(scenario, run, "wh") > 0  # twins' cold-water minutes included
+    event = run.summary["events"][0]
+    without = run_scenario(_without(scenario, "wh"))
+    end = 21 * 3600.0 + 3600.0  # the event and the hour after
+
+    def cold(result: RunResult) -> float:
+        return sum(r.cold_water[0] for r in result.log.rows if 17 * 3600.0 <= r.t0 < end)
+
+    assert event["hot_water_minutes"] == pytest.approx(cold(run), abs=0.05)
+    assert event["hot_water_minutes"] > 0
+    assert event["net_hot_water_minutes"] == pytest.approx(cold(run) - cold(without), abs=0.05)
+    assert 0 < event["vens_hot_water_affected"] <= 4
+    # Cold-water minutes are the water heaters' share of the models' own comfort minutes.
+    assert event["hot_water_minutes"] <= event["comfort_violation_minutes"]
