@@ -141,6 +141,7 @@ class CircuitActor(DispatchedActor):
             twin_comfort_minutes=twin_comfort,
             warm=discomfort(model, span) if self._thermal else None,
             twin_warm=twin_warm,
+            felt_dm=discomfort(model, span, 0.0)[1] if self._thermal else None,
         )
 
     def set_load(self, message: SetLoad) -> None:

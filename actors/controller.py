@@ -39,6 +39,7 @@ from actors.messages import (
 from actors.runtime import DispatchedActor, Dispatcher
 from sim.curtailment import CircuitInfo, ShedPlanner, restore_schedule
 from sim.models.base import breaker_amps_for
+from sim.occupants import Occupants
 from sim.shed_estimate import estimated_shed_kw
 from sim.ven_events import ActiveEvent
 from sim.world import World
@@ -57,8 +58,11 @@ class ControllerActor(DispatchedActor):
         seed: int = 0,
         t0: float = 0.0,
         dispatcher: Dispatcher | None = None,
+        occupants: Occupants | None = None,
     ) -> None:
         super().__init__(dispatcher=dispatcher)
+        self.occupants = occupants  # None: no one overrides (sim.occupants)
+        self._left: set[str] = occupants.opted_out if occupants is not None else set()
         self.ven_id = ven_id
         self.world = world
         self.panel_amps = panel_amps
@@ -75,7 +79,8 @@ class ControllerActor(DispatchedActor):
         self._interval_comfort = 0.0
         # The circuits' twins: passed on for M&V, never used here.
         self._interval_twin = self._interval_twin_comfort = 0.0
-        self._warm = [0.0, 0.0, 0.0, 0.0]  # minutes, degree-minutes: the HVAC, then its twin
+        # Minutes, degree-minutes: the HVAC, then its twin; then degree-minutes past setpoint.
+        self._warm = [0.0] * 5
         self._twins = False
         self._pending = 0
         self._tick: Tick | None = None
@@ -188,6 +193,7 @@ class ControllerActor(DispatchedActor):
             self._interval_twin_comfort += reading.twin_comfort_minutes or 0.0
         if reading.warm is not None:
             self._add_warm(reading.warm, reading.twin_warm if twin is not None else reading.warm)
+            self._warm[4] += reading.felt_dm or 0.0
         self._interval_comfort += reading.comfort_minutes
         if reading.extra:
             self._extras[reading.circuit_id] = reading.extra
@@ -288,8 +294,11 @@ class ControllerActor(DispatchedActor):
         self._interval_start = self.t
         self._interval_energy = self._interval_comfort = 0.0
         self._interval_twin = self._interval_twin_comfort = 0.0
-        self._warm = [0.0, 0.0, 0.0, 0.0]
+        felt, self._warm = self._warm[4], [0.0] * 5
         self._tell_listeners(telemetry)
+        if self.occupants is not None and event is not None:  # after the interval is reported
+            for event_id in self.occupants.decide(self.events.values(), self.t, felt):
+                self._end_event(event_id, None)
 
     def _load_rows(self) -> list[dict[str, Any]]:
         plan = self.planner.snapshot
@@ -329,8 +338,8 @@ class ControllerActor(DispatchedActor):
         return sum(e.requested_kw for e in self.events.values())
 
     def _start_event(self, message: StartEvent) -> None:
-        if message.event_id in self.events:
-            # Already running: acknowledge again with the current plan, apply nothing.
+        if message.event_id in self.events or message.event_id in self._left:
+            # Running, or opted out of: acknowledge again with the current plan, apply nothing.
             self._ack_event(message)
             return
         # Each circuit keeps a twin that never sees this event (M&V's ground truth). A restore

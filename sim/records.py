@@ -42,6 +42,7 @@ class CircuitReading(NamedTuple):
     # Minutes and degree-minutes past setpoint plus tolerance (sim.comfort), circuit then twin.
     warm: tuple[float, float] | None = None
     twin_warm: tuple[float, float] | None = None
+    felt_dm: float | None = None  # degree-minutes past the setpoint itself: what occupants feel
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,7 @@ class EventEnded:
     delivered_kwh: float = 0.0
     start_epoch: float = 0.0
     end_epoch: float = 0.0
+    opted_out: bool = False  # the household overrode it (sim.occupants); end_epoch is when
 
 
 @dataclass(frozen=True, slots=True)
