@@ -143,6 +143,7 @@ class CircuitActor(DispatchedActor):
             warm=discomfort(model, span) if self._thermal else None,
             twin_warm=twin_warm,
             hot_water=self._hot_water,
+            felt_dm=discomfort(model, span, 0.0)[1] if self._thermal else None,
         )
 
     def set_load(self, message: SetLoad) -> None:

@@ -37,8 +37,10 @@ from actors.messages import (
     Tick,
 )
 from actors.runtime import DispatchedActor, Dispatcher
+from sim.comfort_tally import ComfortTally
 from sim.curtailment import CircuitInfo, ShedPlanner, restore_schedule
 from sim.models.base import breaker_amps_for
+from sim.occupants import Occupants
 from sim.shed_estimate import estimated_shed_kw
 from sim.ven_events import ActiveEvent
 from sim.world import World
@@ -57,8 +59,11 @@ class ControllerActor(DispatchedActor):
         seed: int = 0,
         t0: float = 0.0,
         dispatcher: Dispatcher | None = None,
+        occupants: Occupants | None = None,
     ) -> None:
         super().__init__(dispatcher=dispatcher)
+        self.occupants = occupants  # None: no one overrides (sim.occupants)
+        self._left: set[str] = occupants.opted_out if occupants is not None else set()
         self.ven_id = ven_id
         self.world = world
         self.panel_amps = panel_amps
@@ -75,8 +80,7 @@ class ControllerActor(DispatchedActor):
         self._interval_comfort = 0.0
         # The circuits' twins: passed on for M&V, never used here.
         self._interval_twin = self._interval_twin_comfort = 0.0
-        self._warm = [0.0, 0.0, 0.0, 0.0]  # minutes, degree-minutes: the HVAC, then its twin
-        self._cold = [0.0, 0.0]  # water heaters' minutes out of comfort, then their twins'
+        self._comfort = ComfortTally()
         self._twins = False
         self._pending = 0
         self._tick: Tick | None = None
@@ -185,22 +189,10 @@ class ControllerActor(DispatchedActor):
         # Not curtailed since the fork (twin None): the circuit is its own twin.
         self._interval_twin += reading.energy_kwh if twin is None else twin
         self._interval_twin_comfort += twin_comfort or 0.0
-        if reading.hot_water:
-            self._cold[0] += reading.comfort_minutes
-            self._cold[1] += twin_comfort or 0.0
-        if reading.warm is not None:
-            self._add_warm(reading.warm, reading.twin_warm if twin is not None else reading.warm)
+        self._comfort.add(reading, twin_comfort, twin is not None)
         self._interval_comfort += reading.comfort_minutes
         if reading.extra:
             self._extras[reading.circuit_id] = reading.extra
-
-    def _add_warm(self, warm: tuple[float, float], twin: tuple[float, float] | None) -> None:
-        totals = self._warm
-        totals[0] += warm[0]
-        totals[1] += warm[1]
-        if twin is not None:
-            totals[2] += twin[0]
-            totals[3] += twin[1]
 
     def _close_tick(self) -> None:
         tick = self._tick
@@ -253,6 +245,7 @@ class ControllerActor(DispatchedActor):
         span = self.t - self._interval_start
         used = self._interval_energy * 3600.0 / span if span > 0 else self._last_used_kw
         self._last_used_kw = used
+        comfort = self._comfort
         event = self._main_event()
         if event is not None:
             # The VEN's own view: natural minus actual draw of the circuits it holds.
@@ -284,16 +277,18 @@ class ControllerActor(DispatchedActor):
             loads=tuple(self._load_rows()) if self._want_loads else (),
             counterfactual_kw=counterfactual,
             counterfactual_comfort_minutes=counterfactual_comfort,
-            warm=(self._warm[0], self._warm[1]),
-            counterfactual_warm=(self._warm[2], self._warm[3]) if self._twins else None,
-            cold_water=(self._cold[0], self._cold[1]),
+            warm=comfort.warm,
+            counterfactual_warm=comfort.twin_warm if self._twins else None,
+            cold_water=(comfort.cold, comfort.twin_cold),
         )
         self._interval_start = self.t
         self._interval_energy = self._interval_comfort = 0.0
         self._interval_twin = self._interval_twin_comfort = 0.0
-        self._warm = [0.0, 0.0, 0.0, 0.0]
-        self._cold = [0.0, 0.0]
+        self._comfort = ComfortTally()
         self._tell_listeners(telemetry)
+        if self.occupants is not None and event is not None:  # after the interval is reported
+            for event_id in self.occupants.decide(self.events.values(), self.t, comfort.felt_dm):
+                self._end_event(event_id, None)
 
     def _load_rows(self) -> list[dict[str, Any]]:
         plan = self.planner.snapshot
@@ -333,8 +328,8 @@ class ControllerActor(DispatchedActor):
         return sum(e.requested_kw for e in self.events.values())
 
     def _start_event(self, message: StartEvent) -> None:
-        if message.event_id in self.events:
-            # Already running: acknowledge again with the current plan, apply nothing.
+        if message.event_id in self.events or message.event_id in self._left:
+            # Running, or opted out of: acknowledge again with the current plan, apply nothing.
             self._ack_event(message)
             return
         # Each circuit keeps a twin that never sees this event (M&V's ground truth). A restore

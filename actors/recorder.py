@@ -19,5 +19,8 @@ class RecorderActor(DispatchedActor):
     def on_telemetry(self, message: Telemetry) -> None:
         self.log.add_telemetry(message)
 
-    def on_verdict(self, _message: EventAck | EventEnded) -> None:
-        """Ignored: M&V is computed from telemetry, not from the VEN's own view of an event."""
+    def on_verdict(self, message: EventAck | EventEnded) -> None:
+        """Only opt-outs are kept: M&V is computed from telemetry, not the VEN's own view."""
+        if isinstance(message, EventEnded) and message.opted_out:
+            minutes = (message.end_epoch - message.start_epoch) / 60.0
+            self.log.opt_outs.append((message.ven_id, message.event_id, minutes))

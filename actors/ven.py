@@ -18,6 +18,7 @@ from actors.shadow import ShadowSyncerActor
 from sim import contract
 from sim.curtailment import CircuitInfo
 from sim.models.base import Circuit
+from sim.occupants import Occupants
 from sim.world import World
 
 
@@ -45,6 +46,7 @@ class Ven:
         clock: Callable[[], float] | None = None,
         shadow: bool = True,
         config: dict[str, Any] | None = None,
+        occupants: Occupants | None = None,
     ) -> None:
         self.ven_id = ven_id
         self.group = group
@@ -58,6 +60,7 @@ class Ven:
             seed=seed,
             t0=t0,
             dispatcher=dispatcher,
+            occupants=occupants,
         )
         self.refs: list[pykka.ActorRef[Any]] = [self.controller]
         for model in circuits:

@@ -50,6 +50,7 @@ class FleetLog:
     def __init__(self) -> None:
         self.rows: list[Row] = []
         self.circuit_rows: list[CircuitRow] = []  # from Telemetry.loads, when VENs send them
+        self.opt_outs: list[tuple[str, str, float]] = []  # (ven, event, minutes in): overrides
         # Recent (t1, shed capability) per VEN: one instant is noisy (a compressor
         # cycling), so the VTN splits requests by the mean over the last hour.
         self._capability: dict[str, deque[tuple[float, float]]] = defaultdict(

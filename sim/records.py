@@ -43,6 +43,7 @@ class CircuitReading(NamedTuple):
     warm: tuple[float, float] | None = None
     twin_warm: tuple[float, float] | None = None
     hot_water: bool = False  # a water heater: its comfort minutes are cold-water minutes
+    felt_dm: float | None = None  # degree-minutes past the setpoint itself: what occupants feel
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,7 @@ class EventEnded:
     delivered_kwh: float = 0.0
     start_epoch: float = 0.0
     end_epoch: float = 0.0
+    opted_out: bool = False  # the household overrode it (sim.occupants); end_epoch is when
 
 
 @dataclass(frozen=True, slots=True)

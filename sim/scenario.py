@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sim.occupants import OptOutSpec
 from sim.world import Weather
 
 # Keep in step with $defs.duration in the schema (a test compares them).
@@ -107,6 +108,7 @@ class Scenario:
     warnings: tuple[str, ...] = ()  # `file:line: field: message`, probable unit mistakes
     mv: MvSpec = MvSpec()
     faults: tuple[FaultSpec, ...] = ()
+    opt_out: OptOutSpec | None = None  # `occupants.opt_out`: households override (sim.occupants)
 
     @property
     def ven_count(self) -> int:

@@ -33,6 +33,7 @@ from sim.limits import (
     MAX_SCENARIO_VALUES,
     MAX_VENS_PER_RUN,
 )
+from sim.occupants import OptOutSpec
 from sim.scenario import (
     EventSpec,
     FaultSpec,
@@ -290,6 +291,7 @@ class _Loader:
             events=self.events(d.get("events", []), start, duration, report, fleet),
             source=self.source, description=d.get("description", ""), mv=self.mv(d.get("mv", {})),
             faults=self.faults(d.get("faults", []), start, duration),
+            opt_out=OptOutSpec.from_dict(d.get("occupants")),
         )
         problem = size_problem(scenario)
         if problem is not None:

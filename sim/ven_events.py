@@ -19,6 +19,7 @@ class ActiveEvent:
         "natural_kwh",
         "shed_kwh",
         "covered_s",
+        "opted_out",
     )
 
     def __init__(self, msg: StartEvent, start: float) -> None:
@@ -30,6 +31,7 @@ class ActiveEvent:
         self.natural_kwh = 0.0  # what the VEN believes it would have drawn
         self.shed_kwh = 0.0  # what it believes it shed
         self.covered_s = 0.0
+        self.opted_out = False  # ended early by the household's override
 
     def account(self, used_kw: float, shed_kw: float, span_s: float) -> None:
         self.natural_kwh += (used_kw + shed_kw) * span_s / 3600.0
@@ -51,4 +53,5 @@ class ActiveEvent:
             delivered_kwh=self.shed_kwh,
             start_epoch=start_epoch,
             end_epoch=end_epoch,
+            opted_out=self.opted_out,
         )

@@ -21,6 +21,7 @@ from actors.ven import Ven
 from sim.fleetlog import FleetLog
 from sim.models.house import build_circuits
 from sim.mv import EventWindow, Settlement, evaluate_event, fleet_totals
+from sim.occupants import Occupants, opt_out_summary
 from sim.scenario import Scenario, sample_params, ven_ids
 from sim.world import World, iso_utc
 from ven_sim.faults import FaultPlayer
@@ -76,10 +77,16 @@ def build_fleet(
             group=group.name,
             transport=transport,
             clock=clock,
+            occupants=_occupants(scenario, ven_id),
         )
         ven.subscribe(recorder, loads=loads)
         vens.append(ven)
     return vens
+
+
+def _occupants(scenario: Scenario, ven_id: str) -> Occupants | None:
+    spec = scenario.opt_out
+    return None if spec is None else Occupants(spec, scenario.seed, ven_id)
 
 
 def tick_times(scenario: Scenario) -> list[tuple[float, bool]]:
@@ -198,7 +205,10 @@ def run_scenario(
         frozenset(asked.mv.holidays),
         asked.mv.caiso_cap,
     )
-    events = [_event_summary(w, rows, scenario, windows, settlement, warmup_s) for w in windows]
+    events = [
+        _event_summary(w, rows, scenario, windows, settlement, warmup_s, log.opt_outs)
+        for w in windows
+    ]
     if warmup_s:  # simulated for the prior-day baselines' history, left out of the outputs
         log = _trimmed(log, warmup_s)
         rows = log.sorted_rows()
@@ -283,6 +293,7 @@ def _event_summary(
     windows: list[EventWindow],
     settlement: Settlement,
     warmup_s: float,
+    opt_outs: list[tuple[str, str, float]],
 ) -> dict[str, Any]:
     result = evaluate_event(window, rows, settlement, windows)
     epoch = scenario.start.timestamp()
@@ -290,4 +301,6 @@ def _event_summary(
     result["end"] = iso_utc(epoch + window.end)
     result["start_s"] = window.start - warmup_s
     result["end_s"] = window.end - warmup_s
+    if scenario.opt_out is not None:
+        result["opt_outs"] = opt_out_summary(opt_outs, window.id, len(window.vens))
     return result

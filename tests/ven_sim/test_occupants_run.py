@@ -1,0 +1,108 @@
+"""Occupants in a run: off by default, and when on, households opt out and M&V counts them."""
+
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sim.occupants import OptOutSpec
+from sim.scenario import ScenarioError
+from sim.scenario_loader import load_scenario
+from tests.ven_sim.test_counterfactual import _check_exact
+from ven_sim.runner import run_scenario
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+START = 15 * 3600.0  # peak_event's event
+
+
+def _peak(rate: float | None, **weather: float):
+    base = load_scenario(SCENARIOS / "peak_event.yaml")
+    opt_out = None if rate is None else OptOutSpec(rate)
+    return dataclasses.replace(
+        base, opt_out=opt_out, weather=dataclasses.replace(base.weather, **weather)
+    )
+
+
+def _fields(row) -> tuple:
+    return tuple(getattr(row, f.name) for f in dataclasses.fields(row))
+
+
+def test_off_changes_nothing() -> None:
+    # Nobody opting out (a rate of 0 still draws) is the run without occupants, row for row.
+    off, zero = run_scenario(_peak(None)), run_scenario(_peak(0.0))
+    assert [_fields(r) for r in off.log.sorted_rows()] == [
+        _fields(r) for r in zero.log.sorted_rows()
+    ]
+    assert "opt_outs" not in off.summary["events"][0]
+    event = dict(zero.summary["events"][0])
+    assert event.pop("opt_outs")["count"] == 0
+    assert event == off.summary["events"][0]
+
+
+def test_opt_outs_are_counted_and_restore_to_the_counterfactual() -> None:
+    run = run_scenario(_peak(2.0))
+    event = run.summary["events"][0]
+    outs = run.log.opt_outs
+    assert event["opt_outs"]["count"] == len(outs) >= 6
+    assert event["opt_outs"]["share"] == pytest.approx(len(outs) / 24, abs=1e-3)
+    assert sorted(m for _, _, m in outs) == event["opt_outs"]["minutes_into_event"]
+    assert all(0 < m < 120 for _, _, m in outs)
+    left = {ven: START + m * 60.0 for ven, _, m in outs}
+    after = [r for r in run.log.rows if r.ven_id in left and r.t0 >= left[r.ven_id] + 300.0]
+    # Out of the event: nothing curtailed, and the homes draw what they would have without it.
+    assert after and all(r.event_id is None and r.shed_kw == 0.0 for r in after)
+    late = [r for r in after if r.t0 >= START + 4 * 3600.0]
+    assert sum(r.power_kw for r in late) == pytest.approx(
+        sum(r.counterfactual_kw or r.power_kw for r in late), rel=0.05
+    )
+    stayed = [r for r in run.log.rows if r.ven_id not in left and START <= r.t0 < START + 7200]
+    assert all(r.event_id == "evt-peak-1" for r in stayed)
+
+
+def test_a_higher_rate_opts_out_a_superset_no_later() -> None:
+    # Until it opts out a home's run does not depend on the rate: a higher one can only
+    # bring each opt-out forward.
+    low = {v: m for v, _, m in run_scenario(_peak(0.3)).log.opt_outs}
+    high = {v: m for v, _, m in run_scenario(_peak(1.0)).log.opt_outs}
+    assert set(low) < set(high)
+    assert all(high[v] <= low[v] for v in low)
+
+
+def test_hotter_day_more_opt_outs() -> None:
+    # Small air conditioners fall behind on the hotter day: warmer homes, more overrides.
+    def count(max_c: float) -> int:
+        scenario = _peak(0.5, max_c=max_c)
+        fleet = tuple(
+            dataclasses.replace(g, params={**g.params, "hvac_kw": 2.0}) for g in scenario.fleet
+        )
+        return len(run_scenario(dataclasses.replace(scenario, fleet=fleet)).log.opt_outs)
+
+    assert count(40.0) > count(30.0)
+
+
+def test_counterfactual_stays_exact_with_opt_outs() -> None:
+    scenario = _peak(2.0).with_overrides(vens=8)
+    run = run_scenario(scenario)
+    assert run.log.opt_outs
+    assert _check_exact(scenario, run, "evt-peak-1") == 8 * 108
+    assert run.summary["events"][0]["counterfactual_exact"] is True
+
+
+def test_loader_reads_the_block_and_points_at_bad_values(tmp_path: Path) -> None:
+    text = (SCENARIOS / "peak_event.yaml").read_text()
+    good = tmp_path / "good.yaml"
+    good.write_text(text + "\noccupants:\n  opt_out: {per_hour_at_1c: 0.25}\n")
+    assert load_scenario(good).opt_out == OptOutSpec(0.25)
+    assert load_scenario(SCENARIOS / "peak_event.yaml").opt_out is None
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text + textwrap.dedent("""
+        occupants:
+          opt_out:
+            per_hour_at_1c: -1
+    """))
+    line = text.count("\n") + 4
+    with pytest.raises(ScenarioError, match=rf"bad.yaml:{line}:.*per_hour_at_1c"):
+        load_scenario(bad)
