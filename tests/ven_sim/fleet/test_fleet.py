@@ -65,7 +65,10 @@ def test_figures_are_present_and_sane(fleet_run: tuple[dict, Path]) -> None:
     steady = Histogram.from_dict(results["histograms"]["command_rtt_steady"])
     assert 0 < steady.count < results["pings_answered"]
     assert results["steady"]["command_rtt_ms"]["p50"] is not None
-    assert results["cpu_seconds"] > 0 and results["rss_mb"] > results["rss_mb_before_vens"] > 0
+    # Inside a long pytest process 120 VENs may fit in memory earlier tests freed, so RSS
+    # need not grow here; memory per VEN is measured by `ven-sim bench fleet` in a fresh one.
+    assert results["cpu_seconds"] > 0 and results["rss_mb_before_vens"] > 0
+    assert results["rss_peak_mb"] >= results["rss_mb"] > 0
     assert DURATION_S <= results["duration_s"] < DURATION_S + 5
     connects = Histogram.from_dict(results["histograms"]["connect"])
     assert connects.count == VENS
