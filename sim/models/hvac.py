@@ -267,6 +267,7 @@ class Hvac(Circuit):
 
     def comfort_violated(self) -> bool:
         margin = self.comfort_band_c + self.deadband_c
-        low = self.cooling_setpoint_c if self.mode == "cool" else self.heating_setpoint_c
-        high = self.heating_setpoint_c if self.mode == "heat" else self.cooling_setpoint_c
-        return not low - margin <= self.indoor_c <= high + margin
+        mode = self.mode
+        low = self.cooling_setpoint_c if mode == "cool" else self.heating_setpoint_c
+        high = self.heating_setpoint_c if mode == "heat" else self.cooling_setpoint_c
+        return not low - margin <= self.envelope.air_c <= high + margin
