@@ -83,7 +83,9 @@ class Circuit(ABC):
         the simulation's innermost loop.
         """
         physics = self._step if self.enabled or self.steps_when_disabled else None
-        comfort = self.comfort_violated if self.tracks_comfort else None
+        # tracks_comfort, inlined: this runs once per circuit per report interval.
+        tracks = type(self).comfort_violated is not Circuit.comfort_violated
+        comfort = self.comfort_violated if tracks else None
         energy_kws = comfort_s = power = 0.0
         violated = False
         limit = t_end - 1e-9
