@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -41,26 +42,39 @@ class World:
         self._start_hour = (start - midnight).total_seconds() / 3600.0
         self.weather = weather
         self._mains_c = weather.mains_c()
-        self._cache: dict[float, StepEnv] = {}
+        self._cache = _EnvCache(self._make_env)
+        # env_at(t) -> StepEnv is the cache's own lookup: a hit, by far the most common
+        # call of a run (every circuit, every step), never enters Python code.
+        self.env_at: Callable[[float], StepEnv] = self._cache.__getitem__
 
     def epoch(self, t: float) -> float:
         return self.start_epoch + t
 
-    def env_at(self, t: float) -> StepEnv:
-        env = self._cache.get(t)
-        if env is None:
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.clear()
-            hour = (self._start_hour + t / 3600.0) % 24.0
-            env = StepEnv(
-                t=t,
-                epoch=self.start_epoch + t,
-                hour=hour,
-                outdoor_c=self.weather.outdoor_c(t, hour),
-                irradiance=self.weather.irradiance(hour),
-                mains_c=self._mains_c,
-            )
-            self._cache[t] = env
+    def _make_env(self, t: float) -> StepEnv:
+        hour = (self._start_hour + t / 3600.0) % 24.0
+        return StepEnv(
+            t=t,
+            epoch=self.start_epoch + t,
+            hour=hour,
+            outdoor_c=self.weather.outdoor_c(t, hour),
+            irradiance=self.weather.irradiance(hour),
+            mains_c=self._mains_c,
+        )
+
+
+class _EnvCache(dict):
+    """t -> StepEnv, built on a miss; emptied when it outgrows CACHE_SIZE."""
+
+    __slots__ = ("_build",)
+
+    def __init__(self, build: Callable[[float], StepEnv]) -> None:
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, t: float) -> StepEnv:
+        if len(self) > CACHE_SIZE:
+            self.clear()
+        env = self[t] = self._build(t)
         return env
 
 

@@ -83,18 +83,36 @@ class Circuit(ABC):
         the simulation's innermost loop.
         """
         physics = self._step if self.enabled or self.steps_when_disabled else None
-        comfort = self.comfort_violated if self.tracks_comfort else None
+        # tracks_comfort, inlined: this runs once per circuit per report interval.
+        tracks = type(self).comfort_violated is not Circuit.comfort_violated
+        comfort = self.comfort_violated if tracks else None
         energy_kws = comfort_s = power = 0.0
         violated = False
-        while t < t_end - 1e-9:
-            dt = step if t + step <= t_end else t_end - t
-            power = physics(env_at(t), dt) if physics is not None else 0.0
-            energy_kws += power * dt
-            if comfort is not None:
+        limit = t_end - 1e-9
+        # Three loops rather than per-step tests of what cannot change within the run.
+        if physics is None:  # switched off: draws nothing, the energy stays 0.0
+            while t < limit:
+                dt = step if t + step <= t_end else t_end - t
+                if comfort is not None:
+                    violated = comfort()
+                    if violated:
+                        comfort_s += dt
+                t += dt
+        elif comfort is None:
+            while t < limit:
+                dt = step if t + step <= t_end else t_end - t
+                power = physics(env_at(t), dt)
+                energy_kws += power * dt
+                t += dt
+        else:
+            while t < limit:
+                dt = step if t + step <= t_end else t_end - t
+                power = physics(env_at(t), dt)
+                energy_kws += power * dt
                 violated = comfort()
                 if violated:
                     comfort_s += dt
-            t += dt
+                t += dt
         self.power_kw = power
         energy = energy_kws / 3600.0
         self.energy_kwh += energy

@@ -20,7 +20,7 @@ class Envelope:
     """Indoor air and mass temperatures of one house."""
 
     __slots__ = ("r_c_per_kw", "c_air", "c_mass", "h_kw_per_c", "g_air", "g_mass", "air_c",
-                 "mass_c", "_dt", "_phi")
+                 "mass_c", "_dt", "_phi", "_gah", "_gmh", "_det")
 
     def __init__(self, r_c_per_kw: float, c_kwh_per_c: float, *, air_share: float = 0.1,
                  h_kw_per_c: float = 5.0, wall_share: float = 0.5, air_c: float = 22.0,
@@ -41,6 +41,11 @@ class Envelope:
         self.mass_c = air_c if mass_c is None else mass_c
         self._dt = -1.0
         self._phi = (1.0, 0.0, 0.0, 1.0)
+        # Constants of the equilibrium solve, computed once (the same operations as per step).
+        h = h_kw_per_c
+        self._gah = self.g_air + h
+        self._gmh = self.g_mass + h
+        self._det = self.g_air * self.g_mass + h * (self.g_air + self.g_mass)
 
     @property
     def capacity_kwh_per_c(self) -> float:
@@ -48,11 +53,10 @@ class Envelope:
 
     def equilibrium(self, outdoor_c: float, q_air: float, q_mass: float) -> tuple[float, float]:
         """Where air and mass settle with these inputs held (a 2x2 linear solve)."""
-        ga, gm, h = self.g_air, self.g_mass, self.h_kw_per_c
-        to_air = ga * outdoor_c + q_air
-        to_mass = gm * outdoor_c + q_mass
-        det = ga * gm + h * (ga + gm)
-        return ((gm + h) * to_air + h * to_mass) / det, (h * to_air + (ga + h) * to_mass) / det
+        h, det = self.h_kw_per_c, self._det
+        to_air = self.g_air * outdoor_c + q_air
+        to_mass = self.g_mass * outdoor_c + q_mass
+        return (self._gmh * to_air + h * to_mass) / det, (h * to_air + self._gah * to_mass) / det
 
     def _matrix(self, dt: float) -> tuple[float, float, float, float]:
         if dt != self._dt:

@@ -12,6 +12,7 @@ from sim.models.profile import OUTLET_SHAPE
 _EPS_KW = 0.05  # floor for the draw estimate so a tiny estimate cannot blow up the offset
 MODES = ("auto", "cool", "heat")
 _SOLAR_TO_MASS = 0.6  # share of the sun through windows landing on floors and walls
+_SOLAR_TO_AIR = 1 - _SOLAR_TO_MASS
 # Internal gains (people, appliances' heat) follow the occupants: the plug-load shape scaled
 # to a daily mean of 1, so gains are low at night and highest in the evening.
 OCCUPANCY = tuple(x * 24 / sum(OUTLET_SHAPE) for x in OUTLET_SHAPE)
@@ -145,6 +146,8 @@ class Hvac(Circuit):
 
     # -- physics ----------------------------------------------------------------
     def _step(self, env: StepEnv, dt: float) -> float:
+        # The simulation's hottest step: the envelope's equilibrium, coast and advance are
+        # inlined here with the same floating-point operations as Envelope's methods.
         if self.shed_request_kw != self._req_seen:  # request set without curtail()
             self._apply_request()
         env_ = self.envelope
@@ -153,23 +156,36 @@ class Hvac(Circuit):
         if self.mode == "auto" and not run:
             mid = (self.heating_setpoint_c + self.cooling_setpoint_c) / 2.0
             self._sign = 1.0 if env_.air_c >= mid else -1.0
+        outdoor = env.outdoor_c
+        hour = env.hour
         solar = self.solar_gain_kw * env.irradiance
-        q_air = self.internal_gain_kw * OCCUPANCY[int(env.hour)] + solar * (1 - _SOLAR_TO_MASS)
+        q_air = self.internal_gain_kw * OCCUPANCY[int(hour)] + solar * _SOLAR_TO_AIR
         q_mass = solar * _SOLAR_TO_MASS
-        eq_off = env_.equilibrium(env.outdoor_c, q_air, q_mass)
+        h = env_.h_kw_per_c
+        det = env_._det
+        ga_out = env_.g_air * outdoor
+        to_air = ga_out + q_air
+        to_mass = env_.g_mass * outdoor + q_mass
+        e_air = (env_._gmh * to_air + h * to_mass) / det
+        e_mass = (h * to_air + env_._gah * to_mass) / det
         if self._start_offset is not None:
-            self._settle(eq_off[0])
-        self._eq_off = eq_off
-        self._outdoor = env.outdoor_c
+            self._settle(e_air)
+        self._eq_off = (e_air, e_mass)
+        self._outdoor = outdoor
         sign = self._sign
         if self.precool_c:
-            window = self.precool_from_hour <= env.hour < self.precool_to_hour
+            window = self.precool_from_hour <= hour < self.precool_to_hour
             self._precool = self.precool_c if window else 0.0
-        setpoint = self.setpoint_c
+        setpoint = self.cooling_setpoint_c - self._precool if sign > 0 else self.heating_setpoint_c
+        p00, p01, p10, p11 = env_._phi if dt == env_._dt else env_._matrix(dt)
+        air = env_.air_c
+        d_air = air - e_air
+        d_mass = env_.mass_c - e_mass
+        coast_air = e_air + p00 * d_air + p01 * d_mass  # air after coasting this step
         # Comfort floor: must run if coasting this step would end beyond the band.
-        locked = sign * (env_.air_after(dt, eq_off) - setpoint) > self.comfort_band_c
+        locked = sign * (coast_air - setpoint) > self.comfort_band_c
         self._locked = locked
-        err = sign * (env_.air_c - setpoint) - self.offset_c  # > 0: demand for the unit
+        err = sign * (air - setpoint) - self.offset_c  # > 0: demand for the unit
         if not self.enabled:  # switched off by the user: the house just drifts
             if run:
                 run = False
@@ -184,10 +200,20 @@ class Hvac(Circuit):
         self.compressor_on = run
         self._held_s = held + dt
         if run:
-            heat, electric = self._run_output(sign, env.outdoor_c)
-            env_.advance(dt, env_.equilibrium(env.outdoor_c, q_air + heat, q_mass))
+            if sign > 0:
+                heat, electric = -self.cop * self.compressor_kw, self.compressor_kw
+            else:
+                heat, electric = self.heat_source.output(outdoor)
+            to_air = ga_out + (q_air + heat)
+            e_air = (env_._gmh * to_air + h * to_mass) / det
+            e_mass = (h * to_air + env_._gah * to_mass) / det
+            d_air = air - e_air
+            d_mass = env_.mass_c - e_mass
+            env_.air_c = e_air + p00 * d_air + p01 * d_mass
+            env_.mass_c = e_mass + p10 * d_air + p11 * d_mass
             return electric
-        env_.advance(dt, eq_off)
+        env_.air_c = coast_air
+        env_.mass_c = e_mass + p10 * d_air + p11 * d_mass
         return 0.0
 
     def _settle(self, free_c: float) -> None:
@@ -241,6 +267,7 @@ class Hvac(Circuit):
 
     def comfort_violated(self) -> bool:
         margin = self.comfort_band_c + self.deadband_c
-        low = self.cooling_setpoint_c if self.mode == "cool" else self.heating_setpoint_c
-        high = self.heating_setpoint_c if self.mode == "heat" else self.cooling_setpoint_c
-        return not low - margin <= self.indoor_c <= high + margin
+        mode = self.mode
+        low = self.cooling_setpoint_c if mode == "cool" else self.heating_setpoint_c
+        high = self.heating_setpoint_c if mode == "heat" else self.cooling_setpoint_c
+        return not low - margin <= self.envelope.air_c <= high + margin

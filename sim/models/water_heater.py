@@ -108,12 +108,14 @@ class WaterHeater(Circuit):
             self._plan_day(env.t - hour * 3600.0)
         self._last_hour = hour
         t_tank = self.tank_c
+        t = env.t
         # Thermostat (what the heater would do uncurtailed) and the low-temperature lockout.
         demand = self._demand
+        setpoint = self.setpoint_c
         if demand:
-            if t_tank >= self.setpoint_c:
+            if t_tank >= setpoint:
                 demand = False
-        elif t_tank <= self.setpoint_c - self.deadband_c:
+        elif t_tank <= setpoint - self.deadband_c:
             demand = True
         self._demand = demand
         locked = self._locked
@@ -129,29 +131,30 @@ class WaterHeater(Circuit):
             else 0.0
         )
 
-        end = env.t + dt
-        litres = self._draw(env.t, end) if self._next_draw < end else 0.0
+        end = t + dt
+        litres = self._draw(t, end) if self._next_draw < end else 0.0
         g_loss = self._g_loss
         heat = power / self._c_kj
+        ambient = self.ambient_c
         if litres == 0.0:
             if dt != self._dt:
                 self._dt = dt
                 self._k = math.exp(-g_loss * dt)
                 self._frac = (1.0 - self._k) / g_loss
-            t_eq = self.ambient_c + heat / g_loss
+            t_eq = ambient + heat / g_loss
             k = self._k
             frac = self._frac
             g_draw = 0.0
         else:
             g_draw = litres / (dt * self.tank_liters)
             g = g_loss + g_draw
-            t_eq = (g_loss * self.ambient_c + g_draw * self.inlet_c + heat) / g
+            t_eq = (g_loss * ambient + g_draw * self.inlet_c + heat) / g
             k = math.exp(-g * dt)
             frac = (1.0 - k) / g
         self.tank_c = t_eq + (t_tank - t_eq) * k
         # Exact integral of T over the step splits the outflow between loss and draw.
         integral = t_eq * dt + (t_tank - t_eq) * frac
-        self.loss_energy_kwh += self.ua_kw_per_c * (integral - self.ambient_c * dt) / 3600.0
+        self.loss_energy_kwh += self.ua_kw_per_c * (integral - ambient * dt) / 3600.0
         if g_draw:
             self.drawn_liters += litres
             self.draw_energy_kwh += (
