@@ -62,16 +62,17 @@ class EventSpec:
         return self.start_s + self.duration_s
 
 
-FAULT_KINDS = ("broker_outage",)  # what a scenario's `faults:` list may hold
+FAULT_KINDS = ("broker_outage", "connection_drop")  # what a scenario's `faults:` list may hold
 
 
 @dataclass(frozen=True)
 class FaultSpec:
-    """Something going wrong on simulated time: for now the broker away for a window."""
+    """Something going wrong on simulated time: the broker away, or a group's links dropped."""
 
     kind: str  # one of FAULT_KINDS
     start_s: float
     duration_s: float
+    target: str | None = None  # connection_drop: a fleet group name or "all"
 
     @property
     def end_s(self) -> float:

@@ -289,7 +289,7 @@ class _Loader:
             weather=self.weather(d["weather"]), fleet=fleet,
             events=self.events(d.get("events", []), start, duration, report, fleet),
             source=self.source, description=d.get("description", ""), mv=self.mv(d.get("mv", {})),
-            faults=self.faults(d.get("faults", []), start, duration),
+            faults=self.faults(d.get("faults", []), start, duration, [g.name for g in fleet]),
         )
         problem = size_problem(scenario)
         if problem is not None:
@@ -377,7 +377,7 @@ class _Loader:
                                  None if per is None else float(per), target))
         return tuple(out)
 
-    def faults(self, faults: list[dict], start: datetime, duration: float
+    def faults(self, faults: list[dict], start: datetime, duration: float, groups: list[str]
                ) -> tuple[FaultSpec, ...]:
         out = []
         for i, f in enumerate(faults):
@@ -390,7 +390,15 @@ class _Loader:
             if begin + length > duration:
                 self.fail((*at, "duration"), "runs past the scenario end "
                           f"(+{format_duration(duration)})", f["duration"])
-            out.append(FaultSpec(f["kind"], begin, length))
+            target = f.get("target")
+            if target is None and f["kind"] != "broker_outage":
+                self.fail((*at, "target"), f"a {f['kind']} needs a fleet group or all")
+            if target is not None and f["kind"] == "broker_outage":
+                self.fail((*at, "target"), "a broker_outage takes all the VENs: no target", target)
+            if target not in (None, "all", *groups):
+                self.fail((*at, "target"), f"is not a fleet group ({', '.join(groups)} or all)",
+                          target, _suggest(target, groups))
+            out.append(FaultSpec(f["kind"], begin, length, target))
         return tuple(out)
 
     def event_start(self, path: Path, text: str, start: datetime) -> float:

@@ -3,7 +3,9 @@
 A `broker_outage` takes the in-process broker away for its window: every VEN (and the VTN)
 sees its link drop, keeps running its physics and any event to its end, buffers what it
 publishes (bounded, oldest dropped first, counted), and when the broker is back it
-reconnects, replays its buffer in order and gets its shadow again. The run's summary
+reconnects, replays its buffer in order and gets its shadow again. A `connection_drop` does
+the same to one fleet group's VENs only (`target`); the broker holds what is sent to them
+until they are back, and every other VEN goes on as if nothing happened. The run's summary
 reports each fault and how much telemetry was lost or replayed.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from sim.scenario import FaultSpec, Scenario
+from sim.scenario import FaultSpec, Scenario, ven_ids
 from sim.world import iso_utc
 from ven_sim.kernel import Kernel
 from ven_sim.transports.base import BaseTransport
@@ -30,6 +32,7 @@ class FaultPlayer:
         self.scenario = scenario
         self.records: list[dict[str, Any]] = []
         self._outages = 0  # overlapping outages: the broker is back when the last one ends
+        self._cuts: dict[str, int] = {}  # VEN -> connection drops it is in now
         if not scenario.faults:
             return
         if not isinstance(transport, InProcessTransport):
@@ -50,6 +53,9 @@ class FaultPlayer:
             "end_s": fault.end_s,
         }
         self.records.append(record)
+        if fault.kind == "connection_drop":
+            yield from self._drop(number, fault, record)
+            return
         self._outages += 1
         if self._outages == 1:
             self.bus.outage(f"broker outage (fault {number}, simulated)")
@@ -58,6 +64,23 @@ class FaultPlayer:
         if self._outages == 0:
             self.bus.outage(None)  # reconnect, replay, resync: all at this simulated instant
         record["reconnected_s"] = env.now
+
+    def _drop(self, number: int, fault: FaultSpec,
+              record: dict[str, Any]) -> Generator[Any, Any, None]:
+        """Only the target group's VENs lose their links; overlapping drops count per VEN."""
+        targets = [ven_id for ven_id, group in ven_ids(self.scenario)
+                   if fault.target in ("all", group.name)]
+        record["target"] = fault.target
+        record["vens"] = len(targets)
+        for ven_id in targets:
+            self._cuts[ven_id] = self._cuts.get(ven_id, 0) + 1
+        self.bus.drop([v for v in targets if self._cuts[v] == 1],
+                      f"connection dropped (fault {number}, simulated)")
+        yield self.kernel.env.timeout(fault.duration_s)
+        for ven_id in targets:
+            self._cuts[ven_id] -= 1
+        self.bus.drop([v for v in targets if self._cuts[v] == 0], None)
+        record["reconnected_s"] = self.kernel.env.now
 
     def summary(self) -> dict[str, Any]:
         """`faults`, `telemetry_lost` and `telemetry_replayed` (nothing without faults)."""
