@@ -62,7 +62,8 @@ class EventSpec:
         return self.start_s + self.duration_s
 
 
-FAULT_KINDS = ("broker_outage", "connection_drop")  # what a scenario's `faults:` list may hold
+# What a scenario's `faults:` list may hold.
+FAULT_KINDS = ("broker_outage", "connection_drop", "ven_crash")
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class FaultSpec:
     kind: str  # one of FAULT_KINDS
     start_s: float
     duration_s: float
-    target: str | None = None  # connection_drop: a fleet group name or "all"
+    target: str | None = None  # a fleet group name or "all"; for ven_crash also a VEN id
 
     @property
     def end_s(self) -> float:

@@ -289,7 +289,7 @@ class _Loader:
             weather=self.weather(d["weather"]), fleet=fleet,
             events=self.events(d.get("events", []), start, duration, report, fleet),
             source=self.source, description=d.get("description", ""), mv=self.mv(d.get("mv", {})),
-            faults=self.faults(d.get("faults", []), start, duration, [g.name for g in fleet]),
+            faults=self.faults(d.get("faults", []), start, duration, fleet),
         )
         problem = size_problem(scenario)
         if problem is not None:
@@ -377,9 +377,10 @@ class _Loader:
                                  None if per is None else float(per), target))
         return tuple(out)
 
-    def faults(self, faults: list[dict], start: datetime, duration: float, groups: list[str]
-               ) -> tuple[FaultSpec, ...]:
-        out = []
+    def faults(self, faults: list[dict], start: datetime, duration: float,
+               fleet: tuple[FleetGroup, ...]) -> tuple[FaultSpec, ...]:
+        out, groups = [], [g.name for g in fleet]
+        vens = {f"{g.id_prefix}-{i:04d}" for g in fleet for i in range(1, g.count + 1)}
         for i, f in enumerate(faults):
             at = ("faults", i)
             begin = self.event_start((*at, "start"), f["start"], start)
@@ -395,7 +396,8 @@ class _Loader:
                 self.fail((*at, "target"), f"a {f['kind']} needs a fleet group or all")
             if target is not None and f["kind"] == "broker_outage":
                 self.fail((*at, "target"), "a broker_outage takes all the VENs: no target", target)
-            if target not in (None, "all", *groups):
+            if target not in (None, "all", *groups) and not (f["kind"] == "ven_crash"
+                                                             and target in vens):
                 self.fail((*at, "target"), f"is not a fleet group ({', '.join(groups)} or all)",
                           target, _suggest(target, groups))
             out.append(FaultSpec(f["kind"], begin, length, target))

@@ -11,10 +11,11 @@ reports each fault and how much telemetry was lost or replayed.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
-from sim.scenario import FaultSpec, Scenario, ven_ids
+from actors.ven import Ven
+from sim.scenario import FaultSpec, FleetGroup, Scenario, ven_ids
 from sim.world import iso_utc
 from ven_sim.kernel import Kernel
 from ven_sim.transports.base import BaseTransport
@@ -33,6 +34,7 @@ class FaultPlayer:
         self.records: list[dict[str, Any]] = []
         self._outages = 0  # overlapping outages: the broker is back when the last one ends
         self._cuts: dict[str, int] = {}  # VEN -> connection drops it is in now
+        self.vens: list[Ven] = []
         if not scenario.faults:
             return
         if not isinstance(transport, InProcessTransport):
@@ -55,6 +57,9 @@ class FaultPlayer:
         self.records.append(record)
         if fault.kind == "connection_drop":
             yield from self._drop(number, fault, record)
+            return
+        if fault.kind == "ven_crash":
+            yield from self._crash(fault, record)
             return
         self._outages += 1
         if self._outages == 1:
@@ -80,6 +85,36 @@ class FaultPlayer:
         for ven_id in targets:
             self._cuts[ven_id] -= 1
         self.bus.drop([v for v in targets if self._cuts[v] == 0], None)
+        record["reconnected_s"] = self.kernel.env.now
+
+    def attach(self, vens: list[Ven], rebuild: Callable[[str, FleetGroup], Ven]) -> None:
+        """The run's fleet (ticked in this order) and how to build a crashed VEN afresh."""
+        self.vens, self.rebuild = vens, rebuild
+        self._order = {ven.ven_id: i for i, ven in enumerate(vens)}
+
+    def _crash(self, fault: FaultSpec, record: dict[str, Any]) -> Generator[Any, Any, None]:
+        """The target VENs die (actors stopped, link gone, will published); after the
+        fault's duration each is built afresh with the same identity and reconnects."""
+        targets = [(ven_id, group) for ven_id, group in ven_ids(self.scenario)
+                   if fault.target in ("all", group.name, ven_id)]
+        down = [ven for ven in self.vens if ven.ven_id in dict(targets)]
+        record["target"] = fault.target
+        record["vens"] = len(down)
+        record["reports_missed"] = len(down) * int(
+            fault.duration_s // self.scenario.report_interval_s)
+        yield self.kernel.env.timeout(0)  # after this instant's tick: its report is kept
+        for ven in down:
+            self.vens.remove(ven)  # no more ticks: it is not running
+            if ven.connection is not None:
+                ven.connection.crash()  # type: ignore[attr-defined]
+            ven.stop()
+        yield self.kernel.env.timeout(fault.duration_s)
+        yield self.kernel.env.timeout(0)  # after this instant's tick: it starts from here
+        for ven_id, group in targets:
+            if any(ven.ven_id == ven_id for ven in down):
+                fresh = self.rebuild(ven_id, group)
+                at = sum(self._order[v.ven_id] < self._order[ven_id] for v in self.vens)
+                self.vens.insert(at, fresh)
         record["reconnected_s"] = self.kernel.env.now
 
     def summary(self) -> dict[str, Any]:

@@ -170,3 +170,59 @@ def test_connection_drops_are_validated_with_file_and_line(tmp_path: Path) -> No
         "kind: broker_outage", "kind: broker_outage\n    target: homes"))
     with pytest.raises(ScenarioError, match=r":\d+: faults\[0\]\.target: a broker_outage takes"):
         load_scenario(path)
+
+
+def crash_scenario(tmp_path: Path, target: str = "homes") -> Path:
+    path = tmp_path / "crash.yaml"
+    path.write_text(OUTAGE.read_text().replace(
+        "kind: broker_outage", f"kind: ven_crash\n    target: {target}"))
+    return path
+
+
+def test_a_crashed_group_restarts_fresh_and_the_gap_is_counted(tmp_path: Path) -> None:
+    calm = tmp_path / "calm.yaml"
+    text = OUTAGE.read_text()
+    calm.write_text(text[: text.index("faults:")])
+    quiet, quiet_seen = run(calm, watch="+")
+    result, seen = run(crash_scenario(tmp_path), watch="+")
+    summary = result.summary
+    assert summary["faults"] == [{
+        "kind": "ven_crash", "start": "2026-07-15T15:30:00Z",
+        "end": "2026-07-15T16:15:00Z", "start_s": 55800.0, "end_s": 58500.0,
+        "target": "homes", "vens": 12, "reports_missed": 108, "reconnected_s": 58500.0,
+    }]
+    assert summary["failed_vens"] == [] and summary["telemetry_replayed"] == 0
+    rows, calm_rows = result.log.sorted_rows(), quiet.log.sorted_rows()
+    # The solar homes ran on untouched: their rows and wire telemetry equal a calm run's.
+    assert [r for r in rows if r.ven_id.startswith("ven-solar-")] == [
+        r for r in calm_rows if r.ven_id.startswith("ven-solar-")]
+    assert [d for d in seen if d["venId"].startswith("ven-solar-")] == [
+        d for d in quiet_seen if d["venId"].startswith("ven-solar-")]
+    # The homes reported nothing while down: exactly the gap summary.json counts.
+    assert len(calm_rows) - len(rows) == summary["faults"][0]["reports_missed"]
+    gap = [r for r in rows if r.ven_id.startswith("ven-homes-") and 55800 < r.t1 <= 58500]
+    assert gap == []
+    # Back with the same identity: every home reports again to the end of the day.
+    last = {r.ven_id: r.t1 for r in rows}
+    assert len(last) == 24 and set(last.values()) == {86400.0}
+
+
+def test_a_crash_of_one_ven_is_deterministic_and_resyncs_its_shadow(tmp_path: Path) -> None:
+    first, _ = run(crash_scenario(tmp_path, target="ven-homes-0003"))
+    second, _ = run(crash_scenario(tmp_path, target="ven-homes-0003"))
+    assert first.summary["faults"][0]["vens"] == 1
+    assert first.summary["faults"][0]["reports_missed"] == 9
+    assert first.log.sorted_rows() == second.log.sorted_rows()
+    assert first.summary["events"] == second.summary["events"]
+    fresh = next(v for v in first.vens if v.ven_id == "ven-homes-0003")
+    assert fresh.connection is not None and fresh.connection.stats.connects == 1
+    assert fresh.connection.stats.published > 0  # its shadow get and its reports after 16:15
+
+
+def test_ven_crashes_are_validated_with_file_and_line(tmp_path: Path) -> None:
+    path = crash_scenario(tmp_path, target="ven-homes-0013")
+    with pytest.raises(ScenarioError, match=r":\d+: faults\[0\]\.target: is not a fleet group"):
+        load_scenario(path)
+    path = drop_scenario(tmp_path, target="ven-homes-0001")  # a drop takes a group
+    with pytest.raises(ScenarioError, match=r":\d+: faults\[0\]\.target: is not a fleet group"):
+        load_scenario(path)

@@ -198,6 +198,11 @@ class _InProcessConnection(BaseConnection):
         self.stats.received += 1
         self.on_message(topic, payload)
 
+    def crash(self) -> None:
+        """The client's process died: no goodbye, the broker publishes its will."""
+        self.on_state = None
+        self._kick("the client's process died (ven_crash, simulated)")
+
     def _kick(self, reason: str) -> None:
         self._open = False
         self.bus.detach(self)
