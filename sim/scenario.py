@@ -189,6 +189,16 @@ def ven_ids(scenario: Scenario) -> list[tuple[str, FleetGroup]]:
     return [(f"{g.id_prefix}-{i:04d}", g) for g in scenario.fleet for i in range(1, g.count + 1)]
 
 
+def is_ven_id(name: str, fleet: tuple[FleetGroup, ...]) -> bool:
+    """Whether `name` is one of the fleet's VEN ids (as `ven_ids` numbers them), without
+    listing them: a fleet may be too big to list."""
+    for g in fleet:
+        number = name.removeprefix(f"{g.id_prefix}-")
+        if number != name and number.isdigit() and name == f"{g.id_prefix}-{int(number):04d}":
+            return 1 <= int(number) <= g.count
+    return False
+
+
 def duration_seconds(value: str | float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{_DURATION_HINT} (got {show_value(value)})")

@@ -43,6 +43,7 @@ from sim.scenario import (
     Weather,
     duration_seconds,
     format_duration,
+    is_ven_id,
     parse_duration,
     show_value,
 )
@@ -380,7 +381,6 @@ class _Loader:
     def faults(self, faults: list[dict], start: datetime, duration: float,
                fleet: tuple[FleetGroup, ...]) -> tuple[FaultSpec, ...]:
         out, groups = [], [g.name for g in fleet]
-        vens = {f"{g.id_prefix}-{i:04d}" for g in fleet for i in range(1, g.count + 1)}
         for i, f in enumerate(faults):
             at = ("faults", i)
             begin = self.event_start((*at, "start"), f["start"], start)
@@ -397,7 +397,7 @@ class _Loader:
             if target is not None and f["kind"] == "broker_outage":
                 self.fail((*at, "target"), "a broker_outage takes all the VENs: no target", target)
             if target not in (None, "all", *groups) and not (f["kind"] == "ven_crash"
-                                                             and target in vens):
+                                                             and is_ven_id(target, fleet)):
                 self.fail((*at, "target"), f"is not a fleet group ({', '.join(groups)} or all)",
                           target, _suggest(target, groups))
             out.append(FaultSpec(f["kind"], begin, length, target))
