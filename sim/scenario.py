@@ -63,16 +63,18 @@ class EventSpec:
         return self.start_s + self.duration_s
 
 
-FAULT_KINDS = ("broker_outage",)  # what a scenario's `faults:` list may hold
+# What a scenario's `faults:` list may hold.
+FAULT_KINDS = ("broker_outage", "connection_drop", "ven_crash")
 
 
 @dataclass(frozen=True)
 class FaultSpec:
-    """Something going wrong on simulated time: for now the broker away for a window."""
+    """Something going wrong on simulated time: the broker away, or a group's links dropped."""
 
     kind: str  # one of FAULT_KINDS
     start_s: float
     duration_s: float
+    target: str | None = None  # a fleet group name or "all"; for ven_crash also a VEN id
 
     @property
     def end_s(self) -> float:
@@ -187,6 +189,16 @@ def sample_params(params: dict, rng: random.Random) -> dict:
 def ven_ids(scenario: Scenario) -> list[tuple[str, FleetGroup]]:
     """Every VEN id in fleet order, numbered from 1 within its group: ven-homes-0001, ..."""
     return [(f"{g.id_prefix}-{i:04d}", g) for g in scenario.fleet for i in range(1, g.count + 1)]
+
+
+def is_ven_id(name: str, fleet: tuple[FleetGroup, ...]) -> bool:
+    """Whether `name` is one of the fleet's VEN ids (as `ven_ids` numbers them), without
+    listing them: a fleet may be too big to list."""
+    for g in fleet:
+        number = name.removeprefix(f"{g.id_prefix}-")
+        if number != name and number.isdigit() and name == f"{g.id_prefix}-{int(number):04d}":
+            return 1 <= int(number) <= g.count
+    return False
 
 
 def duration_seconds(value: str | float) -> float:

@@ -44,6 +44,7 @@ from sim.scenario import (
     Weather,
     duration_seconds,
     format_duration,
+    is_ven_id,
     parse_duration,
     show_value,
 )
@@ -290,7 +291,7 @@ class _Loader:
             weather=self.weather(d["weather"]), fleet=fleet,
             events=self.events(d.get("events", []), start, duration, report, fleet),
             source=self.source, description=d.get("description", ""), mv=self.mv(d.get("mv", {})),
-            faults=self.faults(d.get("faults", []), start, duration),
+            faults=self.faults(d.get("faults", []), start, duration, fleet),
             opt_out=OptOutSpec.from_dict(d.get("occupants")),
         )
         problem = size_problem(scenario)
@@ -379,9 +380,9 @@ class _Loader:
                                  None if per is None else float(per), target))
         return tuple(out)
 
-    def faults(self, faults: list[dict], start: datetime, duration: float
-               ) -> tuple[FaultSpec, ...]:
-        out = []
+    def faults(self, faults: list[dict], start: datetime, duration: float,
+               fleet: tuple[FleetGroup, ...]) -> tuple[FaultSpec, ...]:
+        out, groups = [], [g.name for g in fleet]
         for i, f in enumerate(faults):
             at = ("faults", i)
             begin = self.event_start((*at, "start"), f["start"], start)
@@ -392,7 +393,16 @@ class _Loader:
             if begin + length > duration:
                 self.fail((*at, "duration"), "runs past the scenario end "
                           f"(+{format_duration(duration)})", f["duration"])
-            out.append(FaultSpec(f["kind"], begin, length))
+            target = f.get("target")
+            if target is None and f["kind"] != "broker_outage":
+                self.fail((*at, "target"), f"a {f['kind']} needs a fleet group or all")
+            if target is not None and f["kind"] == "broker_outage":
+                self.fail((*at, "target"), "a broker_outage takes all the VENs: no target", target)
+            if target not in (None, "all", *groups) and not (f["kind"] == "ven_crash"
+                                                             and is_ven_id(target, fleet)):
+                self.fail((*at, "target"), f"is not a fleet group ({', '.join(groups)} or all)",
+                          target, _suggest(target, groups))
+            out.append(FaultSpec(f["kind"], begin, length, target))
         return tuple(out)
 
     def event_start(self, path: Path, text: str, start: datetime) -> float:

@@ -3,16 +3,19 @@
 A `broker_outage` takes the in-process broker away for its window: every VEN (and the VTN)
 sees its link drop, keeps running its physics and any event to its end, buffers what it
 publishes (bounded, oldest dropped first, counted), and when the broker is back it
-reconnects, replays its buffer in order and gets its shadow again. The run's summary
+reconnects, replays its buffer in order and gets its shadow again. A `connection_drop` does
+the same to one fleet group's VENs only (`target`); the broker holds what is sent to them
+until they are back, and every other VEN goes on as if nothing happened. The run's summary
 reports each fault and how much telemetry was lost or replayed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
-from sim.scenario import FaultSpec, Scenario
+from actors.ven import Ven
+from sim.scenario import FaultSpec, FleetGroup, Scenario, ven_ids
 from sim.world import iso_utc
 from ven_sim.kernel import Kernel
 from ven_sim.transports.base import BaseTransport
@@ -30,6 +33,8 @@ class FaultPlayer:
         self.scenario = scenario
         self.records: list[dict[str, Any]] = []
         self._outages = 0  # overlapping outages: the broker is back when the last one ends
+        self._cuts: dict[str, int] = {}  # VEN -> connection drops it is in now
+        self.vens: list[Ven] = []
         if not scenario.faults:
             return
         if not isinstance(transport, InProcessTransport):
@@ -50,6 +55,12 @@ class FaultPlayer:
             "end_s": fault.end_s,
         }
         self.records.append(record)
+        if fault.kind == "connection_drop":
+            yield from self._drop(number, fault, record)
+            return
+        if fault.kind == "ven_crash":
+            yield from self._crash(fault, record)
+            return
         self._outages += 1
         if self._outages == 1:
             self.bus.outage(f"broker outage (fault {number}, simulated)")
@@ -58,6 +69,53 @@ class FaultPlayer:
         if self._outages == 0:
             self.bus.outage(None)  # reconnect, replay, resync: all at this simulated instant
         record["reconnected_s"] = env.now
+
+    def _drop(self, number: int, fault: FaultSpec,
+              record: dict[str, Any]) -> Generator[Any, Any, None]:
+        """Only the target group's VENs lose their links; overlapping drops count per VEN."""
+        targets = [ven_id for ven_id, group in ven_ids(self.scenario)
+                   if fault.target in ("all", group.name)]
+        record["target"] = fault.target
+        record["vens"] = len(targets)
+        for ven_id in targets:
+            self._cuts[ven_id] = self._cuts.get(ven_id, 0) + 1
+        self.bus.drop([v for v in targets if self._cuts[v] == 1],
+                      f"connection dropped (fault {number}, simulated)")
+        yield self.kernel.env.timeout(fault.duration_s)
+        for ven_id in targets:
+            self._cuts[ven_id] -= 1
+        self.bus.drop([v for v in targets if self._cuts[v] == 0], None)
+        record["reconnected_s"] = self.kernel.env.now
+
+    def attach(self, vens: list[Ven], rebuild: Callable[[str, FleetGroup], Ven]) -> None:
+        """The run's fleet (ticked in this order) and how to build a crashed VEN afresh."""
+        self.vens, self.rebuild = vens, rebuild
+        self._order = {ven.ven_id: i for i, ven in enumerate(vens)}
+
+    def _crash(self, fault: FaultSpec, record: dict[str, Any]) -> Generator[Any, Any, None]:
+        """The target VENs die (actors stopped, link gone, will published); after the
+        fault's duration each is built afresh with the same identity and reconnects."""
+        targets = [(ven_id, group) for ven_id, group in ven_ids(self.scenario)
+                   if fault.target in ("all", group.name, ven_id)]
+        down = [ven for ven in self.vens if ven.ven_id in dict(targets)]
+        record["target"] = fault.target
+        record["vens"] = len(down)
+        record["reports_missed"] = len(down) * int(
+            fault.duration_s // self.scenario.report_interval_s)
+        yield self.kernel.env.timeout(0)  # after this instant's tick: its report is kept
+        for ven in down:
+            self.vens.remove(ven)  # no more ticks: it is not running
+            if ven.connection is not None:
+                ven.connection.crash()  # type: ignore[attr-defined]
+            ven.stop()
+        yield self.kernel.env.timeout(fault.duration_s)
+        yield self.kernel.env.timeout(0)  # after this instant's tick: it starts from here
+        for ven_id, group in targets:
+            if any(ven.ven_id == ven_id for ven in down):
+                fresh = self.rebuild(ven_id, group)
+                at = sum(self._order[v.ven_id] < self._order[ven_id] for v in self.vens)
+                self.vens.insert(at, fresh)
+        record["reconnected_s"] = self.kernel.env.now
 
     def summary(self) -> dict[str, Any]:
         """`faults`, `telemetry_lost` and `telemetry_replayed` (nothing without faults)."""

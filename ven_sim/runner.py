@@ -22,7 +22,7 @@ from sim.fleetlog import FleetLog
 from sim.models.house import build_circuits
 from sim.mv import EventWindow, Settlement, evaluate_event, fleet_totals
 from sim.occupants import Occupants, opt_out_summary
-from sim.scenario import Scenario, sample_params, ven_ids
+from sim.scenario import FleetGroup, Scenario, sample_params, ven_ids
 from sim.world import World, iso_utc
 from ven_sim.faults import FaultPlayer
 from ven_sim.kernel import Kernel
@@ -63,25 +63,33 @@ def build_fleet(
     """
     vens = []
     for ven_id, group in ven_ids(scenario):
-        rng = random.Random(f"{scenario.seed}:{ven_id}")
-        params = sample_params(group.params, rng)
-        circuits = build_circuits(group.template, params, rng)
-        ven = Ven(
-            ven_id,
-            circuits,
-            world,
-            dispatcher,
-            panel_amps=int(params.get("panel_amps", 200)),
-            physics_step_s=scenario.physics_step_s,
-            seed=scenario.seed,
-            group=group.name,
-            transport=transport,
-            clock=clock,
-            occupants=_occupants(scenario, ven_id),
-        )
+        ven = build_ven(scenario, ven_id, group, world, dispatcher, transport, clock)
         ven.subscribe(recorder, loads=loads)
         vens.append(ven)
     return vens
+
+
+def build_ven(
+    scenario: Scenario, ven_id: str, group: FleetGroup, world: World, dispatcher: Dispatcher,
+    transport: Transport | None, clock: Callable[[], float] | None, t0: float = 0.0,
+) -> Ven:
+    """The VEN `ven_id` as the scenario makes it: the same seeded parameters every time."""
+    rng = random.Random(f"{scenario.seed}:{ven_id}")
+    params = sample_params(group.params, rng)
+    return Ven(
+        ven_id,
+        build_circuits(group.template, params, rng),
+        world,
+        dispatcher,
+        panel_amps=int(params.get("panel_amps", 200)),
+        physics_step_s=scenario.physics_step_s,
+        seed=scenario.seed,
+        group=group.name,
+        t0=t0,
+        transport=transport,
+        clock=clock,
+        occupants=_occupants(scenario, ven_id),
+    )
 
 
 def _occupants(scenario: Scenario, ven_id: str) -> Occupants | None:
@@ -175,6 +183,14 @@ def run_scenario(
         clock=lambda: world.epoch(kernel.now),
         loads=circuits,
     )
+
+    def rebuild(ven_id: str, group: FleetGroup) -> Ven:  # a crashed VEN, restarted fresh
+        ven = build_ven(scenario, ven_id, group, world, dispatcher, transport,
+                        lambda: world.epoch(kernel.now), t0=kernel.now)
+        ven.subscribe(recorder, loads=circuits)
+        return ven
+
+    faults.attach(vens, rebuild)
     if transport is not None:
         vtn: Vtn = MqttVtn(kernel, vens, log, transport, seed=scenario.seed)
     else:

@@ -4,6 +4,7 @@ broker the run takes down and brings back. Deterministic at speed max."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,134 @@ def test_faults_are_validated_with_file_and_line(tmp_path: Path) -> None:
 def test_run_asks_for_the_in_process_broker(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", str(OUTAGE), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "add --broker inprocess" in result.output
+
+
+def drop_scenario(tmp_path: Path, start: str = "15:30", target: str = "homes") -> Path:
+    path = tmp_path / "drop.yaml"
+    path.write_text(OUTAGE.read_text().replace(
+        "kind: broker_outage", f"kind: connection_drop\n    target: {target}").replace(
+        'start: "15:30"', f'start: "{start}"'))
+    return path
+
+
+def by_ven(seen: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for doc in seen:
+        out.setdefault(doc["venId"], []).append(doc)
+    return out
+
+
+def test_a_connection_drop_takes_only_its_group_offline(tmp_path: Path, outage) -> None:
+    calm = tmp_path / "calm.yaml"
+    text = OUTAGE.read_text()
+    calm.write_text(text[: text.index("faults:")])
+    quiet, quiet_seen = run(calm, watch="+")
+    result, seen = run(drop_scenario(tmp_path), watch="+")
+    summary = result.summary
+    assert summary["faults"] == [{
+        "kind": "connection_drop", "start": "2026-07-15T15:30:00Z",
+        "end": "2026-07-15T16:15:00Z", "start_s": 55800.0, "end_s": 58500.0,
+        "target": "homes", "vens": 12, "reconnected_s": 58500.0,
+    }]
+    assert summary["telemetry_lost"] == 0
+    assert summary["telemetry_replayed"] == 12 * 9 * 2  # only the homes buffered
+    assert result.log.sorted_rows() == quiet.log.sorted_rows()  # everyone kept curtailing
+    assert result.summary["events"] == quiet.summary["events"]
+    after, before = by_ven(seen), by_ven(quiet_seen)
+    # Per VEN, every report of a calm run in the same order: the solar homes saw nothing,
+    # the homes' reports of the window came late but in order.
+    assert after == before and len(after) == 24
+    day = load_scenario(OUTAGE).start.timestamp()
+    scale = 1000 if seen[0]["timestamp"] > 1e11 else 1  # milliseconds or seconds
+    order = [(doc["venId"], time.strftime("%H:%M", time.gmtime(doc["timestamp"] / scale)))
+             for doc in seen]
+    assert day <= seen[0]["timestamp"] / scale
+    # A home's 15:35 report reached the backend after the solar homes' 16:10 one: replayed.
+    assert order.index(("ven-homes-0001", "15:35")) > order.index(("ven-solar-0001", "16:10"))
+
+
+def test_a_command_sent_during_a_drop_is_held_and_delivered_on_reconnect(tmp_path: Path) -> None:
+    result, _ = run(drop_scenario(tmp_path, start="14:50", target="solar"))
+    summary = result.summary
+    assert summary["mqtt"]["commands"] == 24 and summary["mqtt"]["acks"] == 24
+    assert summary["mqtt"]["errors"] == 0
+    assert summary["faults"][0]["reconnected_s"] == summary["faults"][0]["end_s"]
+
+
+def test_a_drop_is_deterministic(tmp_path: Path) -> None:
+    first, seen_first = run(drop_scenario(tmp_path, start="14:50"), watch="+")
+    second, seen_second = run(drop_scenario(tmp_path, start="14:50"), watch="+")
+    assert seen_first == seen_second
+    assert first.log.sorted_rows() == second.log.sorted_rows()
+    assert first.summary["events"] == second.summary["events"]
+
+
+def test_connection_drops_are_validated_with_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(drop_scenario(tmp_path, target="home").read_text())
+    with pytest.raises(ScenarioError, match=r":\d+: faults\[0\]\.target: is not a fleet group "
+                       r"\(homes, solar or all\) \(got \"home\"; did you mean homes\?\)"):
+        load_scenario(path)
+    path.write_text(OUTAGE.read_text().replace("kind: broker_outage", "kind: connection_drop"))
+    with pytest.raises(ScenarioError, match=r":\d+: faults\[0\]\.target: a connection_drop needs"):
+        load_scenario(path)
+    path.write_text(OUTAGE.read_text().replace(
+        "kind: broker_outage", "kind: broker_outage\n    target: homes"))
+    with pytest.raises(ScenarioError, match=r":\d+: faults\[0\]\.target: a broker_outage takes"):
+        load_scenario(path)
+
+
+def crash_scenario(tmp_path: Path, target: str = "homes") -> Path:
+    path = tmp_path / "crash.yaml"
+    path.write_text(OUTAGE.read_text().replace(
+        "kind: broker_outage", f"kind: ven_crash\n    target: {target}"))
+    return path
+
+
+def test_a_crashed_group_restarts_fresh_and_the_gap_is_counted(tmp_path: Path) -> None:
+    calm = tmp_path / "calm.yaml"
+    text = OUTAGE.read_text()
+    calm.write_text(text[: text.index("faults:")])
+    quiet, quiet_seen = run(calm, watch="+")
+    result, seen = run(crash_scenario(tmp_path), watch="+")
+    summary = result.summary
+    assert summary["faults"] == [{
+        "kind": "ven_crash", "start": "2026-07-15T15:30:00Z",
+        "end": "2026-07-15T16:15:00Z", "start_s": 55800.0, "end_s": 58500.0,
+        "target": "homes", "vens": 12, "reports_missed": 108, "reconnected_s": 58500.0,
+    }]
+    assert summary["failed_vens"] == [] and summary["telemetry_replayed"] == 0
+    rows, calm_rows = result.log.sorted_rows(), quiet.log.sorted_rows()
+    # The solar homes ran on untouched: their rows and wire telemetry equal a calm run's.
+    assert [r for r in rows if r.ven_id.startswith("ven-solar-")] == [
+        r for r in calm_rows if r.ven_id.startswith("ven-solar-")]
+    assert [d for d in seen if d["venId"].startswith("ven-solar-")] == [
+        d for d in quiet_seen if d["venId"].startswith("ven-solar-")]
+    # The homes reported nothing while down: exactly the gap summary.json counts.
+    assert len(calm_rows) - len(rows) == summary["faults"][0]["reports_missed"]
+    gap = [r for r in rows if r.ven_id.startswith("ven-homes-") and 55800 < r.t1 <= 58500]
+    assert gap == []
+    # Back with the same identity: every home reports again to the end of the day.
+    last = {r.ven_id: r.t1 for r in rows}
+    assert len(last) == 24 and set(last.values()) == {86400.0}
+
+
+def test_a_crash_of_one_ven_is_deterministic_and_resyncs_its_shadow(tmp_path: Path) -> None:
+    first, _ = run(crash_scenario(tmp_path, target="ven-homes-0003"))
+    second, _ = run(crash_scenario(tmp_path, target="ven-homes-0003"))
+    assert first.summary["faults"][0]["vens"] == 1
+    assert first.summary["faults"][0]["reports_missed"] == 9
+    assert first.log.sorted_rows() == second.log.sorted_rows()
+    assert first.summary["events"] == second.summary["events"]
+    fresh = next(v for v in first.vens if v.ven_id == "ven-homes-0003")
+    assert fresh.connection is not None and fresh.connection.stats.connects == 1
+    assert fresh.connection.stats.published > 0  # its shadow get and its reports after 16:15
+
+
+def test_ven_crashes_are_validated_with_file_and_line(tmp_path: Path) -> None:
+    path = crash_scenario(tmp_path, target="ven-homes-0013")
+    with pytest.raises(ScenarioError, match=r":\d+: faults\[0\]\.target: is not a fleet group"):
+        load_scenario(path)
+    path = drop_scenario(tmp_path, target="ven-homes-0001")  # a drop takes a group
+    with pytest.raises(ScenarioError, match=r":\d+: faults\[0\]\.target: is not a fleet group"):
+        load_scenario(path)

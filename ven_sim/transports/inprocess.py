@@ -42,6 +42,7 @@ class InProcessBus:
         self.shadows = shadows
         self.published = 0
         self.down: str | None = None  # why the broker is away (an outage fault), or None
+        self.cut: dict[str, str] = {}  # client ID -> why its link is dropped (connection_drop)
         self.telemetry_lost = 0  # telemetry dropped from a full offline buffer
         self.telemetry_replayed = 0  # telemetry sent late, after an outage
 
@@ -54,7 +55,31 @@ class InProcessBus:
         """
         with self._lock:
             self.down = reason
-            clients = list(self._clients.values())
+            clients = [c for c in self._clients.values() if c.client_id not in self.cut]
+        for conn in clients:
+            if conn.on_state is not None:
+                conn.on_state(reason is None, reason)
+        if reason is None:
+            for conn in clients:
+                conn._replay()
+
+    def drop(self, client_ids: list[str], reason: str | None) -> None:
+        """Drop the links of `client_ids` (`reason`), or give them back (None).
+
+        Only those clients see their link go down: each buffers what it publishes, and the
+        broker holds what is published to it (the same bound, oldest dropped first), as for
+        a persistent session. When the link is back each replays its buffer, then receives
+        what was held. Everyone else is untouched.
+        """
+        with self._lock:
+            for client_id in client_ids:
+                if reason is None:
+                    self.cut.pop(client_id, None)
+                else:
+                    self.cut[client_id] = reason
+            clients = [self._clients[c] for c in client_ids if c in self._clients]
+        if self.down is not None:
+            return  # the broker is away anyway: its return brings these links back
         for conn in clients:
             if conn.on_state is not None:
                 conn.on_state(reason is None, reason)
@@ -125,16 +150,17 @@ class _InProcessConnection(BaseConnection):
     stats: ConnectionStats = field(default_factory=ConnectionStats)
     _open: bool = True
     _offline: deque[tuple[str, bytes]] = field(default_factory=deque)
+    _held: deque[tuple[str, bytes]] = field(default_factory=deque)  # for us while cut
 
     @property
     def connected(self) -> bool:
-        return self._open and self.bus.down is None
+        return self._open and self.bus.down is None and self.client_id not in self.bus.cut
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
         if not self._open:
             self.stats.dropped += 1
             return
-        if self.bus.down is not None:  # like paho's offline buffer: bounded, oldest first
+        if not self.connected:  # like paho's offline buffer: bounded, oldest first
             if len(self._offline) >= OFFLINE_BUFFER_MESSAGES:
                 lost_topic, _ = self._offline.popleft()
                 self.stats.dropped += 1
@@ -145,11 +171,13 @@ class _InProcessConnection(BaseConnection):
         self.bus.publish(topic, payload)
 
     def _replay(self) -> None:
-        while self._offline and self._open and self.bus.down is None:
+        while self._offline and self.connected:
             topic, payload = self._offline.popleft()
             self.bus.telemetry_replayed += _is_telemetry(topic)
             self.stats.published += 1
             self.bus.publish(topic, payload)
+        while self._held and self.connected:
+            self._deliver(*self._held.popleft())
 
     def subscribe(self, topic_filter: str, qos: int = 1) -> None:
         self.bus.subscribe(self, topic_filter)
@@ -161,8 +189,19 @@ class _InProcessConnection(BaseConnection):
             self.stats.disconnects += 1
 
     def _deliver(self, topic: str, payload: bytes) -> None:
+        if self.client_id in self.bus.cut:  # the broker holds it for the session
+            if len(self._held) >= OFFLINE_BUFFER_MESSAGES:
+                self._held.popleft()
+                self.stats.dropped += 1
+            self._held.append((topic, payload))
+            return
         self.stats.received += 1
         self.on_message(topic, payload)
+
+    def crash(self) -> None:
+        """The client's process died: no goodbye, the broker publishes its will."""
+        self.on_state = None
+        self._kick("the client's process died (ven_crash, simulated)")
 
     def _kick(self, reason: str) -> None:
         self._open = False
