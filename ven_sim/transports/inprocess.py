@@ -56,12 +56,7 @@ class InProcessBus:
         with self._lock:
             self.down = reason
             clients = [c for c in self._clients.values() if c.client_id not in self.cut]
-        for conn in clients:
-            if conn.on_state is not None:
-                conn.on_state(reason is None, reason)
-        if reason is None:
-            for conn in clients:
-                conn._replay()
+        _relink(clients, reason)
 
     def drop(self, client_ids: list[str], reason: str | None) -> None:
         """Drop the links of `client_ids` (`reason`), or give them back (None).
@@ -80,12 +75,7 @@ class InProcessBus:
             clients = [self._clients[c] for c in client_ids if c in self._clients]
         if self.down is not None:
             return  # the broker is away anyway: its return brings these links back
-        for conn in clients:
-            if conn.on_state is not None:
-                conn.on_state(reason is None, reason)
-        if reason is None:
-            for conn in clients:
-                conn._replay()
+        _relink(clients, reason)
 
     def attach(self, conn: _InProcessConnection) -> None:
         with self._lock:
@@ -138,6 +128,17 @@ class InProcessBus:
         assert self.shadows is not None
         for suffix, document in self.shadows.handle(thing, operation, payload):
             self.publish(contract.shadow_topic(thing, suffix), contract.encode(document))
+
+
+def _relink(clients: list[_InProcessConnection], reason: str | None) -> None:
+    """Tell each client its link went down (`reason`) or came back (None); once every one
+    knows it is back, each replays what it buffered, in order."""
+    for conn in clients:
+        if conn.on_state is not None:
+            conn.on_state(reason is None, reason)
+    if reason is None:
+        for conn in clients:
+            conn._replay()
 
 
 @dataclass
