@@ -83,6 +83,22 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+@dataclass(frozen=True)
+class Account:
+    """Where IoT resources are made: their ARNs start `arn:{partition}:iot:{region}:{account}`."""
+
+    account: str
+    region: str
+    partition: str
+
+
+def account_of(session: boto3.Session) -> Account:
+    """The caller's account and the session's region (one STS call: checks credentials too)."""
+    identity = session.client("sts").get_caller_identity()
+    region = session.region_name or session.client("iot").meta.region_name
+    return Account(str(identity["Account"]), str(region), str(identity["Arn"]).split(":")[1])
+
+
 def describe_endpoint(session: boto3.Session | None = None) -> str:
     """The account's ATS data endpoint host, e.g. `abc123-ats.iot.us-east-1.amazonaws.com`."""
     with _aws_errors("describe IoT endpoint"):
@@ -258,7 +274,24 @@ def least_privilege_policy(
 ) -> dict[str, Any]:
     """An IoT policy letting `thing` connect as itself and use only its own topics."""
     _thing_name(thing)
-    arn = f"arn:{partition}:iot:{region}:{account}"
+    return _policy_document(thing, f"arn:{partition}:iot:{region}:{account}")
+
+
+# AWS fills this in per connection: the thing whose certificate the client presented.
+THING_NAME_VARIABLE = "${iot:Connection.Thing.ThingName}"
+
+
+def fleet_policy(region: str, account: str, *, partition: str = "aws") -> dict[str, Any]:
+    """One policy for many things: each certificate may connect only as the thing it is
+    attached to, with that thing's name as client ID, and use only that thing's topics."""
+    document = _policy_document(THING_NAME_VARIABLE, f"arn:{partition}:iot:{region}:{account}")
+    # Without this a certificate attached to no thing would match no resource anyway;
+    # stating it makes the rule plain to whoever reads the policy in the console.
+    document["Statement"][0]["Condition"] = {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}
+    return document
+
+
+def _policy_document(thing: str, arn: str) -> dict[str, Any]:
     own = contract.topics(thing)
     # The presence topic carries the Last Will: AWS checks a will against Publish too.
     publish = [*own.telemetry_out, own.ack, contract.presence_topic(thing),
@@ -326,9 +359,7 @@ def create_thing_certificate(
     sess = _session(session)
     with _aws_errors(f"provision thing {thing!r}"):
         iot = sess.client("iot")
-        identity = sess.client("sts").get_caller_identity()
-        region = sess.region_name or iot.meta.region_name
-        partition = str(identity["Arn"]).split(":")[1]
+        account = account_of(sess)
         # After the credential check, before anything is created: fail early if unwritable.
         folder = _prepare_folder(out_dir, thing)
         try:
@@ -337,7 +368,9 @@ def create_thing_certificate(
             # Same name, other attributes: the thing exists already, which is all we need.
             if _error_code(exc) != "ResourceAlreadyExistsException":
                 raise
-        document = least_privilege_policy(thing, region, identity["Account"], partition=partition)
+        document = least_privilege_policy(
+            thing, account.region, account.account, partition=account.partition
+        )
         _ensure_policy(iot, policy, document)
         created = iot.create_keys_and_certificate(setAsActive=True)
     cert_id, cert_arn = created["certificateId"], created["certificateArn"]
