@@ -291,6 +291,29 @@ def fleet_policy(region: str, account: str, *, partition: str = "aws") -> dict[s
     return document
 
 
+def probe_policy(prefix: str, region: str, account: str, *, partition: str = "aws"
+                 ) -> dict[str, Any]:
+    """The fleet's probe VTN (`ven-sim fleet`): it connects as `{prefix}-probe-<run>`, sends
+    commands to the fleet's VENs and reads their acks and telemetry, as the backend does."""
+    arn = f"arn:{partition}:iot:{region}:{account}"
+    fleet = contract.topics(f"{prefix}-*")  # `*`: the IoT policy wildcard
+    inbound = [fleet.ack, fleet.telemetry]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect",
+             "Resource": f"{arn}:client/{prefix}-probe-*"},
+            {"Effect": "Allow", "Action": "iot:Publish",
+             "Resource": f"{arn}:topic/{fleet.command}"},
+            {"Effect": "Allow", "Action": "iot:Subscribe",
+             "Resource": [f"{arn}:topicfilter/{contract.EVERY_VEN.ack}",
+                          f"{arn}:topicfilter/{fleet.telemetry}"]},
+            {"Effect": "Allow", "Action": "iot:Receive",
+             "Resource": [f"{arn}:topic/{t}" for t in inbound]},
+        ],
+    }
+
+
 def _policy_document(thing: str, arn: str) -> dict[str, Any]:
     own = contract.topics(thing)
     # The presence topic carries the Last Will: AWS checks a will against Publish too.

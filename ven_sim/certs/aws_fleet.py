@@ -36,8 +36,15 @@ from ven_sim.certs.aws import (
     account_of,
     amazon_root_ca_path,
     fleet_policy,
+    probe_policy,
 )
-from ven_sim.certs.manifest import Identity, Manifest, ManifestError, ManifestHeader
+from ven_sim.certs.manifest import (
+    Identity,
+    Manifest,
+    ManifestError,
+    ManifestHeader,
+    probe_id,
+)
 from ven_sim.certs.pacing import RETRYABLE_CODES, ApiPacer, error_code
 from ven_sim.fleet.identities import IdRange
 
@@ -77,6 +84,7 @@ class _Job:
         self.iot = session.client("iot", config=_NO_BOTOCORE_RETRIES)
         self.pacer = pacer
         self.manifest = manifest
+        self.probe_id = probe_id(manifest.header.prefix) if manifest.header else ""
 
     def call(self, api: str, *, tolerate: str = "", retry: Iterable[str] = (),
              **params: Any) -> dict[str, Any]:
@@ -140,15 +148,16 @@ def create_identities(
         policy = manifest.header.policy if manifest.header else policy
         amazon_root_ca_path(folder)  # the CA for every identity, written once
         job = _Job(sess, pacer, manifest)
-        _ensure_fleet_policy(job, policy, account)
-        todo = [manifest.identities.get(i) or Identity(i, "new") for i in ids.ids()]
+        _ensure_policies(job, policy, ids.prefix, account)
+        wanted = [*ids.ids(), probe_id(ids.prefix)]
+        todo = [manifest.identities.get(i) or Identity(i, "new") for i in wanted]
         todo = [identity for identity in todo if not identity.usable]
-        skipped = len(ids) - len(todo)
+        skipped = len(wanted) - len(todo)
         if progress is not None:
             progress(skipped)
         repaired = _run_all(lambda identity: _provision(job, identity, policy), todo,
                             threads, progress, skipped)
-    return BulkReport(len(ids), len(todo), skipped, repaired, pacer.retries, manifest.path,
+    return BulkReport(len(wanted), len(todo), skipped, repaired, pacer.retries, manifest.path,
                       policy)
 
 
@@ -163,10 +172,17 @@ def _open_manifest(folder: Path, header: ManifestHeader) -> Manifest:
     return manifest
 
 
-def _ensure_fleet_policy(job: _Job, policy: str, account: Account) -> None:
-    job.pacer.wait("CreatePolicy")
-    _ensure_policy(job.iot, policy, fleet_policy(
-        account.region, account.account, partition=account.partition))
+def _ensure_policies(job: _Job, policy: str, prefix: str, account: Account) -> None:
+    where = (account.region, account.account)
+    for name, document in ((policy, fleet_policy(*where, partition=account.partition)),
+                           (_probe_policy_name(policy),
+                            probe_policy(prefix, *where, partition=account.partition))):
+        job.pacer.wait("CreatePolicy")
+        _ensure_policy(job.iot, name, document)
+
+
+def _probe_policy_name(policy: str) -> str:
+    return f"{policy}-probe"
 
 
 def _provision(job: _Job, identity: Identity, policy: str) -> bool:
@@ -179,23 +195,30 @@ def _provision(job: _Job, identity: Identity, policy: str) -> bool:
 def _provision_steps(job: _Job, identity: Identity, policy: str) -> bool:
     repaired = identity.stage not in ("new", "deleted")
     record = job.manifest.record
+    probe = identity.client_id == job.probe_id
     if identity.stage in ("new", "deleted", "thing"):
         # A thing made by an earlier run is reused; a certificate whose key was never
         # journaled cannot be (the key exists nowhere), so those start from a new one.
-        thing = job.call("CreateThing", thingName=identity.client_id,
-                         tolerate="ResourceAlreadyExistsException")
-        thing_arn = thing.get("thingArn") or job.call(
-            "DescribeThing", thingName=identity.client_id)["thingArn"]
-        identity = record(Identity(identity.client_id, "thing", thing_arn=thing_arn))
+        identity = Identity(identity.client_id, "thing",
+                            policy=_probe_policy_name(policy) if probe else policy)
+        if not probe:  # the probe is no thing: its policy names its client IDs itself
+            identity = record(identity.at("thing", thing_arn=_thing_arn(job, identity)))
         identity = record(_new_certificate(job, identity))
     if identity.stage == "keys":
-        job.call("AttachPolicy", policyName=policy, target=identity.certificate_arn)
-        identity = record(identity.at("policy"))
+        job.call("AttachPolicy", policyName=identity.policy, target=identity.certificate_arn)
+        identity = record(identity.at("done" if probe else "policy"))
     if identity.stage == "policy":
         job.call("AttachThingPrincipal", thingName=identity.client_id,
                  principal=identity.certificate_arn)
         record(identity.at("done"))
     return repaired
+
+
+def _thing_arn(job: _Job, identity: Identity) -> str:
+    thing = job.call("CreateThing", thingName=identity.client_id,
+                     tolerate="ResourceAlreadyExistsException")
+    return str(thing.get("thingArn") or job.call(
+        "DescribeThing", thingName=identity.client_id)["thingArn"])
 
 
 def _new_certificate(job: _Job, identity: Identity) -> Identity:
@@ -237,32 +260,34 @@ def delete_identities(
     total, skipped = len(manifest.identities), len(manifest.identities) - len(todo)
     with _aws_errors("delete identities"):
         job = _Job(sess, pacer, manifest)
-        _run_all(lambda identity: _remove(job, identity, policy), todo, threads, progress,
-                 skipped)
-        try:
-            job.call("DeletePolicy", policyName=policy, tolerate=_GONE)
-        except ClientError as exc:
-            if error_code(exc) != "DeleteConflictException":
-                raise
-            policy = ""  # other certificates still use it: theirs to delete
+        _run_all(lambda identity: _remove(job, identity), todo, threads, progress, skipped)
+        for name in (_probe_policy_name(policy), policy):
+            try:
+                job.call("DeletePolicy", policyName=name, tolerate=_GONE)
+            except ClientError as exc:
+                if error_code(exc) != "DeleteConflictException":
+                    raise
+                policy = ""  # other certificates still use it: theirs to delete
     manifest.remove()
     return BulkReport(total, len(todo), skipped, 0, pacer.retries, manifest.path, policy)
 
 
-def _remove(job: _Job, identity: Identity, policy: str) -> bool:
+def _remove(job: _Job, identity: Identity) -> bool:
     with _aws_errors(f"delete {identity.client_id!r}"):
-        _remove_steps(job, identity, policy)
+        _remove_steps(job, identity)
     return False
 
 
-def _remove_steps(job: _Job, identity: Identity, policy: str) -> None:
+def _remove_steps(job: _Job, identity: Identity) -> None:
     name, cert = identity.client_id, identity.certificate_arn
     if cert:
-        job.call("DetachThingPrincipal", thingName=name, principal=cert, tolerate=_GONE)
-        job.call("DetachPolicy", policyName=policy, target=cert, tolerate=_GONE)
+        if identity.thing_arn:
+            job.call("DetachThingPrincipal", thingName=name, principal=cert, tolerate=_GONE)
+        job.call("DetachPolicy", policyName=identity.policy, target=cert, tolerate=_GONE)
         job.call("UpdateCertificate", certificateId=identity.certificate_id,
                  newStatus="INACTIVE", tolerate=_GONE)
         job.call("DeleteCertificate", certificateId=identity.certificate_id, tolerate=_GONE)
-    job.call("DeleteThing", thingName=name, tolerate=_GONE, retry=[_STILL_ATTACHED])
+    if identity.thing_arn:
+        job.call("DeleteThing", thingName=name, tolerate=_GONE, retry=[_STILL_ATTACHED])
     shutil.rmtree(job.manifest.folder / name, ignore_errors=True)
     job.manifest.record(identity.at("deleted"))

@@ -6,12 +6,14 @@ it did. Its first line says what the folder holds (prefix, policy, account, regi
 other line is one identity's state after a step; the last line of a client ID wins:
 
     {"prefix": "ven-load", "policy": "ven-sim-fleet-ven-load", "account": "...", "region": "..."}
-    {"client_id": "ven-load-000000", "stage": "done", "thing_arn": "...",
+    {"client_id": "ven-load-000000", "stage": "done", "policy": "...", "thing_arn": "...",
      "certificate_id": "...", "certificate_arn": "...", "cert": "ven-load-000000/cert.pem",
      "key": "ven-load-000000/private.key"}
 
 Stages, in order: `thing` (thing made), `keys` (certificate made, files written), `policy`
-(policy attached), `done` (attached to its thing), and `deleted` (by `certs delete`). Each
+(policy attached), `done` (attached to its thing), and `deleted` (by `certs delete`). The
+fleet's probe VTN has one more identity, `{prefix}-probe`, a certificate with its own policy
+and no thing (`probe_of`). Each
 line is written by one `write()` on an append-only file; a line cut short by a crash is
 dropped when read and cut off before the next append. This module needs no boto3: the fleet
 reads manifests too.
@@ -34,6 +36,8 @@ __all__ = [
     "ManifestError",
     "ManifestHeader",
     "missing_identities",
+    "probe_id",
+    "probe_of",
 ]
 
 MANIFEST_FILE = "manifest.jsonl"
@@ -58,6 +62,7 @@ class Identity:
 
     client_id: str
     stage: str
+    policy: str = ""
     thing_arn: str = ""
     certificate_id: str = ""
     certificate_arn: str = ""
@@ -150,6 +155,18 @@ class Manifest:
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
         self.header, self.identities = None, {}
+
+
+def probe_of(manifest: Manifest) -> Identity | None:
+    """The probe's finished identity, if the manifest has one."""
+    if manifest.header is None:
+        return None
+    probe = manifest.identities.get(probe_id(manifest.header.prefix))
+    return probe if probe is not None and probe.usable else None
+
+
+def probe_id(prefix: str) -> str:
+    return f"{prefix}-probe"
 
 
 def missing_identities(folder: Path, client_ids: list[str]) -> list[str] | None:

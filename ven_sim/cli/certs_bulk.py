@@ -57,7 +57,7 @@ def create_many(session: boto3.Session, prefix: str, start: int, count: int, out
     except IdentityError as exc:
         raise click.BadParameter(str(exc), param_hint="--prefix") from None
     try:
-        with progress_reporter(count, "identities") as progress:
+        with progress_reporter(count + 1, "identities") as progress:  # and the probe's
             report = create_identities(ids, out_dir, session=session, policy_name=policy_name,
                                        threads=threads, progress=progress)
     except CertsError as exc:
@@ -66,8 +66,8 @@ def create_many(session: boto3.Session, prefix: str, start: int, count: int, out
         click.echo(f"interrupted. {_resume_hint(out_dir, ids)}", err=True)
         sys.exit(INTERRUPTED)
     new = report.done - report.repaired
-    click.echo(f"identities  {report.total:,} ({new:,} new, {report.repaired:,} finished, "
-               f"{report.skipped:,} already done)")
+    click.echo(f"identities  {report.total:,}: {count:,} VENs and the probe ({new:,} new, "
+               f"{report.repaired:,} finished, {report.skipped:,} already done)")
     click.echo(f"policy      {report.policy}")
     click.echo(f"manifest    {report.manifest}")
     _retries(report)
