@@ -145,7 +145,7 @@ def create_identities(
         account = account_of(sess)
         manifest = _open_manifest(folder, ManifestHeader(
             ids.prefix, policy, account.account, account.region))
-        policy = manifest.header.policy if manifest.header else policy
+        policy = _same_policy(manifest, policy_name) or policy
         amazon_root_ca_path(folder)  # the CA for every identity, written once
         job = _Job(sess, pacer, manifest)
         _ensure_policies(job, policy, ids.prefix, account)
@@ -170,6 +170,15 @@ def _open_manifest(folder: Path, header: ManifestHeader) -> Manifest:
     except OSError as exc:
         raise CertsError(f"cannot write the manifest in {folder}: {exc.strerror}") from None
     return manifest
+
+
+def _same_policy(manifest: Manifest, asked: str | None) -> str | None:
+    """The policy this folder's identities use; asking for another one is an error."""
+    made = manifest.header.policy if manifest.header else None
+    if made and asked and asked != made:
+        raise CertsError(f"{manifest.path} uses policy {made!r}, not {asked!r}: "
+                         "leave --policy-name out, or use another --out folder")
+    return made
 
 
 def _ensure_policies(job: _Job, policy: str, prefix: str, account: Account) -> None:
@@ -247,7 +256,10 @@ def delete_identities(
     """Detach, deactivate and delete every certificate and thing in `out_dir`'s manifest,
     their files, then the policy and the manifest itself."""
     folder = Path(out_dir)
-    manifest = Manifest(folder)
+    try:
+        manifest = Manifest(folder)
+    except ManifestError as exc:
+        raise CertsError(str(exc)) from None
     if manifest.header is None:
         raise CertsError(f"no {manifest.path}: nothing made by `certs create` to delete")
     if manifest.header.prefix != prefix:

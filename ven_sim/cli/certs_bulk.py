@@ -16,7 +16,7 @@ import click
 
 from ven_sim.certs.aws import CertsError
 from ven_sim.certs.aws_fleet import BulkReport, create_identities, delete_identities
-from ven_sim.certs.manifest import Manifest
+from ven_sim.certs.manifest import Manifest, ManifestError
 from ven_sim.fleet.identities import IdentityError, IdRange
 
 __all__ = ["create_many", "delete_many"]
@@ -77,7 +77,10 @@ def create_many(session: boto3.Session, prefix: str, start: int, count: int, out
 
 
 def delete_many(session: boto3.Session, prefix: str, out_dir: str, threads: int) -> None:
-    total = len(Manifest(Path(out_dir)).identities)
+    try:
+        total = len(Manifest(Path(out_dir)).identities)
+    except ManifestError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         with progress_reporter(total, "deleted") as progress:
             report = delete_identities(prefix, out_dir, session=session, threads=threads,

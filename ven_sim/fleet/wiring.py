@@ -82,9 +82,12 @@ def check_identities(certs_dir: Path, client_ids: list[str], *, required: bool) 
     """Every VEN must have its own certificate in `certs_dir`: all of them in its manifest
     (`certs create --count`) when it has one, else each in `certs_dir/<venId>/` when
     `required` (AWS, where each certificate may connect only as its own thing)."""
-    from ven_sim.certs.manifest import MANIFEST_FILE, missing_identities
+    from ven_sim.certs.manifest import MANIFEST_FILE, ManifestError, missing_identities
 
-    missing = missing_identities(certs_dir, client_ids)
+    try:
+        missing = missing_identities(certs_dir, client_ids)
+    except ManifestError as exc:
+        raise WireError(str(exc)) from None
     where = certs_dir / MANIFEST_FILE
     if missing is None:
         if not required:

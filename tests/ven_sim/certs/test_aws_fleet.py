@@ -214,8 +214,13 @@ def test_an_interrupted_delete_carries_on(iot: Any, tmp_path: Path) -> None:
     assert _certificate_count(iot) == before
 
 
-def test_a_folder_holds_one_prefix(iot: Any, tmp_path: Path) -> None:
-    create_identities(IdRange(_prefix(), 0, 1), tmp_path, pacer=RecordingPacer())
+def test_a_folder_holds_one_prefix_and_policy(iot: Any, tmp_path: Path) -> None:
+    prefix = _prefix()
+    create_identities(IdRange(prefix, 0, 1), tmp_path, pacer=RecordingPacer())
+    result = CliRunner().invoke(main, ["certs", "create", "--count", "2", "--prefix", prefix,
+                                       "--policy-name", "another", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"uses policy '{default_policy_name(prefix)}', not 'another'" in result.output
     result = CliRunner().invoke(main, ["certs", "create", "--count", "1", "--prefix", "other",
                                        "--out", str(tmp_path)])
     assert result.exit_code == 1

@@ -86,3 +86,15 @@ def test_aws_without_a_manifest_needs_every_vens_folder(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "4 of 4 VENs have no certificate in" in result.output
     assert "(ven-load-000010, ven-load-000011, ven-load-000012, ...)" in result.output
+
+
+def test_a_damaged_manifest_is_one_clear_error(three_of_five: Path, tmp_path: Path) -> None:
+    manifest = three_of_five / "manifest.jsonl"
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text("".join([lines[0], "{oops\n", *lines[1:]]))
+    result = CliRunner().invoke(main, [
+        "fleet", "--vens", "3", "--broker", "aws", "--certs-dir", str(three_of_five),
+        "--out", str(tmp_path / "runs" / "x"),
+    ])
+    assert result.exit_code == 1
+    assert result.output.endswith(f"Error: {manifest}, line 2: not JSON\n")
