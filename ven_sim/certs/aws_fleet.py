@@ -35,8 +35,6 @@ from ven_sim.certs.aws import (
     _write,
     account_of,
     amazon_root_ca_path,
-    fleet_policy,
-    probe_policy,
 )
 from ven_sim.certs.manifest import (
     Identity,
@@ -46,6 +44,7 @@ from ven_sim.certs.manifest import (
     probe_id,
 )
 from ven_sim.certs.pacing import RETRYABLE_CODES, ApiPacer, error_code
+from ven_sim.certs.policies import fleet_policy, probe_policy
 from ven_sim.fleet.identities import IdRange
 
 __all__ = ["BulkReport", "create_identities", "default_policy_name", "delete_identities"]

@@ -15,10 +15,10 @@ from click.testing import CliRunner
 
 from sim.limits import IOT_API_RATE_PER_S
 from tests.ven_sim.certs.helpers import SimClock
-from ven_sim.certs.aws import fleet_policy, probe_policy
 from ven_sim.certs.aws_fleet import create_identities, default_policy_name, delete_identities
 from ven_sim.certs.manifest import MANIFEST_FILE, Manifest, probe_id
 from ven_sim.certs.pacing import ApiPacer
+from ven_sim.certs.policies import fleet_policy, probe_policy
 from ven_sim.cli import main
 from ven_sim.fleet.identities import IdRange
 
