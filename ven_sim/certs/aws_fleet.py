@@ -104,8 +104,8 @@ def _run_all(
 ) -> int:
     """`work` on every identity on `threads` threads; returns how many it repaired.
 
-    On the first error, or Ctrl-C, the identities under way finish their current step
-    (journaled) and the rest are not started.
+    On the first error, or Ctrl-C, the identities under way are carried to their end (each
+    step journaled) and the rest are not started.
     """
     repaired = finished = 0
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="certs") as pool:

@@ -4,7 +4,10 @@ loopback, paced on simulated time, interrupted and resumed."""
 from __future__ import annotations
 
 import json
+import signal
 import stat
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -262,3 +265,32 @@ def test_cli_create_refuses_unclear_requests(
 ) -> None:
     result = CliRunner().invoke(main, ["certs", "create", *argv])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_ctrl_c_on_the_command_line_stops_and_a_rerun_finishes(
+    iot: Any, tmp_path: Path
+) -> None:
+    """The real thing: SIGINT to `ven-sim certs create` while it works, on the real clock."""
+    prefix, count, before = _prefix(), 40, _certificate_count(iot)
+    argv = [sys.executable, "-m", "ven_sim", "certs", "create", "--count", str(count),
+            "--prefix", prefix, "--out", str(tmp_path)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # "identities: 0/41", then one every 4 (paced at 10/s)
+    assert first == f"identities: 0/{count + 1}\n"
+    assert proc.stderr.readline().startswith("identities: ")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    manifest = Manifest(tmp_path)
+    done = sum(i.usable for i in manifest.identities.values())
+    vens_done = sum(manifest.identities[i].usable for i in IdRange(prefix, 0, count).ids()
+                    if i in manifest.identities)
+    assert 0 < vens_done < count
+    assert f"interrupted. {vens_done} of {count} identities are done" in err
+    assert "run the same command again to finish the rest" in err
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True)
+    # The identities under way were carried to their end: none is left half done.
+    assert f"({count + 1 - done} new, 0 finished, {done} already done)" in result.stdout
+    assert _certificate_count(iot) - before == count + 1
+    _check_provisioned(iot, tmp_path, prefix, count)
