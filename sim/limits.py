@@ -7,8 +7,12 @@ here, so a quota that changes is changed in one place.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 __all__ = [
     "ACTOR_MAX_RESTARTS",
+    "IOT_API_RATE_PER_S",
     "CAPACITY_KW_RANGE",
     "DURATION_S_RANGE",
     "KEEPALIVE_RANGE_S",
@@ -52,6 +56,28 @@ SHADOW_MAX_STATE_BYTES = 8 * 1024  # desired + reported, serialised; metadata do
 SHADOW_MAX_DEPTH = 6  # nesting levels within desired or reported
 SHADOW_MAX_CLIENT_TOKEN_BYTES = 64  # a request's clientToken, UTF-8 encoded
 SHADOW_MAX_REQUESTS_PER_S_PER_THING = 20  # shadow requests per second for one thing
+
+# -- AWS IoT Core control plane (the registry API boto3 calls) --------------------------
+# Requests per second per account and region; more are refused with ThrottlingException.
+# Source: AWS General Reference, "AWS IoT Core endpoints and quotas", API throttling limits
+# (https://docs.aws.amazon.com/general/latest/gr/iot-core.html#throttling-limits); the
+# thing APIs are also in Service Quotas (CreateThing L-64CBACAC, DeleteThing L-889800F7,
+# DescribeThing L-0EF0F5EE, AttachThingPrincipal L-F64D1AA6, DetachThingPrincipal
+# L-B5EE4A16), read 2026-11-30.
+IOT_API_RATE_PER_S: Mapping[str, float] = MappingProxyType({
+    "AttachPolicy": 15.0,
+    "AttachThingPrincipal": 100.0,
+    "CreateKeysAndCertificate": 10.0,
+    "CreatePolicy": 10.0,
+    "CreateThing": 100.0,
+    "DeleteCertificate": 10.0,
+    "DeletePolicy": 10.0,
+    "DeleteThing": 100.0,
+    "DescribeThing": 350.0,
+    "DetachPolicy": 15.0,
+    "DetachThingPrincipal": 100.0,
+    "UpdateCertificate": 10.0,
+})
 
 # -- the house model --------------------------------------------------------------------
 PANEL_SIZES = (100, 150, 200)  # breaker panel ratings (A) a VEN may have

@@ -6,6 +6,8 @@ import json
 from importlib import resources
 from pathlib import Path
 
+import pytest
+
 from sim import limits
 from sim.models.house import panel_facts
 
@@ -17,6 +19,15 @@ def test_aws_iot_core_quotas() -> None:
     assert limits.SHADOW_MAX_STATE_BYTES == 8_192
     assert limits.KEEPALIVE_RANGE_S == (30, 1200)
     assert limits.MAX_PUBLISHES_PER_S == 100.0
+
+
+def test_aws_iot_control_plane_rates() -> None:
+    rates = limits.IOT_API_RATE_PER_S
+    assert rates["CreateKeysAndCertificate"] == rates["UpdateCertificate"] == 10.0
+    assert rates["AttachPolicy"] == rates["DetachPolicy"] == 15.0
+    assert rates["CreateThing"] == rates["AttachThingPrincipal"] == 100.0
+    with pytest.raises(TypeError):
+        rates["CreateThing"] = 1000.0  # type: ignore[index]  # one home, read-only
 
 
 def test_panel_sizes_text_lists_every_size() -> None:

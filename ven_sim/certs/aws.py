@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 
-from sim import contract
+from ven_sim.certs.policies import policy_document
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,22 @@ def _session(session: boto3.Session | None) -> boto3.Session:
 
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@dataclass(frozen=True)
+class Account:
+    """Where IoT resources are made: their ARNs start `arn:{partition}:iot:{region}:{account}`."""
+
+    account: str
+    region: str
+    partition: str
+
+
+def account_of(session: boto3.Session) -> Account:
+    """The caller's account and the session's region (one STS call: checks credentials too)."""
+    identity = session.client("sts").get_caller_identity()
+    region = session.region_name or session.client("iot").meta.region_name
+    return Account(str(identity["Account"]), str(region), str(identity["Arn"]).split(":")[1])
 
 
 def describe_endpoint(session: boto3.Session | None = None) -> str:
@@ -258,25 +274,7 @@ def least_privilege_policy(
 ) -> dict[str, Any]:
     """An IoT policy letting `thing` connect as itself and use only its own topics."""
     _thing_name(thing)
-    arn = f"arn:{partition}:iot:{region}:{account}"
-    own = contract.topics(thing)
-    # The presence topic carries the Last Will: AWS checks a will against Publish too.
-    publish = [*own.telemetry_out, own.ack, contract.presence_topic(thing),
-               contract.shadow_topic(thing, "get"), contract.shadow_topic(thing, "update")]
-    # The shadow's replies: `*` is the IoT policy wildcard, not MQTT's.
-    inbound = [own.command, contract.shadow_topic(thing, "*")]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "iot:Connect", "Resource": f"{arn}:client/{thing}"},
-            {"Effect": "Allow", "Action": "iot:Publish",
-             "Resource": [f"{arn}:topic/{t}" for t in publish]},
-            {"Effect": "Allow", "Action": "iot:Subscribe",
-             "Resource": [f"{arn}:topicfilter/{t}" for t in inbound]},
-            {"Effect": "Allow", "Action": "iot:Receive",
-             "Resource": [f"{arn}:topic/{t}" for t in inbound]},
-        ],
-    }
+    return policy_document(thing, f"arn:{partition}:iot:{region}:{account}")
 
 
 def _ensure_policy(iot: Any, name: str, document: dict[str, Any]) -> None:
@@ -326,9 +324,7 @@ def create_thing_certificate(
     sess = _session(session)
     with _aws_errors(f"provision thing {thing!r}"):
         iot = sess.client("iot")
-        identity = sess.client("sts").get_caller_identity()
-        region = sess.region_name or iot.meta.region_name
-        partition = str(identity["Arn"]).split(":")[1]
+        account = account_of(sess)
         # After the credential check, before anything is created: fail early if unwritable.
         folder = _prepare_folder(out_dir, thing)
         try:
@@ -337,7 +333,9 @@ def create_thing_certificate(
             # Same name, other attributes: the thing exists already, which is all we need.
             if _error_code(exc) != "ResourceAlreadyExistsException":
                 raise
-        document = least_privilege_policy(thing, region, identity["Account"], partition=partition)
+        document = least_privilege_policy(
+            thing, account.region, account.account, partition=account.partition
+        )
         _ensure_policy(iot, policy, document)
         created = iot.create_keys_and_certificate(setAsActive=True)
     cert_id, cert_arn = created["certificateId"], created["certificateArn"]

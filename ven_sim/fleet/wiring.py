@@ -15,7 +15,13 @@ from pathlib import Path
 from ven_sim.transports.endpoints import BrokerURL, TlsFiles
 from ven_sim.wire import Wire, WireError, open_wire
 
-__all__ = ["mint_certificates", "open_fleet_wire", "prepare_clients"]
+__all__ = [
+    "check_identities",
+    "mint_certificates",
+    "open_fleet_wire",
+    "prepare_clients",
+    "probe_certificate",
+]
 
 
 def mint_certificates(
@@ -46,6 +52,9 @@ def open_fleet_wire(
     progress: Callable[[int], None] | None = None,
 ) -> Wire:
     if local_ca is None:
+        check_identities(certs_dir, client_ids, required=broker == "aws" and cert is None)
+        if cert is None and key is None:
+            cert, key = probe_certificate(certs_dir)
         return open_wire(broker, ca=ca, cert=cert, key=key, certs_dir=certs_dir,
                          keepalive=keepalive)
     from ven_sim.transports.paho import PahoTransport
@@ -67,6 +76,43 @@ def open_fleet_wire(
 
     transport = PahoTransport(url, tls, keepalive=keepalive)
     return Wire(transport, f"{url} (certificates from {local_ca})", networked=True)
+
+
+def check_identities(certs_dir: Path, client_ids: list[str], *, required: bool) -> None:
+    """Every VEN must have its own certificate in `certs_dir`: all of them in its manifest
+    (`certs create --count`) when it has one, else each in `certs_dir/<venId>/` when
+    `required` (AWS, where each certificate may connect only as its own thing)."""
+    from ven_sim.certs.manifest import MANIFEST_FILE, ManifestError, missing_identities
+
+    try:
+        missing = missing_identities(certs_dir, client_ids)
+    except ManifestError as exc:
+        raise WireError(str(exc)) from None
+    where = certs_dir / MANIFEST_FILE
+    if missing is None:
+        if not required:
+            return
+        where = certs_dir
+        missing = [i for i in client_ids if not all(
+            (certs_dir / i / name).is_file() for name in ("cert.pem", "private.key"))]
+    if missing:
+        first = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise WireError(
+            f"{len(missing):,} of {len(client_ids):,} VENs have no certificate in {where} "
+            f"({first}): make them with `ven-sim certs create --count N --prefix P "
+            f"--start I --out {certs_dir}` (a rerun adds only what is missing)"
+        )
+
+
+def probe_certificate(certs_dir: Path) -> tuple[str | None, str | None]:
+    """The probe's certificate and key from the manifest of `certs create --count`: every
+    VEN has its own, so the "shared" one is the probe's alone."""
+    from ven_sim.certs.manifest import Manifest, probe_of
+
+    probe = probe_of(Manifest(certs_dir))
+    if probe is None:
+        return None, None
+    return str(certs_dir / probe.cert), str(certs_dir / probe.key)
 
 
 def prepare_clients(

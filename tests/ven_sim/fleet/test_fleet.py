@@ -25,8 +25,8 @@ from ven_sim.fleet.plan import FleetConfig
 from ven_sim.fleet.results import TIMELINE_FIELDS
 from ven_sim.fleet.session import WireOptions, run_fleet
 
-VENS = 120
-RAMP = 60.0  # connects/s: two seconds of ramp
+VENS = 200  # the size: distinct IDs, a certificate each
+RAMP = 100.0  # connects/s: two seconds of ramp
 DURATION_S = 9.0
 
 
@@ -65,7 +65,7 @@ def test_figures_are_present_and_sane(fleet_run: tuple[dict, Path]) -> None:
     steady = Histogram.from_dict(results["histograms"]["command_rtt_steady"])
     assert 0 < steady.count < results["pings_answered"]
     assert results["steady"]["command_rtt_ms"]["p50"] is not None
-    # Inside a long pytest process 120 VENs may fit in memory earlier tests freed, so RSS
+    # Inside a long pytest process 200 VENs may fit in memory earlier tests freed, so RSS
     # need not grow here; memory per VEN is measured by `ven-sim bench fleet` in a fresh one.
     # (Linux updates the peak, ru_maxrss, lazily: it can trail the current RSS.)
     assert results["cpu_seconds"] > 0 and results["rss_mb_before_vens"] > 0
