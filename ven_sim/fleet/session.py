@@ -16,6 +16,7 @@ from ven_sim.fleet.identities import claim
 from ven_sim.fleet.plan import FleetConfig, guardrails, plan_lines
 from ven_sim.fleet.results import rss_mb, write_results
 from ven_sim.fleet.runner import FleetRunner
+from ven_sim.fleet.timeline_plot import write_timeline_png
 from ven_sim.fleet.wiring import open_fleet_wire, prepare_clients
 from ven_sim.signals import StopSignals
 
@@ -45,8 +46,11 @@ def run_fleet(
     force: bool = False,
     say: Callable[[str], None] = print,
     progress: Callable[[str], None] | None = None,
+    on_runner: Callable[[FleetRunner], None] | None = None,
 ) -> dict[str, Any]:
-    """Run one shard and write `out/fleet.json` and `out/timeline.csv`; return the figures."""
+    """Run one shard and write `out/fleet.json`, `out/timeline.csv` and `out/timeline.png`;
+    return the figures. `on_runner` sees the runner before it starts (the Prometheus
+    endpoint, a Ray shard's progress)."""
     for line in plan_lines(config, wire_options.broker):
         say(line)
     problems = guardrails(config)
@@ -69,6 +73,8 @@ def run_fleet(
                 wire.transport, ids, lambda n: say(f"clients prepared: {n:,}/{len(ids):,}")
             )
             runner = FleetRunner(config, wire.transport, progress=progress)
+            if on_runner is not None:
+                on_runner(runner)
             with StopSignals(runner.stop):
                 results = runner.run()
             results["clients_prepared_s"] = round(prepared_s, 2)
@@ -77,6 +83,9 @@ def run_fleet(
             wire.close()
         results["broker"] = wire.description
         write_results(out, results, runner.rows)
+        write_timeline_png(out / "timeline.csv", out / "timeline.png",
+                           title=f"{config.ids.describe()}: {config.vens:,} VENs",
+                           target=config.vens)
         return results
     finally:
         claim_path.unlink(missing_ok=True)
