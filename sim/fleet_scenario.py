@@ -21,8 +21,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from sim.limits import MAX_SCENARIO_BYTES
-from sim.scenario import ScenarioError, duration_seconds, parse_duration, show_value
+from sim.scenario import (
+    ScenarioError,
+    duration_seconds,
+    parse_duration,
+    read_scenario_text,
+    show_value,
+)
 
 __all__ = ["ALL_CONNECTED", "FleetEvent", "FleetScenario", "load_fleet_scenario"]
 
@@ -62,15 +67,7 @@ class FleetScenario:
 
 def load_fleet_scenario(path: str | os.PathLike) -> FleetScenario:
     source = os.fspath(path)
-    try:
-        with open(source, encoding="utf-8") as handle:
-            text = handle.read(MAX_SCENARIO_BYTES + 1)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ScenarioError(source, None, "", f"cannot read fleet scenario: {reason}") from None
-    if len(text) > MAX_SCENARIO_BYTES:
-        raise ScenarioError(source, None, "", f"file is over {MAX_SCENARIO_BYTES:,} characters")
-    return _Reader(source).read(text)
+    return _Reader(source).read(read_scenario_text(source))
 
 
 class _Reader:

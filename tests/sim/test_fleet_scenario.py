@@ -84,5 +84,5 @@ def test_a_file_without_a_fleet_or_not_yaml(tmp_path: Path) -> None:
     path.write_text("fleet: [1, 2\n")
     with pytest.raises(ScenarioError, match=r"bad.yaml:2: not valid YAML"):
         load_fleet_scenario(path)
-    with pytest.raises(ScenarioError, match="cannot read fleet scenario"):
+    with pytest.raises(ScenarioError, match="cannot read scenario file"):
         load_fleet_scenario(tmp_path / "missing.yaml")

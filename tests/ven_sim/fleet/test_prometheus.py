@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
+import signal
 import sys
 import urllib.request
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.ven_sim.fleet.live_run import run_until
 from ven_sim.broker.mosquitto import Mosquitto, free_port
 from ven_sim.fleet.histogram import Histogram
 from ven_sim.fleet.prometheus import LATENCY_BUCKETS_S, prometheus_buckets
@@ -38,19 +39,12 @@ def test_the_endpoint_shows_the_run_as_it_goes(mosquitto: Mosquitto, tmp_path: P
         "--broker", mosquitto.url, "--local-ca", str(mosquitto.folder / "certs"),
         "--id-prefix", "ven-prom", "--metrics-port", str(port), "--out", str(out),
     ]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if f"connected {VENS}/{VENS}" in line and f"fan-out acked {VENS}" in line:
-                break
-        during = scrape(port)
-        proc.terminate()  # SIGTERM: a clean stop, results written
-        proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0
+    scraped: dict[str, float] = {}
+    code, _, stdout, stderr = run_until(
+        command, f"connected {VENS}/{VENS}", f"fan-out acked {VENS}",
+        then=lambda: scraped.update(scrape(port)), stop=signal.SIGTERM)  # a clean stop too
+    assert code == 0, stdout + stderr
+    during = scraped
     results = json.loads((out / "fleet.json").read_text())
     assert during["ven_fleet_vens"] == VENS
     assert during["ven_fleet_connected"] == VENS == during["ven_fleet_connects_total"]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.ven_sim.fleet.live_run import run_until
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.fleet.histogram import Histogram
 from ven_sim.fleet.identities import CLAIM_FILE
@@ -84,19 +84,10 @@ def test_the_merged_timeline_adds_up_the_shards(workers_run: Path) -> None:
 def test_ctrl_c_stops_every_worker_and_still_merges(mosquitto: Mosquitto, tmp_path: Path) -> None:
     out = tmp_path / "interrupted"
     command = fleet_command(mosquitto, out, "--duration", "600", "--id-prefix", "ven-wsig")
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:  # the combined line, once a second
-            if f"connected {VENS}/{VENS}" in line and f"fan-out acked {VENS}" in line:
-                assert "workers 2/2" in line
-                break
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, stdout + stderr
+    code, line, stdout, stderr = run_until(
+        command, f"connected {VENS}/{VENS}", f"fan-out acked {VENS}")  # the combined line
+    assert code == 0, stdout + stderr
+    assert "workers 2/2" in line
     merged = json.loads((out / "fleet.json").read_text())
     assert merged["stopped_early"] is True and merged["workers"] == WORKERS
     assert merged["vens_connected"] == VENS and merged["unexpected_disconnects"] == 0
