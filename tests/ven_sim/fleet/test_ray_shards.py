@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from ven_sim.broker.mosquitto import Mosquitto
+from ven_sim.cli import main
 from ven_sim.fleet.identities import shard_range
 from ven_sim.fleet.plan import FleetConfig
 from ven_sim.fleet.session import WireOptions, run_fleet
@@ -16,7 +18,7 @@ from ven_sim.fleet.session import WireOptions, run_fleet
 ray = pytest.importorskip("ray")
 
 VENS = 40
-DURATION_S = 8.0
+DURATION_S = 7.0
 INTERVAL_S = 1.0
 
 
@@ -39,12 +41,18 @@ def local_ray() -> Iterator[None]:
 def test_two_ray_shards_merge_to_one_process_totals(
     local_ray: None, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    from ven_sim.fleet.ray_shards import run_on_ray
-
     options = WireOptions(mosquitto.url, local_ca=mosquitto.folder / "certs")
     one = run_fleet(config("ven-one", (0, 1)), options, tmp_path / "one", say=lambda _: None)
     out = tmp_path / "ray"
-    merged = run_on_ray("local", [config("ven-ray", (i, 2)) for i in range(2)], options, out)
+    result = CliRunner().invoke(main, [
+        "fleet", "--ray", "local", "--workers", "2", "--vens", str(VENS), "--ramp", "40",
+        "--duration", str(DURATION_S), "--telemetry-interval", str(INTERVAL_S),
+        "--probe-rate", "5", "--id-prefix", "ven-ray", "--broker", mosquitto.url,
+        "--local-ca", str(mosquitto.folder / "certs"), "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    assert f"fleet: {VENS} VENs in 2 shard(s)" in result.output
+    merged = json.loads((out / "fleet.json").read_text())
     assert merged["workers"] == 2 and merged["shards_merged"] == 2
     for key in ("vens_requested", "vens_connected"):
         assert merged[key] == one[key] == VENS, key
@@ -54,8 +62,7 @@ def test_two_ray_shards_merge_to_one_process_totals(
     # stop, so the totals differ by a report per VEN at most (where the stop fell).
     assert abs(merged["telemetry_published"] - one["telemetry_published"]) <= VENS
     assert merged["telemetry_published"] >= VENS * (DURATION_S - 3) / INTERVAL_S
-    on_disk = json.loads((out / "fleet.json").read_text())
-    assert on_disk["vens_connected"] == VENS
+    assert merged["id_ranges"] == [["ven-ray", 0, VENS // 2], ["ven-ray", VENS // 2, VENS]]
     shard_ids = [json.loads((out / f"shard-{i}" / "fleet.json").read_text())["id_range"]
                  for i in range(2)]
     assert shard_ids == [[0, VENS // 2], [VENS // 2, VENS]]
@@ -71,3 +78,4 @@ def test_more_shards_than_the_cluster_has_cpus_are_refused(
     with pytest.raises(RuntimeError, match="3 shards need a CPU each; the Ray cluster has 2"):
         run_on_ray("local", [config("ven-many", (i, 3)) for i in range(3)], options,
                    tmp_path / "many")
+
