@@ -85,7 +85,9 @@ class FleetGroup(click.Group):
 @click.option("--fanout-at", type=click.FloatRange(min=0), metavar="S",
               help="Send the fan-out S seconds after the first connect [once all are up].")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), metavar="P",
-              help="Serve Prometheus metrics on 127.0.0.1:P (worker i: P+i).")
+              help="Serve Prometheus metrics on port P (worker i: P+i).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="Address the Prometheus endpoint binds to (0.0.0.0: every interface).")
 @click.option("--keepalive", type=click.IntRange(*KEEPALIVE_RANGE_S), default=60,
               show_default=True)
 @click.option("--force", is_flag=True, help="Run even over AWS IoT Core quotas.")
@@ -183,10 +185,10 @@ def _run_one(p: dict[str, Any], config: Any, options: Any, out: Path, progress: 
         from ven_sim.fleet.prometheus import MetricsServer
 
         try:
-            server = MetricsServer(p["metrics_port"])
+            server = MetricsServer(p["metrics_port"], p["metrics_host"])
         except OSError as exc:
             raise click.ClickException(f"--metrics-port {p['metrics_port']}: {exc}") from None
-        click.echo(f"prometheus metrics on http://127.0.0.1:{server.port}/metrics")
+        click.echo(f"prometheus metrics on http://{p['metrics_host']}:{server.port}/metrics")
     holder: dict[str, Any] = {}
 
     def on_runner(runner: Any) -> None:
@@ -232,7 +234,7 @@ def _run_ray(p: dict[str, Any], configs: list, options: Any, out: Path, progress
         click.echo(line)
     try:
         return run_on_ray(p["ray_address"], configs, options, out,
-                          metrics_port=p["metrics_port"], progress=progress)
+                          metrics=(p["metrics_host"], p["metrics_port"]), progress=progress)
     except ImportError:
         raise click.ClickException("--ray needs Ray: pip install -e .[ray]") from None
 

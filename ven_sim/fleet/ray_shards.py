@@ -35,15 +35,18 @@ class ShardActor:
     """One shard in a Ray actor: `run()` on one thread, `latest_row()` and `stop()` on another."""
 
     def __init__(self, config: FleetConfig, options: WireOptions,
-                 metrics_port: int | None = None) -> None:
-        self.config, self.options, self.metrics_port = config, options, metrics_port
+                 metrics: tuple[str, int | None] = ("127.0.0.1", None)) -> None:
+        self.config, self.options = config, options
+        self.metrics_host, self.metrics_port = metrics
         self.runner: FleetRunner | None = None
         self.stop_asked = False
 
     def run(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         from ven_sim.fleet.prometheus import MetricsServer
 
-        server = None if self.metrics_port is None else MetricsServer(self.metrics_port)
+        server = None
+        if self.metrics_port is not None:
+            server = MetricsServer(self.metrics_port, self.metrics_host)
 
         def attach(runner: FleetRunner) -> None:
             if server is not None:
@@ -89,7 +92,7 @@ def run_on_ray(
     options: WireOptions,
     out: Path,
     *,
-    metrics_port: int | None = None,
+    metrics: tuple[str, int | None] = ("127.0.0.1", None),
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Each config a Ray actor; the shards' files under OUT/shard-i, the merged ones in OUT."""
@@ -98,7 +101,8 @@ def run_on_ray(
     if len(configs) > cpus:
         raise RuntimeError(f"{len(configs)} shards need a CPU each; the Ray cluster has {cpus}")
     remote = ray.remote(num_cpus=1, max_concurrency=2)(ShardActor)
-    actors = [remote.remote(config, options, shard_metrics_port(metrics_port, i))
+    host, port = metrics  # shard i serves on port + i
+    actors = [remote.remote(config, options, (host, shard_metrics_port(port, i)))
               for i, config in enumerate(configs)]
     pending = [actor.run.remote() for actor in actors]
     target = sum(config.vens for config in configs)
