@@ -105,7 +105,7 @@ def _supervise(workers: list[Worker], signals: StopSignals, target: int,
                progress: Callable[[str], None] | None) -> None:
     """Until every worker has ended: the combined line, and one SIGINT each on a stop (ours,
     or a worker that failed: the fleet is no longer the one asked for)."""
-    stopping = False
+    stopping, shown = False, ""
     while any(w.process.poll() is None for w in workers):
         signals.wait(POLL_S)
         failed = any(w.process.returncode not in (None, 0) for w in workers)
@@ -115,9 +115,11 @@ def _supervise(workers: list[Worker], signals: StopSignals, target: int,
                 if worker.process.poll() is None:
                     worker.process.send_signal(signal.SIGINT)
         rows = [w.latest for w in workers if w.latest is not None]
-        if progress is not None and rows and not stopping:
-            progress(progress_line(combine_rows(rows), target)
-                     + f"  workers {len(rows)}/{len(workers)}")
+        line = rows and (progress_line(combine_rows(rows), target)
+                         + f"  workers {len(rows)}/{len(workers)}")
+        if progress is not None and line and line != shown and not stopping:
+            progress(line)  # not again while the workers shut down and their rows stand still
+            shown = line
 
 
 def shard_metrics_port(port: int | None, index: int) -> int | None:
