@@ -44,6 +44,7 @@ def test_merged_totals_are_the_sums_of_the_shards(workers_run: Path) -> None:
     merged = json.loads((workers_run / "fleet.json").read_text())
     parts = shards(workers_run)
     assert merged["workers"] == WORKERS and merged["shards_merged"] == WORKERS
+    assert merged["all_connected_s"] == max(part["all_connected_s"] for part in parts)
     assert merged["vens_requested"] == merged["vens_connected"] == VENS
     for key in ("vens_connected", "telemetry_published", "pings_sent", "pings_answered"):
         assert merged[key] == sum(part[key] for part in parts), key
