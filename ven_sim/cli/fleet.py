@@ -7,11 +7,17 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sim.limits import KEEPALIVE_RANGE_S
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ven_sim.fleet.plan import FleetConfig
+    from ven_sim.fleet.session import WireOptions
 
 __all__ = ["fleet"]
 
@@ -168,8 +174,15 @@ def _apply_scenario(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, ..
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
         raise click.UsageError(f"{flags}: the scenario file sets these")
+    from ven_sim.fleet.identities import IdentityError, IdRange
+
     try:
         scenario = load_fleet_scenario(params["scenario"])
+        try:
+            IdRange(scenario.id_prefix, 0, 0)  # the prefix rules live with the identities
+        except IdentityError as exc:
+            raise ScenarioError(scenario.file, scenario.lines.get("fleet.id_prefix"),
+                                "fleet.id_prefix", str(exc)) from None
     except ScenarioError as exc:
         raise click.ClickException(str(exc)) from None
     for option, attribute in SCENARIO_OPTIONS.items():
@@ -177,7 +190,8 @@ def _apply_scenario(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, ..
     return scenario.events
 
 
-def _run_one(p: dict[str, Any], config: Any, options: Any, out: Path, progress: Any) -> dict:
+def _run_one(p: dict[str, Any], config: FleetConfig, options: WireOptions, out: Path,
+             progress: Callable[[str], None]) -> dict[str, Any]:
     from ven_sim.fleet.session import run_fleet
 
     server = None
@@ -207,8 +221,8 @@ def _run_one(p: dict[str, Any], config: Any, options: Any, out: Path, progress: 
             server.close()
 
 
-def _run_workers(ctx: click.Context, p: dict[str, Any], configs: list, out: Path,
-                 progress: Any) -> dict:
+def _run_workers(ctx: click.Context, p: dict[str, Any], configs: list[FleetConfig], out: Path,
+                 progress: Callable[[str], None]) -> dict[str, Any]:
     from ven_sim.fleet.plan import plan_lines
     from ven_sim.fleet.workers import run_workers, worker_command
 
@@ -226,7 +240,8 @@ def _run_workers(ctx: click.Context, p: dict[str, Any], configs: list, out: Path
     return merged
 
 
-def _run_ray(p: dict[str, Any], configs: list, options: Any, out: Path, progress: Any) -> dict:
+def _run_ray(p: dict[str, Any], configs: list[FleetConfig], options: WireOptions, out: Path,
+             progress: Callable[[str], None]) -> dict[str, Any]:
     from ven_sim.fleet.plan import plan_lines
     from ven_sim.fleet.ray_shards import run_on_ray
 

@@ -84,3 +84,7 @@ def test_scenario_errors_and_conflicts_are_clear(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--vens: the scenario file sets these" in result.output
     result = CliRunner().invoke(main, ["fleet", str(path), "--fanout-at", "3"])
     assert result.exit_code == 2 and "the scenario file's events say when" in result.output
+    path.write_text(SCENARIO.replace("id_prefix: ven-scen", "id_prefix: ven/scen"))
+    result = CliRunner().invoke(main, ["fleet", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:4: fleet.id_prefix: id prefix must be 1-100 of" in result.output
