@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ven_sim.fleet.merge import merge_results
-from ven_sim.fleet.results import TIMELINE_FIELDS, write_results
-from ven_sim.fleet.timeline_plot import write_timeline_png
+from ven_sim.fleet.results import TIMELINE_FIELDS
+from ven_sim.fleet.timeline_plot import write_run_files
 
 __all__ = ["combine_rows", "load_part", "merge_timelines", "write_merged"]
 
@@ -62,9 +62,8 @@ def write_merged(out: Path, parts: list[dict[str, Any]], timelines: list[list[di
                  *, target: int) -> dict[str, Any]:
     """The fleet's fleet.json (exact histogram merge), timeline.csv and timeline.png in `out`."""
     merged = merge_results(parts)
-    write_results(out, merged, merge_timelines(timelines))
-    write_timeline_png(out / "timeline.csv", out / "timeline.png",
-                       title=f"{len(parts)} shards: {target:,} VENs", target=target)
+    write_run_files(out, merged, merge_timelines(timelines), target=target,
+                    title=f"{len(parts)} shards: {target:,} VENs")
     return merged
 
 

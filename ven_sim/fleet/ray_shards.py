@@ -18,9 +18,9 @@ from typing import Any
 
 from ven_sim.fleet.combined import combine_rows, write_merged
 from ven_sim.fleet.plan import FleetConfig
-from ven_sim.fleet.results import write_results
 from ven_sim.fleet.runner import FleetRunner, progress_line
 from ven_sim.fleet.session import WireOptions, run_fleet
+from ven_sim.fleet.timeline_plot import shard_title, write_run_files
 from ven_sim.fleet.workers import shard_folder, shard_metrics_port
 from ven_sim.signals import StopSignals
 
@@ -120,7 +120,8 @@ def run_on_ray(
             if progress is not None and rows and not stopping:
                 progress(progress_line(combine_rows(rows), target) + f"  ray shards {len(rows)}")
     outputs = ray.get(pending)
-    for index, (results, rows) in enumerate(outputs):
-        write_results(shard_folder(out, index), results, rows)
+    for index, ((results, rows), config) in enumerate(zip(outputs, configs, strict=True)):
+        write_run_files(shard_folder(out, index), results, rows, target=config.vens,
+                        title=shard_title(config))
     return write_merged(out, [r for r, _ in outputs], [rows for _, rows in outputs],
                         target=target)

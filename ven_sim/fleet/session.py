@@ -14,9 +14,9 @@ from typing import Any
 
 from ven_sim.fleet.identities import claim
 from ven_sim.fleet.plan import FleetConfig, guardrails, plan_lines
-from ven_sim.fleet.results import rss_mb, write_results
+from ven_sim.fleet.results import rss_mb
 from ven_sim.fleet.runner import FleetRunner
-from ven_sim.fleet.timeline_plot import write_timeline_png
+from ven_sim.fleet.timeline_plot import shard_title, write_run_files
 from ven_sim.fleet.wiring import open_fleet_wire, prepare_clients
 from ven_sim.signals import StopSignals
 
@@ -82,10 +82,8 @@ def run_fleet(
         finally:
             wire.close()
         results["broker"] = wire.description
-        write_results(out, results, runner.rows)
-        write_timeline_png(out / "timeline.csv", out / "timeline.png",
-                           title=f"{config.ids.describe()}: {config.vens:,} VENs",
-                           target=config.vens)
+        write_run_files(out, results, runner.rows, target=config.vens,
+                        title=shard_title(config))
         return results
     finally:
         claim_path.unlink(missing_ok=True)

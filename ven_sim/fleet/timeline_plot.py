@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["LATENCY_COLUMNS", "read_timeline", "write_timeline_png"]
+from ven_sim.fleet.results import write_results
+
+if TYPE_CHECKING:
+    from ven_sim.fleet.plan import FleetConfig
+
+__all__ = ["LATENCY_COLUMNS", "read_timeline", "shard_title", "write_run_files",
+           "write_timeline_png"]
 
 LATENCY_COLUMNS = {  # timeline.csv column: legend
     "connect_p99_ms": "connect p99",
@@ -69,3 +76,14 @@ def write_timeline_png(csv_path: Path, png_path: Path, *, title: str,
     plt.close(fig)
     return {name: ([float(x) for x in line.get_xdata()], [float(y) for y in line.get_ydata()])
             for name, line in lines.items()}
+
+
+def write_run_files(out: Path, results: dict[str, Any], rows: list[dict[str, Any]], *,
+                    title: str, target: int) -> None:
+    """fleet.json, timeline.csv and timeline.png of a shard or a merged fleet into `out`."""
+    write_results(out, results, rows)
+    write_timeline_png(out / "timeline.csv", out / "timeline.png", title=title, target=target)
+
+
+def shard_title(config: FleetConfig) -> str:
+    return f"{config.ids.describe()}: {config.vens:,} VENs"

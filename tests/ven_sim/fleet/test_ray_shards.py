@@ -67,6 +67,7 @@ def test_two_ray_shards_merge_to_one_process_totals(
                  for i in range(2)]
     assert shard_ids == [[0, VENS // 2], [VENS // 2, VENS]]
     assert (out / "timeline.png").stat().st_size > 0
+    assert (out / "shard-1" / "timeline.png").stat().st_size > 0
 
 
 def test_more_shards_than_the_cluster_has_cpus_are_refused(
