@@ -223,11 +223,9 @@ def _run_one(p: dict[str, Any], config: FleetConfig, options: WireOptions, out: 
 
 def _run_workers(ctx: click.Context, p: dict[str, Any], configs: list[FleetConfig], out: Path,
                  progress: Callable[[str], None]) -> dict[str, Any]:
-    from ven_sim.fleet.plan import plan_lines
     from ven_sim.fleet.workers import run_workers, worker_command
 
-    for line in plan_lines(configs[0], p["broker"]):
-        click.echo(line)
+    _say_plan(configs, p["broker"])
     argv = _inherited_argv(ctx, p)
     merged, errors = run_workers(
         lambda i: worker_command(argv, i, len(configs), out, p["metrics_port"]), len(configs),
@@ -242,16 +240,25 @@ def _run_workers(ctx: click.Context, p: dict[str, Any], configs: list[FleetConfi
 
 def _run_ray(p: dict[str, Any], configs: list[FleetConfig], options: WireOptions, out: Path,
              progress: Callable[[str], None]) -> dict[str, Any]:
-    from ven_sim.fleet.plan import plan_lines
     from ven_sim.fleet.ray_shards import run_on_ray
 
-    for line in plan_lines(configs[0], p["broker"]):
-        click.echo(line)
+    _say_plan(configs, p["broker"])
     try:
         return run_on_ray(p["ray_address"], configs, options, out,
                           metrics=(p["metrics_host"], p["metrics_port"]), progress=progress)
     except ImportError:
         raise click.ClickException("--ray needs Ray: pip install -e .[ray]") from None
+
+
+def _say_plan(configs: list[FleetConfig], broker: str) -> None:
+    """The plan of the whole fleet: every shard's range, then the fleet's figures."""
+    from ven_sim.fleet.plan import plan_lines
+
+    first = configs[0]
+    click.echo(f"fleet: {first.fleet_vens:,} VENs in {len(configs)} shard(s): "
+               + "; ".join(config.ids.describe() for config in configs))
+    for line in plan_lines(first, broker)[1:]:  # the first is one shard's
+        click.echo(line)
 
 
 def _inherited_argv(ctx: click.Context, params: dict[str, Any]) -> list[str]:
