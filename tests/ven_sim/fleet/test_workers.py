@@ -93,3 +93,14 @@ def test_ctrl_c_stops_every_worker_and_still_merges(mosquitto: Mosquitto, tmp_pa
     assert merged["stopped_early"] is True and merged["workers"] == WORKERS
     assert merged["vens_connected"] == VENS and merged["unexpected_disconnects"] == 0
     assert all(part["stopped_early"] and part["duration_s"] < 600 for part in shards(out))
+
+
+def test_a_worker_gets_the_fleet_options_its_shard_and_its_own_port() -> None:
+    from ven_sim.fleet.workers import shard_metrics_port, worker_command
+
+    command = worker_command(["--vens", "10", "--no-fanout"], 1, 2, Path("runs/x"), 9464)
+    assert command[3:] == ["fleet", "--vens", "10", "--no-fanout", "--shard", "1/2",
+                           "--out", str(Path("runs/x/shard-1")), "--progress-json",
+                           "--metrics-port", "9465"]
+    assert "--metrics-port" not in worker_command([], 0, 2, Path("runs/x"), None)
+    assert shard_metrics_port(0, 3) == 0  # each takes a free port
