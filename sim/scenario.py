@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sim.limits import MAX_SCENARIO_BYTES
 from sim.occupants import OptOutSpec
 from sim.world import Weather
 
@@ -133,6 +134,20 @@ class Scenario:
             events = tuple(_rescale(e, self.fleet, fleet) for e in self.events)
             changes.update(fleet=fleet, events=events)
         return dataclasses.replace(self, **changes)
+
+
+def read_scenario_text(source: str) -> str:
+    """A scenario file's text, refused (ScenarioError) if unreadable or over the size limit."""
+    try:
+        with open(source, encoding="utf-8") as handle:
+            text = handle.read(MAX_SCENARIO_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ScenarioError(source, None, "", f"cannot read scenario file: {reason}") from None
+    if len(text) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(source, None, "", f"file is over {MAX_SCENARIO_BYTES:,} characters; "
+                            "a scenario is a few KB")
+    return text
 
 
 def parse_duration(value: str | float) -> float:

@@ -29,7 +29,6 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 
 from sim.limits import (
     MAX_REPORTS_PER_RUN,
-    MAX_SCENARIO_BYTES,
     MAX_SCENARIO_VALUES,
     MAX_VENS_PER_RUN,
 )
@@ -46,6 +45,7 @@ from sim.scenario import (
     format_duration,
     is_ven_id,
     parse_duration,
+    read_scenario_text,
     show_value,
 )
 from sim.scenario_sanity import sanity_warnings
@@ -62,16 +62,7 @@ _SPLIT_HINT = ("split it across processes: the fleet's workers each run a part "
 
 def load_scenario(path: str | os.PathLike) -> Scenario:
     source = os.fspath(path)
-    try:
-        with open(source, encoding="utf-8") as handle:
-            text = handle.read(MAX_SCENARIO_BYTES + 1)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ScenarioError(source, None, "", f"cannot read scenario file: {reason}") from None
-    if len(text) > MAX_SCENARIO_BYTES:
-        raise ScenarioError(source, None, "", f"file is over {MAX_SCENARIO_BYTES:,} characters; "
-                            "a scenario is a few KB")
-    return _Loader(source, text).build()
+    return _Loader(source, read_scenario_text(source)).build()
 
 
 def size_problem(scenario: Scenario) -> str | None:

@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-HEAVY = frozenset({"amqtt", "boto3", "botocore", "cryptography", "paho", "matplotlib"})
+HEAVY = frozenset({"amqtt", "boto3", "botocore", "cryptography", "paho", "matplotlib", "ray",
+                   "prometheus_client"})
 SCENARIO_FILE_LIBRARIES = frozenset({"jsonschema", "ruamel"})
 
 LIST_MODULES = "\nimport json, sys; print(json.dumps(sorted(sys.modules)))"
@@ -36,6 +37,7 @@ CASES = {
     "ven-sim run --help": (HELP.format(args=["run", "--help"]), HEAVY | SCENARIO_FILE_LIBRARIES),
     "ven-sim broker --help": (HELP.format(args=["broker", "--help"]), HEAVY),
     "ven-sim certs create --help": (HELP.format(args=["certs", "create", "--help"]), HEAVY),
+    "ven-sim fleet --help": (HELP.format(args=["fleet", "--help"]), HEAVY),
     "import sim": (
         "import sim",
         HEAVY | SCENARIO_FILE_LIBRARIES | {"actors", "ven_sim", "pykka", "click", "simpy"},

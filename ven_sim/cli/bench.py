@@ -55,3 +55,16 @@ def bench_fleet(vens: int, duration: float, ramp: float, probe_rate: float, stoc
 
     figures = run_bench(vens, duration, ramp=ramp, probe_rate=probe_rate, stock=stock)
     click.echo(json.dumps(figures, indent=2))
+
+
+@bench.command("fleet-workers")
+@click.option("--vens", type=click.IntRange(min=1), default=3000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=2), default=2, show_default=True)
+@click.option("--duration", type=click.FloatRange(min=10), default=60.0, show_default=True)
+@click.option("--ramp", type=click.FloatRange(min=1), default=250.0, show_default=True,
+              help="CONNECTs per second, the whole fleet.")
+def bench_fleet_workers(vens: int, workers: int, duration: float, ramp: float) -> None:
+    """One fleet in one process, then in K worker processes: connect rate, fan-out, CPU."""
+    from ven_sim.bench.fleet_workers import bench_fleet_workers as run_bench
+
+    click.echo(json.dumps(run_bench(vens, workers, duration, ramp=ramp), indent=2))

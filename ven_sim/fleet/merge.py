@@ -63,8 +63,15 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "connect_failures": dict(
             sum((Counter(p["connect_failures"]) for p in parts), Counter())
         ),
+        # The last shard's; None unless every shard got all its VENs up.
+        "all_connected_s": _latest([part.get("all_connected_s") for part in parts]),
         "duration_s": max(part["duration_s"] for part in parts),
         "stopped_early": any(part["stopped_early"] for part in parts),
         "histograms": {name: hist.to_dict() for name, hist in sorted(hists.items())},
     }
     return merged
+
+
+def _latest(times: list[float | None]) -> float | None:
+    known = [t for t in times if t is not None]
+    return max(known) if known and len(known) == len(times) else None

@@ -50,6 +50,7 @@ class FleetMetrics:
         self.connect_failures: Counter[str] = Counter()
         self.unexpected_disconnects = 0
         self.telemetry_published = 0  # touched by the dispatcher thread only
+        self.published = 0  # every VEN publish (telemetry, shadow, acks); dispatcher thread
         self.stopping = False  # set before a clean shutdown: later disconnects are expected
         self.steady = False  # all connected and the fan-out over: "_steady" histograms fill
         self.traced: dict[str, deque[float]] = {}  # telemetry topic -> publish times (probe)
@@ -118,6 +119,7 @@ class MeteredConnection(BaseConnection):
         return self.inner.connected
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        self.metrics.published += 1
         if topic == self.telemetry_topic:
             self.metrics.telemetry_published += 1
             trace = self.metrics.traced.get(topic)

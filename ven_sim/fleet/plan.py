@@ -7,9 +7,10 @@ run would break (sim.limits), which `ven-sim fleet` refuses against AWS unless -
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from actors.shadow import REPORT_EVERY_S, SUBSCRIPTIONS
+from sim.fleet_scenario import FleetEvent
 from sim.limits import (
     MAX_CONNECTS_PER_S_PER_ACCOUNT,
     MAX_PUBLISHES_PER_S,
@@ -19,7 +20,8 @@ from sim.limits import (
 from ven_sim.fleet.identities import IdRange
 
 __all__ = [
-    "PRICES_DATE", "PRICES_USD", "FleetConfig", "estimated_cost_usd", "guardrails", "plan_lines",
+    "DEFAULT_FANOUT", "PRICES_DATE", "PRICES_USD", "FleetConfig", "estimated_cost_usd",
+    "guardrails", "plan_lines",
 ]
 
 # AWS IoT Core list prices (us-east-1, first tier; docs/fleet.md has the table and its source).
@@ -31,6 +33,10 @@ PRICES_USD = {
 }
 TELEMETRY_TOPICS = 2  # volttron/metering and ven/telemetry/{venId} (sim.contract)
 PROBE_TELEMETRY_TOPICS = 20  # per-VEN telemetry topics the probe follows for latency
+# The fan-out of a run: once every VEN is connected, 0.5 kW for 300 s (long enough that no
+# VEN ends the event before every ack is in). `--fanout-at S` moves it; a scenario file
+# replaces it with its own events.
+DEFAULT_FANOUT = FleetEvent("fleet-fanout", None, 0.5, 300.0)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class FleetConfig:
     probe_rate: float = 2.0  # pings per second from the probe VTN
     fanout: bool = True
     seed: int = 0
+    fanout_events: tuple[FleetEvent, ...] = field(default=(DEFAULT_FANOUT,))
 
     @property
     def vens(self) -> int:
@@ -76,7 +83,7 @@ def estimated_cost_usd(config: FleetConfig) -> dict[str, float]:
     connectivity = config.fleet_vens * minutes * PRICES_USD["connectivity_per_million_minutes"]
     # Shadow updates are also answered (accepted, documents): messages out, counted once here.
     messages = (rates["telemetry"] + 2 * rates["shadow"] + rates["commands"]) * minutes
-    fanout = 2 * config.fleet_vens if config.fanout else 0
+    fanout = 2 * config.fleet_vens * len(config.fanout_events) if config.fanout else 0
     shadow_ops = rates["shadow"] * minutes
     cost = {
         "connectivity": connectivity / 1e6,
@@ -118,7 +125,8 @@ def plan_lines(config: FleetConfig, broker: str) -> list[str]:
         f"all connected after {config.connect_all_s:,.1f} s; run {config.duration_s:,.0f} s",
         f"messages/min once connected: {rates['total']:,.0f} (telemetry {rates['telemetry']:,.0f}"
         f", shadow {rates['shadow']:,.0f}, probe {rates['commands']:,.0f})"
-        + (f"; fan-out {config.fleet_vens:,} events + acks" if config.fanout else ""),
+        + (f"; fan-out {config.fleet_vens * len(config.fanout_events):,} events + acks"
+           if config.fanout else ""),
         f"AWS IoT Core cost if run there: about ${cost['total']:.2f} (connectivity "
         f"${cost['connectivity']:.2f}, messages ${cost['messages']:.2f}, shadow "
         f"${cost['shadow']:.2f}; list prices of {PRICES_DATE}, see docs/fleet.md)",

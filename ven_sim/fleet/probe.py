@@ -17,15 +17,12 @@ from collections import deque
 from typing import Any
 
 from sim import contract
+from sim.fleet_scenario import FleetEvent
 from ven_sim.fleet.metrics import FleetMetrics
-from ven_sim.fleet.plan import PROBE_TELEMETRY_TOPICS
+from ven_sim.fleet.plan import DEFAULT_FANOUT, PROBE_TELEMETRY_TOPICS
 from ven_sim.transports.base import BaseTransport
 
-__all__ = ["FANOUT_DURATION_S", "FANOUT_EVENT", "ProbeVtn"]
-
-FANOUT_EVENT = "fleet-fanout"
-FANOUT_DURATION_S = 300  # long enough that no VEN ends the event before every ack is in
-FANOUT_KW = 0.5
+__all__ = ["ProbeVtn"]
 
 
 class ProbeVtn:
@@ -37,8 +34,7 @@ class ProbeVtn:
         self.rng = random.Random(f"{seed}:probe")
         self._lock = threading.Lock()
         self._pings: dict[str, float] = {}  # correlationId -> when sent
-        self._fanout: dict[str, str] = {}  # correlationId -> venId
-        self.fanout_started: float | None = None
+        self._fanout: dict[str, float] = {}  # correlationId -> when its event's dispatch began
         self.fanout_sent = self.fanout_acked = self.fanout_errors = 0
         self.pings_sent = 0
         self.ready = threading.Event()
@@ -60,15 +56,15 @@ class ProbeVtn:
         self._send("ping", cid, ven_id, {})
         self.pings_sent += 1
 
-    def fanout(self, ven_ids: list[str]) -> None:
+    def fanout(self, ven_ids: list[str], event: FleetEvent = DEFAULT_FANOUT) -> None:
         """One DR event to every VEN in `ven_ids`, as fast as the loop takes them."""
-        self.fanout_started = time.monotonic()
-        data = {"event_id": FANOUT_EVENT, "requestedReductionKw": FANOUT_KW,
-                "duration_s": FANOUT_DURATION_S}
+        started = time.monotonic()
+        data = {"event_id": event.id, "requestedReductionKw": event.kw,
+                "duration_s": event.duration_s}
         for ven_id in ven_ids:
             cid = f"fan-{ven_id}-{self.rng.getrandbits(32):08x}"
             with self._lock:
-                self._fanout[cid] = ven_id
+                self._fanout[cid] = started
             self._send("event", cid, ven_id, data)
             self.fanout_sent += 1
 
@@ -96,11 +92,11 @@ class ProbeVtn:
             return
         with self._lock:
             sent = self._pings.pop(cid, None)
-            ven_id = None if sent is not None else self._fanout.pop(cid, None)
+            started = None if sent is not None else self._fanout.pop(cid, None)
         if sent is not None:
             self.metrics.add_run("command_rtt", (now - sent) * 1000.0)
-        elif ven_id is not None and self.fanout_started is not None:
-            self.metrics.add("fanout", (now - self.fanout_started) * 1000.0)
+        elif started is not None:
+            self.metrics.add("fanout", (now - started) * 1000.0)
             self.fanout_acked += 1
             if ack.get("ok") is not True:
                 self.fanout_errors += 1

@@ -4,7 +4,8 @@
 seconds gets one VEN at a random instant within it), ticks each VEN every telemetry interval
 from the moment it came up (so reports spread over the interval as they do in a real fleet),
 pings VENs at the probe rate, dispatches one DR event to every VEN once all are connected, and
-stops at the end of the duration or on `stop()`, still returning every figure.
+stops at the end of the duration or on `stop()`, still returning every figure. The fan-out
+time and events can be chosen (`--fanout-at S`, a scenario file's events).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ven_sim.fleet.results import cpu_seconds, fleet_results, rss_mb, timeline_r
 from ven_sim.kernel import Kernel
 from ven_sim.transports.base import BaseTransport
 
-__all__ = ["FleetRunner"]
+__all__ = ["FleetRunner", "progress_line"]
 
 TEMPLATES = ("house", "apartment", "solar_home")
 CLOCK_STEP_S = 0.25  # VENs are ticked in phase slots of this width
@@ -63,6 +64,7 @@ class FleetRunner:
         self.slots: list[list[Ven]] = [[] for _ in range(self._slot_count())]
         self.progress, self.timeline = progress, timeline
         self.rows: list[dict[str, Any]] = []
+        self.latest_row: dict[str, Any] | None = None  # the last progress row (workers, Ray)
         self.probe: ProbeVtn | None = None
         self.all_connected_at: float | None = None
         self.steady_from: tuple[float, float] | None = None  # (run time, cpu seconds)
@@ -153,18 +155,32 @@ class FleetRunner:
                 self.probe.ping(ven_id)
 
     def _fanout(self):
+        """Each fan-out event in turn: at its time, or (`at_s` None) once all are connected."""
         env, config, metrics = self.kernel.env, self.config, self.metrics
-        deadline = config.vens / config.shard_ramp_per_s + FANOUT_WAIT_S
-        while metrics.connected < config.vens and env.now < deadline:
-            yield env.timeout(0.5)
-        self.all_connected_at = metrics.now() if metrics.connected == config.vens else None
+        for n, event in enumerate(config.fanout_events):
+            if event.at_s is None:
+                deadline = config.vens / config.shard_ramp_per_s + FANOUT_WAIT_S
+                while metrics.connected < config.vens and env.now < deadline:
+                    yield env.timeout(0.5)
+            elif event.at_s > env.now:
+                yield env.timeout(event.at_s - env.now)
+            if n == 0:
+                self.all_connected_at = (metrics.now() if metrics.connected == config.vens
+                                         else None)
+            assert self.probe is not None
+            self.probe.fanout([ven.ven_id for ven in self.vens if ven.ven_id in metrics.up],
+                              event)
+            if n == 0:
+                env.process(self._steady_after_fanout())
+
+    def _steady_after_fanout(self):
+        """The steady state opens when the first fan-out's acks are in (or 30 s later)."""
+        env, sent_at = self.kernel.env, self.kernel.env.now
         assert self.probe is not None
-        self.probe.fanout([ven.ven_id for ven in self.vens if ven.ven_id in metrics.up])
-        sent_at = env.now
         while self.probe.fanout_pending and env.now - sent_at < STEADY_AFTER_FANOUT_S:
             yield env.timeout(0.5)
-        self.steady_from = (metrics.now(), cpu_seconds())
-        metrics.steady = True
+        self.steady_from = (self.metrics.now(), cpu_seconds())
+        self.metrics.steady = True
 
     def _monitor(self):
         env, last_row = self.kernel.env, 0.0
@@ -172,8 +188,9 @@ class FleetRunner:
         while True:
             yield env.timeout(MONITOR_S)
             row = timeline_row(self, previous)
+            self.latest_row = row
             if self.progress is not None:
-                self.progress(_progress_line(row, self.config.vens))
+                self.progress(progress_line(row, self.config.vens))
             if env.now - last_row >= TIMELINE_S - 1e-9:
                 last_row = env.now
                 previous = (row["t_s"], row["telemetry_published"])
@@ -196,7 +213,7 @@ class FleetRunner:
         self.transport.close()  # every connection at once: DISCONNECT after its PUBACKs
 
 
-def _progress_line(row: dict[str, Any], target: int) -> str:
+def progress_line(row: dict[str, Any], target: int) -> str:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:.0f}"
 

@@ -14,8 +14,9 @@ from typing import Any
 
 from ven_sim.fleet.identities import claim
 from ven_sim.fleet.plan import FleetConfig, guardrails, plan_lines
-from ven_sim.fleet.results import rss_mb, write_results
+from ven_sim.fleet.results import rss_mb
 from ven_sim.fleet.runner import FleetRunner
+from ven_sim.fleet.timeline_plot import shard_title, write_run_files
 from ven_sim.fleet.wiring import open_fleet_wire, prepare_clients
 from ven_sim.signals import StopSignals
 
@@ -45,8 +46,11 @@ def run_fleet(
     force: bool = False,
     say: Callable[[str], None] = print,
     progress: Callable[[str], None] | None = None,
+    on_runner: Callable[[FleetRunner], None] | None = None,
 ) -> dict[str, Any]:
-    """Run one shard and write `out/fleet.json` and `out/timeline.csv`; return the figures."""
+    """Run one shard and write `out/fleet.json`, `out/timeline.csv` and `out/timeline.png`;
+    return the figures. `on_runner` sees the runner before it starts (the Prometheus
+    endpoint, a Ray shard's progress)."""
     for line in plan_lines(config, wire_options.broker):
         say(line)
     problems = guardrails(config)
@@ -69,6 +73,8 @@ def run_fleet(
                 wire.transport, ids, lambda n: say(f"clients prepared: {n:,}/{len(ids):,}")
             )
             runner = FleetRunner(config, wire.transport, progress=progress)
+            if on_runner is not None:
+                on_runner(runner)
             with StopSignals(runner.stop):
                 results = runner.run()
             results["clients_prepared_s"] = round(prepared_s, 2)
@@ -76,7 +82,8 @@ def run_fleet(
         finally:
             wire.close()
         results["broker"] = wire.description
-        write_results(out, results, runner.rows)
+        write_run_files(out, results, runner.rows, target=config.vens,
+                        title=shard_title(config))
         return results
     finally:
         claim_path.unlink(missing_ok=True)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import signal
 import stat
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -16,6 +14,7 @@ from click.testing import CliRunner
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from tests.ven_sim.fleet.live_run import run_until
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.cli import main
 from ven_sim.fleet.histogram import Histogram
@@ -144,18 +143,8 @@ def test_ctrl_c_stops_cleanly_and_still_writes_results(
         "--duration", "600", "--telemetry-interval", "1", "--id-prefix", "ven-sigint",
         "--out", str(out),
     ]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:  # one progress line a second (stderr is not a terminal)
-            if "connected 20/20" in line and "fan-out acked 20" in line:
-                break
-        proc.send_signal(signal.SIGINT)
-        stdout, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, stdout
+    code, _, stdout, _ = run_until(command, "connected 20/20", "fan-out acked 20")
+    assert code == 0, stdout
     results = json.loads((out / "fleet.json").read_text())
     assert results["stopped_early"] is True and results["duration_s"] < 600
     assert results["vens_connected"] == 20 and results["unexpected_disconnects"] == 0

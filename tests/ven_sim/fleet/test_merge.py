@@ -81,3 +81,10 @@ def test_the_cli_writes_the_merged_file(tmp_path: Path) -> None:
     assert merged["vens_requested"] == 30
     assert Histogram.from_dict(merged["histograms"]["command_rtt"]).count == 6
     assert json.loads(result.output)["command_rtt_ms"]["max"] == 40.0
+
+
+def test_all_connected_is_the_last_shards_and_unknown_if_one_never_got_there() -> None:
+    a = _part(0, 10, {}, all_connected_s=4.5)
+    b = _part(10, 20, {}, all_connected_s=6.25)
+    assert merge_results([a, b])["all_connected_s"] == 6.25
+    assert merge_results([a, _part(10, 20, {}, all_connected_s=None)])["all_connected_s"] is None

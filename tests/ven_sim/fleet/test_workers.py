@@ -1,0 +1,106 @@
+"""`ven-sim fleet --workers 2` against mosquitto with mTLS: two processes, one fleet."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.ven_sim.fleet.live_run import run_until
+from ven_sim.broker.mosquitto import Mosquitto
+from ven_sim.fleet.histogram import Histogram
+from ven_sim.fleet.identities import CLAIM_FILE
+
+VENS = 40
+WORKERS = 2
+
+
+def fleet_command(mosquitto: Mosquitto, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "ven_sim", "fleet", "--workers", str(WORKERS),
+        "--vens", str(VENS), "--ramp", "40", "--telemetry-interval", "1", "--probe-rate", "5",
+        "--broker", mosquitto.url, "--local-ca", str(mosquitto.folder / "certs"),
+        "--out", str(out), *extra,
+    ]
+
+
+def shards(out: Path) -> list[dict]:
+    return [json.loads((out / f"shard-{i}" / "fleet.json").read_text()) for i in range(WORKERS)]
+
+
+@pytest.fixture(scope="module")
+def workers_run(mosquitto: Mosquitto, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("workers") / "run"
+    command = fleet_command(mosquitto, out, "--duration", "8", "--id-prefix", "ven-workers")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def test_merged_totals_are_the_sums_of_the_shards(workers_run: Path) -> None:
+    merged = json.loads((workers_run / "fleet.json").read_text())
+    parts = shards(workers_run)
+    assert merged["workers"] == WORKERS and merged["shards_merged"] == WORKERS
+    assert merged["all_connected_s"] == max(part["all_connected_s"] for part in parts)
+    assert merged["vens_requested"] == merged["vens_connected"] == VENS
+    for key in ("vens_connected", "telemetry_published", "pings_sent", "pings_answered"):
+        assert merged[key] == sum(part[key] for part in parts), key
+    assert merged["fanout"]["vens"] == merged["fanout"]["acked"] == VENS
+    assert merged["unexpected_disconnects"] == 0
+    for name, data in merged["histograms"].items():  # exact: bucket by bucket
+        expected = Histogram()
+        for part in parts:
+            expected.merge(Histogram.from_dict(part["histograms"][name]))
+        assert Histogram.from_dict(data).buckets == expected.buckets, name
+    assert merged["command_rtt_ms"]["p99"] == Histogram.from_dict(
+        merged["histograms"]["command_rtt"]).summary("p99")["p99"]
+
+
+def test_the_workers_ids_are_disjoint_and_cover_the_fleet(workers_run: Path) -> None:
+    parts = shards(workers_run)
+    ids = [{cid for cid, _, _ in part["connects"]} for part in parts]
+    assert not ids[0] & ids[1]
+    assert ids[0] | ids[1] == {f"ven-workers-{i:06d}" for i in range(VENS)}
+    assert sorted(part["id_range"] for part in parts) == [[0, VENS // 2], [VENS // 2, VENS]]
+    for i in range(WORKERS):
+        assert (workers_run / f"shard-{i}" / "timeline.png").stat().st_size > 0
+        assert not (workers_run / f"shard-{i}" / CLAIM_FILE).exists()
+
+
+def test_the_merged_timeline_adds_up_the_shards(workers_run: Path) -> None:
+    from ven_sim.fleet.combined import load_timeline
+
+    merged = load_timeline(workers_run / "timeline.csv")
+    parts = [load_timeline(workers_run / f"shard-{i}" / "timeline.csv") for i in range(WORKERS)]
+    assert len(merged) == max(len(rows) for rows in parts)
+    last = [rows[-1] for rows in parts]
+    assert int(merged[-1]["telemetry_published"]) == sum(
+        int(row["telemetry_published"]) for row in last)
+    assert (workers_run / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ctrl_c_stops_every_worker_and_still_merges(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    out = tmp_path / "interrupted"
+    command = fleet_command(mosquitto, out, "--duration", "600", "--id-prefix", "ven-wsig")
+    code, line, stdout, stderr = run_until(
+        command, f"connected {VENS}/{VENS}", f"fan-out acked {VENS}")  # the combined line
+    assert code == 0, stdout + stderr
+    assert "workers 2/2" in line
+    merged = json.loads((out / "fleet.json").read_text())
+    assert merged["stopped_early"] is True and merged["workers"] == WORKERS
+    assert merged["vens_connected"] == VENS and merged["unexpected_disconnects"] == 0
+    assert all(part["stopped_early"] and part["duration_s"] < 600 for part in shards(out))
+
+
+def test_a_worker_gets_the_fleet_options_its_shard_and_its_own_port() -> None:
+    from ven_sim.fleet.workers import shard_metrics_port, worker_command
+
+    command = worker_command(["--vens", "10", "--no-fanout"], 1, 2, Path("runs/x"), 9464)
+    assert command[3:] == ["fleet", "--vens", "10", "--no-fanout", "--shard", "1/2",
+                           "--out", str(Path("runs/x/shard-1")), "--progress-json",
+                           "--metrics-port", "9465"]
+    assert "--metrics-port" not in worker_command([], 0, 2, Path("runs/x"), None)
+    assert shard_metrics_port(0, 3) == 0  # each takes a free port

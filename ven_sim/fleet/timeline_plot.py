@@ -1,0 +1,89 @@
+"""timeline.png: a fleet run over time, drawn from its timeline.csv (matplotlib, lazy).
+
+Three panels sharing the run's clock: VENs connected against the target, telemetry reports
+per second, and the p99 latencies the timeline keeps (connect, PUBACK, telemetry end to end,
+command round trip). Same style as ven_sim.plot's report.png. Every series is read from the
+CSV alone, so a merged or an old run's timeline can be drawn again.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ven_sim.fleet.results import write_results
+
+if TYPE_CHECKING:
+    from ven_sim.fleet.plan import FleetConfig
+
+__all__ = ["LATENCY_COLUMNS", "read_timeline", "shard_title", "write_run_files",
+           "write_timeline_png"]
+
+LATENCY_COLUMNS = {  # timeline.csv column: legend
+    "connect_p99_ms": "connect p99",
+    "puback_p99_ms": "PUBACK p99",
+    "telemetry_latency_p99_ms": "telemetry end to end p99",
+    "command_rtt_p99_ms": "command round trip p99",
+}
+
+
+def read_timeline(path: Path) -> dict[str, list[float | None]]:
+    """Each column of timeline.csv as floats (None where the cell is empty)."""
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    columns: dict[str, list[float | None]] = {}
+    for row in rows:
+        for name, text in row.items():
+            columns.setdefault(name, []).append(float(text) if text not in ("", None) else None)
+    return columns
+
+
+def write_timeline_png(csv_path: Path, png_path: Path, *, title: str,
+                       target: int) -> dict[str, tuple[list[float], list[float]]]:
+    """Draw `csv_path` into `png_path`; returns each plotted line's (x, y) as drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = read_timeline(csv_path)
+    t = columns.get("t_s", [])
+    fig, (top, middle, bottom) = plt.subplots(3, 1, figsize=(10, 8), dpi=100, sharex=True)
+    lines = {"connected": top.plot(t, columns.get("connected", []), color="tab:blue", lw=1.4,
+                                   label="connected")[0]}
+    top.axhline(target, color="tab:gray", ls="--", lw=1.0, label=f"target {target:,}")
+    top.set_ylabel("VENs")
+    top.set_title(title)
+    lines["telemetry_per_s"] = middle.plot(t, columns.get("telemetry_per_s", []),
+                                           color="tab:green", lw=1.2, label="telemetry/s")[0]
+    middle.set_ylabel("reports/s")
+    for column, label in LATENCY_COLUMNS.items():
+        points = [(x, y) for x, y in zip(t, columns.get(column, []), strict=True)
+                  if y is not None]
+        if points:  # a latency without samples yet has empty cells
+            lines[column] = bottom.plot([x for x, _ in points], [y for _, y in points],
+                                        lw=1.2, label=label)[0]
+    if len(lines) > 2:
+        bottom.set_yscale("log")  # connect ms and round trips of ms can differ a thousandfold
+    bottom.set_ylabel("ms")
+    bottom.set_xlabel("seconds since the run began")
+    for ax in (top, middle, bottom):
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png_path)
+    plt.close(fig)
+    return {name: ([float(x) for x in line.get_xdata()], [float(y) for y in line.get_ydata()])
+            for name, line in lines.items()}
+
+
+def write_run_files(out: Path, results: dict[str, Any], rows: list[dict[str, Any]], *,
+                    title: str, target: int) -> None:
+    """fleet.json, timeline.csv and timeline.png of a shard or a merged fleet into `out`."""
+    write_results(out, results, rows)
+    write_timeline_png(out / "timeline.csv", out / "timeline.png", title=title, target=target)
+
+
+def shard_title(config: FleetConfig) -> str:
+    return f"{config.ids.describe()}: {config.vens:,} VENs"
