@@ -2,7 +2,8 @@
 
 Each row is that circuit's mean power over the interval (the rows of one VEN and interval
 add up to its `power_kw` in timeseries.csv) and its state at the interval's end: indoor
-temperature for HVAC, tank temperature for water heaters, state of charge for batteries.
+temperature for HVAC, tank temperature for water heaters, state of charge (0..1) for
+batteries and for the car on an EV charger (blank while no car is plugged in).
 """
 
 from __future__ import annotations

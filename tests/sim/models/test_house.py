@@ -16,7 +16,8 @@ SPEC_PARAMS = {
     "heat_source", "heating_kw", "backup_kw",
     "thermal_resistance_c_per_kw", "thermal_capacitance_kwh_per_c", "initial_indoor_c",
     "water_heater_liters", "hot_water_liters_per_day", "has_ev", "ev_share", "ev_charger_kw",
-    "ev_arrival_hour", "ev_departure_hour", "ev_energy_kwh", "pv_kw", "battery_kwh",
+    "ev_arrival_hour", "ev_departure_hour", "ev_energy_kwh", "ev_battery_kwh", "pv_kw",
+    "battery_kwh",
     "battery_kw", "battery_mode", "load_scale",
 }
 
