@@ -104,9 +104,14 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "heat_pump_home": {**_HOUSE, "heat_source": "heat_pump"},
 }
 
-# Solar and internal heat gains (kW) by template: an apartment has fewer sunlit walls.
-_GAINS = {"house": (1.0, 0.8), "apartment": (0.5, 0.5), "solar_home": (1.0, 0.8),
-          "heat_pump_home": (1.0, 0.8)}
+# Solar absorptance of the opaque envelope, effective: light to medium walls take 0.4-0.6 of
+# the sun, a shingle roof 0.8-0.9 of which the ventilated attic passes about half to the
+# ceiling (ASHRAE Fundamentals, ch. 18: alpha/h_out 0.026 m2K/W for light surfaces).
+ENVELOPE_ABSORPTANCE = 0.4
+# Sun through the windows (SHGC x glass area behind blinds, m2) and internal gains (kW, daily
+# mean) by template: an apartment has fewer sunlit walls.
+_GAINS = {"house": (2.0, 0.8), "apartment": (1.0, 0.5), "solar_home": (2.0, 0.8),
+          "heat_pump_home": (2.0, 0.8)}
 
 _POSITIVE = {"hvac_kw", "heating_kw", "thermal_resistance_c_per_kw",
              "thermal_capacitance_kwh_per_c", "water_heater_liters", "ev_charger_kw",
@@ -239,8 +244,9 @@ def build_circuits(template: str, params: dict[str, Any], rng: random.Random) ->
                 precool_from_hour=p["precool_from_hour"], precool_to_hour=p["precool_to_hour"],
                 r_c_per_kw=r_value, c_kwh_per_c=c_value,
                 compressor_kw=p["hvac_kw"], cop=cop, heat_source=source,
-                initial_indoor_c=initial, initial_offset_c=offset, solar_gain_kw=solar_gain,
-                internal_gain_kw=internal_gain, compressor_on=rng.random() < 0.5)
+                initial_indoor_c=initial, initial_offset_c=offset, window_gain_m2=solar_gain,
+                internal_gain_kw=internal_gain, absorptance=ENVELOPE_ABSORPTANCE,
+                compressor_on=rng.random() < 0.5)
     heater = WaterHeater("heater1", "Water Heater", 30, priority=7, rng=fork(),
                          tank_liters=p["water_heater_liters"],
                          liters_per_day=p["hot_water_liters_per_day"])
