@@ -90,21 +90,13 @@ def test_winter_morning_holds_the_setpoint_and_the_event_lowers_it_within_the_ba
 
 EV_EVENING = """\
 name: ev_evening
+fleet: [{name: homes, template: house, count: 4, params: {has_ev: true, ev_charger_kw: 7.2}}]
+events: [{id: evt-ev, start: "18:00", duration: 4h, per_ven_kw: 10}]
+weather: {min_c: 22, max_c: 34, peak_hour: 15}
 seed: 5
 start: 2026-07-15T12:00:00Z
 duration: 24h
 report_interval: 15m
-weather: {min_c: 22, max_c: 34, peak_hour: 15}
-fleet:
-  - name: homes
-    template: house
-    count: 4
-    params: {has_ev: true, ev_charger_kw: 7.2}
-events:
-  - id: evt-ev
-    start: "18:00"
-    duration: 4h
-    per_ven_kw: 10
 """
 
 
