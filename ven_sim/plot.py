@@ -80,15 +80,15 @@ def write_report(path: Path, summary: dict[str, Any], rows: list[Row], start_epo
     ax = axes[0][0]
     series = fleet_series(rows)
     counterfactual = _counterfactual_series(rows, None)
-    hours = [start_epoch + t1 for _, t1, _ in series]
-    ax.plot(hours, [kw for _, _, kw in series], label="fleet power", color="tab:blue", lw=1.4)
-    ax.plot(hours, [counterfactual[t1] for _, t1, _ in series], color="tab:green", lw=1.0,
+    instants = [start_epoch + t1 for _, t1, _ in series]
+    ax.plot(instants, [kw for _, _, kw in series], label="fleet power", color="tab:blue", lw=1.4)
+    ax.plot(instants, [counterfactual[t1] for _, t1, _ in series], color="tab:green", lw=1.0,
             ls="--", label="without the latest event (exact)")
     for event in events:
         ax.axvspan(start_epoch + event["start_s"], start_epoch + event["end_s"],
                    color="tab:orange", alpha=0.2)
-    if hours:
-        _clock_axis(ax, hours[0], hours[-1], zone)
+    if instants:
+        _clock_axis(ax, instants[0], instants[-1], zone)
     ax.set_ylabel("kW")
     ax.set_title(f"{summary['scenario']}: {summary['vens']} VENs (seed {summary['seed']})")
     ax.grid(alpha=0.3)
