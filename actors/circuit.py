@@ -21,7 +21,8 @@ from sim.comfort import discomfort, hot_water, thermal
 from sim.models.base import Circuit, breaker_amps_for
 from sim.world import World
 
-_EXTRAS = ("indoor_c", "soc", "tank_c")  # live state worth reporting beside power
+# Live state worth reporting beside power: a battery's soc, a plugged-in car's car_soc.
+_EXTRAS = ("indoor_c", "soc", "car_soc", "tank_c")
 CONVERGE_CHECK_S = 3600.0  # how often a twin is compared with its circuit
 
 

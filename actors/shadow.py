@@ -81,6 +81,8 @@ class ShadowSyncerActor(DispatchedActor):
         self.version: int | None = None
         self.last_report_epoch: float | None = None
         self.last_event: dict[str, Any] | None = None
+        # The household's latest opt-out (sim.occupants): reported from the first one on.
+        self.opt_out: dict[str, Any] | None = None
         self.status = "online"
         self.reports = self.deltas_applied = self.conflicts = 0
         self._token = 0
@@ -129,6 +131,8 @@ class ShadowSyncerActor(DispatchedActor):
                 self.active_events.remove(message.event_id)
             if message.found:
                 self.last_event = _event_summary(message)
+            if message.opted_out:
+                self.opt_out = {"eventId": message.event_id, "at": int(message.end_epoch)}
             self._report()
         elif isinstance(message, ConfigChanged):
             self.config.update(message.config)
@@ -279,6 +283,8 @@ class ShadowSyncerActor(DispatchedActor):
                 self.config.get("report_interval_seconds", 5.0)
             ),
         }
+        if self.opt_out is not None:  # absent until the first: older backends see no change
+            reported["optOut"] = self.opt_out
         if self.panel_amps is not None:
             reported["panelAmperageRating"] = self.panel_amps
         elif telemetry:

@@ -62,7 +62,8 @@ class FleetLog:
         for load in telemetry.loads:
             self.circuit_rows.append(
                 CircuitRow(telemetry.t1, telemetry.ven_id, load["id"], load["power_kw"],
-                           load.get("indoor_c"), load.get("tank_c"), load.get("soc"))
+                           load.get("indoor_c"), load.get("tank_c"),
+                           load.get("soc", load.get("car_soc")))
             )
         self.rows.append(
             Row(

@@ -12,8 +12,9 @@ import math
 import random
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sim.limits import MAX_SCENARIO_BYTES
 from sim.occupants import OptOutSpec
@@ -112,6 +113,11 @@ class Scenario:
     mv: MvSpec = MvSpec()
     faults: tuple[FaultSpec, ...] = ()
     opt_out: OptOutSpec | None = None  # `occupants.opt_out`: households override (sim.occupants)
+
+    @property
+    def zone(self) -> tzinfo | None:
+        """The scenario's `timezone` (its start is in it), or None: outputs are then in UTC."""
+        return self.start.tzinfo if isinstance(self.start.tzinfo, ZoneInfo) else None
 
     @property
     def ven_count(self) -> int:

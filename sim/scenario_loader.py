@@ -407,4 +407,5 @@ class _Loader:
             moment = start.replace(hour=hour, minute=minute, second=second, microsecond=0)
         else:
             moment = self.when(path, text, _START_HINT)
-        return (moment - start).total_seconds()
+        # Epochs: `moment - start` in one zone is wall-clock time, an hour off across DST.
+        return moment.timestamp() - start.timestamp()

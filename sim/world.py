@@ -6,10 +6,12 @@ import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from sim.models.base import StepEnv
+from sim.sun import lagged_envelope_irradiance, window_irradiance
 
 
 class WeatherLike(Protocol):
@@ -18,6 +20,10 @@ class WeatherLike(Protocol):
     def irradiance(self, hour_of_day: float) -> float: ...
 
     def mains_c(self) -> float: ...
+
+    def window_sun(self, day_of_year: int, hour_of_day: float) -> float: ...
+
+    def envelope_sun(self, day_of_year: int, hour_of_day: float) -> float: ...
 
 
 _MAINS_MIN_C, _MAINS_MAX_C = 4.0, 28.0  # mains water neither freezes nor runs hot
@@ -40,6 +46,11 @@ class World:
         self.start_epoch = start.timestamp()
         midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
         self._start_hour = (start - midnight).total_seconds() / 3600.0
+        self._start_day = start.timetuple().tm_yday  # the local calendar day of the start
+        # In a named zone the homes' clock follows daylight saving changes; a fixed offset
+        # (or UTC) never changes, so the hour is then plain arithmetic on t.
+        self._zone = start.tzinfo if isinstance(start.tzinfo, ZoneInfo) else None
+        self._start_offset_s = _offset_s(self.start_epoch, self._zone)
         self.weather = weather
         self._mains_c = weather.mains_c()
         self._cache = _EnvCache(self._make_env)
@@ -51,7 +62,12 @@ class World:
         return self.start_epoch + t
 
     def _make_env(self, t: float) -> StepEnv:
-        hour = (self._start_hour + t / 3600.0) % 24.0
+        if self._zone is not None:  # + the hour gained or lost since the start, if any
+            t_clock = t + (_offset_s(self.start_epoch + t, self._zone) - self._start_offset_s)
+        else:
+            t_clock = t
+        days, hour = divmod(self._start_hour + t_clock / 3600.0, 24.0)
+        day = (self._start_day + int(days) - 1) % 365 + 1  # of the year, on the local calendar
         return StepEnv(
             t=t,
             epoch=self.start_epoch + t,
@@ -59,6 +75,8 @@ class World:
             outdoor_c=self.weather.outdoor_c(t, hour),
             irradiance=self.weather.irradiance(hour),
             mains_c=self._mains_c,
+            window_sun=self.weather.window_sun(day, hour),
+            envelope_sun=self.weather.envelope_sun(day, hour),
         )
 
 
@@ -78,9 +96,27 @@ class _EnvCache(dict):
         return env
 
 
+def _offset_s(epoch: float, zone: tzinfo | None) -> float:
+    if zone is None:
+        return 0.0
+    offset = datetime.fromtimestamp(epoch, zone).utcoffset()
+    return 0.0 if offset is None else offset.total_seconds()
+
+
 def iso_utc(epoch: float) -> str:
-    """ISO 8601 in UTC with a Z, the one timestamp format of every output file."""
+    """ISO 8601 in UTC with a Z: output times of a scenario without a `timezone`."""
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso_time(epoch: float, zone: tzinfo | None = None) -> str:
+    """The one timestamp format of every output file: ISO 8601 with the UTC offset.
+
+    In `zone` (a scenario's `timezone`) it is the local time with that instant's offset,
+    daylight saving included (`2026-11-01T17:00:00-06:00`); without one, UTC with a Z.
+    """
+    if zone is None:
+        return iso_utc(epoch)
+    return datetime.fromtimestamp(epoch, zone).isoformat()
 
 
 @dataclass(frozen=True)
@@ -112,6 +148,15 @@ class Weather:
         temps = [t for _, t in self.points] if self.points else [self.min_c, self.max_c]
         mean = sum(temps) / len(temps)
         return min(_MAINS_MAX_C, max(_MAINS_MIN_C, 8.0 + 0.5 * mean))
+
+    def window_sun(self, day_of_year: int, hour_of_day: float) -> float:
+        """kW/m2 of sun on a house's windows (sim.sun), under the clouds."""
+        return window_irradiance(day_of_year, hour_of_day) * (1.0 - 0.75 * self.cloud_cover)
+
+    def envelope_sun(self, day_of_year: int, hour_of_day: float) -> float:
+        """kW/m2 of sun on the roof and walls, once through them (sim.sun), under the clouds."""
+        return lagged_envelope_irradiance(day_of_year, hour_of_day) * (
+            1.0 - 0.75 * self.cloud_cover)
 
     def irradiance(self, hour_of_day: float) -> float:
         hour = hour_of_day % 24.0

@@ -2,17 +2,19 @@
 
 Each row is that circuit's mean power over the interval (the rows of one VEN and interval
 add up to its `power_kw` in timeseries.csv) and its state at the interval's end: indoor
-temperature for HVAC, tank temperature for water heaters, state of charge for batteries.
+temperature for HVAC, tank temperature for water heaters, state of charge (0..1) for
+batteries and for the car on an EV charger (blank while no car is plugged in).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+from datetime import tzinfo
 from pathlib import Path
 
 from sim.fleetlog import CircuitRow
-from sim.world import iso_utc
+from sim.world import iso_time
 
 __all__ = ["CIRCUIT_COLUMNS", "write_circuits"]
 
@@ -22,7 +24,7 @@ CIRCUIT_COLUMNS = (
 
 
 def write_circuits(path: Path, rows: list[CircuitRow], types: dict[tuple[str, str], str],
-                   start_epoch: float) -> Path:
+                   start_epoch: float, zone: tzinfo | None = None) -> Path:
     """Write `rows` (types by (ven_id, circuit_id)) to `path`, whole or not at all."""
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial")
@@ -33,7 +35,7 @@ def write_circuits(path: Path, rows: list[CircuitRow], types: dict[tuple[str, st
             writer.writerow(CIRCUIT_COLUMNS)
             for r in ordered:
                 writer.writerow((
-                    iso_utc(start_epoch + r.t1), f"{r.t1:g}", r.ven_id, r.circuit_id,
+                    iso_time(start_epoch + r.t1, zone), f"{r.t1:g}", r.ven_id, r.circuit_id,
                     types.get((r.ven_id, r.circuit_id), ""), f"{r.power_kw:.4f}",
                     _number(r.indoor_c, 3), _number(r.tank_c, 3), _number(r.soc, 4),
                 ))

@@ -16,7 +16,7 @@ from typing import Any
 
 from actors.ven import Ven
 from sim.scenario import FaultSpec, FleetGroup, Scenario, ven_ids
-from sim.world import iso_utc
+from sim.world import iso_time
 from ven_sim.kernel import Kernel
 from ven_sim.transports.base import BaseTransport
 from ven_sim.transports.inprocess import InProcessTransport
@@ -49,8 +49,8 @@ class FaultPlayer:
         epoch = self.scenario.start.timestamp()
         record: dict[str, Any] = {
             "kind": fault.kind,
-            "start": iso_utc(epoch + fault.start_s),
-            "end": iso_utc(epoch + fault.end_s),
+            "start": iso_time(epoch + fault.start_s, self.scenario.zone),
+            "end": iso_time(epoch + fault.end_s, self.scenario.zone),
             "start_s": fault.start_s,
             "end_s": fault.end_s,
         }

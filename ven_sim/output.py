@@ -14,11 +14,13 @@ import os
 import re
 import shutil
 import tempfile
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sim.fleetlog import Row
-from sim.world import iso_utc
+from sim.world import iso_time
 from ven_sim.plot import write_report
 
 TIMESERIES_COLUMNS = (
@@ -52,11 +54,12 @@ def write_outputs(
     clean_stale_staging(out_dir.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-{os.getpid()}-",
                                     dir=out_dir.parent))
+    zone = summary_zone(summary)
     try:
         write_summary(staging / "summary.json", summary)
-        write_timeseries(staging / "timeseries.csv", rows, start_epoch)
+        write_timeseries(staging / "timeseries.csv", rows, start_epoch, zone)
         if report:
-            write_report(staging / "report.png", summary, rows, start_epoch)
+            write_report(staging / "report.png", summary, rows, start_epoch, zone)
         if out_dir.exists():
             out_dir.rmdir()
         os.replace(staging, out_dir)
@@ -102,18 +105,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def summary_zone(summary: dict[str, Any]) -> tzinfo | None:
+    """The run's time zone (`timezone` in summary.json, set by a scenario's `timezone:`)."""
+    name = summary.get("timezone")
+    return None if name is None else ZoneInfo(name)
+
+
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
     path.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
 
 
-def write_timeseries(path: Path, rows: list[Row], start_epoch: float) -> None:
+def write_timeseries(path: Path, rows: list[Row], start_epoch: float,
+                     zone: tzinfo | None = None) -> None:
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(TIMESERIES_COLUMNS)
         for r in rows:
             writer.writerow(
                 (
-                    iso_utc(start_epoch + r.t1),
+                    iso_time(start_epoch + r.t1, zone),
                     f"{r.t1:g}",
                     r.ven_id,
                     f"{r.power_kw:.4f}",

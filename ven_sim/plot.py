@@ -1,14 +1,16 @@
 """report.png: the fleet over the run, then one zoomed panel per event.
 
-Each event panel shows, on the clock of day (UTC, as the scenario's times), what the targeted
-VENs drew, what they would have drawn without the event (the exact counterfactual), the
-settlement baseline, and the request (counterfactual minus the kW asked for). matplotlib is
-imported only here, inside the call.
+Every x axis is the clock: local time in the scenario's `timezone` (daylight saving included,
+the zone named on the axis), else UTC. Each event panel shows what the targeted VENs drew,
+what they would have drawn without the event (the exact counterfactual), the settlement
+baseline, and the request (counterfactual minus the kW asked for). matplotlib is imported only
+here, inside the call.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +29,49 @@ def _counterfactual_series(rows: list[Row], vens: set[str] | None) -> dict[float
     return sums
 
 
-def _clock(seconds: float, _pos: object = None) -> str:
-    minutes = int(round(seconds / 60.0)) % (24 * 60)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+def clock_label(epoch: float, zone: tzinfo | None = None, fmt: str = "%H:%M") -> str:
+    """HH:MM (or `fmt`) of `epoch` on the local clock of `zone` (UTC without one)."""
+    return datetime.fromtimestamp(round(epoch), zone or UTC).strftime(fmt)
 
 
-def write_report(path: Path, summary: dict[str, Any], rows: list[Row], start_epoch: float) -> None:
+def clock_ticks(lo_epoch: float, hi_epoch: float, zone: tzinfo | None = None,
+                every_h: int = 1) -> list[float]:
+    """The instants in [lo, hi] where the local clock shows a whole hour divisible by `every_h`.
+
+    Steps in real hours from the first local whole hour, so a daylight-saving change gives
+    the clock's real readings (01:00 twice in the autumn, no 02:00 in spring).
+    """
+    first = datetime.fromtimestamp(lo_epoch, zone or UTC).replace(minute=0, second=0,
+                                                                  microsecond=0)
+    ticks, epoch = [], first.timestamp()
+    while epoch <= hi_epoch:
+        if epoch >= lo_epoch and datetime.fromtimestamp(epoch, zone or UTC).hour % every_h == 0:
+            ticks.append(epoch)
+        epoch += 3600.0
+    return ticks
+
+
+def clock_axis_label(zone: tzinfo | None) -> str:
+    return "time (UTC)" if zone is None else f"local time ({zone})"
+
+
+def _clock_axis(ax: Any, lo_epoch: float, hi_epoch: float, zone: tzinfo | None) -> None:
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    span_h = (hi_epoch - lo_epoch) / 3600.0
+    every_h = next((h for h in (1, 2, 3, 6, 12) if span_h / h <= 12), 24)
+    fmt = "%b %d" if every_h == 24 else "%H:%M"  # a run of days: one tick a local midnight
+    ax.xaxis.set_major_locator(FixedLocator(clock_ticks(lo_epoch, hi_epoch, zone, every_h)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: clock_label(x, zone, fmt)))
+    ax.set_xlabel(clock_axis_label(zone))
+
+
+def write_report(path: Path, summary: dict[str, Any], rows: list[Row], start_epoch: float,
+                 zone: tzinfo | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, MultipleLocator
 
     events = summary.get("events", [])
     fig, axes = plt.subplots(
@@ -46,30 +80,30 @@ def write_report(path: Path, summary: dict[str, Any], rows: list[Row], start_epo
     ax = axes[0][0]
     series = fleet_series(rows)
     counterfactual = _counterfactual_series(rows, None)
-    hours = [t1 / 3600.0 for _, t1, _ in series]
-    ax.plot(hours, [kw for _, _, kw in series], label="fleet power", color="tab:blue", lw=1.4)
-    ax.plot(hours, [counterfactual[t1] for _, t1, _ in series], color="tab:green", lw=1.0,
+    instants = [start_epoch + t1 for _, t1, _ in series]
+    ax.plot(instants, [kw for _, _, kw in series], label="fleet power", color="tab:blue", lw=1.4)
+    ax.plot(instants, [counterfactual[t1] for _, t1, _ in series], color="tab:green", lw=1.0,
             ls="--", label="without the latest event (exact)")
     for event in events:
-        ax.axvspan(event["start_s"] / 3600.0, event["end_s"] / 3600.0, color="tab:orange",
-                   alpha=0.2)
-    ax.set_xlabel("hours since scenario start")
+        ax.axvspan(start_epoch + event["start_s"], start_epoch + event["end_s"],
+                   color="tab:orange", alpha=0.2)
+    if instants:
+        _clock_axis(ax, instants[0], instants[-1], zone)
     ax.set_ylabel("kW")
     ax.set_title(f"{summary['scenario']}: {summary['vens']} VENs (seed {summary['seed']})")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    # Clock of day: the scenario's start may be any instant.
-    offset = start_epoch % 86400.0
     for event, (panel,) in zip(events, axes[1:], strict=True):
-        _event_panel(panel, event, rows, offset)
-        panel.xaxis.set_major_locator(MultipleLocator(3600.0))  # whole hours of the clock
-        panel.xaxis.set_major_formatter(FuncFormatter(_clock))
+        _event_panel(panel, event, rows, start_epoch)
+        lo, hi = panel.get_xlim()
+        _clock_axis(panel, lo, hi, zone)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
 def _event_panel(ax: Any, event: dict[str, Any], rows: list[Row], offset: float) -> None:
+    """The event zoomed; x is epoch seconds (`offset` is the scenario's start epoch)."""
     lo, hi = event["start_s"] - ZOOM_S, event["end_s"] + ZOOM_S
     window = [r for r in rows if lo <= r.t1 <= hi]
     vens = {r.ven_id for r in window if r.event_id == event["id"]} or None

@@ -23,7 +23,7 @@ from sim.models.house import build_circuits
 from sim.mv import EventWindow, Settlement, evaluate_event, fleet_totals
 from sim.occupants import Occupants, opt_out_summary
 from sim.scenario import FleetGroup, Scenario, sample_params, ven_ids
-from sim.world import World, iso_utc
+from sim.world import World, iso_time
 from ven_sim.faults import FaultPlayer
 from ven_sim.kernel import Kernel
 from ven_sim.mqtt_vtn import MqttVtn
@@ -232,7 +232,7 @@ def run_scenario(
         "scenario": asked.name,
         "seed": asked.seed,
         "vens": len(vens),
-        "start": iso_utc(asked.start.timestamp()),
+        "start": iso_time(asked.start.timestamp(), asked.zone),
         "simulated_seconds": asked.duration_s,
         "wall_seconds": round(time.monotonic() - wall_start, 3),
         "speed": asked.speed,
@@ -240,6 +240,8 @@ def run_scenario(
         "fleet": fleet_totals(rows),
         "events": events,
     }
+    if asked.zone is not None:
+        summary["timezone"] = str(asked.zone)  # the offset of every time in the outputs
     if warmup_s:
         summary["warmup_days"] = asked.mv.warmup_days
     summary.update(vtn.summary())
@@ -249,7 +251,8 @@ def run_scenario(
     summary.update(dispatcher.supervisor.summary())  # actor_restarts, failed_vens
     summary.update(faults.summary())
     if stop is not None and stop.requested:
-        summary["interrupted_at"] = iso_utc(scenario.start.timestamp() + kernel.now)
+        summary["interrupted_at"] = iso_time(scenario.start.timestamp() + kernel.now,
+                                             scenario.zone)
         for event in summary["events"]:
             if event["end_s"] > kernel.now - warmup_s:
                 event["interrupted"] = True  # its figures cover only what was simulated
@@ -313,8 +316,8 @@ def _event_summary(
 ) -> dict[str, Any]:
     result = evaluate_event(window, rows, settlement, windows)
     epoch = scenario.start.timestamp()
-    result["start"] = iso_utc(epoch + window.start)
-    result["end"] = iso_utc(epoch + window.end)
+    result["start"] = iso_time(epoch + window.start, scenario.zone)
+    result["end"] = iso_time(epoch + window.end, scenario.zone)
     result["start_s"] = window.start - warmup_s
     result["end_s"] = window.end - warmup_s
     if scenario.opt_out is not None:

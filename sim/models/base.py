@@ -28,6 +28,10 @@ class StepEnv:
     outdoor_c: float  # outdoor dry-bulb temperature
     irradiance: float  # solar irradiance as a fraction of clear-sky peak, 0..1
     mains_c: float = 15.0  # cold-water mains temperature (seasonal, from the weather)
+    window_sun: float = 0.0  # kW/m2 of sun on a house's windows (the walls' mean, sim.sun)
+    # kW/m2 of sun on the opaque envelope (roof and walls) as it reaches the inside, after
+    # the conduction lag (sim.sun); it raises their sol-air temperature above outdoor_c.
+    envelope_sun: float = 0.0
 
 
 class Circuit(ABC):

@@ -9,6 +9,9 @@ from sim.models.base import Circuit, StepEnv
 
 _INF = math.inf
 _DONE_KWH = 1e-9
+# The car's battery is charged to this share of its capacity by departure: the daily charge
+# limit carmakers recommend (80-90 %), the rest kept for trips.
+DEPARTURE_SOC = 0.9
 
 
 class EvCharger(Circuit):
@@ -18,6 +21,9 @@ class EvCharger(Circuit):
     still finish by departure: when the remaining energy no longer fits into the time
     left after this step at full rate, the charger is `locked_out` and runs at full rate.
     Sessions are planned per day from the seeded rng (arrival ~18:00, departure ~07:00).
+
+    The car's battery (`battery_kwh`) arrives `DEPARTURE_SOC` minus the session's energy
+    short of its daily charge limit; `car_soc` is its state of charge while plugged in.
     """
 
     type = "EV Charger"
@@ -26,7 +32,7 @@ class EvCharger(Circuit):
         "charger_kw", "arrival_hour", "departure_hour", "mean_energy_kwh", "energy_min_kwh",
         "energy_max_kwh", "session_probability", "arrival_sd_h", "departure_sd_h",
         "energy_delivered_kwh", "session_energy_needed_kwh", "sessions_completed",
-        "unmet_energy_kwh", "_rng", "_queue", "_arr", "_dep", "_active", "_locked",
+        "unmet_energy_kwh", "battery_kwh", "_rng", "_queue", "_arr", "_dep", "_active", "_locked",
         "_last_hour", "_t_end",
     )
 
@@ -48,10 +54,12 @@ class EvCharger(Circuit):
         session_probability: float = 0.85,
         arrival_sd_h: float = 1.0,
         departure_sd_h: float = 0.5,
+        battery_kwh: float = 60.0,
     ) -> None:
         super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority)
-        if charger_kw <= 0:
-            raise ValueError("EV charger_kw must be positive")
+        if charger_kw <= 0 or battery_kwh <= 0:
+            raise ValueError("EV charger_kw and battery_kwh must be positive")
+        self.battery_kwh = battery_kwh
         self._rng = rng or random.Random(0)
         self.charger_kw = charger_kw
         self.arrival_hour = arrival_hour
@@ -80,6 +88,7 @@ class EvCharger(Circuit):
             arrival_t = max(arrival_t, self._queue[-1][1])
         if departure_t <= arrival_t or energy_kwh <= 0:
             return
+        energy_kwh = min(energy_kwh, DEPARTURE_SOC * self.battery_kwh)  # no more than fits
         self._queue.append((arrival_t, departure_t, energy_kwh))
         if len(self._queue) == 1:
             self._next_session()
@@ -161,6 +170,13 @@ class EvCharger(Circuit):
     @property
     def plugged_in(self) -> bool:
         return self._active and self._t_end < self._dep
+
+    @property
+    def car_soc(self) -> float | None:
+        """The plugged-in car's state of charge (0..1), None without a car on the charger."""
+        if not self.plugged_in:
+            return None
+        return DEPARTURE_SOC - self.remaining_kwh / self.battery_kwh
 
     @property
     def remaining_kwh(self) -> float:

@@ -43,6 +43,7 @@ TEMPLATE_PARAMS: dict[str, type] = {
     "ev_arrival_hour": float,
     "ev_departure_hour": float,
     "ev_energy_kwh": float,
+    "ev_battery_kwh": float,  # the car's usable battery (its state of charge in circuits.csv)
     "pv_kw": float,
     "battery_kwh": float,
     "battery_kw": float,
@@ -75,6 +76,7 @@ _HOUSE: dict[str, Any] = {
     "ev_arrival_hour": 18.0,
     "ev_departure_hour": 7.0,
     "ev_energy_kwh": 15.0,
+    "ev_battery_kwh": 60.0,
     "pv_kw": 0.0,
     "battery_kwh": 0.0,
     "battery_kw": 5.0,
@@ -102,13 +104,18 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "heat_pump_home": {**_HOUSE, "heat_source": "heat_pump"},
 }
 
-# Solar and internal heat gains (kW) by template: an apartment has fewer sunlit walls.
-_GAINS = {"house": (1.0, 0.8), "apartment": (0.5, 0.5), "solar_home": (1.0, 0.8),
-          "heat_pump_home": (1.0, 0.8)}
+# Solar absorptance of the opaque envelope, effective: light to medium walls take 0.4-0.6 of
+# the sun, a shingle roof 0.8-0.9 of which the ventilated attic passes about half to the
+# ceiling (ASHRAE Fundamentals, ch. 18: alpha/h_out 0.026 m2K/W for light surfaces).
+ENVELOPE_ABSORPTANCE = 0.4
+# Sun through the windows (SHGC x glass area behind blinds, m2) and internal gains (kW, daily
+# mean) by template: an apartment has fewer sunlit walls.
+_GAINS = {"house": (2.0, 0.8), "apartment": (1.0, 0.5), "solar_home": (2.0, 0.8),
+          "heat_pump_home": (2.0, 0.8)}
 
 _POSITIVE = {"hvac_kw", "heating_kw", "thermal_resistance_c_per_kw",
              "thermal_capacitance_kwh_per_c", "water_heater_liters", "ev_charger_kw",
-             "ev_energy_kwh", "battery_kw"}
+             "ev_energy_kwh", "ev_battery_kwh", "battery_kw"}
 _NON_NEGATIVE = {"comfort_band_c", "hot_water_liters_per_day", "pv_kw", "battery_kwh",
                  "load_scale", "backup_kw", "precool_c"}
 _HOURS = {"ev_arrival_hour", "ev_departure_hour", "precool_from_hour", "precool_to_hour"}
@@ -237,8 +244,9 @@ def build_circuits(template: str, params: dict[str, Any], rng: random.Random) ->
                 precool_from_hour=p["precool_from_hour"], precool_to_hour=p["precool_to_hour"],
                 r_c_per_kw=r_value, c_kwh_per_c=c_value,
                 compressor_kw=p["hvac_kw"], cop=cop, heat_source=source,
-                initial_indoor_c=initial, initial_offset_c=offset, solar_gain_kw=solar_gain,
-                internal_gain_kw=internal_gain, compressor_on=rng.random() < 0.5)
+                initial_indoor_c=initial, initial_offset_c=offset, window_gain_m2=solar_gain,
+                internal_gain_kw=internal_gain, absorptance=ENVELOPE_ABSORPTANCE,
+                compressor_on=rng.random() < 0.5)
     heater = WaterHeater("heater1", "Water Heater", 30, priority=7, rng=fork(),
                          tank_liters=p["water_heater_liters"],
                          liters_per_day=p["hot_water_liters_per_day"])
@@ -249,7 +257,8 @@ def build_circuits(template: str, params: dict[str, Any], rng: random.Random) ->
             "ev1", "EV Charger", max(40, breaker_for(ev_kw)), priority=8,
             rng=ev_rng, charger_kw=ev_kw, arrival_hour=p["ev_arrival_hour"],
             departure_hour=p["ev_departure_hour"], mean_energy_kwh=p["ev_energy_kwh"],
-            energy_min_kwh=0.55 * p["ev_energy_kwh"], energy_max_kwh=1.65 * p["ev_energy_kwh"])
+            energy_min_kwh=0.55 * p["ev_energy_kwh"], energy_max_kwh=1.65 * p["ev_energy_kwh"],
+            battery_kwh=p["ev_battery_kwh"])
     if template != "apartment":
         circuits["dryer1"] = Dryer("dryer1", "Dryer", 30, priority=6, rng=fork(), scale=scale)
     circuits["range1"] = ElectricRange("range1", "Electric Range", 40, priority=2, rng=fork(),

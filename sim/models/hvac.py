@@ -13,6 +13,9 @@ _EPS_KW = 0.05  # floor for the draw estimate so a tiny estimate cannot blow up 
 MODES = ("auto", "cool", "heat")
 _SOLAR_TO_MASS = 0.6  # share of the sun through windows landing on floors and walls
 _SOLAR_TO_AIR = 1 - _SOLAR_TO_MASS
+# Outside film coefficient of a wall or roof in a light wind (ASHRAE Fundamentals: 17 W/m2K in
+# the sol-air temperature), kW/m2K.
+H_OUT_KW_PER_M2_C = 0.017
 # Internal gains (people, appliances' heat) follow the occupants: the plug-load shape scaled
 # to a daily mean of 1, so gains are low at night and highest in the evening.
 OCCUPANCY = tuple(x * 24 / sum(OUTLET_SHAPE) for x in OUTLET_SHAPE)
@@ -38,9 +41,10 @@ class Hvac(Circuit):
     __slots__ = (
         "cooling_setpoint_c", "heating_setpoint_c", "deadband_c", "comfort_band_c",
         "compressor_kw", "cop", "mode", "heat_source", "min_on_s", "min_off_s",
-        "solar_gain_kw", "internal_gain_kw", "envelope", "compressor_on", "offset_c",
+        "window_gain_m2", "internal_gain_kw", "envelope", "compressor_on", "offset_c",
         "_sign", "_held_s", "_locked", "_eq_off", "_outdoor", "_req_seen", "_start_offset",
-        "precool_c", "precool_from_hour", "precool_to_hour", "_precool",
+        "precool_c", "precool_from_hour", "precool_to_hour", "_precool", "absorptance",
+        "_sun_to_mass",
     )
 
     def __init__(
@@ -73,8 +77,9 @@ class Hvac(Circuit):
         precool_c: float = 0.0,
         precool_from_hour: float = 13.0,
         precool_to_hour: float = 15.0,
-        solar_gain_kw: float = 1.0,
+        window_gain_m2: float = 2.0,
         internal_gain_kw: float = 0.5,
+        absorptance: float = 0.0,
         compressor_on: bool = False,
     ) -> None:
         super().__init__(circuit_id, name, breaker_amps, critical=critical, priority=priority)
@@ -104,12 +109,19 @@ class Hvac(Circuit):
         self.precool_from_hour = precool_from_hour
         self.precool_to_hour = precool_to_hour
         self._precool = 0.0  # the pre-cool offset in force this step
-        self.solar_gain_kw = solar_gain_kw
+        self.window_gain_m2 = window_gain_m2
         self.internal_gain_kw = internal_gain_kw
         start = (heat if mode == "heat" else cool) if initial_indoor_c is None else initial_indoor_c
         self.envelope = Envelope(r_c_per_kw, c_kwh_per_c, air_share=air_share,
                                  h_kw_per_c=mass_coupling_kw_per_c, wall_share=wall_share,
                                  air_c=start)
+        # Sun on the roof and walls (absorptance 0: none) raises their outside surface to
+        # the sol-air temperature, outdoor + absorptance x sun / h_out: for the mass node,
+        # whose outside path (g_mass) runs through them, a heat gain of kW per kW/m2 of sun.
+        if not 0.0 <= absorptance <= 1.0:
+            raise ValueError("envelope absorptance must be within 0..1")
+        self.absorptance = absorptance
+        self._sun_to_mass = self.envelope.g_mass * absorptance / H_OUT_KW_PER_M2_C
         self.compressor_on = compressor_on
         self.offset_c = 0.0  # current setpoint offset from curtailment (always >= 0)
         # sign = +1 when "too warm" is the demand (cooling), -1 for heating.
@@ -158,9 +170,9 @@ class Hvac(Circuit):
             self._sign = 1.0 if env_.air_c >= mid else -1.0
         outdoor = env.outdoor_c
         hour = env.hour
-        solar = self.solar_gain_kw * env.irradiance
+        solar = self.window_gain_m2 * env.window_sun
         q_air = self.internal_gain_kw * OCCUPANCY[int(hour)] + solar * _SOLAR_TO_AIR
-        q_mass = solar * _SOLAR_TO_MASS
+        q_mass = solar * _SOLAR_TO_MASS + self._sun_to_mass * env.envelope_sun
         h = env_.h_kw_per_c
         det = env_._det
         ga_out = env_.g_air * outdoor

@@ -33,6 +33,12 @@ class ConstantWeather:
     def mains_c(self) -> float:
         return 15.0
 
+    def window_sun(self, day_of_year: int, hour_of_day: float) -> float:
+        return 0.0
+
+    def envelope_sun(self, day_of_year: int, hour_of_day: float) -> float:
+        return 0.0
+
 
 class Sink(DispatchedActor):
     def __init__(self, dispatcher: Dispatcher, seen: list[Any]) -> None:

@@ -6,6 +6,7 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ven_sim.circuits_csv import CIRCUIT_COLUMNS
@@ -37,7 +38,8 @@ def test_run_with_circuits_writes_a_row_per_circuit_that_adds_up(tmp_path: Path)
     for r in rows:
         assert (r["indoor_c"] != "") == (r["type"] == "HVAC"), r
         assert (r["tank_c"] != "") == (r["type"] == "Water Heater"), r
-        assert (r["soc"] != "") == (r["type"] == "Battery"), r
+        assert r["soc"] == "" or r["type"] in ("Battery", "EV Charger"), r
+        assert (r["soc"] != "") or r["type"] != "Battery", r
         if r["type"] == "HVAC":
             assert 15.0 < float(r["indoor_c"]) < 30.0
     assert {r["type"] for r in rows} >= {"HVAC", "Water Heater", "Battery", "Solar PV"}
@@ -84,3 +86,45 @@ def test_winter_morning_holds_the_setpoint_and_the_event_lowers_it_within_the_ba
               for t, d in rows if 7 * 3600 < t <= 9 * 3600]
     # Setpoints lowered by up to the 2 C comfort band (plus the 0.5 C deadband), no further.
     assert min(during) < -1.0 and min(during) >= -2.5
+
+
+EV_EVENING = """\
+name: ev_evening
+fleet: [{name: homes, template: house, count: 4, params: {has_ev: true, ev_charger_kw: 7.2}}]
+events: [{id: evt-ev, start: "18:00", duration: 4h, per_ven_kw: 10}]
+weather: {min_c: 22, max_c: 34, peak_hour: 15}
+seed: 5
+start: 2026-07-15T12:00:00Z
+duration: 24h
+report_interval: 15m
+"""
+
+
+def test_ev_soc_rises_while_charging_and_the_car_is_full_at_departure(tmp_path: Path) -> None:
+    """Managed charging through the VENs: paused in the 18:00-22:00 event, full by departure."""
+    scenario, out = tmp_path / "ev.yaml", tmp_path / "run"
+    scenario.write_text(EV_EVENING)
+    result = CliRunner().invoke(main, ["run", str(scenario), "--circuits", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with (out / "circuits.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["circuit_id"] == "ev1"]
+    by_ven: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for r in rows:
+        by_ven[r["ven_id"]].append(r)
+    assert len(by_ven) == 4
+    for ven, series in by_ven.items():
+        plugged = [i for i, r in enumerate(series) if r["soc"] != ""]
+        assert plugged, ven
+        first, last = plugged[0], plugged[-1]
+        # Blank before the car arrives and after it leaves, a number in between.
+        assert plugged == list(range(first, last + 1)), ven
+        assert last < len(series) - 1 and series[last + 1]["soc"] == ""
+        assert all(float(r["power_kw"]) == 0.0 for r in series[last + 1:])
+        for before, now in zip(series[first:last], series[first + 1:last + 1], strict=True):
+            # 60 kWh car, 15-minute intervals: the soc rises by the interval's energy.
+            gained = float(now["power_kw"]) * 0.25 / 60.0
+            assert float(now["soc"]) - float(before["soc"]) == pytest.approx(gained, abs=2e-4)
+        event = [r for r in series[first + 1:last + 1]
+                 if "2026-07-15T18:15" <= r["time"] <= "2026-07-15T22:00"]
+        assert event and all(float(r["power_kw"]) == 0.0 for r in event), ven  # paused
+        assert float(series[last]["soc"]) == pytest.approx(0.9), ven  # full by departure

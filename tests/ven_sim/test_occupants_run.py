@@ -13,6 +13,7 @@ from sim.scenario import ScenarioError
 from sim.scenario_loader import load_scenario
 from tests.ven_sim.test_counterfactual import _check_exact
 from ven_sim.runner import run_scenario
+from ven_sim.wire import open_wire
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 START = 15 * 3600.0  # peak_event's event
@@ -106,3 +107,27 @@ def test_loader_reads_the_block_and_points_at_bad_values(tmp_path: Path) -> None
     line = text.count("\n") + 4
     with pytest.raises(ScenarioError, match=rf"bad.yaml:{line}:.*per_hour_at_1c"):
         load_scenario(bad)
+
+
+def test_the_backend_sees_each_opt_out_in_the_shadow() -> None:
+    """Over the in-process bus with its shadow service: `reported.optOut` names the event."""
+    scenario = _peak(2.0)
+    wire = open_wire("inprocess")
+    try:
+        run = run_scenario(scenario, wire=wire)
+    finally:
+        wire.close()
+    store = wire.transport.bus.shadows
+    event_id = scenario.events[0].id
+    started = scenario.start.timestamp() + START
+    outs = {ven: minutes for ven, _, minutes in run.log.opt_outs}
+    assert 0 < len(outs) < scenario.ven_count
+    assert store.things() == sorted(ven.ven_id for ven in run.vens)
+    for ven in store.things():
+        reported = store.document(ven)["state"]["reported"]
+        if ven in outs:  # when it left, to the second, as the run's own count has it
+            at = reported["optOut"].pop("at")
+            assert reported["optOut"] == {"eventId": event_id}
+            assert at == pytest.approx(started + outs[ven] * 60.0, abs=1.0)
+        else:  # never opted out: the document is as it was before opt-outs existed
+            assert "optOut" not in reported

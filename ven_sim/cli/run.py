@@ -144,7 +144,7 @@ def run(
                 types = {(v.ven_id, cid): kind for v in result.vens for cid, kind in
                          v.circuit_types.items()}
                 write_circuits(written / "circuits.csv", result.log.circuit_rows, types,
-                               loaded.start.timestamp())
+                               loaded.start.timestamp(), loaded.zone)
                 files += ", circuits.csv"
     if interrupted:
         sys.exit(130)  # the shell's code for a command ended by a signal it handled

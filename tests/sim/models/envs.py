@@ -16,9 +16,10 @@ def hot_day(t: float) -> StepEnv:
                    irradiance=irradiance)
 
 
-def constant(t: float, outdoor_c: float = 35.0, irradiance: float = 0.0) -> StepEnv:
+def constant(t: float, outdoor_c: float = 35.0, irradiance: float = 0.0,
+             window_sun: float = 0.0) -> StepEnv:
     return StepEnv(t=t, epoch=1_750_000_000.0 + t, hour=(t / 3600.0) % 24.0,
-                   outdoor_c=outdoor_c, irradiance=irradiance)
+                   outdoor_c=outdoor_c, irradiance=irradiance, window_sun=window_sun)
 
 
 def runs(series: list[float]) -> list[tuple[bool, int]]:

@@ -84,7 +84,7 @@ def test_locks_out_to_finish_by_departure(dt):
 
 
 def test_infeasible_session_charges_flat_out_and_records_shortfall():
-    ev = fixed(energy=200.0)
+    ev = fixed(energy=200.0, battery_kwh=300.0)
     drive(ev, 0.0, 18 * H)
     ev.curtail(7.2)
     powers = drive(ev, 18 * H, 31 * H + 60)
@@ -143,3 +143,32 @@ def test_managed_charging_pauses_for_the_peak_and_still_meets_departure(kw):
     assert ev.sessions_completed == 1
     assert ev.unmet_energy_kwh == pytest.approx(0.0, abs=1e-9)
     assert ev.energy_kwh == pytest.approx(20.0)
+
+
+def test_car_soc_rises_while_charging_and_is_none_without_a_car():
+    # 60 kWh car needing 20 kWh: arrives at 0.9 - 20/60, leaves at 0.9 (the daily limit).
+    ev = fixed(battery_kwh=60.0)
+    socs = []
+    powers = []
+    t = 0.0
+    while t < 31 * H + 60:
+        shed = 7.2 if 18 * H <= t < 22 * H else 0.0  # managed: paused 18:00-22:00
+        ev.curtail(shed) if shed else ev.restore()
+        powers.append(ev.step(constant(t), 60.0))
+        socs.append(ev.car_soc)
+        t += 60.0
+    assert all(s is None for s in socs[: 18 * 60])  # no car before 18:00
+    assert socs[18 * 60] == pytest.approx(0.9 - 20.0 / 60.0)  # paused: still at arrival
+    assert socs[22 * 60 - 1] == socs[18 * 60]
+    leaves = 31 * 60 - 1  # the step ending at 07:00: the car has just left
+    assert all(s is not None for s in socs[18 * 60 : leaves])
+    for i in range(18 * 60 + 1, leaves):  # rises by exactly the energy of each minute
+        assert socs[i] - socs[i - 1] == pytest.approx(powers[i] / 60.0 / 60.0, abs=1e-12)
+    assert socs[leaves - 1] == pytest.approx(0.9)  # met the 07:00 deadline
+    assert all(s is None for s in socs[leaves:])
+
+
+def test_a_session_asks_no_more_than_the_car_takes():
+    ev = fixed(energy=50.0, battery_kwh=40.0)
+    drive(ev, 0.0, 31 * H + 60)
+    assert ev.energy_kwh == pytest.approx(0.9 * 40.0) and ev.unmet_energy_kwh == 0.0

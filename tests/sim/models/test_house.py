@@ -16,7 +16,8 @@ SPEC_PARAMS = {
     "heat_source", "heating_kw", "backup_kw",
     "thermal_resistance_c_per_kw", "thermal_capacitance_kwh_per_c", "initial_indoor_c",
     "water_heater_liters", "hot_water_liters_per_day", "has_ev", "ev_share", "ev_charger_kw",
-    "ev_arrival_hour", "ev_departure_hour", "ev_energy_kwh", "pv_kw", "battery_kwh",
+    "ev_arrival_hour", "ev_departure_hour", "ev_energy_kwh", "ev_battery_kwh", "pv_kw",
+    "battery_kwh",
     "battery_kw", "battery_mode", "load_scale",
 }
 
@@ -159,8 +160,13 @@ def test_run_is_the_same_physics_as_stepping() -> None:
 
 
 def house_day(template: str, low: float, high: float, seeds: int = 10) -> list[float]:
-    """kWh of each of `seeds` houses over the second of two days between low and high C."""
-    world = World(datetime(2026, 1, 15, tzinfo=UTC), Weather(low, high, 15.0))
+    """kWh of each of `seeds` houses over the second of two days between low and high C.
+
+    The date matches the season (the sun's path depends on it): July hot, April mild,
+    January cold.
+    """
+    month = 7 if low >= 20.0 else 4 if low >= 5.0 else 1
+    world = World(datetime(2026, month, 15, tzinfo=UTC), Weather(low, high, 15.0))
     days = []
     for seed in range(seeds):
         circuits = build_circuits(template, {"has_ev": False}, random.Random(seed))
@@ -239,3 +245,20 @@ def test_having_an_ev_or_not_leaves_the_other_circuits_random_streams_alone():
     for i in range(1440):
         env = hot_day(i * 60.0)
         assert [c.step(env, 60.0) for c in others] == [c.step(env, 60.0) for c in without]
+
+
+def test_the_fleet_cooling_peak_lags_the_outdoor_peak_into_the_evening() -> None:
+    # 40 houses on a clear 22-36 C July day, outdoor peak at 15:00: sun on the west walls and
+    # windows, and the roof's heat through the envelope hours later, put the HVAC load's
+    # peak hour at 16:00-18:00 (as in metered residential cooling), not with the outdoor one.
+    world = World(datetime(2026, 7, 15, tzinfo=UTC), Weather(22.0, 36.0, 15.0))
+    hourly = [0.0] * 24
+    for seed in range(40):
+        hvac = build_circuits("house", {"has_ev": False}, random.Random(seed))[0]
+        for i in range(2 * 1440):  # the second day: the first settles the mass
+            power = hvac.step(world.env_at(i * 60.0), 60.0)
+            if i >= 1440:
+                hourly[(i - 1440) // 60] += power / 60.0
+    peak = max(range(24), key=hourly.__getitem__)
+    assert 16 <= peak <= 18, [round(kwh / hourly[peak], 2) for kwh in hourly]
+    assert hourly[15] < 0.97 * hourly[peak]  # a peak, not a plateau from 15:00 on

@@ -1,0 +1,30 @@
+"""The world's clock: the homes' hour of day, and output timestamps, in a scenario's zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sim.world import Weather, World, iso_time
+
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def test_the_homes_clock_follows_daylight_saving_in_a_named_zone() -> None:
+    start = datetime(2026, 10, 31, 12, tzinfo=CHICAGO)
+    world = World(start, Weather(8.0, 20.0))
+    for hours in (0, 10, 14, 15, 29, 30, 35):  # the clock goes back 14 h after the start
+        instant = start.timestamp() + hours * 3600.0
+        local = datetime.fromtimestamp(instant, CHICAGO)
+        assert world.env_at(hours * 3600.0).hour == local.hour, hours
+    # A fixed offset never changes: the hour is the start's plus the elapsed time.
+    fixed = World(datetime(2026, 10, 31, 12, tzinfo=timezone(timedelta(hours=-5))),
+                  Weather(8.0, 20.0))
+    assert fixed.env_at(30 * 3600.0).hour == 18.0
+
+
+def test_iso_time_has_the_offset_of_the_instant() -> None:
+    before = datetime(2026, 11, 1, 6, 30, tzinfo=UTC).timestamp()  # 01:30 CDT
+    assert iso_time(before, CHICAGO) == "2026-11-01T01:30:00-05:00"
+    assert iso_time(before + 3600.0, CHICAGO) == "2026-11-01T01:30:00-06:00"
+    assert iso_time(before) == "2026-11-01T06:30:00Z"
