@@ -5,8 +5,10 @@ sees its link drop, keeps running its physics and any event to its end, buffers 
 publishes (bounded, oldest dropped first, counted), and when the broker is back it
 reconnects, replays its buffer in order and gets its shadow again. A `connection_drop` does
 the same to one fleet group's VENs only (`target`); the broker holds what is sent to them
-until they are back, and every other VEN goes on as if nothing happened. The run's summary
-reports each fault and how much telemetry was lost or replayed.
+until they are back, and every other VEN goes on as if nothing happened. A `latency` slows
+a group's links both ways (`LinkLag`); a `clock_skew` sets a group's VEN clocks off, so what
+they stamp on the wire (telemetry, acks) is off while what they measure is not. The run's
+summary reports each fault and how much telemetry was lost or replayed.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
+from actors.messages import ClockSkew
 from actors.ven import Ven
 from sim.scenario import FaultSpec, FleetGroup, Scenario, ven_ids
 from sim.world import iso_utc
+from ven_sim.faults.lag import LinkLag
 from ven_sim.kernel import Kernel
 from ven_sim.transports.base import BaseTransport
 from ven_sim.transports.inprocess import InProcessTransport
@@ -34,6 +38,7 @@ class FaultPlayer:
         self.records: list[dict[str, Any]] = []
         self._outages = 0  # overlapping outages: the broker is back when the last one ends
         self._cuts: dict[str, int] = {}  # VEN -> connection drops it is in now
+        self._skews: dict[str, float] = {}  # VEN -> how far its clock is off now
         self.vens: list[Ven] = []
         if not scenario.faults:
             return
@@ -61,6 +66,12 @@ class FaultPlayer:
         if fault.kind == "ven_crash":
             yield from self._crash(fault, record)
             return
+        if fault.kind == "latency":
+            yield from self._latency(number, fault, record)
+            return
+        if fault.kind == "clock_skew":
+            yield from self._skew(fault, record)
+            return
         self._outages += 1
         if self._outages == 1:
             self.bus.outage(f"broker outage (fault {number}, simulated)")
@@ -70,13 +81,18 @@ class FaultPlayer:
             self.bus.outage(None)  # reconnect, replay, resync: all at this simulated instant
         record["reconnected_s"] = env.now
 
-    def _drop(self, number: int, fault: FaultSpec,
-              record: dict[str, Any]) -> Generator[Any, Any, None]:
-        """Only the target group's VENs lose their links; overlapping drops count per VEN."""
+    def _targets(self, fault: FaultSpec, record: dict[str, Any]) -> list[str]:
+        """The VEN ids of the fault's target group (or all), noted in its record."""
         targets = [ven_id for ven_id, group in ven_ids(self.scenario)
                    if fault.target in ("all", group.name)]
         record["target"] = fault.target
         record["vens"] = len(targets)
+        return targets
+
+    def _drop(self, number: int, fault: FaultSpec,
+              record: dict[str, Any]) -> Generator[Any, Any, None]:
+        """Only the target group's VENs lose their links; overlapping drops count per VEN."""
+        targets = self._targets(fault, record)
         for ven_id in targets:
             self._cuts[ven_id] = self._cuts.get(ven_id, 0) + 1
         self.bus.drop([v for v in targets if self._cuts[v] == 1],
@@ -86,6 +102,48 @@ class FaultPlayer:
             self._cuts[ven_id] -= 1
         self.bus.drop([v for v in targets if self._cuts[v] == 0], None)
         record["reconnected_s"] = self.kernel.env.now
+
+    def _latency(self, number: int, fault: FaultSpec,
+                 record: dict[str, Any]) -> Generator[Any, Any, None]:
+        """The target's links add the fault's delay (and jitter) both ways for its window;
+        overlapping latencies add up. What is on its way when it ends still arrives late."""
+        record.update(delay_s=fault.delay_s, jitter_s=fault.jitter_s)
+        lags = [self._lag(ven_id) for ven_id in self._targets(fault, record)]
+        before = sum(lag.delayed for lag in lags)
+        for lag in lags:
+            lag.active[number] = (fault.delay_s, fault.jitter_s)
+        yield self.kernel.env.timeout(fault.duration_s)
+        for lag in lags:
+            del lag.active[number]
+        record["messages_delayed"] = sum(lag.delayed for lag in lags) - before
+
+    def _lag(self, client_id: str) -> LinkLag:
+        lag = self.bus.lags.get(client_id)
+        if not isinstance(lag, LinkLag):
+            lag = self.bus.lags[client_id] = LinkLag(
+                f"{self.scenario.seed}:{client_id}", lambda: self.kernel.now, self._later)
+        return lag
+
+    def _later(self, delay_s: float, action: Callable[[], None]) -> None:
+        self.kernel.env.timeout(delay_s).callbacks.append(lambda _event: action())
+
+    def _skew(self, fault: FaultSpec, record: dict[str, Any]) -> Generator[Any, Any, None]:
+        """The target VENs' clocks run `offset_s` off for the window; overlapping skews add."""
+        record["offset_s"] = fault.offset_s
+        targets = self._targets(fault, record)
+        self._shift(targets, fault.offset_s)
+        yield self.kernel.env.timeout(fault.duration_s)
+        self._shift(targets, -fault.offset_s)
+
+    def _shift(self, targets: list[str], offset_s: float) -> None:
+        for ven_id in targets:
+            self._skews[ven_id] = self._skews.get(ven_id, 0.0) + offset_s
+        self._tell_skews(ven for ven in self.vens if ven.ven_id in targets)
+
+    def _tell_skews(self, vens: Any) -> None:
+        for ven in vens:
+            if ven.gateway is not None:
+                ven.gateway.tell(ClockSkew(self._skews.get(ven.ven_id, 0.0)))
 
     def attach(self, vens: list[Ven], rebuild: Callable[[str, FleetGroup], Ven]) -> None:
         """The run's fleet (ticked in this order) and how to build a crashed VEN afresh."""
@@ -115,6 +173,7 @@ class FaultPlayer:
                 fresh = self.rebuild(ven_id, group)
                 at = sum(self._order[v.ven_id] < self._order[ven_id] for v in self.vens)
                 self.vens.insert(at, fresh)
+                self._tell_skews([fresh])  # its clock is as wrong as before the crash
         record["reconnected_s"] = self.kernel.env.now
 
     def summary(self) -> dict[str, Any]:

@@ -1,0 +1,7 @@
+"""Faults a scenario injects: played on simulated time against the in-process broker
+(`FaultPlayer`, `LinkLag`), or on a real broker through a fault-injecting TCP proxy."""
+
+from ven_sim.faults.lag import LinkLag
+from ven_sim.faults.player import FaultPlayer
+
+__all__ = ["FaultPlayer", "LinkLag"]
