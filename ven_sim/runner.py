@@ -36,6 +36,7 @@ from ven_sim.wire import Wire
 DAY_S = 86400.0
 BATCH_INTERVALS = 12  # report intervals one quiet tick may cover at speed max
 ACK_GRACE_S = 10.0  # how long a run waits at its end for event acks still in flight
+LINK_GRACE_S = 30.0  # ... and, faults on a real broker, for VENs still reconnecting
 
 
 @dataclass
@@ -169,11 +170,11 @@ def run_scenario(
     if stop is not None:
         stop.call_on_signal(kernel.stop)
     # Before any actor starts: a scenario with faults needs a broker the run controls.
-    faults = FaultPlayer(kernel, scenario, wire.transport if wire is not None else None)
+    faults = FaultPlayer(kernel, scenario, wire)
     world = World(scenario.start, scenario.weather)
     log = FleetLog()
     recorder = RecorderActor.start(log, dispatcher=dispatcher)
-    transport = wire.transport if wire is not None else None
+    transport = faults.transport  # the wire's, or through the fault proxy to a real broker
     vens = build_fleet(
         scenario,
         world,
@@ -204,6 +205,7 @@ def run_scenario(
         kernel.run(scenario.duration_s, progress)
         if stop is None or not stop.requested:
             _await_acks(vtn, dispatcher, ACK_GRACE_S)
+            faults.await_links(LINK_GRACE_S)
     finally:
         vtn.close()
         for ven in reversed(vens):
@@ -212,6 +214,7 @@ def run_scenario(
         dispatcher.run_until_idle()
         for ven in vens:
             ven.close()
+        faults.finish(log, count=stop is None or not stop.requested)
     rows = log.sorted_rows()
     settlement = Settlement(
         asked.mv.settlement,

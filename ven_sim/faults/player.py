@@ -18,12 +18,14 @@ from typing import Any
 
 from actors.messages import ClockSkew
 from actors.ven import Ven
+from sim.fleetlog import FleetLog
 from sim.scenario import FaultSpec, FleetGroup, Scenario, ven_ids
 from sim.world import iso_utc
 from ven_sim.faults.lag import LinkLag
+from ven_sim.faults.network import NetworkFaults, fault_wire_problem
 from ven_sim.kernel import Kernel
-from ven_sim.transports.base import BaseTransport
 from ven_sim.transports.inprocess import InProcessTransport
+from ven_sim.wire import Wire
 
 __all__ = ["FaultPlayer"]
 
@@ -31,8 +33,7 @@ __all__ = ["FaultPlayer"]
 class FaultPlayer:
     """Starts and ends each fault on the kernel's clock; `summary()` says what happened."""
 
-    def __init__(self, kernel: Kernel, scenario: Scenario,
-                 transport: BaseTransport | None) -> None:
+    def __init__(self, kernel: Kernel, scenario: Scenario, wire: Wire | None) -> None:
         self.kernel = kernel
         self.scenario = scenario
         self.records: list[dict[str, Any]] = []
@@ -40,11 +41,22 @@ class FaultPlayer:
         self._cuts: dict[str, int] = {}  # VEN -> connection drops it is in now
         self._skews: dict[str, float] = {}  # VEN -> how far its clock is off now
         self.vens: list[Ven] = []
+        # What the VENs connect with: through the fault proxy when the broker is real.
+        self.transport = None if wire is None else wire.transport
+        self.net: NetworkFaults | None = None
         if not scenario.faults:
             return
-        if not isinstance(transport, InProcessTransport):
-            raise ValueError("faults need a broker the run controls: add --broker inprocess")
-        self.bus = transport.bus
+        if wire is not None and wire.networked:  # paho to a real broker
+            transport: Any = wire.transport
+            problem = fault_wire_problem(scenario, str(transport.url))
+            if problem is not None:
+                raise ValueError(problem)
+            self.net = NetworkFaults(scenario, transport, lambda: kernel.now)
+            self.transport = self.net.transport
+        elif not isinstance(self.transport, InProcessTransport):
+            raise ValueError(fault_wire_problem(scenario, None))
+        else:
+            self.bus = self.transport.bus
         for number, fault in enumerate(scenario.faults, 1):
             kernel.env.process(self._play(number, fault))
 
@@ -60,6 +72,13 @@ class FaultPlayer:
             "end_s": fault.end_s,
         }
         self.records.append(record)
+        if self.net is not None and fault.kind != "clock_skew":  # on the proxy
+            if fault.kind != "broker_outage":
+                self._targets(fault, record)
+            if fault.kind == "latency":
+                record.update(delay_s=fault.delay_s, jitter_s=fault.jitter_s)
+            yield from self.net.play(env, number, fault, record, lambda: self.vens)
+            return
         if fault.kind == "connection_drop":
             yield from self._drop(number, fault, record)
             return
@@ -176,9 +195,23 @@ class FaultPlayer:
                 self._tell_skews([fresh])  # its clock is as wrong as before the crash
         record["reconnected_s"] = self.kernel.env.now
 
+    def await_links(self, grace_s: float) -> None:
+        """At the run's end on a real broker, give VENs still reconnecting `grace_s`."""
+        if self.net is not None:
+            self.net.await_links(self.vens, grace_s)
+
+    def finish(self, log: FleetLog, count: bool) -> None:
+        """After the VENs closed: count on the broker what reached it (`count`), close."""
+        if self.net is not None:
+            if count:
+                self.net.count(log)
+            self.net.close()
+
     def summary(self) -> dict[str, Any]:
         """`faults`, `telemetry_lost` and `telemetry_replayed` (nothing without faults)."""
         if not self.scenario.faults:
             return {}
+        if self.net is not None:
+            return {"faults": self.records, **self.net.summary()}
         return {"faults": self.records, "telemetry_lost": self.bus.telemetry_lost,
                 "telemetry_replayed": self.bus.telemetry_replayed}
