@@ -14,6 +14,7 @@ from sim.scenario_loader import load_scenario
 from ven_sim.faults import FaultPlayer
 from ven_sim.kernel import Kernel
 from ven_sim.transports.inprocess import InProcessTransport
+from ven_sim.wire import Wire
 
 from .test_faults import OUTAGE, run
 
@@ -41,7 +42,7 @@ def test_latency_delays_only_its_groups_messages_both_ways_and_keeps_their_order
     scenario = load_scenario(with_fault(tmp_path, LATENCY))
     kernel = Kernel("max", Dispatcher("latency", depth_first=True))
     transport = InProcessTransport()
-    FaultPlayer(kernel, scenario, transport)
+    FaultPlayer(kernel, scenario, Wire(transport, "in-process bus", networked=False))
     env = kernel.env
     arrivals: dict[str, list[tuple[float, float]]] = {"home": [], "solar": [], "to_home": []}
 
