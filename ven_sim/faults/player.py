@@ -79,18 +79,14 @@ class FaultPlayer:
                 record.update(delay_s=fault.delay_s, jitter_s=fault.jitter_s)
             yield from self.net.play(env, number, fault, record, lambda: self.vens)
             return
-        if fault.kind == "connection_drop":
-            yield from self._drop(number, fault, record)
-            return
-        if fault.kind == "ven_crash":
-            yield from self._crash(fault, record)
-            return
-        if fault.kind == "latency":
-            yield from self._latency(number, fault, record)
-            return
-        if fault.kind == "clock_skew":
-            yield from self._skew(fault, record)
-            return
+        plays = {"broker_outage": self._outage, "connection_drop": self._drop,
+                 "ven_crash": self._crash, "latency": self._latency, "clock_skew": self._skew}
+        yield from plays[fault.kind](number, fault, record)
+
+    def _outage(self, number: int, fault: FaultSpec,
+                record: dict[str, Any]) -> Generator[Any, Any, None]:
+        """Every link drops for the window; overlapping outages end with the last one."""
+        env = self.kernel.env
         self._outages += 1
         if self._outages == 1:
             self.bus.outage(f"broker outage (fault {number}, simulated)")
@@ -146,7 +142,8 @@ class FaultPlayer:
     def _later(self, delay_s: float, action: Callable[[], None]) -> None:
         self.kernel.env.timeout(delay_s).callbacks.append(lambda _event: action())
 
-    def _skew(self, fault: FaultSpec, record: dict[str, Any]) -> Generator[Any, Any, None]:
+    def _skew(self, _number: int, fault: FaultSpec,
+              record: dict[str, Any]) -> Generator[Any, Any, None]:
         """The target VENs' clocks run `offset_s` off for the window; overlapping skews add."""
         record["offset_s"] = fault.offset_s
         targets = self._targets(fault, record)
@@ -169,7 +166,8 @@ class FaultPlayer:
         self.vens, self.rebuild = vens, rebuild
         self._order = {ven.ven_id: i for i, ven in enumerate(vens)}
 
-    def _crash(self, fault: FaultSpec, record: dict[str, Any]) -> Generator[Any, Any, None]:
+    def _crash(self, _number: int, fault: FaultSpec,
+               record: dict[str, Any]) -> Generator[Any, Any, None]:
         """The target VENs die (actors stopped, link gone, will published); after the
         fault's duration each is built afresh with the same identity and reconnects."""
         targets = [(ven_id, group) for ven_id, group in ven_ids(self.scenario)

@@ -20,7 +20,6 @@ import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,6 +39,8 @@ from ven_sim.transports.base import (
 from ven_sim.transports.endpoints import BrokerURL
 from ven_sim.transports.mqtt import TlsFiles
 from ven_sim.transports.paho import PahoTransport
+
+from ..helpers import wait_for
 
 VENS = 200
 BACK_WITHIN_S = 30.0
@@ -133,15 +134,6 @@ class Counter:
             if wait_for(lambda: n in self.markers, 0.5):  # noqa: B023 - waited for at once
                 return True
         return False
-
-
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto not installed")
