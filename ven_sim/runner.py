@@ -225,7 +225,8 @@ def run_scenario(
         asked.mv.caiso_cap,
     )
     events = [
-        _event_summary(w, rows, scenario, windows, settlement, warmup_s, log.opt_outs)
+        _event_summary(w, rows, scenario, windows, settlement, warmup_s, log.opt_outs,
+                       faults.gaps)
         for w in windows
     ]
     if warmup_s:  # simulated for the prior-day baselines' history, left out of the outputs
@@ -250,7 +251,7 @@ def run_scenario(
         scenario.speed, kernel.lags_s, summary.get("mqtt"), scenario.report_interval_s
     ))
     summary.update(dispatcher.supervisor.summary())  # actor_restarts, failed_vens
-    summary.update(faults.summary())
+    summary.update(faults.summary(warmup_s))
     if stop is not None and stop.requested:
         summary["interrupted_at"] = iso_utc(scenario.start.timestamp() + kernel.now)
         for event in summary["events"]:
@@ -281,16 +282,19 @@ def control_group(scenario: Scenario, ven_ids: list[str]) -> frozenset[str]:
 
 
 def _with_warmup(scenario: Scenario) -> tuple[Scenario, float]:
-    """The scenario to simulate: `mv.warmup_days` earlier, events at the same instants."""
+    """The scenario to simulate: `mv.warmup_days` earlier, events and faults at the same
+    instants."""
     warmup_s = scenario.mv.warmup_days * DAY_S
     if not warmup_s:
         return scenario, 0.0
     events = tuple(dataclasses.replace(e, start_s=e.start_s + warmup_s) for e in scenario.events)
+    faults = tuple(dataclasses.replace(f, start_s=f.start_s + warmup_s) for f in scenario.faults)
     return dataclasses.replace(
         scenario,
         start=scenario.start - timedelta(seconds=warmup_s),
         duration_s=scenario.duration_s + warmup_s,
         events=events,
+        faults=faults,
     ), warmup_s
 
 
@@ -313,8 +317,9 @@ def _event_summary(
     settlement: Settlement,
     warmup_s: float,
     opt_outs: list[tuple[str, str, float]],
+    gaps: list[tuple[str, float, float]],
 ) -> dict[str, Any]:
-    result = evaluate_event(window, rows, settlement, windows)
+    result = evaluate_event(window, rows, settlement, windows, gaps)
     epoch = scenario.start.timestamp()
     result["start"] = iso_utc(epoch + window.start)
     result["end"] = iso_utc(epoch + window.end)

@@ -40,6 +40,7 @@ class FaultPlayer:
         self._outages = 0  # overlapping outages: the broker is back when the last one ends
         self._cuts: dict[str, int] = {}  # VEN -> connection drops it is in now
         self._skews: dict[str, float] = {}  # VEN -> how far its clock is off now
+        self.gaps: list[tuple[str, float, float]] = []  # (VEN, from, to): crashed, no reports
         self.vens: list[Ven] = []
         # What the VENs connect with: through the fault proxy when the broker is real.
         self.transport = None if wire is None else wire.transport
@@ -183,6 +184,7 @@ class FaultPlayer:
             if ven.connection is not None:
                 ven.connection.crash()  # type: ignore[attr-defined]
             ven.stop()
+        self.gaps += [(ven.ven_id, fault.start_s, fault.end_s) for ven in down]
         yield self.kernel.env.timeout(fault.duration_s)
         yield self.kernel.env.timeout(0)  # after this instant's tick: it starts from here
         for ven_id, group in targets:
@@ -205,10 +207,15 @@ class FaultPlayer:
                 self.net.count(log)
             self.net.close()
 
-    def summary(self) -> dict[str, Any]:
-        """`faults`, `telemetry_lost` and `telemetry_replayed` (nothing without faults)."""
+    def summary(self, warmup_s: float = 0.0) -> dict[str, Any]:
+        """`faults`, `telemetry_lost` and `telemetry_replayed` (nothing without faults);
+        seconds on the scenario's own clock (after `warmup_s` of warm-up)."""
         if not self.scenario.faults:
             return {}
+        for record in self.records:
+            for key in ("start_s", "end_s", "reconnected_s"):
+                if record.get(key) is not None:
+                    record[key] -= warmup_s
         if self.net is not None:
             return {"faults": self.records, **self.net.summary()}
         return {"faults": self.records, "telemetry_lost": self.bus.telemetry_lost,
