@@ -135,3 +135,42 @@ def test_a_paced_run_through_an_outage_of_mosquitto_loses_no_telemetry(
     assert sorted(reports) == [f"ven-homes-000{i}" for i in (1, 2, 3, 4)]
     for stamps in reports.values():
         assert stamps == grid
+
+
+# Two groups: the first loses its connections, the second's are slow, at the same time.
+FLATS = "    count: 2\n  - name: flats\n    template: apartment\n    count: 2\n"
+DROP_AND_LATENCY = SHORT.replace("speed: max", "speed: 1200").replace(
+    "    count: 4\n", FLATS) + """\
+faults:
+  - kind: connection_drop
+    target: homes
+    start: "+70m"
+    duration: 20m
+  - kind: latency
+    target: flats
+    start: "+50m"
+    duration: 1h
+    delay: 30s
+    jitter: 30s
+"""
+
+
+def test_a_drop_and_a_latency_on_mosquitto_touch_only_their_groups(
+        mosquitto, tmp_path: Path) -> None:
+    scenario = tmp_path / "drop.yaml"
+    scenario.write_text(DROP_AND_LATENCY)
+    client = mosquitto.client_cert("vens")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [
+        "run", str(scenario), "--broker", mosquitto.url, "--ca", str(mosquitto.ca_path),
+        "--cert", str(client.cert), "--key", str(client.key), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    latency, drop = summary["faults"]  # in the order they started
+    assert drop["target"] == "homes" and drop["vens"] == 2
+    assert drop["reconnected_s"] is not None and drop["reconnected_s"] >= 90 * 60
+    assert latency["target"] == "flats" and latency["vens"] == 2
+    assert latency["delay_s"] == 30.0 and latency["chunks_delayed"] > 0
+    assert summary["proxy"]["cut"] == 2  # the homes' connections; the flats' were only slow
+    assert summary["telemetry_lost"] == 0 and summary["telemetry_replayed"] >= 2 * 3
+    assert summary["mqtt"]["acks"] == 4 and summary["mqtt"]["errors"] == 0
