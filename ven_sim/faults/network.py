@@ -72,7 +72,8 @@ class NetworkFaults:
         self.arrived: dict[tuple[str, int], float] = {}  # (VEN, timestamp) -> first arrival
         self.counter = direct.open(f"fault-counter-{uuid.uuid4().hex[:8]}", self._on_telemetry)
         self.counter.subscribe(contract.EVERY_VEN.telemetry)
-        self.lost = self.replayed = 0
+        self.lost: int | None = None  # None: not counted (a run stopped by a signal)
+        self.replayed: int | None = None
         self.windows: list[tuple[float, float, str | None]] = []  # links cut: start, end, target
 
     def play(self, env: Any, number: int, fault: FaultSpec, record: dict[str, Any],

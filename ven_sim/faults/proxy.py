@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 __all__ = ["FaultProxy"]
@@ -84,6 +84,7 @@ class FaultProxy:
 
     def close(self) -> None:
         if not self._thread.is_alive():
+            self._loop.close()
             return
         asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(START_TIMEOUT_S)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -91,7 +92,8 @@ class FaultProxy:
         self._loop.close()
 
     # -- the proxy's loop thread -----------------------------------------------------------
-    def _call(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
+    def _call(self, fn: Callable[..., None], *args: object) -> None:
+        """Run `fn(*args)` on the proxy's loop and wait for it: its state is the loop's."""
         asyncio.run_coroutine_threadsafe(_run(fn, *args), self._loop).result(START_TIMEOUT_S)
 
     async def _listen(self) -> None:
@@ -204,5 +206,5 @@ class _Pipe:
             self.abort()  # the far side is gone: the reader of this way stops too
 
 
-async def _run(fn, *args) -> None:  # type: ignore[no-untyped-def]
+async def _run(fn: Callable[..., None], *args: object) -> None:
     fn(*args)
