@@ -23,6 +23,7 @@ import pykka
 from actors.connection import Connection
 from actors.messages import (
     Attach,
+    ClockSkew,
     ConfigChanged,
     EventAck,
     EventEnded,
@@ -58,6 +59,7 @@ class GatewayActor(DispatchedActor):
         self.ven_id = ven_id
         self.controller = controller
         self.clock = clock  # epoch seconds: simulated in a scenario, wall time when live
+        self.skew_s = 0.0  # how far this VEN's clock is off (a clock_skew fault)
         self.topics = contract.topics(ven_id)
         self.config: dict[str, Any] = {**DEFAULT_CONFIG, **(config or {})}
         self.acks = AckCache()
@@ -98,6 +100,8 @@ class GatewayActor(DispatchedActor):
         elif isinstance(message, Subscribe):
             self.listeners.append(message.ref)
             message.ref.tell(LinkState(self.connected))  # where the link stands now
+        elif isinstance(message, ClockSkew):
+            self.skew_s = message.offset_s
         elif isinstance(message, ConfigChanged):  # from the shadow syncer's delta
             self.config.update(message.config)
         else:
@@ -113,9 +117,16 @@ class GatewayActor(DispatchedActor):
         if last is not None and telemetry.epoch - last < interval - 1e-6:
             return  # the controller reports more often than the backend asked for
         self.last_publish_epoch = telemetry.epoch
-        payload = contract.encode(contract.telemetry_payload(telemetry))
+        document = contract.telemetry_payload(telemetry)
+        if self.skew_s:  # stamped by this VEN's wrong clock; what it measured is the same
+            document["timestamp"] = int(round(telemetry.epoch + self.skew_s))
+        payload = contract.encode(document)
         for topic in self.topics.telemetry_out:
             self._publish(topic, payload)
+
+    def _now(self) -> float:
+        """This VEN's clock: true time unless a clock_skew fault puts it off."""
+        return self.clock() + self.skew_s
 
     # -- commands -----------------------------------------------------------------
     def _on_command(self, raw: bytes) -> None:
@@ -125,7 +136,7 @@ class GatewayActor(DispatchedActor):
             logger.info("%s: bad command: %s", self.ven_id, command.error)
             if command.correlation_id is not None:
                 self._send_ack(
-                    contract.error_ack_payload(command, ven_id=self.ven_id, ts=self.clock())
+                    contract.error_ack_payload(command, ven_id=self.ven_id, ts=self._now())
                 )
             return
         cid = command.correlation_id
@@ -135,7 +146,7 @@ class GatewayActor(DispatchedActor):
         if (pending is not None or cached is not None) and earlier != command.digest:
             self.errors += 1  # not cached: the first command's ack stays the answer
             error = contract.ack_payload(
-                command, ven_id=self.ven_id, ts=self.clock(), status="error",
+                command, ven_id=self.ven_id, ts=self._now(), status="error",
                 error=f"correlationId {cid!r} was already used for another command",
             )
             self._publish(self.topics.ack, contract.encode(error))
@@ -219,7 +230,7 @@ class GatewayActor(DispatchedActor):
         for ref in self.listeners:
             ref.tell(ack)
         if command is not None:
-            self._send_ack(contract.event_ack_payload(command, ack, ts=self.clock()),
+            self._send_ack(contract.event_ack_payload(command, ack, ts=self._now()),
                            command.digest)
 
     def _on_event_ended(self, ended: EventEnded) -> None:
@@ -241,7 +252,7 @@ class GatewayActor(DispatchedActor):
 
     def _ack(self, command: Command, *, status: str = "success", **extra: Any) -> None:
         payload = contract.ack_payload(
-            command, ven_id=self.ven_id, ts=self.clock(), status=status, **extra
+            command, ven_id=self.ven_id, ts=self._now(), status=status, **extra
         )
         self._send_ack(payload, command.digest)
 
@@ -252,7 +263,7 @@ class GatewayActor(DispatchedActor):
             logger.warning("%s: ack for %s not sent: %s", self.ven_id, payload.get("op"), exc)
             failed = CommandError(payload.get("correlationId"), payload.get("op"),
                                   f"the ack could not be sent: {exc}")
-            payload = contract.error_ack_payload(failed, ven_id=self.ven_id, ts=self.clock())
+            payload = contract.error_ack_payload(failed, ven_id=self.ven_id, ts=self._now())
             raw = contract.encode(payload)
         self.acks.put(payload.get("correlationId"), payload, digest)
         self._publish(self.topics.ack, raw)

@@ -143,6 +143,13 @@ class LinkState:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockSkew:
+    """A clock_skew fault -> gateway: stamp what goes on the wire `offset_s` off true time."""
+
+    offset_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class ConfigChanged:
     """Gateway -> subscribers: the VEN's settings changed (set/setConfig or a shadow delta)."""
 

@@ -102,3 +102,7 @@ MAX_SCENARIO_BYTES = 1_000_000  # a scenario file; real ones are a few KB
 MAX_SCENARIO_VALUES = 100_000  # values a scenario expands to: bounds YAML alias bombs
 MAX_VENS_PER_RUN = 20_000  # VENs one process runs; more go to the fleet's workers
 MAX_REPORTS_PER_RUN = 20_000_000  # telemetry rows one run keeps in memory (~4 GB)
+
+# -- faults a scenario may inject ----------------------------------------------------------
+MAX_FAULT_LATENCY_S = 600.0  # a latency fault's delay plus jitter; beyond it the link is gone
+MAX_CLOCK_SKEW_S = 7 * 86400.0  # a clock_skew fault's offset, either way

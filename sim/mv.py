@@ -34,6 +34,7 @@ from sim.counterfactual import comfort, counterfactual_rows, day_peaks, rebound,
 from sim.fleetlog import Row
 
 REBOUND_WINDOW_S = 3600.0
+Gap = tuple[str, float, float]  # (VEN id, from, to): a VEN down, with no telemetry
 METHODS = ("pre_window", "caiso_10in10", "pjm_hi4of5", "control_group", "counterfactual")
 
 
@@ -125,14 +126,22 @@ def evaluate_event(
     rows: list[Row],
     settlement: Settlement | None = None,
     windows: Sequence[EventWindow] = (),
+    gaps: Sequence[Gap] = (),
 ) -> dict[str, object]:
-    """M&V for one event over the VENs it targeted; `windows`: all the run's events."""
+    """M&V for one event over the VENs it targeted; `windows`: all the run's events.
+
+    `gaps` are (VEN, from, to) spans a VEN was down (a ven_crash) and reported nothing. The
+    settlement fills them at the VEN's baseline: no metered data, no credit, and the event's
+    mean delivered kW is over the whole event, not only the intervals that were reported.
+    """
     settlement = settlement or Settlement()
     windows = windows or (event,)
     targeted = set(event.vens)
     per_ven = series_by_ven(r for r in rows if r.ven_id in targeted)
     truth = true_delivery(event, rows, windows)
-    methods = _methods(event, rows, per_ven, windows, settlement, truth["counterfactual_kw"])
+    filled = _filled(event, gaps)
+    methods = _methods(event, rows, per_ven, windows, settlement, truth["counterfactual_kw"],
+                       filled)
     settled = methods.get(settlement.method) or {}
     minutes = sum(
         r.comfort_minutes
@@ -158,7 +167,19 @@ def evaluate_event(
         **comfort(event, rows, windows, REBOUND_WINDOW_S),
         **truth,
         "baselines": methods,
+        **({"gap_filled_ven_hours": round(sum(b - a for spans in filled.values()
+                                              for a, b in spans) / 3600.0, 3)}
+           if filled else {}),
     }
+
+
+def _filled(event: EventWindow, gaps: Sequence[Gap]) -> dict[str, list[tuple[float, float]]]:
+    """Per targeted VEN, the parts of the event it was down for."""
+    out: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for ven, begin, end in gaps:
+        if ven in event.vens and begin < event.end and end > event.start:
+            out[ven].append((max(begin, event.start), min(end, event.end)))
+    return dict(out)
 
 
 def _methods(
@@ -168,6 +189,7 @@ def _methods(
     windows: Sequence[EventWindow],
     settlement: Settlement,
     counterfactual_kw: object,
+    filled: dict[str, list[tuple[float, float]]],
 ) -> dict[str, dict[str, float | None]]:
     hours = (event.end - event.start) / 3600.0
     cf_by_ven: dict[str, float] = defaultdict(float)
@@ -188,7 +210,8 @@ def _methods(
             if baseline is None:  # one VEN short of history: the fleet figure is unknown
                 totals[method] = None
                 continue
-            kw, kwh = delivered(samples, baseline, event.start, event.end)
+            estimated = [(a, b, baseline) for a, b in filled.get(ven, ())]  # no credit
+            kw, kwh = delivered([*samples, *estimated], baseline, event.start, event.end)
             total[0] += baseline
             total[1] += kw
             total[2] += kwh

@@ -66,17 +66,21 @@ class EventSpec:
 
 
 # What a scenario's `faults:` list may hold.
-FAULT_KINDS = ("broker_outage", "connection_drop", "ven_crash")
+FAULT_KINDS = ("broker_outage", "connection_drop", "ven_crash", "latency", "clock_skew")
 
 
 @dataclass(frozen=True)
 class FaultSpec:
-    """Something going wrong on simulated time: the broker away, or a group's links dropped."""
+    """Something going wrong on simulated time: the broker away, a group's links dropped or
+    slow, VENs crashed, or their clocks wrong."""
 
     kind: str  # one of FAULT_KINDS
     start_s: float
     duration_s: float
     target: str | None = None  # a fleet group name or "all"; for ven_crash also a VEN id
+    delay_s: float = 0.0  # latency: added to each message, both ways
+    jitter_s: float = 0.0  # latency: up to this much more, drawn per message
+    offset_s: float = 0.0  # clock_skew: the VENs' clocks run this far ahead (behind if < 0)
 
     @property
     def end_s(self) -> float:

@@ -35,7 +35,6 @@ from sim.limits import (
 from sim.occupants import OptOutSpec
 from sim.scenario import (
     EventSpec,
-    FaultSpec,
     FleetGroup,
     MvSpec,
     Scenario,
@@ -43,11 +42,11 @@ from sim.scenario import (
     Weather,
     duration_seconds,
     format_duration,
-    is_ven_id,
     parse_duration,
     read_scenario_text,
     show_value,
 )
+from sim.scenario_faults import read_faults
 from sim.scenario_sanity import sanity_warnings
 
 _HHMM_RE = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?$")
@@ -282,7 +281,7 @@ class _Loader:
             weather=self.weather(d["weather"]), fleet=fleet,
             events=self.events(d.get("events", []), start, duration, report, fleet),
             source=self.source, description=d.get("description", ""), mv=self.mv(d.get("mv", {})),
-            faults=self.faults(d.get("faults", []), start, duration, fleet),
+            faults=read_faults(self, d.get("faults", []), start, duration, fleet, _suggest),
             opt_out=OptOutSpec.from_dict(d.get("occupants")),
         )
         problem = size_problem(scenario)
@@ -369,31 +368,6 @@ class _Loader:
             kw, per = e.get("requested_kw"), e.get("per_ven_kw")
             out.append(EventSpec(e["id"], begin, length, None if kw is None else float(kw),
                                  None if per is None else float(per), target))
-        return tuple(out)
-
-    def faults(self, faults: list[dict], start: datetime, duration: float,
-               fleet: tuple[FleetGroup, ...]) -> tuple[FaultSpec, ...]:
-        out, groups = [], [g.name for g in fleet]
-        for i, f in enumerate(faults):
-            at = ("faults", i)
-            begin = self.event_start((*at, "start"), f["start"], start)
-            length = self.duration((*at, "duration"), f["duration"])
-            if not 0 <= begin < duration:
-                self.fail((*at, "start"), "must lie within the scenario "
-                          f"(+0 to +{format_duration(duration)})", f["start"])
-            if begin + length > duration:
-                self.fail((*at, "duration"), "runs past the scenario end "
-                          f"(+{format_duration(duration)})", f["duration"])
-            target = f.get("target")
-            if target is None and f["kind"] != "broker_outage":
-                self.fail((*at, "target"), f"a {f['kind']} needs a fleet group or all")
-            if target is not None and f["kind"] == "broker_outage":
-                self.fail((*at, "target"), "a broker_outage takes all the VENs: no target", target)
-            if target not in (None, "all", *groups) and not (f["kind"] == "ven_crash"
-                                                             and is_ven_id(target, fleet)):
-                self.fail((*at, "target"), f"is not a fleet group ({', '.join(groups)} or all)",
-                          target, _suggest(target, groups))
-            out.append(FaultSpec(f["kind"], begin, length, target))
         return tuple(out)
 
     def event_start(self, path: Path, text: str, start: datetime) -> float:

@@ -18,6 +18,7 @@ PACKAGES = (
     "ven_sim.broker",
     "ven_sim.certs",
     "ven_sim.cli",
+    "ven_sim.faults",
     "ven_sim.fleet",
     "ven_sim.live",
     "ven_sim.transports",

@@ -36,6 +36,7 @@ from ven_sim.wire import Wire
 DAY_S = 86400.0
 BATCH_INTERVALS = 12  # report intervals one quiet tick may cover at speed max
 ACK_GRACE_S = 10.0  # how long a run waits at its end for event acks still in flight
+LINK_GRACE_S = 30.0  # ... and, faults on a real broker, for VENs still reconnecting
 
 
 @dataclass
@@ -169,11 +170,11 @@ def run_scenario(
     if stop is not None:
         stop.call_on_signal(kernel.stop)
     # Before any actor starts: a scenario with faults needs a broker the run controls.
-    faults = FaultPlayer(kernel, scenario, wire.transport if wire is not None else None)
+    faults = FaultPlayer(kernel, scenario, wire)
     world = World(scenario.start, scenario.weather)
     log = FleetLog()
     recorder = RecorderActor.start(log, dispatcher=dispatcher)
-    transport = wire.transport if wire is not None else None
+    transport = faults.transport  # the wire's, or through the fault proxy to a real broker
     vens = build_fleet(
         scenario,
         world,
@@ -204,6 +205,7 @@ def run_scenario(
         kernel.run(scenario.duration_s, progress)
         if stop is None or not stop.requested:
             _await_acks(vtn, dispatcher, ACK_GRACE_S)
+            faults.await_links(LINK_GRACE_S)
     finally:
         vtn.close()
         for ven in reversed(vens):
@@ -212,6 +214,7 @@ def run_scenario(
         dispatcher.run_until_idle()
         for ven in vens:
             ven.close()
+        faults.finish(log, count=stop is None or not stop.requested)
     rows = log.sorted_rows()
     settlement = Settlement(
         asked.mv.settlement,
@@ -222,7 +225,8 @@ def run_scenario(
         asked.mv.caiso_cap,
     )
     events = [
-        _event_summary(w, rows, scenario, windows, settlement, warmup_s, log.opt_outs)
+        _event_summary(w, rows, scenario, windows, settlement, warmup_s, log.opt_outs,
+                       faults.gaps)
         for w in windows
     ]
     if warmup_s:  # simulated for the prior-day baselines' history, left out of the outputs
@@ -249,7 +253,7 @@ def run_scenario(
         scenario.speed, kernel.lags_s, summary.get("mqtt"), scenario.report_interval_s
     ))
     summary.update(dispatcher.supervisor.summary())  # actor_restarts, failed_vens
-    summary.update(faults.summary())
+    summary.update(faults.summary(warmup_s))
     if stop is not None and stop.requested:
         summary["interrupted_at"] = iso_time(scenario.start.timestamp() + kernel.now,
                                              scenario.zone)
@@ -281,16 +285,19 @@ def control_group(scenario: Scenario, ven_ids: list[str]) -> frozenset[str]:
 
 
 def _with_warmup(scenario: Scenario) -> tuple[Scenario, float]:
-    """The scenario to simulate: `mv.warmup_days` earlier, events at the same instants."""
+    """The scenario to simulate: `mv.warmup_days` earlier, events and faults at the same
+    instants."""
     warmup_s = scenario.mv.warmup_days * DAY_S
     if not warmup_s:
         return scenario, 0.0
     events = tuple(dataclasses.replace(e, start_s=e.start_s + warmup_s) for e in scenario.events)
+    faults = tuple(dataclasses.replace(f, start_s=f.start_s + warmup_s) for f in scenario.faults)
     return dataclasses.replace(
         scenario,
         start=scenario.start - timedelta(seconds=warmup_s),
         duration_s=scenario.duration_s + warmup_s,
         events=events,
+        faults=faults,
     ), warmup_s
 
 
@@ -313,8 +320,9 @@ def _event_summary(
     settlement: Settlement,
     warmup_s: float,
     opt_outs: list[tuple[str, str, float]],
+    gaps: list[tuple[str, float, float]],
 ) -> dict[str, Any]:
-    result = evaluate_event(window, rows, settlement, windows)
+    result = evaluate_event(window, rows, settlement, windows, gaps)
     epoch = scenario.start.timestamp()
     result["start"] = iso_time(epoch + window.start, scenario.zone)
     result["end"] = iso_time(epoch + window.end, scenario.zone)

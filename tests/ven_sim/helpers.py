@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
@@ -66,3 +68,13 @@ class Probe:
         self.client.disconnect()
         done.wait(TIMEOUT_S)
         self.client.loop_stop()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    """Poll `condition` until it holds or `timeout` (wall seconds, generous) has passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()

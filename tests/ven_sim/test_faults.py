@@ -226,3 +226,35 @@ def test_ven_crashes_are_validated_with_file_and_line(tmp_path: Path) -> None:
     path = drop_scenario(tmp_path, target="ven-homes-0001")  # a drop takes a group
     with pytest.raises(ScenarioError, match=r":\d+: faults\[0\]\.target: is not a fleet group"):
         load_scenario(path)
+
+
+def test_a_crashed_vens_gap_is_settled_at_its_baseline(tmp_path: Path) -> None:
+    """The homes are down 45 min of the 2 h event: those VEN-hours are filled at each home's
+    baseline (no credit), so the mean delivered kW is over the whole event."""
+    from sim.mv import Settlement, evaluate_event
+
+    result, _ = run(crash_scenario(tmp_path))
+    [event] = result.summary["events"]
+    assert event["gap_filled_ven_hours"] == 12 * 0.75
+    for figures in event["baselines"].values():  # every method: kW over all of the 2 h
+        if figures["delivered_kwh"] is not None:
+            assert figures["delivered_kw"] == pytest.approx(figures["delivered_kwh"] / 2, abs=2e-3)
+    # Unfilled, the homes' mean would be over the intervals they reported: credit for time
+    # they were down, a higher delivered kW than they earned.
+    [window] = result.windows
+    unfilled = evaluate_event(window, result.log.sorted_rows(), Settlement(
+        window_s=result.scenario.baseline_window_s,
+        start_epoch=result.scenario.start.timestamp()), result.windows)
+    assert unfilled["delivered_kwh"] == event["delivered_kwh"]
+    assert unfilled["delivered_kw"] > event["delivered_kw"]
+    assert "gap_filled_ven_hours" not in unfilled
+
+
+def test_faults_play_on_the_scenarios_day_after_a_warm_up(tmp_path: Path) -> None:
+    path = tmp_path / "warm.yaml"
+    path.write_text(OUTAGE.read_text().replace("faults:", "mv: {warmup_days: 1}\nfaults:"))
+    result, _ = run(path)
+    [fault] = result.summary["faults"]
+    assert fault["start"] == "2026-07-15T15:30:00Z" and fault["start_s"] == 55800.0
+    assert fault["reconnected_s"] == 58500.0
+    assert result.summary["telemetry_replayed"] == 24 * 9 * 2  # the same 45 min, not earlier

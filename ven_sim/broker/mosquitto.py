@@ -150,6 +150,13 @@ class Mosquitto:
             proc.kill()
             proc.wait()
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no goodbye to any client, nothing saved (start() again)."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+
     def __enter__(self) -> Mosquitto:
         return self.start()
 

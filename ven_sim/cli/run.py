@@ -101,9 +101,11 @@ def run(
     loaded = _load(scenario, seed=seed, speed=speed, vens=vens)
     if broker["broker"] not in (None, "inprocess") and loaded.speed == "max":
         raise click.UsageError("a network broker needs a paced run: add --speed 600 (or any N)")
-    if loaded.faults and broker["broker"] != "inprocess":
-        raise click.UsageError("this scenario has faults: they play on a broker the run "
-                               "controls, add --broker inprocess")
+    from ven_sim.faults import fault_wire_problem
+
+    problem = fault_wire_problem(loaded, broker["broker"])
+    if problem is not None:
+        raise click.UsageError(problem)
     if out_dir is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = str(Path("runs") / f"{loaded.name}-{stamp}")

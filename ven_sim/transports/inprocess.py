@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sim import contract
 from sim.limits import OFFLINE_BUFFER_MESSAGES
@@ -43,6 +45,7 @@ class InProcessBus:
         self.published = 0
         self.down: str | None = None  # why the broker is away (an outage fault), or None
         self.cut: dict[str, str] = {}  # client ID -> why its link is dropped (connection_drop)
+        self.lags: dict[str, Carrier] = {}  # client ID -> its slow link (a latency fault)
         self.telemetry_lost = 0  # telemetry dropped from a full offline buffer
         self.telemetry_replayed = 0  # telemetry sent late, after an outage
 
@@ -141,6 +144,12 @@ def _relink(clients: list[_InProcessConnection], reason: str | None) -> None:
             conn._replay()
 
 
+class Carrier(Protocol):
+    """A slow link (ven_sim.faults.LinkLag): runs `deliver` once the message has crossed."""
+
+    def carry(self, direction: str, topic: str, deliver: Callable[[], None]) -> None: ...
+
+
 @dataclass
 class _InProcessConnection(BaseConnection):
     bus: InProcessBus
@@ -168,15 +177,21 @@ class _InProcessConnection(BaseConnection):
                 self.bus.telemetry_lost += _is_telemetry(lost_topic)
             self._offline.append((topic, payload))
             return
+        self._send(topic, payload)
+
+    def _send(self, topic: str, payload: bytes) -> None:
         self.stats.published += 1
-        self.bus.publish(topic, payload)
+        lag = self.bus.lags.get(self.client_id)
+        if lag is None:
+            self.bus.publish(topic, payload)
+        else:
+            lag.carry("out", topic, lambda: self.bus.publish(topic, payload))
 
     def _replay(self) -> None:
         while self._offline and self.connected:
             topic, payload = self._offline.popleft()
             self.bus.telemetry_replayed += _is_telemetry(topic)
-            self.stats.published += 1
-            self.bus.publish(topic, payload)
+            self._send(topic, payload)
         while self._held and self.connected:
             self._deliver(*self._held.popleft())
 
@@ -196,8 +211,16 @@ class _InProcessConnection(BaseConnection):
                 self.stats.dropped += 1
             self._held.append((topic, payload))
             return
-        self.stats.received += 1
-        self.on_message(topic, payload)
+        lag = self.bus.lags.get(self.client_id)
+        if lag is None:
+            self._receive(topic, payload)
+        else:
+            lag.carry("in", topic, lambda: self._receive(topic, payload))
+
+    def _receive(self, topic: str, payload: bytes) -> None:
+        if self._open:  # not closed while the message was on its way
+            self.stats.received += 1
+            self.on_message(topic, payload)
 
     def crash(self) -> None:
         """The client's process died: no goodbye, the broker publishes its will."""

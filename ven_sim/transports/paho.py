@@ -94,6 +94,15 @@ class PahoTransport(BaseTransport):
         self.loop.call_soon(conn.start)
         return conn
 
+    def sibling(self, url: BrokerURL) -> PahoTransport:
+        """A transport to `url` with these settings and certificates, on this one's loop
+        (a fault-injecting proxy in front of the same broker). Close it before this one."""
+        return PahoTransport(
+            url, self._tls, keepalive=self.keepalive, loop=self.loop,
+            offline_buffer=self.offline_buffer, max_publish_rate=self.max_publish_rate,
+            backoff=self.backoff, rng=self.rng, alpn=self.alpn, observer=self.observer,
+        )
+
     def prepare(self, client_id: str) -> None:
         """Create `client_id`'s client (and load its certificate) now, for a later `open()`.
 
