@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import pykka
@@ -38,7 +39,7 @@ from actors.messages import (
 )
 from actors.runtime import DispatchedActor, Dispatcher
 from sim.comfort_tally import ComfortTally
-from sim.curtailment import CircuitInfo, ShedPlanner, restore_schedule
+from sim.curtailment import CircuitInfo, ShedPlanner, restore_plan
 from sim.models.base import breaker_amps_for
 from sim.occupants import Occupants
 from sim.shed_estimate import estimated_shed_kw
@@ -56,6 +57,7 @@ class ControllerActor(DispatchedActor):
         *,
         panel_amps: int,
         restore_stagger_s: float = 120.0,
+        restore_window: tuple[float, float] | None = None,
         seed: int = 0,
         t0: float = 0.0,
         dispatcher: Dispatcher | None = None,
@@ -68,6 +70,7 @@ class ControllerActor(DispatchedActor):
         self.world = world
         self.panel_amps = panel_amps
         self.restore_stagger_s = restore_stagger_s
+        self.restore_window = restore_window  # None: one circuit per stagger (sim.curtailment)
         self._seed = seed
         self.circuits: dict[str, pykka.ActorRef[Any]] = {}
         self.info: dict[str, CircuitInfo] = {}
@@ -370,11 +373,11 @@ class ControllerActor(DispatchedActor):
         # Only what was shed comes back, the last-resort loads (batteries) first.
         shed = {cid for cid, c in self.planner.snapshot.items() if c.curtailed_kw > 0}
         self.planner.stop()
+        self._disengage(set(self.info) - shed)
         ids = sorted(shed, key=lambda cid: (-self.info[cid].priority, cid))
         # A stream per event: removing an event shifts no other event's restore.
         rng = random.Random(f"{self._seed}:{self.ven_id}:restore:{event_id}")
-        delay = rng.uniform(0.0, self.restore_stagger_s)
-        self._restores = restore_schedule(ids, self.t, delay, self.restore_stagger_s)
+        self._restores = restore_plan(ids, self.t, rng, self.restore_stagger_s, self.restore_window)
         # Until restored, circuits keep their last allocation (they hold it).
         self._restore_due()
 
@@ -395,10 +398,19 @@ class ControllerActor(DispatchedActor):
             if until <= self.t + 1e-9:
                 del self._manual[cid]
                 if not self.planner.active:
-                    self.circuits[cid].tell(Restore())
+                    self._restore(cid)
         while self._restores and self._restores[0][0] <= self.t + 1e-9:
             _, cid = self._restores.pop(0)
-            self.circuits[cid].tell(Restore())
+            self._restore(cid)
+
+    def _restore(self, cid: str) -> None:
+        self.circuits[cid].tell(Restore())
+        self._disengage((cid,))
+
+    def _disengage(self, ids: Iterable[str]) -> None:
+        # Out of the event: from its next free reading a circuit's natural draw is learnt again.
+        for cid in ids:
+            self.info[cid].engaged = False
 
     def _apply_plan(self, plan: dict[str, float]) -> None:
         for cid, kw in plan.items():

@@ -9,12 +9,14 @@ allocations it returns. The plan:
 * locked-out and disabled circuits give nothing, and the rest cover for them;
 * closed loop: each interval the shortfall against (baseline - actual) is
   integrated, so natural drift (an EV arriving, HVAC duty rising) is met;
-* restoring is staggered: one circuit per `stagger_s`, after a per-VEN delay,
-  so a fleet does not switch everything back on in the same second.
+* restoring is staggered so a fleet does not switch everything back on in the same second:
+  one circuit per `stagger_s` after a per-VEN delay, or (with a restore window, as scenario
+  runs have) each circuit at its own random delay within a span each VEN draws.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from sim.records import CircuitReading
@@ -38,6 +40,8 @@ class CircuitInfo:
     # The VEN's own estimate of what the circuit draws when left alone (sim.shed_estimate).
     natural_kw: float | None = None
     held: bool = False  # curtailed over the last reading
+    # Curtailed at some point in the current event: released, it still pays the shed back.
+    engaged: bool = False
     seen_t: float | None = None
 
     def headroom_kw(self) -> float:
@@ -56,8 +60,11 @@ class CircuitInfo:
         self.locked_out = reading.locked_out
         # Inline, not a call: this runs for every circuit on every tick.
         seen, self.seen_t = self.seen_t, reading.t
-        held = self.held = reading.shed_request_kw > 0.0
-        if held:  # a held circuit says nothing of its natural draw
+        if reading.shed_request_kw > 0.0:
+            self.held = self.engaged = True
+        else:
+            self.held = False
+        if self.engaged:  # held, or catching up since: it says nothing of its natural draw
             return
         natural = self.natural_kw
         if natural is None or seen is None:
@@ -168,3 +175,23 @@ def restore_schedule(
 ) -> list[tuple[float, str]]:
     """When to restore each circuit: one per `stagger_s` after `delay_s`."""
     return [(at + delay_s + i * stagger_s, cid) for i, cid in enumerate(circuit_ids)]
+
+
+def restore_plan(
+    circuit_ids: list[str],
+    at: float,
+    rng: random.Random,
+    stagger_s: float,
+    window: tuple[float, float] | None,
+) -> list[tuple[float, str]]:
+    """When to restore each circuit of an event that ended at `at`, in `circuit_ids` order.
+
+    Without a window: one per `stagger_s` after a delay drawn in [0, stagger_s). With one,
+    `(shortest, longest)`: the VEN draws its span between the two, and each circuit comes back
+    at its own delay drawn in [0, span], the earliest delay going to the first circuit.
+    """
+    if window is None:
+        return restore_schedule(circuit_ids, at, rng.uniform(0.0, stagger_s), stagger_s)
+    span = rng.uniform(*window)
+    delays = sorted(rng.uniform(0.0, span) for _ in circuit_ids)
+    return [(at + delay, cid) for delay, cid in zip(delays, circuit_ids, strict=True)]

@@ -24,13 +24,14 @@ class Metered(Protocol):
 
     power_kw: float
     natural_kw: float | None
-    held: bool
+    engaged: bool
 
 
 def estimated_shed_kw(circuits: Iterable[Metered]) -> float:
-    """The VEN's estimate of what it sheds now: natural minus actual over the held circuits."""
+    """The VEN's estimate of what it sheds now: natural minus actual over the circuits curtailed
+    in this event, held or released (a released one catching up counts against the shed)."""
     return sum(
         (c.power_kw if c.natural_kw is None else c.natural_kw) - c.power_kw
         for c in circuits
-        if c.held
+        if c.engaged
     )

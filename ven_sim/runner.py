@@ -83,6 +83,7 @@ def build_ven(
         dispatcher,
         panel_amps=int(params.get("panel_amps", 200)),
         physics_step_s=scenario.physics_step_s,
+        restore_window=scenario.mv.restore_window,
         seed=scenario.seed,
         group=group.name,
         t0=t0,
