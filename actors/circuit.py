@@ -53,6 +53,7 @@ class CircuitActor(DispatchedActor):
         self._extras = tuple(name for name in _EXTRAS if hasattr(model, name))
         self._thermal = thermal(model)
         self._hot_water = hot_water(model)
+        self._forecasts = type(model).expected_kw is not Circuit.expected_kw
         # The twin of the latest event (None before any): stepped beside the model, never
         # curtailed, it is M&V's ground truth. The controller only passes its energy on.
         self.twin: Circuit | None = None
@@ -144,6 +145,7 @@ class CircuitActor(DispatchedActor):
             twin_warm=twin_warm,
             hot_water=self._hot_water,
             felt_dm=discomfort(model, span, 0.0)[1] if self._thermal else None,
+            expected_kw=model.expected_kw() if self._forecasts else None,
         )
 
     def set_load(self, message: SetLoad) -> None:

@@ -64,6 +64,10 @@ class CircuitInfo:
             self.held = self.engaged = True
         else:
             self.held = False
+        expected = reading.expected_kw
+        if expected is not None:  # the device forecasts its own free draw (sim.shed_estimate)
+            self.natural_kw = expected
+            return
         if self.engaged:  # held, or catching up since: it says nothing of its natural draw
             return
         natural = self.natural_kw

@@ -48,3 +48,12 @@ def test_a_circuit_released_mid_event_counts_its_catch_up_against_the_shed() -> 
     heater.engaged = False  # the event is over (the controller's restore)
     heater.update(_reading("heater", 1200.0, 4.5))
     assert estimated_shed_kw([heater]) == 0.0 and heater.natural_kw > 3.0
+
+
+def test_a_devices_own_forecast_is_its_natural_draw_held_or_free() -> None:
+    hvac = _info("hvac")
+    hvac.update(_reading("hvac", 300.0, 0.0)._replace(expected_kw=1.8))  # compressor off now
+    assert hvac.natural_kw == 1.8  # not the running mean of 0.0
+    hvac.update(_reading("hvac", 600.0, 0.5, shed=1.0)._replace(expected_kw=2.1))
+    assert hvac.natural_kw == 2.1  # the forecast moves with the weather while held
+    assert estimated_shed_kw([hvac]) == pytest.approx(2.1 - 0.5)
