@@ -17,7 +17,9 @@ allocations it returns. The plan:
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sim.records import CircuitReading
 from sim.shed_estimate import NATURAL_TAU_S
@@ -49,9 +51,14 @@ class CircuitInfo:
         if not self.enabled or self.locked_out:
             return 0.0
         capability = self.capability_kw
+        # Comparisons rather than min()/max() (the same results): this runs for every
+        # circuit on every interval.
         if self.critical:
-            capability = min(capability, max(0.0, self.power_kw - self.floor_kw))
-        return max(0.0, capability)
+            above_floor = self.power_kw - self.floor_kw
+            above_floor = above_floor if above_floor > 0.0 else 0.0
+            if above_floor < capability:
+                capability = above_floor
+        return capability if capability > 0.0 else 0.0
 
     def update(self, reading: CircuitReading) -> None:
         power = self.power_kw = reading.power_kw
@@ -199,3 +206,30 @@ def restore_plan(
     span = rng.uniform(*window)
     delays = sorted(rng.uniform(0.0, span) for _ in circuit_ids)
     return [(at + delay, cid) for delay, cid in zip(delays, circuit_ids, strict=True)]
+
+
+def load_rows(
+    circuits: Iterable[CircuitInfo],
+    plan: dict[str, Curtailment],
+    extras: dict[str, dict[str, Any]],
+) -> tuple[dict[str, Any], ...]:
+    """One row per circuit for a VEN's telemetry (`loads`): its facts, its reading, its part
+    in the current plan and its live state (indoor temperature, state of charge)."""
+    rows = []
+    for c in circuits:
+        entry = plan.get(c.id)
+        rows.append(
+            {
+                "id": c.id,
+                "name": c.name,
+                "breaker_amps": c.breaker_amps,
+                "critical": c.critical,
+                "priority": c.priority,
+                "enabled": c.enabled,
+                "power_kw": c.power_kw,
+                "shed_capability_kw": c.headroom_kw(),
+                "curtailed_kw": entry.curtailed_kw if entry else 0.0,
+                **extras.get(c.id, {}),
+            }
+        )
+    return tuple(rows)
