@@ -17,7 +17,7 @@ from actors.messages import (
     SetLoad,
 )
 from actors.runtime import DispatchedActor, Dispatcher
-from sim.comfort import discomfort, hot_water, thermal
+from sim.comfort import discomfort, hot_water, thermal, warm_and_felt
 from sim.models.base import Circuit, breaker_amps_for
 from sim.world import World
 
@@ -46,6 +46,7 @@ class CircuitActor(DispatchedActor):
         super().__init__(dispatcher=dispatcher)
         self.model = model
         self.world = world
+        self._env_at = world.env_at  # bound once: called for every physics step
         self.controller = controller
         self.physics_step_s = physics_step_s
         self.t = t0
@@ -54,6 +55,7 @@ class CircuitActor(DispatchedActor):
         self._extras = tuple(name for name in _EXTRAS if hasattr(model, name))
         self._thermal = thermal(model)
         self._hot_water = hot_water(model)
+        self._forecasts = type(model).expected_kw is not Circuit.expected_kw
         # The twin of the latest event (None before any): stepped beside the model, never
         # curtailed, it is M&V's ground truth. The controller only passes its energy on.
         self.twin: Circuit | None = None
@@ -74,7 +76,7 @@ class CircuitActor(DispatchedActor):
         self.controller.tell(self.advance(message.t))
 
     def on_advance_batch(self, message: AdvanceBatch) -> None:
-        readings = tuple(self.advance(t) for t in message.times)
+        readings = tuple([self.advance(t) for t in message.times])
         self.controller.tell(CircuitBatch(self.model.id, readings))
 
     def on_curtail(self, message: Curtail) -> None:
@@ -106,46 +108,57 @@ class CircuitActor(DispatchedActor):
     def advance(self, t_end: float) -> CircuitReading:
         model = self.model
         t0 = self.t
-        energy, comfort_s, violated = model.run(self.world.env_at, t0, t_end, self.physics_step_s)
+        energy, comfort_s, violated = model.run(self._env_at, t0, t_end, self.physics_step_s)
         self.t = t_end
         span = t_end - t0
         twin_kwh = twin_comfort = twin_warm = None
-        twin = self.twin
-        if twin is not None:
-            restore_at = self._twin_restore_at
-            if restore_at is not None and restore_at <= t0 + 1e-9:
-                # The controller restores between ticks: from the first tick at or after it.
-                twin.restore()
-                self._twin_restore_at = None
-            twin_kwh, twin_s, _ = twin.run(self.world.env_at, t0, t_end, self.physics_step_s)
-            twin_comfort = twin_s / 60.0
-            if self._thermal:
-                twin_warm = discomfort(twin, span)
-            # Compared only in a step that began after the event's last tick: that tick may
-            # still curtail (the controller closes its loop, then ends the event).
-            if t0 >= self._twin_check_at - 1e-9 and restore_at is None:
-                self._twin_check_at = t_end + CONVERGE_CHECK_S
-                if twin.same_state(model):  # re-converged: from now on it draws as the circuit
-                    self.twin = None
+        if self.twin is not None:
+            twin_kwh, twin_comfort, twin_warm = self._advance_twin(t0, t_end, span)
+        warm = felt = None
+        if self._thermal:
+            warm, felt = warm_and_felt(model, span)
+        # Positional, in field order: this runs for every circuit on every interval.
         return CircuitReading(
-            circuit_id=model.id,
-            t=t_end,
-            power_kw=energy * 3600.0 / span if span > 0 else model.power_kw,
-            energy_kwh=energy,
-            shed_capability_kw=model.shed_capability_kw(),
-            locked_out=model.locked_out,
-            comfort_violated=violated,
-            comfort_minutes=comfort_s / 60.0,
-            shed_request_kw=model.shed_request_kw,
-            floor_kw=model.floor_kw(),
-            extra={name: getattr(model, name) for name in self._extras} if self._extras else None,
-            twin_kwh=twin_kwh,
-            twin_comfort_minutes=twin_comfort,
-            warm=discomfort(model, span) if self._thermal else None,
-            twin_warm=twin_warm,
-            hot_water=self._hot_water,
-            felt_dm=discomfort(model, span, 0.0)[1] if self._thermal else None,
+            model.id,
+            t_end,
+            energy * 3600.0 / span if span > 0 else model.power_kw,
+            energy,
+            model.shed_capability_kw(),
+            model.locked_out,
+            violated,
+            comfort_s / 60.0,
+            model.shed_request_kw,
+            model.floor_kw(),
+            {name: getattr(model, name) for name in self._extras} if self._extras else None,
+            twin_kwh,
+            twin_comfort,
+            warm,
+            twin_warm,
+            self._hot_water,
+            felt,
+            model.expected_kw() if self._forecasts else None,
         )
+
+    def _advance_twin(
+        self, t0: float, t_end: float, span: float
+    ) -> tuple[float, float, tuple[float, float] | None]:
+        """Step the twin alike; (its energy, its comfort minutes, its warm minutes)."""
+        twin = self.twin
+        assert twin is not None
+        restore_at = self._twin_restore_at
+        if restore_at is not None and restore_at <= t0 + 1e-9:
+            # The controller restores between ticks: from the first tick at or after it.
+            twin.restore()
+            self._twin_restore_at = None
+        twin_kwh, twin_s, _ = twin.run(self._env_at, t0, t_end, self.physics_step_s)
+        twin_warm = discomfort(twin, span) if self._thermal else None
+        # Compared only in a step that began after the event's last tick: that tick may
+        # still curtail (the controller closes its loop, then ends the event).
+        if t0 >= self._twin_check_at - 1e-9 and restore_at is None:
+            self._twin_check_at = t_end + CONVERGE_CHECK_S
+            if twin.same_state(self.model):  # re-converged: it draws as the circuit from now on
+                self.twin = None
+        return twin_kwh, twin_s / 60.0, twin_warm
 
     def set_load(self, message: SetLoad) -> None:
         # The user's switch is no part of the event: the twin follows it too.

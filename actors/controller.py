@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import pykka
@@ -38,7 +39,7 @@ from actors.messages import (
 )
 from actors.runtime import DispatchedActor, Dispatcher
 from sim.comfort_tally import ComfortTally
-from sim.curtailment import CircuitInfo, ShedPlanner, restore_schedule
+from sim.curtailment import CircuitInfo, ShedPlanner, load_rows, restore_plan
 from sim.models.base import breaker_amps_for
 from sim.occupants import Occupants
 from sim.shed_estimate import estimated_shed_kw
@@ -56,6 +57,7 @@ class ControllerActor(DispatchedActor):
         *,
         panel_amps: int,
         restore_stagger_s: float = 120.0,
+        restore_window: tuple[float, float] | None = None,
         seed: int = 0,
         t0: float = 0.0,
         dispatcher: Dispatcher | None = None,
@@ -68,6 +70,7 @@ class ControllerActor(DispatchedActor):
         self.world = world
         self.panel_amps = panel_amps
         self.restore_stagger_s = restore_stagger_s
+        self.restore_window = restore_window  # None: one circuit per stagger (sim.curtailment)
         self._seed = seed
         self.circuits: dict[str, pykka.ActorRef[Any]] = {}
         self.info: dict[str, CircuitInfo] = {}
@@ -164,9 +167,10 @@ class ControllerActor(DispatchedActor):
         if self._pending == 0:
             tick = self._tick
             assert tick is not None
-            for i, t in enumerate((*tick.earlier, tick.t)):
-                for cid in self.info:  # circuit order, not arrival order: same sums every run
-                    self._take(self._batch[cid][i])
+            # One column of readings per interval, in circuit order.
+            columns = zip(*[self._batch[cid] for cid in self.info], strict=True)
+            for t, readings in zip((*tick.earlier, tick.t), columns, strict=True):
+                self._take(readings)
                 self._close_interval(Tick(t, tick.report))
             self._batch = {}
             self._tick = None
@@ -176,23 +180,34 @@ class ControllerActor(DispatchedActor):
         self._readings[reading.circuit_id] = reading
         self._pending -= 1
         if self._pending == 0:
-            for cid in self.info:  # circuit order, not arrival order: same sums every run
-                self._take(self._readings[cid])
+            self._take([self._readings[cid] for cid in self.info])
             self._readings.clear()
             self._close_tick()
 
-    def _take(self, reading: CircuitReading) -> None:
-        self.info[reading.circuit_id].update(reading)
-        self._interval_energy += reading.energy_kwh
-        twin = reading.twin_kwh
-        twin_comfort = reading.comfort_minutes if twin is None else reading.twin_comfort_minutes
-        # Not curtailed since the fork (twin None): the circuit is its own twin.
-        self._interval_twin += reading.energy_kwh if twin is None else twin
-        self._interval_twin_comfort += twin_comfort or 0.0
-        self._comfort.add(reading, twin_comfort, twin is not None)
-        self._interval_comfort += reading.comfort_minutes
-        if reading.extra:
-            self._extras[reading.circuit_id] = reading.extra
+    def _take(self, readings: Iterable[CircuitReading]) -> None:
+        """Add one interval's readings, in circuit order, not arrival order: the same sums
+        every run. The sums are kept in locals: this runs for every VEN on every interval."""
+        info, tally, extras = self.info, self._comfort, self._extras
+        energy, twin_energy = self._interval_energy, self._interval_twin
+        comfort, twin_comfort_sum = self._interval_comfort, self._interval_twin_comfort
+        for reading in readings:
+            info[reading.circuit_id].update(reading)
+            energy += reading.energy_kwh
+            twin = reading.twin_kwh
+            if twin is None:  # not curtailed since the fork: the circuit is its own twin
+                twin_energy += reading.energy_kwh
+                twin_comfort = reading.comfort_minutes
+            else:
+                twin_energy += twin
+                twin_comfort = reading.twin_comfort_minutes
+            twin_comfort_sum += twin_comfort or 0.0
+            if reading.hot_water or reading.warm is not None:  # HVAC and water heaters
+                tally.add(reading, twin_comfort, twin is not None)
+            comfort += reading.comfort_minutes
+            if reading.extra:
+                extras[reading.circuit_id] = reading.extra
+        self._interval_energy, self._interval_twin = energy, twin_energy
+        self._interval_comfort, self._interval_twin_comfort = comfort, twin_comfort_sum
 
     def _close_tick(self) -> None:
         tick = self._tick
@@ -260,26 +275,28 @@ class ControllerActor(DispatchedActor):
         if self._twins and span > 0:
             counterfactual = self._interval_twin * 3600.0 / span
             counterfactual_comfort = self._interval_twin_comfort
+        # Positional, in field order: one per VEN per interval.
         telemetry = Telemetry(
-            ven_id=self.ven_id,
-            t0=self._interval_start,
-            t1=self.t,
-            epoch=self.world.epoch(self.t),
-            used_kw=used,
-            baseline_kw=used + shed,
-            shed_kw=shed,
-            requested_kw=requested,
-            event_id=event.event_id if event else None,
-            battery_soc=self._battery_soc(),
-            shed_capability_kw=sum(c.headroom_kw() for c in self.info.values()),
-            comfort_minutes=self._interval_comfort,
-            panel_amps=self.panel_amps,
-            loads=tuple(self._load_rows()) if self._want_loads else (),
-            counterfactual_kw=counterfactual,
-            counterfactual_comfort_minutes=counterfactual_comfort,
-            warm=comfort.warm,
-            counterfactual_warm=comfort.twin_warm if self._twins else None,
-            cold_water=(comfort.cold, comfort.twin_cold),
+            self.ven_id,
+            self._interval_start,
+            self.t,
+            self.world.epoch(self.t),
+            used,
+            used + shed,  # baseline_kw: what the VEN believes it would have drawn
+            shed,
+            requested,
+            event.event_id if event else None,
+            self._battery_soc(),
+            sum([c.headroom_kw() for c in self.info.values()]),
+            self._interval_comfort,
+            self.panel_amps,
+            load_rows(self.info.values(), self.planner.snapshot, self._extras)
+            if self._want_loads else (),
+            counterfactual,
+            counterfactual_comfort,
+            comfort.warm,
+            comfort.twin_warm if self._twins else None,
+            (comfort.cold, comfort.twin_cold),
         )
         self._interval_start = self.t
         self._interval_energy = self._interval_comfort = 0.0
@@ -289,27 +306,6 @@ class ControllerActor(DispatchedActor):
         if self.occupants is not None and event is not None:  # after the interval is reported
             for event_id in self.occupants.decide(self.events.values(), self.t, comfort.felt_dm):
                 self._end_event(event_id, None)
-
-    def _load_rows(self) -> list[dict[str, Any]]:
-        plan = self.planner.snapshot
-        rows = []
-        for c in self.info.values():
-            entry = plan.get(c.id)
-            rows.append(
-                {
-                    "id": c.id,
-                    "name": c.name,
-                    "breaker_amps": c.breaker_amps,
-                    "critical": c.critical,
-                    "priority": c.priority,
-                    "enabled": c.enabled,
-                    "power_kw": c.power_kw,
-                    "shed_capability_kw": c.headroom_kw(),
-                    "curtailed_kw": entry.curtailed_kw if entry else 0.0,
-                    **self._extras.get(c.id, {}),
-                }
-            )
-        return rows
 
     def _battery_soc(self) -> float | None:
         for extras in self._extras.values():
@@ -370,11 +366,11 @@ class ControllerActor(DispatchedActor):
         # Only what was shed comes back, the last-resort loads (batteries) first.
         shed = {cid for cid, c in self.planner.snapshot.items() if c.curtailed_kw > 0}
         self.planner.stop()
+        self._disengage(set(self.info) - shed)
         ids = sorted(shed, key=lambda cid: (-self.info[cid].priority, cid))
         # A stream per event: removing an event shifts no other event's restore.
         rng = random.Random(f"{self._seed}:{self.ven_id}:restore:{event_id}")
-        delay = rng.uniform(0.0, self.restore_stagger_s)
-        self._restores = restore_schedule(ids, self.t, delay, self.restore_stagger_s)
+        self._restores = restore_plan(ids, self.t, rng, self.restore_stagger_s, self.restore_window)
         # Until restored, circuits keep their last allocation (they hold it).
         self._restore_due()
 
@@ -395,10 +391,19 @@ class ControllerActor(DispatchedActor):
             if until <= self.t + 1e-9:
                 del self._manual[cid]
                 if not self.planner.active:
-                    self.circuits[cid].tell(Restore())
+                    self._restore(cid)
         while self._restores and self._restores[0][0] <= self.t + 1e-9:
             _, cid = self._restores.pop(0)
-            self.circuits[cid].tell(Restore())
+            self._restore(cid)
+
+    def _restore(self, cid: str) -> None:
+        self.circuits[cid].tell(Restore())
+        self._disengage((cid,))
+
+    def _disengage(self, ids: Iterable[str]) -> None:
+        # Out of the event: from its next free reading a circuit's natural draw is learnt again.
+        for cid in ids:
+            self.info[cid].engaged = False
 
     def _apply_plan(self, plan: dict[str, float]) -> None:
         for cid, kw in plan.items():

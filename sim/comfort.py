@@ -32,3 +32,18 @@ def discomfort(model: Any, span_s: float, tolerance_c: float = TOLERANCE_C) -> t
         return 0.0, 0.0
     minutes = span_s / 60.0
     return minutes, excess * minutes
+
+
+NOT_WARM = (0.0, 0.0)
+
+
+def warm_and_felt(model: Any, span_s: float) -> tuple[tuple[float, float], float]:
+    """`discomfort` at the tolerance, and the degree-minutes past the setpoint itself (what
+    occupants feel), from one reading of the temperatures: this runs for every HVAC reading."""
+    sign = -1.0 if getattr(model, "mode", "cool") == "heat" else 1.0
+    past = sign * (model.indoor_c - model.setpoint_c)
+    if past <= 0.0:
+        return NOT_WARM, 0.0
+    minutes = span_s / 60.0
+    excess = past - TOLERANCE_C
+    return (minutes, excess * minutes) if excess > 0.0 else NOT_WARM, past * minutes

@@ -9,13 +9,17 @@ allocations it returns. The plan:
 * locked-out and disabled circuits give nothing, and the rest cover for them;
 * closed loop: each interval the shortfall against (baseline - actual) is
   integrated, so natural drift (an EV arriving, HVAC duty rising) is met;
-* restoring is staggered: one circuit per `stagger_s`, after a per-VEN delay,
-  so a fleet does not switch everything back on in the same second.
+* restoring is staggered so a fleet does not switch everything back on in the same second:
+  one circuit per `stagger_s` after a per-VEN delay, or (with a restore window, as scenario
+  runs have) each circuit at its own random delay within a span each VEN draws.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sim.records import CircuitReading
 from sim.shed_estimate import NATURAL_TAU_S
@@ -38,6 +42,8 @@ class CircuitInfo:
     # The VEN's own estimate of what the circuit draws when left alone (sim.shed_estimate).
     natural_kw: float | None = None
     held: bool = False  # curtailed over the last reading
+    # Curtailed at some point in the current event: released, it still pays the shed back.
+    engaged: bool = False
     seen_t: float | None = None
 
     def headroom_kw(self) -> float:
@@ -45,9 +51,14 @@ class CircuitInfo:
         if not self.enabled or self.locked_out:
             return 0.0
         capability = self.capability_kw
+        # Comparisons rather than min()/max() (the same results): this runs for every
+        # circuit on every interval.
         if self.critical:
-            capability = min(capability, max(0.0, self.power_kw - self.floor_kw))
-        return max(0.0, capability)
+            above_floor = self.power_kw - self.floor_kw
+            above_floor = above_floor if above_floor > 0.0 else 0.0
+            if above_floor < capability:
+                capability = above_floor
+        return capability if capability > 0.0 else 0.0
 
     def update(self, reading: CircuitReading) -> None:
         power = self.power_kw = reading.power_kw
@@ -56,8 +67,15 @@ class CircuitInfo:
         self.locked_out = reading.locked_out
         # Inline, not a call: this runs for every circuit on every tick.
         seen, self.seen_t = self.seen_t, reading.t
-        held = self.held = reading.shed_request_kw > 0.0
-        if held:  # a held circuit says nothing of its natural draw
+        if reading.shed_request_kw > 0.0:
+            self.held = self.engaged = True
+        else:
+            self.held = False
+        expected = reading.expected_kw
+        if expected is not None:  # the device forecasts its own free draw (sim.shed_estimate)
+            self.natural_kw = expected
+            return
+        if self.engaged:  # held, or catching up since: it says nothing of its natural draw
             return
         natural = self.natural_kw
         if natural is None or seen is None:
@@ -168,3 +186,50 @@ def restore_schedule(
 ) -> list[tuple[float, str]]:
     """When to restore each circuit: one per `stagger_s` after `delay_s`."""
     return [(at + delay_s + i * stagger_s, cid) for i, cid in enumerate(circuit_ids)]
+
+
+def restore_plan(
+    circuit_ids: list[str],
+    at: float,
+    rng: random.Random,
+    stagger_s: float,
+    window: tuple[float, float] | None,
+) -> list[tuple[float, str]]:
+    """When to restore each circuit of an event that ended at `at`, in `circuit_ids` order.
+
+    Without a window: one per `stagger_s` after a delay drawn in [0, stagger_s). With one,
+    `(shortest, longest)`: the VEN draws its span between the two, and each circuit comes back
+    at its own delay drawn in [0, span], the earliest delay going to the first circuit.
+    """
+    if window is None:
+        return restore_schedule(circuit_ids, at, rng.uniform(0.0, stagger_s), stagger_s)
+    span = rng.uniform(*window)
+    delays = sorted(rng.uniform(0.0, span) for _ in circuit_ids)
+    return [(at + delay, cid) for delay, cid in zip(delays, circuit_ids, strict=True)]
+
+
+def load_rows(
+    circuits: Iterable[CircuitInfo],
+    plan: dict[str, Curtailment],
+    extras: dict[str, dict[str, Any]],
+) -> tuple[dict[str, Any], ...]:
+    """One row per circuit for a VEN's telemetry (`loads`): its facts, its reading, its part
+    in the current plan and its live state (indoor temperature, state of charge)."""
+    rows = []
+    for c in circuits:
+        entry = plan.get(c.id)
+        rows.append(
+            {
+                "id": c.id,
+                "name": c.name,
+                "breaker_amps": c.breaker_amps,
+                "critical": c.critical,
+                "priority": c.priority,
+                "enabled": c.enabled,
+                "power_kw": c.power_kw,
+                "shed_capability_kw": c.headroom_kw(),
+                "curtailed_kw": entry.curtailed_kw if entry else 0.0,
+                **extras.get(c.id, {}),
+            }
+        )
+    return tuple(rows)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sim.records import Telemetry
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):  # a NamedTuple, not a frozen dataclass: 5x cheaper to build
+    """One VEN over one report interval, as M&V and the output files read it."""
+
     t0: float
     t1: float
     ven_id: str
@@ -66,23 +68,23 @@ class FleetLog:
                            load.get("soc", load.get("car_soc")))
             )
         self.rows.append(
-            Row(
-                t0=telemetry.t0,
-                t1=telemetry.t1,
-                ven_id=telemetry.ven_id,
-                power_kw=telemetry.used_kw,
-                baseline_kw=telemetry.baseline_kw,
-                shed_kw=telemetry.shed_kw,
-                requested_kw=telemetry.requested_kw,
-                event_id=telemetry.event_id,
-                comfort_minutes=telemetry.comfort_minutes,
-                shed_capability_kw=telemetry.shed_capability_kw,
-                battery_soc=telemetry.battery_soc,
-                counterfactual_kw=telemetry.counterfactual_kw,
-                counterfactual_comfort_minutes=telemetry.counterfactual_comfort_minutes,
-                warm=telemetry.warm,
-                counterfactual_warm=telemetry.counterfactual_warm,
-                cold_water=telemetry.cold_water,
+            Row(  # positional, in field order: one per VEN per interval
+                telemetry.t0,
+                telemetry.t1,
+                telemetry.ven_id,
+                telemetry.used_kw,
+                telemetry.baseline_kw,
+                telemetry.shed_kw,
+                telemetry.requested_kw,
+                telemetry.event_id,
+                telemetry.comfort_minutes,
+                telemetry.shed_capability_kw,
+                telemetry.battery_soc,
+                telemetry.counterfactual_kw,
+                telemetry.counterfactual_comfort_minutes,
+                telemetry.warm,
+                telemetry.counterfactual_warm,
+                telemetry.cold_water,
             )
         )
 

@@ -35,6 +35,7 @@ __all__ = [
     "PRIORITY_RANGE",
     "REDUCTION_KW_RANGE",
     "REPORT_INTERVAL_S_RANGE",
+    "RESTORE_WINDOW_S_MAX",
     "SHADOW_MAX_CLIENT_TOKEN_BYTES",
     "SHADOW_MAX_DEPTH",
     "SHADOW_MAX_REQUESTS_PER_S_PER_THING",
@@ -89,6 +90,7 @@ REDUCTION_KW_RANGE = (0.0, 1000.0)  # kW an event, shedPanel or shedLoad asks on
 CAPACITY_KW_RANGE = (0.01, 100.0)  # a circuit's capacity (a 400 A breaker is 96 kW)
 DURATION_S_RANGE = (0.0, 7 * 86400.0)  # an event or shed; a week is longer than any DR event
 REPORT_INTERVAL_S_RANGE = (1.0, 86400.0)  # 1e308 s once silenced telemetry for good
+RESTORE_WINDOW_S_MAX = 4 * 3600.0  # a scenario's mv.restore_window: longer is no restore at all
 PRIORITY_RANGE = (0, 1000)  # shed order of a circuit; higher sheds first
 MAX_ID_CHARS = 256  # correlationId, event_id, loadId, venId
 MAX_ECHO_CHARS = 200  # a bad value quoted back in an error ack, so no ack nears 128 KB

@@ -44,6 +44,7 @@ class CircuitReading(NamedTuple):
     twin_warm: tuple[float, float] | None = None
     hot_water: bool = False  # a water heater: its comfort minutes are cold-water minutes
     felt_dm: float | None = None  # degree-minutes past the setpoint itself: what occupants feel
+    expected_kw: float | None = None  # the device's own forecast of its free draw (a thermostat)
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,8 @@ class MvSpec:
     holidays: tuple[date, ...] = ()  # day types for prior-day baselines
     caiso_cap: float = 0.2  # the day-of adjustment's cap, +/-
     control_share: float = 0.0  # a random share of the fleet never dispatched (control group)
+    # Each VEN restores over a span drawn between the two (s); None: the controller's default.
+    restore_window: tuple[float, float] | None = (900.0, 1800.0)
 
 
 @dataclass(frozen=True)

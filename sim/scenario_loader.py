@@ -15,7 +15,7 @@ import json
 import math
 import os
 import re
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from importlib import resources
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,7 +36,6 @@ from sim.occupants import OptOutSpec
 from sim.scenario import (
     EventSpec,
     FleetGroup,
-    MvSpec,
     Scenario,
     ScenarioError,
     Weather,
@@ -47,6 +46,7 @@ from sim.scenario import (
     show_value,
 )
 from sim.scenario_faults import read_faults
+from sim.scenario_mv import mv_spec
 from sim.scenario_sanity import sanity_warnings
 
 _HHMM_RE = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?$")
@@ -280,7 +280,8 @@ class _Loader:
             baseline_window_s=self.duration(("baseline_window",), d.get("baseline_window", 7200)),
             weather=self.weather(d["weather"]), fleet=fleet,
             events=self.events(d.get("events", []), start, duration, report, fleet),
-            source=self.source, description=d.get("description", ""), mv=self.mv(d.get("mv", {})),
+            source=self.source, description=d.get("description", ""),
+            mv=mv_spec(d.get("mv", {}), self.fail),
             faults=read_faults(self, d.get("faults", []), start, duration, fleet, _suggest),
             opt_out=OptOutSpec.from_dict(d.get("occupants")),
         )
@@ -293,17 +294,6 @@ class _Loader:
         warnings = tuple(f"{self.source}:{line}: {field}: {message}"
                          for line, field, message in found)
         return dataclasses.replace(scenario, warnings=warnings)
-
-    def mv(self, m: dict) -> MvSpec:
-        holidays = []
-        for i, text in enumerate(m.get("holidays", [])):
-            try:
-                holidays.append(date.fromisoformat(str(text)))
-            except ValueError:
-                self.fail(("mv", "holidays", i), "must be a date such as 2026-07-04", text)
-        return MvSpec(m.get("settlement", "pre_window"), int(m.get("warmup_days", 0)),
-                      tuple(holidays), float(m.get("caiso_cap", 0.2)),
-                      float(m.get("control_share", 0.0)))
 
     def weather(self, w: dict) -> Weather:
         points = tuple((float(h), float(t)) for h, t in w.get("points", []))

@@ -84,6 +84,7 @@ def build_ven(
         dispatcher,
         panel_amps=int(params.get("panel_amps", 200)),
         physics_step_s=scenario.physics_step_s,
+        restore_window=scenario.mv.restore_window,
         seed=scenario.seed,
         group=group.name,
         t0=t0,
@@ -305,7 +306,7 @@ def _trimmed(log: FleetLog, warmup_s: float) -> FleetLog:
     """The log without the warm-up, on the scenario's own clock."""
     out = FleetLog()
     out.rows = [
-        dataclasses.replace(r, t0=r.t0 - warmup_s, t1=r.t1 - warmup_s)
+        r._replace(t0=r.t0 - warmup_s, t1=r.t1 - warmup_s)
         for r in log.rows
         if r.t0 >= warmup_s - 1e-9
     ]

@@ -143,6 +143,11 @@ class Circuit(ABC):
         """True while the circuit must not be (further) curtailed."""
         return False
 
+    def expected_kw(self) -> float | None:
+        """What the device itself expects to draw now if left alone, when it can tell (a
+        thermostat, an EV charger); None when it cannot. The VEN's shed estimate uses it."""
+        return None
+
     def curtail(self, reduce_kw: float) -> None:
         """Ask the circuit to draw `reduce_kw` less than it naturally would."""
         self.shed_request_kw = max(0.0, reduce_kw)

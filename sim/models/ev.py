@@ -192,6 +192,14 @@ class EvCharger(Circuit):
     def floor_kw(self) -> float:
         return self.charger_kw if self._locked else 0.0
 
+    def expected_kw(self) -> float:
+        """Full rate from plug-in until the session's energy would be in at full rate: what
+        the charger knows (plug-in time, energy asked, its rate), blind to any deferral."""
+        if not (self.plugged_in and self.enabled):
+            return 0.0
+        done_at = self._arr + self.session_energy_needed_kwh / self.charger_kw * 3600.0
+        return self.charger_kw if self._t_end < done_at else 0.0
+
     @property
     def locked_out(self) -> bool:
         return self._locked

@@ -247,6 +247,9 @@ class Hvac(Circuit):
         load = sign * (self._eq_off[0] - self.setpoint_c) / self.envelope.r_c_per_kw
         return clamp(load * electric / max(abs(heat), 1e-9), 0.0, electric)
 
+    def expected_kw(self) -> float:
+        return self.natural_kw()  # what a smart thermostat's house model predicts
+
     def _apply_request(self) -> None:
         req = self.shed_request_kw
         self._req_seen = req

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sim.curtailment import CircuitInfo, ShedPlanner, restore_schedule
+import random
+
+from sim.curtailment import CircuitInfo, ShedPlanner, restore_plan, restore_schedule
 
 
 def circuits() -> list[CircuitInfo]:
@@ -74,3 +76,18 @@ def test_closed_loop_raises_shedding_when_delivery_falls_short() -> None:
 def test_restore_is_staggered() -> None:
     schedule = restore_schedule(["a", "b", "c"], at=100.0, delay_s=30.0, stagger_s=60.0)
     assert schedule == [(130.0, "a"), (190.0, "b"), (250.0, "c")]
+
+
+def test_restore_plan_without_a_window_is_the_stagger() -> None:
+    plan = restore_plan(["a", "b"], 100.0, random.Random(1), 60.0, None)
+    delay = random.Random(1).uniform(0.0, 60.0)
+    assert plan == restore_schedule(["a", "b"], at=100.0, delay_s=delay, stagger_s=60.0)
+
+
+def test_restore_plan_spreads_each_circuit_within_the_vens_span() -> None:
+    rng = random.Random(5)
+    plan = restore_plan(["a", "b", "c"], 100.0, random.Random(5), 60.0, (900.0, 1800.0))
+    span = rng.uniform(900.0, 1800.0)
+    delays = sorted(rng.uniform(0.0, span) for _ in range(3))
+    assert plan == [(100.0 + d, cid) for d, cid in zip(delays, "abc", strict=True)]
+    assert all(100.0 <= at <= 100.0 + span for at, _ in plan)

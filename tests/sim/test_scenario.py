@@ -363,6 +363,14 @@ BAD_CASES = [
      '(got "caiso"'),
     ("bad holiday", "seed: 1", "seed: 1\nmv:\n  holidays: [2026-07-04, July 4]", 4,
      "mv.holidays[1]", 'must be a date such as 2026-07-04 (got "July 4")'),
+    ("restore window of one", "seed: 1", "seed: 1\nmv:\n  restore_window: [15m]", 4,
+     "mv.restore_window", "must be two durations such as [15m, 30m]"),
+    ("restore window reversed", "seed: 1", "seed: 1\nmv:\n  restore_window: [30m, 15m]", 4,
+     "mv.restore_window[1]", 'must not be shorter than the first (30m) (got "15m")'),
+    ("restore window too long", "seed: 1", "seed: 1\nmv:\n  restore_window: [15m, 5h]", 4,
+     "mv.restore_window[1]", 'must be at most 4h (got "5h")'),
+    ("restore window not a duration", "seed: 1", "seed: 1\nmv:\n  restore_window: [15m, soon]",
+     4, "mv.restore_window[1]", 'must be a positive duration such as 2h or 7200 (got "soon")'),
 ]
 
 
@@ -388,6 +396,10 @@ def test_mv_block(tmp_path: Path) -> None:
     assert (mv.settlement, mv.warmup_days, mv.holidays, mv.caiso_cap) == (
         "pjm_hi4of5", 7, (datetime(2026, 7, 3).date(),), 0.1)
     assert load_text(tmp_path, BASE).mv.settlement == "pre_window"
+    # Scenario runs spread restores over 15 to 30 min unless told otherwise.
+    assert load_text(tmp_path, BASE).mv.restore_window == (900.0, 1800.0)
+    text = BASE.replace("seed: 1", "seed: 1\nmv:\n  restore_window: [0, 10m]")
+    assert load_text(tmp_path, text).mv.restore_window == (0.0, 600.0)
 
 
 def test_missing_file(tmp_path: Path) -> None:

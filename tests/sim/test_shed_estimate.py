@@ -34,3 +34,26 @@ def test_only_held_circuits_count_as_shed() -> None:
     circuits["battery"].update(_reading("battery", 600.0, -5.0, shed=5.0))
     circuits["pv"].update(_reading("pv", 600.0, -1.0))  # a cloud: not shed, not counted
     assert estimated_shed_kw(circuits.values()) == pytest.approx((4.0 - 0.0) + (0.5 + 5.0))
+
+
+def test_a_circuit_released_mid_event_counts_its_catch_up_against_the_shed() -> None:
+    heater = _info("heater")
+    heater.update(_reading("heater", 300.0, 3.0))  # free: natural 3 kW
+    heater.update(_reading("heater", 600.0, 0.0, shed=3.0))  # held: sheds 3
+    assert estimated_shed_kw([heater]) == pytest.approx(3.0)
+    heater.update(_reading("heater", 900.0, 4.5))  # released, reheating: 1.5 kW paid back
+    assert not heater.held and heater.engaged
+    assert heater.natural_kw == pytest.approx(3.0)  # the catch-up is not its natural draw
+    assert estimated_shed_kw([heater]) == pytest.approx(-1.5)
+    heater.engaged = False  # the event is over (the controller's restore)
+    heater.update(_reading("heater", 1200.0, 4.5))
+    assert estimated_shed_kw([heater]) == 0.0 and heater.natural_kw > 3.0
+
+
+def test_a_devices_own_forecast_is_its_natural_draw_held_or_free() -> None:
+    hvac = _info("hvac")
+    hvac.update(_reading("hvac", 300.0, 0.0)._replace(expected_kw=1.8))  # compressor off now
+    assert hvac.natural_kw == 1.8  # not the running mean of 0.0
+    hvac.update(_reading("hvac", 600.0, 0.5, shed=1.0)._replace(expected_kw=2.1))
+    assert hvac.natural_kw == 2.1  # the forecast moves with the weather while held
+    assert estimated_shed_kw([hvac]) == pytest.approx(2.1 - 0.5)

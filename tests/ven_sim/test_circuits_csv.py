@@ -81,7 +81,8 @@ def test_winter_morning_holds_the_setpoint_and_the_event_lowers_it_within_the_ba
 
     evented = run_scenario(scenario, circuits=True)
     (event,) = evented.summary["events"]
-    assert 0.8 <= event["delivery_ratio"] <= 1.5
+    # Against the truth (the settled ratio overstates a winter morning's falling load: 1.5).
+    assert 0.7 <= event["true_delivery_ratio"] <= 1.3
     during = [d for v, rows in deviations(evented).items() if "heatpump" in v
               for t, d in rows if 7 * 3600 < t <= 9 * 3600]
     # Setpoints lowered by up to the 2 C comfort band (plus the 0.5 C deadband), no further.

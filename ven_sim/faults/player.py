@@ -20,7 +20,7 @@ from actors.messages import ClockSkew
 from actors.ven import Ven
 from sim.fleetlog import FleetLog
 from sim.scenario import FaultSpec, FleetGroup, Scenario, ven_ids
-from sim.world import iso_utc
+from sim.world import iso_time
 from ven_sim.faults.lag import LinkLag
 from ven_sim.faults.network import NetworkFaults, fault_wire_problem
 from ven_sim.kernel import Kernel
@@ -67,8 +67,8 @@ class FaultPlayer:
         epoch = self.scenario.start.timestamp()
         record: dict[str, Any] = {
             "kind": fault.kind,
-            "start": iso_utc(epoch + fault.start_s),
-            "end": iso_utc(epoch + fault.end_s),
+            "start": iso_time(epoch + fault.start_s, self.scenario.zone),
+            "end": iso_time(epoch + fault.end_s, self.scenario.zone),
             "start_s": fault.start_s,
             "end_s": fault.end_s,
         }

@@ -172,3 +172,26 @@ def test_a_session_asks_no_more_than_the_car_takes():
     ev = fixed(energy=50.0, battery_kwh=40.0)
     drive(ev, 0.0, 31 * H + 60)
     assert ev.energy_kwh == pytest.approx(0.9 * 40.0) and ev.unmet_energy_kwh == 0.0
+
+
+def test_expected_draw_is_full_rate_until_done_as_if_never_curtailed():
+    """The charger's forecast of its free draw: the twin's draw, whatever the curtailment."""
+    free, cut = fixed(), fixed()
+    shed = lambda t: 7.2 if 18 * H <= t < 19 * H else None  # noqa: E731
+    forecast, actual = [], []
+    t = 0.0
+    while t < 24 * H:
+        drive(cut, t, t + 300.0, shed=shed)
+        actual.append(sum(drive(free, t, t + 300.0)) / 5)  # 5-minute mean of the free twin
+        forecast.append(cut.expected_kw())
+        t += 300.0
+    # Before arrival, while charging, after the energy would have been in: 0, 7.2, 0.
+    assert forecast[: 18 * 12] == [0.0] * (18 * 12)
+    full = [i for i, kw in enumerate(forecast) if kw == 7.2]
+    assert full[0] == 18 * 12 and full == list(range(full[0], full[-1] + 1))
+    assert forecast[-1] == 0.0 and cut.remaining_kwh == 0.0
+    # It matches the free charger's draw in every whole interval, though the curtailed one
+    # charged an hour later (the last partial interval of the free session aside).
+    assert sum(a != f for a, f in zip(actual, forecast, strict=True)) <= 1
+    cut.enabled = False
+    assert cut.expected_kw() == 0.0

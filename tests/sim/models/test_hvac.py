@@ -250,3 +250,11 @@ def test_precooling_banks_cold_in_the_mass_for_the_event():
     assert b1 > b0 + 2.0  # it costs energy before the event...
     assert d1 < d0 - 2.0  # ...and the event needs far less of the compressor
     assert max(p0, p1) <= 24.0 + 1.0 + 1e-9  # both inside the comfort band
+
+
+def test_expected_draw_is_the_thermostats_steady_state_at_its_plain_setpoint():
+    h = make()
+    settle(h, 3 * 3600)
+    assert h.expected_kw() == h.natural_kw() > 0.0
+    h.curtail(h.natural_kw())  # the forecast ignores the offset: it is the free house's
+    assert h.expected_kw() == h.natural_kw()
