@@ -17,6 +17,7 @@ from collections import deque
 from typing import Any
 
 from sim import contract
+from sim.limits import MAX_INFLIGHT_PUBLISHES
 from ven_sim.fleet.metrics import FleetMetrics
 from ven_sim.fleet.plan import PROBE_TELEMETRY_TOPICS
 from ven_sim.transports.base import BaseTransport
@@ -43,6 +44,10 @@ class ProbeVtn:
         self.pings_sent = 0
         self.ready = threading.Event()
         self.connection = transport.open(client_id, self._on_message, self._on_state)
+        if hasattr(self.connection, "max_inflight"):  # a paho connection: 20 by default
+            # The fan-out is N commands at once: a backend keeps as many in flight as the
+            # broker allows (AWS IoT: 100), not a device client's 20.
+            self.connection.max_inflight = MAX_INFLIGHT_PUBLISHES
         self.connection.subscribe(contract.EVERY_VEN.ack)
         for ven_id in traced[:PROBE_TELEMETRY_TOPICS]:
             topic = contract.topics(ven_id).telemetry

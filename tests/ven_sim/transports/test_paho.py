@@ -91,7 +91,7 @@ def test_two_connections_exchange_qos1_both_ways(broker: Broker) -> None:
 
 
 def test_close_delivers_what_was_published_before_it(broker: Broker) -> None:
-    # More than paho's 20 in flight: the rest wait in paho's queue, not on the socket.
+    # More than the 20 in flight: the rest wait in the connection's outbox, not on the socket.
     transport = _transport(broker)
     try:
         watcher, sender = Peer(transport, "ven-close-watch"), Peer(transport, "ven-close-send")
@@ -293,6 +293,42 @@ def test_publish_rate_is_capped_like_aws_iot(mosquitto: Mosquitto) -> None:
         assert elapsed >= 1.8  # a lower bound the limiter guarantees, whatever the machine
     finally:
         transport.close()
+
+
+def test_the_inflight_window_holds_back_the_rest_and_all_arrive_in_order(
+    mosquitto: Mosquitto,
+) -> None:
+    # A VTN's fan-out is many QoS 1 publishes at once: the connection keeps at most
+    # max_inflight unacknowledged (paho itself queues nothing), and each PUBACK sends the next.
+    in_flight: list[int] = []
+    transport = _transport(mosquitto, max_inflight=5)
+    try:
+        sink = Peer(transport, "window-sink")
+        assert sink.state() == (True, None)
+        sink.listen("window/#", "window/echo")
+        source = Peer(transport, "window-source")
+        assert source.state() == (True, None)
+
+        def observe(event: str, client_id: str, _seconds: float) -> None:
+            if event == "puback" and client_id == "window-source":
+                in_flight.append(len(source.conn._unacked) + 1)  # + the one just acknowledged
+
+        source.conn._observer = observe
+        for i in range(300):
+            source.conn.publish("window/n", str(i).encode())
+        got = [sink.receive()[1] for _ in range(300)]
+        assert got == [str(i).encode() for i in range(300)]  # in order, none lost
+        source.conn.close()  # returns once the last PUBACK is in
+        assert len(in_flight) == 300 and max(in_flight) <= 5
+        assert max(in_flight) == 5  # the window was used, not one at a time
+        assert source.conn._client.max_inflight_messages == 0  # paho keeps no queue of its own
+    finally:
+        transport.close()
+
+
+def test_max_inflight_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_inflight must be >= 1"):
+        PahoTransport("mqtts://127.0.0.1:8883", None, max_inflight=0)
 
 
 def test_a_prepared_client_loads_its_certificate_once_before_open(mosquitto: Mosquitto) -> None:
