@@ -326,6 +326,27 @@ def test_the_inflight_window_holds_back_the_rest_and_all_arrive_in_order(
         transport.close()
 
 
+def test_a_burst_larger_than_the_socket_buffer_arrives_whole_and_in_order(
+    mosquitto: Mosquitto,
+) -> None:
+    # 12 MB at once: writes stop at a full send buffer and resume when select() says so.
+    transport = _transport(mosquitto, max_inflight=None)
+    try:
+        sink = Peer(transport, "burst-sink")
+        assert sink.state() == (True, None)
+        sink.listen("burst/#", "burst/echo")
+        source = Peer(transport, "burst-source")
+        assert source.state() == (True, None)
+        blob = bytes(range(256)) * 400  # 100 KB
+        for i in range(120):
+            source.conn.publish("burst/n", str(i).encode() + b":" + blob)
+        got = [sink.receive()[1] for _ in range(120)]
+        assert [m.split(b":", 1)[0] for m in got] == [str(i).encode() for i in range(120)]
+        assert all(m.split(b":", 1)[1] == blob for m in got)
+    finally:
+        transport.close()
+
+
 def test_max_inflight_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="max_inflight must be >= 1"):
         PahoTransport("mqtts://127.0.0.1:8883", None, max_inflight=0)
