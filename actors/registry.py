@@ -7,7 +7,8 @@ dict, O(1) both ways, with the few list operations pykka's `ActorRegistry` uses.
 
 pykka also gives each actor a `threading.Event` as `actor_stopped` (with its Condition,
 locks and a deque: about 0.7 KB). Dispatched actors only ever test and set it, so
-`StopFlag` is a plain bool that makes a real Event only if a thread waits on it.
+`LazyEvent` is a plain bool that makes a real Event only if a thread waits on it (the
+network transport's "closed" events are the same kind).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import pykka
 
-__all__ = ["IndexedRefs", "StopFlag", "index_registry"]
+__all__ = ["IndexedRefs", "LazyEvent", "index_registry"]
 
 _wait_lock = threading.Lock()
 
@@ -62,8 +63,8 @@ def index_registry() -> None:
             registry._actor_refs = IndexedRefs(registry._actor_refs)  # type: ignore[assignment]  # noqa: SLF001
 
 
-class StopFlag:
-    """`actor_stopped`: `is_set`, `set` and `wait` of a `threading.Event`, small until waited on."""
+class LazyEvent:
+    """`is_set`, `set` and `wait` of a `threading.Event`, small until someone waits on it."""
 
     __slots__ = ("_event", "_set")
 

@@ -35,7 +35,7 @@ from pykka import messages
 from pykka._envelope import Envelope
 from pykka._threading import ThreadingFuture
 
-from actors.registry import StopFlag, index_registry
+from actors.registry import LazyEvent, index_registry
 from actors.supervision import Supervisor
 
 logger = logging.getLogger(__name__)
@@ -273,7 +273,7 @@ class DispatchedActor(pykka.Actor):
         self._started = False
         self._isolated = False  # set by the supervisor: handle nothing but the stop
         super().__init__(*args, **kwargs)
-        self.actor_stopped = self._actor_ref.actor_stopped = StopFlag()  # type: ignore[assignment]
+        self.actor_stopped = self._actor_ref.actor_stopped = LazyEvent()  # type: ignore[assignment]
 
     def _create_actor_inbox(self) -> _DispatcherInbox:  # type: ignore[override]
         return _DispatcherInbox(self)

@@ -8,7 +8,7 @@ from typing import Any
 import pykka
 import pytest
 
-from actors.registry import IndexedRefs, StopFlag
+from actors.registry import IndexedRefs, LazyEvent
 from actors.runtime import DispatchedActor, Dispatcher
 
 
@@ -51,8 +51,8 @@ def test_messages_told_during_a_turn_are_handled_once_in_order() -> None:
     dispatcher.run_until_idle()
 
 
-def test_stop_flag_wakes_a_waiting_thread() -> None:
-    flag = StopFlag()
+def test_lazy_event_wakes_a_waiting_thread() -> None:
+    flag = LazyEvent()
     assert not flag.is_set() and not flag.wait(0.01)
     woke = []
     waiter = threading.Thread(target=lambda: woke.append(flag.wait(30)))
@@ -65,7 +65,7 @@ def test_stop_flag_wakes_a_waiting_thread() -> None:
 def test_a_stopped_actor_reports_dead() -> None:
     dispatcher = Dispatcher("manual")
     ref = Echo.start(dispatcher=dispatcher)
-    assert isinstance(ref.actor_stopped, StopFlag) and ref.is_alive()
+    assert isinstance(ref.actor_stopped, LazyEvent) and ref.is_alive()
     ref.stop(block=False)
     dispatcher.run_until_idle()
     assert not ref.is_alive()

@@ -23,6 +23,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from actors.registry import LazyEvent
 from sim.limits import MAX_FILTERS_PER_SUBSCRIBE
 from ven_sim.transports import base
 from ven_sim.transports.base import BaseConnection, ConnectionStats, MessageHandler, StateHandler
@@ -82,7 +83,7 @@ class PahoConnection(BaseConnection):
         self._subs: dict[str, int] = {}
         self._sub_mids: dict[int, list[str]] = {}
         self._connected = self._closing = self._flush_scheduled = self._overflow_logged = False
-        self._closed = threading.Event()
+        self._closed = LazyEvent()  # a threading.Event only once someone waits
         # Loop-thread state of the current attempt and of the reconnect policy.
         self._acked = False
         self._refusal: str | None = None
@@ -151,7 +152,7 @@ class PahoConnection(BaseConnection):
         if self._loop.running and not self._loop.in_loop_thread():
             done.wait(timeout)
 
-    def close_async(self) -> threading.Event:
+    def close_async(self) -> LazyEvent:
         with self._lock:
             if self._closing:
                 return self._closed
