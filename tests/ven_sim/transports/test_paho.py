@@ -20,6 +20,7 @@ from tests.ven_sim.helpers import TIMEOUT_S, Broker
 from ven_sim.broker.embedded import EmbeddedBroker
 from ven_sim.broker.mosquitto import Mosquitto, free_port, mosquitto_binary
 from ven_sim.certs.local_ca import LocalCA
+from ven_sim.transports import handshake
 from ven_sim.transports.base import MessageHandler
 from ven_sim.transports.mqtt import TlsFiles
 from ven_sim.transports.netloop import NetworkLoop
@@ -345,6 +346,37 @@ def test_a_burst_larger_than_the_socket_buffer_arrives_whole_and_in_order(
         assert all(m.split(b":", 1)[1] == blob for m in got)
     finally:
         transport.close()
+
+
+def test_handshakes_take_turns_and_closing_frees_every_turn(mosquitto: Mosquitto) -> None:
+    under_way: list[int] = []
+    transport = _transport(mosquitto)
+    transport.observer = lambda event, _cid, _s: (
+        under_way.append(handshake._turns[transport.loop].busy) if event == "tls" else None)
+    try:
+        peers = [Peer(transport, f"turns-{i}") for i in range(150)]
+        assert all(peer.state() == (True, None) for peer in peers)
+        assert len(under_way) == 150 and max(under_way) <= handshake.MAX_HANDSHAKES
+        # A burst closed at once, most of it still waiting for a turn: every turn comes back.
+        late = [transport.open(f"turns-late-{i}", lambda _t, _p: None) for i in range(150)]
+        for conn in late:
+            conn.close()
+        deadline = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < deadline:
+            turns = _on_loop(transport.loop, lambda: (handshake._turns[transport.loop].busy,
+                                                      len(handshake._turns[transport.loop].waiting)))
+            if turns == (0, 0):
+                break
+            time.sleep(0.05)
+        assert turns == (0, 0)
+    finally:
+        transport.close()
+
+
+def _on_loop(loop: NetworkLoop, fn: Callable[[], Any]) -> Any:
+    result: queue.Queue[Any] = queue.Queue()
+    loop.call_soon(lambda: result.put(fn()))
+    return result.get(timeout=TIMEOUT_S)
 
 
 def test_max_inflight_below_one_is_refused() -> None:
