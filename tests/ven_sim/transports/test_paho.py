@@ -276,15 +276,21 @@ def test_network_loop_runs_callbacks_and_timers_in_order() -> None:
     assert not loop.running and seen.empty()
 
 
+def _sink_and_source(transport: PahoTransport, name: str) -> tuple[Peer, Peer]:
+    """Two connected peers: `name-sink` listening on `name/#`, and `name-source`."""
+    sink = Peer(transport, f"{name}-sink")
+    assert sink.state() == (True, None)
+    sink.listen(f"{name}/#", f"{name}/echo")
+    source = Peer(transport, f"{name}-source")
+    assert source.state() == (True, None)
+    return sink, source
+
+
 def test_publish_rate_is_capped_like_aws_iot(mosquitto: Mosquitto) -> None:
     # 50/s with a burst of 50: 150 messages need at least two seconds of refill.
     transport = _transport(mosquitto, max_publish_rate=50.0)
     try:
-        sink = Peer(transport, "rate-sink")
-        assert sink.state() == (True, None)
-        sink.listen("rate/#", "rate/echo")
-        source = Peer(transport, "rate-source")
-        assert source.state() == (True, None)
+        sink, source = _sink_and_source(transport, "rate")
         started = time.monotonic()
         for i in range(150):
             source.conn.publish("rate/n", str(i).encode())
@@ -304,11 +310,7 @@ def test_the_inflight_window_holds_back_the_rest_and_all_arrive_in_order(
     in_flight: list[int] = []
     transport = _transport(mosquitto, max_inflight=5)
     try:
-        sink = Peer(transport, "window-sink")
-        assert sink.state() == (True, None)
-        sink.listen("window/#", "window/echo")
-        source = Peer(transport, "window-source")
-        assert source.state() == (True, None)
+        sink, source = _sink_and_source(transport, "window")
 
         def observe(event: str, client_id: str, _seconds: float) -> None:
             if event == "puback" and client_id == "window-source":
@@ -333,11 +335,7 @@ def test_a_burst_larger_than_the_socket_buffer_arrives_whole_and_in_order(
     # 12 MB at once: writes stop at a full send buffer and resume when select() says so.
     transport = _transport(mosquitto, max_inflight=None)
     try:
-        sink = Peer(transport, "burst-sink")
-        assert sink.state() == (True, None)
-        sink.listen("burst/#", "burst/echo")
-        source = Peer(transport, "burst-source")
-        assert source.state() == (True, None)
+        sink, source = _sink_and_source(transport, "burst")
         blob = bytes(range(256)) * 400  # 100 KB
         for i in range(120):
             source.conn.publish("burst/n", str(i).encode() + b":" + blob)
