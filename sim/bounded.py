@@ -18,8 +18,10 @@ from sim.limits import MAX_ECHO_CHARS, MAX_ID_CHARS, MAX_JSON_DEPTH
 
 __all__ = ["BadJson", "clip", "depth", "loads", "short_id", "show"]
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
+_SQUARE = bytes.maketrans(b"{}", b"[]")  # with _NOT_BRACKET deleted: brackets only, all square
+_NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
 
 
 class BadJson(ValueError):
@@ -38,6 +40,24 @@ def depth(raw: bytes) -> int:
     return deepest
 
 
+def _nests_within(raw: bytes, limit: int) -> bool:
+    """True if `raw`'s brackets pair up, nested at most `limit` deep (strings skipped).
+
+    `depth` walks every bracket in Python, a fifth of a fleet's dispatcher time on shadow
+    documents; here each pass deletes the innermost pairs in C, one pass per level.
+    """
+    if b"\\" not in raw and raw.count(b'"') % 2 == 0:  # no escapes: strings are every other
+        outside = b"".join(raw.split(b'"')[::2])  # piece between quotes, as _STRING finds them
+    else:
+        outside = _STRING.sub(b"", raw)
+    brackets = outside.translate(_SQUARE, _NOT_BRACKET)
+    for _ in range(limit):
+        if not brackets:
+            return True
+        brackets = brackets.replace(b"[]", b"")
+    return not brackets
+
+
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
@@ -52,8 +72,7 @@ def _constant(name: str) -> Any:
 def loads(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse JSON; BadJson if invalid, nested over `max_depth` or holding a non-finite number."""
     data = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
-    nested = depth(data)
-    if nested > max_depth:
+    if not _nests_within(data, max_depth) and (nested := depth(data)) > max_depth:
         raise BadJson(f"nested {nested} deep, over the limit of {max_depth}")
     try:
         return json.loads(data, parse_float=_finite, parse_constant=_constant)

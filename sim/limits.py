@@ -21,6 +21,7 @@ __all__ = [
     "MAX_ECHO_CHARS",
     "MAX_FILTERS_PER_SUBSCRIBE",
     "MAX_ID_CHARS",
+    "MAX_INFLIGHT_PUBLISHES",
     "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_BYTES",
     "MAX_PUBLISHES_PER_S",
@@ -45,6 +46,7 @@ __all__ = [
 # -- AWS IoT Core message broker --------------------------------------------------------
 MAX_PAYLOAD_BYTES = 128 * 1024  # largest MQTT payload; a bigger one closes the connection
 MAX_PUBLISHES_PER_S = 100.0  # publishes per second per connection; more are throttled
+MAX_INFLIGHT_PUBLISHES = 100  # QoS 1 publishes awaiting PUBACK per client; more wait
 KEEPALIVE_RANGE_S = (30, 1200)  # MQTT keepalive the broker accepts, in seconds (inclusive)
 MAX_FILTERS_PER_SUBSCRIBE = 8  # topic filters in one SUBSCRIBE packet; more are rejected
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 50  # topic filters one connection may hold

@@ -18,6 +18,7 @@ from typing import Any
 
 from sim import contract
 from sim.fleet_scenario import FleetEvent
+from sim.limits import MAX_INFLIGHT_PUBLISHES
 from ven_sim.fleet.metrics import FleetMetrics
 from ven_sim.fleet.plan import DEFAULT_FANOUT, PROBE_TELEMETRY_TOPICS
 from ven_sim.transports.base import BaseTransport
@@ -39,6 +40,12 @@ class ProbeVtn:
         self.pings_sent = 0
         self.ready = threading.Event()
         self.connection = transport.open(client_id, self._on_message, self._on_state)
+        if hasattr(self.connection, "max_inflight"):  # a paho connection: 20 by default
+            # The fan-out is N commands at once, and a backend sends them as fast as the broker
+            # takes them, not 20 at a time like a device. AWS IoT (the transport limits the
+            # publish rate there) takes at most 100 unacknowledged from one client.
+            limited = getattr(transport, "max_publish_rate", None) is not None
+            self.connection.max_inflight = MAX_INFLIGHT_PUBLISHES if limited else None
         self.connection.subscribe(contract.EVERY_VEN.ack)
         for ven_id in traced[:PROBE_TELEMETRY_TOPICS]:
             topic = contract.topics(ven_id).telemetry

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from actors.connection import MessageHandler, StateHandler
+from sim.limits import MAX_PAYLOAD_BYTES
 
 __all__ = [
     "BaseConnection",
@@ -19,6 +20,7 @@ __all__ = [
     "ConnectionStats",
     "MessageHandler",
     "StateHandler",
+    "check_publish",
     "topic_matches",
 ]
 
@@ -66,6 +68,16 @@ class BaseTransport(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+
+def check_publish(topic: str, payload: bytes, qos: int) -> None:
+    """ValueError unless AWS IoT would take this publish: a topic, <= 128 KB, QoS 0 or 1."""
+    if not topic or "+" in topic or "#" in topic:
+        raise ValueError(f"bad publish topic {topic!r}: empty or has a wildcard")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"payload of {len(payload)} bytes exceeds AWS IoT's {MAX_PAYLOAD_BYTES}")
+    if qos not in (0, 1):
+        raise ValueError(f"QoS must be 0 or 1 (AWS IoT has no QoS 2): {qos}")
 
 
 def topic_matches(topic_filter: str, topic: str) -> bool:

@@ -5,6 +5,11 @@ the loop thread per client, against a remote broker several round trips, during 
 other client is served. `Handshake` does both as non-blocking steps driven by the loop's
 selector, then hands the ready socket to paho (`PahoConnection` makes paho's
 `_create_socket` return it), which sends CONNECT on it as usual.
+
+At most MAX_HANDSHAKES are under way per loop; the rest wait their turn, and their timeout
+starts when they do. Started all at once, a ramp faster than the loop can finish them slowed
+every handshake past its timeout, and the retries added more (10,000 VENs at 250/s on this
+2-core machine: thousands of "no TCP/TLS handshake within 5 s").
 """
 
 from __future__ import annotations
@@ -15,14 +20,17 @@ import selectors
 import socket
 import ssl
 import time
+import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from ven_sim.transports.netloop import NetworkLoop, TimerHandle
 
-__all__ = ["CONNECT_TIMEOUT_S", "Handshake", "resolve"]
+__all__ = ["CONNECT_TIMEOUT_S", "MAX_HANDSHAKES", "Handshake", "resolve"]
 
 CONNECT_TIMEOUT_S = 5.0  # paho's own connect timeout
+MAX_HANDSHAKES = 64  # under way at once per loop: on loopback about two loop rounds each
 DNS_TTL_S = 60.0  # one lookup per host a minute, not one per client (it blocks)
 
 _dns: dict[tuple[str, int], tuple[float, list[Any]]] = {}
@@ -41,17 +49,53 @@ def resolve(host: str, port: int) -> list[Any]:
     return infos
 
 
+class _Turns:
+    """One loop's handshakes under way; those past MAX_HANDSHAKES wait in order (loop thread)."""
+
+    def __init__(self, loop: NetworkLoop) -> None:
+        self.loop = loop
+        self.busy = 0
+        self.waiting: deque[Callable[[], None]] = deque()
+
+    def enter(self, start: Callable[[], None]) -> None:
+        if self.busy < MAX_HANDSHAKES:
+            self.busy += 1
+            start()
+        else:
+            self.waiting.append(start)
+
+    def leave(self) -> None:
+        self.busy -= 1
+        if self.waiting and self.busy < MAX_HANDSHAKES:
+            self.busy += 1
+            self.loop.call_soon(self.waiting.popleft())
+
+
+_turns: weakref.WeakKeyDictionary[NetworkLoop, _Turns] = weakref.WeakKeyDictionary()
+
+
 class Handshake:
     """One attempt: connect, then (with a context) TLS; `done` runs once, on the loop."""
 
     def __init__(self, loop: NetworkLoop, host: str, port: int,
                  context: ssl.SSLContext | None, done: Done) -> None:
-        self.loop, self.host, self.context, self.done = loop, host, context, done
+        self.loop, self.host, self.port, self.context, self.done = loop, host, port, context, done
         self.begin = time.monotonic()
         self.tcp_s = 0.0
         self.sock: Any = None
-        self._finished = False
-        self._timer: TimerHandle = loop.call_later(CONNECT_TIMEOUT_S, self._timed_out)
+        self._finished = self._started = False
+        self._timer: TimerHandle | None = None
+        self._turns = _turns.get(loop) or _turns.setdefault(loop, _Turns(loop))
+        self._turns.enter(self._start)
+
+    def _start(self) -> None:
+        self._started = True
+        if self._finished:  # cancelled while it waited its turn
+            self._turns.leave()
+            return
+        loop, host, port = self.loop, self.host, self.port
+        self.begin = time.monotonic()
+        self._timer = loop.call_later(CONNECT_TIMEOUT_S, self._timed_out)
         try:
             family, kind, proto, _, address = resolve(host, port)[0]
             self.sock = socket.socket(family, kind, proto)
@@ -67,8 +111,14 @@ class Handshake:
     def cancel(self) -> None:
         if not self._finished:
             self._finished = True
-            self._timer.cancel()
+            self._end_turn()
             self._close()
+
+    def _end_turn(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._started:  # a handshake still waiting leaves when its turn comes
+            self._turns.leave()
 
     def _connected(self, _mask: int) -> None:
         code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -110,7 +160,7 @@ class Handshake:
         if self._finished:
             return
         self._finished = True
-        self._timer.cancel()
+        self._end_turn()
         if self.sock is not None:
             self.loop.unwatch(self.sock)
         if error is not None:

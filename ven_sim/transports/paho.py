@@ -44,6 +44,7 @@ class PahoTransport(BaseTransport):
         rng: random.Random | None = None,
         alpn: tuple[str, ...] = (),
         observer: Callable[[str, str, float], None] | None = None,
+        max_inflight: int | None = 20,
     ) -> None:
         low, high = KEEPALIVE_RANGE_S
         if isinstance(keepalive, bool) or not low <= keepalive <= high:
@@ -52,6 +53,8 @@ class PahoTransport(BaseTransport):
             raise ValueError(f"offline_buffer must be >= 0: {offline_buffer}")
         if not 0 < backoff[0] <= backoff[1]:
             raise ValueError(f"backoff must be (base, cap) with 0 < base <= cap: {backoff}")
+        if max_inflight is not None and max_inflight < 1:
+            raise ValueError(f"max_inflight must be >= 1 or None (no limit): {max_inflight}")
         self.url = BrokerURL.parse(url) if isinstance(url, str) else url
         self.keepalive = int(keepalive)
         self.offline_buffer = offline_buffer
@@ -62,6 +65,7 @@ class PahoTransport(BaseTransport):
         # AWS IoT on port 443 picks MQTT by ALPN ("x-amzn-mqtt-ca") for networks blocking 8883.
         self.alpn = alpn
         self.observer = observer  # see ConnectionSettings.observer
+        self.max_inflight = max_inflight  # QoS 1 publishes awaiting PUBACK, per connection
         self.loop = loop or NetworkLoop()
         self._tls = tls
         self._owns_loop = loop is None
@@ -82,7 +86,7 @@ class PahoTransport(BaseTransport):
             client.will_set(will[0], will[1], qos=1)
         settings = ConnectionSettings(
             self.url, self.keepalive, self.loop, self.offline_buffer, self.max_publish_rate,
-            self.backoff, self.rng, self.observer,
+            self.backoff, self.rng, self.observer, self.max_inflight,
         )
         conn = PahoConnection(settings, client_id, client, on_message, on_state, self._forget)
         with self._lock:

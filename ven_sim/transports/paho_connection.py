@@ -23,7 +23,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from sim.limits import MAX_FILTERS_PER_SUBSCRIBE, MAX_PAYLOAD_BYTES
+from actors.registry import LazyEvent
+from sim.limits import MAX_FILTERS_PER_SUBSCRIBE
+from ven_sim.transports import base
 from ven_sim.transports.base import BaseConnection, ConnectionStats, MessageHandler, StateHandler
 from ven_sim.transports.endpoints import BrokerURL
 from ven_sim.transports.handshake import Handshake
@@ -51,6 +53,7 @@ class ConnectionSettings:
     # Load tests time each connection: observer(event, client_id, seconds) for "tcp" (connect),
     # "tls" (handshake), "connack" (CONNECT sent to CONNACK) and "puback".
     observer: Callable[[str, str, float], None] | None = None
+    max_inflight: int | None = 20  # QoS 1 publishes awaiting PUBACK (paho's default; None: any)
 
 
 class PahoConnection(BaseConnection):
@@ -80,16 +83,19 @@ class PahoConnection(BaseConnection):
         self._subs: dict[str, int] = {}
         self._sub_mids: dict[int, list[str]] = {}
         self._connected = self._closing = self._flush_scheduled = self._overflow_logged = False
-        self._closed = threading.Event()
+        self._closed = LazyEvent()  # a threading.Event only once someone waits
         # Loop-thread state of the current attempt and of the reconnect policy.
         self._acked = False
         self._refusal: str | None = None
         self._socket_error: str | None = None
         self._attempt, self._up_since = 0, 0.0
         self._timer: TimerHandle | None = None
-        # QoS 1 messages paho holds until their PUBACK: close() lets them go out first, since
-        # beyond 20 in flight paho only queues them and a DISCONNECT would leave them behind.
+        # QoS 1 messages given to paho and not yet acknowledged; close() lets them go out first.
         self._unacked: dict[int, float] = {}  # mid -> when it went to paho
+        # The in-flight window is ours: paho rescans its whole queue at every PUBACK (O(N^2) for
+        # a VTN's command to each of N VENs); here the rest waits in the outbox.
+        self.max_inflight = settings.max_inflight
+        client.max_inflight_messages_set(0)  # 0: paho sends at once and queues nothing
         self._observer = settings.observer
         self._handshake: Handshake | None = None  # the TCP/TLS attempt under way
         self._ready_sock: Any = None
@@ -99,7 +105,7 @@ class PahoConnection(BaseConnection):
         self._reported: tuple[bool, str | None] | None = None
         self._takeovers = TakeoverWatch(client_id)
         client.suppress_exceptions = True  # a paho callback error must not abort loop_read
-        client.logger = _ErrorTap(self)
+        client.logger = _ErrorTap(self)  # type: ignore[assignment]
         client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
         client.on_message, client.on_subscribe = self._on_message, self._on_subscribe
         client.on_publish = self._on_publish
@@ -112,7 +118,7 @@ class PahoConnection(BaseConnection):
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
         """Queue a message for the loop; while offline keep at most `offline_buffer` of them."""
-        _check_publish(topic, payload, qos)
+        base.check_publish(topic, payload, qos)
         limit = self._settings.offline_buffer
         with self._lock:
             if self._closing or (not self._connected and limit == 0):
@@ -146,7 +152,7 @@ class PahoConnection(BaseConnection):
         if self._loop.running and not self._loop.in_loop_thread():
             done.wait(timeout)
 
-    def close_async(self) -> threading.Event:
+    def close_async(self) -> LazyEvent:
         with self._lock:
             if self._closing:
                 return self._closed
@@ -307,16 +313,14 @@ class PahoConnection(BaseConnection):
             if not (self._connected or closing):
                 return
             if rate is None or closing:
-                batch = list(self._outbox)
-                self._outbox.clear()
+                batch = self._take(len(self._outbox))
             else:
                 now = time.monotonic()
                 self._tokens = min(rate, self._tokens + (now - self._refilled) * rate)
                 self._refilled = now
-                take = min(len(self._outbox), int(self._tokens))
-                batch = [self._outbox.popleft() for _ in range(take)]
-                self._tokens -= take
-                if self._outbox:  # the rest when the bucket has refilled a little
+                batch = self._take(int(self._tokens))
+                self._tokens -= len(batch)
+                if self._outbox and self._tokens < 1.0:  # the rest once the bucket refilled
                     self._flush_scheduled = True
                     retry_in = max(0.01, (1.0 - self._tokens) / rate)
         if retry_in is not None:
@@ -333,11 +337,27 @@ class PahoConnection(BaseConnection):
                     self.stats.dropped += 1
                 self.stats.last_error = f"publish refused: {mqtt.error_string(info.rc)}"
 
+    def _take(self, most: int) -> list[tuple[str, bytes, int]]:
+        """Up to `most` queued messages, QoS 1 ones while the window has room (lock held)."""
+        window = self.max_inflight
+        room = len(self._outbox) if window is None else window - len(self._unacked)
+        batch: list[tuple[str, bytes, int]] = []
+        while self._outbox and len(batch) < most and (room > 0 or not self._outbox[0][2]):
+            batch.append(self._outbox.popleft())
+            room -= batch[-1][2] > 0
+        return batch
+
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
         sent = self._unacked.pop(mid, None)
         if sent is not None and self._observer is not None:
             self._observer("puback", self.client_id, time.monotonic() - sent)
-        if self._drain is not None and not self._unacked:
+        closing = self._drain is not None
+        if self._outbox:  # held back by the window: a slot is free (flush after this callback)
+            with self._lock:
+                schedule, self._flush_scheduled = closing or not self._flush_scheduled, True
+            if schedule:
+                self._loop.call_soon(lambda: self._flush(closing=closing))
+        elif closing and not self._unacked:
             self._disconnect()
 
     def _shutdown(self) -> None:
@@ -384,22 +404,14 @@ class PahoConnection(BaseConnection):
             log.exception("%s: on_state failed", self.client_id)
 
 
-class _ErrorTap(logging.Logger):
+class _ErrorTap:
     """paho logs socket errors (a TLS alert, a reset) instead of returning them: keep the last."""
 
+    __slots__ = ("_conn",)  # paho only calls log(): a logging.Logger per client was 1.6 KB
+
     def __init__(self, conn: PahoConnection) -> None:
-        super().__init__(__name__, logging.ERROR)
         self._conn = conn
 
     def log(self, level: int, msg: object, *args: object, **_kwargs: Any) -> None:
         if level >= logging.ERROR:
             self._conn._socket_error = str(msg) % args if args else str(msg)
-
-
-def _check_publish(topic: str, payload: bytes, qos: int) -> None:
-    if not topic or "+" in topic or "#" in topic:
-        raise ValueError(f"bad publish topic {topic!r}: empty or has a wildcard")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ValueError(f"payload of {len(payload)} bytes exceeds AWS IoT's {MAX_PAYLOAD_BYTES}")
-    if qos not in (0, 1):
-        raise ValueError(f"QoS must be 0 or 1 (AWS IoT has no QoS 2): {qos}")

@@ -20,6 +20,7 @@ from tests.ven_sim.helpers import TIMEOUT_S, Broker
 from ven_sim.broker.embedded import EmbeddedBroker
 from ven_sim.broker.mosquitto import Mosquitto, free_port, mosquitto_binary
 from ven_sim.certs.local_ca import LocalCA
+from ven_sim.transports import handshake
 from ven_sim.transports.base import MessageHandler
 from ven_sim.transports.mqtt import TlsFiles
 from ven_sim.transports.netloop import NetworkLoop
@@ -91,7 +92,7 @@ def test_two_connections_exchange_qos1_both_ways(broker: Broker) -> None:
 
 
 def test_close_delivers_what_was_published_before_it(broker: Broker) -> None:
-    # More than paho's 20 in flight: the rest wait in paho's queue, not on the socket.
+    # More than the 20 in flight: the rest wait in the connection's outbox, not on the socket.
     transport = _transport(broker)
     try:
         watcher, sender = Peer(transport, "ven-close-watch"), Peer(transport, "ven-close-send")
@@ -275,15 +276,21 @@ def test_network_loop_runs_callbacks_and_timers_in_order() -> None:
     assert not loop.running and seen.empty()
 
 
+def _sink_and_source(transport: PahoTransport, name: str) -> tuple[Peer, Peer]:
+    """Two connected peers: `name-sink` listening on `name/#`, and `name-source`."""
+    sink = Peer(transport, f"{name}-sink")
+    assert sink.state() == (True, None)
+    sink.listen(f"{name}/#", f"{name}/echo")
+    source = Peer(transport, f"{name}-source")
+    assert source.state() == (True, None)
+    return sink, source
+
+
 def test_publish_rate_is_capped_like_aws_iot(mosquitto: Mosquitto) -> None:
     # 50/s with a burst of 50: 150 messages need at least two seconds of refill.
     transport = _transport(mosquitto, max_publish_rate=50.0)
     try:
-        sink = Peer(transport, "rate-sink")
-        assert sink.state() == (True, None)
-        sink.listen("rate/#", "rate/echo")
-        source = Peer(transport, "rate-source")
-        assert source.state() == (True, None)
+        sink, source = _sink_and_source(transport, "rate")
         started = time.monotonic()
         for i in range(150):
             source.conn.publish("rate/n", str(i).encode())
@@ -293,6 +300,86 @@ def test_publish_rate_is_capped_like_aws_iot(mosquitto: Mosquitto) -> None:
         assert elapsed >= 1.8  # a lower bound the limiter guarantees, whatever the machine
     finally:
         transport.close()
+
+
+def test_the_inflight_window_holds_back_the_rest_and_all_arrive_in_order(
+    mosquitto: Mosquitto,
+) -> None:
+    # A VTN's fan-out is many QoS 1 publishes at once: the connection keeps at most
+    # max_inflight unacknowledged (paho itself queues nothing), and each PUBACK sends the next.
+    in_flight: list[int] = []
+    transport = _transport(mosquitto, max_inflight=5)
+    try:
+        sink, source = _sink_and_source(transport, "window")
+
+        def observe(event: str, client_id: str, _seconds: float) -> None:
+            if event == "puback" and client_id == "window-source":
+                in_flight.append(len(source.conn._unacked) + 1)  # + the one just acknowledged
+
+        source.conn._observer = observe
+        for i in range(300):
+            source.conn.publish("window/n", str(i).encode())
+        got = [sink.receive()[1] for _ in range(300)]
+        assert got == [str(i).encode() for i in range(300)]  # in order, none lost
+        source.conn.close()  # returns once the last PUBACK is in
+        assert len(in_flight) == 300 and max(in_flight) <= 5
+        assert max(in_flight) == 5  # the window was used, not one at a time
+        assert source.conn._client.max_inflight_messages == 0  # paho keeps no queue of its own
+    finally:
+        transport.close()
+
+
+def test_a_burst_larger_than_the_socket_buffer_arrives_whole_and_in_order(
+    mosquitto: Mosquitto,
+) -> None:
+    # 12 MB at once: writes stop at a full send buffer and resume when select() says so.
+    transport = _transport(mosquitto, max_inflight=None)
+    try:
+        sink, source = _sink_and_source(transport, "burst")
+        blob = bytes(range(256)) * 400  # 100 KB
+        for i in range(120):
+            source.conn.publish("burst/n", str(i).encode() + b":" + blob)
+        got = [sink.receive()[1] for _ in range(120)]
+        assert [m.split(b":", 1)[0] for m in got] == [str(i).encode() for i in range(120)]
+        assert all(m.split(b":", 1)[1] == blob for m in got)
+    finally:
+        transport.close()
+
+
+def test_handshakes_take_turns_and_closing_frees_every_turn(mosquitto: Mosquitto) -> None:
+    under_way: list[int] = []
+    transport = _transport(mosquitto)
+    transport.observer = lambda event, _cid, _s: (
+        under_way.append(handshake._turns[transport.loop].busy) if event == "tls" else None)
+    try:
+        peers = [Peer(transport, f"turns-{i}") for i in range(150)]
+        assert all(peer.state() == (True, None) for peer in peers)
+        assert len(under_way) == 150 and max(under_way) <= handshake.MAX_HANDSHAKES
+        # A burst closed at once, most of it still waiting for a turn: every turn comes back.
+        late = [transport.open(f"turns-late-{i}", lambda _t, _p: None) for i in range(150)]
+        for conn in late:
+            conn.close()
+        deadline = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < deadline:
+            turns = _on_loop(transport.loop, lambda: (handshake._turns[transport.loop].busy,
+                                                      len(handshake._turns[transport.loop].waiting)))
+            if turns == (0, 0):
+                break
+            time.sleep(0.05)
+        assert turns == (0, 0)
+    finally:
+        transport.close()
+
+
+def _on_loop(loop: NetworkLoop, fn: Callable[[], Any]) -> Any:
+    result: queue.Queue[Any] = queue.Queue()
+    loop.call_soon(lambda: result.put(fn()))
+    return result.get(timeout=TIMEOUT_S)
+
+
+def test_max_inflight_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_inflight must be >= 1"):
+        PahoTransport("mqtts://127.0.0.1:8883", None, max_inflight=0)
 
 
 def test_a_prepared_client_loads_its_certificate_once_before_open(mosquitto: Mosquitto) -> None:
