@@ -23,8 +23,8 @@ __all__ = ["fleet"]
 
 SUMMARY_KEYS = ("vens_requested", "vens_connected", "connect_rate_per_s", "connect_ms",
                 "puback_ms", "telemetry_latency_ms", "command_rtt_ms", "fanout",
-                "telemetry_published", "disconnects", "unexpected_disconnects", "rss_mb",
-                "cpu_seconds", "steady_cpu_cores", "duration_s")
+                "telemetry_published", "disconnects", "unexpected_disconnects", "reconnects",
+                "rss_mb", "cpu_seconds", "steady_cpu_cores", "duration_s")
 # A scenario file's fleet section sets these; giving one on the command line too is an error.
 SCENARIO_OPTIONS = {"vens": "vens", "id_prefix": "id_prefix", "id_start": "id_start",
                     "ramp": "ramp_per_s", "duration": "duration_s",
