@@ -85,7 +85,8 @@ class FleetGroup(click.Group):
 @click.option("--ray", "ray_address", metavar="ADDRESS|local",
               help="Run the --workers shards as Ray actors: on a local cluster or ADDRESS.")
 @click.option("--probe-rate", type=click.FloatRange(min=0), default=2.0, show_default=True,
-              help="Pings per second to random VENs (command round trip).")
+              help="Probes per second to random VENs: a ping, or an event then its restore, "
+                   "in turn (command round trip).")
 @click.option("--fanout/--no-fanout", default=True, show_default=True,
               help="Send one DR event to every connected VEN.")
 @click.option("--fanout-at", type=click.FloatRange(min=0), metavar="S",
