@@ -88,9 +88,13 @@ def _figures(results: dict[str, Any], vens: int) -> dict[str, Any]:
         "steady": results["steady"],
         "fanout_ms": results["fanout"]["ms"],
         "fanout_acked": results["fanout"]["acked"],
+        "fanout_restore_ms": results["fanout"]["restore"]["ms"],
+        "fanout_restore_acked": results["fanout"]["restore"]["acked"],
+        "command_rtt_ms_by_op": results["command_rtt_ms_by_op"],
         "telemetry_published": results["telemetry_published"],
         "unexpected_disconnects": results["unexpected_disconnects"],
         "disconnects": results["disconnects"],
+        "reconnects": results["reconnects"],
         "cpus": os.cpu_count(),
         "duration_s": results["duration_s"],
     }

@@ -23,8 +23,8 @@ __all__ = ["fleet"]
 
 SUMMARY_KEYS = ("vens_requested", "vens_connected", "connect_rate_per_s", "connect_ms",
                 "puback_ms", "telemetry_latency_ms", "command_rtt_ms", "fanout",
-                "telemetry_published", "disconnects", "unexpected_disconnects", "rss_mb",
-                "cpu_seconds", "steady_cpu_cores", "duration_s")
+                "telemetry_published", "disconnects", "unexpected_disconnects", "reconnects",
+                "rss_mb", "cpu_seconds", "steady_cpu_cores", "duration_s")
 # A scenario file's fleet section sets these; giving one on the command line too is an error.
 SCENARIO_OPTIONS = {"vens": "vens", "id_prefix": "id_prefix", "id_start": "id_start",
                     "ramp": "ramp_per_s", "duration": "duration_s",
@@ -85,7 +85,8 @@ class FleetGroup(click.Group):
 @click.option("--ray", "ray_address", metavar="ADDRESS|local",
               help="Run the --workers shards as Ray actors: on a local cluster or ADDRESS.")
 @click.option("--probe-rate", type=click.FloatRange(min=0), default=2.0, show_default=True,
-              help="Pings per second to random VENs (command round trip).")
+              help="Probes per second to random VENs: a ping, or an event then its restore, "
+                   "in turn (command round trip).")
 @click.option("--fanout/--no-fanout", default=True, show_default=True,
               help="Send one DR event to every connected VEN.")
 @click.option("--fanout-at", type=click.FloatRange(min=0), metavar="S",

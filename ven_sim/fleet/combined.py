@@ -1,31 +1,32 @@
 """One fleet from several shards running at once (`--workers K`, `--ray`): their live rows
 combined into one progress line, and their results merged into the fleet's own outputs.
 
-A combined row adds up what adds up (connected, reports per second, acks, CPU, RSS) and
-shows the worst shard's p99 for latencies: a p99 of the whole fleet needs the histograms,
-which `merge` reads from each shard's fleet.json at the end. The merged timeline.csv aligns
-the shards' rows by index (each shard writes one every 10 s from its own start; they start
-within a second or so of each other) with the same rules.
+A live combined row adds up what adds up (connected, reports per second, acks, CPU, RSS)
+and shows the worst shard's p99 for latencies. The merged timeline.csv is exact instead: the
+shards' rows are lined up by the wall-clock interval they measured (`interval_start`), and
+each latency column is the p99 of the shards' histograms of that interval added bucket by
+bucket (timeline_hist.jsonl), the p99 of every sample the fleet took in those 10 s. A shard
+with no row in an interval (it started later, or stopped) counts with its latest row for
+the running totals and with nothing for rates and latencies.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
+from ven_sim.fleet.histogram import Histogram
 from ven_sim.fleet.merge import merge_results
-from ven_sim.fleet.results import TIMELINE_FIELDS
+from ven_sim.fleet.timeline import TIMELINE_FIELDS, load_timeline, p99_columns
 from ven_sim.fleet.timeline_plot import write_run_files
 
 __all__ = ["combine_rows", "load_part", "merge_timelines", "write_merged"]
 
-SUMMED_COLUMNS = ("connected", "opened", "telemetry_published", "telemetry_per_s",
-                  "fanout_acked", "unexpected_disconnects", "cpu_cores", "rss_mb")
-WORST_COLUMNS = ("t_s", "connect_p99_ms", "puback_p99_ms", "telemetry_latency_p99_ms",
-                 "command_rtt_p99_ms")
+COUNT_COLUMNS = ("connected", "opened", "telemetry_published", "fanout_acked", "restore_acked",
+                 "unexpected_disconnects", "reconnects")
+SUMMED_COLUMNS = (*COUNT_COLUMNS, "telemetry_per_s", "cpu_cores", "rss_mb")
+WORST_COLUMNS = ("t_s", *(column for column in TIMELINE_FIELDS if column.endswith("_p99_ms")))
 
 
 def _number(value: Any) -> float | None:
@@ -41,20 +42,33 @@ def combine_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for column in WORST_COLUMNS:
         values = [v for row in rows if (v := _number(row.get(column))) is not None]
         combined[column] = max(values) if values else None
-    for column in ("connected", "opened", "telemetry_published", "fanout_acked",
-                   "unexpected_disconnects"):
+    for column in COUNT_COLUMNS:
         combined[column] = int(combined[column])
     return combined
 
 
 def merge_timelines(timelines: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Row k of the fleet from row k of each shard (a shard that stopped keeps its last)."""
+    """One row per wall-clock interval that any shard has a row for, in time order."""
+    by_interval = [{row["interval_start"]: row for row in rows} for rows in timelines]
+    latest: list[dict[str, Any] | None] = [None] * len(timelines)
     merged = []
-    for moment in zip_longest(*timelines):
-        rows = [row if row is not None else timeline[-1]
-                for row, timeline in zip(moment, timelines, strict=True) if timeline]
-        combined = combine_rows(rows)
+    for interval in sorted(set().union(*by_interval)):
+        current = []  # the shards' rows of this interval
+        for shard, rows in enumerate(by_interval):
+            if interval in rows:
+                latest[shard] = rows[interval]
+                current.append(rows[interval])
+        combined = combine_rows([row for row in latest if row is not None])
+        combined["telemetry_per_s"] = round(sum(
+            float(row["telemetry_per_s"] or 0.0) for row in current), 1)
+        hists: dict[str, Histogram] = {}
+        for row in current:
+            for name, data in row.get("histograms", {}).items():
+                hists.setdefault(name, Histogram()).merge(Histogram.from_dict(data))
+        combined.update(p99_columns(hists), interval_start=interval)
+        combined["t_s"] = max(float(row["t_s"]) for row in current)
         merged.append({field: combined[field] for field in TIMELINE_FIELDS})
+        merged[-1]["histograms"] = {name: hist.to_dict() for name, hist in hists.items()}
     return merged
 
 
@@ -65,12 +79,6 @@ def write_merged(out: Path, parts: list[dict[str, Any]], timelines: list[list[di
     write_run_files(out, merged, merge_timelines(timelines), target=target,
                     title=f"{len(parts)} shards: {target:,} VENs")
     return merged
-
-
-def load_timeline(path: Path) -> list[dict[str, Any]]:
-    """A shard's timeline.csv as rows (numbers as text, empty cells as '')."""
-    with path.open(newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def load_part(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:

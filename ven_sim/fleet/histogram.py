@@ -50,6 +50,28 @@ class Histogram:
         self.max = max(self.max, other.max)
         return self
 
+    def copy(self) -> Histogram:
+        return Histogram().merge(self)
+
+    def since(self, earlier: Histogram) -> Histogram:
+        """The samples added after `earlier`, a `copy()` of this histogram taken before.
+
+        Bucket counts, count and sum are exact; min and max are the bounds of the lowest and
+        highest bucket used (kept within this histogram's own min and max), so a percentile
+        of the difference is as close as any other (2 %).
+        """
+        delta = Histogram()
+        for index, n in self.buckets.items():
+            if n != earlier.buckets.get(index, 0):
+                delta.buckets[index] = n - earlier.buckets.get(index, 0)
+        delta.count = self.count - earlier.count
+        delta.total = self.total - earlier.total
+        if delta.buckets:
+            low, high = min(delta.buckets), max(delta.buckets)
+            delta.min = max(self.min, FLOOR_MS * GROWTH ** (low - 1) if low else 0.0)
+            delta.max = min(self.max, FLOOR_MS * GROWTH**high)
+        return delta
+
     def percentile(self, q: float) -> float | None:
         """The value at quantile `q` (0..1): the upper bound of its bucket, capped at max."""
         if not self.count:

@@ -15,12 +15,13 @@ from typing import Any
 
 from ven_sim.fleet.histogram import Histogram
 from ven_sim.fleet.identities import IdentityError, IdRange
-from ven_sim.fleet.results import FANOUT_QUANTILES, latency_fields
+from ven_sim.fleet.results import fanout_fields, latency_fields
 
 __all__ = ["load_parts", "merge_results"]
 
 SUMMED = ("vens_requested", "vens_connected", "connected_at_end", "telemetry_published",
-          "unexpected_disconnects", "pings_sent", "pings_answered", "workers")
+          "unexpected_disconnects", "reconnects", "pings_sent", "pings_answered",
+          "commands_sent", "commands_answered", "workers")
 SUMMED_FLOATS = ("connect_rate_per_s", "cpu_seconds", "steady_cpu_cores", "rss_mb")
 
 
@@ -46,6 +47,13 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
     def summary(name: str, *quantiles: str) -> dict[str, float | None]:
         return hists.get(name, Histogram()).summary(*quantiles)
 
+    def tally(kind: str) -> dict[str, int]:
+        """A fan-out phase's counts over the shards (a shard before restores had none)."""
+        phases = [part["fanout"] if kind == "fanout" else part["fanout"].get("restore", {})
+                  for part in parts]
+        return {field: sum(phase.get(name, 0) for phase in phases)
+                for field, name in (("sent", "vens"), ("acked", "acked"), ("errors", "errors"))}
+
     merged: dict[str, Any] = {
         "id_ranges": [[r.prefix, r.start, r.stop] for r in sorted(
             ranges, key=lambda r: (r.prefix, r.start))],
@@ -53,12 +61,7 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
         **{key: sum(part.get(key) or 0 for part in parts) for key in SUMMED},
         **{key: round(sum(part.get(key) or 0.0 for part in parts), 3) for key in SUMMED_FLOATS},
         **latency_fields(summary),
-        "fanout": {
-            "vens": sum(part["fanout"]["vens"] for part in parts),
-            "acked": sum(part["fanout"]["acked"] for part in parts),
-            "errors": sum(part["fanout"]["errors"] for part in parts),
-            "ms": summary("fanout", *FANOUT_QUANTILES),
-        },
+        "fanout": fanout_fields(tally, summary),
         "disconnects": dict(sum((Counter(p["disconnects"]) for p in parts), Counter())),
         "connect_failures": dict(
             sum((Counter(p["connect_failures"]) for p in parts), Counter())

@@ -18,10 +18,18 @@ from sim import contract
 from ven_sim.fleet.histogram import Histogram
 from ven_sim.transports.base import BaseConnection, BaseTransport, MessageHandler, StateHandler
 
-__all__ = ["HISTOGRAMS", "FleetMetrics", "MeteredTransport", "disconnect_kind"]
+__all__ = [
+    "HISTOGRAMS", "INTERVAL_HISTOGRAMS", "PROBE_OPS", "FleetMetrics", "MeteredTransport",
+    "disconnect_kind",
+]
 
+PROBE_OPS = ("ping", "event", "restore")  # the probe VTN's commands to sampled VENs
 HISTOGRAMS = ("connect", "tcp", "tls", "connack", "puback", "telemetry_latency", "command_rtt",
-              "fanout", "telemetry_latency_steady", "command_rtt_steady")
+              *(f"command_rtt_{op}" for op in PROBE_OPS), "fanout", "fanout_restore",
+              "telemetry_latency_steady", "command_rtt_steady")
+# The ones each timeline row keeps for its own 10 s (timeline_hist.jsonl), so shards merge.
+INTERVAL_HISTOGRAMS = ("connect", "puback", "telemetry_latency", "command_rtt", "fanout",
+                       "fanout_restore")
 
 
 def disconnect_kind(reason: str | None) -> str:
@@ -49,11 +57,13 @@ class FleetMetrics:
         self.disconnects: Counter[str] = Counter()
         self.connect_failures: Counter[str] = Counter()
         self.unexpected_disconnects = 0
+        self.reconnects = 0  # a VEN back up after it had been up (its transport reconnected)
         self.telemetry_published = 0  # touched by the dispatcher thread only
         self.published = 0  # every VEN publish (telemetry, shadow, acks); dispatcher thread
         self.stopping = False  # set before a clean shutdown: later disconnects are expected
         self.steady = False  # all connected and the fan-out over: "_steady" histograms fill
         self.traced: dict[str, deque[float]] = {}  # telemetry topic -> publish times (probe)
+        self._interval_from = {name: Histogram() for name in INTERVAL_HISTOGRAMS}
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -81,6 +91,16 @@ class FleetMetrics:
         with self.lock:
             return {name: hist.to_dict() for name, hist in self.hist.items()}
 
+    def interval(self, *, close: bool) -> dict[str, Histogram]:
+        """The samples of each `INTERVAL_HISTOGRAMS` since the last interval closed; `close`
+        starts the next one (a copy per 10 s, nothing on the hot path)."""
+        with self.lock:
+            now = {name: self.hist[name].copy() for name in INTERVAL_HISTOGRAMS}
+        delta = {name: now[name].since(self._interval_from[name]) for name in now}
+        if close:
+            self._interval_from = now
+        return delta
+
     def on_state(self, client_id: str, up: bool, reason: str | None) -> None:
         now = self.now()
         with self.lock:
@@ -88,6 +108,8 @@ class FleetMetrics:
                 if client_id not in self.first_up:
                     self.first_up[client_id] = now
                     self.hist["connect"].add((now - self.opened[client_id]) * 1000.0)
+                elif client_id not in self.up:
+                    self.reconnects += 1
                 self.up.add(client_id)
                 return
             kind = disconnect_kind(reason)

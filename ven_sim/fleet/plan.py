@@ -33,6 +33,9 @@ PRICES_USD = {
 }
 TELEMETRY_TOPICS = 2  # volttron/metering and ven/telemetry/{venId} (sim.contract)
 PROBE_TELEMETRY_TOPICS = 20  # per-VEN telemetry topics the probe follows for latency
+# Per probe, on average: a ping and its ack, or an event, its restore and their two acks, in turn.
+MESSAGES_PER_PROBE = 3.0
+MESSAGES_PER_FANOUT_VEN = 4  # the event, its restore and their acks
 # The fan-out of a run: once every VEN is connected, 0.5 kW for 300 s (long enough that no
 # VEN ends the event before every ack is in). `--fanout-at S` moves it; a scenario file
 # replaces it with its own events.
@@ -49,7 +52,7 @@ class FleetConfig:
     ramp_per_s: float = 100.0
     duration_s: float = 300.0
     telemetry_interval_s: float = 5.0
-    probe_rate: float = 2.0  # pings per second from the probe VTN
+    probe_rate: float = 2.0  # probes per second: a ping or an event (then its restore), in turn
     fanout: bool = True
     seed: int = 0
     fanout_events: tuple[FleetEvent, ...] = field(default=(DEFAULT_FANOUT,))
@@ -71,7 +74,7 @@ class FleetConfig:
         n = self.fleet_vens
         telemetry = n * TELEMETRY_TOPICS * 60.0 / self.telemetry_interval_s
         shadow = n * 60.0 / REPORT_EVERY_S
-        probe = self.probe_rate * self.shards * 2 * 60.0  # a ping and its ack
+        probe = self.probe_rate * self.shards * MESSAGES_PER_PROBE * 60.0
         return {"telemetry": telemetry, "shadow": shadow, "commands": probe,
                 "total": telemetry + shadow + probe}
 
@@ -83,7 +86,8 @@ def estimated_cost_usd(config: FleetConfig) -> dict[str, float]:
     connectivity = config.fleet_vens * minutes * PRICES_USD["connectivity_per_million_minutes"]
     # Shadow updates are also answered (accepted, documents): messages out, counted once here.
     messages = (rates["telemetry"] + 2 * rates["shadow"] + rates["commands"]) * minutes
-    fanout = 2 * config.fleet_vens * len(config.fanout_events) if config.fanout else 0
+    fanout = (MESSAGES_PER_FANOUT_VEN * config.fleet_vens * len(config.fanout_events)
+              if config.fanout else 0)
     shadow_ops = rates["shadow"] * minutes
     cost = {
         "connectivity": connectivity / 1e6,
@@ -108,7 +112,7 @@ def guardrails(config: FleetConfig) -> list[str]:
         problems.append("shadow reports exceed the per-thing request quota")
     if len(SUBSCRIPTIONS) + 1 > MAX_SUBSCRIPTIONS_PER_CONNECTION:
         problems.append("a VEN would hold more subscriptions than one connection may")
-    if config.probe_rate * 2 > MAX_PUBLISHES_PER_S:
+    if config.probe_rate * MESSAGES_PER_PROBE > MAX_PUBLISHES_PER_S:  # out and in
         problems.append(f"--probe-rate {config.probe_rate:g} is over the probe connection's "
                         f"{MAX_PUBLISHES_PER_S:g} publishes/s")
     return problems

@@ -1,10 +1,13 @@
 """The probe VTN of a fleet run: command round trips, event fan-out, telemetry latency.
 
 It is one more MQTT client (never a VEN's client ID) that does what the backend does:
-publishes commands on `ven/cmd/{venId}` and reads acks on `ven/ack/+`. Pings go to a random
-connected VEN at `--probe-rate`; the fan-out sends one DR event to every VEN at once and
-times each VEN's ack from the moment the dispatch began. It also follows the telemetry
-topics of a few VENs and times each message from the VEN's publish() to its arrival here.
+publishes commands on `ven/cmd/{venId}` and reads acks on `ven/ack/+`. At `--probe-rate` it
+sends a random connected VEN, in turn, a ping or a short DR event, and restores that event
+as soon as it is acknowledged: all three ops time into `command_rtt`, each also into its own
+`command_rtt_{op}`. The fan-out sends one DR event to every VEN at once and times each VEN's
+ack from the moment the dispatch began; `restore_fanout` then ends it on every VEN it went
+to, timed the same way (`fanout_restore`). It also follows the telemetry topics of a few
+VENs and times each message from the VEN's publish() to its arrival here.
 """
 
 from __future__ import annotations
@@ -14,16 +17,38 @@ import random
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from sim import contract
 from sim.fleet_scenario import FleetEvent
 from sim.limits import MAX_INFLIGHT_PUBLISHES
-from ven_sim.fleet.metrics import FleetMetrics
+from ven_sim.fleet.metrics import PROBE_OPS, FleetMetrics
 from ven_sim.fleet.plan import DEFAULT_FANOUT, PROBE_TELEMETRY_TOPICS
 from ven_sim.transports.base import BaseTransport
 
-__all__ = ["ProbeVtn"]
+__all__ = ["PROBE_EVENT", "AckTally", "ProbeVtn"]
+
+# A probe's own DR event: small and short, restored as soon as it is acknowledged.
+PROBE_EVENT = FleetEvent("probe", None, 0.1, 60.0)
+FANOUT_KINDS = ("fanout", "fanout_restore")
+WIRE_OP = {"ping": "ping", "event": "event", "restore": "restore", "fanout": "event",
+           "fanout_restore": "restore"}  # what each kind of command is on the wire
+
+
+@dataclass
+class AckTally:
+    sent: int = 0
+    acked: int = 0
+    errors: int = 0  # acks with ok false
+
+
+@dataclass(frozen=True)
+class _Sent:
+    kind: str  # a key of WIRE_OP
+    at: float  # monotonic: when sent, or when its fan-out's dispatch began
+    ven_id: str
+    event_id: str = ""
 
 
 class ProbeVtn:
@@ -34,10 +59,10 @@ class ProbeVtn:
         self.metrics = metrics
         self.rng = random.Random(f"{seed}:probe")
         self._lock = threading.Lock()
-        self._pings: dict[str, float] = {}  # correlationId -> when sent
-        self._fanout: dict[str, float] = {}  # correlationId -> when its event's dispatch began
-        self.fanout_sent = self.fanout_acked = self.fanout_errors = 0
-        self.pings_sent = 0
+        self._waiting: dict[str, _Sent] = {}  # correlationId -> the command awaiting its ack
+        self._fanout_targets: dict[str, list[str]] = {}  # event id -> VENs, until restored
+        self.tally = {kind: AckTally() for kind in WIRE_OP}
+        self._probes = 0
         self.ready = threading.Event()
         self.connection = transport.open(client_id, self._on_message, self._on_state)
         if hasattr(self.connection, "max_inflight"):  # a paho connection: 20 by default
@@ -56,33 +81,54 @@ class ProbeVtn:
         if up:
             self.ready.set()
 
-    def ping(self, ven_id: str) -> None:
-        cid = f"ping-{self.rng.getrandbits(48):012x}"
-        with self._lock:
-            self._pings[cid] = time.monotonic()
-        self._send("ping", cid, ven_id, {})
-        self.pings_sent += 1
+    def probe(self, ven_id: str) -> None:
+        """The next probe of `ven_id`: a ping, or (every other time) an event to restore."""
+        self._probes += 1
+        if self._probes % 2:
+            self._command("ping", ven_id, {})
+            return
+        event_id = f"{PROBE_EVENT.id}-{self.rng.getrandbits(32):08x}"
+        self._command("event", ven_id, _event_data(PROBE_EVENT, event_id), event_id)
 
     def fanout(self, ven_ids: list[str], event: FleetEvent = DEFAULT_FANOUT) -> None:
         """One DR event to every VEN in `ven_ids`, as fast as the loop takes them."""
         started = time.monotonic()
-        data = {"event_id": event.id, "requestedReductionKw": event.kw,
-                "duration_s": event.duration_s}
+        with self._lock:
+            self._fanout_targets[event.id] = list(ven_ids)
+        data = _event_data(event, event.id)
         for ven_id in ven_ids:
-            cid = f"fan-{ven_id}-{self.rng.getrandbits(32):08x}"
-            with self._lock:
-                self._fanout[cid] = started
-            self._send("event", cid, ven_id, data)
-            self.fanout_sent += 1
+            self._command("fanout", ven_id, data, event.id, started)
+
+    def restore_fanout(self, event_id: str) -> None:
+        """The event is over: restore to every VEN it went to, as the backend does."""
+        with self._lock:
+            ven_ids = self._fanout_targets.pop(event_id, [])
+        started = time.monotonic()
+        for ven_id in ven_ids:
+            self._command("fanout_restore", ven_id, {"event_id": event_id}, event_id, started)
+
+    def pending(self, kind: str, event_id: str | None = None) -> int:
+        """Commands of `kind` (of one event, if given) still waiting for their ack."""
+        with self._lock:
+            return sum(1 for sent in self._waiting.values() if sent.kind == kind
+                       and (event_id is None or sent.event_id == event_id))
 
     @property
     def fanout_pending(self) -> int:
+        """Fan-out acks still out, restores included, and restores not yet sent."""
         with self._lock:
-            return len(self._fanout)
+            waiting = sum(1 for sent in self._waiting.values() if sent.kind in FANOUT_KINDS)
+            return waiting + len(self._fanout_targets)
 
-    def _send(self, op: str, cid: str, ven_id: str, data: dict[str, Any]) -> None:
-        payload = contract.encode(contract.command_payload(op, cid, ven_id, data))
-        self.connection.publish(contract.topics(ven_id).command, payload)
+    def _command(self, kind: str, ven_id: str, data: dict[str, Any], event_id: str = "",
+                 started: float | None = None) -> None:
+        cid = f"{kind}-{ven_id}-{self.rng.getrandbits(48):012x}"
+        with self._lock:
+            at = time.monotonic() if started is None else started
+            self._waiting[cid] = _Sent(kind, at, ven_id, event_id)
+            self.tally[kind].sent += 1
+        payload = contract.command_payload(WIRE_OP[kind], cid, ven_id, data)
+        self.connection.publish(contract.topics(ven_id).command, contract.encode(payload))
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         # The network loop's thread.
@@ -98,15 +144,25 @@ class ProbeVtn:
         except (ValueError, AttributeError):
             return
         with self._lock:
-            sent = self._pings.pop(cid, None)
-            started = None if sent is not None else self._fanout.pop(cid, None)
-        if sent is not None:
-            self.metrics.add_run("command_rtt", (now - sent) * 1000.0)
-        elif started is not None:
-            self.metrics.add("fanout", (now - started) * 1000.0)
-            self.fanout_acked += 1
-            if ack.get("ok") is not True:
-                self.fanout_errors += 1
+            sent = self._waiting.pop(cid, None)
+            if sent is not None:
+                self.tally[sent.kind].acked += 1
+                self.tally[sent.kind].errors += ack.get("ok") is not True
+        if sent is None:
+            return
+        ms = (now - sent.at) * 1000.0
+        if sent.kind not in PROBE_OPS:
+            self.metrics.add(sent.kind, ms)
+            return
+        self.metrics.add_run("command_rtt", ms)
+        self.metrics.add(f"command_rtt_{sent.kind}", ms)
+        if sent.kind == "event":  # as soon as it is in place, take it back
+            self._command("restore", sent.ven_id, {"event_id": sent.event_id}, sent.event_id)
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _event_data(event: FleetEvent, event_id: str) -> dict[str, Any]:
+    return {"event_id": event_id, "requestedReductionKw": event.kw,
+            "duration_s": event.duration_s}

@@ -23,8 +23,11 @@ __all__ = ["LATENCY_BUCKETS_S", "MetricsServer", "prometheus_buckets"]
 # Seconds: command round trips sit in the tens of ms, a fan-out to thousands in seconds.
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 EXPORTED_HISTOGRAMS = {  # run histogram: (metric name, help)
-    "command_rtt": ("ven_fleet_command_rtt_seconds", "Probe ping to the VEN's ack."),
+    "command_rtt": ("ven_fleet_command_rtt_seconds",
+                    "Probe command (ping, event, restore) to the VEN's ack."),
     "fanout": ("ven_fleet_fanout_ack_seconds", "DR event dispatch start to each VEN's ack."),
+    "fanout_restore": ("ven_fleet_fanout_restore_ack_seconds",
+                       "Restore dispatch start (the fan-out's event over) to each VEN's ack."),
     "connect": ("ven_fleet_connect_seconds", "open() to the first CONNACK, per VEN."),
     "puback": ("ven_fleet_puback_seconds", "QoS 1 publish to its PUBACK."),
 }
@@ -70,7 +73,7 @@ class _FleetCollector:
             connected, opened, connects = len(m.up), len(m.opened), len(m.first_up)
             disconnects = dict(m.disconnects)
             failures = dict(m.connect_failures)
-            unexpected = m.unexpected_disconnects
+            unexpected, reconnects = m.unexpected_disconnects, m.reconnects
             hists = {name: (dict(m.hist[name].buckets), m.hist[name].total)
                      for name in EXPORTED_HISTOGRAMS}
         yield GaugeMetricFamily("ven_fleet_vens", "VENs in this shard.", value=config.vens)
@@ -91,13 +94,18 @@ class _FleetCollector:
         yield failed
         yield CounterMetricFamily("ven_fleet_unexpected_disconnects",
                                   "Losses before the stop began.", value=unexpected)
+        yield CounterMetricFamily("ven_fleet_reconnects",
+                                  "VEN connections back up after a loss.", value=reconnects)
         yield CounterMetricFamily("ven_fleet_messages_published",
                                   "Every VEN publish (telemetry, shadow, acks).", value=m.published)
         yield CounterMetricFamily("ven_fleet_telemetry_published", "Telemetry reports.",
                                   value=m.telemetry_published)
         probe = runner.probe
         yield CounterMetricFamily("ven_fleet_fanout_acked", "Acks of the DR fan-out.",
-                                  value=0 if probe is None else probe.fanout_acked)
+                                  value=0 if probe is None else probe.tally["fanout"].acked)
+        yield CounterMetricFamily("ven_fleet_fanout_restore_acked",
+                                  "Acks of the restore that ends the fan-out's event.",
+                                  value=0 if probe is None else probe.tally["fanout_restore"].acked)
         yield CounterMetricFamily("ven_fleet_actor_restarts", "Actor failures handled by "
                                   "the supervisor.",
                                   value=runner.dispatcher.supervisor.total_restarts)

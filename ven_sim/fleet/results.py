@@ -1,4 +1,4 @@
-"""A fleet run's figures: the timeline rows while it runs, fleet.json at the end.
+"""A fleet run's figures: fleet.json at the end, and the timeline (ven_sim.fleet.timeline).
 
 `fleet.json` holds both the headline percentiles and the raw histograms (`histograms`), so
 `merge` can add shards bucket by bucket and recompute exact percentiles for the whole fleet.
@@ -6,66 +6,25 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import resource
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ven_sim.fleet.metrics import PROBE_OPS
+from ven_sim.fleet.probe import AckTally
+from ven_sim.fleet.process_stats import cpu_seconds, rss_mb
+from ven_sim.fleet.timeline import TIMELINE_FIELDS, timeline_row, write_timeline
 
 if TYPE_CHECKING:
     from ven_sim.fleet.runner import FleetRunner
 
 __all__ = [
-    "FANOUT_QUANTILES", "LATENCIES", "TIMELINE_FIELDS", "cpu_seconds", "fleet_results",
-    "latency_fields", "rss_mb", "timeline_row", "write_results",
+    "FANOUT_QUANTILES", "LATENCIES", "TIMELINE_FIELDS", "cpu_seconds", "fanout_fields",
+    "fleet_results", "latency_fields", "rss_mb", "timeline_row", "write_results",
 ]
-
-TIMELINE_FIELDS = (
-    "t_s", "connected", "opened", "telemetry_published", "telemetry_per_s", "connect_p99_ms",
-    "puback_p99_ms", "telemetry_latency_p99_ms", "command_rtt_p99_ms", "fanout_acked",
-    "unexpected_disconnects", "cpu_cores", "rss_mb",
-)
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def rss_mb() -> float:
-    """Current resident memory (Linux /proc), else the peak from getrusage."""
-    try:
-        with open("/proc/self/statm") as statm:
-            pages = int(statm.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def timeline_row(runner: FleetRunner, previous: tuple[float, int]) -> dict[str, Any]:
-    """The run now; `previous` is (t_s, telemetry_published) of the last timeline row."""
-    m = runner.metrics
-    t = m.now()
-    published = m.telemetry_published
-    span = max(1e-9, t - previous[0])
-    probe = runner.probe
-    return {
-        "t_s": round(t, 1),
-        "connected": m.connected,
-        "opened": len(m.opened),
-        "telemetry_published": published,
-        "telemetry_per_s": round((published - previous[1]) / span, 1),
-        "connect_p99_ms": m.summary("connect", "p99")["p99"],
-        "puback_p99_ms": m.summary("puback", "p99")["p99"],
-        "telemetry_latency_p99_ms": m.summary("telemetry_latency", "p99")["p99"],
-        "command_rtt_p99_ms": m.summary("command_rtt", "p99")["p99"],
-        "fanout_acked": 0 if probe is None else probe.fanout_acked,
-        "unexpected_disconnects": m.unexpected_disconnects,
-        "cpu_cores": round(cpu_seconds() / max(t, 1e-9), 3),
-        "rss_mb": round(rss_mb(), 1),
-    }
 
 
 def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
@@ -80,6 +39,10 @@ def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
     if runner.steady_from is not None and end_t - runner.steady_from[0] > 1.0:
         steady = round((end_cpu - runner.steady_from[1]) / (end_t - runner.steady_from[0]), 3)
     vens_connected = len(m.first_up)
+
+    def tally(kind: str) -> dict[str, int]:
+        return asdict(probe.tally[kind] if probe is not None else AckTally())
+
     return {
         "id_prefix": config.ids.prefix,
         "id_range": [config.ids.start, config.ids.stop],
@@ -93,18 +56,13 @@ def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
         "all_connected_s": None if runner.all_connected_at is None
         else round(runner.all_connected_at, 2),
         **latency_fields(m.summary),
-        "pings_sent": 0 if probe is None else probe.pings_sent,
-        "pings_answered": m.hist["command_rtt"].count,
-        "fanout": {
-            "vens": 0 if probe is None else probe.fanout_sent,
-            "acked": 0 if probe is None else probe.fanout_acked,
-            "errors": 0 if probe is None else probe.fanout_errors,
-            "ms": m.summary("fanout", *FANOUT_QUANTILES),
-        },
+        **{key: sum(tally(op)[field] for op in ops) for key, (ops, field) in COMMANDS.items()},
+        "fanout": fanout_fields(tally, m.summary),
         "telemetry_published": m.telemetry_published,
         "disconnects": dict(m.disconnects),
         "connect_failures": dict(m.connect_failures),
         "unexpected_disconnects": m.unexpected_disconnects,
+        "reconnects": m.reconnects,
         "rss_mb": round(end_rss, 1),
         "rss_mb_before_vens": round(runner.rss_before_vens, 1),
         "rss_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -130,12 +88,34 @@ LATENCIES = {  # fleet.json field: (histogram, quantiles)
     "command_rtt_ms": ("command_rtt", ("p50", "p95", "p99", "max")),
 }
 FANOUT_QUANTILES = ("p50", "p99", "max")
+COMMANDS = {  # fleet.json count: (probe command kinds, tally field)
+    "pings_sent": (("ping",), "sent"),
+    "pings_answered": (("ping",), "acked"),
+    "commands_sent": (PROBE_OPS, "sent"),
+    "commands_answered": (PROBE_OPS, "acked"),
+}
+
+
+def fanout_fields(tally: Callable[[str], dict[str, int]],
+                  summary: Callable[..., dict[str, float | None]]) -> dict[str, Any]:
+    """fleet.json's `fanout`: the event to every VEN, and its `restore` when it ended.
+    `tally(kind)` gives {"sent", "acked", "errors"} of "fanout" or "fanout_restore"."""
+
+    def phase(kind: str) -> dict[str, Any]:
+        counts = tally(kind)
+        return {"vens": counts["sent"], "acked": counts["acked"], "errors": counts["errors"],
+                "ms": summary(kind, *FANOUT_QUANTILES)}
+
+    return {**phase("fanout"), "restore": phase("fanout_restore")}
 
 
 def latency_fields(summary: Callable[..., dict[str, float | None]]) -> dict[str, Any]:
     """Every latency field of fleet.json from `summary(histogram_name, *quantiles)`."""
     fields: dict[str, Any] = {
         field: summary(name, *quantiles) for field, (name, quantiles) in LATENCIES.items()
+    }
+    fields["command_rtt_ms_by_op"] = {
+        op: summary(f"command_rtt_{op}", *LATENCIES["command_rtt_ms"][1]) for op in PROBE_OPS
     }
     # The same two once every VEN is up and the fan-out is over (no ramp, no burst).
     fields["steady"] = {
@@ -150,12 +130,9 @@ def _round(value: float | None) -> float | None:
 
 
 def write_results(out: Path, results: dict[str, Any], rows: list[dict[str, Any]]) -> Path:
-    """fleet.json and timeline.csv into `out`; returns the path of fleet.json."""
+    """fleet.json, timeline.csv and timeline_hist.jsonl into `out`; returns fleet.json's path."""
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "timeline.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=TIMELINE_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_timeline(out, rows)
     path = out / "fleet.json"
     tmp = path.with_name(".fleet.json.tmp")
     tmp.write_text(json.dumps(results, indent=2) + "\n")

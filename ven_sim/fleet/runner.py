@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import random
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,7 +27,8 @@ from sim.world import Weather, World
 from ven_sim.fleet.metrics import FleetMetrics, MeteredTransport
 from ven_sim.fleet.plan import FleetConfig
 from ven_sim.fleet.probe import ProbeVtn
-from ven_sim.fleet.results import cpu_seconds, fleet_results, rss_mb, timeline_row
+from ven_sim.fleet.results import cpu_seconds, fleet_results, rss_mb
+from ven_sim.fleet.timeline import interval_of, timeline_row
 from ven_sim.kernel import Kernel
 from ven_sim.transports.base import BaseTransport
 
@@ -35,7 +37,6 @@ __all__ = ["FleetRunner", "progress_line"]
 TEMPLATES = ("house", "apartment", "solar_home")
 CLOCK_STEP_S = 0.25  # VENs are ticked in phase slots of this width
 MONITOR_S = 1.0  # progress line
-TIMELINE_S = 10.0  # one timeline row
 PROBE_UP_S = 30.0  # the probe must connect within this, or the broker is unreachable
 FANOUT_WAIT_S = 60.0  # after the ramp, how long the fan-out waits for stragglers
 STEADY_AFTER_FANOUT_S = 30.0  # the steady-state window opens when acks are in, or this late
@@ -65,7 +66,8 @@ class FleetRunner:
         self.vens: list[Ven] = []
         self.slots: list[list[Ven]] = [[] for _ in range(self._slot_count())]
         self.progress, self.timeline = progress, timeline
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = []  # the timeline: one per 10 s of the wall clock
+        self.interval = interval_of(time.time())  # the timeline's open interval
         self.latest_row: dict[str, Any] | None = None  # the last progress row (workers, Ray)
         self.probe: ProbeVtn | None = None
         self.all_connected_at: float | None = None
@@ -163,7 +165,7 @@ class FleetRunner:
                 continue
             ven_id = vens[self.rng.randrange(len(vens))].ven_id
             if ven_id in self.metrics.up:
-                self.probe.ping(ven_id)
+                self.probe.probe(ven_id)
 
     def _fanout(self):
         """Each fan-out event in turn: at its time, or (`at_s` None) once all are connected."""
@@ -181,11 +183,21 @@ class FleetRunner:
             assert self.probe is not None
             self.probe.fanout([ven.ven_id for ven in self.vens if ven.ven_id in metrics.up],
                               event)
+            env.process(self._restore_after_acks(event.id))
             if n == 0:
                 env.process(self._steady_after_fanout())
 
+    def _restore_after_acks(self, event_id: str):
+        """The backend ends the event once every ack is in (or 30 s later): restore to all."""
+        env, sent_at = self.kernel.env, self.kernel.env.now
+        assert self.probe is not None
+        while self.probe.pending("fanout", event_id) and env.now - sent_at < STEADY_AFTER_FANOUT_S:
+            yield env.timeout(0.5)
+        self.probe.restore_fanout(event_id)
+
     def _steady_after_fanout(self):
-        """The steady state opens when the first fan-out's acks are in (or 30 s later)."""
+        """The steady state opens when the first fan-out's acks, restores' too, are in (or
+        30 s later)."""
         env, sent_at = self.kernel.env, self.kernel.env.now
         assert self.probe is not None
         while self.probe.fanout_pending and env.now - sent_at < STEADY_AFTER_FANOUT_S:
@@ -194,16 +206,19 @@ class FleetRunner:
         self.metrics.steady = True
 
     def _monitor(self):
-        env, last_row = self.kernel.env, 0.0
-        previous = (0.0, 0)
+        env, previous = self.kernel.env, (0.0, 0)
         while True:
-            yield env.timeout(MONITOR_S)
-            row = timeline_row(self, previous)
+            # Just after each whole wall-clock second: every shard, on any machine with a
+            # synchronised clock, closes its 10 s intervals at the same instants.
+            yield env.timeout(MONITOR_S - time.time() % MONITOR_S + 0.001)
+            now_interval = interval_of(time.time())
+            closing = now_interval != self.interval
+            row = timeline_row(self, previous, self.interval, close=closing)
             self.latest_row = row
             if self.progress is not None:
                 self.progress(progress_line(row, self.config.vens))
-            if env.now - last_row >= TIMELINE_S - 1e-9:
-                last_row = env.now
+            if closing:
+                self.interval = now_interval
                 previous = (row["t_s"], row["telemetry_published"])
                 self.rows.append(row)
                 if self.timeline is not None:
@@ -213,7 +228,8 @@ class FleetRunner:
         self.metrics.stopping = True
         self.end = (self.metrics.now(), cpu_seconds(), rss_mb())
         last = self.rows[-1] if self.rows else {"t_s": 0.0, "telemetry_published": 0}
-        self.rows.append(timeline_row(self, (last["t_s"], last["telemetry_published"])))
+        self.rows.append(timeline_row(self, (last["t_s"], last["telemetry_published"]),
+                                      self.interval, close=True))
         # In start order: pykka's registry is a list, and unregistering from its front
         # finds each actor at once (from its back: a scan of every actor, per actor).
         for ven in self.vens:

@@ -25,16 +25,19 @@ LATENCY_COLUMNS = {  # timeline.csv column: legend
     "puback_p99_ms": "PUBACK p99",
     "telemetry_latency_p99_ms": "telemetry end to end p99",
     "command_rtt_p99_ms": "command round trip p99",
+    "fanout_p99_ms": "fan-out ack p99",
 }
 
 
 def read_timeline(path: Path) -> dict[str, list[float | None]]:
-    """Each column of timeline.csv as floats (None where the cell is empty)."""
+    """Each numeric column of timeline.csv as floats (None where the cell is empty)."""
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     columns: dict[str, list[float | None]] = {}
     for row in rows:
         for name, text in row.items():
+            if name == "interval_start":  # a UTC time: the x axis is t_s
+                continue
             columns.setdefault(name, []).append(float(text) if text not in ("", None) else None)
     return columns
 

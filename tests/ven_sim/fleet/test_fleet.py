@@ -23,6 +23,7 @@ from ven_sim.fleet.merge import merge_results
 from ven_sim.fleet.plan import FleetConfig
 from ven_sim.fleet.results import TIMELINE_FIELDS
 from ven_sim.fleet.session import WireOptions, run_fleet
+from ven_sim.fleet.timeline import load_timeline
 
 VENS = 200  # the size: distinct IDs, a certificate each
 RAMP = 100.0  # connects/s: two seconds of ramp
@@ -62,7 +63,7 @@ def test_figures_are_present_and_sane(fleet_run: tuple[dict, Path]) -> None:
     assert results["pings_answered"] == results["pings_sent"] > 0
     # Pings after the fan-out are also counted apart, as the steady state.
     steady = Histogram.from_dict(results["histograms"]["command_rtt_steady"])
-    assert 0 < steady.count < results["pings_answered"]
+    assert 0 < steady.count < results["commands_answered"]
     assert results["steady"]["command_rtt_ms"]["p50"] is not None
     # Inside a long pytest process 200 VENs may fit in memory earlier tests freed, so RSS
     # need not grow here; memory per VEN is measured by `ven-sim bench fleet` in a fresh one.
@@ -73,6 +74,58 @@ def test_figures_are_present_and_sane(fleet_run: tuple[dict, Path]) -> None:
     connects = Histogram.from_dict(results["histograms"]["connect"])
     assert connects.count == VENS
     assert Histogram.from_dict(results["histograms"]["fanout"]).count == VENS
+
+
+def test_probe_commands_and_the_fanout_restore_are_each_acked(
+    fleet_run: tuple[dict, Path],
+) -> None:
+    results, _ = fleet_run
+    counts = {op: Histogram.from_dict(results["histograms"][f"command_rtt_{op}"]).count
+              for op in ("ping", "event", "restore")}
+    # Pings and events take turns; each event acked is restored at once (the last restore
+    # may still be out when the run stops).
+    assert counts["ping"] == results["pings_answered"] and abs(
+        counts["ping"] - counts["event"]) <= 1
+    assert counts["event"] - 1 <= counts["restore"] <= counts["event"]
+    assert sum(counts.values()) == results["commands_answered"] == Histogram.from_dict(
+        results["histograms"]["command_rtt"]).count
+    assert results["commands_sent"] - results["commands_answered"] <= 2
+    for op in ("ping", "event", "restore"):
+        figures = results["command_rtt_ms_by_op"][op]
+        assert 0 < figures["p50"] <= figures["p99"] <= figures["max"], op
+    # The backend ends the fan-out's event: a restore to every VEN, every one acked.
+    restore = results["fanout"]["restore"]
+    assert restore == {**restore, "vens": VENS, "acked": VENS, "errors": 0}
+    assert 0 < restore["ms"]["p50"] <= restore["ms"]["p99"] <= restore["ms"]["max"] < 30_000
+    assert Histogram.from_dict(results["histograms"]["fanout_restore"]).count == VENS
+    assert results["reconnects"] == 0
+
+
+def test_the_timeline_keeps_each_intervals_samples(fleet_run: tuple[dict, Path]) -> None:
+    results, out = fleet_run
+    rows = load_timeline(out / "timeline.csv")
+    starts = [row["interval_start"] for row in rows]
+    assert starts == sorted(set(starts)) and all(s.endswith("0Z") for s in starts)
+    assert int(rows[-1]["restore_acked"]) == int(rows[-1]["fanout_acked"]) == VENS
+    assert int(rows[-1]["reconnects"]) == 0
+    # Every sample of the run sits in exactly one interval's histogram...
+    for name in ("connect", "fanout", "fanout_restore"):
+        in_rows = sum(Histogram.from_dict(row["histograms"][name]).count
+                      for row in rows if name in row["histograms"])
+        assert in_rows == Histogram.from_dict(results["histograms"][name]).count, name
+    # ...but for those taken after the last row, as the VENs stop: PUBACKs of their last
+    # reports, and maybe the ack of a command sent just before the stop.
+    for name, late in (("puback", None), ("command_rtt", 1)):
+        in_rows = sum(Histogram.from_dict(row["histograms"][name]).count
+                      for row in rows if name in row["histograms"])
+        total = Histogram.from_dict(results["histograms"][name]).count
+        assert (1 if late is None else total - late) <= in_rows <= total, name
+    for row in rows:
+        if "fanout" in row["histograms"]:
+            fanout = Histogram.from_dict(row["histograms"]["fanout"])
+            assert float(row["fanout_p99_ms"]) == fanout.summary("p99")["p99"]
+        else:
+            assert row["fanout_p99_ms"] == ""
 
 
 def test_the_ramp_is_respected(fleet_run: tuple[dict, Path]) -> None:

@@ -65,3 +65,26 @@ def test_buckets_of_another_growth_are_refused() -> None:
     data["growth"] = 1.1
     with pytest.raises(ValueError, match="differ"):
         Histogram.from_dict(data)
+
+
+def test_the_difference_since_a_copy_holds_exactly_the_later_samples() -> None:
+    rng = random.Random(3)
+    before = [rng.uniform(1, 10) for _ in range(5_000)]
+    after = [rng.uniform(200, 400) for _ in range(1_000)]
+    running = _filled(before)
+    snapshot = running.copy()
+    for value in after:
+        running.add(value)
+    delta = running.since(snapshot)
+    alone = _filled(after)
+    assert delta.buckets == alone.buckets and delta.count == len(after)
+    assert delta.total == pytest.approx(sum(after))
+    ordered = sorted(after)
+    for q in (0.5, 0.99):
+        exact = ordered[int(q * len(ordered)) - 1]
+        got = delta.percentile(q)
+        assert got is not None and exact / GROWTH <= got <= exact * GROWTH, (q, exact, got)
+    assert max(after) <= delta.max <= max(after) * GROWTH
+    assert min(after) / GROWTH <= delta.min <= min(after)
+    assert running.since(running.copy()).count == 0  # nothing new: empty, no percentile
+    assert running.since(running.copy()).percentile(0.99) is None

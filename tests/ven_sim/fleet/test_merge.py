@@ -28,7 +28,9 @@ def _part(start: int, stop: int, samples: dict[str, list[float]], **extra: Any) 
         "connected_at_end": stop - start, "telemetry_published": 10 * (stop - start),
         "unexpected_disconnects": 0, "pings_sent": 5, "pings_answered": 5,
         "connect_rate_per_s": 100.0, "cpu_seconds": 3.0, "steady_cpu_cores": 0.1, "rss_mb": 50.0,
-        "fanout": {"vens": stop - start, "acked": stop - start, "errors": 0},
+        "fanout": {"vens": stop - start, "acked": stop - start, "errors": 0,
+                   "restore": {"vens": stop - start, "acked": stop - start - 1, "errors": 1}},
+        "reconnects": 0, "commands_sent": 9, "commands_answered": 8,
         "disconnects": {}, "connect_failures": {}, "duration_s": 60.0, "stopped_early": False,
         "histograms": {name: hist.to_dict() for name, hist in hists.items()},
     }
@@ -40,16 +42,31 @@ def test_two_shards_merge_to_the_figures_of_all_samples() -> None:
     rng = random.Random(11)
     fast = [rng.uniform(1, 20) for _ in range(1_000)]
     slow = [rng.uniform(50, 900) for _ in range(300)]
-    a = _part(0, 1000, {"connect": fast, "fanout": fast}, disconnects={"takeover_rc7": 1})
-    b = _part(1000, 1300, {"connect": slow, "fanout": slow},
-              disconnects={"takeover_rc7": 2, "keepalive_timeout": 1})
+    a = _part(0, 1000, {"connect": fast, "fanout": fast, "fanout_restore": slow},
+              disconnects={"takeover_rc7": 1}, reconnects=1)
+    b = _part(1000, 1300, {"connect": slow, "fanout": slow, "command_rtt_restore": fast},
+              disconnects={"takeover_rc7": 2, "keepalive_timeout": 1}, reconnects=3)
     merged = merge_results([a, b])
     whole = Histogram()
     for value in fast + slow:
         whole.add(value)
     assert merged["connect_ms"] == whole.summary("p50", "p95", "p99", "max")
-    assert merged["fanout"] == {"vens": 1300, "acked": 1300, "errors": 0,
-                                "ms": whole.summary("p50", "p99", "max")}
+    restores = Histogram()
+    for value in slow:
+        restores.add(value)
+    assert merged["fanout"] == {
+        "vens": 1300, "acked": 1300, "errors": 0, "ms": whole.summary("p50", "p99", "max"),
+        "restore": {"vens": 1300, "acked": 1298, "errors": 2,
+                    "ms": restores.summary("p50", "p99", "max")},
+    }
+    assert merged["reconnects"] == 4 and merged["disconnects"]["takeover_rc7"] == 3
+    assert merged["commands_sent"] == 18 and merged["commands_answered"] == 16
+    by_op = merged["command_rtt_ms_by_op"]
+    assert by_op["ping"]["p50"] is None  # no samples in either shard
+    fast_only = Histogram()
+    for value in fast:
+        fast_only.add(value)
+    assert by_op["restore"] == fast_only.summary("p50", "p95", "p99", "max")
     assert merged["vens_connected"] == 1300 and merged["workers"] == 2
     assert merged["disconnects"] == {"takeover_rc7": 3, "keepalive_timeout": 1}
     assert merged["connect_rate_per_s"] == 200.0 and merged["cpu_seconds"] == 6.0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.ven_sim.fleet.live_run import run_until
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.cli import main
 from ven_sim.fleet.identities import shard_range
@@ -25,6 +27,29 @@ INTERVAL_S = 1.0
 def config(prefix: str, shard: tuple[int, int]) -> FleetConfig:
     return FleetConfig(shard_range(prefix, VENS, 0, shard), VENS, shard[1], ramp_per_s=40.0,
                        duration_s=DURATION_S, telemetry_interval_s=INTERVAL_S, probe_rate=5.0)
+
+
+def test_ctrl_c_stops_every_ray_shard_and_still_merges(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # First in this file: its process starts its own local cluster before `local_ray` does.
+    out = tmp_path / "interrupted"
+    command = [
+        sys.executable, "-m", "ven_sim", "fleet", "--ray", "local", "--workers", "2",
+        "--vens", "20", "--ramp", "40", "--duration", "600", "--telemetry-interval", "1",
+        "--id-prefix", "ven-raysig", "--broker", mosquitto.url,
+        "--local-ca", str(mosquitto.folder / "certs"), "--out", str(out),
+    ]
+    code, line, stdout, stderr = run_until(command, "connected 20/20", "fan-out acked 20",
+                                           timeout_s=120.0)
+    assert code == 0, stdout + stderr
+    assert "ray shards 2" in line
+    merged = json.loads((out / "fleet.json").read_text())
+    assert merged["stopped_early"] is True and merged["shards_merged"] == 2
+    assert merged["vens_connected"] == 20 and merged["unexpected_disconnects"] == 0
+    for i in range(2):
+        shard = json.loads((out / f"shard-{i}" / "fleet.json").read_text())
+        assert shard["stopped_early"] is True and shard["duration_s"] < 600
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +82,8 @@ def test_two_ray_shards_merge_to_one_process_totals(
     for key in ("vens_requested", "vens_connected"):
         assert merged[key] == one[key] == VENS, key
     assert merged["fanout"]["vens"] == merged["fanout"]["acked"] == one["fanout"]["acked"] == VENS
+    assert merged["fanout"]["restore"]["acked"] == one["fanout"]["restore"]["acked"] == VENS
+    assert merged["reconnects"] == one["reconnects"] == 0
     assert merged["unexpected_disconnects"] == one["unexpected_disconnects"] == 0
     # Same run length, same ramp: each VEN reports once a second from its connect to the
     # stop, so the totals differ by a report per VEN at most (where the stop fell).

@@ -71,14 +71,30 @@ def test_the_workers_ids_are_disjoint_and_cover_the_fleet(workers_run: Path) -> 
 
 
 def test_the_merged_timeline_adds_up_the_shards(workers_run: Path) -> None:
-    from ven_sim.fleet.combined import load_timeline
+    from ven_sim.fleet.timeline import load_timeline
 
     merged = load_timeline(workers_run / "timeline.csv")
     parts = [load_timeline(workers_run / f"shard-{i}" / "timeline.csv") for i in range(WORKERS)]
-    assert len(merged) == max(len(rows) for rows in parts)
+    # One row per wall-clock interval that either shard measured, in order.
+    assert [row["interval_start"] for row in merged] == sorted(
+        {row["interval_start"] for rows in parts for row in rows})
     last = [rows[-1] for rows in parts]
     assert int(merged[-1]["telemetry_published"]) == sum(
         int(row["telemetry_published"]) for row in last)
+    # Each interval's p99 is that of the shards' samples of the interval, together.
+    for row in merged:
+        together = Histogram()
+        for rows in parts:
+            for part_row in rows:
+                if part_row["interval_start"] == row["interval_start"]:
+                    together.merge(Histogram.from_dict(
+                        part_row["histograms"].get("command_rtt", Histogram().to_dict())))
+        expected = together.summary("p99")["p99"]
+        assert row["command_rtt_p99_ms"] == ("" if expected is None else str(expected))
+    commands = sum(Histogram.from_dict(row["histograms"]["command_rtt"]).count
+                   for row in merged if "command_rtt" in row["histograms"])
+    answered = json.loads((workers_run / "fleet.json").read_text())["commands_answered"]
+    assert answered - WORKERS <= commands <= answered  # an ack may land after a last row
     assert (workers_run / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
