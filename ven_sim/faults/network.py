@@ -41,8 +41,6 @@ def fault_wire_problem(scenario: Scenario, broker: str | None) -> str | None:
     if broker is None:
         return ("this scenario has faults: they play on a broker the run controls, add "
                 "--broker inprocess (or a broker on this machine, mqtts://127.0.0.1:PORT)")
-    if any(fault.kind == "ven_crash" for fault in scenario.faults):
-        return "a ven_crash fault plays on the in-process broker only: add --broker inprocess"
     try:
         host = BrokerURL.parse(broker).host if "://" in broker else "127.0.0.1"
     except ValueError:
@@ -96,10 +94,16 @@ class NetworkFaults:
         self.proxy.cut(routes)
         yield env.timeout(fault.duration_s)
         self.proxy.restore(routes)
-        record["reconnected_s"] = None  # until every VEN it hit is connected again
-        hit = [ven for ven in vens() if self.group_of[ven.ven_id] in routes]
-        while not all(ven.connection is not None and ven.connection.connected for ven in hit):
-            yield env.timeout(RECONNECT_POLL_S * speed)
+        yield from self.until_connected(
+            env, [ven for ven in vens() if self.group_of[ven.ven_id] in routes], record)
+
+    def until_connected(self, env: Any, vens: list[Ven],
+                        record: dict[str, Any]) -> Generator[Any, Any, None]:
+        """Set the record's `reconnected_s` to when (simulated) every one of `vens` is
+        connected to the broker again: None until then, and if the run ends first."""
+        record["reconnected_s"] = None
+        while not all(ven.connection is not None and ven.connection.connected for ven in vens):
+            yield env.timeout(RECONNECT_POLL_S * float(self.scenario.speed))
         record["reconnected_s"] = env.now
 
     def await_links(self, vens: list[Ven], grace_s: float) -> None:

@@ -80,6 +80,7 @@ class PahoConnection(BaseConnection):
         self._subs: dict[str, int] = {}
         self._sub_mids: dict[int, list[str]] = {}
         self._connected = self._closing = self._flush_scheduled = self._overflow_logged = False
+        self._crashing = False  # a ven_crash: the socket is dropped instead of a DISCONNECT
         self._closed = threading.Event()
         # Loop-thread state of the current attempt and of the reconnect policy.
         self._acked = False
@@ -145,6 +146,12 @@ class PahoConnection(BaseConnection):
         done = self.close_async()
         if self._loop.running and not self._loop.in_loop_thread():
             done.wait(timeout)
+
+    def crash(self) -> threading.Event:
+        """Die as a process right after its last publish: what is queued still goes out (as
+        `close`), then the socket is dropped with no DISCONNECT, so the broker sends the will."""
+        self._state_handler, self._crashing = None, True
+        return self.close_async()
 
     def close_async(self) -> threading.Event:
         with self._lock:
@@ -360,6 +367,12 @@ class PahoConnection(BaseConnection):
         if self._drain is not None:
             self._drain.cancel()
             self._drain = None
+        sock = self._client.socket()
+        if self._crashing and sock is not None:
+            self._loop.unwatch(sock)
+            sock.close()  # no DISCONNECT, no TLS close_notify: the connection just ends
+            self._finish_close()
+            return
         if self._client.disconnect() == mqtt.MQTT_ERR_NO_CONN:
             self._finish_close()  # no socket, so no _on_disconnect will come
 
