@@ -50,7 +50,8 @@ class ProxyStats:
 
 
 class FaultProxy:
-    """Routes on 127.0.0.1 piping to `upstream`; `start()` opens them, `close()` ends all."""
+    """Routes on 127.0.0.1 piping to `upstream`; `start()` opens them, `close()` ends all
+    (after letting what the connections still carry pass, for up to CLOSE_DRAIN_S)."""
 
     def __init__(self, upstream_host: str, upstream_port: int, routes: Iterable[str],
                  *, seed: int = 0) -> None:
