@@ -162,8 +162,9 @@ def test_a_paced_run_through_an_outage_of_mosquitto_loses_no_telemetry(
     start = 1784116800  # 2026-07-15T12:00:00Z
     grid = [start + 300 * i for i in range(1, 37)]
     assert sorted(reports) == [f"ven-homes-000{i}" for i in (1, 2, 3, 4)]
-    for stamps in reports.values():
-        assert stamps == grid
+    for stamps in reports.values():  # QoS 1: a report whose PUBACK the cut took comes twice
+        assert list(dict.fromkeys(stamps)) == grid
+        assert len(stamps) - len(grid) <= 1
 
 
 # Two groups: the first loses its connections, the second's are slow, at the same time.
