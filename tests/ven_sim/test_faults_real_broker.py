@@ -124,6 +124,9 @@ def test_a_crashed_ven_is_seen_offline_by_its_will_and_comes_back_fresh(
     online = next(i for i, op, body in shadow if op == "update")
     assert seen[online][1]["state"]["reported"]["ven"]["status"] == "online"
     assert marked_offline < get < got < online
+    # One get per life, none left over from the first one.
+    assert [body for topic, body in seen if topic == f"$aws/things/{CRASHED}/shadow/get"] == [
+        {"clientToken": f"{CRASHED}-1"}] * 2
     # The other VENs never noticed.
     for n in (1, 3, 4):
         assert [body["timestamp"] for topic, body in seen
