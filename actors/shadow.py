@@ -89,6 +89,7 @@ class ShadowSyncerActor(DispatchedActor):
         self._tokens: collections.deque[str] = collections.deque(maxlen=TOKENS_REMEMBERED)
         self._get_token: str | None = None  # the get in flight
         self._get_epoch: float | None = None  # its VEN time, so a lost reply is not waited on
+        self._link_up = False  # as the gateway last said
         self._flush: dict[str, Any] | None = None  # the coalesced report asked for
         self._last_delta: dict[str, Any] | None = None
         # Known ahead of the next telemetry, so a report on change is already right.
@@ -140,8 +141,9 @@ class ShadowSyncerActor(DispatchedActor):
         elif isinstance(message, LinkState):
             if message.connected:
                 self._get()  # after a reconnect the shadow may have moved on
-            else:
+            elif self._link_up:  # a get sent before the link was ever up is still buffered
                 self._get_token = None  # a reply in flight on the lost link will not come
+            self._link_up = message.connected
         else:
             return super().on_receive(message)
         return None

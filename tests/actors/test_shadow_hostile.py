@@ -23,11 +23,11 @@ from ven_sim.transports.inprocess import InProcessBus, InProcessTransport
 class Quiet:
     """One VEN on an in-process bus with nobody answering its shadow requests."""
 
-    def __init__(self) -> None:
+    def __init__(self, bus: InProcessBus | None = None) -> None:
         self.ven_id = "ven-quiet"
         self.dispatcher = Dispatcher("quiet")
         self.world = World(START, ConstantWeather())
-        self.transport = InProcessTransport(InProcessBus())
+        self.transport = InProcessTransport(bus or InProcessBus())
         self.backend = Backend(self.transport, self.ven_id)
         for op in ("get", "update"):
             self.backend.conn.subscribe(self.topic(op))
@@ -110,6 +110,25 @@ def test_at_most_one_get_in_flight(quiet: Quiet) -> None:
     own = quiet.requests("update")[-1]["clientToken"]
     quiet.shadow_says("update/rejected", {"code": 409, "clientToken": own})
     assert len(quiet.requests("get")) == 2  # answered, so the next get may go
+
+
+def test_a_ven_that_starts_offline_sends_one_get_when_the_broker_comes() -> None:
+    """As on a real broker, where a VEN attaches before its connection is up: its first get
+    waits in the offline buffer, and the link's first news (down: it never was up) does not
+    count as losing it, so the link coming up sends no second get."""
+    bus = InProcessBus()
+    bus.outage("not there yet")
+    q = Quiet(bus)
+    try:
+        bus.outage(None)
+        q.dispatcher.run_until_idle()
+        assert [r["clientToken"] for r in q.requests("get")] == ["ven-quiet-1"]
+        bus.outage("away")  # a link that was up goes down: the get's reply will not come
+        bus.outage(None)
+        q.dispatcher.run_until_idle()
+        assert [r["clientToken"] for r in q.requests("get")] == ["ven-quiet-1", "ven-quiet-2"]
+    finally:
+        q.close()
 
 
 def test_stale_versions_from_another_client_cause_no_get_storm(quiet: Quiet) -> None:

@@ -189,7 +189,8 @@ def test_a_crashed_group_restarts_fresh_and_the_gap_is_counted(tmp_path: Path) -
     assert summary["faults"] == [{
         "kind": "ven_crash", "start": "2026-07-15T15:30:00Z",
         "end": "2026-07-15T16:15:00Z", "start_s": 55800.0, "end_s": 58500.0,
-        "target": "homes", "vens": 12, "reports_missed": 108, "reconnected_s": 58500.0,
+        "target": "homes", "vens": 12, "reports_missed": 108, "restarted": 12,
+        "reconnected_s": 58500.0,
     }]
     assert summary["failed_vens"] == [] and summary["telemetry_replayed"] == 0
     rows, calm_rows = result.log.sorted_rows(), quiet.log.sorted_rows()

@@ -86,6 +86,35 @@ def test_a_slow_route_delays_both_ways_and_keeps_order(mosquitto, proxy) -> None
         homes.close()
 
 
+def test_closing_the_proxy_lets_a_clean_goodbye_through(mosquitto) -> None:
+    """A client that has just closed cleanly has its DISCONNECT in a pipe: closing the proxy
+    right after must pass it on, or the broker would publish the client's will."""
+    wills: list[bytes] = []
+    watcher = PahoTransport(mosquitto.url, TlsFiles.from_paths(mosquitto.client_cert("watch")))
+    url = BrokerURL.parse(mosquitto.url)
+    try:
+        watch = watcher.open("goodbye-watch", lambda _t, payload: wills.append(payload))
+        watch.subscribe("proxy-test/will/#")
+        assert wait_for(lambda: watch.connected, WAIT_S)
+        for n in range(3):
+            one = FaultProxy(url.host, url.port, ["homes"]).start()
+            homes = through(mosquitto, one, "homes")
+            try:
+                conn = homes.open(f"goodbye-{n}", lambda _t, _p: None,
+                                  will=(f"proxy-test/will/{n}", b"gone"))
+                assert wait_for(lambda c=conn: c.connected, WAIT_S)
+                one.slow(["homes"], 1, 0.3, 0.0)  # so the DISCONNECT is surely in the pipe
+            finally:
+                homes.close()  # DISCONNECT written, socket closed: the proxy still carries it
+                one.close()
+        # A will would follow its client's end at once: the watcher's marker comes after it.
+        watch.publish("proxy-test/will/marker", b"marker")
+        assert wait_for(lambda: b"marker" in wills, WAIT_S)
+        assert wills == [b"marker"]
+    finally:
+        watcher.close()
+
+
 # The wire tests' short scenario, paced, with the broker away for 20 minutes after the
 # event's command went out.
 OUTAGE = SHORT.replace("speed: max", "speed: 1200") + """\
@@ -123,6 +152,8 @@ def test_a_paced_run_through_an_outage_of_mosquitto_loses_no_telemetry(
     summary = json.loads((out / "summary.json").read_text())
     [fault] = summary["faults"]
     assert fault["kind"] == "broker_outage" and fault["end_s"] == 90 * 60
+    # Reconnects back off in wall time: on a busy machine they can land after the day ended
+    # (4.5 wall seconds after the cut at speed 1200), dated past it at the run's speed.
     assert fault["reconnected_s"] is not None and fault["reconnected_s"] >= 90 * 60
     assert summary["telemetry_counted_on"] == "broker"
     assert summary["telemetry_lost"] == 0
@@ -133,8 +164,9 @@ def test_a_paced_run_through_an_outage_of_mosquitto_loses_no_telemetry(
     start = 1784116800  # 2026-07-15T12:00:00Z
     grid = [start + 300 * i for i in range(1, 37)]
     assert sorted(reports) == [f"ven-homes-000{i}" for i in (1, 2, 3, 4)]
-    for stamps in reports.values():
-        assert stamps == grid
+    for stamps in reports.values():  # QoS 1: a report whose PUBACK the cut took comes twice
+        assert list(dict.fromkeys(stamps)) == grid
+        assert len(stamps) - len(grid) <= 1
 
 
 # Two groups: the first loses its connections, the second's are slow, at the same time.

@@ -73,7 +73,8 @@ class FaultPlayer:
             "end_s": fault.end_s,
         }
         self.records.append(record)
-        if self.net is not None and fault.kind != "clock_skew":  # on the proxy
+        if self.net is not None and fault.kind in ("broker_outage", "connection_drop",
+                                                   "latency"):  # on the proxy
             if fault.kind != "broker_outage":
                 self._targets(fault, record)
             if fault.kind == "latency":
@@ -178,6 +179,7 @@ class FaultPlayer:
         record["vens"] = len(down)
         record["reports_missed"] = len(down) * int(
             fault.duration_s // self.scenario.report_interval_s)
+        record["restarted"] = 0  # stays short of `vens` if the run ends before the restart
         yield self.kernel.env.timeout(0)  # after this instant's tick: its report is kept
         for ven in down:
             self.vens.remove(ven)  # no more ticks: it is not running
@@ -187,18 +189,24 @@ class FaultPlayer:
         self.gaps += [(ven.ven_id, fault.start_s, fault.end_s) for ven in down]
         yield self.kernel.env.timeout(fault.duration_s)
         yield self.kernel.env.timeout(0)  # after this instant's tick: it starts from here
+        restarted = []
         for ven_id, group in targets:
             if any(ven.ven_id == ven_id for ven in down):
                 fresh = self.rebuild(ven_id, group)
                 at = sum(self._order[v.ven_id] < self._order[ven_id] for v in self.vens)
                 self.vens.insert(at, fresh)
                 self._tell_skews([fresh])  # its clock is as wrong as before the crash
-        record["reconnected_s"] = self.kernel.env.now
+                restarted.append(fresh)
+        record["restarted"] = len(restarted)
+        if self.net is not None:  # a fresh TLS connection takes wall time: wait for it
+            yield from self.net.until_connected(self.kernel.env, restarted, record)
+        else:
+            record["reconnected_s"] = self.kernel.env.now
 
     def await_links(self, grace_s: float) -> None:
         """At the run's end on a real broker, give VENs still reconnecting `grace_s`."""
         if self.net is not None:
-            self.net.await_links(self.vens, grace_s)
+            self.net.await_links(self.vens, grace_s, end_s=self.kernel.env.now)
 
     def finish(self, log: FleetLog, count: bool) -> None:
         """After the VENs closed: count on the broker what reached it (`count`), close."""

@@ -23,6 +23,8 @@ __all__ = ["FaultProxy"]
 CHUNK_BYTES = 65536
 ARRIVALS_KEPT = 100_000  # connection attempts whose arrival time is kept
 START_TIMEOUT_S = 10.0
+CLOSE_DRAIN_S = 2.0  # how long `close` lets connections still open end on their own
+CLOSE_POLL_S = 0.01
 
 
 @dataclass
@@ -48,7 +50,8 @@ class ProxyStats:
 
 
 class FaultProxy:
-    """Routes on 127.0.0.1 piping to `upstream`; `start()` opens them, `close()` ends all."""
+    """Routes on 127.0.0.1 piping to `upstream`; `start()` opens them, `close()` ends all
+    (after letting what the connections still carry pass, for up to CLOSE_DRAIN_S)."""
 
     def __init__(self, upstream_host: str, upstream_port: int, routes: Iterable[str],
                  *, seed: int = 0) -> None:
@@ -146,10 +149,16 @@ class FaultProxy:
 
     async def _shutdown(self) -> None:
         for route in self.routes.values():
-            for pipe in list(route.pipes):
-                pipe.abort()
             if route.server is not None:
                 route.server.close()
+        # A client that has just closed may still have its last bytes in a pipe: its
+        # DISCONNECT, without which the broker would publish its will. Let those pass on.
+        deadline = time.monotonic() + CLOSE_DRAIN_S
+        while any(route.pipes for route in self.routes.values()) and time.monotonic() < deadline:
+            await asyncio.sleep(CLOSE_POLL_S)
+        for route in self.routes.values():
+            for pipe in list(route.pipes):
+                pipe.abort()
         # Every pipe's tasks end here, on a loop still running: none is left for the GC.
         tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
         for task in tasks:

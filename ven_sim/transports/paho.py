@@ -21,7 +21,8 @@ from sim.limits import KEEPALIVE_RANGE_S, OFFLINE_BUFFER_MESSAGES
 from ven_sim.transports.base import BaseTransport, MessageHandler, StateHandler
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
 from ven_sim.transports.netloop import NetworkLoop
-from ven_sim.transports.paho_connection import ConnectionSettings, PahoConnection
+from ven_sim.transports.paho_connection import PahoConnection
+from ven_sim.transports.paho_settings import ConnectionSettings
 
 __all__ = ["PahoConnection", "PahoTransport", "TlsSource"]
 

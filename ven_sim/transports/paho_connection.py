@@ -1,7 +1,7 @@
 """One MQTT client of a `PahoTransport`: the state machine behind `BaseConnection`.
 
-It knows its transport only as `ConnectionSettings` and an `on_closed` callback, so this
-module does not import the transport (no cycle).
+It knows its transport only as `ConnectionSettings` (paho_settings.py) and an `on_closed`
+callback, so this module does not import the transport (no cycle).
 
 Calls from other threads (`publish`, `subscribe`, `close`) only touch a lock-guarded outbox and
 queue work on the `NetworkLoop`; everything paho does, and every callback, runs on the loop.
@@ -11,14 +11,12 @@ Reconnects use full-jitter exponential backoff: uniform(0, min(cap, base * 2**at
 from __future__ import annotations
 
 import logging
-import random
 import socket
 import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -27,9 +25,9 @@ from actors.registry import LazyEvent
 from sim.limits import MAX_FILTERS_PER_SUBSCRIBE
 from ven_sim.transports import base
 from ven_sim.transports.base import BaseConnection, ConnectionStats, MessageHandler, StateHandler
-from ven_sim.transports.endpoints import BrokerURL
 from ven_sim.transports.handshake import Handshake
-from ven_sim.transports.netloop import NetworkLoop, TimerHandle
+from ven_sim.transports.netloop import TimerHandle
+from ven_sim.transports.paho_settings import ConnectionSettings, ErrorTap
 from ven_sim.transports.takeovers import TakeoverWatch
 
 log = logging.getLogger(__name__)
@@ -37,23 +35,6 @@ log = logging.getLogger(__name__)
 CERT_HINT = "the broker probably rejected the client certificate (missing, or not from its CA)"
 TAKEOVER = "another client connected with the same client ID, or the broker dropped the session"
 CLOSE_DRAIN_S = 5.0  # close() waits this long for PUBACKs before sending DISCONNECT
-
-
-@dataclass(frozen=True)
-class ConnectionSettings:
-    """What every connection of one transport shares (see `PahoTransport` for each field)."""
-
-    url: BrokerURL
-    keepalive: int
-    loop: NetworkLoop
-    offline_buffer: int
-    max_publish_rate: float | None
-    backoff: tuple[float, float]
-    rng: random.Random
-    # Load tests time each connection: observer(event, client_id, seconds) for "tcp" (connect),
-    # "tls" (handshake), "connack" (CONNECT sent to CONNACK) and "puback".
-    observer: Callable[[str, str, float], None] | None = None
-    max_inflight: int | None = 20  # QoS 1 publishes awaiting PUBACK (paho's default; None: any)
 
 
 class PahoConnection(BaseConnection):
@@ -83,6 +64,7 @@ class PahoConnection(BaseConnection):
         self._subs: dict[str, int] = {}
         self._sub_mids: dict[int, list[str]] = {}
         self._connected = self._closing = self._flush_scheduled = self._overflow_logged = False
+        self._crashing = False  # a ven_crash: the socket is dropped instead of a DISCONNECT
         self._closed = LazyEvent()  # a threading.Event only once someone waits
         # Loop-thread state of the current attempt and of the reconnect policy.
         self._acked = False
@@ -105,7 +87,7 @@ class PahoConnection(BaseConnection):
         self._reported: tuple[bool, str | None] | None = None
         self._takeovers = TakeoverWatch(client_id)
         client.suppress_exceptions = True  # a paho callback error must not abort loop_read
-        client.logger = _ErrorTap(self)  # type: ignore[assignment]
+        client.logger = ErrorTap(self)  # type: ignore[assignment]
         client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
         client.on_message, client.on_subscribe = self._on_message, self._on_subscribe
         client.on_publish = self._on_publish
@@ -151,6 +133,12 @@ class PahoConnection(BaseConnection):
         done = self.close_async()
         if self._loop.running and not self._loop.in_loop_thread():
             done.wait(timeout)
+
+    def crash(self) -> LazyEvent:
+        """Die as a process right after its last publish: what is queued still goes out (as
+        `close`), then the socket is dropped with no DISCONNECT, so the broker sends the will."""
+        self._state_handler, self._crashing = None, True
+        return self.close_async()
 
     def close_async(self) -> LazyEvent:
         with self._lock:
@@ -380,6 +368,12 @@ class PahoConnection(BaseConnection):
         if self._drain is not None:
             self._drain.cancel()
             self._drain = None
+        sock = self._client.socket()
+        if self._crashing and sock is not None:
+            self._loop.unwatch(sock)
+            sock.close()  # no DISCONNECT, no TLS close_notify: the connection just ends
+            self._finish_close()
+            return
         if self._client.disconnect() == mqtt.MQTT_ERR_NO_CONN:
             self._finish_close()  # no socket, so no _on_disconnect will come
 
@@ -402,16 +396,3 @@ class PahoConnection(BaseConnection):
                 self._state_handler(up, reason)
         except Exception:  # noqa: BLE001
             log.exception("%s: on_state failed", self.client_id)
-
-
-class _ErrorTap:
-    """paho logs socket errors (a TLS alert, a reset) instead of returning them: keep the last."""
-
-    __slots__ = ("_conn",)  # paho only calls log(): a logging.Logger per client was 1.6 KB
-
-    def __init__(self, conn: PahoConnection) -> None:
-        self._conn = conn
-
-    def log(self, level: int, msg: object, *args: object, **_kwargs: Any) -> None:
-        if level >= logging.ERROR:
-            self._conn._socket_error = str(msg) % args if args else str(msg)

@@ -108,6 +108,31 @@ def test_close_delivers_what_was_published_before_it(broker: Broker) -> None:
         transport.close()
 
 
+def test_a_crash_sends_what_was_queued_then_the_broker_publishes_the_will(
+        broker: Broker) -> None:
+    """A `ven_crash` on a real broker: the queue goes out, then the socket is dropped with no
+    DISCONNECT, so the broker itself publishes the will, after everything the client sent."""
+    transport = _transport(broker)
+    try:
+        watcher = Peer(transport, "ven-crash-watch")
+        assert watcher.state() == (True, None)
+        watcher.listen("crash/#", "crash/echo")
+        ups: queue.Queue[bool] = queue.Queue()
+        dying = transport.open("ven-crash-dying", lambda _t, _p: None,
+                               lambda up, _reason: ups.put(up), will=("crash/will", b"gone"))
+        assert ups.get(timeout=TIMEOUT_S) is True
+        for i in range(30):  # more than paho's 20 in flight
+            dying.publish("crash/data", str(i).encode())
+        assert dying.crash().wait(TIMEOUT_S)
+        got = [watcher.receive() for _ in range(31)]
+        assert got == [("crash/data", str(i).encode()) for i in range(30)] + [
+            ("crash/will", b"gone")]
+        assert not dying.connected and dying.stats.dropped == 0
+        assert dying.stats.connects == 1 and ups.empty()  # no down report, no reconnect
+    finally:
+        transport.close()
+
+
 def test_200_clients_on_one_loop_each_get_their_message(broker: Broker) -> None:
     threads_before = threading.active_count()
     loop = NetworkLoop().start()
