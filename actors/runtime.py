@@ -114,7 +114,9 @@ class _DispatcherInbox:
 
     def put(self, envelope: Envelope[Any], /) -> None:
         self._messages.append(envelope)
-        self._actor.dispatcher.schedule(self._actor)
+        actor = self._actor
+        if not actor._scheduled:  # the common case, a message for a runnable actor, stops here
+            actor.dispatcher.schedule(actor)
 
     def get(self) -> Envelope[Any]:
         return self._messages.popleft()
@@ -174,7 +176,7 @@ class Dispatcher:
                 actor = take()
                 actor._scheduled = False
                 handled += actor._run_turn(self.batch)
-                if actor._has_work():
+                if actor._inbox and not actor.actor_stopped.is_set():  # more to do
                     self.schedule(actor)
         finally:
             _driving.active = was_driving
@@ -266,6 +268,8 @@ class DispatchedActor(pykka.Actor):
         self._started = False
         self._isolated = False  # set by the supervisor: handle nothing but the stop
         super().__init__(*args, **kwargs)
+        self._inbox = self.actor_inbox._messages  # type: ignore[attr-defined]
+        self._actor_ref = DispatchedRef(self)
 
     def _create_actor_inbox(self) -> _DispatcherInbox:  # type: ignore[override]
         return _DispatcherInbox(self)
@@ -278,9 +282,6 @@ class DispatchedActor(pykka.Actor):
         # on_start runs on the dispatcher as the actor's first turn.
         self.dispatcher.schedule(self)
 
-    def _has_work(self) -> bool:
-        return bool(self.actor_inbox._messages) and not self.actor_stopped.is_set()  # type: ignore[attr-defined]
-
     def _run_turn(self, limit: int) -> int:
         """Handle up to `limit` messages (on_start first); teardown once stopped."""
         if not self._started:
@@ -288,18 +289,32 @@ class DispatchedActor(pykka.Actor):
             self._actor_loop_setup()
             return 0
         handled = 0
-        inbox = self.actor_inbox._messages  # type: ignore[attr-defined]
-        stopped = self.actor_stopped
-        while inbox and handled < limit and not stopped.is_set():
+        inbox = self._inbox
+        stopped = self.actor_stopped.is_set
+        handlers = self._handlers
+        # Only pykka's own path (the stop message, an ask) can stop the actor: checked after it.
+        running = not stopped()
+        while running and inbox and handled < limit:
             envelope = inbox.popleft()
-            if self._isolated and not isinstance(envelope.message, messages._ActorStop):  # noqa: SLF001
+            message = envelope.message
+            if self._isolated and not isinstance(message, messages._ActorStop):  # noqa: SLF001
                 if envelope.reply_to is not None:
                     envelope.reply_to.set_exception(
                         (pykka.ActorDeadError, pykka.ActorDeadError(f"{self} is isolated"), None))
                 continue
-            self._handle_envelope(envelope)
+            handler = handlers.get(type(message))
+            if handler is not None and envelope.reply_to is None:
+                # A told message of a type in `receives`: the bulk of all messages, handled
+                # here rather than through _handle_envelope and _handle_receive (two calls).
+                try:
+                    handler(self, message)
+                except Exception as exc:
+                    self.dispatcher.supervisor.on_failure(self, message, exc, exc.__traceback__)
+            else:
+                self._handle_envelope(envelope)
+                running = not stopped()
             handled += 1
-        if stopped.is_set():
+        if not running:
             self._actor_loop_teardown()
         return handled
 
@@ -315,6 +330,16 @@ class DispatchedActor(pykka.Actor):
             else:  # one-for-one: drop the message, count it, go on (actors/supervision.py)
                 self.dispatcher.supervisor.on_failure(self, envelope.message, exc,
                                                       exc.__traceback__)
+
+
+class DispatchedRef(pykka.ActorRef[Any]):
+    """A pykka ActorRef whose `tell` is pykka's minus a call: one per message sent."""
+
+    def tell(self, message: Any) -> None:
+        if self.actor_stopped.is_set():
+            msg = f"{self} not found"
+            raise pykka.ActorDeadError(msg)
+        self.actor_inbox.put(Envelope(message))
 
 
 def stop_actors(refs: list[pykka.ActorRef[Any]]) -> None:

@@ -148,6 +148,11 @@ class Circuit(ABC):
         thermostat, an EV charger); None when it cannot. The VEN's shed estimate uses it."""
         return None
 
+    def shed_outlook(self) -> tuple[float, float | None]:
+        """`shed_capability_kw()` and `expected_kw()` at once, as every reading reports them; a
+        model that derives both from one estimate overrides this to compute it once."""
+        return self.shed_capability_kw(), self.expected_kw()
+
     def curtail(self, reduce_kw: float) -> None:
         """Ask the circuit to draw `reduce_kw` less than it naturally would."""
         self.shed_request_kw = max(0.0, reduce_kw)
