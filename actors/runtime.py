@@ -333,13 +333,18 @@ class DispatchedActor(pykka.Actor):
 
 
 class DispatchedRef(pykka.ActorRef[Any]):
-    """A pykka ActorRef whose `tell` is pykka's minus a call: one per message sent."""
+    """A pykka ActorRef whose `tell` is pykka's with the calls inlined: it runs for every
+    message sent."""
 
     def tell(self, message: Any) -> None:
         if self.actor_stopped.is_set():
             msg = f"{self} not found"
             raise pykka.ActorDeadError(msg)
-        self.actor_inbox.put(Envelope(message))
+        inbox: _DispatcherInbox = self.actor_inbox  # type: ignore[assignment]
+        inbox._messages.append(Envelope(message))  # the inbox's put, inlined
+        actor = inbox._actor
+        if not actor._scheduled:
+            actor.dispatcher.schedule(actor)
 
 
 def stop_actors(refs: list[pykka.ActorRef[Any]]) -> None:

@@ -92,10 +92,11 @@ class Circuit(ABC):
         comfort = self.comfort_violated if tracks else None
         energy_kws = comfort_s = power = 0.0
         violated = False
-        limit = t_end - 1e-9
-        # Three loops rather than per-step tests of what cannot change within the run.
+        # Three loops rather than per-step tests of what cannot change within the run. Each
+        # takes the full steps, then the last, shorter step if the span is no multiple of
+        # `step` (the same steps as testing `t + step <= t_end` on every one).
         if physics is None:  # switched off: draws nothing, the energy stays 0.0
-            while t < limit:
+            while t < t_end - 1e-9:
                 dt = step if t + step <= t_end else t_end - t
                 if comfort is not None:
                     violated = comfort()
@@ -103,20 +104,29 @@ class Circuit(ABC):
                         comfort_s += dt
                 t += dt
         elif comfort is None:
-            while t < limit:
-                dt = step if t + step <= t_end else t_end - t
+            while t + step <= t_end:
+                power = physics(env_at(t), step)
+                energy_kws += power * step
+                t += step
+            if t < t_end - 1e-9:
+                dt = t_end - t
                 power = physics(env_at(t), dt)
                 energy_kws += power * dt
-                t += dt
         else:
-            while t < limit:
-                dt = step if t + step <= t_end else t_end - t
+            while t + step <= t_end:
+                power = physics(env_at(t), step)
+                energy_kws += power * step
+                violated = comfort()
+                if violated:
+                    comfort_s += step
+                t += step
+            if t < t_end - 1e-9:
+                dt = t_end - t
                 power = physics(env_at(t), dt)
                 energy_kws += power * dt
                 violated = comfort()
                 if violated:
                     comfort_s += dt
-                t += dt
         self.power_kw = power
         energy = energy_kws / 3600.0
         self.energy_kwh += energy
