@@ -277,8 +277,9 @@ class ControllerActor(DispatchedActor):
         if self._twins and span > 0:
             counterfactual = self._interval_twin * 3600.0 / span
             counterfactual_comfort = self._interval_twin_comfort
-        # Positional, in field order: one per VEN per interval.
-        telemetry = Telemetry(
+        # Every field in order, straight into the tuple (as CircuitActor builds its readings):
+        # one per VEN per interval.
+        telemetry = tuple.__new__(Telemetry, (
             self.ven_id,
             self._interval_start,
             self.t,
@@ -299,7 +300,7 @@ class ControllerActor(DispatchedActor):
             comfort.warm,
             comfort.twin_warm if self._twins else None,
             (comfort.cold, comfort.twin_cold),
-        )
+        ))
         self._interval_start = self.t
         self._interval_energy = self._interval_comfort = 0.0
         self._interval_twin = self._interval_twin_comfort = 0.0
