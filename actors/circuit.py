@@ -55,7 +55,13 @@ class CircuitActor(DispatchedActor):
         self._extras = tuple(name for name in _EXTRAS if hasattr(model, name))
         self._thermal = thermal(model)
         self._hot_water = hot_water(model)
-        self._forecasts = type(model).expected_kw is not Circuit.expected_kw
+        kind = type(model)
+        self._forecasts = kind.expected_kw is not Circuit.expected_kw
+        # Most circuits keep Circuit's constant answers (no floor, never locked out, nothing
+        # to shed): known now, they cost no call per reading.
+        self._has_capability = kind.shed_capability_kw is not Circuit.shed_capability_kw
+        self._has_floor = kind.floor_kw is not Circuit.floor_kw
+        self._has_lockout = kind.locked_out is not Circuit.locked_out
         # The twin of the latest event (None before any): stepped beside the model, never
         # curtailed, it is M&V's ground truth. The controller only passes its energy on.
         self.twin: Circuit | None = None
@@ -117,18 +123,24 @@ class CircuitActor(DispatchedActor):
         warm = felt = None
         if self._thermal:
             warm, felt = warm_and_felt(model, span)
-        # Positional, in field order: this runs for every circuit on every interval.
-        return CircuitReading(
+        if self._forecasts:
+            capability, expected = model.shed_outlook()
+        else:
+            capability = model.shed_capability_kw() if self._has_capability else 0.0
+            expected = None
+        # Every field in order, straight into the tuple: the NamedTuple's own __new__ costs
+        # three times as much, and this runs for every circuit on every interval.
+        return tuple.__new__(CircuitReading, (
             model.id,
             t_end,
             energy * 3600.0 / span if span > 0 else model.power_kw,
             energy,
-            model.shed_capability_kw(),
-            model.locked_out,
+            capability,
+            model.locked_out if self._has_lockout else False,
             violated,
             comfort_s / 60.0,
             model.shed_request_kw,
-            model.floor_kw(),
+            model.floor_kw() if self._has_floor else 0.0,
             {name: getattr(model, name) for name in self._extras} if self._extras else None,
             twin_kwh,
             twin_comfort,
@@ -136,8 +148,8 @@ class CircuitActor(DispatchedActor):
             twin_warm,
             self._hot_water,
             felt,
-            model.expected_kw() if self._forecasts else None,
-        )
+            expected,
+        ))
 
     def _advance_twin(
         self, t0: float, t_end: float, span: float

@@ -171,7 +171,7 @@ class ControllerActor(DispatchedActor):
             columns = zip(*[self._batch[cid] for cid in self.info], strict=True)
             for t, readings in zip((*tick.earlier, tick.t), columns, strict=True):
                 self._take(readings)
-                self._close_interval(Tick(t, tick.report))
+                self._close_interval(t, tick.report)
             self._batch = {}
             self._tick = None
             self._drain_deferred()
@@ -213,17 +213,19 @@ class ControllerActor(DispatchedActor):
         tick = self._tick
         assert tick is not None
         self._tick = None
-        self._close_interval(tick)
+        self._close_interval(tick.t, tick.report)
         self._drain_deferred()
 
-    def _close_interval(self, tick: Tick) -> None:
-        self.t = tick.t
+    def _close_interval(self, t: float, report: bool) -> None:
+        self.t = t
         # Report first: the interval that just closed belongs to any event ending now.
-        if tick.report:
+        if report:
             self._report()
-        for event in [e for e in self.events.values() if e.end <= self.t + 1e-9]:
-            self._end_event(event.event_id, None)
-        self._restore_due()
+        if self.events:
+            for event in [e for e in self.events.values() if e.end <= t + 1e-9]:
+                self._end_event(event.event_id, None)
+        if self._manual or self._restores:
+            self._restore_due()
 
     def _drain_deferred(self) -> None:
         while self._deferred and not self._pending:
@@ -275,8 +277,9 @@ class ControllerActor(DispatchedActor):
         if self._twins and span > 0:
             counterfactual = self._interval_twin * 3600.0 / span
             counterfactual_comfort = self._interval_twin_comfort
-        # Positional, in field order: one per VEN per interval.
-        telemetry = Telemetry(
+        # Every field in order, straight into the tuple (as CircuitActor builds its readings):
+        # one per VEN per interval.
+        telemetry = tuple.__new__(Telemetry, (
             self.ven_id,
             self._interval_start,
             self.t,
@@ -297,7 +300,7 @@ class ControllerActor(DispatchedActor):
             comfort.warm,
             comfort.twin_warm if self._twins else None,
             (comfort.cold, comfort.twin_cold),
-        )
+        ))
         self._interval_start = self.t
         self._interval_energy = self._interval_comfort = 0.0
         self._interval_twin = self._interval_twin_comfort = 0.0
@@ -318,7 +321,9 @@ class ControllerActor(DispatchedActor):
         return list(self.info.values())
 
     def _main_event(self) -> ActiveEvent | None:
-        return min(self.events.values(), key=lambda e: e.start, default=None)
+        if not self.events:  # most intervals: no min() and key calls
+            return None
+        return min(self.events.values(), key=lambda e: e.start)
 
     def _requested_kw(self) -> float:
         return sum(e.requested_kw for e in self.events.values())

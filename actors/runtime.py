@@ -121,7 +121,9 @@ class _DispatcherInbox:
 
     def put(self, envelope: Envelope[Any], /) -> None:
         self._messages.append(envelope)
-        self._actor.dispatcher.schedule(self._actor)
+        actor = self._actor
+        if not actor._scheduled:  # the common case, a message for a runnable actor, stops here
+            actor.dispatcher.schedule(actor)
 
     def get(self) -> Envelope[Any]:
         return self._messages.pop(0)
@@ -181,7 +183,7 @@ class Dispatcher:
                 actor = take()
                 actor._scheduled = False
                 handled += actor._run_turn(self.batch)
-                if actor._has_work():
+                if actor._inbox and not actor.actor_stopped.is_set():  # more to do
                     self.schedule(actor)
         finally:
             _driving.active = was_driving
@@ -273,7 +275,9 @@ class DispatchedActor(pykka.Actor):
         self._started = False
         self._isolated = False  # set by the supervisor: handle nothing but the stop
         super().__init__(*args, **kwargs)
-        self.actor_stopped = self._actor_ref.actor_stopped = LazyEvent()  # type: ignore[assignment]
+        self.actor_stopped = LazyEvent()  # type: ignore[assignment]  # an Event only once waited on
+        self._inbox = self.actor_inbox._messages  # type: ignore[attr-defined]
+        self._actor_ref = DispatchedRef(self)  # takes actor_stopped from the actor
 
     def _create_actor_inbox(self) -> _DispatcherInbox:  # type: ignore[override]
         return _DispatcherInbox(self)
@@ -286,9 +290,6 @@ class DispatchedActor(pykka.Actor):
         # on_start runs on the dispatcher as the actor's first turn.
         self.dispatcher.schedule(self)
 
-    def _has_work(self) -> bool:
-        return bool(self.actor_inbox._messages) and not self.actor_stopped.is_set()  # type: ignore[attr-defined]
-
     def _run_turn(self, limit: int) -> int:
         """Handle up to `limit` messages (on_start first); teardown once stopped."""
         if not self._started:
@@ -296,24 +297,39 @@ class DispatchedActor(pykka.Actor):
             self._actor_loop_setup()
             return 0
         handled = taken = 0
-        inbox = self.actor_inbox._messages  # type: ignore[attr-defined]
-        stopped = self.actor_stopped
+        inbox = self._inbox
+        stopped = self.actor_stopped.is_set
+        handlers = self._handlers
+        # Only pykka's own path (the stop message, an ask) can stop the actor: checked after it.
+        running = not stopped()
         try:
             # Handlers may append to this inbox while the turn runs: len() is read each time.
-            while taken < len(inbox) and handled < limit and not stopped.is_set():
+            while running and taken < len(inbox) and handled < limit:
                 envelope = inbox[taken]
                 taken += 1
-                if self._isolated and not isinstance(envelope.message, messages._ActorStop):  # noqa: SLF001
+                message = envelope.message
+                if self._isolated and not isinstance(message, messages._ActorStop):  # noqa: SLF001
                     if envelope.reply_to is not None:
                         envelope.reply_to.set_exception(
                             (pykka.ActorDeadError, pykka.ActorDeadError(f"{self} is isolated"),
                              None))
                     continue
-                self._handle_envelope(envelope)
+                handler = handlers.get(type(message))
+                if handler is not None and envelope.reply_to is None:
+                    # A told message of a type in `receives`: the bulk of all messages, handled
+                    # here rather than through _handle_envelope and _handle_receive (two calls).
+                    try:
+                        handler(self, message)
+                    except Exception as exc:
+                        self.dispatcher.supervisor.on_failure(self, message, exc,
+                                                              exc.__traceback__)
+                else:
+                    self._handle_envelope(envelope)
+                    running = not stopped()
                 handled += 1
         finally:
             del inbox[:taken]
-        if stopped.is_set():
+        if not running:
             self._actor_loop_teardown()
         return handled
 
@@ -329,6 +345,21 @@ class DispatchedActor(pykka.Actor):
             else:  # one-for-one: drop the message, count it, go on (actors/supervision.py)
                 self.dispatcher.supervisor.on_failure(self, envelope.message, exc,
                                                       exc.__traceback__)
+
+
+class DispatchedRef(pykka.ActorRef[Any]):
+    """A pykka ActorRef whose `tell` is pykka's with the calls inlined: it runs for every
+    message sent."""
+
+    def tell(self, message: Any) -> None:
+        if self.actor_stopped.is_set():
+            msg = f"{self} not found"
+            raise pykka.ActorDeadError(msg)
+        inbox: _DispatcherInbox = self.actor_inbox  # type: ignore[assignment]
+        inbox._messages.append(Envelope(message))  # the inbox's put, inlined
+        actor = inbox._actor
+        if not actor._scheduled:
+            actor.dispatcher.schedule(actor)
 
 
 def stop_actors(refs: list[pykka.ActorRef[Any]]) -> None:

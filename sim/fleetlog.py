@@ -68,7 +68,9 @@ class FleetLog:
                            load.get("soc", load.get("car_soc")))
             )
         self.rows.append(
-            Row(  # positional, in field order: one per VEN per interval
+            # Every field in order, straight into the tuple (3x cheaper than Row's own
+            # __new__): one per VEN per interval.
+            tuple.__new__(Row, (
                 telemetry.t0,
                 telemetry.t1,
                 telemetry.ven_id,
@@ -85,7 +87,7 @@ class FleetLog:
                 telemetry.warm,
                 telemetry.counterfactual_warm,
                 telemetry.cold_water,
-            )
+            ))
         )
 
     def capability_kw(self, ven_id: str, window_s: float = 3600.0) -> float:

@@ -92,10 +92,11 @@ class Circuit(ABC):
         comfort = self.comfort_violated if tracks else None
         energy_kws = comfort_s = power = 0.0
         violated = False
-        limit = t_end - 1e-9
-        # Three loops rather than per-step tests of what cannot change within the run.
+        # Three loops rather than per-step tests of what cannot change within the run. Each
+        # takes the full steps, then the last, shorter step if the span is no multiple of
+        # `step` (the same steps as testing `t + step <= t_end` on every one).
         if physics is None:  # switched off: draws nothing, the energy stays 0.0
-            while t < limit:
+            while t < t_end - 1e-9:
                 dt = step if t + step <= t_end else t_end - t
                 if comfort is not None:
                     violated = comfort()
@@ -103,20 +104,29 @@ class Circuit(ABC):
                         comfort_s += dt
                 t += dt
         elif comfort is None:
-            while t < limit:
-                dt = step if t + step <= t_end else t_end - t
+            while t + step <= t_end:
+                power = physics(env_at(t), step)
+                energy_kws += power * step
+                t += step
+            if t < t_end - 1e-9:
+                dt = t_end - t
                 power = physics(env_at(t), dt)
                 energy_kws += power * dt
-                t += dt
         else:
-            while t < limit:
-                dt = step if t + step <= t_end else t_end - t
+            while t + step <= t_end:
+                power = physics(env_at(t), step)
+                energy_kws += power * step
+                violated = comfort()
+                if violated:
+                    comfort_s += step
+                t += step
+            if t < t_end - 1e-9:
+                dt = t_end - t
                 power = physics(env_at(t), dt)
                 energy_kws += power * dt
                 violated = comfort()
                 if violated:
                     comfort_s += dt
-                t += dt
         self.power_kw = power
         energy = energy_kws / 3600.0
         self.energy_kwh += energy
@@ -147,6 +157,11 @@ class Circuit(ABC):
         """What the device itself expects to draw now if left alone, when it can tell (a
         thermostat, an EV charger); None when it cannot. The VEN's shed estimate uses it."""
         return None
+
+    def shed_outlook(self) -> tuple[float, float | None]:
+        """`shed_capability_kw()` and `expected_kw()` at once, as every reading reports them; a
+        model that derives both from one estimate overrides this to compute it once."""
+        return self.shed_capability_kw(), self.expected_kw()
 
     def curtail(self, reduce_kw: float) -> None:
         """Ask the circuit to draw `reduce_kw` less than it naturally would."""

@@ -266,12 +266,20 @@ class Hvac(Circuit):
         self._apply_request()
 
     def shed_capability_kw(self) -> float:
+        return self._capability_kw(self.natural_kw())
+
+    def shed_outlook(self) -> tuple[float, float]:
+        # Both from one natural_kw(): it is the HVAC's costliest estimate.
+        natural = self.natural_kw()
+        return self._capability_kw(natural), natural
+
+    def _capability_kw(self, natural_kw: float) -> float:
         if self._locked:
             return 0.0
         # Scale by how much of the comfort band is still unused above the deadband.
         excess = self._sign * (self.indoor_c - self.setpoint_c)
         room = (self.comfort_band_c - excess) / max(self.comfort_band_c - self.deadband_c, 0.1)
-        return self.natural_kw() * clamp(room, 0.0, 1.0)
+        return natural_kw * clamp(room, 0.0, 1.0)
 
     def floor_kw(self) -> float:
         return self._run_output(self._sign, self._outdoor)[1] if self._locked else 0.0

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from actors.messages import EndEvent, EventAck, StartEvent, Telemetry, Tick
-from actors.runtime import Dispatcher
+from actors.circuit import CircuitActor
+from actors.messages import (
+    Advance,
+    AdvanceBatch,
+    CircuitBatch,
+    CircuitReading,
+    EndEvent,
+    EventAck,
+    StartEvent,
+    Telemetry,
+    Tick,
+)
+from actors.recorder import RecorderActor
+from actors.runtime import Dispatcher, stop_actors
 from actors.ven import Ven
-from sim.world import World
+from sim.fleetlog import FleetLog, Row
+from sim.models.base import Circuit
+from sim.models.house import build_circuits
+from sim.scenario import sample_params
+from sim.world import Weather, World
 from tests.actors.fakes import ConstantWeather, Flat, Sink
 
 
@@ -113,3 +130,39 @@ def test_controller_reads_no_m_and_v() -> None:
     ]
     assert "baseline_kw" not in reads and "counterfactual_kw" not in reads
     assert reads.count("twin_kwh") == 1  # `_take` adds it to the interval's twin energy
+
+
+def test_readings_telemetry_and_rows_carry_every_field() -> None:
+    # The circuit, the controller and the log build these tuples from their fields directly,
+    # bypassing the NamedTuples' own __new__: a field added to one of them must be given too.
+    dispatcher = Dispatcher("test")
+    world = World(datetime(2026, 7, 15, tzinfo=UTC), Weather(min_c=22.0, max_c=36.0))
+
+    def house() -> list[Circuit]:
+        rng = random.Random("fields")
+        return build_circuits("house", sample_params({"has_ev": True}, rng), rng)
+
+    readings: list[Any] = []
+    probe = Sink.start(dispatcher, readings)
+    alone = [CircuitActor.start(model, world, probe, dispatcher=dispatcher) for model in house()]
+    for ref in alone:
+        ref.tell(Advance(300.0))
+        ref.tell(AdvanceBatch((600.0, 900.0)))
+    log = FleetLog()
+    recorder = RecorderActor.start(log, dispatcher=dispatcher)
+    ven = Ven("ven-1", house(), world, dispatcher, panel_amps=200)
+    ven.subscribe(recorder)
+    ven.subscribe(probe)
+    drive(ven, dispatcher, 0.0, 900.0)
+    assert [len(m) for m in telemetry(readings)] == [len(Telemetry._fields)] * 3
+    singles = [m for m in readings if isinstance(m, CircuitReading)]
+    batches = [m for m in readings if isinstance(m, CircuitBatch)]
+    assert len(singles) == len(batches) == len(alone) == 8
+    for reading in [*singles, *(r for b in batches for r in b.readings)]:
+        assert len(reading) == len(CircuitReading._fields)
+    assert [row.t1 for row in log.rows] == [300.0, 600.0, 900.0]
+    assert all(len(row) == len(Row._fields) for row in log.rows)
+    # The same house alone and in the VEN: its first interval's power is the sum of readings.
+    assert log.rows[0].power_kw == pytest.approx(sum(r.power_kw for r in singles))
+    stop_actors([*ven.refs, *alone, probe, recorder])
+    dispatcher.run_until_idle()

@@ -196,3 +196,31 @@ def test_depth_first_runs_the_latest_scheduled_actor_first() -> None:
     assert order == ["second", "first"]
     pykka.ActorRegistry.stop_all(block=False)
     dispatcher.run_until_idle()
+
+
+def test_receives_handlers_serve_tells_and_asks_and_a_stop_ends_the_turn() -> None:
+    dispatcher = Dispatcher("manual")
+    seen: list[int] = []
+
+    class Recording(DispatchedActor):
+        receives = {int: "on_int"}
+
+        def on_int(self, message: int) -> int:
+            seen.append(message)
+            return message * 10
+
+    ref = Recording.start(dispatcher=dispatcher)
+    dispatcher.run_until_idle()  # on_start
+    ref.tell(1)
+    answer = ref.ask(2, block=False)  # a handler's return value is the reply
+    dispatcher.run_until_idle()
+    assert seen == [1, 2]
+    assert answer.get(timeout=0) == 20
+    ref.tell(3)
+    ref.stop(block=False)  # queued behind 3, ahead of 4
+    ref.tell(4)
+    dispatcher.run_until_idle()
+    assert seen == [1, 2, 3]  # the stop ended the turn: 4 was never handled
+    assert not ref.is_alive()
+    with pytest.raises(pykka.ActorDeadError):
+        ref.tell(5)
