@@ -100,12 +100,13 @@ class _Job:
 
 def _run_all(
     work: Callable[[Identity], bool], todo: list[Identity], threads: int,
-    progress: Progress | None, already: int,
+    progress: Progress | None, already: int, stopped: Callable[[], bool] | None = None,
 ) -> int:
     """`work` on every identity on `threads` threads; returns how many it repaired.
 
-    On the first error, or Ctrl-C, the identities under way are carried to their end (each
-    step journaled) and the rest are not started.
+    On the first error, or Ctrl-C (a KeyboardInterrupt, or `stopped()` turning true: the
+    command's signal flag), the identities under way are carried to their end (each step
+    journaled) and the rest are not started.
     """
     repaired = finished = 0
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="certs") as pool:
@@ -118,6 +119,8 @@ def _run_all(
                     finished += 1
                 if done and progress is not None:
                     progress(already + finished)
+                if stopped is not None and stopped():
+                    raise KeyboardInterrupt
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -134,6 +137,7 @@ def create_identities(
     pacer: ApiPacer | None = None,
     threads: int = DEFAULT_THREADS,
     progress: Progress | None = None,
+    stopped: Callable[[], bool] | None = None,
 ) -> BulkReport:
     """Provision every ID of `ids` not yet done in `out_dir`'s manifest."""
     folder = Path(out_dir)
@@ -155,7 +159,7 @@ def create_identities(
         if progress is not None:
             progress(skipped)
         repaired = _run_all(lambda identity: _provision(job, identity, policy), todo,
-                            threads, progress, skipped)
+                            threads, progress, skipped, stopped)
     return BulkReport(len(wanted), len(todo), skipped, repaired, pacer.retries, manifest.path,
                       policy)
 
@@ -251,6 +255,7 @@ def delete_identities(
     pacer: ApiPacer | None = None,
     threads: int = DEFAULT_THREADS,
     progress: Progress | None = None,
+    stopped: Callable[[], bool] | None = None,
 ) -> BulkReport:
     """Detach, deactivate and delete every certificate and thing in `out_dir`'s manifest,
     their files, then the policy and the manifest itself."""
@@ -271,7 +276,8 @@ def delete_identities(
     total, skipped = len(manifest.identities), len(manifest.identities) - len(todo)
     with _aws_errors("delete identities"):
         job = _Job(sess, pacer, manifest)
-        _run_all(lambda identity: _remove(job, identity), todo, threads, progress, skipped)
+        _run_all(lambda identity: _remove(job, identity), todo, threads, progress, skipped,
+                 stopped)
         for name in (_probe_policy_name(policy), policy):
             try:
                 job.call("DeletePolicy", policyName=name, tolerate=_GONE)

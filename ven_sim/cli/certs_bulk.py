@@ -18,6 +18,7 @@ from ven_sim.certs.aws import CertsError
 from ven_sim.certs.aws_fleet import BulkReport, create_identities, delete_identities
 from ven_sim.certs.manifest import Manifest, ManifestError
 from ven_sim.fleet.identities import IdentityError, IdRange
+from ven_sim.signals import StopSignals
 
 __all__ = ["create_many", "delete_many"]
 
@@ -57,9 +58,12 @@ def create_many(session: boto3.Session, prefix: str, start: int, count: int, out
     except IdentityError as exc:
         raise click.BadParameter(str(exc), param_hint="--prefix") from None
     try:
-        with progress_reporter(count + 1, "identities") as progress:  # and the probe's
+        # SIGINT and SIGTERM set a flag the work loop reads (also when the shell started this
+        # in the background with SIGINT ignored), so the steps under way finish journaled.
+        with StopSignals() as stop, progress_reporter(count + 1, "identities") as progress:
             report = create_identities(ids, out_dir, session=session, policy_name=policy_name,
-                                       threads=threads, progress=progress)
+                                       threads=threads, progress=progress,
+                                       stopped=lambda: stop.requested)
     except CertsError as exc:
         raise click.ClickException(f"{exc}\n{_resume_hint(out_dir, ids)}") from None
     except KeyboardInterrupt:
@@ -82,9 +86,9 @@ def delete_many(session: boto3.Session, prefix: str, out_dir: str, threads: int)
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        with progress_reporter(total, "deleted") as progress:
+        with StopSignals() as stop, progress_reporter(total, "deleted") as progress:
             report = delete_identities(prefix, out_dir, session=session, threads=threads,
-                                       progress=progress)
+                                       progress=progress, stopped=lambda: stop.requested)
     except CertsError as exc:
         raise click.ClickException(f"{exc}\nrun the same command again to carry on") from None
     except KeyboardInterrupt:
