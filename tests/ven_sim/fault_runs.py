@@ -1,0 +1,49 @@
+"""Runs of the shipped broker-outage scenario and its variants on the in-process broker,
+watched from a backend client: shared by the fault tests and their fixtures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sim.scenario_loader import load_scenario
+from ven_sim.runner import RunResult, run_scenario
+from ven_sim.wire import open_wire
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTAGE = ROOT / "scenarios" / "broker_outage.yaml"
+
+Run = tuple[RunResult, list[dict[str, Any]]]
+
+
+def run(path: Path, watch: str | None = None, acks: list[dict[str, Any]] | None = None) -> Run:
+    """Run `path` on the in-process broker; with `watch`, that VEN's telemetry as seen; with
+    `acks`, every event ack as seen is appended to it."""
+    wire = open_wire("inprocess")
+    seen: list[dict[str, Any]] = []
+    if watch is not None:
+        backend = wire.transport.open("backend", lambda _t, p: seen.append(json.loads(p)))
+        backend.subscribe(f"ven/telemetry/{watch}")
+    if acks is not None:
+        wire.transport.open("backend-acks", lambda _t, p: acks.append(json.loads(p))).subscribe(
+            "ven/ack/+")
+    try:
+        return run_scenario(load_scenario(path), wire=wire), seen
+    finally:
+        wire.close()
+
+
+def calm_scenario(directory: Path) -> Path:
+    """The shipped scenario without its faults: the counterfactual every fault is held to."""
+    path = directory / "calm.yaml"
+    text = OUTAGE.read_text()
+    path.write_text(text[: text.index("faults:")])
+    return path
+
+
+def crash_scenario(tmp_path: Path, target: str = "homes") -> Path:
+    path = tmp_path / "crash.yaml"
+    path.write_text(OUTAGE.read_text().replace(
+        "kind: broker_outage", f"kind: ven_crash\n    target: {target}"))
+    return path
