@@ -1,5 +1,6 @@
-"""Runs of the shipped broker-outage scenario and its variants on the in-process broker,
-watched from a backend client: shared by the fault tests and their fixtures."""
+"""Scenarios for the fault tests: runs of the shipped broker-outage scenario and its variants
+on the in-process broker, watched from a backend client, and the short paced scenario the
+real-broker fault tests start from."""
 
 from __future__ import annotations
 
@@ -11,10 +12,22 @@ from sim.scenario_loader import load_scenario
 from ven_sim.runner import RunResult, run_scenario
 from ven_sim.wire import open_wire
 
+from .test_run_wire import SHORT
+
 ROOT = Path(__file__).resolve().parents[2]
 OUTAGE = ROOT / "scenarios" / "broker_outage.yaml"
 
 Run = tuple[RunResult, list[dict[str, Any]]]
+
+# The wire tests' 3 h scenario paced for a real broker, and cut to 2h15m: its event (+1h to
+# +2h) still ends inside the run, and 45 minutes follow a fault ending at +90m (a VEN back
+# only after the last simulated second is still waited for and dated, see await_links).
+assert "\nduration: 3h\n" in SHORT and "\nspeed: max\n" in SHORT
+PACED_S = 135 * 60
+PACED = SHORT.replace("\nspeed: max\n", "\nspeed: 1200\n").replace(
+    "\nduration: 3h\n", "\nduration: 2h15m\n")
+PACED_START = 1784116800  # 2026-07-15T12:00:00Z, SHORT's start
+PACED_REPORTS = [PACED_START + 300 * n for n in range(1, PACED_S // 300 + 1)]  # 5 min
 
 
 def run(path: Path, watch: str | None = None, acks: list[dict[str, Any]] | None = None) -> Run:

@@ -18,27 +18,23 @@ from ven_sim.cli import main
 from ven_sim.transports.mqtt import TlsFiles
 from ven_sim.transports.paho import PahoTransport
 
+from .fault_runs import PACED, PACED_REPORTS, PACED_START
 from .helpers import wait_for
-from .test_run_wire import SHORT
 
 ROOT = Path(__file__).resolve().parents[2]
 PASS_ON_S = 0.5  # the last messages crossing the broker to the watcher after the run ends
 WAIT_S = 20.0  # generous: the watcher's TLS connection on a busy machine
 
 # The wire tests' short scenario, paced; one home dies 10 minutes into the event and is
-# restarted 20 minutes later. Cut from 3 h to 2h15m: the event (+1h to +2h) still ends inside
-# the run, and the restarted home still has 45 minutes (9 reports) to show it came back.
-assert "\nduration: 3h\n" in SHORT
-DAY_S = 135 * 60
-CRASH = SHORT.replace("speed: max", "speed: 1200").replace(
-    "\nduration: 3h\n", "\nduration: 2h15m\n") + """\
+# restarted 20 minutes later.
+CRASH = PACED + """\
 faults:
   - kind: ven_crash
     target: ven-homes-0002
     start: "+70m"
     duration: 20m
 """
-START = 1784116800  # 2026-07-15T12:00:00Z, SHORT's start
+START = PACED_START
 CRASHED = "ven-homes-0002"
 
 
@@ -108,7 +104,7 @@ def test_a_crashed_ven_is_seen_offline_by_its_will_and_comes_back_fresh(
     # Its reports: up to the crash, none while dead, then from its restart to the end.
     stamps = [(i, body["timestamp"]) for i, (topic, body) in enumerate(seen)
               if topic == f"ven/telemetry/{CRASHED}"]
-    grid = [START + 300 * n for n in range(1, DAY_S // 300 + 1)]  # every 5 min of the run
+    grid = PACED_REPORTS
     dead = [t for t in grid if START + 70 * 60 < t <= START + 90 * 60]
     assert [t for _, t in stamps] == [t for t in grid if t not in dead]
     before = [i for i, t in stamps if t <= START + 70 * 60]
