@@ -3,7 +3,6 @@ broker the run takes down and brings back. Deterministic at speed max."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -14,28 +13,12 @@ from click.testing import CliRunner
 from sim.scenario import ScenarioError
 from sim.scenario_loader import load_scenario
 from ven_sim.cli import main
-from ven_sim.runner import RunResult, run_scenario
-from ven_sim.wire import open_wire
 
-ROOT = Path(__file__).resolve().parents[2]
-OUTAGE = ROOT / "scenarios" / "broker_outage.yaml"
-
-
-def run(path: Path, watch: str | None = None) -> tuple[RunResult, list[dict[str, Any]]]:
-    """Run `path` on the in-process broker; with `watch`, that VEN's telemetry as seen."""
-    wire = open_wire("inprocess")
-    seen: list[dict[str, Any]] = []
-    if watch is not None:
-        backend = wire.transport.open("backend", lambda _t, p: seen.append(json.loads(p)))
-        backend.subscribe(f"ven/telemetry/{watch}")
-    try:
-        return run_scenario(load_scenario(path), wire=wire), seen
-    finally:
-        wire.close()
+from .fault_runs import OUTAGE, Run, crash_scenario, run
 
 
 @pytest.fixture(scope="module")
-def outage() -> tuple[RunResult, list[dict[str, Any]]]:
+def outage() -> Run:
     return run(OUTAGE, watch="ven-homes-0001")
 
 
@@ -54,11 +37,8 @@ def test_the_shipped_outage_loses_no_telemetry_and_replays_it_in_order(outage) -
     assert summary["mqtt"]["acks"] == 24 and summary["mqtt"]["errors"] == 0
 
 
-def test_the_vens_keep_curtailing_through_the_outage(tmp_path: Path, outage) -> None:
-    calm = tmp_path / "calm.yaml"
-    text = OUTAGE.read_text()
-    calm.write_text(text[: text.index("faults:")])
-    quiet, _ = run(calm)
+def test_the_vens_keep_curtailing_through_the_outage(outage, calm) -> None:
+    quiet, _ = calm
     result, _ = outage
     assert "faults" not in quiet.summary
     assert result.log.sorted_rows() == quiet.log.sorted_rows()  # the event ran to its end
@@ -112,11 +92,8 @@ def by_ven(seen: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def test_a_connection_drop_takes_only_its_group_offline(tmp_path: Path, outage) -> None:
-    calm = tmp_path / "calm.yaml"
-    text = OUTAGE.read_text()
-    calm.write_text(text[: text.index("faults:")])
-    quiet, quiet_seen = run(calm, watch="+")
+def test_a_connection_drop_takes_only_its_group_offline(tmp_path: Path, calm) -> None:
+    quiet, quiet_seen = calm
     result, seen = run(drop_scenario(tmp_path), watch="+")
     summary = result.summary
     assert summary["faults"] == [{
@@ -141,16 +118,23 @@ def test_a_connection_drop_takes_only_its_group_offline(tmp_path: Path, outage) 
     assert order.index(("ven-homes-0001", "15:35")) > order.index(("ven-solar-0001", "16:10"))
 
 
-def test_a_command_sent_during_a_drop_is_held_and_delivered_on_reconnect(tmp_path: Path) -> None:
-    result, _ = run(drop_scenario(tmp_path, start="14:50", target="solar"))
+@pytest.fixture(scope="module")
+def early_drop(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The homes drop 14:50-15:35, over the event's 15:00 command; every VEN watched."""
+    return run(drop_scenario(tmp_path_factory.mktemp("drop"), start="14:50"), watch="+")
+
+
+def test_a_command_sent_during_a_drop_is_held_and_delivered_on_reconnect(early_drop) -> None:
+    result, _ = early_drop
     summary = result.summary
+    assert summary["faults"][0]["start_s"] < 15 * 3600 < summary["faults"][0]["end_s"]
     assert summary["mqtt"]["commands"] == 24 and summary["mqtt"]["acks"] == 24
     assert summary["mqtt"]["errors"] == 0
     assert summary["faults"][0]["reconnected_s"] == summary["faults"][0]["end_s"]
 
 
-def test_a_drop_is_deterministic(tmp_path: Path) -> None:
-    first, seen_first = run(drop_scenario(tmp_path, start="14:50"), watch="+")
+def test_a_drop_is_deterministic(tmp_path: Path, early_drop) -> None:
+    first, seen_first = early_drop
     second, seen_second = run(drop_scenario(tmp_path, start="14:50"), watch="+")
     assert seen_first == seen_second
     assert first.log.sorted_rows() == second.log.sorted_rows()
@@ -172,19 +156,15 @@ def test_connection_drops_are_validated_with_file_and_line(tmp_path: Path) -> No
         load_scenario(path)
 
 
-def crash_scenario(tmp_path: Path, target: str = "homes") -> Path:
-    path = tmp_path / "crash.yaml"
-    path.write_text(OUTAGE.read_text().replace(
-        "kind: broker_outage", f"kind: ven_crash\n    target: {target}"))
-    return path
+@pytest.fixture(scope="module")
+def homes_crash(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The homes crash 15:30-16:15, every VEN's telemetry watched; shared like `calm`."""
+    return run(crash_scenario(tmp_path_factory.mktemp("crash")), watch="+")
 
 
-def test_a_crashed_group_restarts_fresh_and_the_gap_is_counted(tmp_path: Path) -> None:
-    calm = tmp_path / "calm.yaml"
-    text = OUTAGE.read_text()
-    calm.write_text(text[: text.index("faults:")])
-    quiet, quiet_seen = run(calm, watch="+")
-    result, seen = run(crash_scenario(tmp_path), watch="+")
+def test_a_crashed_group_restarts_fresh_and_the_gap_is_counted(calm, homes_crash) -> None:
+    quiet, quiet_seen = calm
+    result, seen = homes_crash
     summary = result.summary
     assert summary["faults"] == [{
         "kind": "ven_crash", "start": "2026-07-15T15:30:00Z",
@@ -208,9 +188,19 @@ def test_a_crashed_group_restarts_fresh_and_the_gap_is_counted(tmp_path: Path) -
     assert len(last) == 24 and set(last.values()) == {86400.0}
 
 
+def ending_after_the_event(path: Path) -> Path:
+    """`path` with its day cut at 17:00, when the event (15:00-17:00) and the fault are over:
+    for tests whose assertions need nothing of the evening."""
+    text = path.read_text()
+    assert "\nduration: 24h\n" in text
+    path.write_text(text.replace("\nduration: 24h\n", "\nduration: 17h\n"))
+    return path
+
+
 def test_a_crash_of_one_ven_is_deterministic_and_resyncs_its_shadow(tmp_path: Path) -> None:
-    first, _ = run(crash_scenario(tmp_path, target="ven-homes-0003"))
-    second, _ = run(crash_scenario(tmp_path, target="ven-homes-0003"))
+    path = ending_after_the_event(crash_scenario(tmp_path, target="ven-homes-0003"))
+    first, _ = run(path)
+    second, _ = run(path)
     assert first.summary["faults"][0]["vens"] == 1
     assert first.summary["faults"][0]["reports_missed"] == 9
     assert first.log.sorted_rows() == second.log.sorted_rows()
@@ -229,12 +219,12 @@ def test_ven_crashes_are_validated_with_file_and_line(tmp_path: Path) -> None:
         load_scenario(path)
 
 
-def test_a_crashed_vens_gap_is_settled_at_its_baseline(tmp_path: Path) -> None:
+def test_a_crashed_vens_gap_is_settled_at_its_baseline(homes_crash) -> None:
     """The homes are down 45 min of the 2 h event: those VEN-hours are filled at each home's
     baseline (no credit), so the mean delivered kW is over the whole event."""
     from sim.mv import Settlement, evaluate_event
 
-    result, _ = run(crash_scenario(tmp_path))
+    result, _ = homes_crash
     [event] = result.summary["events"]
     assert event["gap_filled_ven_hours"] == 12 * 0.75
     for figures in event["baselines"].values():  # every method: kW over all of the 2 h
@@ -254,7 +244,7 @@ def test_a_crashed_vens_gap_is_settled_at_its_baseline(tmp_path: Path) -> None:
 def test_faults_play_on_the_scenarios_day_after_a_warm_up(tmp_path: Path) -> None:
     path = tmp_path / "warm.yaml"
     path.write_text(OUTAGE.read_text().replace("faults:", "mv: {warmup_days: 1}\nfaults:"))
-    result, _ = run(path)
+    result, _ = run(ending_after_the_event(path))
     [fault] = result.summary["faults"]
     assert fault["start"] == "2026-07-15T15:30:00Z" and fault["start_s"] == 55800.0
     assert fault["reconnected_s"] == 58500.0

@@ -19,8 +19,8 @@ from ven_sim.transports.endpoints import BrokerURL
 from ven_sim.transports.mqtt import TlsFiles
 from ven_sim.transports.paho import PahoTransport
 
+from .fault_runs import PACED, PACED_REPORTS
 from .helpers import wait_for
-from .test_run_wire import SHORT
 
 WAIT_S = 20.0  # generous: a reconnect waits a jittered backoff of up to a few seconds
 
@@ -117,7 +117,7 @@ def test_closing_the_proxy_lets_a_clean_goodbye_through(mosquitto) -> None:
 
 # The wire tests' short scenario, paced, with the broker away for 20 minutes after the
 # event's command went out.
-OUTAGE = SHORT.replace("speed: max", "speed: 1200") + """\
+OUTAGE = PACED + """\
 faults:
   - kind: broker_outage
     start: "+70m"
@@ -153,7 +153,7 @@ def test_a_paced_run_through_an_outage_of_mosquitto_loses_no_telemetry(
     [fault] = summary["faults"]
     assert fault["kind"] == "broker_outage" and fault["end_s"] == 90 * 60
     # Reconnects back off in wall time: on a busy machine they can land after the day ended
-    # (4.5 wall seconds after the cut at speed 1200), dated past it at the run's speed.
+    # (3.25 wall seconds after the cut at speed 1200), dated past it at the run's speed.
     assert fault["reconnected_s"] is not None and fault["reconnected_s"] >= 90 * 60
     assert summary["telemetry_counted_on"] == "broker"
     assert summary["telemetry_lost"] == 0
@@ -161,8 +161,7 @@ def test_a_paced_run_through_an_outage_of_mosquitto_loses_no_telemetry(
     assert summary["proxy"]["cut"] >= 4  # every VEN's connection went with the broker
     assert summary["mqtt"]["acks"] == 4 and summary["mqtt"]["errors"] == 0
     # Seen on the broker by a subscriber of its own: every report, per VEN in order.
-    start = 1784116800  # 2026-07-15T12:00:00Z
-    grid = [start + 300 * i for i in range(1, 37)]
+    grid = PACED_REPORTS  # every 5 min of the run
     assert sorted(reports) == [f"ven-homes-000{i}" for i in (1, 2, 3, 4)]
     for stamps in reports.values():  # QoS 1: a report whose PUBACK the cut took comes twice
         assert list(dict.fromkeys(stamps)) == grid
@@ -171,8 +170,7 @@ def test_a_paced_run_through_an_outage_of_mosquitto_loses_no_telemetry(
 
 # Two groups: the first loses its connections, the second's are slow, at the same time.
 FLATS = "    count: 2\n  - name: flats\n    template: apartment\n    count: 2\n"
-DROP_AND_LATENCY = SHORT.replace("speed: max", "speed: 1200").replace(
-    "    count: 4\n", FLATS) + """\
+DROP_AND_LATENCY = PACED.replace("    count: 4\n", FLATS) + """\
 faults:
   - kind: connection_drop
     target: homes

@@ -18,8 +18,8 @@ from ven_sim.cli import main
 from ven_sim.transports.mqtt import TlsFiles
 from ven_sim.transports.paho import PahoTransport
 
+from .fault_runs import PACED, PACED_REPORTS, PACED_START
 from .helpers import wait_for
-from .test_run_wire import SHORT
 
 ROOT = Path(__file__).resolve().parents[2]
 PASS_ON_S = 0.5  # the last messages crossing the broker to the watcher after the run ends
@@ -27,14 +27,14 @@ WAIT_S = 20.0  # generous: the watcher's TLS connection on a busy machine
 
 # The wire tests' short scenario, paced; one home dies 10 minutes into the event and is
 # restarted 20 minutes later.
-CRASH = SHORT.replace("speed: max", "speed: 1200") + """\
+CRASH = PACED + """\
 faults:
   - kind: ven_crash
     target: ven-homes-0002
     start: "+70m"
     duration: 20m
 """
-START = 1784116800  # 2026-07-15T12:00:00Z, SHORT's start
+START = PACED_START
 CRASHED = "ven-homes-0002"
 
 
@@ -104,7 +104,7 @@ def test_a_crashed_ven_is_seen_offline_by_its_will_and_comes_back_fresh(
     # Its reports: up to the crash, none while dead, then from its restart to the end.
     stamps = [(i, body["timestamp"]) for i, (topic, body) in enumerate(seen)
               if topic == f"ven/telemetry/{CRASHED}"]
-    grid = [START + 300 * n for n in range(1, 37)]
+    grid = PACED_REPORTS
     dead = [t for t in grid if START + 70 * 60 < t <= START + 90 * 60]
     assert [t for _, t in stamps] == [t for t in grid if t not in dead]
     before = [i for i, t in stamps if t <= START + 70 * 60]
@@ -133,14 +133,19 @@ def test_a_crashed_ven_is_seen_offline_by_its_will_and_comes_back_fresh(
                 if topic == f"ven/telemetry/ven-homes-000{n}"] == grid
 
 
+OUTAGE_DAY_H = 6
+
+
 def shortened_outage(tmp_path: Path) -> Path:
     """scenarios/broker_outage.yaml, fleet, event and faults block as shipped, on a day cut to
-    13:00-22:00 and paced for the network. Two hours of baseline history come before the
+    13:00-19:00 and paced for the network. Two hours of baseline history come before the
     event; the evening is for the reconnects: they back off in wall time (full jitter from
-    1 s, doubling per refused attempt), so they need several outages' length after it."""
+    1 s, doubling per refused attempt), so they need several outages' length after it (and
+    any still away at 19:00 are waited for in the run's closing grace)."""
     text = (ROOT / "scenarios" / "broker_outage.yaml").read_text()
     for line, short in (("start: 2026-07-15T00:00:00Z", "start: 2026-07-15T13:00:00Z"),
-                        ("duration: 24h", "duration: 9h"), ("speed: max", "speed: 2400")):
+                        ("duration: 24h", f"duration: {OUTAGE_DAY_H}h"),
+                        ("speed: max", "speed: 2400")):
         assert f"\n{line}\n" in text
         text = text.replace(f"\n{line}\n", f"\n{short}\n")
     path = tmp_path / "broker_outage.yaml"
@@ -163,7 +168,7 @@ def test_the_shipped_outage_on_mosquitto_loses_no_telemetry(mosquitto, tmp_path:
     # The 9 reports each of the 24 VENs made in the 45 minutes reached the broker late.
     assert summary["telemetry_replayed"] == 24 * 9
     assert summary["mqtt"]["acks"] == 24 and summary["mqtt"]["errors"] == 0
-    # On the broker: every VEN's 108 reports of the 9 hours, in order. QoS 1 is at least once:
+    # On the broker: every VEN's 72 reports of the 6 hours, in order. QoS 1 is at least once:
     # a report whose PUBACK the cut took is sent again, so only those may come twice.
     start = 1784120400  # 2026-07-15T13:00:00Z
     cut_at = start + 150 * 60  # 15:30
@@ -172,6 +177,7 @@ def test_the_shipped_outage_on_mosquitto_loses_no_telemetry(mosquitto, tmp_path:
         by_ven.setdefault(report["venId"], []).append(report["timestamp"])
     assert len(by_ven) == 24
     for stamps in by_ven.values():
-        assert list(dict.fromkeys(stamps)) == [start + 300 * n for n in range(1, 109)]
+        assert list(dict.fromkeys(stamps)) == [
+            start + 300 * n for n in range(1, OUTAGE_DAY_H * 12 + 1)]
         again = [stamp for n, stamp in enumerate(stamps) if stamp in stamps[:n]]
         assert all(stamp <= cut_at for stamp in again), again

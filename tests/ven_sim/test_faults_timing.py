@@ -16,7 +16,7 @@ from ven_sim.kernel import Kernel
 from ven_sim.transports.inprocess import InProcessTransport
 from ven_sim.wire import Wire
 
-from .test_faults import OUTAGE, run
+from .fault_runs import OUTAGE, Run, run
 
 CALM = OUTAGE.read_text()[: OUTAGE.read_text().index("faults:")]
 
@@ -106,17 +106,27 @@ SKEW = """  - kind: clock_skew
 """
 
 
+@pytest.fixture(scope="module")
+def skew_acks() -> list[dict[str, Any]]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def skew(tmp_path_factory: pytest.TempPathFactory, skew_acks: list[dict[str, Any]]) -> Run:
+    """The homes' clocks 5 min slow 14:30-16:30, telemetry and acks watched; one run shared
+    by the tests that compare it with the calm day."""
+    return run(with_fault(tmp_path_factory.mktemp("skew"), SKEW), watch="+", acks=skew_acks)
+
+
 def test_clock_skew_moves_a_groups_wire_timestamps_and_nothing_it_measures(
-        tmp_path: Path) -> None:
-    calm_path = tmp_path / "calm.yaml"
-    calm_path.write_text(CALM)
-    calm, calm_seen = run(calm_path, watch="+")
-    skewed, seen = run(with_fault(tmp_path, SKEW), watch="+")
+        calm: Run, skew: Run) -> None:
+    quiet, calm_seen = calm
+    skewed, seen = skew
     [record] = skewed.summary["faults"]
     assert record["kind"] == "clock_skew" and record["offset_s"] == -300.0
     assert record["vens"] == 12 and record["target"] == "homes"
-    assert skewed.log.sorted_rows() == calm.log.sorted_rows()  # what the VENs measured
-    assert skewed.summary["events"] == calm.summary["events"]
+    assert skewed.log.sorted_rows() == quiet.log.sorted_rows()  # what the VENs measured
+    assert skewed.summary["events"] == quiet.summary["events"]
     day = skewed.scenario.start.timestamp()
     shifted = 0
     assert len(seen) == len(calm_seen)
@@ -129,31 +139,15 @@ def test_clock_skew_moves_a_groups_wire_timestamps_and_nothing_it_measures(
     assert shifted == 12 * 24  # 24 five-minute reports in the 2 h window, per home
 
 
-def test_clock_skew_stamps_the_event_acks(tmp_path: Path) -> None:
-    acks: dict[str, list[dict[str, Any]]] = {}
-    for name, text in (("calm.yaml", CALM), ("skew.yaml", CALM + "faults:\n" + SKEW)):
-        path = tmp_path / name
-        path.write_text(text)
-        wire_seen = _acks(path)
-        acks[name] = sorted(wire_seen, key=lambda a: a["venId"])
-    for calm, skewed in zip(acks["calm.yaml"], acks["skew.yaml"], strict=True):
-        offset = -300 if calm["venId"].startswith("ven-homes-") else 0
-        assert skewed["ts"] == calm["ts"] + offset
-
-
-def _acks(path: Path) -> list[dict[str, Any]]:
-    from ven_sim.runner import run_scenario
-    from ven_sim.wire import open_wire
-
-    wire = open_wire("inprocess")
-    seen: list[dict[str, Any]] = []
-    wire.transport.open("backend", lambda _t, p: seen.append(json.loads(p))).subscribe(
-        "ven/ack/+")
-    try:
-        run_scenario(load_scenario(path), wire=wire)
-    finally:
-        wire.close()
-    return seen
+def test_clock_skew_stamps_the_event_acks(calm: Run, skew: Run, calm_acks: list[dict[str, Any]],
+                                         skew_acks: list[dict[str, Any]]) -> None:
+    # `calm` and `skew` are asked for so that their runs have filled the ack lists.
+    assert len(calm_acks) == len(skew_acks) == 24
+    for calm_ack, skewed in zip(sorted(calm_acks, key=lambda a: a["venId"]),
+                                sorted(skew_acks, key=lambda a: a["venId"]), strict=True):
+        offset = -300 if calm_ack["venId"].startswith("ven-homes-") else 0
+        assert skewed["venId"] == calm_ack["venId"]
+        assert skewed["ts"] == calm_ack["ts"] + offset
 
 
 @pytest.mark.parametrize(("fault", "problem"), [
