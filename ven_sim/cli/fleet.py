@@ -150,6 +150,8 @@ def fleet(ctx: click.Context, **params: Any) -> None:
     def progress(line: str) -> None:
         click.echo(("\r" + line) if live else line, err=True, nl=not live)
 
+    if p["metrics_port"] is not None:
+        _require_prometheus()  # before any shard starts, whichever way they run
     try:
         if p["ray_address"] is not None:
             results = _run_ray(p, configs, options, out, progress)
@@ -249,6 +251,14 @@ def _run_ray(p: dict[str, Any], configs: list[FleetConfig], options: WireOptions
                           metrics=(p["metrics_host"], p["metrics_port"]), progress=progress)
     except ImportError:
         raise click.ClickException("--ray needs Ray: pip install -e .[ray]") from None
+
+
+def _require_prometheus() -> None:
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        raise click.ClickException(
+            "--metrics-port needs prometheus_client: pip install -e .[fleet]") from None
 
 
 def _say_plan(configs: list[FleetConfig], broker: str) -> None:

@@ -75,3 +75,17 @@ def test_prometheus_buckets_count_from_the_log_buckets() -> None:
         # Exact here: no value sits within 2 % of a bound.
         assert pairs[repr(bound_s)] == sum(v <= bound_s * 1000 for v in values_ms), bound_s
     assert pairs["+Inf"] == len(values_ms)
+
+
+def test_metrics_port_without_prometheus_client_is_one_clear_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The endpoint is an optional extra: without it, one line naming it, before any VEN."""
+    from click.testing import CliRunner
+
+    from ven_sim.cli import main
+
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # as if not installed
+    result = CliRunner().invoke(main, ["fleet", "--vens", "2", "--metrics-port", "9999",
+                                       "--duration", "5"])
+    assert result.exit_code == 1
+    assert "--metrics-port needs prometheus_client: pip install -e .[fleet]" in result.output
+    assert "Traceback" not in result.output and result.exception is not None
