@@ -143,6 +143,7 @@ class FleetRunner:
             seed=self.config.seed, group=template, t0=kernel.now, transport=self.metered,
             clock=lambda: world.epoch(kernel.now),
             config={"report_interval_seconds": self.config.telemetry_interval_s},
+            counterfactual=False,  # nothing reads M&V here: no twins (about 9 KB per VEN)
         )
         self.vens.append(ven)
         slot = int((kernel.now % self.config.telemetry_interval_s) / CLOCK_STEP_S)
