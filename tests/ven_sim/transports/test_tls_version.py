@@ -1,4 +1,4 @@
-"""A fleet may pin TLS 1.2 (`--tls-version 1.2`): less memory per VEN; 1.3 stays the default."""
+"""A fleet may pin TLS 1.2 (`--tls-version 1.2`, cheaper handshakes); 1.3 stays the default."""
 
 from __future__ import annotations
 
