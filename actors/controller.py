@@ -62,6 +62,7 @@ class ControllerActor(DispatchedActor):
         t0: float = 0.0,
         dispatcher: Dispatcher | None = None,
         occupants: Occupants | None = None,
+        counterfactual: bool = True,
     ) -> None:
         super().__init__(dispatcher=dispatcher)
         self.occupants = occupants  # None: no one overrides (sim.occupants)
@@ -85,6 +86,7 @@ class ControllerActor(DispatchedActor):
         self._interval_twin = self._interval_twin_comfort = 0.0
         self._comfort = ComfortTally()
         self._twins = False
+        self._counterfactual = counterfactual  # False: no twins (a fleet keeps no M&V)
         self._pending = 0
         self._tick: Tick | None = None
         self._batch: dict[str, tuple[CircuitReading, ...]] = {}
@@ -337,9 +339,10 @@ class ControllerActor(DispatchedActor):
         # this event cancels stays due for the twin, as it would have been without the event.
         due = {cid: at for at, cid in self._restores}
         event = self.events[message.event_id] = ActiveEvent(message, self.t)
-        for cid, ref in self.circuits.items():
-            ref.tell(Fork(message.event_id, due.get(cid), event.end))
-        self._twins = True
+        if self._counterfactual:
+            for cid, ref in self.circuits.items():
+                ref.tell(Fork(message.event_id, due.get(cid), event.end))
+            self._twins = True
         # Circuits restored late from an earlier event are simply re-planned.
         self._restores = []
         if self.planner.active:

@@ -154,7 +154,7 @@ class GatewayActor(DispatchedActor):
         if pending is not None:
             return  # a redelivery of a command in progress: its ack is on the way
         if cached is not None:  # a repeat: answered again, not applied again
-            self._publish(self.topics.ack, contract.encode(cached))
+            self._publish(self.topics.ack, cached)
             return
         handler = getattr(self, f"_op_{command.op}", None)
         if handler is None:  # the codec knows more ops than this VEN implements
@@ -265,7 +265,7 @@ class GatewayActor(DispatchedActor):
                                   f"the ack could not be sent: {exc}")
             payload = contract.error_ack_payload(failed, ven_id=self.ven_id, ts=self._now())
             raw = contract.encode(payload)
-        self.acks.put(payload.get("correlationId"), payload, digest)
+        self.acks.put(payload.get("correlationId"), raw, digest)
         self._publish(self.topics.ack, raw)
 
     def _publish(self, topic: str, payload: bytes) -> None:

@@ -254,6 +254,9 @@ class DispatchedActor(pykka.Actor):
     Everything else goes through pykka as usual (`on_receive`, proxies, stop).
     """
 
+    # pykka's Actor has a __dict__; these in slots keep it to pykka's four attributes, so a
+    # subclass with up to 26 of its own still shares its keys (a dict of its own is 1-2 KB).
+    __slots__ = ("dispatcher", "_scheduled", "_started", "_isolated", "_inbox")
     dispatcher: Dispatcher
     receives: ClassVar[dict[type, str]] = {}
     _handlers: ClassVar[dict[type, Callable[[Any, Any], Any]]] = {}

@@ -26,7 +26,8 @@ class Ven:
     """Handles to the actors of one VEN.
 
     Start order: controller, circuits, then (with a transport) the MQTT gateway and the
-    shadow syncer; `stop()` goes in reverse.
+    shadow syncer; `stop()` goes in reverse. With `counterfactual=False` its circuits keep no
+    twins, so its Telemetry has no counterfactual (a load test, which keeps no M&V).
     """
 
     def __init__(
@@ -48,6 +49,7 @@ class Ven:
         shadow: bool = True,
         config: dict[str, Any] | None = None,
         occupants: Occupants | None = None,
+        counterfactual: bool = True,
     ) -> None:
         self.ven_id = ven_id
         self.group = group
@@ -63,6 +65,7 @@ class Ven:
             t0=t0,
             dispatcher=dispatcher,
             occupants=occupants,
+            counterfactual=counterfactual,
         )
         self.refs: list[pykka.ActorRef[Any]] = [self.controller]
         for model in circuits:

@@ -6,7 +6,6 @@ Kept beside `sim.contract` (which builds the acks), so the contract module stays
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
 
 __all__ = ["ACK_CACHE_SIZE", "AckCache"]
 
@@ -15,7 +14,8 @@ ACK_CACHE_SIZE = 1024
 
 class AckCache:
     """The acks last sent, by correlationId, so a redelivered command is answered again
-    instead of applied twice. Each ack keeps the digest of the command it answered, so a
+    instead of applied twice. Each ack is kept as sent, encoded (as dicts, a fleet VEN's few
+    acks were its largest Python objects), with the digest of the command it answered, so a
     reused correlationId with another body can be told from a redelivery. Least recently
     used entries go first once `maxsize` is hit."""
 
@@ -23,9 +23,9 @@ class AckCache:
         if maxsize < 1:
             raise ValueError(f"maxsize must be >= 1, not {maxsize!r}")
         self.maxsize = maxsize
-        self._acks: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
+        self._acks: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
 
-    def get(self, correlation_id: str | None) -> dict[str, Any] | None:
+    def get(self, correlation_id: str | None) -> bytes | None:
         if correlation_id is None or correlation_id not in self._acks:
             return None
         self._acks.move_to_end(correlation_id)
@@ -36,7 +36,7 @@ class AckCache:
         entry = self._acks.get(correlation_id)
         return entry[1] if entry is not None else ""
 
-    def put(self, correlation_id: str | None, payload: dict[str, Any], digest: str = "") -> None:
+    def put(self, correlation_id: str | None, payload: bytes, digest: str = "") -> None:
         """Remember `payload`; a later ack (e.g. success after accepted) replaces it."""
         if correlation_id is None:
             return

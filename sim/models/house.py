@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from typing import Any
 
 from sim.limits import PANEL_SIZES
@@ -204,12 +205,16 @@ def breaker_for(kw: float, minimum: int = 15) -> int:
     return _BREAKER_SIZES[-1]
 
 
-def build_circuits(template: str, params: dict[str, Any], rng: random.Random) -> list[Circuit]:
+def build_circuits(
+    template: str, params: dict[str, Any], rng: random.Random,
+    stream: Callable[[int], Any] = random.Random,
+) -> list[Circuit]:
     """The circuits of one house, deterministic for a given rng state and params.
 
     Physical constants (R, C, COP) vary +-10 % per house and each circuit gets its own
-    forked rng, so a fleet does not cycle in lock-step and circuits stepped by separate
-    actors in any order stay reproducible.
+    forked rng, `stream(seed)`, so a fleet does not cycle in lock-step and circuits stepped
+    by separate actors in any order stay reproducible (a load test's VENs take the lighter
+    `sim.streams.SplitMix64`).
     """
     p = resolve_params(template, params)
     scale = p["load_scale"]
@@ -229,7 +234,7 @@ def build_circuits(template: str, params: dict[str, Any], rng: random.Random) ->
     ev_kw = p["ev_charger_kw"] if p.get("ev_charger_kw") is not None else level
 
     def fork() -> random.Random:
-        return random.Random(rng.getrandbits(64))
+        return stream(rng.getrandbits(64))  # type: ignore[no-any-return]
 
     source = heat_source_for(p)
     if isinstance(source, HeatPump):

@@ -166,3 +166,32 @@ def test_readings_telemetry_and_rows_carry_every_field() -> None:
     assert log.rows[0].power_kw == pytest.approx(sum(r.power_kw for r in singles))
     stop_actors([*ven.refs, *alone, probe, recorder])
     dispatcher.run_until_idle()
+
+
+@pytest.mark.parametrize("counterfactual", [True, False])
+def test_a_ven_without_counterfactual_sheds_alike_and_keeps_no_twins(counterfactual) -> None:
+    # A fleet's VENs keep no M&V: no twin per circuit (about 9 KB a VEN), same shed and acks.
+    dispatcher = Dispatcher("test")
+    world = World(datetime(2026, 7, 15, tzinfo=UTC), ConstantWeather())
+    circuits = [Flat("ev1", 6.0, priority=8), Flat("heater1", 4.0, priority=7)]
+    ven = Ven("ven-1", circuits, world, dispatcher, panel_amps=200,
+              counterfactual=counterfactual)
+    seen: list[Any] = []
+    sink = Sink.start(dispatcher, seen)
+    ven.subscribe(sink)
+    drive(ven, dispatcher, 0.0, 3600.0)
+    ven.tell(StartEvent("evt-1", 5.0, 3600.0, correlation_id="c-1"))
+    drive(ven, dispatcher, 3600.0, 7200.0)
+    (ack,) = [m for m in seen if isinstance(m, EventAck)]
+    assert ack.actual_shed_kw == pytest.approx(5.0)
+    during = [r for r in telemetry(seen) if r.t1 > 3600.0]
+    assert during[-1].shed_kw == pytest.approx(5.0, abs=0.05)
+    twins = [ref._actor_weakref().twin for ref in ven.refs[1:]]  # noqa: SLF001
+    if counterfactual:
+        assert during[-1].counterfactual_kw == pytest.approx(10.0)
+        assert any(twin is not None for twin in twins)  # the EV's, curtailed
+    else:
+        assert all(r.counterfactual_kw is None for r in telemetry(seen))
+        assert twins == [None, None]
+    stop_actors([*ven.refs, sink])
+    dispatcher.run_until_idle()

@@ -329,24 +329,24 @@ def test_ack_cache_answers_a_repeat() -> None:
     assert isinstance(cmd, Command)
     assert cache.get(cmd.correlation_id) is None
     ack = ack_payload(cmd, ven_id=VEN, ts=TS)
-    cache.put(cmd.correlation_id, ack)
+    cache.put(cmd.correlation_id, encode(ack))  # kept as sent
     again = parse_command(raw, VEN)
     assert isinstance(again, Command)
-    assert cache.get(again.correlation_id) is ack
+    assert json.loads(cache.get(again.correlation_id) or b"") == ack
     assert "p1" in cache and len(cache) == 1
-    final = {**ack, "status": "success"}
+    final = encode({**ack, "status": "success"})
     cache.put("p1", final)  # a later ack replaces the earlier one
     assert cache.get("p1") is final and len(cache) == 1
-    cache.put(None, ack)  # nothing to key on
+    cache.put(None, final)  # nothing to key on
     assert cache.get(None) is None and len(cache) == 1
 
 
 def test_ack_cache_is_bounded_lru() -> None:
     cache = AckCache(maxsize=3)
     for cid in "abc":
-        cache.put(cid, {"correlationId": cid})
+        cache.put(cid, encode({"correlationId": cid}))
     assert cache.get("a") is not None  # touch: "b" is now the oldest
-    cache.put("d", {"correlationId": "d"})
+    cache.put("d", encode({"correlationId": "d"}))
     assert len(cache) == 3
     assert cache.get("b") is None
     assert all(cache.get(cid) is not None for cid in "acd")

@@ -41,6 +41,7 @@ def bench_fleet(
     probe_rate: float = 5.0,
     stock: bool = True,
     say: Any = None,
+    tls_version: str | None = None,
 ) -> dict[str, Any]:
     say = say or (lambda line: print(line, file=sys.stderr))
     # A limit per process: this one holds a socket per VEN, and so does mosquitto, which
@@ -54,13 +55,15 @@ def bench_fleet(
         try:
             config = FleetConfig(IdRange("bench", 0, vens), vens, 1, ramp, duration_s,
                                  telemetry_interval_s, probe_rate)
-            options = WireOptions(mosquitto.url, local_ca=mosquitto.folder / "certs")
+            options = WireOptions(mosquitto.url, local_ca=mosquitto.folder / "certs",
+                                  tls_version=tls_version)
             results = run_fleet(config, options, Path(folder) / "runs" / "fleet", say=say,
                                 progress=_every(10, say))
         finally:
             shadow.terminate()
             shadow.wait(10)
         figures = _figures(results, vens)
+        figures["tls_version"] = tls_version or "1.3"
         if stock:
             say(f"stock paho: {vens:,} clients with loop_start() each")
             figures["stock_loop_start"] = stock_loop_start(mosquitto, config.ids.ids())

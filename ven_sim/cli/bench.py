@@ -49,11 +49,15 @@ def bench_mqtt(clients: int, messages: int, broker: str | None) -> None:
 @click.option("--probe-rate", type=click.FloatRange(min=0), default=5.0, show_default=True)
 @click.option("--stock/--no-stock", default=True, show_default=True,
               help="Also count stock paho clients with loop_start() each.")
-def bench_fleet(vens: int, duration: float, ramp: float, probe_rate: float, stock: bool) -> None:
+@click.option("--tls-version", type=click.Choice(["1.2", "1.3"]),
+              help="Highest TLS version the VENs offer [1.3].")
+def bench_fleet(vens: int, duration: float, ramp: float, probe_rate: float, stock: bool,
+                tls_version: str | None) -> None:
     """N full VENs against mosquitto with mTLS on loopback: the load tester's figures."""
     from ven_sim.bench.fleet import bench_fleet as run_bench
 
-    figures = run_bench(vens, duration, ramp=ramp, probe_rate=probe_rate, stock=stock)
+    figures = run_bench(vens, duration, ramp=ramp, probe_rate=probe_rate, stock=stock,
+                        tls_version=tls_version)
     click.echo(json.dumps(figures, indent=2))
 
 

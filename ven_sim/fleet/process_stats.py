@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
+from collections.abc import Callable
 
-__all__ = ["cpu_seconds", "rss_mb"]
+__all__ = ["cpu_seconds", "release_free_memory", "rss_mb"]
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc only
+    except (AttributeError, OSError):
+        return None
+
+
+_trim = _malloc_trim()
 
 
 def cpu_seconds() -> float:
@@ -21,3 +33,14 @@ def rss_mb() -> float:
         return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def release_free_memory() -> None:
+    """Hand the pages malloc holds free back to the OS (glibc; elsewhere nothing).
+
+    Connecting leaves holes between the connections' live memory: each TLS handshake's
+    scratch, and with TLS 1.3 a 16 KB read buffer per VEN until its first message. glibc
+    keeps those pages resident for reuse (1,000 TLS 1.3 connections: 7.5 KB each).
+    """
+    if _trim is not None:
+        _trim(0)  # ctypes lets go of the GIL: the other threads go on meanwhile

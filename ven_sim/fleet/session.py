@@ -7,6 +7,7 @@ even when the run was stopped early.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,11 @@ from ven_sim.fleet.timeline_plot import shard_title, write_run_files
 from ven_sim.fleet.wiring import open_fleet_wire, prepare_clients
 from ven_sim.signals import StopSignals
 
-__all__ = ["FleetError", "WireOptions", "run_fleet"]
+__all__ = ["TLS_VERSIONS", "FleetError", "WireOptions", "run_fleet"]
+
+# --tls-version: a TLS 1.2 handshake costs the client about 13 % less CPU than 1.3; memory
+# per VEN is alike once free pages are returned (docs/benchmarks.md). AWS IoT takes both.
+TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
 class FleetError(Exception):
@@ -36,6 +41,7 @@ class WireOptions:
     key: str | None = None
     certs_dir: Path = Path("certs")
     keepalive: int = 60
+    tls_version: str | None = None  # "1.2" or "1.3": the highest the VENs offer (None: 1.3)
 
 
 def run_fleet(
@@ -68,6 +74,8 @@ def run_fleet(
             progress=lambda n: say(f"certificates: {n:,}/{len(ids):,}"),
         )
         try:
+            if wire_options.tls_version is not None:
+                wire.transport.max_tls_version = TLS_VERSIONS[wire_options.tls_version]  # type: ignore[attr-defined]
             rss_before = rss_mb()  # before the VENs' clients: their memory is theirs
             prepared_s = prepare_clients(
                 wire.transport, ids, lambda n: say(f"clients prepared: {n:,}/{len(ids):,}")

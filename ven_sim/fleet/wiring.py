@@ -71,8 +71,10 @@ def open_fleet_wire(
     tools = LocalCA(local_ca)
 
     def tls(client_id: str) -> TlsFiles:
-        # The probe's ID is made per run: minted when it connects.
-        return files.get(client_id) or TlsFiles.from_paths(tools.client_cert(client_id))
+        # Taken once loaded: a client keeps its SSLContext, and a VEN's three Paths, held for
+        # the whole run, were 2.7 KB. The probe's ID is made per run: minted when it connects;
+        # so would be a VEN's whose files were taken (the files exist: LocalCA reuses them).
+        return files.pop(client_id, None) or TlsFiles.from_paths(tools.client_cert(client_id))
 
     transport = PahoTransport(url, tls, keepalive=keepalive)
     return Wire(transport, f"{url} (certificates from {local_ca})", networked=True)

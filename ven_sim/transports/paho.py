@@ -46,6 +46,7 @@ class PahoTransport(BaseTransport):
         alpn: tuple[str, ...] = (),
         observer: Callable[[str, str, float], None] | None = None,
         max_inflight: int | None = 20,
+        max_tls_version: ssl.TLSVersion | None = None,
     ) -> None:
         low, high = KEEPALIVE_RANGE_S
         if isinstance(keepalive, bool) or not low <= keepalive <= high:
@@ -67,6 +68,8 @@ class PahoTransport(BaseTransport):
         self.alpn = alpn
         self.observer = observer  # see ConnectionSettings.observer
         self.max_inflight = max_inflight  # QoS 1 publishes awaiting PUBACK, per connection
+        # None: the highest both sides support. A fleet may pin TLS 1.2 (docs/fleet.md).
+        self.max_tls_version = max_tls_version
         self.loop = loop or NetworkLoop()
         self._tls = tls
         self._owns_loop = loop is None
@@ -106,6 +109,7 @@ class PahoTransport(BaseTransport):
             url, self._tls, keepalive=self.keepalive, loop=self.loop,
             offline_buffer=self.offline_buffer, max_publish_rate=self.max_publish_rate,
             backoff=self.backoff, rng=self.rng, alpn=self.alpn, observer=self.observer,
+            max_tls_version=self.max_tls_version,
         )
 
     def prepare(self, client_id: str) -> None:
@@ -122,6 +126,8 @@ class PahoTransport(BaseTransport):
         tls = self._tls(client_id) if callable(self._tls) else self._tls
         client = make_client(client_id, self.url, tls)
         _require_tls12(client)
+        if self.max_tls_version is not None and client._ssl_context is not None:
+            client._ssl_context.maximum_version = self.max_tls_version
         if self.alpn and client._ssl_context is not None:
             client._ssl_context.set_alpn_protocols(list(self.alpn))
         return client
