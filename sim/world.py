@@ -10,7 +10,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sim.models.base import StepEnv
+from sim.models.base import StepEnv, StepPlan, step_plan
 from sim.sun import lagged_envelope_irradiance, window_irradiance
 
 
@@ -57,6 +57,18 @@ class World:
         # env_at(t) -> StepEnv is the cache's own lookup: a hit, by far the most common
         # call of a run (every circuit, every step), never enters Python code.
         self.env_at: Callable[[float], StepEnv] = self._cache.__getitem__
+        self._plans: dict[tuple[float, float, float], StepPlan] = {}
+
+    def step_plan(self, t: float, t_end: float, step: float) -> StepPlan:
+        """The physics steps of a span (`sim.models.base.step_plan`), built once for the
+        whole fleet: every circuit of every VEN advances over the same report intervals."""
+        key = (t, t_end, step)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) > CACHE_SIZE:
+                self._plans.clear()
+            plan = self._plans[key] = step_plan(self.env_at, t, t_end, step)
+        return plan
 
     def epoch(self, t: float) -> float:
         return self.start_epoch + t

@@ -80,11 +80,16 @@ class Circuit(ABC):
     def run(
         self, env_at: Callable[[float], StepEnv], t: float, t_end: float, step: float
     ) -> tuple[float, float, bool]:
-        """Step from `t` to `t_end` in steps of at most `step` seconds.
+        """Step from `t` to `t_end` in steps of at most `step` seconds; see `run_steps`."""
+        return self.run_steps(step_plan(env_at, t, t_end, step))
+
+    def run_steps(self, steps: StepPlan) -> tuple[float, float, bool]:
+        """Take the (env, dt) steps of a `step_plan`.
 
         Returns (energy kWh, seconds out of comfort, out of comfort at the end). The same
-        physics as calling `step()` in a loop, minus a call and an update per step: this is
-        the simulation's innermost loop.
+        physics as calling `step()` for each, minus a call and an update per step: this is
+        the simulation's innermost loop. Every circuit of a fleet walks the same plan, so a
+        `World` builds each once (`World.step_plan`).
         """
         physics = self._step if self.enabled or self.steps_when_disabled else None
         # tracks_comfort, inlined: this runs once per circuit per report interval.
@@ -92,37 +97,20 @@ class Circuit(ABC):
         comfort = self.comfort_violated if tracks else None
         energy_kws = comfort_s = power = 0.0
         violated = False
-        # Three loops rather than per-step tests of what cannot change within the run. Each
-        # takes the full steps, then the last, shorter step if the span is no multiple of
-        # `step` (the same steps as testing `t + step <= t_end` on every one).
+        # Three loops rather than per-step tests of what cannot change within the run.
         if physics is None:  # switched off: draws nothing, the energy stays 0.0
-            while t < t_end - 1e-9:
-                dt = step if t + step <= t_end else t_end - t
-                if comfort is not None:
+            if comfort is not None:
+                for _env, dt in steps:
                     violated = comfort()
                     if violated:
                         comfort_s += dt
-                t += dt
         elif comfort is None:
-            while t + step <= t_end:
-                power = physics(env_at(t), step)
-                energy_kws += power * step
-                t += step
-            if t < t_end - 1e-9:
-                dt = t_end - t
-                power = physics(env_at(t), dt)
+            for env, dt in steps:
+                power = physics(env, dt)
                 energy_kws += power * dt
         else:
-            while t + step <= t_end:
-                power = physics(env_at(t), step)
-                energy_kws += power * step
-                violated = comfort()
-                if violated:
-                    comfort_s += step
-                t += step
-            if t < t_end - 1e-9:
-                dt = t_end - t
-                power = physics(env_at(t), dt)
+            for env, dt in steps:
+                power = physics(env, dt)
                 energy_kws += power * dt
                 violated = comfort()
                 if violated:
@@ -218,6 +206,23 @@ def _parts(obj: object) -> dict[str, object]:
     state = {n: getattr(obj, n) for n in slots if hasattr(obj, n)}
     state.update(getattr(obj, "__dict__", {}))
     return state
+
+
+StepPlan = tuple[tuple[StepEnv, float], ...]  # (env, dt) per physics step of a span
+
+
+def step_plan(
+    env_at: Callable[[float], StepEnv], t: float, t_end: float, step: float
+) -> StepPlan:
+    """The physics steps from `t` to `t_end`: full steps of `step` seconds while one fits,
+    then the shorter rest, if any; each with the world at its start."""
+    steps = []
+    while t + step <= t_end:
+        steps.append((env_at(t), step))
+        t += step
+    if t < t_end - 1e-9:
+        steps.append((env_at(t), t_end - t))
+    return tuple(steps)
 
 
 def breaker_amps_for(capacity_kw: float) -> int:
