@@ -92,27 +92,29 @@ class Circuit(ABC):
         `World` builds each once (`World.step_plan`).
         """
         physics = self._step if self.enabled or self.steps_when_disabled else None
-        # tracks_comfort, inlined: this runs once per circuit per report interval.
-        tracks = type(self).comfort_violated is not Circuit.comfort_violated
-        comfort = self.comfort_violated if tracks else None
+        # tracks_comfort, inlined: this runs once per circuit per report interval. The band
+        # is read once per run and the reading compared inline: a call per step costs more.
+        limits = self.comfort_limits() if type(self).comfort_limits is not _NO_LIMITS else None
         energy_kws = comfort_s = power = 0.0
         violated = False
         # Three loops rather than per-step tests of what cannot change within the run.
         if physics is None:  # switched off: draws nothing, the energy stays 0.0
-            if comfort is not None:
+            if limits is not None:
+                holder, name, low, high = limits
                 for _env, dt in steps:
-                    violated = comfort()
+                    violated = not low <= getattr(holder, name) <= high
                     if violated:
                         comfort_s += dt
-        elif comfort is None:
+        elif limits is None:
             for env, dt in steps:
                 power = physics(env, dt)
                 energy_kws += power * dt
         else:
+            holder, name, low, high = limits
             for env, dt in steps:
                 power = physics(env, dt)
                 energy_kws += power * dt
-                violated = comfort()
+                violated = not low <= getattr(holder, name) <= high
                 if violated:
                     comfort_s += dt
         self.power_kw = power
@@ -122,7 +124,7 @@ class Circuit(ABC):
 
     @property
     def tracks_comfort(self) -> bool:
-        return type(self).comfort_violated is not Circuit.comfort_violated
+        return type(self).comfort_limits is not _NO_LIMITS
 
     @abstractmethod
     def _step(self, env: StepEnv, dt: float) -> float:
@@ -172,9 +174,22 @@ class Circuit(ABC):
             for name in _fields(type(self), vars(self))
         )
 
+    def comfort_limits(self) -> ComfortLimits | None:
+        """Where this circuit's comfort is read and the band it must stay in: (the object
+        holding the reading, the reading's attribute, low, high); None when it keeps none.
+        Within a run the band is fixed (a run is one message): only the reading moves."""
+        return None
+
     def comfort_violated(self) -> bool:
         """True while an occupant would notice (e.g. indoor temperature out of band)."""
-        return False
+        limits = self.comfort_limits()
+        if limits is None:
+            return False
+        holder, name, low, high = limits
+        return not low <= getattr(holder, name) <= high
+
+
+_NO_LIMITS = Circuit.comfort_limits
 
 
 _METERED = frozenset(("power_kw", "energy_kwh"))  # what was drawn, not what will be
@@ -208,6 +223,7 @@ def _parts(obj: object) -> dict[str, object]:
     return state
 
 
+ComfortLimits = tuple[object, str, float, float]  # (holder, attribute, low, high)
 StepPlan = tuple[tuple[StepEnv, float], ...]  # (env, dt) per physics step of a span
 
 
