@@ -46,7 +46,7 @@ class CircuitActor(DispatchedActor):
         super().__init__(dispatcher=dispatcher)
         self.model = model
         self.world = world
-        self._step_plan = world.step_plan  # bound once: called for every span
+        self._step_plans = world.step_plans  # (t0, t_end, step) -> the steps, shared
         self.controller = controller
         self.physics_step_s = physics_step_s
         self.t = t0
@@ -114,7 +114,7 @@ class CircuitActor(DispatchedActor):
     def advance(self, t_end: float) -> CircuitReading:
         model = self.model
         t0 = self.t
-        steps = self._step_plan(t0, t_end, self.physics_step_s)
+        steps = self._step_plans[(t0, t_end, self.physics_step_s)]
         energy, comfort_s, violated = model.run_steps(steps)
         self.t = t_end
         span = t_end - t0
