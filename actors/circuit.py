@@ -18,7 +18,7 @@ from actors.messages import (
 )
 from actors.runtime import DispatchedActor, Dispatcher
 from sim.comfort import discomfort, hot_water, thermal, warm_and_felt
-from sim.models.base import Circuit, breaker_amps_for
+from sim.models.base import Circuit, StepPlan, breaker_amps_for
 from sim.world import World
 
 # Live state worth reporting beside power: a battery's soc, a plugged-in car's car_soc.
@@ -46,7 +46,7 @@ class CircuitActor(DispatchedActor):
         super().__init__(dispatcher=dispatcher)
         self.model = model
         self.world = world
-        self._env_at = world.env_at  # bound once: called for every physics step
+        self._step_plans = world.step_plans  # (t0, t_end, step) -> the steps, shared
         self.controller = controller
         self.physics_step_s = physics_step_s
         self.t = t0
@@ -114,12 +114,13 @@ class CircuitActor(DispatchedActor):
     def advance(self, t_end: float) -> CircuitReading:
         model = self.model
         t0 = self.t
-        energy, comfort_s, violated = model.run(self._env_at, t0, t_end, self.physics_step_s)
+        steps = self._step_plans[(t0, t_end, self.physics_step_s)]
+        energy, comfort_s, violated = model.run_steps(steps)
         self.t = t_end
         span = t_end - t0
         twin_kwh = twin_comfort = twin_warm = None
         if self.twin is not None:
-            twin_kwh, twin_comfort, twin_warm = self._advance_twin(t0, t_end, span)
+            twin_kwh, twin_comfort, twin_warm = self._advance_twin(t0, t_end, steps)
         warm = felt = None
         if self._thermal:
             warm, felt = warm_and_felt(model, span)
@@ -152,7 +153,7 @@ class CircuitActor(DispatchedActor):
         ))
 
     def _advance_twin(
-        self, t0: float, t_end: float, span: float
+        self, t0: float, t_end: float, steps: StepPlan
     ) -> tuple[float, float, tuple[float, float] | None]:
         """Step the twin alike; (its energy, its comfort minutes, its warm minutes)."""
         twin = self.twin
@@ -162,8 +163,8 @@ class CircuitActor(DispatchedActor):
             # The controller restores between ticks: from the first tick at or after it.
             twin.restore()
             self._twin_restore_at = None
-        twin_kwh, twin_s, _ = twin.run(self._env_at, t0, t_end, self.physics_step_s)
-        twin_warm = discomfort(twin, span) if self._thermal else None
+        twin_kwh, twin_s, _ = twin.run_steps(steps)
+        twin_warm = discomfort(twin, t_end - t0) if self._thermal else None
         # Compared only in a step that began after the event's last tick: that tick may
         # still curtail (the controller closes its loop, then ends the event).
         if t0 >= self._twin_check_at - 1e-9 and restore_at is None:

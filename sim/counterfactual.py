@@ -67,12 +67,23 @@ def counterfactual_rows(
     ]
 
 
+# The event's counterfactual rows (`counterfactual_rows`) when the caller has them already:
+# M&V reads them five times per event, and finding them scans every row of the run.
+Known = Sequence[Row] | None
+
+
+def _known(event: Window, rows: Iterable[Row], windows: Sequence[Window], known: Known
+           ) -> Sequence[Row]:
+    return counterfactual_rows(event, rows, windows) if known is None else known
+
+
 def true_delivery(
-    event: Window, rows: Iterable[Row], windows: Sequence[Window]
+    event: Window, rows: Iterable[Row], windows: Sequence[Window], known: Known = None
 ) -> dict[str, object]:
     """Counterfactual, true delivery and the VENs' own estimate over the event window."""
     rows = list(rows)
-    truth = [r for r in counterfactual_rows(event, rows, windows) if r.t1 <= event.end + 1e-9]
+    known = _known(event, rows, windows, known)
+    truth = [r for r in known if r.t1 <= event.end + 1e-9]
     targeted = set(event.vens)
     in_event = [
         r
@@ -96,7 +107,11 @@ def true_delivery(
 
 
 def comfort(
-    event: Window, rows: Iterable[Row], windows: Sequence[Window], window_s: float
+    event: Window,
+    rows: Iterable[Row],
+    windows: Sequence[Window],
+    window_s: float,
+    known: Known = None,
 ) -> dict[str, float]:
     """Comfort over the event and `window_s` after, beside the counterfactual's.
 
@@ -112,7 +127,7 @@ def comfort(
     cold = [0.0, 0.0]
     per_ven: dict[str, float] = defaultdict(float)
     cold_per_ven: dict[str, float] = defaultdict(float)
-    for r in counterfactual_rows(event, rows, windows):
+    for r in _known(event, rows, windows, known):
         if r.t1 > event.end + window_s + 1e-9 or r.counterfactual_warm is None:
             continue
         own += r.comfort_minutes
@@ -138,7 +153,11 @@ def comfort(
 
 
 def day_peaks(
-    event: Window, rows: Iterable[Row], windows: Sequence[Window], day_s: float = 86400.0
+    event: Window,
+    rows: Iterable[Row],
+    windows: Sequence[Window],
+    day_s: float = 86400.0,
+    known: Known = None,
 ) -> dict[str, float]:
     """The fleet's highest interval power on the event's day, actual and without the event.
 
@@ -150,8 +169,7 @@ def day_peaks(
     actual: dict[tuple[float, float], float] = defaultdict(float)
     without: dict[tuple[float, float], float] = defaultdict(float)
     rows = list(rows)
-    known = counterfactual_rows(event, rows, windows)
-    truth = {(r.ven_id, r.t1): r.counterfactual_kw for r in known}
+    truth = {(r.ven_id, r.t1): r.counterfactual_kw for r in _known(event, rows, windows, known)}
     for r in rows:
         if r.t0 >= day0 - 1e-9 and r.t1 <= day0 + day_s + 1e-9:
             actual[(r.t0, r.t1)] += r.power_kw
@@ -164,7 +182,11 @@ def day_peaks(
 
 
 def rebound(
-    event: Window, rows: Iterable[Row], windows: Sequence[Window], window_s: float
+    event: Window,
+    rows: Iterable[Row],
+    windows: Sequence[Window],
+    window_s: float,
+    known: Known = None,
 ) -> dict[str, float]:
     """Snapback and payback after the event, against the counterfactual (not a baseline).
 
@@ -173,7 +195,7 @@ def rebound(
     hides no snapback, and the natural evening ramp is not counted as one.
     """
     extra: dict[tuple[float, float], float] = defaultdict(float)
-    for r in counterfactual_rows(event, rows, windows):
+    for r in _known(event, rows, windows, known):
         if r.t0 >= event.end - 1e-9 and r.t1 <= event.end + window_s + 1e-9:
             extra[(r.t0, r.t1)] += r.power_kw - r.counterfactual_kw  # type: ignore[operator]
     snapback = max(extra.values(), default=0.0)

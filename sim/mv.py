@@ -137,18 +137,19 @@ def evaluate_event(
     settlement = settlement or Settlement()
     windows = windows or (event,)
     targeted = set(event.vens)
-    per_ven = series_by_ven(r for r in rows if r.ven_id in targeted)
-    truth = true_delivery(event, rows, windows)
+    per_ven = series_by_ven([r for r in rows if r.ven_id in targeted])
+    known = counterfactual_rows(event, rows, windows)  # found once, read by every measure
+    truth = true_delivery(event, rows, windows, known)
     filled = _filled(event, gaps)
-    methods = _methods(event, rows, per_ven, windows, settlement, truth["counterfactual_kw"],
-                       filled)
+    methods = _methods(event, rows, per_ven, known, windows, settlement,
+                       truth["counterfactual_kw"], filled)
     settled = methods.get(settlement.method) or {}
     minutes = sum(
         r.comfort_minutes
         for r in rows
         if r.ven_id in targeted and r.t1 > event.start and r.t0 < event.end + REBOUND_WINDOW_S
     )
-    figures = rebound(event, rows, windows, REBOUND_WINDOW_S)
+    figures = rebound(event, rows, windows, REBOUND_WINDOW_S, known)
     return {
         "id": event.id,
         "start": event.start,
@@ -162,9 +163,9 @@ def evaluate_event(
         "delivery_ratio": settled.get("delivery_ratio"),
         "rebound_peak_kw": figures["snapback_kw"],
         "payback_kwh": figures["payback_kwh"],
-        **day_peaks(event, rows, windows),
+        **day_peaks(event, rows, windows, known=known),
         "comfort_violation_minutes": round(minutes, 1),
-        **comfort(event, rows, windows, REBOUND_WINDOW_S),
+        **comfort(event, rows, windows, REBOUND_WINDOW_S, known),
         **truth,
         "baselines": methods,
         **({"gap_filled_ven_hours": round(sum(b - a for spans in filled.values()
@@ -186,6 +187,7 @@ def _methods(
     event: EventWindow,
     rows: list[Row],
     per_ven: dict[str, list[Sample]],
+    known: Sequence[Row],
     windows: Sequence[EventWindow],
     settlement: Settlement,
     counterfactual_kw: object,
@@ -193,7 +195,7 @@ def _methods(
 ) -> dict[str, dict[str, float | None]]:
     hours = (event.end - event.start) / 3600.0
     cf_by_ven: dict[str, float] = defaultdict(float)
-    for r in counterfactual_rows(event, rows, windows):
+    for r in known:
         if r.t1 <= event.end + 1e-9:
             cf_by_ven[r.ven_id] += r.counterfactual_kw * (r.t1 - r.t0) / 3600.0 / hours  # type: ignore
     totals: dict[str, list[float] | None] = {m: [0.0, 0.0, 0.0] for m in METHODS}

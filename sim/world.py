@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Protocol
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sim.models.base import StepEnv
+from sim.models.base import StepEnv, StepPlan, step_plan
 from sim.sun import lagged_envelope_irradiance, window_irradiance
 
 
@@ -26,6 +26,8 @@ class WeatherLike(Protocol):
     def envelope_sun(self, day_of_year: int, hour_of_day: float) -> float: ...
 
 
+K = TypeVar("K")
+V = TypeVar("V")
 _MAINS_MIN_C, _MAINS_MAX_C = 4.0, 28.0  # mains water neither freezes nor runs hot
 _RISE_H = 10.0  # hours from the daily minimum (just before dawn) up to the peak
 
@@ -53,13 +55,20 @@ class World:
         self._start_offset_s = _offset_s(self.start_epoch, self._zone)
         self.weather = weather
         self._mains_c = weather.mains_c()
-        self._cache = _EnvCache(self._make_env)
+        self._cache: _Cache[float, StepEnv] = _Cache(self._make_env)
         # env_at(t) -> StepEnv is the cache's own lookup: a hit, by far the most common
         # call of a run (every circuit, every step), never enters Python code.
         self.env_at: Callable[[float], StepEnv] = self._cache.__getitem__
+        # step_plans[(t, t_end, step)]: the physics steps of a span (sim.models.base.step_plan),
+        # built once for the whole fleet: every circuit of every VEN advances over the same
+        # report intervals. A hit is again the dict's own lookup.
+        self.step_plans: Mapping[tuple[float, float, float], StepPlan] = _Cache(self._make_plan)
 
     def epoch(self, t: float) -> float:
         return self.start_epoch + t
+
+    def _make_plan(self, span: tuple[float, float, float]) -> StepPlan:
+        return step_plan(self.env_at, *span)
 
     def _make_env(self, t: float) -> StepEnv:
         if self._zone is not None:  # + the hour gained or lost since the start, if any
@@ -80,20 +89,20 @@ class World:
         )
 
 
-class _EnvCache(dict):
-    """t -> StepEnv, built on a miss; emptied when it outgrows CACHE_SIZE."""
+class _Cache(dict[K, V]):
+    """key -> value, built on a miss; emptied when it outgrows CACHE_SIZE."""
 
     __slots__ = ("_build",)
 
-    def __init__(self, build: Callable[[float], StepEnv]) -> None:
+    def __init__(self, build: Callable[[K], V]) -> None:
         super().__init__()
         self._build = build
 
-    def __missing__(self, t: float) -> StepEnv:
+    def __missing__(self, key: K) -> V:
         if len(self) > CACHE_SIZE:
             self.clear()
-        env = self[t] = self._build(t)
-        return env
+        value = self[key] = self._build(key)
+        return value
 
 
 def _offset_s(epoch: float, zone: tzinfo | None) -> float:

@@ -7,9 +7,11 @@ the progress bar, the table and the files.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -164,6 +166,37 @@ def run_scenario(
     """
     if wire is not None and wire.networked and scenario.speed == "max":
         raise ValueError("a network broker needs a paced run: give --speed (e.g. 600), not max")
+    with _collector_paused(scenario.speed == "max"):
+        return _run(scenario, progress, wire, circuits, stop)
+
+
+@contextmanager
+def _collector_paused(pause: bool) -> Iterator[None]:
+    """No cyclic garbage collection while a run at speed max computes.
+
+    Such a run ends on its own, and what it allocates (actors, models, readings, the log)
+    lives until its end: a 500-VEN day makes about 500 cyclic garbage objects, but the
+    collector spent about 10 % of the run's CPU tracing the live ones to find them. Reference
+    counting still frees everything else at once; the next collection after the run takes
+    the few cycles. A paced run (a live VEN, a wire) may run for days: it keeps collecting.
+    """
+    if not pause or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _run(
+    scenario: Scenario,
+    progress: Callable[[float], None] | None,
+    wire: Wire | None,
+    circuits: bool,
+    stop: StopSignals | None,
+) -> RunResult:
     asked, scenario, warmup_s = scenario, *_with_warmup(scenario)
     wall_start = time.monotonic()
     dispatcher = Dispatcher("scenario", depth_first=True)

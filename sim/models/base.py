@@ -80,51 +80,41 @@ class Circuit(ABC):
     def run(
         self, env_at: Callable[[float], StepEnv], t: float, t_end: float, step: float
     ) -> tuple[float, float, bool]:
-        """Step from `t` to `t_end` in steps of at most `step` seconds.
+        """Step from `t` to `t_end` in steps of at most `step` seconds; see `run_steps`."""
+        return self.run_steps(step_plan(env_at, t, t_end, step))
+
+    def run_steps(self, steps: StepPlan) -> tuple[float, float, bool]:
+        """Take the (env, dt) steps of a `step_plan`.
 
         Returns (energy kWh, seconds out of comfort, out of comfort at the end). The same
-        physics as calling `step()` in a loop, minus a call and an update per step: this is
-        the simulation's innermost loop.
+        physics as calling `step()` for each, minus a call and an update per step: this is
+        the simulation's innermost loop. Every circuit of a fleet walks the same plan, so a
+        `World` builds each once (`World.step_plan`).
         """
         physics = self._step if self.enabled or self.steps_when_disabled else None
-        # tracks_comfort, inlined: this runs once per circuit per report interval.
-        tracks = type(self).comfort_violated is not Circuit.comfort_violated
-        comfort = self.comfort_violated if tracks else None
+        # tracks_comfort, inlined: this runs once per circuit per report interval. The band
+        # is read once per run and the reading compared inline: a call per step costs more.
+        limits = self.comfort_limits() if type(self).comfort_limits is not _NO_LIMITS else None
         energy_kws = comfort_s = power = 0.0
         violated = False
-        # Three loops rather than per-step tests of what cannot change within the run. Each
-        # takes the full steps, then the last, shorter step if the span is no multiple of
-        # `step` (the same steps as testing `t + step <= t_end` on every one).
+        # Three loops rather than per-step tests of what cannot change within the run.
         if physics is None:  # switched off: draws nothing, the energy stays 0.0
-            while t < t_end - 1e-9:
-                dt = step if t + step <= t_end else t_end - t
-                if comfort is not None:
-                    violated = comfort()
+            if limits is not None:
+                holder, name, low, high = limits
+                for _env, dt in steps:
+                    violated = not low <= getattr(holder, name) <= high
                     if violated:
                         comfort_s += dt
-                t += dt
-        elif comfort is None:
-            while t + step <= t_end:
-                power = physics(env_at(t), step)
-                energy_kws += power * step
-                t += step
-            if t < t_end - 1e-9:
-                dt = t_end - t
-                power = physics(env_at(t), dt)
+        elif limits is None:
+            for env, dt in steps:
+                power = physics(env, dt)
                 energy_kws += power * dt
         else:
-            while t + step <= t_end:
-                power = physics(env_at(t), step)
-                energy_kws += power * step
-                violated = comfort()
-                if violated:
-                    comfort_s += step
-                t += step
-            if t < t_end - 1e-9:
-                dt = t_end - t
-                power = physics(env_at(t), dt)
+            holder, name, low, high = limits
+            for env, dt in steps:
+                power = physics(env, dt)
                 energy_kws += power * dt
-                violated = comfort()
+                violated = not low <= getattr(holder, name) <= high
                 if violated:
                     comfort_s += dt
         self.power_kw = power
@@ -134,7 +124,7 @@ class Circuit(ABC):
 
     @property
     def tracks_comfort(self) -> bool:
-        return type(self).comfort_violated is not Circuit.comfort_violated
+        return type(self).comfort_limits is not _NO_LIMITS
 
     @abstractmethod
     def _step(self, env: StepEnv, dt: float) -> float:
@@ -184,9 +174,22 @@ class Circuit(ABC):
             for name in _fields(type(self), vars(self))
         )
 
+    def comfort_limits(self) -> ComfortLimits | None:
+        """Where this circuit's comfort is read and the band it must stay in: (the object
+        holding the reading, the reading's attribute, low, high); None when it keeps none.
+        Within a run the band is fixed (a run is one message): only the reading moves."""
+        return None
+
     def comfort_violated(self) -> bool:
         """True while an occupant would notice (e.g. indoor temperature out of band)."""
-        return False
+        limits = self.comfort_limits()
+        if limits is None:
+            return False
+        holder, name, low, high = limits
+        return not low <= getattr(holder, name) <= high
+
+
+_NO_LIMITS = Circuit.comfort_limits
 
 
 _METERED = frozenset(("power_kw", "energy_kwh"))  # what was drawn, not what will be
@@ -218,6 +221,24 @@ def _parts(obj: object) -> dict[str, object]:
     state = {n: getattr(obj, n) for n in slots if hasattr(obj, n)}
     state.update(getattr(obj, "__dict__", {}))
     return state
+
+
+ComfortLimits = tuple[object, str, float, float]  # (holder, attribute, low, high)
+StepPlan = tuple[tuple[StepEnv, float], ...]  # (env, dt) per physics step of a span
+
+
+def step_plan(
+    env_at: Callable[[float], StepEnv], t: float, t_end: float, step: float
+) -> StepPlan:
+    """The physics steps from `t` to `t_end`: full steps of `step` seconds while one fits,
+    then the shorter rest, if any; each with the world at its start."""
+    steps = []
+    while t + step <= t_end:
+        steps.append((env_at(t), step))
+        t += step
+    if t < t_end - 1e-9:
+        steps.append((env_at(t), t_end - t))
+    return tuple(steps)
 
 
 def breaker_amps_for(capacity_kw: float) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from sim.models.base import Circuit, StepEnv, clamp
+from sim.models.base import Circuit, ComfortLimits, StepEnv, clamp
 from sim.models.envelope import Envelope
 from sim.models.heating import HeatPump, HeatSource
 from sim.models.profile import OUTLET_SHAPE
@@ -288,9 +288,10 @@ class Hvac(Circuit):
     def locked_out(self) -> bool:
         return self._locked
 
-    def comfort_violated(self) -> bool:
+    def comfort_limits(self) -> ComfortLimits:
+        # The indoor air, within the comfort band plus the deadband of the setpoint(s).
         margin = self.comfort_band_c + self.deadband_c
         mode = self.mode
         low = self.cooling_setpoint_c if mode == "cool" else self.heating_setpoint_c
         high = self.heating_setpoint_c if mode == "heat" else self.cooling_setpoint_c
-        return not low - margin <= self.envelope.air_c <= high + margin
+        return self.envelope, "air_c", low - margin, high + margin

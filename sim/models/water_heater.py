@@ -6,7 +6,7 @@ import bisect
 import math
 import random
 
-from sim.models.base import Circuit, StepEnv
+from sim.models.base import Circuit, ComfortLimits, StepEnv
 
 KJ_PER_LITRE_C = 4.186  # heat capacity of water
 _INF = math.inf
@@ -227,5 +227,5 @@ class WaterHeater(Circuit):
         """Heat stored above the inlet temperature."""
         return self._c_kj * (self.tank_c - self.inlet_c) / 3600.0
 
-    def comfort_violated(self) -> bool:
-        return self.tank_c < self.min_c - 5.0  # lukewarm showers
+    def comfort_limits(self) -> ComfortLimits:
+        return self, "tank_c", self.min_c - 5.0, _INF  # below: lukewarm showers

@@ -28,3 +28,11 @@ def test_iso_time_has_the_offset_of_the_instant() -> None:
     assert iso_time(before, CHICAGO) == "2026-11-01T01:30:00-05:00"
     assert iso_time(before + 3600.0, CHICAGO) == "2026-11-01T01:30:00-06:00"
     assert iso_time(before) == "2026-11-01T06:30:00Z"
+
+
+def test_a_spans_step_plan_is_built_once_for_every_circuit() -> None:
+    world = World(datetime(2026, 7, 15, tzinfo=UTC), Weather(22.0, 36.0))
+    plan = world.step_plans[(300.0, 600.0, 60.0)]
+    assert world.step_plans[(300.0, 600.0, 60.0)] is plan  # shared, not rebuilt
+    assert [(env.t, dt) for env, dt in plan] == [(300.0 + 60.0 * i, 60.0) for i in range(5)]
+    assert all(env is world.env_at(env.t) for env, _dt in plan)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,21 @@ def test_control_group_is_never_dispatched_and_does_not_depend_on_fleet_size() -
             assert row.event_id is None and row.counterfactual_kw is None
     assert event["settlement"] == "control_group"
     assert event["baseline_kw"] == event["baselines"]["control_group"]["baseline_kw"] is not None
+
+
+def test_collector_is_paused_only_while_a_run_at_speed_max_computes() -> None:
+    scenario = load_scenario(SCENARIOS / "peak_event.yaml").with_overrides(vens=2)
+    seen: list[bool] = []
+    runner.run_scenario(scenario, progress=lambda _t: seen.append(gc.isenabled()))
+    assert seen and not any(seen)  # paused throughout the run
+    assert gc.isenabled()  # and on again after it
+    with pytest.raises(RuntimeError), runner._collector_paused(True):
+        raise RuntimeError("a run that fails")
+    assert gc.isenabled()  # a failed run turns it back on too
+    gc.disable()  # a caller that turned it off keeps it off
+    try:
+        with runner._collector_paused(True):
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -95,8 +95,11 @@ def bench_sim(
         plain_wall = _plain_loop(jobs[0])
         actor_wall = _actor_run(jobs[0])
     else:
-        with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
-            pool.map(_warm, range(len(jobs)))  # imports done before timing
+        # Every worker imports the runtime as it starts, before any timing: a map of a
+        # warm-up job could leave one worker cold (another may take both jobs), and its
+        # imports would then count in the actor phase.
+        with multiprocessing.get_context("spawn").Pool(len(jobs), initializer=_warm) as pool:
+            pool.map(_warm, range(len(jobs)))  # and every worker up before the clock starts
             start = time.perf_counter()
             pool.map(_plain_loop, jobs)
             plain_wall = time.perf_counter() - start
@@ -120,5 +123,5 @@ def bench_sim(
     }
 
 
-def _warm(_: int) -> None:
+def _warm(_: int = 0) -> None:
     import ven_sim.runner  # noqa: F401

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 
-from sim.models.base import StepEnv
+import pytest
+
+from sim.models.base import StepEnv, step_plan
 from sim.models.house import build_circuits
 
 
@@ -36,3 +38,17 @@ def test_same_state_sees_a_curtailment_a_changed_field_and_a_spent_random_draw()
     twin = heater.twin()
     twin.energy_kwh += 5.0  # metered totals are history, not state
     assert twin.same_state(heater)
+
+
+def test_a_run_over_a_step_plan_is_step_for_step_the_same_physics() -> None:
+    # A span that is no multiple of the step ends on a shorter step, as step() would take it.
+    stepped = build_circuits("solar_home", {"has_ev": True}, random.Random(4))
+    planned = [circuit.twin() for circuit in stepped]
+    for t in range(0, 2 * 86400, 3590):
+        plan = step_plan(_env, float(t), t + 3590.0, 60.0)
+        assert [dt for _env_t, dt in plan] == [60.0] * 59 + [pytest.approx(50.0)]
+        for circuit, twin in zip(stepped, planned, strict=True):
+            kwh = sum(circuit.step(env, dt) * dt for env, dt in plan) / 3600.0
+            assert twin.run_steps(plan)[0] == kwh  # the same sum, bit for bit
+            assert twin.same_state(circuit) and twin.power_kw == circuit.power_kw
+    assert step_plan(_env, 60.0, 60.0, 60.0) == ()  # an empty span takes no step
