@@ -105,7 +105,8 @@ def test_loader_reads_the_block_and_points_at_bad_values(tmp_path: Path) -> None
 
 def test_the_backend_sees_each_opt_out_in_the_shadow() -> None:
     """Over the in-process bus with its shadow service: `reported.optOut` names the event."""
-    scenario = _peak(2.0)
+    # The day cut at 17:00, when the event ends: every opt-out falls inside the event.
+    scenario = dataclasses.replace(_peak(2.0), duration_s=START + 2 * 3600.0)
     wire = open_wire("inprocess")
     try:
         run = run_scenario(scenario, wire=wire)
