@@ -14,7 +14,7 @@ from sim.scenario import ScenarioError
 from sim.scenario_loader import load_scenario
 from ven_sim.cli import main
 
-from .fault_runs import OUTAGE, Run, crash_scenario, run
+from .fault_runs import OUTAGE, Run, crash_scenario, ending_after_the_event, run
 
 
 @pytest.fixture(scope="module")
@@ -186,15 +186,6 @@ def test_a_crashed_group_restarts_fresh_and_the_gap_is_counted(calm, homes_crash
     # Back with the same identity: every home reports again to the end of the day.
     last = {r.ven_id: r.t1 for r in rows}
     assert len(last) == 24 and set(last.values()) == {86400.0}
-
-
-def ending_after_the_event(path: Path) -> Path:
-    """`path` with its day cut at 17:00, when the event (15:00-17:00) and the fault are over:
-    for tests whose assertions need nothing of the evening."""
-    text = path.read_text()
-    assert "\nduration: 24h\n" in text
-    path.write_text(text.replace("\nduration: 24h\n", "\nduration: 17h\n"))
-    return path
 
 
 def test_a_crash_of_one_ven_is_deterministic_and_resyncs_its_shadow(tmp_path: Path) -> None:
