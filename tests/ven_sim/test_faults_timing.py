@@ -116,7 +116,8 @@ def skew_acks() -> list[dict[str, Any]]:
 def skew(tmp_path_factory: pytest.TempPathFactory, skew_acks: list[dict[str, Any]]) -> Run:
     """The homes' clocks 5 min slow 14:30-16:30, telemetry and acks watched; one run shared
     by the tests that compare it with the calm day."""
-    return run(with_fault(tmp_path_factory.mktemp("skew"), SKEW), watch="+", acks=skew_acks)
+    path = ending_after_the_event(with_fault(tmp_path_factory.mktemp("skew"), SKEW))
+    return run(path, watch="+", acks=skew_acks)
 
 
 def test_clock_skew_moves_a_groups_wire_timestamps_and_nothing_it_measures(
