@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .fault_runs import Run, calm_scenario, run
+from .fault_runs import Run, calm_scenario, ending_after_the_event, run
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +17,8 @@ def calm_acks() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def calm(tmp_path_factory: pytest.TempPathFactory, calm_acks: list[dict[str, Any]]) -> Run:
-    """One calm day of the shipped outage scenario, every VEN's telemetry and event acks
-    watched. Deterministic, so one run serves every test that compares a faulty run with it."""
-    return run(calm_scenario(tmp_path_factory.mktemp("calm")), watch="+", acks=calm_acks)
+    """One calm day of the shipped outage scenario until 17:00, every VEN's telemetry and
+    event acks watched. Deterministic, so one run serves every test that compares a faulty
+    run (cut at 17:00 too: the faults and the event are over by then) with it."""
+    path = ending_after_the_event(calm_scenario(tmp_path_factory.mktemp("calm")))
+    return run(path, watch="+", acks=calm_acks)

@@ -55,6 +55,15 @@ def calm_scenario(directory: Path) -> Path:
     return path
 
 
+def ending_after_the_event(path: Path) -> Path:
+    """`path` with its day cut at 17:00, when the event (15:00-17:00) and the fault are over:
+    for tests whose assertions need nothing of the evening."""
+    text = path.read_text()
+    assert "\nduration: 24h\n" in text
+    path.write_text(text.replace("\nduration: 24h\n", "\nduration: 17h\n"))
+    return path
+
+
 def crash_scenario(tmp_path: Path, target: str = "homes") -> Path:
     path = tmp_path / "crash.yaml"
     path.write_text(OUTAGE.read_text().replace(

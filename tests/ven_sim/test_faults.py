@@ -14,12 +14,15 @@ from sim.scenario import ScenarioError
 from sim.scenario_loader import load_scenario
 from ven_sim.cli import main
 
-from .fault_runs import OUTAGE, Run, crash_scenario, run
+from .fault_runs import OUTAGE, Run, crash_scenario, ending_after_the_event, run
 
 
 @pytest.fixture(scope="module")
-def outage() -> Run:
-    return run(OUTAGE, watch="ven-homes-0001")
+def outage(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The shipped scenario until 17:00, like `calm`: the outage and the event are over."""
+    path = tmp_path_factory.mktemp("outage") / OUTAGE.name
+    path.write_text(OUTAGE.read_text())
+    return run(ending_after_the_event(path), watch="ven-homes-0001")
 
 
 def test_the_shipped_outage_loses_no_telemetry_and_replays_it_in_order(outage) -> None:
@@ -33,7 +36,7 @@ def test_the_shipped_outage_loses_no_telemetry_and_replays_it_in_order(outage) -
     assert summary["telemetry_lost"] == 0
     assert summary["telemetry_replayed"] == 24 * 9 * 2  # 9 reports of 24 VENs, on 2 topics
     stamps = [doc["timestamp"] for doc in seen]
-    assert stamps == sorted(stamps) and len(stamps) == 288  # every 5 min of the day, once
+    assert stamps == sorted(stamps) and len(stamps) == 17 * 12  # every 5 min to 17:00, once
     assert summary["mqtt"]["acks"] == 24 and summary["mqtt"]["errors"] == 0
 
 
@@ -94,7 +97,7 @@ def by_ven(seen: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 def test_a_connection_drop_takes_only_its_group_offline(tmp_path: Path, calm) -> None:
     quiet, quiet_seen = calm
-    result, seen = run(drop_scenario(tmp_path), watch="+")
+    result, seen = run(ending_after_the_event(drop_scenario(tmp_path)), watch="+")
     summary = result.summary
     assert summary["faults"] == [{
         "kind": "connection_drop", "start": "2026-07-15T15:30:00Z",
@@ -120,8 +123,10 @@ def test_a_connection_drop_takes_only_its_group_offline(tmp_path: Path, calm) ->
 
 @pytest.fixture(scope="module")
 def early_drop(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """The homes drop 14:50-15:35, over the event's 15:00 command; every VEN watched."""
-    return run(drop_scenario(tmp_path_factory.mktemp("drop"), start="14:50"), watch="+")
+    """The homes drop 14:50-15:35, over the event's 15:00 command; every VEN watched; the
+    day ends at 17:00."""
+    path = drop_scenario(tmp_path_factory.mktemp("drop"), start="14:50")
+    return run(ending_after_the_event(path), watch="+")
 
 
 def test_a_command_sent_during_a_drop_is_held_and_delivered_on_reconnect(early_drop) -> None:
@@ -135,7 +140,8 @@ def test_a_command_sent_during_a_drop_is_held_and_delivered_on_reconnect(early_d
 
 def test_a_drop_is_deterministic(tmp_path: Path, early_drop) -> None:
     first, seen_first = early_drop
-    second, seen_second = run(drop_scenario(tmp_path, start="14:50"), watch="+")
+    second, seen_second = run(ending_after_the_event(drop_scenario(tmp_path, start="14:50")),
+                              watch="+")
     assert seen_first == seen_second
     assert first.log.sorted_rows() == second.log.sorted_rows()
     assert first.summary["events"] == second.summary["events"]
@@ -159,7 +165,8 @@ def test_connection_drops_are_validated_with_file_and_line(tmp_path: Path) -> No
 @pytest.fixture(scope="module")
 def homes_crash(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The homes crash 15:30-16:15, every VEN's telemetry watched; shared like `calm`."""
-    return run(crash_scenario(tmp_path_factory.mktemp("crash")), watch="+")
+    return run(ending_after_the_event(crash_scenario(tmp_path_factory.mktemp("crash"))),
+               watch="+")
 
 
 def test_a_crashed_group_restarts_fresh_and_the_gap_is_counted(calm, homes_crash) -> None:
@@ -183,18 +190,9 @@ def test_a_crashed_group_restarts_fresh_and_the_gap_is_counted(calm, homes_crash
     assert len(calm_rows) - len(rows) == summary["faults"][0]["reports_missed"]
     gap = [r for r in rows if r.ven_id.startswith("ven-homes-") and 55800 < r.t1 <= 58500]
     assert gap == []
-    # Back with the same identity: every home reports again to the end of the day.
+    # Back with the same identity: every home reports again to the end of the run (17:00).
     last = {r.ven_id: r.t1 for r in rows}
-    assert len(last) == 24 and set(last.values()) == {86400.0}
-
-
-def ending_after_the_event(path: Path) -> Path:
-    """`path` with its day cut at 17:00, when the event (15:00-17:00) and the fault are over:
-    for tests whose assertions need nothing of the evening."""
-    text = path.read_text()
-    assert "\nduration: 24h\n" in text
-    path.write_text(text.replace("\nduration: 24h\n", "\nduration: 17h\n"))
-    return path
+    assert len(last) == 24 and set(last.values()) == {17 * 3600.0}
 
 
 def test_a_crash_of_one_ven_is_deterministic_and_resyncs_its_shadow(tmp_path: Path) -> None:

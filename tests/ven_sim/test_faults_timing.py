@@ -16,7 +16,7 @@ from ven_sim.kernel import Kernel
 from ven_sim.transports.inprocess import InProcessTransport
 from ven_sim.wire import Wire
 
-from .fault_runs import OUTAGE, Run, run
+from .fault_runs import OUTAGE, Run, ending_after_the_event, run
 
 CALM = OUTAGE.read_text()[: OUTAGE.read_text().index("faults:")]
 
@@ -78,7 +78,8 @@ def test_latency_delays_only_its_groups_messages_both_ways_and_keeps_their_order
 
 
 def test_a_latency_run_reports_it_acks_every_event_and_is_deterministic(tmp_path: Path) -> None:
-    path = with_fault(tmp_path, LATENCY.replace('"14:00"', '"14:55"'))
+    # The day ends at 17:00: the window, the event and its acks are over by then.
+    path = ending_after_the_event(with_fault(tmp_path, LATENCY.replace('"14:00"', '"14:55"')))
     first, seen = run(path, watch="ven-homes-0002")
     second, seen_again = run(path, watch="ven-homes-0002")
     summary = first.summary
@@ -94,7 +95,7 @@ def test_a_latency_run_reports_it_acks_every_event_and_is_deterministic(tmp_path
     assert summary["mqtt"]["acks"] == 24 and summary["mqtt"]["errors"] == 0
     assert summary["telemetry_lost"] == 0
     stamps = [doc["timestamp"] for doc in seen]
-    assert stamps == sorted(stamps) and len(stamps) == 288
+    assert stamps == sorted(stamps) and len(stamps) == 17 * 12  # every 5 min until 17:00
     assert seen == seen_again and first.log.sorted_rows() == second.log.sorted_rows()
 
 
@@ -115,7 +116,8 @@ def skew_acks() -> list[dict[str, Any]]:
 def skew(tmp_path_factory: pytest.TempPathFactory, skew_acks: list[dict[str, Any]]) -> Run:
     """The homes' clocks 5 min slow 14:30-16:30, telemetry and acks watched; one run shared
     by the tests that compare it with the calm day."""
-    return run(with_fault(tmp_path_factory.mktemp("skew"), SKEW), watch="+", acks=skew_acks)
+    path = ending_after_the_event(with_fault(tmp_path_factory.mktemp("skew"), SKEW))
+    return run(path, watch="+", acks=skew_acks)
 
 
 def test_clock_skew_moves_a_groups_wire_timestamps_and_nothing_it_measures(

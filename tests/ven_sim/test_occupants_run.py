@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sim.occupants import OptOutSpec
-from sim.scenario import ScenarioError
+from sim.scenario import Scenario, ScenarioError
 from sim.scenario_loader import load_scenario
 from tests.ven_sim.test_counterfactual import _check_exact
 from ven_sim.runner import run_scenario
@@ -25,6 +25,12 @@ def _peak(rate: float | None, **weather: float):
     return dataclasses.replace(
         base, opt_out=opt_out, weather=dataclasses.replace(base.weather, **weather)
     )
+
+
+def _ending_with_the_event(scenario: Scenario) -> Scenario:
+    """The day cut at 17:00, when the event ends: for tests about who opts out, and when
+    (households opt out only during an event)."""
+    return dataclasses.replace(scenario, duration_s=START + 2 * 3600.0)
 
 
 def test_off_changes_nothing() -> None:
@@ -60,8 +66,8 @@ def test_opt_outs_are_counted_and_restore_to_the_counterfactual() -> None:
 def test_a_higher_rate_opts_out_a_superset_no_later() -> None:
     # Until it opts out a home's run does not depend on the rate: a higher one can only
     # bring each opt-out forward.
-    low = {v: m for v, _, m in run_scenario(_peak(0.3)).log.opt_outs}
-    high = {v: m for v, _, m in run_scenario(_peak(1.0)).log.opt_outs}
+    low = {v: m for v, _, m in run_scenario(_ending_with_the_event(_peak(0.3))).log.opt_outs}
+    high = {v: m for v, _, m in run_scenario(_ending_with_the_event(_peak(1.0))).log.opt_outs}
     assert set(low) < set(high)
     assert all(high[v] <= low[v] for v in low)
 
@@ -73,7 +79,8 @@ def test_hotter_day_more_opt_outs() -> None:
         fleet = tuple(
             dataclasses.replace(g, params={**g.params, "hvac_kw": 2.0}) for g in scenario.fleet
         )
-        return len(run_scenario(dataclasses.replace(scenario, fleet=fleet)).log.opt_outs)
+        hotter = dataclasses.replace(scenario, fleet=fleet)
+        return len(run_scenario(_ending_with_the_event(hotter)).log.opt_outs)
 
     assert count(40.0) > count(30.0)
 
@@ -105,7 +112,7 @@ def test_loader_reads_the_block_and_points_at_bad_values(tmp_path: Path) -> None
 
 def test_the_backend_sees_each_opt_out_in_the_shadow() -> None:
     """Over the in-process bus with its shadow service: `reported.optOut` names the event."""
-    scenario = _peak(2.0)
+    scenario = _ending_with_the_event(_peak(2.0))
     wire = open_wire("inprocess")
     try:
         run = run_scenario(scenario, wire=wire)

@@ -54,7 +54,10 @@ class _IoTBroker(Broker):
         # A clean-session CONNECT with a client ID already in use: like AWS IoT and
         # mosquitto, drop the old connection (the client sees rc=7). amqtt 0.12 only
         # forgets its session and leaves that connection silently deaf.
-        _session, handler = self._sessions.get(client_id, (None, None))
+        session, handler = self._sessions.get(client_id, (None, None))
+        if session is not None and session.transitions.is_connected():
+            # Said as mosquitto says it: an rc=7 on a client is then a takeover, not a drop.
+            log.warning("client %s already connected, closing old connection", client_id)
         if handler is not None:
             with contextlib.suppress(Exception):
                 await handler.handle_connection_closed()

@@ -295,17 +295,34 @@ def _inherited_argv(ctx: click.Context, params: dict[str, Any]) -> list[str]:
 @fleet.command("merge")
 @click.argument("parts", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the merged fleet.json here too.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="A folder for the merged fleet.json, timeline.csv (with its "
+              "timeline_hist.jsonl) and timeline.png; or FILE.json: the results there, the "
+              "timeline beside it.")
 def merge(parts: tuple[Path, ...], out: Path | None) -> None:
-    """Merge shards' fleet.json (files or their folders): exact percentiles, summed counts."""
+    """Merge shards (their folders, or their fleet.json): summed counts, exact percentiles,
+    and their timelines lined up by wall-clock interval."""
+    from ven_sim.fleet.combined import shard_timeline, write_merged
     from ven_sim.fleet.identities import IdentityError
     from ven_sim.fleet.merge import load_parts, merge_results
 
     try:
-        merged = merge_results(load_parts(list(parts)))
+        results = load_parts(list(parts))
+        merged = merge_results(results)
+        timelines = [shard_timeline(part) for part in parts]
     except (IdentityError, KeyError, ValueError) as exc:
         raise click.ClickException(f"cannot merge: {exc}") from None
     if out is not None:
-        out.write_text(json.dumps(merged, indent=2) + "\n")
+        folder, name = (out.parent, out.name) if out.suffix == ".json" else (out, "fleet.json")
+        missing = [str(part) for part, rows in zip(parts, timelines, strict=True) if rows is None]
+        if missing:  # a fleet timeline without some shards would count too little
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(json.dumps(merged, indent=2) + "\n")
+            click.echo("no merged timeline: no timeline.csv with its timeline_hist.jsonl in "
+                       + ", ".join(missing), err=True)
+        else:
+            write_merged(folder, results, [rows for rows in timelines if rows is not None],
+                         target=merged["vens_requested"], name=name)
+            click.echo(f"merged timeline of {len(parts)} shard(s): {folder / 'timeline.csv'}, "
+                       f"{folder / 'timeline.png'}", err=True)
     click.echo(json.dumps({k: v for k, v in merged.items() if k != "histograms"}, indent=2))

@@ -18,10 +18,10 @@ from typing import Any
 
 from ven_sim.fleet.histogram import Histogram
 from ven_sim.fleet.merge import merge_results
-from ven_sim.fleet.timeline import TIMELINE_FIELDS, load_timeline, p99_columns
+from ven_sim.fleet.timeline import HIST_FILE, TIMELINE_FIELDS, load_timeline, p99_columns
 from ven_sim.fleet.timeline_plot import write_run_files
 
-__all__ = ["combine_rows", "load_part", "merge_timelines", "write_merged"]
+__all__ = ["combine_rows", "load_part", "merge_timelines", "shard_timeline", "write_merged"]
 
 COUNT_COLUMNS = ("connected", "opened", "telemetry_published", "fanout_acked", "restore_acked",
                  "unexpected_disconnects", "reconnects")
@@ -73,11 +73,12 @@ def merge_timelines(timelines: list[list[dict[str, Any]]]) -> list[dict[str, Any
 
 
 def write_merged(out: Path, parts: list[dict[str, Any]], timelines: list[list[dict[str, Any]]],
-                 *, target: int) -> dict[str, Any]:
-    """The fleet's fleet.json (exact histogram merge), timeline.csv and timeline.png in `out`."""
+                 *, target: int, name: str = "fleet.json") -> dict[str, Any]:
+    """The fleet's fleet.json (exact histogram merge; or `name`), timeline.csv and
+    timeline.png in `out`."""
     merged = merge_results(parts)
     write_run_files(out, merged, merge_timelines(timelines), target=target,
-                    title=f"{len(parts)} shards: {target:,} VENs")
+                    title=f"{len(parts)} shards: {target:,} VENs", name=name)
     return merged
 
 
@@ -88,3 +89,15 @@ def load_part(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]] | Non
     except (OSError, ValueError):
         return None
     return part, load_timeline(folder / "timeline.csv")
+
+
+def shard_timeline(path: Path) -> list[dict[str, Any]] | None:
+    """The timeline of a shard given as its folder or its fleet.json (`ven-sim fleet merge`):
+    its rows with each interval's histograms, or None if timeline.csv or the
+    timeline_hist.jsonl beside it is missing (without the histograms no exact p99)."""
+    if path.is_file() and path.name != "fleet.json":
+        return None  # a results file on its own: nothing says which timeline is its
+    folder = path if path.is_dir() else path.parent
+    if not (folder / "timeline.csv").is_file() or not (folder / HIST_FILE).is_file():
+        return None
+    return load_timeline(folder / "timeline.csv")

@@ -129,12 +129,14 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def write_results(out: Path, results: dict[str, Any], rows: list[dict[str, Any]]) -> Path:
-    """fleet.json, timeline.csv and timeline_hist.jsonl into `out`; returns fleet.json's path."""
+def write_results(out: Path, results: dict[str, Any], rows: list[dict[str, Any]], *,
+                  name: str = "fleet.json") -> Path:
+    """fleet.json (or `name`), timeline.csv and timeline_hist.jsonl into `out`; returns the
+    results file's path."""
     out.mkdir(parents=True, exist_ok=True)
     write_timeline(out, rows)
-    path = out / "fleet.json"
-    tmp = path.with_name(".fleet.json.tmp")
+    path = out / name
+    tmp = path.with_name(f".{name}.tmp")
     tmp.write_text(json.dumps(results, indent=2) + "\n")
     tmp.replace(path)
     return path

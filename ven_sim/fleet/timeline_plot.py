@@ -82,9 +82,10 @@ def write_timeline_png(csv_path: Path, png_path: Path, *, title: str,
 
 
 def write_run_files(out: Path, results: dict[str, Any], rows: list[dict[str, Any]], *,
-                    title: str, target: int) -> None:
-    """fleet.json, timeline.csv and timeline.png of a shard or a merged fleet into `out`."""
-    write_results(out, results, rows)
+                    title: str, target: int, name: str = "fleet.json") -> None:
+    """fleet.json (or `name`), timeline.csv and timeline.png of a shard or a merged fleet
+    into `out`."""
+    write_results(out, results, rows, name=name)
     write_timeline_png(out / "timeline.csv", out / "timeline.png", title=title, target=target)
 
 

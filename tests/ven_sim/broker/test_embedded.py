@@ -13,6 +13,7 @@ from tests.ven_sim.helpers import TIMEOUT_S, Probe
 from ven_sim.broker.embedded import EmbeddedBroker
 from ven_sim.certs.local_ca import LocalCA
 from ven_sim.transports.mqtt import BrokerURL, MQTTConnectError, TlsFiles, connect, make_client
+from ven_sim.transports.paho import PahoConnection, PahoTransport
 
 
 def _try_connect(url: str, tls: TlsFiles | None) -> None:
@@ -103,3 +104,47 @@ def test_busy_port_fails_start(embedded_broker: EmbeddedBroker, tmp_path: Path) 
     with pytest.raises(BrokerError):
         taken.start()
     assert not taken.running
+
+
+def test_a_takeover_is_logged_and_a_reconnect_is_not(
+    embedded_broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An rc=7 on a client says only that the broker closed its connection; the broker's log
+    tells a takeover (a second CONNECT with a client ID in use) from any other close."""
+    thing = "ven-takeover"
+    losses: list[str] = []
+
+    def transport() -> PahoTransport:  # no reconnect within the test after a loss
+        return PahoTransport(embedded_broker.url, lambda cid: TlsFiles.from_paths(
+            embedded_broker.client_cert(cid)), backoff=(60.0, 60.0))
+
+    def up(connection: PahoConnection) -> None:
+        deadline = time.monotonic() + TIMEOUT_S
+        while not connection.connected:
+            assert time.monotonic() < deadline, "never connected"
+            time.sleep(0.02)
+
+    first, second, third = transport(), transport(), transport()
+    try:
+        earlier = first.open(thing, lambda *_: None)
+        up(earlier)
+        earlier.close()  # a clean disconnect, then the same ID again: a reconnect
+        kept = second.open(thing, lambda *_: None,
+                           lambda ok, why: None if ok or why is None else losses.append(why))
+        up(kept)
+        assert not _takeovers(caplog, thing)
+        up(third.open(thing, lambda *_: None))  # a second copy while the first is up
+        deadline = time.monotonic() + TIMEOUT_S
+        while not losses:
+            assert time.monotonic() < deadline, "the first copy was never closed"
+            time.sleep(0.02)
+    finally:
+        for each in (first, second, third):
+            each.close()
+    assert "rc=7" in losses[0]
+    assert len(_takeovers(caplog, thing)) == 1
+
+
+def _takeovers(caplog: pytest.LogCaptureFixture, thing: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "ven_sim.broker.embedded"
+            and r.getMessage() == f"client {thing} already connected, closing old connection"]

@@ -97,7 +97,10 @@ def test_the_cli_writes_the_merged_file(tmp_path: Path) -> None:
     merged = json.loads(out.read_text())
     assert merged["vens_requested"] == 30
     assert Histogram.from_dict(merged["histograms"]["command_rtt"]).count == 6
-    assert json.loads(result.output)["command_rtt_ms"]["max"] == 40.0
+    assert json.loads(result.stdout)["command_rtt_ms"]["max"] == 40.0
+    # Bare results files say nothing of a timeline: none is merged, and the command says so.
+    assert not (tmp_path / "timeline.csv").exists()
+    assert "no merged timeline" in result.stderr
 
 
 def test_all_connected_is_the_last_shards_and_unknown_if_one_never_got_there() -> None:

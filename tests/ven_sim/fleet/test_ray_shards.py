@@ -29,13 +29,25 @@ def config(prefix: str, shard: tuple[int, int]) -> FleetConfig:
                        duration_s=DURATION_S, telemetry_interval_s=INTERVAL_S, probe_rate=5.0)
 
 
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[str]:
+    """One local cluster (`--ray local` in this process) for the whole module; yields its
+    address, which a `ven-sim fleet --ray ADDRESS` process joins instead of starting its own."""
+    from ven_sim.fleet.ray_shards import connect
+
+    connect("local")
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
 def test_ctrl_c_stops_every_ray_shard_and_still_merges(
-    mosquitto: Mosquitto, tmp_path: Path
+    local_ray: str, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    # First in this file: its process starts its own local cluster before `local_ray` does.
     out = tmp_path / "interrupted"
     command = [
-        sys.executable, "-m", "ven_sim", "fleet", "--ray", "local", "--workers", "2",
+        sys.executable, "-m", "ven_sim", "fleet", "--ray", local_ray, "--workers", "2",
         "--vens", "20", "--ramp", "40", "--duration", "600", "--telemetry-interval", "1",
         "--id-prefix", "ven-raysig", "--broker", mosquitto.url,
         "--local-ca", str(mosquitto.folder / "certs"), "--out", str(out),
@@ -52,19 +64,8 @@ def test_ctrl_c_stops_every_ray_shard_and_still_merges(
         assert shard["stopped_early"] is True and shard["duration_s"] < 600
 
 
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    from ven_sim.fleet.ray_shards import connect
-
-    connect("local")
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
 def test_two_ray_shards_merge_to_one_process_totals(
-    local_ray: None, mosquitto: Mosquitto, tmp_path: Path
+    local_ray: str, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     options = WireOptions(mosquitto.url, local_ca=mosquitto.folder / "certs")
     one = run_fleet(config("ven-one", (0, 1)), options, tmp_path / "one", say=lambda _: None)
@@ -98,7 +99,7 @@ def test_two_ray_shards_merge_to_one_process_totals(
 
 
 def test_more_shards_than_the_cluster_has_cpus_are_refused(
-    local_ray: None, mosquitto: Mosquitto, tmp_path: Path
+    local_ray: str, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     from ven_sim.fleet.ray_shards import run_on_ray
 

@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from tests.ven_sim.fleet.live_run import run_until
 from ven_sim.broker.mosquitto import Mosquitto
+from ven_sim.cli import main
 from ven_sim.fleet.histogram import Histogram
 from ven_sim.fleet.identities import CLAIM_FILE
 
@@ -70,32 +72,61 @@ def test_the_workers_ids_are_disjoint_and_cover_the_fleet(workers_run: Path) -> 
         assert not (workers_run / f"shard-{i}" / CLAIM_FILE).exists()
 
 
-def test_the_merged_timeline_adds_up_the_shards(workers_run: Path) -> None:
-    from ven_sim.fleet.timeline import load_timeline
+def assert_merges_the_shards_timelines(merged_folder: Path, workers_run: Path) -> None:
+    """merged_folder's timeline.csv is the shards' timelines of `workers_run` lined up by
+    interval: running counts added up, each p99 from the interval's summed histograms."""
+    from ven_sim.fleet.timeline import LATENCY_P99_COLUMNS, load_timeline
 
-    merged = load_timeline(workers_run / "timeline.csv")
+    merged = load_timeline(merged_folder / "timeline.csv")
     parts = [load_timeline(workers_run / f"shard-{i}" / "timeline.csv") for i in range(WORKERS)]
     # One row per wall-clock interval that either shard measured, in order.
     assert [row["interval_start"] for row in merged] == sorted(
         {row["interval_start"] for rows in parts for row in rows})
-    last = [rows[-1] for rows in parts]
-    assert int(merged[-1]["telemetry_published"]) == sum(
-        int(row["telemetry_published"]) for row in last)
-    # Each interval's p99 is that of the shards' samples of the interval, together.
     for row in merged:
-        together = Histogram()
-        for rows in parts:
-            for part_row in rows:
-                if part_row["interval_start"] == row["interval_start"]:
-                    together.merge(Histogram.from_dict(
-                        part_row["histograms"].get("command_rtt", Histogram().to_dict())))
-        expected = together.summary("p99")["p99"]
-        assert row["command_rtt_p99_ms"] == ("" if expected is None else str(expected))
+        at = row["interval_start"]
+        # A running count: each shard's latest row at or before this interval, added up.
+        latest = [[r for r in rows if r["interval_start"] <= at] for rows in parts]
+        assert int(row["telemetry_published"]) == sum(
+            int(rows[-1]["telemetry_published"]) for rows in latest if rows)
+        # Each interval's p99 is that of the shards' samples of the interval, together.
+        for column, name in LATENCY_P99_COLUMNS.items():
+            together = Histogram()
+            for rows in parts:
+                for part_row in rows:
+                    if part_row["interval_start"] == at and name in part_row["histograms"]:
+                        together.merge(Histogram.from_dict(part_row["histograms"][name]))
+            expected = together.summary("p99")["p99"]
+            assert row[column] == ("" if expected is None else str(expected)), (at, column)
+    assert any(row["command_rtt_p99_ms"] for row in merged)  # the probe's samples are in it
+    assert (merged_folder / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_merged_timeline_adds_up_the_shards(workers_run: Path) -> None:
+    from ven_sim.fleet.timeline import load_timeline
+
+    assert_merges_the_shards_timelines(workers_run, workers_run)
+    merged = load_timeline(workers_run / "timeline.csv")
     commands = sum(Histogram.from_dict(row["histograms"]["command_rtt"]).count
                    for row in merged if "command_rtt" in row["histograms"])
     answered = json.loads((workers_run / "fleet.json").read_text())["commands_answered"]
     assert answered - WORKERS <= commands <= answered  # an ack may land after a last row
-    assert (workers_run / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fleet_merge_of_the_shard_folders_merges_their_timelines_too(
+    workers_run: Path, tmp_path: Path
+) -> None:
+    """`ven-sim fleet merge` of the two `--shard i/2` runs' folders, as from two machines."""
+    out = tmp_path / "merged"
+    result = CliRunner().invoke(main, ["fleet", "merge", *(
+        str(workers_run / f"shard-{i}") for i in range(WORKERS)), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "merged timeline of 2 shard(s)" in result.stderr
+    merged, parts = json.loads((out / "fleet.json").read_text()), shards(workers_run)
+    for key in ("vens_requested", "vens_connected", "telemetry_published", "commands_sent"):
+        assert merged[key] == sum(part[key] for part in parts), key
+    assert_merges_the_shards_timelines(out, workers_run)
+    # The same timeline as the one `--workers` merged from them when the run ended.
+    assert (out / "timeline.csv").read_text() == (workers_run / "timeline.csv").read_text()
 
 
 def test_ctrl_c_stops_every_worker_and_still_merges(mosquitto: Mosquitto, tmp_path: Path) -> None:
