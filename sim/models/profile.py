@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 
-from sim.models.base import Circuit, StepEnv
+from sim.models.base import Circuit, StepEnv, StepPlan
 
 _INF = math.inf
 _HALF_STEP_H = 1.0 / 7200.0  # seconds -> hours, halved: profiles are sampled mid-step
@@ -198,6 +198,26 @@ class ApplianceLoad(Circuit):
         self._i = i
         self._next_start = runs[i][0] if i < len(runs) else _INF
         return kw_s / dt
+
+    def run_steps(self, steps: StepPlan) -> tuple[float, float, bool]:
+        # Most of an appliance's day is idle: no run due before the span ends (or paused by
+        # a shed), and no new day planned in it. Each `_step` would then only record the
+        # hour and the step's end and draw 0.0, so the span's state is set in one pass.
+        if self.enabled and steps:
+            last_hour = self._last_hour
+            for env, _dt in steps:
+                if env.hour < last_hour - 12.0:  # a new day: `_step` plans it
+                    return super().run_steps(steps)
+                last_hour = env.hour
+            env, dt = steps[-1]
+            end = env.t + dt
+            if self._next_start >= end or (self.pausable and self.shed_request_kw > 0.0):
+                self._last_hour = last_hour
+                self._t_end = end
+                self.power_kw = 0.0
+                self.energy_kwh += 0.0  # as run_steps adds the span's 0.0 kWh
+                return 0.0, 0.0, False
+        return super().run_steps(steps)
 
     def demand_kw(self) -> float:
         """kW of the run that is due now (running or paused)."""
