@@ -340,21 +340,43 @@ class Refrigerator(Circuit):
         self._last_hour = 99.0
 
     def _step(self, env: StepEnv, dt: float) -> float:
-        hour = env.hour
-        # A new day is a wrap past midnight; an hour back at a DST change is not.
-        if hour < self._last_hour - 12.0:
-            rng = self._rng
-            self._period = self.period_s * rng.uniform(0.85, 1.15)
-            self._on_s = self._period * min(0.9, max(0.1, self.duty * rng.uniform(0.9, 1.1)))
-        self._last_hour = hour
+        return self._walk(((env, dt),))[1]
+
+    def run_steps(self, steps: StepPlan) -> tuple[float, float, bool]:
+        # The span's steps in one loop, without a call per step, as ShapedLoad.run_steps.
+        if not self.enabled:
+            return super().run_steps(steps)
+        energy_kws, power = self._walk(steps)
+        self.power_kw = power
+        energy = energy_kws / 3600.0
+        self.energy_kwh += energy
+        return energy, 0.0, False
+
+    def _walk(self, steps: StepPlan) -> tuple[float, float]:
+        """Take the steps; (the energy in kW-seconds, the last step's power)."""
+        energy_kws = power = 0.0
+        last_hour = self._last_hour
         period = self._period
         on = self._on_s
-        x = env.t + self._phase
-        a = x % period
-        b = (x + dt) % period
-        # Whole cycles crossed contribute `on` each; the partial ends are clipped at `on`.
-        on_time = (dt - b + a) / period * on + (b if b < on else on) - (a if a < on else on)
-        return self.compressor_kw * on_time / dt
+        phase = self._phase
+        compressor_kw = self.compressor_kw
+        for env, dt in steps:
+            hour = env.hour
+            # A new day is a wrap past midnight; an hour back at a DST change is not.
+            if hour < last_hour - 12.0:
+                rng = self._rng
+                period = self._period = self.period_s * rng.uniform(0.85, 1.15)
+                on = self._on_s = period * min(0.9, max(0.1, self.duty * rng.uniform(0.9, 1.1)))
+            last_hour = hour
+            x = env.t + phase
+            a = x % period
+            b = (x + dt) % period
+            # Whole cycles crossed contribute `on` each; the partial ends are clipped at `on`.
+            on_time = (dt - b + a) / period * on + (b if b < on else on) - (a if a < on else on)
+            power = compressor_kw * on_time / dt
+            energy_kws += power * dt
+        self._last_hour = last_hour
+        return energy_kws, power
 
     def floor_kw(self) -> float:
         return self.power_kw

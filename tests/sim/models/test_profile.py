@@ -120,9 +120,9 @@ def test_load_scale_scales_energy():
     assert b.energy_kwh == pytest.approx(0.5 * a.energy_kwh)
 
 
-@pytest.mark.parametrize("kind", [Lighting, Outlets, Dryer, ElectricRange])
+@pytest.mark.parametrize("kind", [Lighting, Outlets, Dryer, ElectricRange, Refrigerator])
 def test_run_steps_walks_a_span_as_step_by_step_would(kind):
-    """Shaped loads walk a span in one loop and appliances skip idle spans: the energy, the
+    """Shaped and cycling loads walk a span in one loop, appliances skip idle spans: the energy, the
     power and every attribute stay what stepping one step at a time gives, bit for bit, over
     two days with sheds and a switch-off."""
     from sim.models.base import step_plan
