@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+from abc import abstractmethod
 
 from sim.models.base import Circuit, StepEnv, StepPlan
 
@@ -26,7 +27,30 @@ OUTLET_SHAPE = (
 )
 
 
-class ShapedLoad(Circuit):
+class _WalkedLoad(Circuit):
+    """A load without a comfort band whose physics walks a span's steps in one loop: no call
+    per step, the same operations as Circuit.run_steps calling `_step` for each."""
+
+    __slots__ = ()
+
+    def _step(self, env: StepEnv, dt: float) -> float:
+        return self._walk(((env, dt),))[1]
+
+    def run_steps(self, steps: StepPlan) -> tuple[float, float, bool]:
+        if not self.enabled:
+            return super().run_steps(steps)
+        energy_kws, power = self._walk(steps)
+        self.power_kw = power
+        energy = energy_kws / 3600.0
+        self.energy_kwh += energy
+        return energy, 0.0, False
+
+    @abstractmethod
+    def _walk(self, steps: StepPlan) -> tuple[float, float]:
+        """Take the steps; (the energy in kW-seconds, the last step's power)."""
+
+
+class ShapedLoad(_WalkedLoad):
     """base_kw + peak_kw * shape(hour) * noise(hour); hourly knots, linearly interpolated.
 
     The noise knots are redrawn each day and join the previous day's last knot, so the
@@ -77,22 +101,7 @@ class ShapedLoad(Circuit):
             self.base_kw + self.peak_kw * shape[i % 24] * knots[i] for i in range(25)
         ]
 
-    def _step(self, env: StepEnv, dt: float) -> float:
-        return self._walk(((env, dt),))[1]
-
-    def run_steps(self, steps: StepPlan) -> tuple[float, float, bool]:
-        # The span's steps in one loop, without a call per step (two of a house's loads are
-        # shaped): the same operations as Circuit.run_steps calling `_step` for each.
-        if not self.enabled:
-            return super().run_steps(steps)
-        energy_kws, power = self._walk(steps)
-        self.power_kw = power
-        energy = energy_kws / 3600.0
-        self.energy_kwh += energy
-        return energy, 0.0, False
-
     def _walk(self, steps: StepPlan) -> tuple[float, float]:
-        """Take the steps; (the energy in kW-seconds, the last step's power)."""
         energy_kws = power = 0.0
         last_hour = self._last_hour
         shed = self.shed_request_kw
@@ -314,7 +323,7 @@ class ElectricRange(ApplianceLoad):
         return runs
 
 
-class Refrigerator(Circuit):
+class Refrigerator(_WalkedLoad):
     """Compressor duty cycle (~60 W mean, 1.4 kWh/day); critical, never shed.
 
     The on/off square wave is integrated exactly over the step, so any dt gives the
@@ -339,21 +348,7 @@ class Refrigerator(Circuit):
         self._on_s = duty * period_s
         self._last_hour = 99.0
 
-    def _step(self, env: StepEnv, dt: float) -> float:
-        return self._walk(((env, dt),))[1]
-
-    def run_steps(self, steps: StepPlan) -> tuple[float, float, bool]:
-        # The span's steps in one loop, without a call per step, as ShapedLoad.run_steps.
-        if not self.enabled:
-            return super().run_steps(steps)
-        energy_kws, power = self._walk(steps)
-        self.power_kw = power
-        energy = energy_kws / 3600.0
-        self.energy_kwh += energy
-        return energy, 0.0, False
-
     def _walk(self, steps: StepPlan) -> tuple[float, float]:
-        """Take the steps; (the energy in kW-seconds, the last step's power)."""
         energy_kws = power = 0.0
         last_hour = self._last_hour
         period = self._period

@@ -7,7 +7,7 @@ from sim.models.envelope import Envelope
 from sim.models.house import ENVELOPE_ABSORPTANCE
 from sim.models.hvac import OCCUPANCY
 from sim.world import Weather, World
-from tests.sim.models.envs import constant, hot_day, runs
+from tests.sim.models.envs import assert_walks_as_steps, constant, hot_day, runs
 
 
 def make(**kw) -> Hvac:
@@ -260,39 +260,16 @@ def test_expected_draw_is_the_thermostats_steady_state_at_its_plain_setpoint():
     assert h.expected_kw() == h.natural_kw()
 
 
+
 @pytest.mark.parametrize("mode", ["cool", "heat", "auto"])
 def test_run_steps_walks_a_span_as_step_by_step_would(mode):
     """A span walked in one loop gives, bit for bit, the energy, the comfort seconds and the
     state that stepping one step at a time gives: over two days with a pre-cool window, a
     shed, a switch-off and a house that starts settled."""
-    from sim.models.base import step_plan
 
-    def make():
+    def make_unit():
         return Hvac("h1", "HVAC", 30, mode=mode, cooling_setpoint_c=24.0,
                     heating_setpoint_c=20.0, precool_c=1.0, initial_offset_c=0.5)
 
-    walked, stepped = make(), make()
     env_at = hot_day if mode != "heat" else (lambda t: constant(t, outdoor_c=2.0))
-    t = 0.0
-    for span in range(2 * 288):
-        if span % 60 == 20:
-            walked.curtail(1.0)
-            stepped.curtail(1.0)
-        elif span % 60 == 40:
-            walked.restore()
-            stepped.restore()
-        walked.enabled = stepped.enabled = span % 101 != 70
-        plan = step_plan(env_at, t, t + 300.0, 60.0)
-        _, _, low, high = stepped.comfort_limits()
-        energy, comfort_s, violated = walked.run_steps(plan)
-        kws = out_s = 0.0
-        out = False
-        for env, dt in plan:
-            kws += stepped.step(env, dt) * dt
-            out = not low <= stepped.indoor_c <= high
-            out_s += dt if out else 0.0
-        assert (energy, comfort_s, violated) == (kws / 3600.0, out_s, out)
-        assert walked.power_kw == stepped.power_kw
-        t += 300.0
-    assert walked.same_state(stepped)
-    assert walked.energy_kwh > 0.0
+    assert_walks_as_steps(make_unit(), make_unit(), env_at, 1.0)

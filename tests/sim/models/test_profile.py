@@ -3,7 +3,7 @@ import random
 import pytest
 
 from sim.models import Dryer, ElectricRange, Lighting, Outlets, Refrigerator
-from tests.sim.models.envs import constant
+from tests.sim.models.envs import assert_walks_as_steps, constant
 
 H = 3600.0
 
@@ -120,32 +120,10 @@ def test_load_scale_scales_energy():
     assert b.energy_kwh == pytest.approx(0.5 * a.energy_kwh)
 
 
+
 @pytest.mark.parametrize("kind", [Lighting, Outlets, Dryer, ElectricRange, Refrigerator])
 def test_run_steps_walks_a_span_as_step_by_step_would(kind):
-    """Shaped and cycling loads walk a span in one loop, appliances skip idle spans: the energy, the
-    power and every attribute stay what stepping one step at a time gives, bit for bit, over
-    two days with sheds and a switch-off."""
-    from sim.models.base import step_plan
-
-    walked = kind("c1", "load", 30, rng=random.Random(7))
-    stepped = kind("c1", "load", 30, rng=random.Random(7))
-    t = 0.0
-    for span in range(2 * 288):
-        if span % 40 == 10:
-            walked.curtail(0.5)
-            stepped.curtail(0.5)
-        elif span % 40 == 25:
-            walked.restore()
-            stepped.restore()
-        walked.enabled = stepped.enabled = span % 97 != 50
-        plan = step_plan(constant, t, t + 300.0, 60.0)
-        energy, comfort_s, violated = walked.run_steps(plan)
-        kwh = 0.0
-        for env, dt in plan:
-            kwh += stepped.step(env, dt) * dt
-        assert energy == kwh / 3600.0
-        assert (comfort_s, violated) == (0.0, False)
-        assert walked.power_kw == stepped.power_kw
-        t += 300.0
-    assert walked.same_state(stepped)
-    assert walked.energy_kwh > 0.0
+    """Shaped and cycling loads walk a span in one loop, appliances skip idle spans: bit for
+    bit what stepping one step at a time gives, over two days with sheds and a switch-off."""
+    assert_walks_as_steps(kind("c1", "load", 30, rng=random.Random(7)),
+                          kind("c1", "load", 30, rng=random.Random(7)), constant, 0.5)

@@ -7,7 +7,7 @@ import pytest
 from sim.models import WaterHeater
 from sim.models.water_heater import KJ_PER_LITRE_C
 from sim.world import Weather, World
-from tests.sim.models.envs import constant
+from tests.sim.models.envs import assert_walks_as_steps, constant
 
 
 def make(seed: int = 3, **kw) -> WaterHeater:
@@ -145,36 +145,13 @@ def test_inlet_follows_the_seasons_mains_temperature():
     assert used["winter"] > 1.3 * used["summer"]
 
 
+
 def test_run_steps_walks_a_span_as_step_by_step_would():
     """A span walked in one loop gives, bit for bit, the energy, the cold-water seconds and
     the state (draws and losses included) that stepping one step at a time gives: two days
     with sheds, a switch-off and the seasonal mains."""
-    from sim.models.base import step_plan
-
-    walked = WaterHeater("w1", "Water Heater", 30, rng=random.Random(3), initial_c=46.0)
-    stepped = WaterHeater("w1", "Water Heater", 30, rng=random.Random(3), initial_c=46.0)
-    t = 0.0
-    for span in range(2 * 288):
-        if span % 50 == 5:
-            walked.curtail(4.5)
-            stepped.curtail(4.5)
-        elif span % 50 == 35:
-            walked.restore()
-            stepped.restore()
-        walked.enabled = stepped.enabled = span % 89 != 60
-        plan = step_plan(constant, t, t + 300.0, 60.0)
-        _, _, low, _ = stepped.comfort_limits()
-        energy, comfort_s, violated = walked.run_steps(plan)
-        kws = cold_s = 0.0
-        cold = False
-        for env, dt in plan:
-            kws += stepped.step(env, dt) * dt
-            cold = stepped.tank_c < low
-            cold_s += dt if cold else 0.0
-        assert (energy, comfort_s, violated) == (kws / 3600.0, cold_s, cold)
-        t += 300.0
-    assert walked.same_state(stepped)
+    walked, stepped = make(initial_c=46.0), make(initial_c=46.0)
+    assert_walks_as_steps(walked, stepped, constant, 4.5)
     assert (walked.loss_energy_kwh, walked.draw_energy_kwh, walked.drawn_liters) == (
         stepped.loss_energy_kwh, stepped.draw_energy_kwh, stepped.drawn_liters)
     assert walked.drawn_liters > 0.0
-    assert walked.energy_kwh > 0.0
