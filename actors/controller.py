@@ -192,8 +192,8 @@ class ControllerActor(DispatchedActor):
         info, tally, extras = self.info, self._comfort, self._extras
         energy, twin_energy = self._interval_energy, self._interval_twin
         comfort, twin_comfort_sum = self._interval_comfort, self._interval_twin_comfort
-        for reading in readings:
-            info[reading.circuit_id].update(reading)
+        for circuit, reading in zip(info.values(), readings, strict=True):
+            circuit.update(reading)
             energy += reading.energy_kwh
             twin = reading.twin_kwh
             if twin is None:  # not curtailed since the fork: the circuit is its own twin
@@ -292,7 +292,7 @@ class ControllerActor(DispatchedActor):
             requested,
             event.event_id if event else None,
             self._battery_soc(),
-            sum([c.headroom_kw() for c in self.info.values()]),
+            sum(map(CircuitInfo.headroom_kw, self.info.values())),
             self._interval_comfort,
             self.panel_amps,
             load_rows(self.info.values(), self.planner.snapshot, self._extras)

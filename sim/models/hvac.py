@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import random
 
-from sim.models.base import Circuit, ComfortLimits, StepEnv, clamp
+from sim.models.base import Circuit, ComfortLimits, StepEnv, StepPlan, clamp
 from sim.models.envelope import Envelope
 from sim.models.heating import HeatPump, HeatSource
 from sim.models.profile import OUTLET_SHAPE
@@ -158,75 +159,105 @@ class Hvac(Circuit):
 
     # -- physics ----------------------------------------------------------------
     def _step(self, env: StepEnv, dt: float) -> float:
-        # The simulation's hottest step: the envelope's equilibrium, coast and advance are
-        # inlined here with the same floating-point operations as Envelope's methods.
+        return self._walk(((env, dt),), -math.inf, math.inf)[1]
+
+    def run_steps(self, steps: StepPlan) -> tuple[float, float, bool]:
+        # The simulation's hottest physics, a span in one loop: no call per step, and the
+        # house's constants read once (the same operations as Circuit.run_steps' per step).
+        _, _, low, high = self.comfort_limits()
+        energy_kws, power, comfort_s, violated = self._walk(steps, low, high)
+        self.power_kw = power
+        energy = energy_kws / 3600.0
+        self.energy_kwh += energy
+        return energy, comfort_s, violated
+
+    def _walk(self, steps: StepPlan, low: float, high: float) -> tuple[float, float, float, bool]:
+        """Take the steps; (energy kW-seconds, the last step's power, seconds with the air
+        outside low..high, outside it at the end). The envelope's equilibrium, coast and
+        advance are inlined with the same floating-point operations as Envelope's methods."""
+        if not steps:
+            return 0.0, 0.0, 0.0, False
         if self.shed_request_kw != self._req_seen:  # request set without curtail()
             self._apply_request()
         env_ = self.envelope
-        run = self.compressor_on
-        held = self._held_s
-        if self.mode == "auto" and not run:
-            mid = (self.heating_setpoint_c + self.cooling_setpoint_c) / 2.0
-            self._sign = 1.0 if env_.air_c >= mid else -1.0
-        outdoor = env.outdoor_c
-        hour = env.hour
-        solar = self.window_gain_m2 * env.window_sun
-        q_air = self.internal_gain_kw * OCCUPANCY[int(hour)] + solar * _SOLAR_TO_AIR
-        q_mass = solar * _SOLAR_TO_MASS + self._sun_to_mass * env.envelope_sun
-        h = env_.h_kw_per_c
-        det = env_._det
-        ga_out = env_.g_air * outdoor
-        to_air = ga_out + q_air
-        to_mass = env_.g_mass * outdoor + q_mass
-        e_air = (env_._gmh * to_air + h * to_mass) / det
-        e_mass = (h * to_air + env_._gah * to_mass) / det
-        if self._start_offset is not None:
-            self._settle(e_air)
-        self._eq_off = (e_air, e_mass)
-        self._outdoor = outdoor
-        sign = self._sign
-        if self.precool_c:
-            window = self.precool_from_hour <= hour < self.precool_to_hour
-            self._precool = self.precool_c if window else 0.0
-        setpoint = self.cooling_setpoint_c - self._precool if sign > 0 else self.heating_setpoint_c
-        p00, p01, p10, p11 = env_._phi if dt == env_._dt else env_._matrix(dt)
-        air = env_.air_c
-        d_air = air - e_air
-        d_mass = env_.mass_c - e_mass
-        coast_air = e_air + p00 * d_air + p01 * d_mass  # air after coasting this step
-        # Comfort floor: must run if coasting this step would end beyond the band.
-        locked = sign * (coast_air - setpoint) > self.comfort_band_c
-        self._locked = locked
-        err = sign * (air - setpoint) - self.offset_c  # > 0: demand for the unit
-        if not self.enabled:  # switched off by the user: the house just drifts
-            if run:
-                run = False
-                held = 0.0
-        elif run:
-            if err <= -self.deadband_c and held >= self.min_on_s and not locked:
-                run = False
-                held = 0.0
-        elif (err >= self.deadband_c or locked) and held >= self.min_off_s:
-            run = True
-            held = 0.0
-        self.compressor_on = run
-        self._held_s = held + dt
-        if run:
-            if sign > 0:
-                heat, electric = -self.cop * self.compressor_kw, self.compressor_kw
-            else:
-                heat, electric = self.heat_source.output(outdoor)
-            to_air = ga_out + (q_air + heat)
-            e_air = (env_._gmh * to_air + h * to_mass) / det
-            e_mass = (h * to_air + env_._gah * to_mass) / det
+        h, det, gmh, gah = env_.h_kw_per_c, env_._det, env_._gmh, env_._gah
+        g_air, g_mass = env_.g_air, env_.g_mass
+        run, held, sign, precool = self.compressor_on, self._held_s, self._sign, self._precool
+        air, mass = env_.air_c, env_.mass_c
+        auto = self.mode == "auto"
+        heating_c, cooling_c, precool_c = (
+            self.heating_setpoint_c, self.cooling_setpoint_c, self.precool_c)
+        window_gain, internal_gain, sun_to_mass = (
+            self.window_gain_m2, self.internal_gain_kw, self._sun_to_mass)
+        band, deadband, offset = self.comfort_band_c, self.deadband_c, self.offset_c
+        enabled, min_on, min_off = self.enabled, self.min_on_s, self.min_off_s
+        energy_kws = comfort_s = 0.0
+        violated = False
+        for env, dt in steps:
+            if auto and not run:
+                mid = (heating_c + cooling_c) / 2.0
+                sign = 1.0 if air >= mid else -1.0
+            outdoor = env.outdoor_c
+            hour = env.hour
+            solar = window_gain * env.window_sun
+            q_air = internal_gain * OCCUPANCY[int(hour)] + solar * _SOLAR_TO_AIR
+            q_mass = solar * _SOLAR_TO_MASS + sun_to_mass * env.envelope_sun
+            ga_out = g_air * outdoor
+            to_air = ga_out + q_air
+            to_mass = g_mass * outdoor + q_mass
+            e_air = (gmh * to_air + h * to_mass) / det
+            e_mass = (h * to_air + gah * to_mass) / det
+            if self._start_offset is not None:  # the first step: the house starts settled
+                self._sign = sign
+                self._settle(e_air)
+                air, mass, sign = env_.air_c, env_.mass_c, self._sign
+            free = (e_air, e_mass)
+            if precool_c:
+                window = self.precool_from_hour <= hour < self.precool_to_hour
+                precool = precool_c if window else 0.0
+            setpoint = cooling_c - precool if sign > 0 else heating_c
+            p00, p01, p10, p11 = env_._phi if dt == env_._dt else env_._matrix(dt)
             d_air = air - e_air
-            d_mass = env_.mass_c - e_mass
-            env_.air_c = e_air + p00 * d_air + p01 * d_mass
-            env_.mass_c = e_mass + p10 * d_air + p11 * d_mass
-            return electric
-        env_.air_c = coast_air
-        env_.mass_c = e_mass + p10 * d_air + p11 * d_mass
-        return 0.0
+            d_mass = mass - e_mass
+            coast_air = e_air + p00 * d_air + p01 * d_mass  # air after coasting this step
+            # Comfort floor: must run if coasting this step would end beyond the band.
+            locked = sign * (coast_air - setpoint) > band
+            err = sign * (air - setpoint) - offset  # > 0: demand for the unit
+            if not enabled:  # switched off by the user: the house just drifts
+                if run:
+                    run = False
+                    held = 0.0
+            elif run:
+                if err <= -deadband and held >= min_on and not locked:
+                    run = False
+                    held = 0.0
+            elif (err >= deadband or locked) and held >= min_off:
+                run = True
+                held = 0.0
+            held = held + dt
+            if run:
+                if sign > 0:
+                    heat, power = -self.cop * self.compressor_kw, self.compressor_kw
+                else:
+                    heat, power = self.heat_source.output(outdoor)
+                to_air = ga_out + (q_air + heat)
+                e_air = (gmh * to_air + h * to_mass) / det
+                e_mass = (h * to_air + gah * to_mass) / det
+                d_air = air - e_air
+                d_mass = mass - e_mass
+                air = e_air + p00 * d_air + p01 * d_mass
+            else:
+                power = 0.0
+                air = coast_air
+            mass = e_mass + p10 * d_air + p11 * d_mass
+            energy_kws += power * dt
+            violated = not low <= air <= high
+            if violated:
+                comfort_s += dt
+        env_.air_c, env_.mass_c = air, mass
+        self.compressor_on, self._held_s, self._sign, self._precool = run, held, sign, precool
+        self._locked, self._eq_off, self._outdoor = locked, free, outdoor
+        return energy_kws, power, comfort_s, violated
 
     def _settle(self, free_c: float) -> None:
         offset = self._start_offset or 0.0

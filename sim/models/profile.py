@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import random
+from abc import abstractmethod
 
-from sim.models.base import Circuit, StepEnv
+from sim.models.base import Circuit, StepEnv, StepPlan
 
 _INF = math.inf
 _HALF_STEP_H = 1.0 / 7200.0  # seconds -> hours, halved: profiles are sampled mid-step
@@ -26,7 +27,30 @@ OUTLET_SHAPE = (
 )
 
 
-class ShapedLoad(Circuit):
+class _WalkedLoad(Circuit):
+    """A load without a comfort band whose physics walks a span's steps in one loop: no call
+    per step, the same operations as Circuit.run_steps calling `_step` for each."""
+
+    __slots__ = ()
+
+    def _step(self, env: StepEnv, dt: float) -> float:
+        return self._walk(((env, dt),))[1]
+
+    def run_steps(self, steps: StepPlan) -> tuple[float, float, bool]:
+        if not self.enabled:
+            return super().run_steps(steps)
+        energy_kws, power = self._walk(steps)
+        self.power_kw = power
+        energy = energy_kws / 3600.0
+        self.energy_kwh += energy
+        return energy, 0.0, False
+
+    @abstractmethod
+    def _walk(self, steps: StepPlan) -> tuple[float, float]:
+        """Take the steps; (the energy in kW-seconds, the last step's power)."""
+
+
+class ShapedLoad(_WalkedLoad):
     """base_kw + peak_kw * shape(hour) * noise(hour); hourly knots, linearly interpolated.
 
     The noise knots are redrawn each day and join the previous day's last knot, so the
@@ -77,25 +101,34 @@ class ShapedLoad(Circuit):
             self.base_kw + self.peak_kw * shape[i % 24] * knots[i] for i in range(25)
         ]
 
-    def _step(self, env: StepEnv, dt: float) -> float:
-        hour = env.hour
-        # A new day is a wrap past midnight; an hour back at a DST change is not.
-        if hour < self._last_hour - 12.0:
-            self._new_day()
-        self._last_hour = hour
-        h = hour + dt * _HALF_STEP_H
-        if h >= 24.0:
-            h -= 24.0
-        i = int(h)
-        curve = self._curve
-        low = curve[i]
-        power = low + (curve[i + 1] - low) * (h - i)
-        self._natural = power
+    def _walk(self, steps: StepPlan) -> tuple[float, float]:
+        energy_kws = power = 0.0
+        last_hour = self._last_hour
         shed = self.shed_request_kw
-        if shed > 0.0 and self.max_dim > 0.0:
-            cut = power * self.max_dim
-            power -= shed if shed < cut else cut
-        return power
+        max_dim = self.max_dim
+        dims = shed > 0.0 and max_dim > 0.0
+        natural = self._natural
+        curve = self._curve
+        for env, dt in steps:
+            hour = env.hour
+            # A new day is a wrap past midnight; an hour back at a DST change is not.
+            if hour < last_hour - 12.0:
+                self._new_day()
+                curve = self._curve
+            last_hour = hour
+            h = hour + dt * _HALF_STEP_H
+            if h >= 24.0:
+                h -= 24.0
+            i = int(h)
+            low = curve[i]
+            power = natural = low + (curve[i + 1] - low) * (h - i)
+            if dims:
+                cut = power * max_dim
+                power -= shed if shed < cut else cut
+            energy_kws += power * dt
+        self._last_hour = last_hour
+        self._natural = natural
+        return energy_kws, power
 
     def shed_capability_kw(self) -> float:
         return self._natural * self.max_dim
@@ -199,6 +232,26 @@ class ApplianceLoad(Circuit):
         self._next_start = runs[i][0] if i < len(runs) else _INF
         return kw_s / dt
 
+    def run_steps(self, steps: StepPlan) -> tuple[float, float, bool]:
+        # Most of an appliance's day is idle: no run due before the span ends (or paused by
+        # a shed), and no new day planned in it. Each `_step` would then only record the
+        # hour and the step's end and draw 0.0, so the span's state is set in one pass.
+        if self.enabled and steps:
+            last_hour = self._last_hour
+            for env, _dt in steps:
+                if env.hour < last_hour - 12.0:  # a new day: `_step` plans it
+                    return super().run_steps(steps)
+                last_hour = env.hour
+            env, dt = steps[-1]
+            end = env.t + dt
+            if self._next_start >= end or (self.pausable and self.shed_request_kw > 0.0):
+                self._last_hour = last_hour
+                self._t_end = end
+                self.power_kw = 0.0
+                self.energy_kwh += 0.0  # as run_steps adds the span's 0.0 kWh
+                return 0.0, 0.0, False
+        return super().run_steps(steps)
+
     def demand_kw(self) -> float:
         """kW of the run that is due now (running or paused)."""
         if self._next_start < self._t_end:
@@ -270,7 +323,7 @@ class ElectricRange(ApplianceLoad):
         return runs
 
 
-class Refrigerator(Circuit):
+class Refrigerator(_WalkedLoad):
     """Compressor duty cycle (~60 W mean, 1.4 kWh/day); critical, never shed.
 
     The on/off square wave is integrated exactly over the step, so any dt gives the
@@ -295,22 +348,30 @@ class Refrigerator(Circuit):
         self._on_s = duty * period_s
         self._last_hour = 99.0
 
-    def _step(self, env: StepEnv, dt: float) -> float:
-        hour = env.hour
-        # A new day is a wrap past midnight; an hour back at a DST change is not.
-        if hour < self._last_hour - 12.0:
-            rng = self._rng
-            self._period = self.period_s * rng.uniform(0.85, 1.15)
-            self._on_s = self._period * min(0.9, max(0.1, self.duty * rng.uniform(0.9, 1.1)))
-        self._last_hour = hour
+    def _walk(self, steps: StepPlan) -> tuple[float, float]:
+        energy_kws = power = 0.0
+        last_hour = self._last_hour
         period = self._period
         on = self._on_s
-        x = env.t + self._phase
-        a = x % period
-        b = (x + dt) % period
-        # Whole cycles crossed contribute `on` each; the partial ends are clipped at `on`.
-        on_time = (dt - b + a) / period * on + (b if b < on else on) - (a if a < on else on)
-        return self.compressor_kw * on_time / dt
+        phase = self._phase
+        compressor_kw = self.compressor_kw
+        for env, dt in steps:
+            hour = env.hour
+            # A new day is a wrap past midnight; an hour back at a DST change is not.
+            if hour < last_hour - 12.0:
+                rng = self._rng
+                period = self._period = self.period_s * rng.uniform(0.85, 1.15)
+                on = self._on_s = period * min(0.9, max(0.1, self.duty * rng.uniform(0.9, 1.1)))
+            last_hour = hour
+            x = env.t + phase
+            a = x % period
+            b = (x + dt) % period
+            # Whole cycles crossed contribute `on` each; the partial ends are clipped at `on`.
+            on_time = (dt - b + a) / period * on + (b if b < on else on) - (a if a < on else on)
+            power = compressor_kw * on_time / dt
+            energy_kws += power * dt
+        self._last_hour = last_hour
+        return energy_kws, power
 
     def floor_kw(self) -> float:
         return self.power_kw

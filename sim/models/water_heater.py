@@ -6,7 +6,7 @@ import bisect
 import math
 import random
 
-from sim.models.base import Circuit, ComfortLimits, StepEnv
+from sim.models.base import Circuit, ComfortLimits, StepEnv, StepPlan
 
 KJ_PER_LITRE_C = 4.186  # heat capacity of water
 _INF = math.inf
@@ -100,67 +100,90 @@ class WaterHeater(Circuit):
         self._mean_kw = reheat_kwh / 24.0 + self.ua_kw_per_c * (self.setpoint_c - self.ambient_c)
 
     def _step(self, env: StepEnv, dt: float) -> float:
-        if self._seasonal and env.mains_c != self.inlet_c:
-            self._set_inlet(env.mains_c)
-        hour = env.hour
-        # A new day is a wrap past midnight; an hour back at a DST change is not.
-        if hour < self._last_hour - 12.0:
-            self._plan_day(env.t - hour * 3600.0)
-        self._last_hour = hour
-        t_tank = self.tank_c
-        t = env.t
-        # Thermostat (what the heater would do uncurtailed) and the low-temperature lockout.
-        demand = self._demand
-        setpoint = self.setpoint_c
-        if demand:
-            if t_tank >= setpoint:
-                demand = False
-        elif t_tank <= setpoint - self.deadband_c:
-            demand = True
-        self._demand = demand
-        locked = self._locked
-        if locked:
-            if t_tank >= self._unlock_c:
-                locked = False
-        elif t_tank < self.min_c:
-            locked = True
-        self._locked = locked
-        power = (
-            self.element_kw
-            if self.enabled and (locked or (demand and self.shed_request_kw <= 0.0))
-            else 0.0
-        )
+        return self._walk(((env, dt),), -_INF)[1]
 
-        end = t + dt
-        litres = self._draw(t, end) if self._next_draw < end else 0.0
-        g_loss = self._g_loss
-        heat = power / self._c_kj
-        ambient = self.ambient_c
-        if litres == 0.0:
-            if dt != self._dt:
-                self._dt = dt
-                self._k = math.exp(-g_loss * dt)
-                self._frac = (1.0 - self._k) / g_loss
-            t_eq = ambient + heat / g_loss
-            k = self._k
-            frac = self._frac
-            g_draw = 0.0
-        else:
-            g_draw = litres / (dt * self.tank_liters)
-            g = g_loss + g_draw
-            t_eq = (g_loss * ambient + g_draw * self.inlet_c + heat) / g
-            k = math.exp(-g * dt)
-            frac = (1.0 - k) / g
-        self.tank_c = t_eq + (t_tank - t_eq) * k
-        # Exact integral of T over the step splits the outflow between loss and draw.
-        integral = t_eq * dt + (t_tank - t_eq) * frac
-        self.loss_energy_kwh += self.ua_kw_per_c * (integral - ambient * dt) / 3600.0
-        if g_draw:
-            self.drawn_liters += litres
-            self.draw_energy_kwh += (
-                litres / dt * KJ_PER_LITRE_C * (integral - self.inlet_c * dt) / 3600.0
-            )
-        return power
+    def run_steps(self, steps: StepPlan) -> tuple[float, float, bool]:
+        # A span in one loop: no call per step, the tank's constants read once (the same
+        # operations as Circuit.run_steps calling `_step` for each).
+        _, _, low, _ = self.comfort_limits()
+        energy_kws, power, comfort_s, violated = self._walk(steps, low)
+        self.power_kw = power
+        energy = energy_kws / 3600.0
+        self.energy_kwh += energy
+        return energy, comfort_s, violated
+
+    def _walk(self, steps: StepPlan, low: float) -> tuple[float, float, float, bool]:
+        """Take the steps; (energy kW-seconds, the last step's power, seconds with the tank
+        below `low`, below it at the end)."""
+        energy_kws = power = comfort_s = 0.0
+        violated = False
+        if not steps:
+            return energy_kws, power, comfort_s, violated
+        seasonal, last_hour = self._seasonal, self._last_hour
+        tank, demand, locked = self.tank_c, self._demand, self._locked
+        setpoint, deadband, min_c, unlock_c = (
+            self.setpoint_c, self.deadband_c, self.min_c, self._unlock_c)
+        # The element runs when enabled, locked out (it must), or on demand unless shed.
+        enabled, sheds = self.enabled, self.shed_request_kw > 0.0
+        element_kw, c_kj, g_loss, ambient = (
+            self.element_kw, self._c_kj, self._g_loss, self.ambient_c)
+        ua, tank_liters = self.ua_kw_per_c, self.tank_liters
+        loss_kwh, draw_kwh, drawn = self.loss_energy_kwh, self.draw_energy_kwh, self.drawn_liters
+        for env, dt in steps:
+            if seasonal and env.mains_c != self.inlet_c:
+                self._set_inlet(env.mains_c)
+            hour = env.hour
+            # A new day is a wrap past midnight; an hour back at a DST change is not.
+            if hour < last_hour - 12.0:
+                self._plan_day(env.t - hour * 3600.0)
+            last_hour = hour
+            t_tank = tank
+            t = env.t
+            # Thermostat (what the heater would do uncurtailed) and the low-temperature lockout.
+            if demand:
+                if t_tank >= setpoint:
+                    demand = False
+            elif t_tank <= setpoint - deadband:
+                demand = True
+            if locked:
+                if t_tank >= unlock_c:
+                    locked = False
+            elif t_tank < min_c:
+                locked = True
+            power = element_kw if enabled and (locked or (demand and not sheds)) else 0.0
+
+            end = t + dt
+            litres = self._draw(t, end) if self._next_draw < end else 0.0
+            heat = power / c_kj
+            if litres == 0.0:
+                if dt != self._dt:
+                    self._dt = dt
+                    self._k = math.exp(-g_loss * dt)
+                    self._frac = (1.0 - self._k) / g_loss
+                t_eq = ambient + heat / g_loss
+                k = self._k
+                frac = self._frac
+                g_draw = 0.0
+            else:
+                g_draw = litres / (dt * tank_liters)
+                g = g_loss + g_draw
+                t_eq = (g_loss * ambient + g_draw * self.inlet_c + heat) / g
+                k = math.exp(-g * dt)
+                frac = (1.0 - k) / g
+            tank = t_eq + (t_tank - t_eq) * k
+            # Exact integral of T over the step splits the outflow between loss and draw.
+            integral = t_eq * dt + (t_tank - t_eq) * frac
+            loss_kwh += ua * (integral - ambient * dt) / 3600.0
+            if g_draw:
+                drawn += litres
+                draw_kwh += litres / dt * KJ_PER_LITRE_C * (integral - self.inlet_c * dt) / 3600.0
+            energy_kws += power * dt
+            violated = not low <= tank
+            if violated:
+                comfort_s += dt
+        self._last_hour, self.tank_c, self._demand, self._locked = last_hour, tank, demand, locked
+        self.loss_energy_kwh, self.draw_energy_kwh, self.drawn_liters = loss_kwh, draw_kwh, drawn
+        return energy_kws, power, comfort_s, violated
 
     def _draw(self, t: float, end: float) -> float:
         """Litres drawn during [t, end); draws never overlap (sequenced when planned)."""

@@ -7,7 +7,7 @@ from sim.models.envelope import Envelope
 from sim.models.house import ENVELOPE_ABSORPTANCE
 from sim.models.hvac import OCCUPANCY
 from sim.world import Weather, World
-from tests.sim.models.envs import constant, runs
+from tests.sim.models.envs import assert_walks_as_steps, constant, hot_day, runs
 
 
 def make(**kw) -> Hvac:
@@ -258,3 +258,18 @@ def test_expected_draw_is_the_thermostats_steady_state_at_its_plain_setpoint():
     assert h.expected_kw() == h.natural_kw() > 0.0
     h.curtail(h.natural_kw())  # the forecast ignores the offset: it is the free house's
     assert h.expected_kw() == h.natural_kw()
+
+
+
+@pytest.mark.parametrize("mode", ["cool", "heat", "auto"])
+def test_run_steps_walks_a_span_as_step_by_step_would(mode):
+    """A span walked in one loop gives, bit for bit, the energy, the comfort seconds and the
+    state that stepping one step at a time gives: over two days with a pre-cool window, a
+    shed, a switch-off and a house that starts settled."""
+
+    def make_unit():
+        return Hvac("h1", "HVAC", 30, mode=mode, cooling_setpoint_c=24.0,
+                    heating_setpoint_c=20.0, precool_c=1.0, initial_offset_c=0.5)
+
+    env_at = hot_day if mode != "heat" else (lambda t: constant(t, outdoor_c=2.0))
+    assert_walks_as_steps(make_unit(), make_unit(), env_at, 1.0)

@@ -3,7 +3,7 @@ import random
 import pytest
 
 from sim.models import Dryer, ElectricRange, Lighting, Outlets, Refrigerator
-from tests.sim.models.envs import constant
+from tests.sim.models.envs import assert_walks_as_steps, constant
 
 H = 3600.0
 
@@ -118,3 +118,12 @@ def test_load_scale_scales_energy():
     series(a, 24 * H)
     series(b, 24 * H)
     assert b.energy_kwh == pytest.approx(0.5 * a.energy_kwh)
+
+
+
+@pytest.mark.parametrize("kind", [Lighting, Outlets, Dryer, ElectricRange, Refrigerator])
+def test_run_steps_walks_a_span_as_step_by_step_would(kind):
+    """Shaped and cycling loads walk a span in one loop, appliances skip idle spans: bit for
+    bit what stepping one step at a time gives, over two days with sheds and a switch-off."""
+    assert_walks_as_steps(kind("c1", "load", 30, rng=random.Random(7)),
+                          kind("c1", "load", 30, rng=random.Random(7)), constant, 0.5)

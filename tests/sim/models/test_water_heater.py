@@ -7,7 +7,7 @@ import pytest
 from sim.models import WaterHeater
 from sim.models.water_heater import KJ_PER_LITRE_C
 from sim.world import Weather, World
-from tests.sim.models.envs import constant
+from tests.sim.models.envs import assert_walks_as_steps, constant
 
 
 def make(seed: int = 3, **kw) -> WaterHeater:
@@ -143,3 +143,15 @@ def test_inlet_follows_the_seasons_mains_temperature():
             rise + heater.draw_energy_kwh + heater.loss_energy_kwh, rel=1e-9)
     # Same draws, colder water: (55 - 6.75) / (55 - 22.5) of the reheat energy, plus losses.
     assert used["winter"] > 1.3 * used["summer"]
+
+
+
+def test_run_steps_walks_a_span_as_step_by_step_would():
+    """A span walked in one loop gives, bit for bit, the energy, the cold-water seconds and
+    the state (draws and losses included) that stepping one step at a time gives: two days
+    with sheds, a switch-off and the seasonal mains."""
+    walked, stepped = make(initial_c=46.0), make(initial_c=46.0)
+    assert_walks_as_steps(walked, stepped, constant, 4.5)
+    assert (walked.loss_energy_kwh, walked.draw_energy_kwh, walked.drawn_liters) == (
+        stepped.loss_energy_kwh, stepped.draw_energy_kwh, stepped.drawn_liters)
+    assert walked.drawn_liters > 0.0
