@@ -26,7 +26,7 @@ __all__ = [
 PROBE_OPS = ("ping", "event", "restore")  # the probe VTN's commands to sampled VENs
 HISTOGRAMS = ("connect", "tcp", "tls", "connack", "puback", "telemetry_latency", "command_rtt",
               *(f"command_rtt_{op}" for op in PROBE_OPS), "fanout", "fanout_restore",
-              "telemetry_latency_steady", "command_rtt_steady")
+              "telemetry_latency_steady", "command_rtt_steady", "loop_round")
 # The ones each timeline row keeps for its own 10 s (timeline_hist.jsonl), so shards merge.
 INTERVAL_HISTOGRAMS = ("connect", "puback", "telemetry_latency", "command_rtt", "fanout",
                        "fanout_restore")

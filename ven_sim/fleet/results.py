@@ -86,6 +86,7 @@ LATENCIES = {  # fleet.json field: (histogram, quantiles)
     "puback_ms": ("puback", ("p50", "p99", "max")),
     "telemetry_latency_ms": ("telemetry_latency", ("p50", "p99", "max")),
     "command_rtt_ms": ("command_rtt", ("p50", "p95", "p99", "max")),
+    "loop_round_ms": ("loop_round", ("p50", "p99", "max")),
 }
 FANOUT_QUANTILES = ("p50", "p99", "max")
 COMMANDS = {  # fleet.json count: (probe command kinds, tally field)

@@ -72,6 +72,9 @@ class NetworkLoop:
         self._running = False
         self._stopping = False
         self._stop_deadline = 0.0
+        # Called with each round's busy seconds (select() returning to the end of the round),
+        # on the loop thread: how long a socket may wait to be served (fleet.json loop_round).
+        self.round_observer: Callable[[float], None] | None = None
 
     # -- any thread ---------------------------------------------------------------------------
 
@@ -209,6 +212,7 @@ class NetworkLoop:
         try:
             while self._running:
                 events = self._selector.select(self._timeout(next_misc))
+                began = time.monotonic()
                 for key, mask in events:
                     if key.data is None:
                         self._drain_wake()
@@ -224,6 +228,8 @@ class NetworkLoop:
                     next_misc = now + MISC_INTERVAL_S / MISC_SLICES
                     self._misc()
                 self._write_queued()
+                if self.round_observer is not None:
+                    self.round_observer(time.monotonic() - began)
                 if self._stopping and (not self._open_sockets() or now >= self._stop_deadline):
                     self._running = False
         except Exception:  # noqa: BLE001 - log why the loop died instead of dying silently
