@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 MISC_INTERVAL_S = 1.0  # keepalive bookkeeping; far below the 30 s minimum keepalive
 MISC_SLICES = 20  # each MISC_INTERVAL_S/MISC_SLICES, loop_misc for 1/MISC_SLICES of the clients
 STOP_GRACE_S = 2.0  # how long stop() lets DISCONNECT packets drain before closing sockets
+# Work one round does at most, so a burst (a fan-out, a ramp) cannot make a round seconds
+# long: handshakes (at most MAX_HANDSHAKES under way) and timers are served every round.
+MAX_READS_PER_ROUND = 256  # ready clients served; the rest wait in order for the next rounds
+MAX_CALLS_PER_ROUND = 256  # call_soon callbacks (flushes, subscribes) run
 
 
 class TimerHandle:
@@ -61,6 +65,7 @@ class NetworkLoop:
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._wake_pending = False
         self._ready: deque[Callable[[], None]] = deque()
+        self._backlog: deque[tuple[mqtt.Client, Any, int]] = deque()  # ready, not served yet
         self._timers: list[tuple[float, int, TimerHandle]] = []
         self._timer_lock = threading.Lock()
         self._seq = itertools.count()
@@ -213,13 +218,17 @@ class NetworkLoop:
             while self._running:
                 events = self._selector.select(self._timeout(next_misc))
                 began = time.monotonic()
+                # A client still in the backlog is still ready (select() is level-triggered):
+                # new ones are taken in once the backlog has been served, so none waits twice.
+                take_clients = not self._backlog
                 for key, mask in events:
                     if key.data is None:
                         self._drain_wake()
-                    elif isinstance(key.data, _Watch):
+                    elif isinstance(key.data, _Watch):  # handshakes: never behind a backlog
                         self._call(lambda w=key.data, m=mask: w.callback(m))
-                    else:
-                        self._service(key.data, key.fileobj, mask)
+                    elif take_clients:
+                        self._backlog.append((key.data, key.fileobj, mask))
+                self._serve_backlog()
                 self._wake_pending = False  # before draining, so a concurrent call_soon re-wakes
                 self._run_ready()
                 self._run_timers()
@@ -239,7 +248,7 @@ class NetworkLoop:
             self._close_all()
 
     def _timeout(self, next_misc: float) -> float:
-        if self._ready or self._writes:
+        if self._ready or self._writes or self._backlog:
             return 0.0
         deadline = next_misc
         with self._timer_lock:
@@ -251,6 +260,13 @@ class NetworkLoop:
         with contextlib.suppress(OSError):  # BlockingIOError once drained
             while self._wake_r.recv(4096):
                 pass
+
+    def _serve_backlog(self) -> None:
+        backlog = self._backlog
+        for _ in range(min(len(backlog), MAX_READS_PER_ROUND)):
+            client, sock, mask = backlog.popleft()
+            if client.socket() is sock:  # not closed or replaced since select() saw it
+                self._service(client, sock, mask)
 
     def _service(self, client: mqtt.Client, sock: Any, mask: int) -> None:
         try:
@@ -265,8 +281,9 @@ class NetworkLoop:
             log.exception("%s: error servicing client %s", self.name, _client_id(client))
 
     def _run_ready(self) -> None:
-        # Only what was queued before this round: callbacks that queue more wait a round.
-        for _ in range(len(self._ready)):
+        # Only what was queued before this round (callbacks that queue more wait a round),
+        # and at most MAX_CALLS_PER_ROUND of it.
+        for _ in range(min(len(self._ready), MAX_CALLS_PER_ROUND)):
             fn = self._ready.popleft()
             self._call(fn)
 
@@ -319,6 +336,7 @@ class NetworkLoop:
                 with contextlib.suppress(OSError):
                     key.fileobj.close()  # type: ignore[union-attr]
         self._clients.clear()
+        self._backlog.clear()
         self._misc_due.clear()
         self._writes.clear()
         self._selector.close()

@@ -1,0 +1,90 @@
+"""The network loop's work per round is bounded: a burst is spread over rounds, in order.
+
+On mosquitto with mTLS: a VTN's fan-out (one publish per subscriber at once, no in-flight
+window) to 300 clients on one loop, each reading its message; and call_soon callbacks queued
+all at once. Rounds are counted by the loop's own `round_observer`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import Counter
+
+import pytest
+
+from tests.ven_sim.helpers import TIMEOUT_S
+from tests.ven_sim.transports.test_paho import Peer, _transport
+from ven_sim.broker.mosquitto import Mosquitto
+from ven_sim.transports import netloop
+from ven_sim.transports.netloop import NetworkLoop
+from ven_sim.transports.paho_connection import FLUSH_BATCH
+
+SINKS = 300
+READS_PER_ROUND = 100  # the cap for the test: a third of the sinks ready at once
+
+
+class Rounds:
+    """Counts the loop's rounds (on the loop thread) and what each one did."""
+
+    def __init__(self, loop: NetworkLoop) -> None:
+        self.count = 0
+        self.work: Counter[int] = Counter()  # round -> items handled in it
+        loop.round_observer = self._ended
+
+    def _ended(self, _seconds: float) -> None:
+        self.count += 1
+
+    def note(self) -> None:
+        self.work[self.count] += 1
+
+
+def test_callbacks_queued_at_once_run_in_order_at_most_a_cap_per_round() -> None:
+    loop = NetworkLoop().start()
+    rounds = Rounds(loop)
+    ran: list[int] = []
+    done = threading.Event()
+    total = 3 * netloop.MAX_CALLS_PER_ROUND + 5
+
+    def step(i: int) -> None:
+        rounds.note()
+        ran.append(i)
+        if i == total - 1:
+            done.set()
+
+    try:
+        loop.call_soon(lambda: [loop.call_soon(lambda i=i: step(i)) for i in range(total)])
+        assert done.wait(TIMEOUT_S)
+    finally:
+        loop.stop()
+    assert ran == list(range(total))
+    assert max(rounds.work.values()) == netloop.MAX_CALLS_PER_ROUND
+    assert len(rounds.work) == 4  # three full rounds, then the last five
+
+
+def test_a_fanout_to_more_clients_than_a_round_serves_reaches_every_one(
+    mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(netloop, "MAX_READS_PER_ROUND", READS_PER_ROUND)
+    transport = _transport(mosquitto, max_inflight=None)  # a VTN: no window, batches instead
+    rounds = Rounds(transport.loop)
+    got: queue.Queue[str] = queue.Queue()
+    try:
+        sinks = [Peer(transport, f"rounds-sink-{i}") for i in range(SINKS)]
+        assert all(sink.state() == (True, None) for sink in sinks)
+        for i, sink in enumerate(sinks):
+            sink.listen(f"rounds/{i}", f"rounds/{i}")
+            sink.conn._handler = lambda topic, _p: (rounds.note(), got.put(topic))
+        vtn = Peer(transport, "rounds-vtn")
+        assert vtn.state() == (True, None)
+        before = rounds.count
+        for i in range(SINKS):  # one command each, as fast as the caller can
+            vtn.conn.publish(f"rounds/{i}", b"event")
+        topics = sorted(got.get(timeout=TIMEOUT_S) for _ in range(SINKS))
+        assert topics == sorted(f"rounds/{i}" for i in range(SINKS))
+        assert max(rounds.work.values()) == READS_PER_ROUND  # the cap held, and was needed
+        # Out in batches of FLUSH_BATCH, a round apart; every sink read in later rounds.
+        assert rounds.count - before >= -(-SINKS // FLUSH_BATCH)
+        assert vtn.conn.stats.published == SINKS
+    finally:
+        transport.close()
