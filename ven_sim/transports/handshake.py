@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ven_sim.transports.netloop import NetworkLoop, TimerHandle
+from ven_sim.transports.tls_reads import wrap_client
 
 __all__ = ["CONNECT_TIMEOUT_S", "MAX_HANDSHAKES", "Handshake", "resolve"]
 
@@ -131,9 +132,7 @@ class Handshake:
             return
         self.loop.unwatch(self.sock)
         try:
-            self.sock = self.context.wrap_socket(
-                self.sock, server_hostname=self.host, do_handshake_on_connect=False
-            )
+            self.sock = wrap_client(self.context, self.sock, self.host)
         except (OSError, ValueError) as exc:
             self._finish(exc)
             return

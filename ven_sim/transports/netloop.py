@@ -73,6 +73,7 @@ class NetworkLoop:
         self._misc_due: list[mqtt.Client] = []  # this round's clients still to get loop_misc
         self._writes: dict[mqtt.Client, Any] = {}  # client -> socket, packets queued this round
         self._write_watched: set[Any] = set()  # sockets whose buffer filled: select() watches
+        self._watched: set[Any] = set()  # sockets registered by watch() (handshakes)
         self._thread: threading.Thread | None = None
         self._running = False
         self._stopping = False
@@ -159,10 +160,13 @@ class NetworkLoop:
 
     def watch(self, sock: Any, events: int, callback: Callable[[int], None]) -> None:
         """Call `callback(mask)` when `sock` is ready (a handshake before paho owns it)."""
-        try:
+        # Not modify() and register() on its KeyError: the error's message is the socket's
+        # repr, two system calls, and every handshake's new TLS socket took that path.
+        if sock in self._watched:
             self._selector.modify(sock, events, _Watch(callback))
-        except KeyError:
+        else:
             self._selector.register(sock, events, _Watch(callback))
+            self._watched.add(sock)
 
     def unwatch(self, sock: Any) -> None:
         self._unregister(sock)
@@ -208,6 +212,7 @@ class NetworkLoop:
                 self._selector.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
 
     def _unregister(self, sock: Any) -> None:
+        self._watched.discard(sock)
         self._write_watched.discard(sock)
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(sock)
@@ -337,6 +342,7 @@ class NetworkLoop:
                     key.fileobj.close()  # type: ignore[union-attr]
         self._clients.clear()
         self._backlog.clear()
+        self._watched.clear()
         self._misc_due.clear()
         self._writes.clear()
         self._selector.close()
