@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ven_sim.fleet.metrics import PROBE_OPS
+from ven_sim.fleet.metrics import FANOUT_STAGES, PROBE_OPS
 from ven_sim.fleet.probe import AckTally
 from ven_sim.fleet.process_stats import cpu_seconds, rss_mb
 from ven_sim.fleet.timeline import TIMELINE_FIELDS, timeline_row, write_timeline
@@ -107,7 +107,8 @@ def fanout_fields(tally: Callable[[str], dict[str, int]],
         return {"vens": counts["sent"], "acked": counts["acked"], "errors": counts["errors"],
                 "ms": summary(kind, *FANOUT_QUANTILES)}
 
-    return {**phase("fanout"), "restore": phase("fanout_restore")}
+    stages = {stage: summary(f"fanout_{stage}", *FANOUT_QUANTILES) for stage in FANOUT_STAGES}
+    return {**phase("fanout"), "stages_ms": stages, "restore": phase("fanout_restore")}
 
 
 def latency_fields(summary: Callable[..., dict[str, float | None]]) -> dict[str, Any]:
