@@ -132,6 +132,7 @@ def _figures(results: dict[str, Any], vens: int) -> dict[str, Any]:
         "steady": results["steady"],
         "fanout_ms": results["fanout"]["ms"],
         "fanout_acked": results["fanout"]["acked"],
+        "fanout_stages_ms": results["fanout"].get("stages_ms"),
         "fanout_restore_ms": results["fanout"]["restore"]["ms"],
         "fanout_restore_acked": results["fanout"]["restore"]["acked"],
         "command_rtt_ms_by_op": results["command_rtt_ms_by_op"],

@@ -46,6 +46,8 @@ def test_every_ven_of_every_worker_connected_and_acked_the_fanout(
         fanout.merge(Histogram.from_dict(shard["histograms"]["fanout"]))
     assert fanout.count == VENS
     assert figures["fanout_ms"] == fanout.summary("p50", "p99", "max")  # exact, not averaged
+    stages = figures["fanout_stages_ms"]
+    assert 0 < stages["received"]["p50"] <= stages["ack_sent"]["p50"] <= figures["fanout_ms"]["p50"]
 
 
 def test_cpu_and_memory_are_the_workers_sums(bench_run: tuple[dict, Path]) -> None:
