@@ -5,7 +5,8 @@ byte at a time, then the body), and each is an `SSL_read` that gives up the GIL.
 kernel thread busy, every hand-over costs the network loop up to a switch interval before it
 runs again: in a 1,000-VEN ramp the loop made 24,675 TLS reads for 7,641 packets. Here one
 `SSL_read` takes what is there (a record, usually a whole packet) and the rest of paho's reads
-of that packet come from the buffer.
+of that packet come from the buffer; and `pending` (the loop asks after every read) asks
+OpenSSL, another GIL hand-over, only when that record may hold more.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ class BufferedTlsSocket(ssl.SSLSocket):
 
     _buffer = memoryview(b"")  # what the last SSL_read returned; _at: how much paho has had
     _at = 0
+    _more = True  # the last SSL_read filled READ_CHUNK, so its record may hold more
 
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         buffer, at = self._buffer, self._at
         if at >= len(buffer):
             data = super().recv(READ_CHUNK, flags)  # SSLWantReadError when nothing is there
+            self._more = len(data) == READ_CHUNK
             if len(data) <= buflen:
                 return data
             buffer, at = memoryview(data), 0
@@ -38,8 +41,12 @@ class BufferedTlsSocket(ssl.SSLSocket):
         return bytes(buffer[at:end])
 
     def pending(self) -> int:
+        # SSL_pending gives up the GIL too; an SSL_read short of READ_CHUNK ended its record,
+        # and OpenSSL (no read-ahead) decrypts no further than that record.
         buffered = len(self._buffer) - self._at
-        return buffered if buffered else super().pending()
+        if buffered:
+            return buffered
+        return super().pending() if self._more else 0
 
 
 def wrap_client(context: ssl.SSLContext, sock: socket.socket, host: str) -> BufferedTlsSocket:

@@ -16,8 +16,9 @@ MESSAGES = 200
 def test_each_packet_costs_about_one_tls_read_and_arrives_whole(
     mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    calls = {"paho": 0, "tls": 0}
-    buffered_recv, tls_recv = BufferedTlsSocket.recv, ssl.SSLSocket.recv
+    calls = {"paho": 0, "tls": 0, "tls_pending": 0}
+    buffered_recv, tls_recv, tls_pending = (
+        BufferedTlsSocket.recv, ssl.SSLSocket.recv, ssl.SSLSocket.pending)
 
     def paho_reads(self: BufferedTlsSocket, buflen: int = 1024, flags: int = 0) -> bytes:
         calls["paho"] += 1
@@ -26,6 +27,10 @@ def test_each_packet_costs_about_one_tls_read_and_arrives_whole(
     def tls_reads(self: ssl.SSLSocket, buflen: int = 1024, flags: int = 0) -> bytes:
         calls["tls"] += 1
         return tls_recv(self, buflen, flags)
+
+    def tls_pendings(self: ssl.SSLSocket) -> int:
+        calls["tls_pending"] += 1
+        return tls_pending(self)
 
     transport = _transport(mosquitto)
     try:
@@ -37,7 +42,9 @@ def test_each_packet_costs_about_one_tls_read_and_arrives_whole(
         assert source.state() == (True, None)
         monkeypatch.setattr(BufferedTlsSocket, "recv", paho_reads)
         monkeypatch.setattr(ssl.SSLSocket, "recv", tls_reads)
+        monkeypatch.setattr(ssl.SSLSocket, "pending", tls_pendings)
         payloads = [(b"%04d:" % i) + bytes(range(256)) * (1 + i % 40) for i in range(MESSAGES)]
+        payloads[-1] += bytes(range(256)) * 160  # 50 KB: records of 16 KB, read in turn
         for payload in payloads:
             source.conn.publish("tls-reads/n", payload)
         assert [sink.receive() for _ in range(MESSAGES)] == [
@@ -46,6 +53,8 @@ def test_each_packet_costs_about_one_tls_read_and_arrives_whole(
         # packet, TLS is asked about once a packet (plus one "nothing more" per wake-up).
         assert calls["paho"] >= 3 * 2 * MESSAGES
         assert calls["tls"] <= 2 * 2 * MESSAGES
+        # OpenSSL is asked what it holds only after a full READ_CHUNK: the 50 KB message.
+        assert calls["tls_pending"] <= 8
         assert transport_socket.pending() == 0  # nothing left behind in the buffer
     finally:
         transport.close()
