@@ -33,7 +33,7 @@ HISTOGRAMS = ("connect", "tcp", "tls", "connack", "puback", "telemetry_latency",
               *(f"fanout_{stage}" for stage in FANOUT_STAGES))
 # The ones each timeline row keeps for its own 10 s (timeline_hist.jsonl), so shards merge.
 INTERVAL_HISTOGRAMS = ("connect", "puback", "telemetry_latency", "command_rtt", "fanout",
-                       "fanout_restore")
+                       "fanout_restore", "loop_round")
 
 
 def disconnect_kind(reason: str | None) -> str:

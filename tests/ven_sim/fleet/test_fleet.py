@@ -137,6 +137,12 @@ def test_the_timeline_keeps_each_intervals_samples(fleet_run: tuple[dict, Path])
             assert float(row["fanout_p99_ms"]) == fanout.summary("p99")["p99"]
         else:
             assert row["fanout_p99_ms"] == ""
+    # The network loop's rounds, interval by interval (rounds go on while the VENs stop).
+    rounds = [Histogram.from_dict(row["histograms"]["loop_round"]) for row in rows]
+    assert all(float(row["loop_round_p99_ms"]) == hist.summary("p99")["p99"]
+               for row, hist in zip(rows, rounds, strict=True))
+    assert 0 < sum(h.count for h in rounds) <= Histogram.from_dict(
+        results["histograms"]["loop_round"]).count
 
 
 def test_the_ramp_is_respected(fleet_run: tuple[dict, Path]) -> None:
