@@ -65,6 +65,7 @@ class NetworkLoop:
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._wake_pending = False
         self._ready: deque[Callable[[], None]] = deque()
+        self._next_round: list[Callable[[], None]] = []  # call_next_round: not behind _ready
         self._backlog: deque[tuple[mqtt.Client, Any, int]] = deque()  # ready, not served yet
         self._timers: list[tuple[float, int, TimerHandle]] = []
         self._timer_lock = threading.Lock()
@@ -122,6 +123,12 @@ class NetworkLoop:
         self._ready.append(fn)
         if not self.in_loop_thread():  # the loop itself checks _ready before it selects
             self._wake()
+
+    def call_next_round(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` at the start of the next round, ahead of the `call_soon` queue and
+        outside its cap: the next batch of a burst the caller already bounds (a VTN's
+        fan-out). Loop thread only."""
+        self._next_round.append(fn)
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> TimerHandle:
         """Run `fn()` on the loop thread after `delay` seconds. Safe from any thread."""
@@ -235,6 +242,7 @@ class NetworkLoop:
                         self._backlog.append((key.data, key.fileobj, mask))
                 self._serve_backlog()
                 self._wake_pending = False  # before draining, so a concurrent call_soon re-wakes
+                self._run_next_round()
                 self._run_ready()
                 self._run_timers()
                 now = time.monotonic()
@@ -253,7 +261,7 @@ class NetworkLoop:
             self._close_all()
 
     def _timeout(self, next_misc: float) -> float:
-        if self._ready or self._writes or self._backlog:
+        if self._ready or self._writes or self._backlog or self._next_round:
             return 0.0
         deadline = next_misc
         with self._timer_lock:
@@ -284,6 +292,11 @@ class NetworkLoop:
                 client.loop_write()
         except Exception:  # noqa: BLE001 - one client's failure must not stop the others
             log.exception("%s: error servicing client %s", self.name, _client_id(client))
+
+    def _run_next_round(self) -> None:
+        due, self._next_round = self._next_round, []
+        for fn in due:
+            self._call(fn)
 
     def _run_ready(self) -> None:
         # Only what was queued before this round (callbacks that queue more wait a round),
@@ -342,6 +355,7 @@ class NetworkLoop:
                     key.fileobj.close()  # type: ignore[union-attr]
         self._clients.clear()
         self._backlog.clear()
+        self._next_round.clear()
         self._watched.clear()
         self._misc_due.clear()
         self._writes.clear()

@@ -318,8 +318,8 @@ class PahoConnection(BaseConnection):
                     retry_in = max(0.01, (1.0 - self._tokens) / rate)
         if retry_in is not None:
             self._loop.call_later(retry_in, self._flush)
-        elif again:
-            self._loop.call_soon(self._flush)
+        elif again:  # the next batch next round, whatever else is queued by then
+            self._loop.call_next_round(self._flush)
         for topic, payload, qos in batch:
             info = self._client.publish(topic, payload, qos)
             # NO_CONN: paho keeps a QoS 1 message and re-sends it after the reconnect.
