@@ -37,6 +37,7 @@ STOP_GRACE_S = 2.0  # how long stop() lets DISCONNECT packets drain before closi
 # long: handshakes (at most MAX_HANDSHAKES under way) and timers are served every round.
 MAX_READS_PER_ROUND = 256  # ready clients served; the rest wait in order for the next rounds
 MAX_CALLS_PER_ROUND = 256  # call_soon callbacks (flushes, subscribes) run
+MAX_PACKETS_PER_READ = 64  # packets one ready client may read per round
 
 
 class TimerHandle:
@@ -284,10 +285,15 @@ class NetworkLoop:
     def _service(self, client: mqtt.Client, sock: Any, mask: int) -> None:
         try:
             if mask & selectors.EVENT_READ:
-                client.loop_read()
-                # TLS may hold decrypted records that select() cannot see: read them now.
-                while client.socket() is sock and _pending(sock):
+                client.loop_read()  # paho reads one packet (more only with QoS 1 in flight)
+                # Then what TLS holds (select() cannot see it) and, on a socket that tells,
+                # what the kernel holds, up to a bound: a busy connection (a VTN reading acks)
+                # would fall behind at one packet per round once rounds are capped.
+                packets = 1
+                while (client.socket() is sock and packets < MAX_PACKETS_PER_READ
+                       and (_pending(sock) or not getattr(sock, "drained", True))):
                     client.loop_read()
+                    packets += 1
             if mask & selectors.EVENT_WRITE and client.socket() is sock:
                 client.loop_write()
         except Exception:  # noqa: BLE001 - one client's failure must not stop the others

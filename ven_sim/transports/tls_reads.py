@@ -26,11 +26,17 @@ class BufferedTlsSocket(ssl.SSLSocket):
     _buffer = memoryview(b"")  # what the last SSL_read returned; _at: how much paho has had
     _at = 0
     _more = True  # the last SSL_read filled READ_CHUNK, so its record may hold more
+    drained = True  # the last SSL_read found nothing: the kernel held no more (for the loop)
 
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         buffer, at = self._buffer, self._at
         if at >= len(buffer):
-            data = super().recv(READ_CHUNK, flags)  # SSLWantReadError when nothing is there
+            try:
+                data = super().recv(READ_CHUNK, flags)
+            except ssl.SSLWantReadError:  # nothing there: paho treats it as would-block
+                self.drained = True
+                raise
+            self.drained = False
             self._more = len(data) == READ_CHUNK
             if len(data) <= buflen:
                 return data
