@@ -6,7 +6,8 @@ kernel thread busy, every hand-over costs the network loop up to a switch interv
 runs again: in a 1,000-VEN ramp the loop made 24,675 TLS reads for 7,641 packets. Here one
 `SSL_read` takes what is there (a record, usually a whole packet) and the rest of paho's reads
 of that packet come from the buffer; and `pending` (the loop asks after every read) asks
-OpenSSL, another GIL hand-over, only when that record may hold more.
+OpenSSL, another GIL hand-over, only when that record may hold more. `drained` tells the loop
+whether the last `SSL_read` found the socket empty, so it can read a busy connection dry.
 """
 
 from __future__ import annotations

@@ -8,10 +8,13 @@ halved by timeouts against a listener that never answers TLS, widened by complet
 
 from __future__ import annotations
 
+import array
+import fcntl
 import queue
 import select
 import socket
 import ssl
+import termios
 import threading
 import time
 from collections import Counter
@@ -147,3 +150,42 @@ def test_timeouts_narrow_the_handshake_window_and_completions_widen_it(
     finally:
         loop.stop()
         silent.close()
+
+
+def test_a_busy_connection_reads_its_backlog_in_one_round(mosquitto: Mosquitto) -> None:
+    burst = 50  # under MAX_PACKETS_PER_READ
+    transport = _transport(mosquitto)  # the sink's loop
+    source_transport = _transport(mosquitto)
+    rounds = Rounds(transport.loop)
+    got: queue.Queue[bytes] = queue.Queue()
+    try:
+        sink = Peer(transport, "drain-sink")
+        assert sink.state() == (True, None)
+        sink.listen("drain/#", "drain/echo")
+        sink.conn._handler = lambda _t, payload: (rounds.note(), got.put(payload))
+        source = Peer(source_transport, "drain-source")
+        assert source.state() == (True, None)
+        fd = sink.conn._client.socket().fileno()
+        payload = b"x" * 200
+        held = threading.Event()
+
+        def hold_until_all_arrived() -> None:
+            # Every packet (at least its payload's bytes) in the kernel buffer before it reads.
+            held.set()
+            deadline = time.monotonic() + TIMEOUT_S
+            waiting = array.array("i", [0])
+            while time.monotonic() < deadline:
+                fcntl.ioctl(fd, termios.FIONREAD, waiting)
+                if waiting[0] >= burst * len(payload):
+                    return
+                time.sleep(0.01)
+
+        transport.loop.call_soon(hold_until_all_arrived)
+        assert held.wait(TIMEOUT_S)
+        for _ in range(burst):  # QoS 0: the broker's in-flight window does not hold them back
+            source.conn.publish("drain/n", payload, qos=0)
+        assert [got.get(timeout=TIMEOUT_S) for _ in range(burst)] == [payload] * burst
+        assert list(rounds.work.values()) == [burst]  # one round, not one packet a round
+    finally:
+        transport.close()
+        source_transport.close()
