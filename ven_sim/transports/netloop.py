@@ -5,7 +5,9 @@ hundred clients per process. Here every client registers its socket with a singl
 through paho 2's external-loop hooks (`on_socket_open/close`, `on_socket_(un)register_write`),
 and the loop thread calls `loop_read`, `loop_write` and, about once a second, `loop_misc`
 (keepalive pings) for each of them. Packets queued during a round are written at its end;
-only a socket whose send buffer is full is watched for writability.
+only a socket whose send buffer is full is watched for writability. A round's work is bounded
+(ready clients, queued calls, packets per client), so a burst takes several short rounds and
+handshakes and timers are served in each.
 
 paho clients are not thread-safe, so every call on them happens on the loop thread: other
 threads hand work over with `call_soon(fn)` (a queue plus a socketpair that wakes the selector),
