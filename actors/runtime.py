@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import logging
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -41,6 +43,10 @@ from actors.supervision import Supervisor
 logger = logging.getLogger(__name__)
 
 index_registry()  # O(1) unregister: stopping a fleet is linear, in any order
+
+# Actor URNs: this process's random UUID with a serial number for its last 48 bits.
+_URN_PREFIX = str(uuid.uuid4())[:24]
+_urn_serials = itertools.count()
 
 # Marks the thread currently driving a dispatcher, whichever dispatcher it is.
 _driving = threading.local()
@@ -277,7 +283,11 @@ class DispatchedActor(pykka.Actor):
         self._scheduled = False
         self._started = False
         self._isolated = False  # set by the supervisor: handle nothing but the stop
-        super().__init__(*args, **kwargs)
+        # pykka.Actor.__init__'s fields, without its uuid4() (an os.urandom call that gives up
+        # the GIL: about 0.1 ms an actor while the network thread is busy, ten actors a VEN),
+        # its threading.Event and its ActorRef, each replaced right after.
+        self.actor_urn = f"urn:uuid:{_URN_PREFIX}{next(_urn_serials):012x}"
+        self.actor_inbox = self._create_actor_inbox()
         self.actor_stopped = LazyEvent()  # type: ignore[assignment]  # an Event only once waited on
         self._inbox = self.actor_inbox._messages  # type: ignore[attr-defined]
         self._actor_ref = DispatchedRef(self)  # takes actor_stopped from the actor

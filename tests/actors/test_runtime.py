@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any
 
 import pykka
@@ -61,6 +62,21 @@ def test_proxy_and_registry_work_as_in_pykka(threaded: Dispatcher) -> None:
     ref.stop(timeout=5)
     assert not ref.is_alive()
     assert pykka.ActorRegistry.get_by_urn(ref.actor_urn) is None
+
+
+def test_actors_get_distinct_urns_without_a_uuid4_each(
+    threaded: Dispatcher, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_uuid4() -> uuid.UUID:
+        raise AssertionError("uuid4 per actor: an os.urandom call that gives up the GIL")
+
+    monkeypatch.setattr(uuid, "uuid4", no_uuid4)
+    refs = [Counter.start(threaded) for _ in range(1_000)]
+    urns = {ref.actor_urn for ref in refs}
+    assert len(urns) == 1_000
+    for urn in urns:  # still a UUID URN, as pykka's are
+        assert urn.startswith("urn:uuid:") and str(uuid.UUID(urn[9:])) == urn[9:]
+    assert all(pykka.ActorRegistry.get_by_urn(ref.actor_urn) is ref for ref in refs)
 
 
 def test_caller_driven_dispatcher_is_deterministic() -> None:

@@ -1,15 +1,19 @@
-"""`ven-sim bench fleet`: `ven-sim fleet` against a mosquitto with mTLS on loopback.
+"""`ven-sim bench fleet`: `ven-sim fleet --workers K` against a mosquitto with mTLS on loopback.
 
 It starts mosquitto (its own local CA, a certificate per VEN, TCP_NODELAY as production
 brokers set it, a deep queue so the probe never loses a fan-out ack) and the shadow service
-as a separate process (its CPU is not the fleet's), runs N full VENs for `duration` seconds
-and prints the figures the issue asks for. Then, for comparison, it drives N plain paho
-clients with `loop_start()` each, the way Locust's MQTT user does, and counts how many
-connected within `STOCK_WAIT_S`.
+as a separate process (its CPU is not the fleet's), mints every VEN's certificate, runs N
+full VENs for `duration` seconds as `ven-sim fleet --workers K` in a child process (K: the
+machine's cores by default; one process is GIL-bound near one core, docs/benchmarks.md) and
+prints the figures the issue asks for from its merged fleet.json: CPU and RSS summed over the
+workers, percentiles from the workers' histograms added bucket by bucket. Then, for
+comparison, it drives N plain paho clients with `loop_start()` each, the way Locust's MQTT
+user does, and counts how many connected within `STOCK_WAIT_S`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,21 +25,27 @@ from typing import Any
 
 from ven_sim.bench.mqtt import _raise_fd_limit
 from ven_sim.broker.mosquitto import Mosquitto
-from ven_sim.fleet.identities import IdRange
-from ven_sim.fleet.plan import FleetConfig
-from ven_sim.fleet.session import WireOptions, run_fleet
+from ven_sim.fleet.wiring import mint_certificates
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
 
-__all__ = ["bench_fleet", "stock_loop_start"]
+__all__ = ["bench_fleet", "default_workers", "fleet_figures", "run_fleet_command",
+           "stock_loop_start"]
 
 MOSQUITTO_CONF = ("set_tcp_nodelay true", "max_queued_messages 1000000", "max_inflight_messages 0")
 STOCK_WAIT_S = 60.0
+ID_PREFIX = "bench"
+
+
+def default_workers() -> int:
+    """One worker process per core: what `bench fleet` runs unless told otherwise."""
+    return os.cpu_count() or 1
 
 
 def bench_fleet(
     vens: int,
     duration_s: float,
     *,
+    workers: int | None = None,
     ramp: float = 250.0,
     telemetry_interval_s: float = 5.0,
     probe_rate: float = 5.0,
@@ -44,41 +54,80 @@ def bench_fleet(
     tls_version: str | None = None,
 ) -> dict[str, Any]:
     say = say or (lambda line: print(line, file=sys.stderr))
-    # A limit per process: this one holds a socket per VEN, and so does mosquitto, which
-    # inherits the limit (2 * vens asked for 20,512 at 10,000 VENs, over a 20,000 hard limit).
+    # A limit per process: mosquitto holds a socket per VEN and inherits it; each worker
+    # raises its own for its share.
     _raise_fd_limit(vens + 512)
     with (
         tempfile.TemporaryDirectory(prefix="bench-fleet-") as folder,
         Mosquitto(folder, extra_conf=MOSQUITTO_CONF) as mosquitto,
     ):
-        shadow = _shadow_service(mosquitto)
-        try:
-            config = FleetConfig(IdRange("bench", 0, vens), vens, 1, ramp, duration_s,
-                                 telemetry_interval_s, probe_rate)
-            options = WireOptions(mosquitto.url, local_ca=mosquitto.folder / "certs",
-                                  tls_version=tls_version)
-            results = run_fleet(config, options, Path(folder) / "runs" / "fleet", say=say,
-                                progress=_every(10, say))
-        finally:
-            shadow.terminate()
-            shadow.wait(10)
-        figures = _figures(results, vens)
-        figures["tls_version"] = tls_version or "1.3"
+        figures = fleet_figures(mosquitto, Path(folder) / "runs", vens, duration_s,
+                                workers=workers or default_workers(), ramp=ramp,
+                                telemetry_interval_s=telemetry_interval_s,
+                                probe_rate=probe_rate, tls_version=tls_version, say=say)
         if stock:
             say(f"stock paho: {vens:,} clients with loop_start() each")
-            figures["stock_loop_start"] = stock_loop_start(mosquitto, config.ids.ids())
+            ids = [f"{ID_PREFIX}-{i:06d}" for i in range(vens)]
+            figures["stock_loop_start"] = stock_loop_start(mosquitto, ids)
     return figures
+
+
+def fleet_figures(mosquitto: Mosquitto, runs: Path, vens: int, duration_s: float, *,
+                  workers: int, ramp: float = 250.0, telemetry_interval_s: float = 5.0,
+                  probe_rate: float = 5.0, tls_version: str | None = None,
+                  say: Any = print) -> dict[str, Any]:
+    """Certificates, the shadow service and one `ven-sim fleet --workers K` run on
+    `mosquitto`; the bench's figures from its fleet.json."""
+    ids = [f"{ID_PREFIX}-{i:06d}" for i in range(vens)]
+    mint_certificates(mosquitto.folder / "certs", ids,
+                      lambda n: say(f"certificates: {n:,}/{vens:,}"))
+    shadow = _shadow_service(mosquitto)
+    try:
+        results = run_fleet_command(mosquitto, runs / f"workers-{workers}", vens=vens,
+                                    workers=workers, ramp=ramp, duration_s=duration_s,
+                                    telemetry_interval_s=telemetry_interval_s,
+                                    probe_rate=probe_rate, tls_version=tls_version,
+                                    say=say)
+    finally:
+        shadow.terminate()
+        shadow.wait(10)
+    figures = _figures(results, vens)
+    figures["tls_version"] = tls_version or "1.3"
+    return figures
+
+
+def run_fleet_command(mosquitto: Mosquitto, out: Path, *, vens: int, workers: int,
+                      ramp: float, duration_s: float, telemetry_interval_s: float = 5.0,
+                      probe_rate: float = 5.0, tls_version: str | None = None,
+                      say: Any = print) -> dict[str, Any]:
+    """`ven-sim fleet --workers K` as a child process (certificates already minted); its
+    fleet.json, merged over the workers when K > 1."""
+    command = [
+        sys.executable, "-m", "ven_sim", "fleet", "--workers", str(workers),
+        "--vens", str(vens), "--ramp", str(ramp), "--duration", str(duration_s),
+        "--telemetry-interval", str(telemetry_interval_s), "--probe-rate", str(probe_rate),
+        "--id-prefix", ID_PREFIX, "--broker", mosquitto.url,
+        "--local-ca", str(mosquitto.folder / "certs"), "--out", str(out),
+    ]
+    if tls_version is not None:
+        command += ["--tls-version", tls_version]
+    say(f"--workers {workers}: {vens:,} VENs at {ramp:g}/s for {duration_s:g} s")
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    results: dict[str, Any] = json.loads((out / "fleet.json").read_text())
+    return results
 
 
 def _figures(results: dict[str, Any], vens: int) -> dict[str, Any]:
     added_mb = results["rss_mb"] - results["rss_mb_before_vens"]
     return {
         "vens": vens,
+        "workers": results["workers"],
         "vens_connected": results["vens_connected"],
         "connect_rate_per_s": results["connect_rate_per_s"],
         "all_connected_s": results["all_connected_s"],
         "clients_prepared_s": results["clients_prepared_s"],
         "steady_cpu_cores": results["steady_cpu_cores"],
+        "cpu_seconds": results["cpu_seconds"],
         "rss_mb": results["rss_mb"],
         "rss_kb_per_ven": round(added_mb * 1024 / vens, 1),
         "connect_ms": results["connect_ms"],
@@ -91,6 +140,7 @@ def _figures(results: dict[str, Any], vens: int) -> dict[str, Any]:
         "steady": results["steady"],
         "fanout_ms": results["fanout"]["ms"],
         "fanout_acked": results["fanout"]["acked"],
+        "fanout_stages_ms": results["fanout"].get("stages_ms"),
         "fanout_restore_ms": results["fanout"]["restore"]["ms"],
         "fanout_restore_acked": results["fanout"]["restore"]["acked"],
         "command_rtt_ms_by_op": results["command_rtt_ms_by_op"],
@@ -99,6 +149,7 @@ def _figures(results: dict[str, Any], vens: int) -> dict[str, Any]:
         "disconnects": results["disconnects"],
         "reconnects": results["reconnects"],
         "cpus": os.cpu_count(),
+        "loop_round_ms": results.get("loop_round_ms"),
         "duration_s": results["duration_s"],
     }
 
@@ -108,18 +159,6 @@ def _shadow_service(mosquitto: Mosquitto) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "ven_sim", "shadow-service", "--broker", mosquitto.url,
                "--ca", str(paths.ca), "--cert", str(paths.cert), "--key", str(paths.key)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _every(n: int, say: Any) -> Any:
-    count = 0
-
-    def progress(line: str) -> None:
-        nonlocal count
-        count += 1
-        if count % n == 0:
-            say(line)
-
-    return progress
 
 
 def stock_loop_start(mosquitto: Mosquitto, client_ids: list[str]) -> dict[str, Any]:

@@ -47,17 +47,19 @@ def bench_mqtt(clients: int, messages: int, broker: str | None) -> None:
 @click.option("--ramp", type=click.FloatRange(min=1), default=250.0, show_default=True,
               help="CONNECTs per second.")
 @click.option("--probe-rate", type=click.FloatRange(min=0), default=5.0, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Worker processes, one shard each [this machine's cores].")
 @click.option("--stock/--no-stock", default=True, show_default=True,
               help="Also count stock paho clients with loop_start() each.")
 @click.option("--tls-version", type=click.Choice(["1.2", "1.3"]),
               help="Highest TLS version the VENs offer [1.3].")
-def bench_fleet(vens: int, duration: float, ramp: float, probe_rate: float, stock: bool,
-                tls_version: str | None) -> None:
+def bench_fleet(vens: int, duration: float, ramp: float, probe_rate: float,
+                workers: int | None, stock: bool, tls_version: str | None) -> None:
     """N full VENs against mosquitto with mTLS on loopback: the load tester's figures."""
     from ven_sim.bench.fleet import bench_fleet as run_bench
 
-    figures = run_bench(vens, duration, ramp=ramp, probe_rate=probe_rate, stock=stock,
-                        tls_version=tls_version)
+    figures = run_bench(vens, duration, workers=workers, ramp=ramp, probe_rate=probe_rate,
+                        stock=stock, tls_version=tls_version)
     click.echo(json.dumps(figures, indent=2))
 
 
@@ -67,8 +69,12 @@ def bench_fleet(vens: int, duration: float, ramp: float, probe_rate: float, stoc
 @click.option("--duration", type=click.FloatRange(min=10), default=60.0, show_default=True)
 @click.option("--ramp", type=click.FloatRange(min=1), default=250.0, show_default=True,
               help="CONNECTs per second, the whole fleet.")
-def bench_fleet_workers(vens: int, workers: int, duration: float, ramp: float) -> None:
+@click.option("--skip-single", is_flag=True,
+              help="Run only the K workers, not the one-process run first.")
+def bench_fleet_workers(vens: int, workers: int, duration: float, ramp: float,
+                        skip_single: bool) -> None:
     """One fleet in one process, then in K worker processes: connect rate, fan-out, CPU."""
     from ven_sim.bench.fleet_workers import bench_fleet_workers as run_bench
 
-    click.echo(json.dumps(run_bench(vens, workers, duration, ramp=ramp), indent=2))
+    figures = run_bench(vens, workers, duration, ramp=ramp, skip_single=skip_single)
+    click.echo(json.dumps(figures, indent=2))

@@ -22,7 +22,8 @@ __all__ = ["load_parts", "merge_results"]
 SUMMED = ("vens_requested", "vens_connected", "connected_at_end", "telemetry_published",
           "unexpected_disconnects", "reconnects", "pings_sent", "pings_answered",
           "commands_sent", "commands_answered", "workers")
-SUMMED_FLOATS = ("connect_rate_per_s", "cpu_seconds", "steady_cpu_cores", "rss_mb")
+SUMMED_FLOATS = ("connect_rate_per_s", "cpu_seconds", "steady_cpu_cores", "rss_mb",
+                 "rss_mb_before_vens")
 
 
 def load_parts(paths: list[Path]) -> list[dict[str, Any]]:
@@ -69,6 +70,8 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
         # The last shard's; None unless every shard got all its VENs up.
         "all_connected_s": _latest([part.get("all_connected_s") for part in parts]),
         "duration_s": max(part["duration_s"] for part in parts),
+        # The shards load their certificates at the same time: the slowest one's.
+        "clients_prepared_s": max(part.get("clients_prepared_s") or 0.0 for part in parts),
         "stopped_early": any(part["stopped_early"] for part in parts),
         "histograms": {name: hist.to_dict() for name, hist in sorted(hists.items())},
     }

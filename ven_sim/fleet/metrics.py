@@ -19,17 +19,21 @@ from ven_sim.fleet.histogram import Histogram
 from ven_sim.transports.base import BaseConnection, BaseTransport, MessageHandler, StateHandler
 
 __all__ = [
-    "HISTOGRAMS", "INTERVAL_HISTOGRAMS", "PROBE_OPS", "FleetMetrics", "MeteredTransport",
-    "disconnect_kind",
+    "FANOUT_STAGES", "HISTOGRAMS", "INTERVAL_HISTOGRAMS", "PROBE_OPS", "FleetMetrics",
+    "MeteredTransport", "disconnect_kind",
 ]
 
 PROBE_OPS = ("ping", "event", "restore")  # the probe VTN's commands to sampled VENs
+# Where a fan-out's time goes, each from the dispatch's start: the VEN read its command
+# (probe send queue, broker, the VEN's socket), then published its ack (its actors).
+FANOUT_STAGES = ("received", "ack_sent")
 HISTOGRAMS = ("connect", "tcp", "tls", "connack", "puback", "telemetry_latency", "command_rtt",
               *(f"command_rtt_{op}" for op in PROBE_OPS), "fanout", "fanout_restore",
-              "telemetry_latency_steady", "command_rtt_steady")
+              "telemetry_latency_steady", "command_rtt_steady", "loop_round",
+              *(f"fanout_{stage}" for stage in FANOUT_STAGES))
 # The ones each timeline row keeps for its own 10 s (timeline_hist.jsonl), so shards merge.
 INTERVAL_HISTOGRAMS = ("connect", "puback", "telemetry_latency", "command_rtt", "fanout",
-                       "fanout_restore")
+                       "fanout_restore", "loop_round")
 
 
 def disconnect_kind(reason: str | None) -> str:
@@ -63,6 +67,11 @@ class FleetMetrics:
         self.stopping = False  # set before a clean shutdown: later disconnects are expected
         self.steady = False  # all connected and the fan-out over: "_steady" histograms fill
         self.traced: dict[str, deque[float]] = {}  # telemetry topic -> publish times (probe)
+        # While a fan-out is out (the probe sets it): VEN -> when its last command was read,
+        # and when it last published an ack (monotonic; the probe and VENs share a clock).
+        self.fanout_open = False
+        self.commands_read: dict[str, float] = {}
+        self.acks_sent: dict[str, float] = {}
         self._interval_from = {name: Histogram() for name in INTERVAL_HISTOGRAMS}
 
     def now(self) -> float:
@@ -134,7 +143,8 @@ class MeteredConnection(BaseConnection):
         self.client_id = inner.client_id
         self.stats = inner.stats
         self.metrics = metrics
-        self.telemetry_topic = contract.topics(inner.client_id).telemetry
+        topics = contract.topics(inner.client_id)
+        self.telemetry_topic, self.ack_topic = topics.telemetry, topics.ack
 
     @property
     def connected(self) -> bool:
@@ -147,6 +157,8 @@ class MeteredConnection(BaseConnection):
             trace = self.metrics.traced.get(topic)
             if trace is not None:
                 trace.append(time.monotonic())
+        elif topic == self.ack_topic and self.metrics.fanout_open:
+            self.metrics.acks_sent[self.client_id] = time.monotonic()
         self.inner.publish(topic, payload, qos)
 
     def subscribe(self, topic_filter: str, qos: int = 1) -> None:
@@ -174,9 +186,16 @@ class MeteredTransport(BaseTransport):
             if on_state is not None:
                 on_state(up, reason)
 
+        command_topic = contract.topics(client_id).command
+
+        def message(topic: str, payload: bytes) -> None:
+            if metrics.fanout_open and topic == command_topic:
+                metrics.commands_read[client_id] = time.monotonic()
+            on_message(topic, payload)
+
         with metrics.lock:
             metrics.opened[client_id] = metrics.now()
-        inner = self.inner.open(client_id, on_message, state, will=will)
+        inner = self.inner.open(client_id, message, state, will=will)
         return MeteredConnection(inner, metrics)
 
     def close(self) -> None:

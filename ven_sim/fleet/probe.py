@@ -23,7 +23,7 @@ from typing import Any
 from sim import contract
 from sim.fleet_scenario import FleetEvent
 from sim.limits import MAX_INFLIGHT_PUBLISHES
-from ven_sim.fleet.metrics import PROBE_OPS, FleetMetrics
+from ven_sim.fleet.metrics import FANOUT_STAGES, PROBE_OPS, FleetMetrics
 from ven_sim.fleet.plan import DEFAULT_FANOUT, PROBE_TELEMETRY_TOPICS
 from ven_sim.transports.base import BaseTransport
 
@@ -93,6 +93,7 @@ class ProbeVtn:
     def fanout(self, ven_ids: list[str], event: FleetEvent = DEFAULT_FANOUT) -> None:
         """One DR event to every VEN in `ven_ids`, as fast as the loop takes them."""
         started = time.monotonic()
+        self.metrics.fanout_open = True  # the VENs' connections note their stages from now
         with self._lock:
             self._fanout_targets[event.id] = list(ven_ids)
         data = _event_data(event, event.id)
@@ -153,11 +154,22 @@ class ProbeVtn:
         ms = (now - sent.at) * 1000.0
         if sent.kind not in PROBE_OPS:
             self.metrics.add(sent.kind, ms)
+            if sent.kind == "fanout":
+                self._fanout_stages(sent)
             return
         self.metrics.add_run("command_rtt", ms)
         self.metrics.add(f"command_rtt_{sent.kind}", ms)
         if sent.kind == "event":  # as soon as it is in place, take it back
             self._command("restore", sent.ven_id, {"event_id": sent.event_id}, sent.event_id)
+
+    def _fanout_stages(self, sent: _Sent) -> None:
+        """When the VEN read its command and published its ack, from the dispatch's start
+        (its latest command and ack: a probe ping in between would stand in for them)."""
+        stamps = (self.metrics.commands_read, self.metrics.acks_sent)
+        for stage, times in zip(FANOUT_STAGES, stamps, strict=True):
+            at = times.pop(sent.ven_id, None)
+            if at is not None and at >= sent.at:
+                self.metrics.add(f"fanout_{stage}", (at - sent.at) * 1000.0)
 
     def close(self) -> None:
         self.connection.close()

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ven_sim.fleet.metrics import PROBE_OPS
+from ven_sim.fleet.metrics import FANOUT_STAGES, PROBE_OPS
 from ven_sim.fleet.probe import AckTally
 from ven_sim.fleet.process_stats import cpu_seconds, rss_mb
 from ven_sim.fleet.timeline import TIMELINE_FIELDS, timeline_row, write_timeline
@@ -86,6 +86,7 @@ LATENCIES = {  # fleet.json field: (histogram, quantiles)
     "puback_ms": ("puback", ("p50", "p99", "max")),
     "telemetry_latency_ms": ("telemetry_latency", ("p50", "p99", "max")),
     "command_rtt_ms": ("command_rtt", ("p50", "p95", "p99", "max")),
+    "loop_round_ms": ("loop_round", ("p50", "p99", "max")),
 }
 FANOUT_QUANTILES = ("p50", "p99", "max")
 COMMANDS = {  # fleet.json count: (probe command kinds, tally field)
@@ -106,7 +107,8 @@ def fanout_fields(tally: Callable[[str], dict[str, int]],
         return {"vens": counts["sent"], "acked": counts["acked"], "errors": counts["errors"],
                 "ms": summary(kind, *FANOUT_QUANTILES)}
 
-    return {**phase("fanout"), "restore": phase("fanout_restore")}
+    stages = {stage: summary(f"fanout_{stage}", *FANOUT_QUANTILES) for stage in FANOUT_STAGES}
+    return {**phase("fanout"), "stages_ms": stages, "restore": phase("fanout_restore")}
 
 
 def latency_fields(summary: Callable[..., dict[str, float | None]]) -> dict[str, Any]:

@@ -59,6 +59,9 @@ class FleetRunner:
         self.metrics = FleetMetrics()
         if hasattr(transport, "observer"):  # PahoTransport: handshake, CONNACK, PUBACK times
             transport.observer = self.metrics.observe
+        loop = getattr(transport, "loop", None)
+        if loop is not None:  # a network loop: how long each of its rounds kept sockets waiting
+            loop.round_observer = lambda seconds: self.metrics.add("loop_round", seconds * 1000.0)
         self.transport = transport
         self.metered = MeteredTransport(transport, self.metrics)
         self.dispatcher = Dispatcher("fleet")

@@ -26,6 +26,7 @@ LATENCY_COLUMNS = {  # timeline.csv column: legend
     "telemetry_latency_p99_ms": "telemetry end to end p99",
     "command_rtt_p99_ms": "command round trip p99",
     "fanout_p99_ms": "fan-out ack p99",
+    "loop_round_p99_ms": "network loop round p99",
 }
 
 

@@ -9,7 +9,10 @@ selector, then hands the ready socket to paho (`PahoConnection` makes paho's
 At most MAX_HANDSHAKES are under way per loop; the rest wait their turn, and their timeout
 starts when they do. Started all at once, a ramp faster than the loop can finish them slowed
 every handshake past its timeout, and the retries added more (10,000 VENs at 250/s on this
-2-core machine: thousands of "no TCP/TLS handshake within 5 s").
+2-core machine: thousands of "no TCP/TLS handshake within 5 s"). The window adapts as TCP's
+does: a timeout halves it (down to MIN_HANDSHAKES), each handshake that completes widens it by
+one: when this process or the broker is short of CPU, fewer handshakes share it and each
+finishes in time instead of all of them timing out and starting over.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ven_sim.transports.netloop import NetworkLoop, TimerHandle
+from ven_sim.transports.tls_reads import wrap_client
 
-__all__ = ["CONNECT_TIMEOUT_S", "MAX_HANDSHAKES", "Handshake", "resolve"]
+__all__ = ["CONNECT_TIMEOUT_S", "MAX_HANDSHAKES", "MIN_HANDSHAKES", "Handshake", "resolve"]
 
 CONNECT_TIMEOUT_S = 5.0  # paho's own connect timeout
 MAX_HANDSHAKES = 64  # under way at once per loop: on loopback about two loop rounds each
+MIN_HANDSHAKES = 4  # the window never closes below this
 DNS_TTL_S = 60.0  # one lookup per host a minute, not one per client (it blocks)
 
 _dns: dict[tuple[str, int], tuple[float, list[Any]]] = {}
@@ -55,18 +60,25 @@ class _Turns:
     def __init__(self, loop: NetworkLoop) -> None:
         self.loop = loop
         self.busy = 0
+        self.window = MAX_HANDSHAKES
         self.waiting: deque[Callable[[], None]] = deque()
 
     def enter(self, start: Callable[[], None]) -> None:
-        if self.busy < MAX_HANDSHAKES:
+        if self.busy < self.window:
             self.busy += 1
             start()
         else:
             self.waiting.append(start)
 
-    def leave(self) -> None:
+    def leave(self, outcome: str = "done") -> None:
+        """A turn ends: "done" (handshake complete), "timeout", or anything else (failed,
+        cancelled), which leaves the window as it is."""
         self.busy -= 1
-        if self.waiting and self.busy < MAX_HANDSHAKES:
+        if outcome == "timeout":
+            self.window = max(MIN_HANDSHAKES, self.window // 2)
+        elif outcome == "done":
+            self.window = min(MAX_HANDSHAKES, self.window + 1)
+        while self.waiting and self.busy < self.window:
             self.busy += 1
             self.loop.call_soon(self.waiting.popleft())
 
@@ -91,7 +103,7 @@ class Handshake:
     def _start(self) -> None:
         self._started = True
         if self._finished:  # cancelled while it waited its turn
-            self._turns.leave()
+            self._turns.leave("cancelled")
             return
         loop, host, port = self.loop, self.host, self.port
         self.begin = time.monotonic()
@@ -111,14 +123,14 @@ class Handshake:
     def cancel(self) -> None:
         if not self._finished:
             self._finished = True
-            self._end_turn()
+            self._end_turn("cancelled")
             self._close()
 
-    def _end_turn(self) -> None:
+    def _end_turn(self, outcome: str) -> None:
         if self._timer is not None:
             self._timer.cancel()
         if self._started:  # a handshake still waiting leaves when its turn comes
-            self._turns.leave()
+            self._turns.leave(outcome)
 
     def _connected(self, _mask: int) -> None:
         code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -131,9 +143,7 @@ class Handshake:
             return
         self.loop.unwatch(self.sock)
         try:
-            self.sock = self.context.wrap_socket(
-                self.sock, server_hostname=self.host, do_handshake_on_connect=False
-            )
+            self.sock = wrap_client(self.context, self.sock, self.host)
         except (OSError, ValueError) as exc:
             self._finish(exc)
             return
@@ -154,13 +164,14 @@ class Handshake:
         self._finish(None)
 
     def _timed_out(self) -> None:
-        self._finish(TimeoutError(f"no TCP/TLS handshake within {CONNECT_TIMEOUT_S:g} s"))
+        self._finish(TimeoutError(f"no TCP/TLS handshake within {CONNECT_TIMEOUT_S:g} s"),
+                     "timeout")
 
-    def _finish(self, error: BaseException | None) -> None:
+    def _finish(self, error: BaseException | None, outcome: str = "") -> None:
         if self._finished:
             return
         self._finished = True
-        self._end_turn()
+        self._end_turn(outcome or ("failed" if error is not None else "done"))
         if self.sock is not None:
             self.loop.unwatch(self.sock)
         if error is not None:

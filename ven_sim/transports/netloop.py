@@ -5,7 +5,9 @@ hundred clients per process. Here every client registers its socket with a singl
 through paho 2's external-loop hooks (`on_socket_open/close`, `on_socket_(un)register_write`),
 and the loop thread calls `loop_read`, `loop_write` and, about once a second, `loop_misc`
 (keepalive pings) for each of them. Packets queued during a round are written at its end;
-only a socket whose send buffer is full is watched for writability.
+only a socket whose send buffer is full is watched for writability. A round's work is bounded
+(ready clients, queued calls, packets per client), so a burst takes several short rounds and
+handshakes and timers are served in each.
 
 paho clients are not thread-safe, so every call on them happens on the loop thread: other
 threads hand work over with `call_soon(fn)` (a queue plus a socketpair that wakes the selector),
@@ -33,6 +35,11 @@ log = logging.getLogger(__name__)
 MISC_INTERVAL_S = 1.0  # keepalive bookkeeping; far below the 30 s minimum keepalive
 MISC_SLICES = 20  # each MISC_INTERVAL_S/MISC_SLICES, loop_misc for 1/MISC_SLICES of the clients
 STOP_GRACE_S = 2.0  # how long stop() lets DISCONNECT packets drain before closing sockets
+# Work one round does at most, so a burst (a fan-out, a ramp) cannot make a round seconds
+# long: handshakes (at most MAX_HANDSHAKES under way) and timers are served every round.
+MAX_READS_PER_ROUND = 256  # ready clients served; the rest wait in order for the next rounds
+MAX_CALLS_PER_ROUND = 256  # call_soon callbacks (flushes, subscribes) run
+MAX_PACKETS_PER_READ = 64  # packets one ready client may read per round
 
 
 class TimerHandle:
@@ -61,6 +68,8 @@ class NetworkLoop:
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._wake_pending = False
         self._ready: deque[Callable[[], None]] = deque()
+        self._next_round: list[Callable[[], None]] = []  # call_next_round: not behind _ready
+        self._backlog: deque[tuple[mqtt.Client, Any, int]] = deque()  # ready, not served yet
         self._timers: list[tuple[float, int, TimerHandle]] = []
         self._timer_lock = threading.Lock()
         self._seq = itertools.count()
@@ -68,10 +77,14 @@ class NetworkLoop:
         self._misc_due: list[mqtt.Client] = []  # this round's clients still to get loop_misc
         self._writes: dict[mqtt.Client, Any] = {}  # client -> socket, packets queued this round
         self._write_watched: set[Any] = set()  # sockets whose buffer filled: select() watches
+        self._watched: set[Any] = set()  # sockets registered by watch() (handshakes)
         self._thread: threading.Thread | None = None
         self._running = False
         self._stopping = False
         self._stop_deadline = 0.0
+        # Called with each round's busy seconds (select() returning to the end of the round),
+        # on the loop thread: how long a socket may wait to be served (fleet.json loop_round).
+        self.round_observer: Callable[[float], None] | None = None
 
     # -- any thread ---------------------------------------------------------------------------
 
@@ -114,6 +127,12 @@ class NetworkLoop:
         if not self.in_loop_thread():  # the loop itself checks _ready before it selects
             self._wake()
 
+    def call_next_round(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` at the start of the next round, ahead of the `call_soon` queue and
+        outside its cap: the next batch of a burst the caller already bounds (a VTN's
+        fan-out). Loop thread only."""
+        self._next_round.append(fn)
+
     def call_later(self, delay: float, fn: Callable[[], None]) -> TimerHandle:
         """Run `fn()` on the loop thread after `delay` seconds. Safe from any thread."""
         handle = TimerHandle(time.monotonic() + max(0.0, delay), fn)
@@ -151,10 +170,13 @@ class NetworkLoop:
 
     def watch(self, sock: Any, events: int, callback: Callable[[int], None]) -> None:
         """Call `callback(mask)` when `sock` is ready (a handshake before paho owns it)."""
-        try:
+        # Not modify() and register() on its KeyError: the error's message is the socket's
+        # repr, two system calls, and every handshake's new TLS socket took that path.
+        if sock in self._watched:
             self._selector.modify(sock, events, _Watch(callback))
-        except KeyError:
+        else:
             self._selector.register(sock, events, _Watch(callback))
+            self._watched.add(sock)
 
     def unwatch(self, sock: Any) -> None:
         self._unregister(sock)
@@ -200,6 +222,7 @@ class NetworkLoop:
                 self._selector.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
 
     def _unregister(self, sock: Any) -> None:
+        self._watched.discard(sock)
         self._write_watched.discard(sock)
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(sock)
@@ -209,14 +232,20 @@ class NetworkLoop:
         try:
             while self._running:
                 events = self._selector.select(self._timeout(next_misc))
+                began = time.monotonic()
+                # A client still in the backlog is still ready (select() is level-triggered):
+                # new ones are taken in once the backlog has been served, so none waits twice.
+                take_clients = not self._backlog
                 for key, mask in events:
                     if key.data is None:
                         self._drain_wake()
-                    elif isinstance(key.data, _Watch):
+                    elif isinstance(key.data, _Watch):  # handshakes: never behind a backlog
                         self._call(lambda w=key.data, m=mask: w.callback(m))
-                    else:
-                        self._service(key.data, key.fileobj, mask)
+                    elif take_clients:
+                        self._backlog.append((key.data, key.fileobj, mask))
+                self._serve_backlog()
                 self._wake_pending = False  # before draining, so a concurrent call_soon re-wakes
+                self._run_next_round()
                 self._run_ready()
                 self._run_timers()
                 now = time.monotonic()
@@ -224,6 +253,8 @@ class NetworkLoop:
                     next_misc = now + MISC_INTERVAL_S / MISC_SLICES
                     self._misc()
                 self._write_queued()
+                if self.round_observer is not None:
+                    self.round_observer(time.monotonic() - began)
                 if self._stopping and (not self._open_sockets() or now >= self._stop_deadline):
                     self._running = False
         except Exception:  # noqa: BLE001 - log why the loop died instead of dying silently
@@ -233,7 +264,7 @@ class NetworkLoop:
             self._close_all()
 
     def _timeout(self, next_misc: float) -> float:
-        if self._ready or self._writes:
+        if self._ready or self._writes or self._backlog or self._next_round:
             return 0.0
         deadline = next_misc
         with self._timer_lock:
@@ -246,21 +277,39 @@ class NetworkLoop:
             while self._wake_r.recv(4096):
                 pass
 
+    def _serve_backlog(self) -> None:
+        backlog = self._backlog
+        for _ in range(min(len(backlog), MAX_READS_PER_ROUND)):
+            client, sock, mask = backlog.popleft()
+            if client.socket() is sock:  # not closed or replaced since select() saw it
+                self._service(client, sock, mask)
+
     def _service(self, client: mqtt.Client, sock: Any, mask: int) -> None:
         try:
             if mask & selectors.EVENT_READ:
-                client.loop_read()
-                # TLS may hold decrypted records that select() cannot see: read them now.
-                while client.socket() is sock and _pending(sock):
+                client.loop_read()  # paho reads one packet (more only with QoS 1 in flight)
+                # Then what TLS holds (select() cannot see it) and, on a socket that tells,
+                # what the kernel holds, up to a bound: a busy connection (a VTN reading acks)
+                # would fall behind at one packet per round once rounds are capped.
+                packets = 1
+                while (client.socket() is sock and packets < MAX_PACKETS_PER_READ
+                       and (_pending(sock) or not getattr(sock, "drained", True))):
                     client.loop_read()
+                    packets += 1
             if mask & selectors.EVENT_WRITE and client.socket() is sock:
                 client.loop_write()
         except Exception:  # noqa: BLE001 - one client's failure must not stop the others
             log.exception("%s: error servicing client %s", self.name, _client_id(client))
 
+    def _run_next_round(self) -> None:
+        due, self._next_round = self._next_round, []
+        for fn in due:
+            self._call(fn)
+
     def _run_ready(self) -> None:
-        # Only what was queued before this round: callbacks that queue more wait a round.
-        for _ in range(len(self._ready)):
+        # Only what was queued before this round (callbacks that queue more wait a round),
+        # and at most MAX_CALLS_PER_ROUND of it.
+        for _ in range(min(len(self._ready), MAX_CALLS_PER_ROUND)):
             fn = self._ready.popleft()
             self._call(fn)
 
@@ -313,6 +362,9 @@ class NetworkLoop:
                 with contextlib.suppress(OSError):
                     key.fileobj.close()  # type: ignore[union-attr]
         self._clients.clear()
+        self._backlog.clear()
+        self._next_round.clear()
+        self._watched.clear()
         self._misc_due.clear()
         self._writes.clear()
         self._selector.close()

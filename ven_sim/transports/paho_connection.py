@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 CERT_HINT = "the broker probably rejected the client certificate (missing, or not from its CA)"
 TAKEOVER = "another client connected with the same client ID, or the broker dropped the session"
 CLOSE_DRAIN_S = 5.0  # close() waits this long for PUBACKs before sending DISCONNECT
+FLUSH_BATCH = 256  # publishes per loop callback: a VTN's fan-out goes out over many rounds
 
 
 class PahoConnection(BaseConnection):
@@ -306,13 +307,17 @@ class PahoConnection(BaseConnection):
 
     def _flush(self, closing: bool = False) -> None:
         rate = self._settings.max_publish_rate
-        retry_in = None
+        retry_in, again = None, False
         with self._lock:
             self._flush_scheduled = False
             if not (self._connected or closing):
                 return
-            if rate is None or closing:
+            if closing:
                 batch = self._take(len(self._outbox))
+            elif rate is None:
+                batch = self._take(FLUSH_BATCH)
+                again = len(batch) == FLUSH_BATCH and bool(self._outbox)
+                self._flush_scheduled = again  # the rest next round, after the reads
             else:
                 now = time.monotonic()
                 self._tokens = min(rate, self._tokens + (now - self._refilled) * rate)
@@ -324,6 +329,8 @@ class PahoConnection(BaseConnection):
                     retry_in = max(0.01, (1.0 - self._tokens) / rate)
         if retry_in is not None:
             self._loop.call_later(retry_in, self._flush)
+        elif again:  # the next batch next round, whatever else is queued by then
+            self._loop.call_next_round(self._flush)
         for topic, payload, qos in batch:
             info = self._client.publish(topic, payload, qos)
             # NO_CONN: paho keeps a QoS 1 message and re-sends it after the reconnect.

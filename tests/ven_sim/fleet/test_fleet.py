@@ -20,6 +20,7 @@ from ven_sim.cli import main
 from ven_sim.fleet.histogram import Histogram
 from ven_sim.fleet.identities import CLAIM_FILE, IdRange, claim
 from ven_sim.fleet.merge import merge_results
+from ven_sim.fleet.metrics import FANOUT_STAGES
 from ven_sim.fleet.plan import FleetConfig
 from ven_sim.fleet.results import TIMELINE_FIELDS
 from ven_sim.fleet.session import WireOptions, run_fleet
@@ -58,6 +59,16 @@ def test_figures_are_present_and_sane(fleet_run: tuple[dict, Path]) -> None:
         assert 0 < results[name]["p50"] <= results[name]["p99"] <= results[name]["max"], name
     fan = results["fanout"]["ms"]
     assert 0 < fan["p50"] <= fan["p99"] <= fan["max"] < 30_000
+    # Where its time went: each VEN read its command, then published its ack, then the ack
+    # reached the probe (a VEN the probe also pinged meanwhile may lack a stage).
+    stages = results["fanout"]["stages_ms"]
+    for stage in FANOUT_STAGES:
+        count = Histogram.from_dict(results["histograms"][f"fanout_{stage}"]).count
+        assert VENS - 10 <= count <= VENS, stage
+        assert 0 < stages[stage]["p50"] <= stages[stage]["max"], stage
+    assert stages["received"]["p50"] <= stages["ack_sent"]["p50"] <= fan["p50"]
+    loop_round = results["loop_round_ms"]
+    assert 0 <= loop_round["p50"] <= loop_round["p99"] <= loop_round["max"]
     # Every VEN reported at least once (first report one interval after it came up).
     assert results["telemetry_published"] >= VENS
     assert results["pings_answered"] == results["pings_sent"] > 0
@@ -126,6 +137,12 @@ def test_the_timeline_keeps_each_intervals_samples(fleet_run: tuple[dict, Path])
             assert float(row["fanout_p99_ms"]) == fanout.summary("p99")["p99"]
         else:
             assert row["fanout_p99_ms"] == ""
+    # The network loop's rounds, interval by interval (rounds go on while the VENs stop).
+    rounds = [Histogram.from_dict(row["histograms"]["loop_round"]) for row in rows]
+    assert all(float(row["loop_round_p99_ms"]) == hist.summary("p99")["p99"]
+               for row, hist in zip(rows, rounds, strict=True))
+    assert 0 < sum(h.count for h in rounds) <= Histogram.from_dict(
+        results["histograms"]["loop_round"]).count
 
 
 def test_the_ramp_is_respected(fleet_run: tuple[dict, Path]) -> None:

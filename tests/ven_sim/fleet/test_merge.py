@@ -56,6 +56,9 @@ def test_two_shards_merge_to_the_figures_of_all_samples() -> None:
         restores.add(value)
     assert merged["fanout"] == {
         "vens": 1300, "acked": 1300, "errors": 0, "ms": whole.summary("p50", "p99", "max"),
+        # Shards from before the fan-out's stages were measured: none to report.
+        "stages_ms": {stage: {"p50": None, "p99": None, "max": None}
+                      for stage in ("received", "ack_sent")},
         "restore": {"vens": 1300, "acked": 1298, "errors": 2,
                     "ms": restores.summary("p50", "p99", "max")},
     }

@@ -1,0 +1,60 @@
+"""BufferedTlsSocket on mosquitto with mTLS: paho's small reads come from one SSL_read."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+
+from tests.ven_sim.transports.test_paho import Peer, _transport
+from ven_sim.broker.mosquitto import Mosquitto
+from ven_sim.transports.tls_reads import BufferedTlsSocket
+
+MESSAGES = 200
+
+
+def test_each_packet_costs_about_one_tls_read_and_arrives_whole(
+    mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = {"paho": 0, "tls": 0, "tls_pending": 0}
+    buffered_recv, tls_recv, tls_pending = (
+        BufferedTlsSocket.recv, ssl.SSLSocket.recv, ssl.SSLSocket.pending)
+
+    def paho_reads(self: BufferedTlsSocket, buflen: int = 1024, flags: int = 0) -> bytes:
+        calls["paho"] += 1
+        return buffered_recv(self, buflen, flags)
+
+    def tls_reads(self: ssl.SSLSocket, buflen: int = 1024, flags: int = 0) -> bytes:
+        calls["tls"] += 1
+        return tls_recv(self, buflen, flags)
+
+    def tls_pendings(self: ssl.SSLSocket) -> int:
+        calls["tls_pending"] += 1
+        return tls_pending(self)
+
+    transport = _transport(mosquitto)
+    try:
+        sink = Peer(transport, "tls-reads-sink")
+        assert sink.state() == (True, None)
+        assert isinstance(transport_socket := sink.conn._client.socket(), BufferedTlsSocket)
+        sink.listen("tls-reads/#", "tls-reads/echo")
+        source = Peer(transport, "tls-reads-source")
+        assert source.state() == (True, None)
+        monkeypatch.setattr(BufferedTlsSocket, "recv", paho_reads)
+        monkeypatch.setattr(ssl.SSLSocket, "recv", tls_reads)
+        monkeypatch.setattr(ssl.SSLSocket, "pending", tls_pendings)
+        payloads = [(b"%04d:" % i) + bytes(range(256)) * (1 + i % 40) for i in range(MESSAGES)]
+        payloads[-1] += bytes(range(256)) * 160  # 50 KB: records of 16 KB, read in turn
+        for payload in payloads:
+            source.conn.publish("tls-reads/n", payload)
+        assert [sink.receive() for _ in range(MESSAGES)] == [
+            ("tls-reads/n", payload) for payload in payloads]
+        # Both connections read (the source its PUBACKs): paho asks three or more times a
+        # packet, TLS is asked about once a packet (plus one "nothing more" per wake-up).
+        assert calls["paho"] >= 3 * 2 * MESSAGES
+        assert calls["tls"] <= 2 * 2 * MESSAGES
+        # OpenSSL is asked what it holds only after a full READ_CHUNK: the 50 KB message.
+        assert calls["tls_pending"] <= 8
+        assert transport_socket.pending() == 0  # nothing left behind in the buffer
+    finally:
+        transport.close()
