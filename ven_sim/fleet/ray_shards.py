@@ -11,6 +11,7 @@ Ctrl-C asks each to stop, so they still return their results. With --local-ca or
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +56,7 @@ class ShardActor:
             if self.stop_asked:  # a stop that came before the runner existed
                 runner.stop()
 
+        # Scratch only: the results and rows go back to the driver, which writes OUT/shard-i.
         folder = Path(tempfile.mkdtemp(prefix="ven-sim-fleet-"))
         try:
             results = run_fleet(self.config, self.options, folder, say=lambda _line: None,
@@ -62,6 +64,7 @@ class ShardActor:
         finally:
             if server is not None:
                 server.close()
+            shutil.rmtree(folder, ignore_errors=True)
         assert self.runner is not None
         return results, self.runner.rows
 

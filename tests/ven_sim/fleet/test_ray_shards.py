@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,6 +71,7 @@ def test_two_ray_shards_merge_to_one_process_totals(
     options = WireOptions(mosquitto.url, local_ca=mosquitto.folder / "certs")
     one = run_fleet(config("ven-one", (0, 1)), options, tmp_path / "one", say=lambda _: None)
     out = tmp_path / "ray"
+    scratch_before = set(Path(tempfile.gettempdir()).glob("ven-sim-fleet-*"))
     result = CliRunner().invoke(main, [
         "fleet", "--ray", "local", "--workers", "2", "--vens", str(VENS), "--ramp", "40",
         "--duration", str(DURATION_S), "--telemetry-interval", str(INTERVAL_S),
@@ -96,6 +98,8 @@ def test_two_ray_shards_merge_to_one_process_totals(
     assert shard_ids == [[0, VENS // 2], [VENS // 2, VENS]]
     assert (out / "timeline.png").stat().st_size > 0
     assert (out / "shard-1" / "timeline.png").stat().st_size > 0
+    # The shards' scratch folders go with their run: none is left behind in the temp dir.
+    assert set(Path(tempfile.gettempdir()).glob("ven-sim-fleet-*")) <= scratch_before
 
 
 def test_more_shards_than_the_cluster_has_cpus_are_refused(
