@@ -20,6 +20,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,8 @@ from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.fleet.wiring import mint_certificates
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
 
-__all__ = ["bench_fleet", "default_workers", "fleet_figures", "run_fleet_command",
-           "stock_loop_start"]
+__all__ = ["bench_fleet", "bench_ids", "default_workers", "fleet_figures", "fleet_ready",
+           "run_fleet_command", "stock_loop_start"]
 
 MOSQUITTO_CONF = ("set_tcp_nodelay true", "max_queued_messages 1000000", "max_inflight_messages 0")
 STOCK_WAIT_S = 60.0
@@ -67,8 +69,7 @@ def bench_fleet(
                                 probe_rate=probe_rate, tls_version=tls_version, say=say)
         if stock:
             say(f"stock paho: {vens:,} clients with loop_start() each")
-            ids = [f"{ID_PREFIX}-{i:06d}" for i in range(vens)]
-            figures["stock_loop_start"] = stock_loop_start(mosquitto, ids)
+            figures["stock_loop_start"] = stock_loop_start(mosquitto, bench_ids(vens))
     return figures
 
 
@@ -78,19 +79,12 @@ def fleet_figures(mosquitto: Mosquitto, runs: Path, vens: int, duration_s: float
                   say: Any = print) -> dict[str, Any]:
     """Certificates, the shadow service and one `ven-sim fleet --workers K` run on
     `mosquitto`; the bench's figures from its fleet.json."""
-    ids = [f"{ID_PREFIX}-{i:06d}" for i in range(vens)]
-    mint_certificates(mosquitto.folder / "certs", ids,
-                      lambda n: say(f"certificates: {n:,}/{vens:,}"))
-    shadow = _shadow_service(mosquitto)
-    try:
+    with fleet_ready(mosquitto, vens, say):
         results = run_fleet_command(mosquitto, runs / f"workers-{workers}", vens=vens,
                                     workers=workers, ramp=ramp, duration_s=duration_s,
                                     telemetry_interval_s=telemetry_interval_s,
                                     probe_rate=probe_rate, tls_version=tls_version,
                                     say=say)
-    finally:
-        shadow.terminate()
-        shadow.wait(10)
     figures = _figures(results, vens)
     figures["tls_version"] = tls_version or "1.3"
     return figures
@@ -154,11 +148,25 @@ def _figures(results: dict[str, Any], vens: int) -> dict[str, Any]:
     }
 
 
-def _shadow_service(mosquitto: Mosquitto) -> subprocess.Popen[bytes]:
+def bench_ids(vens: int) -> list[str]:
+    return [f"{ID_PREFIX}-{i:06d}" for i in range(vens)]
+
+
+@contextmanager
+def fleet_ready(mosquitto: Mosquitto, vens: int, say: Any) -> Iterator[None]:
+    """Every VEN's certificate minted by `mosquitto`'s CA, and the shadow service running
+    (a process of its own: its CPU is not the fleet's) until the block ends."""
+    mint_certificates(mosquitto.folder / "certs", bench_ids(vens),
+                      lambda n: say(f"certificates: {n:,}/{vens:,}"))
     paths = mosquitto.client_cert("shadow-service")
     command = [sys.executable, "-m", "ven_sim", "shadow-service", "--broker", mosquitto.url,
                "--ca", str(paths.ca), "--cert", str(paths.cert), "--key", str(paths.key)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shadow = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        shadow.terminate()
+        shadow.wait(10)
 
 
 def stock_loop_start(mosquitto: Mosquitto, client_ids: list[str]) -> dict[str, Any]:

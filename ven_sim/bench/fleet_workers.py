@@ -15,15 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ven_sim.bench.fleet import (
-    ID_PREFIX,
-    MOSQUITTO_CONF,
-    _shadow_service,
-    run_fleet_command,
-)
+from ven_sim.bench.fleet import MOSQUITTO_CONF, fleet_ready, run_fleet_command
 from ven_sim.bench.mqtt import _raise_fd_limit
 from ven_sim.broker.mosquitto import Mosquitto
-from ven_sim.fleet.wiring import mint_certificates
 
 __all__ = ["bench_fleet_workers"]
 
@@ -41,21 +35,14 @@ def bench_fleet_workers(vens: int, workers: int, duration_s: float, *, ramp: flo
         tempfile.TemporaryDirectory(prefix="bench-fleet-workers-") as folder,
         Mosquitto(folder, extra_conf=MOSQUITTO_CONF) as mosquitto,
     ):
-        ids = [f"{ID_PREFIX}-{i:06d}" for i in range(vens)]
-        mint_certificates(mosquitto.folder / "certs", ids,
-                          lambda n: say(f"certificates: {n:,}/{vens:,}"))
-        shadow = _shadow_service(mosquitto)
         runs = {}
-        try:
+        with fleet_ready(mosquitto, vens, say):
             for count in (workers,) if skip_single else (1, workers):
                 results = run_fleet_command(
                     mosquitto, Path(folder) / "runs" / f"workers-{count}", vens=vens,
                     workers=count, ramp=ramp, duration_s=duration_s, probe_rate=probe_rate,
                     say=say)
                 runs[f"workers_{count}"] = {key: results.get(key) for key in FIGURES}
-        finally:
-            shadow.terminate()
-            shadow.wait(10)
     figures: dict[str, Any] = {"vens": vens, "workers": workers, "ramp_per_s": ramp, **runs}
     if not skip_single:
         one, many = runs["workers_1"], runs[f"workers_{workers}"]
