@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 
 from sim.limits import KEEPALIVE_RANGE_S, OFFLINE_BUFFER_MESSAGES
 from ven_sim.transports.base import BaseTransport, MessageHandler, StateHandler
+from ven_sim.transports.lean_client import LeanClient
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
 from ven_sim.transports.netloop import NetworkLoop
 from ven_sim.transports.paho_connection import PahoConnection
@@ -124,7 +125,7 @@ class PahoTransport(BaseTransport):
 
     def _make_client(self, client_id: str) -> mqtt.Client:
         tls = self._tls(client_id) if callable(self._tls) else self._tls
-        client = make_client(client_id, self.url, tls)
+        client = make_client(client_id, self.url, tls, client_class=LeanClient)
         _require_tls12(client)
         if self.max_tls_version is not None and client._ssl_context is not None:
             client._ssl_context.maximum_version = self.max_tls_version
