@@ -13,6 +13,12 @@ only: a QoS 1 publish of bytes shares one condition per client among its message
 (`wait_for_publish` still works: each waiter checks its own message), and a PUBACK is read
 with one `struct` call and handed to `on_publish` with a shared success reason code and empty
 properties. Everything else (MQTT 5, QoS 0 and 2, retained messages, PUBCOMP) is paho's own.
+
+And it writes the packets queued at once in one `send`: paho sends each packet on its own,
+an `SSL_write` (a TLS record, a system call, a GIL hand-over) each, so a VEN's telemetry on
+two topics cost two of each, and on loopback the sender's system call also does the
+receiving side's TCP work. Packets paho must act on once written (a QoS 0 PUBLISH: its
+`on_publish`; DISCONNECT: the socket's close) go on their own, as before.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 __all__ = ["LeanClient"]
 
 _MID = struct.Struct("!H")
+JOIN_BYTES = 65536  # at most this much in one joined write (four TLS records)
+_ON_WRITTEN = (mqtt.DISCONNECT, mqtt.PUBLISH)  # paho acts on these once written (PUBLISH: QoS 0)
 # What paho's decoder makes for every MQTT 3.1.1 PUBACK (reason "Success", no properties),
 # made once: callbacks get the same values, without two objects per PUBACK.
 _PUBACK_SUCCESS = ReasonCode(PacketTypes.PUBACK)
@@ -121,3 +129,33 @@ class LeanClient(mqtt.Client):
             if mid in self._out_messages:  # a duplicate PUBACK is ignored, as paho does
                 return self._do_on_publish(mid, _PUBACK_SUCCESS, _NO_PROPERTIES)
         return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _packet_write(self) -> mqtt.MQTTErrorCode:
+        self._join_queued_packets()
+        return super()._packet_write()
+
+    def _join_queued_packets(self) -> None:
+        """Replace the packets at the head of paho's queue that need nothing once written,
+        none of them partly sent, by one packet of their bytes in order. Only the head is
+        taken (popleft): another thread's publish appends at the tail meanwhile."""
+        queue = self._out_packet
+        if len(queue) < 2:
+            return
+        head: list[Any] = []
+        size = 0
+        while queue and size < JOIN_BYTES:
+            packet = queue[0]
+            kind = packet["command"] & 0xF0
+            if packet["pos"] or (kind in _ON_WRITTEN and (kind != mqtt.PUBLISH
+                                                          or packet["qos"] == 0)):
+                break
+            head.append(queue.popleft())
+            size += packet["to_process"]
+        if len(head) < 2:
+            queue.extendleft(head)
+            return
+        joined = b"".join(packet["packet"] for packet in head)
+        # Command 0 (reserved in MQTT) is neither PUBLISH nor DISCONNECT: nothing to do once
+        # it is written; the QoS 1 publishes in it are done at their PUBACKs, as before.
+        queue.appendleft({"command": 0, "mid": 0, "qos": 0, "pos": 0,
+                          "to_process": len(joined), "packet": joined, "info": None})

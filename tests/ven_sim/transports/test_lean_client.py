@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import queue
+import ssl
 import threading
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from tests.ven_sim.transports.test_paho import Peer, _transport
 from ven_sim.broker.mosquitto import Mosquitto
@@ -117,5 +119,36 @@ def test_messages_queued_while_offline_are_sent_after_connect(mosquitto: Mosquit
             finally:
                 client.disconnect()
                 client.loop_stop()
+    finally:
+        transport.close()
+
+
+def test_packets_queued_together_go_out_in_one_write(
+    mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A burst of publishes (a VEN's telemetry on its two topics, a VTN's commands) is
+    written in far fewer `send`s than packets, and arrives whole and in order."""
+    transport = _transport(mosquitto)
+    sends: list[int] = []
+    tls_send = ssl.SSLSocket.send
+
+    def counted(self: ssl.SSLSocket, data: bytes, flags: int = 0) -> int:
+        sends.append(len(data))
+        return tls_send(self, data, flags)
+
+    try:
+        sink = Peer(transport, "lean-join-sink")
+        assert sink.state() == (True, None)
+        sink.listen("lean/join/#", "lean/join/echo")
+        source = Peer(transport, "lean-join-source")
+        assert source.state() == (True, None)
+        monkeypatch.setattr(ssl.SSLSocket, "send", counted)
+        payloads = [b"%03d" % n + b"x" * (n * 37 % 900) for n in range(MESSAGES)]
+        for payload in payloads:
+            source.conn.publish("lean/join/n", payload)
+        assert [sink.receive() for _ in payloads] == [("lean/join/n", p) for p in payloads]
+        # The source's publishes (its window of 20 at a time) and the sink's PUBACKs.
+        assert len(sends) < MESSAGES
+        assert sum(sends) > sum(len(p) for p in payloads)
     finally:
         transport.close()
