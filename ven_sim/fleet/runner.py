@@ -141,22 +141,25 @@ class FleetRunner:
     # -- simpy processes (the kernel thread) ---------------------------------------------
     def _ramp(self, ids: list[str]):
         """Open VEN k at its planned instant, unless the transport's handshake window is
-        full: then wait for a turn (backpressure) and count how far behind the plan it fell,
-        rather than queue VENs whose connect times would only measure the queue."""
+        full: then wait for a turn (backpressure), and move the rest of the plan back by the
+        wait, so the ramp never runs faster than asked to catch up (a catch-up burst fills the
+        window again at once, every handshake in it slower). It counts how far behind the plan
+        it fell, rather than queue VENs whose connect times would only measure the queue."""
         env, rate, metrics = self.kernel.env, self.config.shard_ramp_per_s, self.metrics
         window_full = getattr(self.transport, "connect_window_full", None)
-        began = metrics.now()
+        began, shift = metrics.now(), 0.0
         for k, ven_id in enumerate(ids):
-            due = (k + self.rng.random()) / rate
-            if due > env.now:
-                yield env.timeout(due - env.now)
+            planned = (k + self.rng.random()) / rate
+            if shift + planned > env.now:
+                yield env.timeout(shift + planned - env.now)
             if window_full is not None and window_full():
-                held_from = metrics.now()
+                held_from = env.now
                 while window_full():
                     yield env.timeout(RAMP_HOLD_S)
-                self.ramp_held_s += metrics.now() - held_from
+                shift += env.now - held_from
+                self.ramp_held_s += env.now - held_from
             # Wall-clock lateness: the window's waits, and the kernel's own if it fell behind.
-            self.ramp_behind_s = max(self.ramp_behind_s, metrics.now() - began - due)
+            self.ramp_behind_s = max(self.ramp_behind_s, metrics.now() - began - planned)
             self._start_ven(ven_id)
             if k % FREEZE_EVERY == FREEZE_EVERY - 1:
                 gc.freeze()
