@@ -79,11 +79,18 @@ class CircuitActor(DispatchedActor):
     }
 
     def on_advance(self, message: Advance) -> None:
-        self.controller.tell(self.advance(message.t))
+        reading = self.advance(message.t)
+        if message.into is None:
+            self.controller.tell(reading)
+        else:
+            message.into.put(self.model.id, reading)
 
     def on_advance_batch(self, message: AdvanceBatch) -> None:
         readings = tuple([self.advance(t) for t in message.times])
-        self.controller.tell(CircuitBatch(self.model.id, readings))
+        if message.into is None:
+            self.controller.tell(CircuitBatch(self.model.id, readings))
+        else:
+            message.into.put(self.model.id, readings)
 
     def on_curtail(self, message: Curtail) -> None:
         if self._fork is not None and message.reduce_kw > 0:

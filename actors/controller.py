@@ -21,13 +21,13 @@ from actors.messages import (
     AddCircuit,
     Advance,
     AdvanceBatch,
-    CircuitBatch,
     CircuitReading,
     Curtail,
     EndEvent,
     EventAck,
     EventEnded,
     Fork,
+    ReadingRound,
     Restore,
     SetLoad,
     SetPanel,
@@ -35,6 +35,7 @@ from actors.messages import (
     StartEvent,
     Subscribe,
     Telemetry,
+    TelemetryBatch,
     Tick,
 )
 from actors.runtime import DispatchedActor, Dispatcher
@@ -76,6 +77,10 @@ class ControllerActor(DispatchedActor):
         self.circuits: dict[str, pykka.ActorRef[Any]] = {}
         self.info: dict[str, CircuitInfo] = {}
         self.listeners: list[pykka.ActorRef[Any]] = []
+        # Of these, who takes Telemetry one by one, and who a batch at a time (the recorder).
+        self._single_listeners: list[pykka.ActorRef[Any]] = []
+        self._batch_listeners: list[pykka.ActorRef[Any]] = []
+        self._held: list[Telemetry] | None = None  # a batch's Telemetry, held for the latter
         self.planner = ShedPlanner()
         self.events: dict[str, ActiveEvent] = {}
         self.t = t0  # time of the last completed tick
@@ -89,8 +94,6 @@ class ControllerActor(DispatchedActor):
         self._counterfactual = counterfactual  # False: no twins (a fleet keeps no M&V)
         self._pending = 0
         self._tick: Tick | None = None
-        self._batch: dict[str, tuple[CircuitReading, ...]] = {}
-        self._readings: dict[str, CircuitReading] = {}
         self._deferred: deque[Any] = deque()  # events that arrived mid-tick
         self._restores: list[tuple[float, str]] = []
         self._extras: dict[str, dict[str, Any]] = {}
@@ -100,8 +103,7 @@ class ControllerActor(DispatchedActor):
 
     # -- messages ---------------------------------------------------------------
     receives = {
-        CircuitReading: "_on_reading",
-        CircuitBatch: "_on_batch",
+        ReadingRound: "_on_round",
         Tick: "_on_tick",
         AddCircuit: "_on_add_circuit",
         Subscribe: "_on_subscribe",
@@ -118,6 +120,7 @@ class ControllerActor(DispatchedActor):
 
     def _on_subscribe(self, message: Subscribe) -> None:
         self.listeners.append(message.ref)
+        (self._batch_listeners if message.batches else self._single_listeners).append(message.ref)
         self._want_loads = self._want_loads or message.loads
 
     def _on_command(self, message: Any) -> None:
@@ -131,60 +134,51 @@ class ControllerActor(DispatchedActor):
         if self._pending:  # a tick still in flight: queue this one behind it
             self._deferred.append(tick)
             return
-        if tick.earlier:
-            if self._quiet():
-                self._advance_batch(tick)
-                return
+        if tick.earlier and not self._quiet():
             # Something to control between intervals: take them one at a time.
             singles = [Tick(t) for t in tick.earlier] + [Tick(tick.t, tick.report)]
             self._deferred.extendleft(reversed(singles[1:]))
             tick = singles[0]
         self._tick = tick
-        self._pending = len(self.circuits)
-        advance = Advance(tick.t)
+        if not self.circuits:
+            self._close_tick()
+            return
+        # One round: every circuit puts its reading in, and the last one tells it back here.
+        # Quiet intervals go as one batch: the circuits' physics does not depend on the
+        # controller while it sends them nothing, so the readings are the same.
+        self._pending = 1
+        into = ReadingRound(self.actor_ref, len(self.circuits))
+        advance = (AdvanceBatch((*tick.earlier, tick.t), into) if tick.earlier
+                   else Advance(tick.t, into))
         for ref in self.circuits.values():
             ref.tell(advance)
-        if not self._pending:
-            self._close_tick()
 
     def _quiet(self) -> bool:
         """Nothing to do between intervals: no event, restore or load shed under way."""
         return not (self.events or self._restores or self._manual or self._deferred)
 
-    def _advance_batch(self, tick: Tick) -> None:
-        # Quiet intervals in one round trip: the circuits' physics does not depend on the
-        # controller while it sends them nothing, so the readings are the same.
-        self._tick = tick
-        self._batch = {}
-        self._pending = len(self.circuits)
-        advance = AdvanceBatch((*tick.earlier, tick.t))
-        for ref in self.circuits.values():
-            ref.tell(advance)
-        if not self._pending:
+    def _on_round(self, round_: ReadingRound) -> None:
+        self._pending = 0
+        tick = self._tick
+        assert tick is not None
+        readings = round_.readings
+        if not tick.earlier:
+            self._take([readings[cid] for cid in self.info])
             self._close_tick()
-
-    def _on_batch(self, batch: CircuitBatch) -> None:
-        self._batch[batch.circuit_id] = batch.readings
-        self._pending -= 1
-        if self._pending == 0:
-            tick = self._tick
-            assert tick is not None
-            # One column of readings per interval, in circuit order.
-            columns = zip(*[self._batch[cid] for cid in self.info], strict=True)
-            for t, readings in zip((*tick.earlier, tick.t), columns, strict=True):
-                self._take(readings)
-                self._close_interval(t, tick.report)
-            self._batch = {}
-            self._tick = None
-            self._drain_deferred()
-
-    def _on_reading(self, reading: CircuitReading) -> None:
-        self._readings[reading.circuit_id] = reading
-        self._pending -= 1
-        if self._pending == 0:
-            self._take([self._readings[cid] for cid in self.info])
-            self._readings.clear()
-            self._close_tick()
+            return
+        # One column of readings per interval, in circuit order.
+        columns = zip(*[readings[cid] for cid in self.info], strict=True)
+        held = self._held = [] if self._batch_listeners else None
+        for t, column in zip((*tick.earlier, tick.t), columns, strict=True):
+            self._take(column)
+            self._close_interval(t, tick.report)
+        self._held = None
+        if held:
+            batch = TelemetryBatch(tuple(held))
+            for ref in self._batch_listeners:
+                ref.tell(batch)
+        self._tick = None
+        self._drain_deferred()
 
     def _take(self, readings: Iterable[CircuitReading]) -> None:
         """Add one interval's readings, in circuit order, not arrival order: the same sums
@@ -307,7 +301,12 @@ class ControllerActor(DispatchedActor):
         self._interval_energy = self._interval_comfort = 0.0
         self._interval_twin = self._interval_twin_comfort = 0.0
         self._comfort = ComfortTally()
-        self._tell_listeners(telemetry)
+        if self._held is None:
+            self._tell_listeners(telemetry)
+        else:  # a quiet batch: held for the batch listeners, told now to the others
+            self._held.append(telemetry)
+            for ref in self._single_listeners:
+                ref.tell(telemetry)
         if self.occupants is not None and event is not None:  # after the interval is reported
             for event_id in self.occupants.decide(self.events.values(), self.t, comfort.felt_dm):
                 self._end_event(event_id, None)
