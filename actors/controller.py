@@ -17,18 +17,17 @@ from typing import Any
 
 import pykka
 
+from actors._circuit_orders import CircuitOrders
 from actors.messages import (
     AddCircuit,
     Advance,
     AdvanceBatch,
     CircuitReading,
-    Curtail,
     EndEvent,
     EventAck,
     EventEnded,
     Fork,
     ReadingRound,
-    Restore,
     SetLoad,
     SetPanel,
     ShedLoad,
@@ -48,7 +47,7 @@ from sim.ven_events import ActiveEvent
 from sim.world import World
 
 
-class ControllerActor(DispatchedActor):
+class ControllerActor(CircuitOrders, DispatchedActor):
     """Curtailment controller and meter of one VEN."""
 
     def __init__(
@@ -99,6 +98,7 @@ class ControllerActor(DispatchedActor):
         self._extras: dict[str, dict[str, Any]] = {}
         self._last_used_kw = 0.0
         self._manual: dict[str, float] = {}  # circuit id -> when its ShedLoad ends
+        self._curtailed: set[str] = set()  # told a Curtail since their last Restore
         self._want_loads = False  # per-circuit rows cost time; only built if asked for
 
     # -- messages ---------------------------------------------------------------
@@ -235,7 +235,7 @@ class ControllerActor(DispatchedActor):
         if isinstance(message, ShedLoad):
             if message.circuit_id in self.circuits:
                 self._manual[message.circuit_id] = self.t + message.duration_s
-                self.circuits[message.circuit_id].tell(Curtail(message.reduce_kw))
+                self._curtail(message.circuit_id, message.reduce_kw)
         elif isinstance(message, SetPanel):
             self.panel_amps = message.amps
         elif isinstance(message, StartEvent):
@@ -392,26 +392,3 @@ class ControllerActor(DispatchedActor):
     def _tell_listeners(self, message: Any) -> None:
         for ref in self.listeners:
             ref.tell(message)
-
-    def _restore_due(self) -> None:
-        for cid, until in list(self._manual.items()):
-            if until <= self.t + 1e-9:
-                del self._manual[cid]
-                if not self.planner.active:
-                    self._restore(cid)
-        while self._restores and self._restores[0][0] <= self.t + 1e-9:
-            _, cid = self._restores.pop(0)
-            self._restore(cid)
-
-    def _restore(self, cid: str) -> None:
-        self.circuits[cid].tell(Restore())
-        self._disengage((cid,))
-
-    def _disengage(self, ids: Iterable[str]) -> None:
-        # Out of the event: from its next free reading a circuit's natural draw is learnt again.
-        for cid in ids:
-            self.info[cid].engaged = False
-
-    def _apply_plan(self, plan: dict[str, float]) -> None:
-        for cid, kw in plan.items():
-            self.circuits[cid].tell(Curtail(kw) if kw > 0 else Restore())
