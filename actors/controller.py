@@ -295,7 +295,7 @@ class ControllerActor(CircuitOrders, DispatchedActor):
             counterfactual_comfort,
             comfort.warm,
             comfort.twin_warm if self._twins else None,
-            (comfort.cold, comfort.twin_cold),
+            comfort.cold_water(),
         ))
         self._interval_start = self.t
         self._interval_energy = self._interval_comfort = 0.0
