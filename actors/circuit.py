@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pykka
@@ -79,14 +80,14 @@ class CircuitActor(DispatchedActor):
     }
 
     def on_advance(self, message: Advance) -> None:
-        reading = self.advance(message.t)
+        (reading,) = self.readings((message.t,))
         if message.into is None:
             self.controller.tell(reading)
         else:
             message.into.put(self.model.id, reading)
 
     def on_advance_batch(self, message: AdvanceBatch) -> None:
-        readings = tuple([self.advance(t) for t in message.times])
+        readings = tuple(self.readings(message.times))
         if message.into is None:
             self.controller.tell(CircuitBatch(self.model.id, readings))
         else:
@@ -118,46 +119,56 @@ class CircuitActor(DispatchedActor):
         self._twin_restore_at = fork.restore_at
         self._twin_check_at = max(self.t + CONVERGE_CHECK_S, fork.end)
 
-    def advance(self, t_end: float) -> CircuitReading:
+    def readings(self, times: Iterable[float]) -> list[CircuitReading]:
+        """Step to each of `times` in turn; a reading for each. One loop for a batch, with what
+        every reading needs read once: this runs for every circuit on every interval."""
         model = self.model
+        plans, step = self._step_plans, self.physics_step_s
+        thermal, forecasts, hot_water = self._thermal, self._forecasts, self._hot_water
+        capability = 0.0
+        has_capability = self._has_capability and not forecasts
+        has_lockout, has_floor, extras = self._has_lockout, self._has_floor, self._extras
+        out = []
         t0 = self.t
-        steps = self._step_plans[(t0, t_end, self.physics_step_s)]
-        energy, comfort_s, violated = model.run_steps(steps)
-        self.t = t_end
-        span = t_end - t0
-        twin_kwh = twin_comfort = twin_warm = None
-        if self.twin is not None:
-            twin_kwh, twin_comfort, twin_warm = self._advance_twin(t0, t_end, steps)
-        warm = felt = None
-        if self._thermal:
-            warm, felt = warm_and_felt(model, span)
-        if self._forecasts:
-            capability, expected = model.shed_outlook()
-        else:
-            capability = model.shed_capability_kw() if self._has_capability else 0.0
-            expected = None
-        # Every field in order, straight into the tuple: the NamedTuple's own __new__ costs
-        # three times as much, and this runs for every circuit on every interval.
-        return tuple.__new__(CircuitReading, (
-            model.id,
-            t_end,
-            energy * 3600.0 / span if span > 0 else model.power_kw,
-            energy,
-            capability,
-            model.locked_out if self._has_lockout else False,
-            violated,
-            comfort_s / 60.0,
-            model.shed_request_kw,
-            model.floor_kw() if self._has_floor else 0.0,
-            {name: getattr(model, name) for name in self._extras} if self._extras else None,
-            twin_kwh,
-            twin_comfort,
-            warm,
-            twin_warm,
-            self._hot_water,
-            felt,
-            expected,
-        ))
+        for t_end in times:
+            steps = plans[(t0, t_end, step)]
+            energy, comfort_s, violated = model.run_steps(steps)
+            self.t = t_end
+            span = t_end - t0
+            twin_kwh = twin_comfort = twin_warm = None
+            if self.twin is not None:
+                twin_kwh, twin_comfort, twin_warm = self._advance_twin(t0, t_end, steps)
+            warm = felt = expected = None
+            if thermal:
+                warm, felt = warm_and_felt(model, span)
+            if forecasts:
+                capability, expected = model.shed_outlook()
+            elif has_capability:
+                capability = model.shed_capability_kw()
+            # Every field in order, straight into the tuple: the NamedTuple's own __new__ costs
+            # three times as much.
+            out.append(tuple.__new__(CircuitReading, (
+                model.id,
+                t_end,
+                energy * 3600.0 / span if span > 0 else model.power_kw,
+                energy,
+                capability,
+                model.locked_out if has_lockout else False,
+                violated,
+                comfort_s / 60.0,
+                model.shed_request_kw,
+                model.floor_kw() if has_floor else 0.0,
+                {name: getattr(model, name) for name in extras} if extras else None,
+                twin_kwh,
+                twin_comfort,
+                warm,
+                twin_warm,
+                hot_water,
+                felt,
+                expected,
+            )))
+            t0 = t_end
+        return out
 
     def _advance_twin(
         self, t0: float, t_end: float, steps: StepPlan
