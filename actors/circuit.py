@@ -51,9 +51,12 @@ class CircuitActor(DispatchedActor):
         self.controller = controller
         self.physics_step_s = physics_step_s
         self.t = t0
-        # Decided once: most circuits have no extra state (indoor temperature,
-        # state of charge) to report.
-        self._extras = tuple(name for name in _EXTRAS if hasattr(model, name))
+        # Decided once: most circuits have no extra state (indoor temperature, state of
+        # charge) to report, and none has two (so a reading's extra is a one-key dict).
+        extras = [name for name in _EXTRAS if hasattr(model, name)]
+        if len(extras) > 1:
+            raise ValueError(f"{type(model).__name__} reports {extras}: a circuit has one at most")
+        self._extra = extras[0] if extras else None
         self._thermal = thermal(model)
         self._hot_water = hot_water(model)
         kind = type(model)
@@ -127,7 +130,7 @@ class CircuitActor(DispatchedActor):
         thermal, forecasts, hot_water = self._thermal, self._forecasts, self._hot_water
         capability = 0.0
         has_capability = self._has_capability and not forecasts
-        has_lockout, has_floor, extras = self._has_lockout, self._has_floor, self._extras
+        has_lockout, has_floor, extra = self._has_lockout, self._has_floor, self._extra
         out = []
         t0 = self.t
         for t_end in times:
@@ -158,7 +161,7 @@ class CircuitActor(DispatchedActor):
                 comfort_s / 60.0,
                 model.shed_request_kw,
                 model.floor_kw() if has_floor else 0.0,
-                {name: getattr(model, name) for name in extras} if extras else None,
+                {extra: getattr(model, extra)} if extra else None,
                 twin_kwh,
                 twin_comfort,
                 warm,
