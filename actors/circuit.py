@@ -30,8 +30,9 @@ CONVERGE_CHECK_S = 3600.0  # how often a twin is compared with its circuit
 class CircuitActor(DispatchedActor):
     """Owns one `Circuit` model; only this actor touches it.
 
-    On `Advance(t)` it steps the model in `physics_step_s` steps up to `t` and
-    tells its controller a `CircuitReading` for the span.
+    On `Advance(t, into)` it steps the model in `physics_step_s` steps up to `t` and puts a
+    `CircuitReading` for the span into the VEN's round (or, without one, tells it to its
+    controller).
     """
 
     def __init__(

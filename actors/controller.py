@@ -79,7 +79,7 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         # Of these, who takes Telemetry one by one, and who a batch at a time (the recorder).
         self._single_listeners: list[pykka.ActorRef[Any]] = []
         self._batch_listeners: list[pykka.ActorRef[Any]] = []
-        self._held: list[Telemetry] | None = None  # a batch's Telemetry, held for the latter
+        self._held: list[Telemetry] | None = None  # a quiet batch's, for the batch listeners
         self.planner = ShedPlanner()
         self.events: dict[str, ActiveEvent] = {}
         self.t = t0  # time of the last completed tick
