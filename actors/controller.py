@@ -187,21 +187,24 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         energy, twin_energy = self._interval_energy, self._interval_twin
         comfort, twin_comfort_sum = self._interval_comfort, self._interval_twin_comfort
         for circuit, reading in zip(info.values(), readings, strict=True):
-            circuit.update(reading)
-            energy += reading.energy_kwh
+            # One unpacking, not a read per field (the twin's energy aside: it is passed on).
+            (cid, t, power, used_kwh, capability, locked_out, _, minutes, shed_request, floor,
+             extra, _, twin_minutes, warm, _, hot_water, _, expected) = reading
+            circuit.take(t, power, capability, floor, locked_out, shed_request, expected)
+            energy += used_kwh
             twin = reading.twin_kwh
             if twin is None:  # not curtailed since the fork: the circuit is its own twin
-                twin_energy += reading.energy_kwh
-                twin_comfort = reading.comfort_minutes
+                twin_energy += used_kwh
+                twin_comfort = minutes
             else:
                 twin_energy += twin
-                twin_comfort = reading.twin_comfort_minutes
+                twin_comfort = twin_minutes
             twin_comfort_sum += twin_comfort or 0.0
-            if reading.hot_water or reading.warm is not None:  # HVAC and water heaters
+            if hot_water or warm is not None:  # HVAC and water heaters
                 tally.add(reading, twin_comfort, twin is not None)
-            comfort += reading.comfort_minutes
-            if reading.extra:
-                extras[reading.circuit_id] = reading.extra
+            comfort += minutes
+            if extra:
+                extras[cid] = extra
         self._interval_energy, self._interval_twin = energy, twin_energy
         self._interval_comfort, self._interval_twin_comfort = comfort, twin_comfort_sum
 
