@@ -127,6 +127,7 @@ class CircuitActor(DispatchedActor):
         """Step to each of `times` in turn; a reading for each. One loop for a batch, with what
         every reading needs read once: this runs for every circuit on every interval."""
         model = self.model
+        cid = model.id
         plans, step = self._step_plans, self.physics_step_s
         thermal, forecasts, hot_water = self._thermal, self._forecasts, self._hot_water
         capability = 0.0
@@ -152,7 +153,7 @@ class CircuitActor(DispatchedActor):
             # Every field in order, straight into the tuple: the NamedTuple's own __new__ costs
             # three times as much.
             out.append(tuple.__new__(CircuitReading, (
-                model.id,
+                cid,
                 t_end,
                 energy * 3600.0 / span if span > 0 else model.power_kw,
                 energy,
