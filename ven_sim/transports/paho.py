@@ -80,9 +80,10 @@ class PahoTransport(BaseTransport):
 
     def open(
         self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None,
-        *, will: tuple[str, bytes] | None = None,
+        *, will: tuple[str, bytes] | None = None, serve_first: bool = False,
     ) -> PahoConnection:
-        """Create the client (TLS files are loaded here, errors raise) and connect in the loop."""
+        """Create the client (TLS files are loaded here, errors raise) and connect in the loop.
+        `serve_first`: a VTN's connection, served ahead of the rest (`NetworkLoop.serve_first`)."""
         with self._lock:
             client = self._prepared.pop(client_id, None)
         client = client or self._make_client(client_id)
@@ -99,6 +100,8 @@ class PahoTransport(BaseTransport):
             if self._owns_loop and not self.loop.running:
                 self.loop.start()
             self._connections.add(conn)
+        if serve_first:
+            self.loop.call_soon(lambda: self.loop.serve_first(client))
         self.loop.call_soon(conn.start)
         return conn
 
