@@ -7,57 +7,18 @@ start, ahead of the calls other connections queued and outside their cap.
 
 from __future__ import annotations
 
-import array
-import fcntl
-import queue
-import termios
 import threading
 import time
 
 from tests.ven_sim.helpers import TIMEOUT_S
-from tests.ven_sim.transports.test_netloop_rounds import Rounds
+from tests.ven_sim.transports.test_netloop_rounds import Rounds, hold_until_buffered
 from tests.ven_sim.transports.test_paho import Peer, _transport
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.transports import netloop
-from ven_sim.transports.paho import PahoTransport
 from ven_sim.transports.paho_connection import FLUSH_BATCH
 
 BURST = 3 * netloop.MAX_PACKETS_PER_READ + 10  # more than a VEN may read in one round
 PAYLOAD = b"x" * 200
-
-
-class FirstPeer(Peer):
-    """A `Peer` whose connection is served first, as the fleet's probe VTN opens its own."""
-
-    def __init__(self, transport: PahoTransport, client_id: str) -> None:
-        self.inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
-        self.states: queue.Queue[tuple[bool, str | None]] = queue.Queue()
-        self.on_down = None
-        self.conn = transport.open(client_id, lambda t, p: self.inbox.put((t, p)),
-                                   self._on_state, serve_first=True)
-
-
-def _hold_until_buffered(loop: netloop.NetworkLoop, peers: list[Peer], size: int) -> None:
-    """Keep `loop` busy (in a call) until each peer's socket holds `size` bytes, so the next
-    round finds all of them ready with their whole burst."""
-    fds = [peer.conn._client.socket().fileno() for peer in peers]
-    held = threading.Event()
-
-    def hold() -> None:
-        held.set()
-        deadline = time.monotonic() + TIMEOUT_S
-        waiting = array.array("i", [0])
-        while time.monotonic() < deadline:
-            buffered = []
-            for fd in fds:
-                fcntl.ioctl(fd, termios.FIONREAD, waiting)
-                buffered.append(waiting[0])
-            if min(buffered) >= size:
-                return
-            time.sleep(0.01)
-
-    loop.call_soon(hold)
-    assert held.wait(TIMEOUT_S)
 
 
 def test_a_vtn_is_read_dry_first_while_a_ven_reads_a_capped_share(mosquitto: Mosquitto) -> None:
@@ -67,7 +28,7 @@ def test_a_vtn_is_read_dry_first_while_a_ven_reads_a_capped_share(mosquitto: Mos
     order: list[tuple[int, str]] = []  # (round, who) per message read
     done = threading.Semaphore(0)
     try:
-        vtn, ven = FirstPeer(transport, "first-vtn"), Peer(transport, "first-ven")
+        vtn, ven = Peer(transport, "first-vtn", serve_first=True), Peer(transport, "first-ven")
         for peer, name in ((vtn, "vtn"), (ven, "ven")):
             assert peer.state() == (True, None)
             peer.listen(f"first/{name}/#", f"first/{name}/echo")
@@ -75,7 +36,7 @@ def test_a_vtn_is_read_dry_first_while_a_ven_reads_a_capped_share(mosquitto: Mos
                                                            done.release())
         source = Peer(source_transport, "first-source")
         assert source.state() == (True, None)
-        _hold_until_buffered(transport.loop, [vtn, ven], BURST * len(PAYLOAD))
+        hold_until_buffered(transport.loop, [vtn, ven], BURST * len(PAYLOAD))
         for _ in range(BURST):  # QoS 0: the broker's in-flight window does not hold them back
             source.conn.publish("first/ven/n", PAYLOAD, qos=0)
             source.conn.publish("first/vtn/n", PAYLOAD, qos=0)
@@ -103,7 +64,7 @@ def test_a_vtn_burst_goes_out_in_one_round_ahead_of_queued_calls(mosquitto: Mosq
     ran_fillers: list[int] = []
     published_by_round: list[tuple[int, int]] = []  # (published so far, fillers run so far)
     try:
-        vtn = FirstPeer(transport, "first-burst-vtn")
+        vtn = Peer(transport, "first-burst-vtn", serve_first=True)
         assert vtn.state() == (True, None)
         holding, released = threading.Event(), threading.Event()
         loop.round_observer = lambda _s: published_by_round.append(
