@@ -119,6 +119,8 @@ def _figures(results: dict[str, Any], vens: int) -> dict[str, Any]:
         "vens_connected": results["vens_connected"],
         "connect_rate_per_s": results["connect_rate_per_s"],
         "all_connected_s": results["all_connected_s"],
+        "ramp_behind_s": results.get("ramp_behind_s"),
+        "ramp_held_s": results.get("ramp_held_s"),
         "clients_prepared_s": results["clients_prepared_s"],
         "steady_cpu_cores": results["steady_cpu_cores"],
         "cpu_seconds": results["cpu_seconds"],

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["fleet"]
 
-SUMMARY_KEYS = ("vens_requested", "vens_connected", "connect_rate_per_s", "connect_ms",
-                "puback_ms", "telemetry_latency_ms", "command_rtt_ms", "fanout",
+SUMMARY_KEYS = ("vens_requested", "vens_connected", "connect_rate_per_s", "ramp_behind_s",
+                "connect_ms", "puback_ms", "telemetry_latency_ms", "command_rtt_ms", "fanout",
                 "telemetry_published", "disconnects", "unexpected_disconnects", "reconnects",
                 "rss_mb", "cpu_seconds", "steady_cpu_cores", "duration_s")
 # A scenario file's fleet section sets these; giving one on the command line too is an error.

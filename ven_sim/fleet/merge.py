@@ -71,6 +71,9 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "all_connected_s": _latest([part.get("all_connected_s") for part in parts]),
         "steady_from_s": _latest([part.get("steady_from_s") for part in parts]),
         "duration_s": max(part["duration_s"] for part in parts),
+        # Each shard ramps its share at once: the latest shard is how late the fleet was.
+        **{key: max(part.get(key) or 0.0 for part in parts)
+           for key in ("ramp_behind_s", "ramp_held_s")},
         # The shards load their certificates at the same time: the slowest one's.
         "clients_prepared_s": max(part.get("clients_prepared_s") or 0.0 for part in parts),
         "stopped_early": any(part["stopped_early"] for part in parts),

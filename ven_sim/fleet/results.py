@@ -55,6 +55,8 @@ def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
         "connect_rate_per_s": rate,
         "all_connected_s": None if runner.all_connected_at is None
         else round(runner.all_connected_at, 2),
+        "ramp_behind_s": round(runner.ramp_behind_s, 2),
+        "ramp_held_s": round(runner.ramp_held_s, 2),
         **latency_fields(m.summary),
         **{key: sum(tally(op)[field] for op in ops) for key, (ops, field) in COMMANDS.items()},
         "fanout": fanout_fields(tally, m.summary),

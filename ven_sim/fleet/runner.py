@@ -11,6 +11,7 @@ time and events can be chosen (`--fanout-at S`, a scenario file's events).
 from __future__ import annotations
 
 import gc
+import logging
 import random
 import sys
 import time
@@ -36,14 +37,18 @@ from ven_sim.transports.base import BaseTransport
 
 __all__ = ["FleetRunner", "progress_line"]
 
+log = logging.getLogger(__name__)
+
 TEMPLATES = ("house", "apartment", "solar_home")
 CLOCK_STEP_S = 0.25  # VENs are ticked in phase slots of this width
 MONITOR_S = 1.0  # progress line
 PROBE_UP_S = 30.0  # the probe must connect within this, or the broker is unreachable
 FANOUT_WAIT_S = 60.0  # after the ramp, how long the fan-out waits for stragglers
 FANOUT_ACKS_WAIT_S = 30.0  # how long ending a fan-out's event, then its restore, waits for acks
+RAMP_LATE_WARN_S = 1.0  # a ramp later than this is said in the log
 SWITCH_INTERVAL_S = 0.0005  # GIL hand-over between the kernel and network threads
 FREEZE_EVERY = 250  # VENs started between two gc.freeze() calls
+RAMP_HOLD_S = 0.01  # while the handshake window is full, the ramp looks again this often
 
 
 class FleetRunner:
@@ -80,6 +85,11 @@ class FleetRunner:
         self.stopped_early = False
         self.end = (0.0, 0.0, 0.0)  # (run time, cpu seconds, RSS MB) when the shutdown began
         self.rss_before_vens = 0.0
+        # The ramp as planned against as run: how late (run seconds) the latest VEN was
+        # opened, and how long the ramp waited for the handshake window in all.
+        self.ramp_behind_s = 0.0
+        self.ramp_held_s = 0.0
+        self.ramp_done = False
 
     def _slot_count(self) -> int:
         return max(1, round(self.config.telemetry_interval_s / CLOCK_STEP_S))
@@ -130,14 +140,34 @@ class FleetRunner:
 
     # -- simpy processes (the kernel thread) ---------------------------------------------
     def _ramp(self, ids: list[str]):
-        env, rate = self.kernel.env, self.config.shard_ramp_per_s
+        """Open VEN k at its planned instant, unless the transport's handshake window is
+        full: then wait for a turn (backpressure), and move the rest of the plan back by the
+        wait, so the ramp never runs faster than asked to catch up (a catch-up burst fills the
+        window again at once, every handshake in it slower). It counts how far behind the plan
+        it fell, rather than queue VENs whose connect times would only measure the queue."""
+        env, rate, metrics = self.kernel.env, self.config.shard_ramp_per_s, self.metrics
+        window_full = getattr(self.transport, "connect_window_full", None)
+        began, shift = metrics.now(), 0.0
         for k, ven_id in enumerate(ids):
-            due = (k + self.rng.random()) / rate
-            if due > env.now:
-                yield env.timeout(due - env.now)
+            planned = (k + self.rng.random()) / rate
+            if shift + planned > env.now:
+                yield env.timeout(shift + planned - env.now)
+            if window_full is not None and window_full():
+                held_from = env.now
+                while window_full():
+                    yield env.timeout(RAMP_HOLD_S)
+                shift += env.now - held_from
+                self.ramp_held_s += env.now - held_from
+            # Wall-clock lateness: the window's waits, and the kernel's own if it fell behind.
+            self.ramp_behind_s = max(self.ramp_behind_s, metrics.now() - began - planned)
             self._start_ven(ven_id)
             if k % FREEZE_EVERY == FREEZE_EVERY - 1:
                 gc.freeze()
+        self.ramp_done = True
+        if self.ramp_behind_s > RAMP_LATE_WARN_S:
+            log.warning("the ramp fell %.1f s behind its plan of %g connects/s (%.1f s waiting "
+                        "for handshake turns): this process or the broker could not keep up",
+                        self.ramp_behind_s, rate, self.ramp_held_s)
         # Bursts of short-lived memory (handshakes, a fan-out) leave free pages between live
         # ones: returned once all are up and after the fan-out, not periodically (a trim at a
         # few hundred MB blocks every thread's malloc for 35-140 ms).
@@ -186,10 +216,13 @@ class FleetRunner:
         """Each fan-out event in turn: at its time, or (`at_s` None) once all are connected."""
         env, config, metrics = self.kernel.env, self.config, self.metrics
         for n, event in enumerate(config.fanout_events):
-            if event.at_s is None:
+            if event.at_s is None:  # the ramp may run late (backpressure): wait for its end
                 deadline = config.vens / config.shard_ramp_per_s + FANOUT_WAIT_S
-                while metrics.connected < config.vens and env.now < deadline:
+                while not self.ramp_done or (metrics.connected < config.vens
+                                             and env.now < deadline):
                     yield env.timeout(0.5)
+                    if not self.ramp_done:
+                        deadline = env.now + FANOUT_WAIT_S
             elif event.at_s > env.now:
                 yield env.timeout(event.at_s - env.now)
             if n == 0:

@@ -31,7 +31,10 @@ from typing import Any
 from ven_sim.transports.netloop import NetworkLoop, TimerHandle
 from ven_sim.transports.tls_reads import wrap_client
 
-__all__ = ["CONNECT_TIMEOUT_S", "MAX_HANDSHAKES", "MIN_HANDSHAKES", "Handshake", "resolve"]
+__all__ = [
+    "CONNECT_TIMEOUT_S", "MAX_HANDSHAKES", "MIN_HANDSHAKES", "Handshake", "handshake_window",
+    "resolve",
+]
 
 CONNECT_TIMEOUT_S = 5.0  # paho's own connect timeout
 MAX_HANDSHAKES = 64  # under way at once per loop: on loopback about two loop rounds each
@@ -84,6 +87,16 @@ class _Turns:
 
 
 _turns: weakref.WeakKeyDictionary[NetworkLoop, _Turns] = weakref.WeakKeyDictionary()
+
+
+def handshake_window(loop: NetworkLoop) -> tuple[int, int]:
+    """(handshakes under way or waiting for a turn, the window) on `loop`: a ramp that
+    opens more while the first reaches the second only lengthens the queue. Read from any
+    thread (two ints and a length, each read at once)."""
+    turns = _turns.get(loop)
+    if turns is None:
+        return 0, MAX_HANDSHAKES
+    return turns.busy + len(turns.waiting), turns.window
 
 
 class Handshake:

@@ -23,9 +23,11 @@ from ven_sim.transports.endpoints import (
 
 __all__ = ["DEFAULT_PORTS", "BrokerURL", "MQTTConnectError", "TlsFiles", "connect", "make_client"]
 
-def make_client(client_id: str, url: BrokerURL, tls: TlsFiles | None = None) -> mqtt.Client:
-    """A paho client (callback API v2, MQTT 3.1.1) configured for `url`; not yet connected."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+def make_client(client_id: str, url: BrokerURL, tls: TlsFiles | None = None, *,
+                client_class: type[mqtt.Client] = mqtt.Client) -> mqtt.Client:
+    """A paho client (callback API v2, MQTT 3.1.1) configured for `url`; not yet connected.
+    `client_class`: `mqtt.Client` or a subclass (`LeanClient` for the network loop's)."""
+    client = client_class(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
     if url.tls:
         if tls is None:
             raise MQTTConnectError(f"{url} needs TLS files: at least the CA certificate")

@@ -19,6 +19,8 @@ import paho.mqtt.client as mqtt
 
 from sim.limits import KEEPALIVE_RANGE_S, OFFLINE_BUFFER_MESSAGES
 from ven_sim.transports.base import BaseTransport, MessageHandler, StateHandler
+from ven_sim.transports.handshake import handshake_window
+from ven_sim.transports.lean_client import LeanClient
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
 from ven_sim.transports.netloop import NetworkLoop
 from ven_sim.transports.paho_connection import PahoConnection
@@ -76,6 +78,7 @@ class PahoTransport(BaseTransport):
         self._lock = threading.Lock()
         self._connections: set[PahoConnection] = set()
         self._prepared: dict[str, mqtt.Client] = {}  # prepare()d clients waiting for open()
+        self._starting = 0  # opened, their start() not yet run on the loop (under _lock)
         self._closed = False
 
     def open(
@@ -100,10 +103,23 @@ class PahoTransport(BaseTransport):
             if self._owns_loop and not self.loop.running:
                 self.loop.start()
             self._connections.add(conn)
+            self._starting += 1
         if serve_first:
             self.loop.call_soon(lambda: self.loop.serve_first(client))
-        self.loop.call_soon(conn.start)
+        self.loop.call_soon(lambda: self._start(conn))
         return conn
+
+    def _start(self, conn: PahoConnection) -> None:
+        with self._lock:
+            self._starting -= 1
+        conn.start()
+
+    def connect_window_full(self) -> bool:
+        """True while the connections opened and not yet through their TCP/TLS handshake
+        fill the loop's handshake window (handshake.py): a ramp should wait, not open more
+        (they would only queue, and their connect times would measure the queue)."""
+        busy, window = handshake_window(self.loop)
+        return self._starting + busy >= window
 
     def sibling(self, url: BrokerURL) -> PahoTransport:
         """A transport to `url` with these settings and certificates, on this one's loop
@@ -127,7 +143,7 @@ class PahoTransport(BaseTransport):
 
     def _make_client(self, client_id: str) -> mqtt.Client:
         tls = self._tls(client_id) if callable(self._tls) else self._tls
-        client = make_client(client_id, self.url, tls)
+        client = make_client(client_id, self.url, tls, client_class=LeanClient)
         _require_tls12(client)
         if self.max_tls_version is not None and client._ssl_context is not None:
             client._ssl_context.maximum_version = self.max_tls_version

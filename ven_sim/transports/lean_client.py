@@ -1,0 +1,161 @@
+"""A paho client with lighter QoS 1 publish and PUBACK paths, for many clients on one loop.
+
+Every VEN publishes telemetry on two topics every few seconds, QoS 1, and reads a PUBACK for
+each. paho spends most of that Python work on objects nobody here reads: a
+`threading.Condition` per published message (its `MQTTMessageInfo`, for `wait_for_publish`),
+and per PUBACK a `ReasonCode` and a `Properties` that MQTT 3.1.1 does not even carry (the
+packet is its two-byte message ID). A profile of a fleet at steady state put those at about
+a tenth of the process's Python time (docs/benchmarks.md, "Steady CPU and the ramp").
+
+`LeanClient` keeps paho's behaviour and state (its `_out_messages`, in-flight count, re-sends
+after a reconnect, callbacks with the same arguments) and changes two things, for MQTT 3.1.1
+only: a QoS 1 publish of bytes shares one condition per client among its messages' infos
+(`wait_for_publish` still works: each waiter checks its own message), and a PUBACK is read
+with one `struct` call and handed to `on_publish` with a shared success reason code and empty
+properties. Everything else (MQTT 5, QoS 0 and 2, retained messages, PUBCOMP) is paho's own.
+
+And it writes the packets queued at once in one `send`: paho sends each packet on its own,
+an `SSL_write` (a TLS record, a system call, a GIL hand-over) each, so a VEN's telemetry on
+two topics cost two of each, and on loopback the sender's system call also does the
+receiving side's TCP work. Packets paho must act on once written (a QoS 0 PUBLISH: its
+`on_publish`; DISCONNECT: the socket's close) go on their own, as before.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from typing import Any, Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+__all__ = ["LeanClient"]
+
+_MID = struct.Struct("!H")
+JOIN_BYTES = 65536  # at most this much in one joined write (four TLS records)
+_ON_WRITTEN = (mqtt.DISCONNECT, mqtt.PUBLISH)  # paho acts on these once written (PUBLISH: QoS 0)
+# What paho's decoder makes for every MQTT 3.1.1 PUBACK (reason "Success", no properties),
+# made once: callbacks get the same values, without two objects per PUBACK.
+_PUBACK_SUCCESS = ReasonCode(PacketTypes.PUBACK)
+_NO_PROPERTIES = Properties(PacketTypes.PUBACK)
+
+
+class _SharedConditionInfo(mqtt.MQTTMessageInfo):
+    """An `MQTTMessageInfo` on its client's condition instead of one of its own."""
+
+    __slots__ = ()
+
+    def __init__(self, mid: int, condition: threading.Condition) -> None:  # noqa: D107
+        self.mid = mid
+        self._published = False
+        self._condition = condition
+        self.rc = mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+        self._iterpos = 0
+
+    def _set_as_published(self) -> None:
+        with self._condition:
+            self._published = True
+            self._condition.notify_all()  # shared: every waiter checks its own message
+
+
+class _OutgoingMessage(mqtt.MQTTMessage):
+    """A QoS 1 message as paho's `publish` stores it, its info on the shared condition."""
+
+    __slots__ = ()
+
+    def __init__(self, mid: int, topic: bytes, payload: bytes,  # noqa: D107
+                 condition: threading.Condition) -> None:
+        self.timestamp = mqtt.time_func()
+        self.state = mqtt.mqtt_ms_invalid
+        self.dup = False
+        self.mid = mid
+        self._topic = topic
+        self.payload = payload
+        self.qos = 1
+        self.retain = False
+        self.info = _SharedConditionInfo(mid, condition)
+        self.properties = None
+
+
+class LeanClient(mqtt.Client):
+    """`mqtt.Client` with the QoS 1 publish and PUBACK paths above (MQTT 3.1.1)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._published_condition = threading.Condition()
+
+    def publish(self, topic: str, payload: Any = None, qos: int = 0, retain: bool = False,
+                properties: Properties | None = None) -> mqtt.MQTTMessageInfo:
+        if (qos != 1 or retain or properties is not None or not topic
+                or self._protocol == mqtt.MQTTv5 or type(payload) is not bytes):
+            return super().publish(topic, payload, qos, retain, properties)
+        # paho's QoS 1 branch of `publish`, step for step, with the lighter message.
+        topic_bytes = topic.encode("utf-8")
+        self._raise_for_invalid_topic(topic_bytes)
+        if len(payload) > 268435455:
+            raise ValueError("Payload too large.")
+        mid = self._mid_generate()
+        message = _OutgoingMessage(mid, topic_bytes, payload, self._published_condition)
+        info = message.info
+        with self._out_message_mutex:
+            if ((self._max_queued_messages > 0
+                 and len(self._out_messages) >= self._max_queued_messages)
+                    or mid in self._out_messages):
+                info.rc = mqtt.MQTTErrorCode.MQTT_ERR_QUEUE_SIZE
+                return info
+            self._out_messages[mid] = message
+            if (self._max_inflight_messages == 0
+                    or self._inflight_messages < self._max_inflight_messages):
+                self._inflight_messages += 1
+                message.state = mqtt.mqtt_ms_wait_for_puback
+                rc = self._send_publish(mid, topic_bytes, payload, 1, False, False, info, None)
+                if rc == mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN:  # re-sent after the reconnect
+                    self._inflight_messages -= 1
+                    message.state = mqtt.mqtt_ms_publish
+                info.rc = rc
+            else:
+                message.state = mqtt.mqtt_ms_queued
+        return info
+
+    def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> mqtt.MQTTErrorCode:
+        packet = self._in_packet["packet"]
+        if cmd != "PUBACK" or self._protocol == mqtt.MQTTv5 or len(packet) != 2:
+            return super()._handle_pubackcomp(cmd)  # paho decodes, and refuses a bad one
+        (mid,) = _MID.unpack(packet)
+        with self._out_message_mutex:
+            if mid in self._out_messages:  # a duplicate PUBACK is ignored, as paho does
+                return self._do_on_publish(mid, _PUBACK_SUCCESS, _NO_PROPERTIES)
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _packet_write(self) -> mqtt.MQTTErrorCode:
+        self._join_queued_packets()
+        return super()._packet_write()
+
+    def _join_queued_packets(self) -> None:
+        """Replace the packets at the head of paho's queue that need nothing once written,
+        none of them partly sent, by one packet of their bytes in order. Only the head is
+        taken (popleft): another thread's publish appends at the tail meanwhile."""
+        queue = self._out_packet
+        if len(queue) < 2:
+            return
+        head: list[Any] = []
+        size = 0
+        while queue and size < JOIN_BYTES:
+            packet = queue[0]
+            kind = packet["command"] & 0xF0
+            if packet["pos"] or (kind in _ON_WRITTEN and (kind != mqtt.PUBLISH
+                                                          or packet["qos"] == 0)):
+                break
+            head.append(queue.popleft())
+            size += packet["to_process"]
+        if len(head) < 2:
+            queue.extendleft(head)
+            return
+        joined = b"".join(packet["packet"] for packet in head)
+        # Command 0 (reserved in MQTT) is neither PUBLISH nor DISCONNECT: nothing to do once
+        # it is written; the QoS 1 publishes in it are done at their PUBACKs, as before.
+        queue.appendleft({"command": 0, "mid": 0, "qos": 0, "pos": 0,
+                          "to_process": len(joined), "packet": joined, "info": None})
