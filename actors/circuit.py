@@ -133,7 +133,9 @@ class CircuitActor(DispatchedActor):
         capability = 0.0
         has_capability = self._has_capability and not forecasts
         has_lockout, has_floor, extra = self._has_lockout, self._has_floor, self._extra
-        out = []
+        out: list[CircuitReading] = []
+        # Bound once: the two calls every reading makes.
+        append, new = out.append, tuple.__new__
         t0 = self.t
         for t_end in times:
             steps = plans[(t0, t_end, step)]
@@ -152,7 +154,7 @@ class CircuitActor(DispatchedActor):
                 capability = model.shed_capability_kw()
             # Every field in order, straight into the tuple: the NamedTuple's own __new__ costs
             # three times as much.
-            out.append(tuple.__new__(CircuitReading, (
+            append(new(CircuitReading, (
                 cid,
                 t_end,
                 energy * 3600.0 / span if span > 0 else model.power_kw,
