@@ -210,9 +210,10 @@ class LeanClient(mqtt.Client):
         except MalformedPacket as exc:
             self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
             rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
-        self._in_packet = {"command": 0, "have_remaining": 0, "remaining_count": [],
-                           "remaining_mult": 1, "remaining_length": 0, "packet": bytearray(),
-                           "to_process": 0, "pos": 0}
+        # Back to "no packet begun", as paho leaves it (were it replaced meanwhile, by a
+        # reconnect in a callback, the new one is already so).
+        in_packet["command"] = in_packet["have_remaining"] = in_packet["remaining_length"] = 0
+        in_packet["packet"] = bytearray()
         with self._msgtime_mutex:
             self._last_bytes_received = mqtt.time_func()
         return rc
