@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pykka
@@ -29,8 +30,9 @@ CONVERGE_CHECK_S = 3600.0  # how often a twin is compared with its circuit
 class CircuitActor(DispatchedActor):
     """Owns one `Circuit` model; only this actor touches it.
 
-    On `Advance(t)` it steps the model in `physics_step_s` steps up to `t` and
-    tells its controller a `CircuitReading` for the span.
+    On `Advance(t, into)` it steps the model in `physics_step_s` steps up to `t` and puts a
+    `CircuitReading` for the span into the VEN's round (or, without one, tells it to its
+    controller).
     """
 
     def __init__(
@@ -50,9 +52,12 @@ class CircuitActor(DispatchedActor):
         self.controller = controller
         self.physics_step_s = physics_step_s
         self.t = t0
-        # Decided once: most circuits have no extra state (indoor temperature,
-        # state of charge) to report.
-        self._extras = tuple(name for name in _EXTRAS if hasattr(model, name))
+        # Decided once: most circuits have no extra state (indoor temperature, state of
+        # charge) to report, and none has two (so a reading's extra is a one-key dict).
+        extras = [name for name in _EXTRAS if hasattr(model, name)]
+        if len(extras) > 1:
+            raise ValueError(f"{type(model).__name__} reports {extras}: a circuit has one at most")
+        self._extra = extras[0] if extras else None
         self._thermal = thermal(model)
         self._hot_water = hot_water(model)
         kind = type(model)
@@ -79,11 +84,18 @@ class CircuitActor(DispatchedActor):
     }
 
     def on_advance(self, message: Advance) -> None:
-        self.controller.tell(self.advance(message.t))
+        (reading,) = self.readings((message.t,))
+        if message.into is None:
+            self.controller.tell(reading)
+        else:
+            message.into.put(self.model.id, reading)
 
     def on_advance_batch(self, message: AdvanceBatch) -> None:
-        readings = tuple([self.advance(t) for t in message.times])
-        self.controller.tell(CircuitBatch(self.model.id, readings))
+        readings = tuple(self.readings(message.times))
+        if message.into is None:
+            self.controller.tell(CircuitBatch(self.model.id, readings))
+        else:
+            message.into.put(self.model.id, readings)
 
     def on_curtail(self, message: Curtail) -> None:
         if self._fork is not None and message.reduce_kw > 0:
@@ -111,46 +123,57 @@ class CircuitActor(DispatchedActor):
         self._twin_restore_at = fork.restore_at
         self._twin_check_at = max(self.t + CONVERGE_CHECK_S, fork.end)
 
-    def advance(self, t_end: float) -> CircuitReading:
+    def readings(self, times: Iterable[float]) -> list[CircuitReading]:
+        """Step to each of `times` in turn; a reading for each. One loop for a batch, with what
+        every reading needs read once: this runs for every circuit on every interval."""
         model = self.model
+        cid = model.id
+        plans, step = self._step_plans, self.physics_step_s
+        thermal, forecasts, hot_water = self._thermal, self._forecasts, self._hot_water
+        capability = 0.0
+        has_capability = self._has_capability and not forecasts
+        has_lockout, has_floor, extra = self._has_lockout, self._has_floor, self._extra
+        out = []
         t0 = self.t
-        steps = self._step_plans[(t0, t_end, self.physics_step_s)]
-        energy, comfort_s, violated = model.run_steps(steps)
-        self.t = t_end
-        span = t_end - t0
-        twin_kwh = twin_comfort = twin_warm = None
-        if self.twin is not None:
-            twin_kwh, twin_comfort, twin_warm = self._advance_twin(t0, t_end, steps)
-        warm = felt = None
-        if self._thermal:
-            warm, felt = warm_and_felt(model, span)
-        if self._forecasts:
-            capability, expected = model.shed_outlook()
-        else:
-            capability = model.shed_capability_kw() if self._has_capability else 0.0
-            expected = None
-        # Every field in order, straight into the tuple: the NamedTuple's own __new__ costs
-        # three times as much, and this runs for every circuit on every interval.
-        return tuple.__new__(CircuitReading, (
-            model.id,
-            t_end,
-            energy * 3600.0 / span if span > 0 else model.power_kw,
-            energy,
-            capability,
-            model.locked_out if self._has_lockout else False,
-            violated,
-            comfort_s / 60.0,
-            model.shed_request_kw,
-            model.floor_kw() if self._has_floor else 0.0,
-            {name: getattr(model, name) for name in self._extras} if self._extras else None,
-            twin_kwh,
-            twin_comfort,
-            warm,
-            twin_warm,
-            self._hot_water,
-            felt,
-            expected,
-        ))
+        for t_end in times:
+            steps = plans[(t0, t_end, step)]
+            energy, comfort_s, violated = model.run_steps(steps)
+            self.t = t_end
+            span = t_end - t0
+            twin_kwh = twin_comfort = twin_warm = None
+            if self.twin is not None:
+                twin_kwh, twin_comfort, twin_warm = self._advance_twin(t0, t_end, steps)
+            warm = felt = expected = None
+            if thermal:
+                warm, felt = warm_and_felt(model, span)
+            if forecasts:
+                capability, expected = model.shed_outlook()
+            elif has_capability:
+                capability = model.shed_capability_kw()
+            # Every field in order, straight into the tuple: the NamedTuple's own __new__ costs
+            # three times as much.
+            out.append(tuple.__new__(CircuitReading, (
+                cid,
+                t_end,
+                energy * 3600.0 / span if span > 0 else model.power_kw,
+                energy,
+                capability,
+                model.locked_out if has_lockout else False,
+                violated,
+                comfort_s / 60.0,
+                model.shed_request_kw,
+                model.floor_kw() if has_floor else 0.0,
+                {extra: getattr(model, extra)} if extra else None,
+                twin_kwh,
+                twin_comfort,
+                warm,
+                twin_warm,
+                hot_water,
+                felt,
+                expected,
+            )))
+            t0 = t_end
+        return out
 
     def _advance_twin(
         self, t0: float, t_end: float, steps: StepPlan

@@ -17,24 +17,24 @@ from typing import Any
 
 import pykka
 
+from actors._circuit_orders import CircuitOrders
 from actors.messages import (
     AddCircuit,
     Advance,
     AdvanceBatch,
-    CircuitBatch,
     CircuitReading,
-    Curtail,
     EndEvent,
     EventAck,
     EventEnded,
     Fork,
-    Restore,
+    ReadingRound,
     SetLoad,
     SetPanel,
     ShedLoad,
     StartEvent,
     Subscribe,
     Telemetry,
+    TelemetryBatch,
     Tick,
 )
 from actors.runtime import DispatchedActor, Dispatcher
@@ -47,7 +47,7 @@ from sim.ven_events import ActiveEvent
 from sim.world import World
 
 
-class ControllerActor(DispatchedActor):
+class ControllerActor(CircuitOrders, DispatchedActor):
     """Curtailment controller and meter of one VEN."""
 
     def __init__(
@@ -76,6 +76,10 @@ class ControllerActor(DispatchedActor):
         self.circuits: dict[str, pykka.ActorRef[Any]] = {}
         self.info: dict[str, CircuitInfo] = {}
         self.listeners: list[pykka.ActorRef[Any]] = []
+        # Of these, who takes Telemetry one by one, and who a batch at a time (the recorder).
+        self._single_listeners: list[pykka.ActorRef[Any]] = []
+        self._batch_listeners: list[pykka.ActorRef[Any]] = []
+        self._held: list[Telemetry] | None = None  # a quiet batch's, for the batch listeners
         self.planner = ShedPlanner()
         self.events: dict[str, ActiveEvent] = {}
         self.t = t0  # time of the last completed tick
@@ -89,19 +93,17 @@ class ControllerActor(DispatchedActor):
         self._counterfactual = counterfactual  # False: no twins (a fleet keeps no M&V)
         self._pending = 0
         self._tick: Tick | None = None
-        self._batch: dict[str, tuple[CircuitReading, ...]] = {}
-        self._readings: dict[str, CircuitReading] = {}
         self._deferred: deque[Any] = deque()  # events that arrived mid-tick
         self._restores: list[tuple[float, str]] = []
         self._extras: dict[str, dict[str, Any]] = {}
         self._last_used_kw = 0.0
         self._manual: dict[str, float] = {}  # circuit id -> when its ShedLoad ends
+        self._curtailed: set[str] = set()  # told a Curtail since their last Restore
         self._want_loads = False  # per-circuit rows cost time; only built if asked for
 
     # -- messages ---------------------------------------------------------------
     receives = {
-        CircuitReading: "_on_reading",
-        CircuitBatch: "_on_batch",
+        ReadingRound: "_on_round",
         Tick: "_on_tick",
         AddCircuit: "_on_add_circuit",
         Subscribe: "_on_subscribe",
@@ -118,6 +120,7 @@ class ControllerActor(DispatchedActor):
 
     def _on_subscribe(self, message: Subscribe) -> None:
         self.listeners.append(message.ref)
+        (self._batch_listeners if message.batches else self._single_listeners).append(message.ref)
         self._want_loads = self._want_loads or message.loads
 
     def _on_command(self, message: Any) -> None:
@@ -131,60 +134,51 @@ class ControllerActor(DispatchedActor):
         if self._pending:  # a tick still in flight: queue this one behind it
             self._deferred.append(tick)
             return
-        if tick.earlier:
-            if self._quiet():
-                self._advance_batch(tick)
-                return
+        if tick.earlier and not self._quiet():
             # Something to control between intervals: take them one at a time.
             singles = [Tick(t) for t in tick.earlier] + [Tick(tick.t, tick.report)]
             self._deferred.extendleft(reversed(singles[1:]))
             tick = singles[0]
         self._tick = tick
-        self._pending = len(self.circuits)
-        advance = Advance(tick.t)
+        if not self.circuits:
+            self._close_tick()
+            return
+        # One round: every circuit puts its reading in, and the last one tells it back here.
+        # Quiet intervals go as one batch: the circuits' physics does not depend on the
+        # controller while it sends them nothing, so the readings are the same.
+        self._pending = 1
+        into = ReadingRound(self.actor_ref, len(self.circuits))
+        advance = (AdvanceBatch((*tick.earlier, tick.t), into) if tick.earlier
+                   else Advance(tick.t, into))
         for ref in self.circuits.values():
             ref.tell(advance)
-        if not self._pending:
-            self._close_tick()
 
     def _quiet(self) -> bool:
         """Nothing to do between intervals: no event, restore or load shed under way."""
         return not (self.events or self._restores or self._manual or self._deferred)
 
-    def _advance_batch(self, tick: Tick) -> None:
-        # Quiet intervals in one round trip: the circuits' physics does not depend on the
-        # controller while it sends them nothing, so the readings are the same.
-        self._tick = tick
-        self._batch = {}
-        self._pending = len(self.circuits)
-        advance = AdvanceBatch((*tick.earlier, tick.t))
-        for ref in self.circuits.values():
-            ref.tell(advance)
-        if not self._pending:
+    def _on_round(self, round_: ReadingRound) -> None:
+        self._pending = 0
+        tick = self._tick
+        assert tick is not None
+        readings = round_.readings
+        if not tick.earlier:
+            self._take([readings[cid] for cid in self.info])
             self._close_tick()
-
-    def _on_batch(self, batch: CircuitBatch) -> None:
-        self._batch[batch.circuit_id] = batch.readings
-        self._pending -= 1
-        if self._pending == 0:
-            tick = self._tick
-            assert tick is not None
-            # One column of readings per interval, in circuit order.
-            columns = zip(*[self._batch[cid] for cid in self.info], strict=True)
-            for t, readings in zip((*tick.earlier, tick.t), columns, strict=True):
-                self._take(readings)
-                self._close_interval(t, tick.report)
-            self._batch = {}
-            self._tick = None
-            self._drain_deferred()
-
-    def _on_reading(self, reading: CircuitReading) -> None:
-        self._readings[reading.circuit_id] = reading
-        self._pending -= 1
-        if self._pending == 0:
-            self._take([self._readings[cid] for cid in self.info])
-            self._readings.clear()
-            self._close_tick()
+            return
+        # One column of readings per interval, in circuit order.
+        columns = zip(*[readings[cid] for cid in self.info], strict=True)
+        held = self._held = [] if self._batch_listeners else None
+        for t, column in zip((*tick.earlier, tick.t), columns, strict=True):
+            self._take(column)
+            self._close_interval(t, tick.report)
+        self._held = None
+        if held:
+            batch = TelemetryBatch(tuple(held))
+            for ref in self._batch_listeners:
+                ref.tell(batch)
+        self._tick = None
+        self._drain_deferred()
 
     def _take(self, readings: Iterable[CircuitReading]) -> None:
         """Add one interval's readings, in circuit order, not arrival order: the same sums
@@ -193,21 +187,24 @@ class ControllerActor(DispatchedActor):
         energy, twin_energy = self._interval_energy, self._interval_twin
         comfort, twin_comfort_sum = self._interval_comfort, self._interval_twin_comfort
         for circuit, reading in zip(info.values(), readings, strict=True):
-            circuit.update(reading)
-            energy += reading.energy_kwh
+            # One unpacking, not a read per field (the twin's energy aside: it is passed on).
+            (cid, t, power, used_kwh, capability, locked_out, _, minutes, shed_request, floor,
+             extra, _, twin_minutes, warm, _, hot_water, _, expected) = reading
+            circuit.take(t, power, capability, floor, locked_out, shed_request, expected)
+            energy += used_kwh
             twin = reading.twin_kwh
             if twin is None:  # not curtailed since the fork: the circuit is its own twin
-                twin_energy += reading.energy_kwh
-                twin_comfort = reading.comfort_minutes
+                twin_energy += used_kwh
+                twin_comfort = minutes
             else:
                 twin_energy += twin
-                twin_comfort = reading.twin_comfort_minutes
+                twin_comfort = twin_minutes
             twin_comfort_sum += twin_comfort or 0.0
-            if reading.hot_water or reading.warm is not None:  # HVAC and water heaters
+            if hot_water or warm is not None:  # HVAC and water heaters
                 tally.add(reading, twin_comfort, twin is not None)
-            comfort += reading.comfort_minutes
-            if reading.extra:
-                extras[reading.circuit_id] = reading.extra
+            comfort += minutes
+            if extra:
+                extras[cid] = extra
         self._interval_energy, self._interval_twin = energy, twin_energy
         self._interval_comfort, self._interval_twin_comfort = comfort, twin_comfort_sum
 
@@ -241,7 +238,7 @@ class ControllerActor(DispatchedActor):
         if isinstance(message, ShedLoad):
             if message.circuit_id in self.circuits:
                 self._manual[message.circuit_id] = self.t + message.duration_s
-                self.circuits[message.circuit_id].tell(Curtail(message.reduce_kw))
+                self._curtail(message.circuit_id, message.reduce_kw)
         elif isinstance(message, SetPanel):
             self.panel_amps = message.amps
         elif isinstance(message, StartEvent):
@@ -301,13 +298,18 @@ class ControllerActor(DispatchedActor):
             counterfactual_comfort,
             comfort.warm,
             comfort.twin_warm if self._twins else None,
-            (comfort.cold, comfort.twin_cold),
+            comfort.cold_water(),
         ))
         self._interval_start = self.t
         self._interval_energy = self._interval_comfort = 0.0
         self._interval_twin = self._interval_twin_comfort = 0.0
         self._comfort = ComfortTally()
-        self._tell_listeners(telemetry)
+        if self._held is None:
+            self._tell_listeners(telemetry)
+        else:  # a quiet batch: held for the batch listeners, told now to the others
+            self._held.append(telemetry)
+            for ref in self._single_listeners:
+                ref.tell(telemetry)
         if self.occupants is not None and event is not None:  # after the interval is reported
             for event_id in self.occupants.decide(self.events.values(), self.t, comfort.felt_dm):
                 self._end_event(event_id, None)
@@ -393,26 +395,3 @@ class ControllerActor(DispatchedActor):
     def _tell_listeners(self, message: Any) -> None:
         for ref in self.listeners:
             ref.tell(message)
-
-    def _restore_due(self) -> None:
-        for cid, until in list(self._manual.items()):
-            if until <= self.t + 1e-9:
-                del self._manual[cid]
-                if not self.planner.active:
-                    self._restore(cid)
-        while self._restores and self._restores[0][0] <= self.t + 1e-9:
-            _, cid = self._restores.pop(0)
-            self._restore(cid)
-
-    def _restore(self, cid: str) -> None:
-        self.circuits[cid].tell(Restore())
-        self._disengage((cid,))
-
-    def _disengage(self, ids: Iterable[str]) -> None:
-        # Out of the event: from its next free reading a circuit's natural draw is learnt again.
-        for cid in ids:
-            self.info[cid].engaged = False
-
-    def _apply_plan(self, plan: dict[str, float]) -> None:
-        for cid, kw in plan.items():
-            self.circuits[cid].tell(Curtail(kw) if kw > 0 else Restore())

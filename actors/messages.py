@@ -44,6 +44,7 @@ __all__ = [
     "Fork",
     "Inbound",
     "LinkState",
+    "ReadingRound",
     "Restore",
     "SetLoad",
     "SetPanel",
@@ -51,6 +52,7 @@ __all__ = [
     "StartEvent",
     "Subscribe",
     "Telemetry",
+    "TelemetryBatch",
     "Tick",
 ]
 
@@ -68,15 +70,41 @@ class Tick(NamedTuple):
 
 
 class Advance(NamedTuple):
-    """Circuit: step physics from where you are up to `t`."""
+    """Circuit: step physics from where you are up to `t`; the reading goes `into` the VEN's
+    round (None: told to the controller on its own)."""
 
     t: float
+    into: ReadingRound | None = None
 
 
 class AdvanceBatch(NamedTuple):
     """Circuit: step to each of `times` in turn, one reading per time, in one reply."""
 
     times: tuple[float, ...]
+    into: ReadingRound | None = None
+
+
+class ReadingRound:
+    """What a VEN's circuits read for one Advance or AdvanceBatch, gathered for its controller.
+
+    Each circuit puts its reading (or its batch of readings) in under its id, and the last one
+    in tells the round to the controller: one message per VEN per round, not one per circuit.
+    The one mutable message, and safe: a VEN's actors share one dispatcher, which handles one
+    message at a time, and the controller reads the round only once every circuit is in.
+    """
+
+    __slots__ = ("controller", "pending", "readings")
+
+    def __init__(self, controller: Any, pending: int) -> None:
+        self.controller = controller  # pykka.ActorRef of the VEN's ControllerActor
+        self.pending = pending
+        self.readings: dict[str, Any] = {}  # circuit id -> its CircuitReading, or a batch's tuple
+
+    def put(self, circuit_id: str, reading: Any) -> None:
+        self.readings[circuit_id] = reading
+        self.pending -= 1
+        if not self.pending:
+            self.controller.tell(self)
 
 
 class CircuitBatch(NamedTuple):
@@ -124,6 +152,14 @@ class Subscribe:
 
     ref: Any  # pykka.ActorRef
     loads: bool = False  # also fill Telemetry.loads with a row per circuit
+    batches: bool = False  # take a batch of quiet intervals' Telemetry as one TelemetryBatch
+
+
+class TelemetryBatch(NamedTuple):
+    """Controller -> a listener that asked for batches: the Telemetry of a batch of quiet
+    intervals (see ControllerActor), in order, as one message rather than one each."""
+
+    reports: tuple[Telemetry, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.messages import EventAck, EventEnded, Telemetry
+from actors.messages import EventAck, EventEnded, Telemetry, TelemetryBatch
 from actors.runtime import DispatchedActor, Dispatcher
 from sim.fleetlog import FleetLog
 
@@ -14,10 +14,20 @@ class RecorderActor(DispatchedActor):
         super().__init__(dispatcher=dispatcher)
         self.log = log
 
-    receives = {Telemetry: "on_telemetry", EventAck: "on_verdict", EventEnded: "on_verdict"}
+    receives = {
+        Telemetry: "on_telemetry",
+        TelemetryBatch: "on_telemetry_batch",
+        EventAck: "on_verdict",
+        EventEnded: "on_verdict",
+    }
 
     def on_telemetry(self, message: Telemetry) -> None:
         self.log.add_telemetry(message)
+
+    def on_telemetry_batch(self, message: TelemetryBatch) -> None:
+        add = self.log.add_telemetry
+        for telemetry in message.reports:
+            add(telemetry)
 
     def on_verdict(self, message: EventAck | EventEnded) -> None:
         """Only opt-outs are kept: M&V is computed from telemetry, not the VEN's own view."""

@@ -129,10 +129,13 @@ class Ven:
         for _, ref in routes:
             ref.tell(Attach(self.connection))
 
-    def subscribe(self, ref: pykka.ActorRef[Any], *, loads: bool = False) -> None:
+    def subscribe(
+        self, ref: pykka.ActorRef[Any], *, loads: bool = False, batches: bool = False
+    ) -> None:
         """Tell `ref` this VEN's telemetry and event acks from now on (with `loads`, a row
-        per circuit in each Telemetry)."""
-        self.controller.tell(Subscribe(ref, loads))
+        per circuit in each Telemetry; with `batches`, a batch of quiet intervals' Telemetry
+        as one `TelemetryBatch`)."""
+        self.controller.tell(Subscribe(ref, loads, batches))
 
     def tell(self, message: Any) -> None:
         self.controller.tell(message)

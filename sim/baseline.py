@@ -161,6 +161,11 @@ def pjm_hi4of5(
     return base + today - _mean([kw for _, kw in before])
 
 
+def within(samples: Iterable[Sample], start: float, end: float) -> list[Sample]:
+    """The samples with a part in [start, end), in order: the only ones `delivered` counts."""
+    return [s for s in samples if min(s[1], end) - max(s[0], start) > 0]
+
+
 def delivered(
     samples: Iterable[Sample], baseline_kw: float, start: float, end: float
 ) -> tuple[float, float]:

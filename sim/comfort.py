@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 TOLERANCE_C = 1.0  # past the setpoint by more than this counts
+NOT_WARM = (0.0, 0.0)  # (minutes, degree-minutes) of a span not past the tolerance
 
 
 def thermal(model: Any) -> bool:
@@ -29,12 +30,9 @@ def discomfort(model: Any, span_s: float, tolerance_c: float = TOLERANCE_C) -> t
     sign = -1.0 if getattr(model, "mode", "cool") == "heat" else 1.0
     excess = sign * (model.indoor_c - model.setpoint_c) - tolerance_c
     if excess <= 0.0:
-        return 0.0, 0.0
+        return NOT_WARM
     minutes = span_s / 60.0
     return minutes, excess * minutes
-
-
-NOT_WARM = (0.0, 0.0)
 
 
 def warm_and_felt(model: Any, span_s: float) -> tuple[tuple[float, float], float]:

@@ -170,11 +170,13 @@ def day_peaks(
     without: dict[tuple[float, float], float] = defaultdict(float)
     rows = list(rows)
     truth = {(r.ven_id, r.t1): r.counterfactual_kw for r in _known(event, rows, windows, known)}
+    first, last = day0 - 1e-9, day0 + day_s + 1e-9
     for r in rows:
-        if r.t0 >= day0 - 1e-9 and r.t1 <= day0 + day_s + 1e-9:
-            actual[(r.t0, r.t1)] += r.power_kw
+        if r.t0 >= first and r.t1 <= last:
+            interval = (r.t0, r.t1)
+            actual[interval] += r.power_kw
             cf = truth.get((r.ven_id, r.t1))
-            without[(r.t0, r.t1)] += r.power_kw if cf is None else cf
+            without[interval] += r.power_kw if cf is None else cf
     return {
         "event_day_peak_kw": round(max(actual.values(), default=0.0), 3),
         "counterfactual_day_peak_kw": round(max(without.values(), default=0.0), 3),

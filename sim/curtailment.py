@@ -61,19 +61,33 @@ class CircuitInfo:
         return capability if capability > 0.0 else 0.0
 
     def update(self, reading: CircuitReading) -> None:
-        power = self.power_kw = reading.power_kw
-        self.capability_kw = reading.shed_capability_kw
-        self.floor_kw = reading.floor_kw
-        self.locked_out = reading.locked_out
-        # Inline, not a call: this runs for every circuit on every tick.
-        seen, self.seen_t = self.seen_t, reading.t
-        if reading.shed_request_kw > 0.0:
+        self.take(reading.t, reading.power_kw, reading.shed_capability_kw, reading.floor_kw,
+                  reading.locked_out, reading.shed_request_kw, reading.expected_kw)
+
+    def take(
+        self,
+        t: float,
+        power: float,
+        capability: float,
+        floor: float,
+        locked_out: bool,
+        shed_request_kw: float,
+        expected_kw: float | None,
+    ) -> None:
+        """`update` from a reading's fields, as the controller unpacks them once: this runs
+        for every circuit on every interval."""
+        self.power_kw = power
+        self.capability_kw = capability
+        self.floor_kw = floor
+        self.locked_out = locked_out
+        # Inline, not a call.
+        seen, self.seen_t = self.seen_t, t
+        if shed_request_kw > 0.0:
             self.held = self.engaged = True
         else:
             self.held = False
-        expected = reading.expected_kw
-        if expected is not None:  # the device forecasts its own free draw (sim.shed_estimate)
-            self.natural_kw = expected
+        if expected_kw is not None:  # the device forecasts its own free draw (sim.shed_estimate)
+            self.natural_kw = expected_kw
             return
         if self.engaged:  # held, or catching up since: it says nothing of its natural draw
             return
@@ -81,7 +95,7 @@ class CircuitInfo:
         if natural is None or seen is None:
             self.natural_kw = power
         else:
-            weight = (reading.t - seen) / NATURAL_TAU_S
+            weight = (t - seen) / NATURAL_TAU_S
             self.natural_kw = natural + (weight if weight < 1.0 else 1.0) * (power - natural)
 
 

@@ -53,50 +53,40 @@ class FleetLog:
         self.rows: list[Row] = []
         self.circuit_rows: list[CircuitRow] = []  # from Telemetry.loads, when VENs send them
         self.opt_outs: list[tuple[str, str, float]] = []  # (ven, event, minutes in): overrides
-        # Recent (t1, shed capability) per VEN: one instant is noisy (a compressor
-        # cycling), so the VTN splits requests by the mean over the last hour.
-        self._capability: dict[str, deque[tuple[float, float]]] = defaultdict(
+        # Each VEN's recent rows, for their shed capability: one instant is noisy (a compressor
+        # cycling), so the VTN splits requests by the mean over the last hour. The rows
+        # themselves, not a (t1, capability) pair each: no object more per VEN per interval.
+        self._recent: dict[str, deque[Row]] = defaultdict(
             lambda: deque(maxlen=CAPABILITY_SAMPLES)
         )
 
     def add_telemetry(self, telemetry: Telemetry) -> None:
-        self._capability[telemetry.ven_id].append((telemetry.t1, telemetry.shed_capability_kw))
-        for load in telemetry.loads:
+        # One unpacking, not a read per field: one per VEN per interval.
+        (ven_id, t0, t1, _, used_kw, baseline_kw, shed_kw, requested_kw, event_id, battery_soc,
+         capability_kw, comfort_minutes, _, loads, counterfactual_kw,
+         counterfactual_comfort_minutes, warm, counterfactual_warm, cold_water) = telemetry
+        for load in loads:
             self.circuit_rows.append(
-                CircuitRow(telemetry.t1, telemetry.ven_id, load["id"], load["power_kw"],
+                CircuitRow(t1, ven_id, load["id"], load["power_kw"],
                            load.get("indoor_c"), load.get("tank_c"),
                            load.get("soc", load.get("car_soc")))
             )
-        self.rows.append(
-            # Every field in order, straight into the tuple (3x cheaper than Row's own
-            # __new__): one per VEN per interval.
-            tuple.__new__(Row, (
-                telemetry.t0,
-                telemetry.t1,
-                telemetry.ven_id,
-                telemetry.used_kw,
-                telemetry.baseline_kw,
-                telemetry.shed_kw,
-                telemetry.requested_kw,
-                telemetry.event_id,
-                telemetry.comfort_minutes,
-                telemetry.shed_capability_kw,
-                telemetry.battery_soc,
-                telemetry.counterfactual_kw,
-                telemetry.counterfactual_comfort_minutes,
-                telemetry.warm,
-                telemetry.counterfactual_warm,
-                telemetry.cold_water,
-            ))
-        )
+        # Every field in order, straight into the tuple (3x cheaper than Row's own __new__).
+        row = tuple.__new__(Row, (
+            t0, t1, ven_id, used_kw, baseline_kw, shed_kw, requested_kw, event_id,
+            comfort_minutes, capability_kw, battery_soc, counterfactual_kw,
+            counterfactual_comfort_minutes, warm, counterfactual_warm, cold_water,
+        ))
+        self.rows.append(row)
+        self._recent[ven_id].append(row)
 
     def capability_kw(self, ven_id: str, window_s: float = 3600.0) -> float:
         """Mean shed capability the VEN reported over the last `window_s`."""
-        samples = self._capability.get(ven_id)
-        if not samples:
+        rows = self._recent.get(ven_id)
+        if not rows:
             return 0.0
-        since = samples[-1][0] - window_s
-        recent = [kw for t1, kw in samples if t1 > since]
+        since = rows[-1].t1 - window_s
+        recent = [r.shed_capability_kw for r in rows if r.t1 > since]
         return sum(recent) / len(recent)
 
     def sorted_rows(self) -> list[Row]:

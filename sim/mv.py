@@ -29,7 +29,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sim.baseline import Sample, caiso_10in10, delivered, like_days, pjm_hi4of5, pre_window
+from sim.baseline import (
+    Sample,
+    caiso_10in10,
+    delivered,
+    like_days,
+    pjm_hi4of5,
+    pre_window,
+    within,
+)
 from sim.counterfactual import comfort, counterfactual_rows, day_peaks, rebound, true_delivery
 from sim.fleetlog import Row
 
@@ -205,6 +213,8 @@ def _methods(
         found = ven_baselines(event, samples, excluded, settlement)
         found["control_group"] = control_kw
         found["counterfactual"] = cf_by_ven.get(ven)
+        # Only the intervals inside the event count for delivery: found once, not per method.
+        inside = within(samples, event.start, event.end)
         for method, baseline in found.items():
             total = totals[method]
             if total is None:
@@ -213,7 +223,7 @@ def _methods(
                 totals[method] = None
                 continue
             estimated = [(a, b, baseline) for a, b in filled.get(ven, ())]  # no credit
-            kw, kwh = delivered([*samples, *estimated], baseline, event.start, event.end)
+            kw, kwh = delivered([*inside, *estimated], baseline, event.start, event.end)
             total[0] += baseline
             total[1] += kw
             total[2] += kwh

@@ -6,7 +6,7 @@ setpoint, its house model and the outdoor temperature (`Hvac.expected_kw`), an E
 the plug-in time, the energy the car asked for and its rate (`EvCharger.expected_kw`). So, per
 circuit, `natural_kw` is the device's forecast when it has one, and otherwise a running mean of
 its draw over free readings (exponential, time constant 30 min), frozen from the circuit's
-first curtailment in an event to its restore; `CircuitInfo.update` keeps it, inline, because it
+first curtailment in an event to its restore; `CircuitInfo.take` keeps it, inline, because it
 runs for every reading.
 
 During an event the VEN's estimate of its shed is, over the circuits it has curtailed in the

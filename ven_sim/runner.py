@@ -67,7 +67,7 @@ def build_fleet(
     vens = []
     for ven_id, group in ven_ids(scenario):
         ven = build_ven(scenario, ven_id, group, world, dispatcher, transport, clock)
-        ven.subscribe(recorder, loads=loads)
+        ven.subscribe(recorder, loads=loads, batches=True)
         vens.append(ven)
     return vens
 
@@ -222,7 +222,7 @@ def _run(
     def rebuild(ven_id: str, group: FleetGroup) -> Ven:  # a crashed VEN, restarted fresh
         ven = build_ven(scenario, ven_id, group, world, dispatcher, transport,
                         lambda: world.epoch(kernel.now), t0=kernel.now)
-        ven.subscribe(recorder, loads=circuits)
+        ven.subscribe(recorder, loads=circuits, batches=True)
         return ven
 
     faults.attach(vens, rebuild)

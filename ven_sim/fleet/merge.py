@@ -69,6 +69,7 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         # The last shard's; None unless every shard got all its VENs up.
         "all_connected_s": _latest([part.get("all_connected_s") for part in parts]),
+        "steady_from_s": _latest([part.get("steady_from_s") for part in parts]),
         "duration_s": max(part["duration_s"] for part in parts),
         # Each shard ramps its share at once: the latest shard is how late the fleet was.
         **{key: max(part.get(key) or 0.0 for part in parts)

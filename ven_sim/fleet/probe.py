@@ -26,6 +26,7 @@ from sim.limits import MAX_INFLIGHT_PUBLISHES
 from ven_sim.fleet.metrics import FANOUT_STAGES, PROBE_OPS, FleetMetrics
 from ven_sim.fleet.plan import DEFAULT_FANOUT, PROBE_TELEMETRY_TOPICS
 from ven_sim.transports.base import BaseTransport
+from ven_sim.transports.paho import PahoTransport
 
 __all__ = ["PROBE_EVENT", "AckTally", "ProbeVtn"]
 
@@ -64,7 +65,10 @@ class ProbeVtn:
         self.tally = {kind: AckTally() for kind in WIRE_OP}
         self._probes = 0
         self.ready = threading.Event()
-        self.connection = transport.open(client_id, self._on_message, self._on_state)
+        # As a backend's VTN: served ahead of the VENs sharing its loop, its acks read as
+        # they arrive and its commands sent in one burst, so its queue is not timed as theirs.
+        first = {"serve_first": True} if isinstance(transport, PahoTransport) else {}
+        self.connection = transport.open(client_id, self._on_message, self._on_state, **first)
         if hasattr(self.connection, "max_inflight"):  # a paho connection: 20 by default
             # The fan-out is N commands at once, and a backend sends them as fast as the broker
             # takes them, not 20 at a time like a device. AWS IoT (the transport limits the

@@ -70,6 +70,8 @@ def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
         "rss_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "cpu_seconds": round(end_cpu, 2),
         "steady_cpu_cores": steady,
+        # When the steady window opened (run seconds): the first fan-out and its restore over.
+        "steady_from_s": None if runner.steady_from is None else round(runner.steady_from[0], 2),
         "duration_s": round(wall_s, 2),
         "stopped_early": runner.stopped_early,
         "histograms": m.histograms(),

@@ -44,7 +44,7 @@ CLOCK_STEP_S = 0.25  # VENs are ticked in phase slots of this width
 MONITOR_S = 1.0  # progress line
 PROBE_UP_S = 30.0  # the probe must connect within this, or the broker is unreachable
 FANOUT_WAIT_S = 60.0  # after the ramp, how long the fan-out waits for stragglers
-STEADY_AFTER_FANOUT_S = 30.0  # the steady-state window opens when acks are in, or this late
+FANOUT_ACKS_WAIT_S = 30.0  # how long ending a fan-out's event, then its restore, waits for acks
 RAMP_LATE_WARN_S = 1.0  # a ramp later than this is said in the log
 SWITCH_INTERVAL_S = 0.0005  # GIL hand-over between the kernel and network threads
 FREEZE_EVERY = 250  # VENs started between two gc.freeze() calls
@@ -231,24 +231,23 @@ class FleetRunner:
             assert self.probe is not None
             self.probe.fanout([ven.ven_id for ven in self.vens if ven.ven_id in metrics.up],
                               event)
-            env.process(self._restore_after_acks(event.id))
-            if n == 0:
-                env.process(self._steady_after_fanout())
+            env.process(self._end_fanout(event.id, opens_steady=n == 0))
 
-    def _restore_after_acks(self, event_id: str):
-        """The backend ends the event once every ack is in (or 30 s later): restore to all."""
-        env, sent_at = self.kernel.env, self.kernel.env.now
-        assert self.probe is not None
-        while self.probe.pending("fanout", event_id) and env.now - sent_at < STEADY_AFTER_FANOUT_S:
+    def _end_fanout(self, event_id: str, *, opens_steady: bool):
+        """The backend ends the event once every ack is in (or 30 s later): restore to all.
+        The first fan-out's end opens the steady state once the restore's acks are in too (or
+        30 s after it was sent: a lost ack must not keep it closed, nor a slow fan-out's
+        restores be counted as steady)."""
+        env, probe = self.kernel.env, self.probe
+        assert probe is not None
+        sent_at = env.now
+        while probe.pending("fanout", event_id) and env.now - sent_at < FANOUT_ACKS_WAIT_S:
             yield env.timeout(0.5)
-        self.probe.restore_fanout(event_id)
-
-    def _steady_after_fanout(self):
-        """The steady state opens when the first fan-out's acks, restores' too, are in (or
-        30 s later)."""
-        env, sent_at = self.kernel.env, self.kernel.env.now
-        assert self.probe is not None
-        while self.probe.fanout_pending and env.now - sent_at < STEADY_AFTER_FANOUT_S:
+        probe.restore_fanout(event_id)
+        if not opens_steady:
+            return
+        restored_at = env.now
+        while probe.fanout_pending and env.now - restored_at < FANOUT_ACKS_WAIT_S:
             yield env.timeout(0.5)
         release_free_memory()
         self.steady_from = (self.metrics.now(), cpu_seconds())

@@ -7,7 +7,8 @@ and the loop thread calls `loop_read`, `loop_write` and, about once a second, `l
 (keepalive pings) for each of them. Packets queued during a round are written at its end;
 only a socket whose send buffer is full is watched for writability. A round's work is bounded
 (ready clients, queued calls, packets per client), so a burst takes several short rounds and
-handshakes and timers are served in each.
+handshakes and timers are served in each; but a `serve_first` connection (a VTN) is served
+ahead of the others, read until its socket is empty, its calls and publishes not held back.
 
 paho clients are not thread-safe, so every call on them happens on the loop thread: other
 threads hand work over with `call_soon(fn)` (a queue plus a socketpair that wakes the selector),
@@ -22,6 +23,7 @@ import itertools
 import logging
 import selectors
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -40,6 +42,7 @@ STOP_GRACE_S = 2.0  # how long stop() lets DISCONNECT packets drain before closi
 MAX_READS_PER_ROUND = 256  # ready clients served; the rest wait in order for the next rounds
 MAX_CALLS_PER_ROUND = 256  # call_soon callbacks (flushes, subscribes) run
 MAX_PACKETS_PER_READ = 64  # packets one ready client may read per round
+MAX_PACKETS_FIRST = 100_000  # a serve_first one's: its socket dry, unless a peer never stops
 
 
 class TimerHandle:
@@ -68,7 +71,8 @@ class NetworkLoop:
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._wake_pending = False
         self._ready: deque[Callable[[], None]] = deque()
-        self._next_round: list[Callable[[], None]] = []  # call_next_round: not behind _ready
+        self._next_round: deque[Callable[[], None]] = deque()  # round's start, not behind _ready
+        self._first: set[mqtt.Client] = set()  # serve_first: served ahead of the others
         self._backlog: deque[tuple[mqtt.Client, Any, int]] = deque()  # ready, not served yet
         self._timers: list[tuple[float, int, TimerHandle]] = []
         self._timer_lock = threading.Lock()
@@ -121,9 +125,10 @@ class NetworkLoop:
         if not self.in_loop_thread():
             thread.join(timeout)
 
-    def call_soon(self, fn: Callable[[], None]) -> None:
-        """Run `fn()` on the loop thread, in call order. Safe from any thread."""
-        self._ready.append(fn)
+    def call_soon(self, fn: Callable[[], None], client: mqtt.Client | None = None) -> None:
+        """Run `fn()` on the loop thread, in call order; `client`'s calls at the next round's
+        start if it is served first (`serve_first`). Safe from any thread."""
+        (self._next_round if client in self._first else self._ready).append(fn)
         if not self.in_loop_thread():  # the loop itself checks _ready before it selects
             self._wake()
 
@@ -132,6 +137,11 @@ class NetworkLoop:
         outside its cap: the next batch of a burst the caller already bounds (a VTN's
         fan-out). Loop thread only."""
         self._next_round.append(fn)
+
+    def batch_for(self, client: mqtt.Client, most: int) -> int:
+        """How many queued publishes `client` may hand paho at once: `most`, or all of them
+        if it is served first (a VTN's fan-out in one burst). Safe from any thread."""
+        return sys.maxsize if client in self._first else most
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> TimerHandle:
         """Run `fn()` on the loop thread after `delay` seconds. Safe from any thread."""
@@ -161,8 +171,14 @@ class NetworkLoop:
         client.on_socket_unregister_write = self._on_unregister_write
         self._clients.add(client)
 
+    def serve_first(self, client: mqtt.Client) -> None:
+        """Serve `client` ahead of the others and read it dry each round (a VTN: a load
+        test's latencies must not include its instrument's queue). Loop thread only."""
+        self._first.add(client)
+
     def detach(self, client: mqtt.Client) -> None:
         self._clients.discard(client)
+        self._first.discard(client)
         self._writes.pop(client, None)
         sock = client.socket()
         if sock is not None:
@@ -236,13 +252,19 @@ class NetworkLoop:
                 # A client still in the backlog is still ready (select() is level-triggered):
                 # new ones are taken in once the backlog has been served, so none waits twice.
                 take_clients = not self._backlog
+                first: list[tuple[mqtt.Client, Any, int]] = []
                 for key, mask in events:
                     if key.data is None:
                         self._drain_wake()
                     elif isinstance(key.data, _Watch):  # handshakes: never behind a backlog
                         self._call(lambda w=key.data, m=mask: w.callback(m))
+                    elif key.data in self._first:
+                        first.append((key.data, key.fileobj, mask))
                     elif take_clients:
                         self._backlog.append((key.data, key.fileobj, mask))
+                for client, sock, mask in first:
+                    if client.socket() is sock:
+                        self._service(client, sock, mask, MAX_PACKETS_FIRST)
                 self._serve_backlog()
                 self._wake_pending = False  # before draining, so a concurrent call_soon re-wakes
                 self._run_next_round()
@@ -282,9 +304,9 @@ class NetworkLoop:
         for _ in range(min(len(backlog), MAX_READS_PER_ROUND)):
             client, sock, mask = backlog.popleft()
             if client.socket() is sock:  # not closed or replaced since select() saw it
-                self._service(client, sock, mask)
+                self._service(client, sock, mask, MAX_PACKETS_PER_READ)
 
-    def _service(self, client: mqtt.Client, sock: Any, mask: int) -> None:
+    def _service(self, client: mqtt.Client, sock: Any, mask: int, most: int) -> None:
         try:
             if mask & selectors.EVENT_READ:
                 client.loop_read()  # paho reads one packet (more only with QoS 1 in flight)
@@ -292,7 +314,7 @@ class NetworkLoop:
                 # what the kernel holds, up to a bound: a busy connection (a VTN reading acks)
                 # would fall behind at one packet per round once rounds are capped.
                 packets = 1
-                while (client.socket() is sock and packets < MAX_PACKETS_PER_READ
+                while (client.socket() is sock and packets < most
                        and (_pending(sock) or not getattr(sock, "drained", True))):
                     client.loop_read()
                     packets += 1
@@ -302,9 +324,10 @@ class NetworkLoop:
             log.exception("%s: error servicing client %s", self.name, _client_id(client))
 
     def _run_next_round(self) -> None:
-        due, self._next_round = self._next_round, []
-        for fn in due:
-            self._call(fn)
+        # What was queued before this round began; callbacks that queue more wait a round.
+        due = self._next_round
+        for _ in range(len(due)):
+            self._call(due.popleft())
 
     def _run_ready(self) -> None:
         # Only what was queued before this round (callbacks that queue more wait a round),
@@ -362,6 +385,7 @@ class NetworkLoop:
                 with contextlib.suppress(OSError):
                     key.fileobj.close()  # type: ignore[union-attr]
         self._clients.clear()
+        self._first.clear()
         self._backlog.clear()
         self._next_round.clear()
         self._watched.clear()

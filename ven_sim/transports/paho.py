@@ -83,9 +83,10 @@ class PahoTransport(BaseTransport):
 
     def open(
         self, client_id: str, on_message: MessageHandler, on_state: StateHandler | None = None,
-        *, will: tuple[str, bytes] | None = None,
+        *, will: tuple[str, bytes] | None = None, serve_first: bool = False,
     ) -> PahoConnection:
-        """Create the client (TLS files are loaded here, errors raise) and connect in the loop."""
+        """Create the client (TLS files are loaded here, errors raise) and connect in the loop.
+        `serve_first`: a VTN's connection, served ahead of the rest (`NetworkLoop.serve_first`)."""
         with self._lock:
             client = self._prepared.pop(client_id, None)
         client = client or self._make_client(client_id)
@@ -103,6 +104,8 @@ class PahoTransport(BaseTransport):
                 self.loop.start()
             self._connections.add(conn)
             self._starting += 1
+        if serve_first:
+            self.loop.call_soon(lambda: self.loop.serve_first(client))
         self.loop.call_soon(lambda: self._start(conn))
         return conn
 

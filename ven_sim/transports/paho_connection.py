@@ -128,7 +128,7 @@ class PahoConnection(BaseConnection):
             schedule = self._connected and not self._flush_scheduled
             self._flush_scheduled = self._flush_scheduled or schedule
         if schedule:
-            self._loop.call_soon(self._flush)
+            self._loop.call_soon(self._flush, self._client)
 
     def subscribe(self, topic_filter: str, qos: int = 1) -> None:
         if not topic_filter or qos not in (0, 1):
@@ -137,7 +137,7 @@ class PahoConnection(BaseConnection):
             self._subs[topic_filter] = qos
             connected = self._connected
         if connected:
-            self._loop.call_soon(lambda: self._subscribe_now([(topic_filter, qos)]))
+            self._loop.call_soon(lambda: self._subscribe_now([(topic_filter, qos)]), self._client)
 
     def close(self, timeout: float = CLOSE_DRAIN_S + 5.0) -> None:
         """Deliver what is queued, disconnect cleanly, never reconnect. Waits unless on the loop."""
@@ -314,8 +314,8 @@ class PahoConnection(BaseConnection):
                 return
             if closing:
                 batch = self._take(len(self._outbox))
-            elif rate is None:
-                batch = self._take(FLUSH_BATCH)
+            elif rate is None:  # a first-served connection (a VTN): its fan-out in one burst
+                batch = self._take(self._loop.batch_for(self._client, FLUSH_BATCH))
                 again = len(batch) == FLUSH_BATCH and bool(self._outbox)
                 self._flush_scheduled = again  # the rest next round, after the reads
             else:

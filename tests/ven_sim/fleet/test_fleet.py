@@ -76,6 +76,10 @@ def test_figures_are_present_and_sane(fleet_run: tuple[dict, Path]) -> None:
     steady = Histogram.from_dict(results["histograms"]["command_rtt_steady"])
     assert 0 < steady.count < results["commands_answered"]
     assert results["steady"]["command_rtt_ms"]["p50"] is not None
+    # It opens once the fan-out is over: every ack of the event, then of its restore, in.
+    restore = results["fanout"]["restore"]["ms"]
+    fanout_over_s = results["all_connected_s"] + (fan["max"] + restore["max"]) / 1000.0
+    assert fanout_over_s - 0.02 <= results["steady_from_s"] < DURATION_S  # 0.02: rounding
     # Inside a long pytest process 200 VENs may fit in memory earlier tests freed, so RSS
     # need not grow here; memory per VEN is measured by `ven-sim bench fleet` in a fresh one.
     # (Linux updates the peak, ru_maxrss, lazily: it can trail the current RSS.)

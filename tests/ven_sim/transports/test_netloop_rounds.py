@@ -113,6 +113,29 @@ def test_a_fanout_to_more_clients_than_a_round_serves_reaches_every_one(
         vtn_transport.close()
 
 
+def hold_until_buffered(loop: netloop.NetworkLoop, peers: list[Peer], size: int) -> None:
+    """Keep `loop` busy (in a call) until each peer's socket holds `size` bytes, so the next
+    round finds all of them ready with their whole burst."""
+    fds = [peer.conn._client.socket().fileno() for peer in peers]
+    held = threading.Event()
+
+    def hold() -> None:
+        held.set()
+        deadline = time.monotonic() + TIMEOUT_S
+        waiting = array.array("i", [0])
+        while time.monotonic() < deadline:
+            buffered = []
+            for fd in fds:
+                fcntl.ioctl(fd, termios.FIONREAD, waiting)
+                buffered.append(waiting[0])
+            if min(buffered) >= size:
+                return
+            time.sleep(0.01)
+
+    loop.call_soon(hold)
+    assert held.wait(TIMEOUT_S)
+
+
 def test_timeouts_narrow_the_handshake_window_and_completions_widen_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -165,23 +188,8 @@ def test_a_busy_connection_reads_its_backlog_in_one_round(mosquitto: Mosquitto) 
         sink.conn._handler = lambda _t, payload: (rounds.note(), got.put(payload))
         source = Peer(source_transport, "drain-source")
         assert source.state() == (True, None)
-        fd = sink.conn._client.socket().fileno()
         payload = b"x" * 200
-        held = threading.Event()
-
-        def hold_until_all_arrived() -> None:
-            # Every packet (at least its payload's bytes) in the kernel buffer before it reads.
-            held.set()
-            deadline = time.monotonic() + TIMEOUT_S
-            waiting = array.array("i", [0])
-            while time.monotonic() < deadline:
-                fcntl.ioctl(fd, termios.FIONREAD, waiting)
-                if waiting[0] >= burst * len(payload):
-                    return
-                time.sleep(0.01)
-
-        transport.loop.call_soon(hold_until_all_arrived)
-        assert held.wait(TIMEOUT_S)
+        hold_until_buffered(transport.loop, [sink], burst * len(payload))
         for _ in range(burst):  # QoS 0: the broker's in-flight window does not hold them back
             source.conn.publish("drain/n", payload, qos=0)
         assert [got.get(timeout=TIMEOUT_S) for _ in range(burst)] == [payload] * burst

@@ -47,13 +47,14 @@ class Peer:
     """A connection whose messages and state changes land in queues."""
 
     def __init__(
-        self, transport: PahoTransport, client_id: str, on_down: Callable[[], None] | None = None
+        self, transport: PahoTransport, client_id: str, on_down: Callable[[], None] | None = None,
+        *, serve_first: bool = False,
     ) -> None:
         self.inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.states: queue.Queue[tuple[bool, str | None]] = queue.Queue()
         self.on_down = on_down
         self.conn: PahoConnection = transport.open(
-            client_id, lambda t, p: self.inbox.put((t, p)), self._on_state
+            client_id, lambda t, p: self.inbox.put((t, p)), self._on_state, serve_first=serve_first
         )
 
     def _on_state(self, up: bool, reason: str | None) -> None:
