@@ -19,22 +19,37 @@ an `SSL_write` (a TLS record, a system call, a GIL hand-over) each, so a VEN's t
 two topics cost two of each, and on loopback the sender's system call also does the
 receiving side's TCP work. Packets paho must act on once written (a QoS 0 PUBLISH: its
 `on_publish`; DISCONNECT: the socket's close) go on their own, as before.
+
+And, on a `BufferedTlsSocket` (which holds what one `SSL_read` returned, usually a whole TLS
+record), it reads a packet that is all there with a few slices and hands it to paho's own
+`_packet_handle`: paho reads the command byte, the remaining length a byte at a time and then
+the body, each a `recv` and several Python steps, the largest single item of a fleet's steady
+CPU. A packet not all there yet (split across records or reads), or a remaining length that is
+not plainly valid, is read by paho's own `_packet_read`, which keeps a partial packet in
+`_in_packet` until its next call; one call still reads at most one packet, so `loop_read`'s
+per-call packet cap is paho's.
 """
 
 from __future__ import annotations
 
+import ssl
 import struct
 import threading
 from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import MalformedPacket
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from ven_sim.transports.tls_reads import BufferedTlsSocket
+
 __all__ = ["LeanClient"]
 
 _MID = struct.Struct("!H")
+MAX_LENGTH_BYTES = 4  # MQTT's remaining length takes 1-4 bytes, 7 bits each
 JOIN_BYTES = 65536  # at most this much in one joined write (four TLS records)
 _ON_WRITTEN = (mqtt.DISCONNECT, mqtt.PUBLISH)  # paho acts on these once written (PUBLISH: QoS 0)
 # What paho's decoder makes for every MQTT 3.1.1 PUBACK (reason "Success", no properties),
@@ -159,3 +174,65 @@ class LeanClient(mqtt.Client):
         # it is written; the QoS 1 publishes in it are done at their PUBACKs, as before.
         queue.appendleft({"command": 0, "mid": 0, "qos": 0, "pos": 0,
                           "to_process": len(joined), "packet": joined, "info": None})
+
+    def _packet_read(self) -> MQTTErrorCode:
+        sock = self._sock
+        in_packet = self._in_packet
+        if (in_packet["command"] or in_packet["remaining_count"]
+                or type(sock) is not BufferedTlsSocket or self._protocol == mqtt.MQTTv5):
+            return super()._packet_read()  # e.g. the rest of a packet paho has begun
+        try:
+            buffer, at = sock.read_buffer()
+        except ssl.SSLWantReadError:
+            return MQTTErrorCode.MQTT_ERR_AGAIN
+        except ssl.SSLWantWriteError:
+            self._call_socket_register_write()
+            return MQTTErrorCode.MQTT_ERR_AGAIN
+        except OSError as err:  # as paho's reads report it
+            self._easy_log(mqtt.MQTT_LOG_ERR, "failed to receive on socket: %s", err)
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if at >= len(buffer):  # EOF: the broker closed the connection
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        header = _whole_packet_header(buffer, at)
+        if header is None:
+            return super()._packet_read()  # paho reads it from the buffer on, as it arrives
+        length, body = header
+        end = body + length
+        sock.consumed(end)
+        # The state paho's byte-wise reads leave for `_packet_handle` (remaining_count, the
+        # length's bytes, is only read by those reads).
+        in_packet["command"] = buffer[at]
+        in_packet["have_remaining"] = 1
+        in_packet["remaining_length"] = length
+        in_packet["packet"] = bytearray(buffer[body:end])
+        try:
+            rc = self._packet_handle()
+        except MalformedPacket as exc:
+            self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
+            rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
+        # Back to "no packet begun", as paho leaves it (were it replaced meanwhile, by a
+        # reconnect in a callback, the new one is already so).
+        in_packet["command"] = in_packet["have_remaining"] = in_packet["remaining_length"] = 0
+        in_packet["packet"] = bytearray()
+        with self._msgtime_mutex:
+            self._last_bytes_received = mqtt.time_func()
+        return rc
+
+
+def _whole_packet_header(buffer: memoryview, at: int) -> tuple[int, int] | None:
+    """(remaining length, where the body starts) of the packet at `at` if all of it is in
+    `buffer`; None if it is not, or its remaining length runs past four bytes (paho's reads
+    then refuse it, closing the connection), or its command byte is 0 (reserved; paho's reads
+    take a 0 for "no packet begun")."""
+    end = len(buffer)
+    if not buffer[at]:
+        return None
+    length = shift = 0
+    for position in range(at + 1, min(at + 1 + MAX_LENGTH_BYTES, end)):
+        byte = buffer[position]
+        length |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            body = position + 1
+            return (length, body) if body + length <= end else None
+        shift += 7
+    return None

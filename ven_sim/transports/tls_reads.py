@@ -32,13 +32,7 @@ class BufferedTlsSocket(ssl.SSLSocket):
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         buffer, at = self._buffer, self._at
         if at >= len(buffer):
-            try:
-                data = super().recv(READ_CHUNK, flags)
-            except ssl.SSLWantReadError:  # nothing there: paho treats it as would-block
-                self.drained = True
-                raise
-            self.drained = False
-            self._more = len(data) == READ_CHUNK
+            data = self._ssl_read(flags)
             if len(data) <= buflen:
                 return data
             buffer, at = memoryview(data), 0
@@ -46,6 +40,30 @@ class BufferedTlsSocket(ssl.SSLSocket):
         end = min(at + buflen, len(buffer))
         self._at = end
         return bytes(buffer[at:end])
+
+    def read_buffer(self) -> tuple[memoryview, int]:
+        """The last `SSL_read`'s data and how much of it has been read; with all of it read,
+        one `SSL_read` first (an empty view at EOF; `SSLWantReadError` as `recv` raises it).
+        A reader that takes whole packets from it says how far with `consumed`."""
+        buffer, at = self._buffer, self._at
+        if at >= len(buffer):
+            buffer, at = memoryview(self._ssl_read()), 0
+            self._buffer, self._at = buffer, 0
+        return buffer, at
+
+    def consumed(self, end: int) -> None:
+        """The data of `read_buffer` up to `end` has been read."""
+        self._at = end
+
+    def _ssl_read(self, flags: int = 0) -> bytes:
+        try:
+            data = super().recv(READ_CHUNK, flags)
+        except ssl.SSLWantReadError:  # nothing there: paho treats it as would-block
+            self.drained = True
+            raise
+        self.drained = False
+        self._more = len(data) == READ_CHUNK
+        return data
 
     def pending(self) -> int:
         # SSL_pending gives up the GIL too; an SSL_read short of READ_CHUNK ended its record,

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import queue
+import socket
 import ssl
 import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 
+from sim.limits import MAX_PAYLOAD_BYTES
 from tests.ven_sim.transports.test_paho import Peer, _transport
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.transports.endpoints import BrokerURL, TlsFiles
 from ven_sim.transports.lean_client import LeanClient
 from ven_sim.transports.mqtt import connect, make_client
+from ven_sim.transports.tls_reads import READ_CHUNK, wrap_client
 
 MESSAGES = 300
+HOST = "127.0.0.1"
+CONNACK = bytes([0x20, 2, 0, 0])  # MQTT 3.1.1, session not present, accepted
 
 
 def _client(mosquitto: Mosquitto, client_id: str, cls: type[mqtt.Client]) -> mqtt.Client:
@@ -152,3 +159,172 @@ def test_packets_queued_together_go_out_in_one_write(
         assert sum(sends) > sum(len(p) for p in payloads)
     finally:
         transport.close()
+
+
+@pytest.mark.parametrize("tls_read_bytes", [1, 3, 7, 100])
+def test_packets_split_across_reads_arrive_whole(
+    mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch, tls_read_bytes: int,
+) -> None:
+    """Each `SSL_read` returns at most a few bytes, so most packets (the sink's PUBLISHes, the
+    source's PUBACKs) are split between reads, some in their remaining length: each is read
+    by paho's reads from where the buffer ends, and the next whole one by slices again.
+    Fewer packets than the loop reads per wake-up, so none waits in OpenSSL unseen."""
+    transport = _transport(mosquitto)
+    tls_recv = ssl.SSLSocket.recv
+
+    def short_reads(self: ssl.SSLSocket, buflen: int = 1024, flags: int = 0) -> bytes:
+        return tls_recv(self, min(buflen, tls_read_bytes), flags)
+
+    try:
+        sink = Peer(transport, f"lean-split-sink-{tls_read_bytes}")
+        assert sink.state() == (True, None)
+        sink.listen("lean/split/#", "lean/split/echo")
+        source = Peer(transport, f"lean-split-source-{tls_read_bytes}")
+        assert source.state() == (True, None)
+        monkeypatch.setattr(ssl.SSLSocket, "recv", short_reads)
+        payloads = [b"%02d" % n + b"y" * (n * 53 % 300) for n in range(40)]
+        for payload in payloads:
+            source.conn.publish("lean/split/n", payload)
+        assert [sink.receive() for _ in payloads] == [("lean/split/n", p) for p in payloads]
+        unacked = source.conn._client._out_messages  # noqa: SLF001 - paho's bookkeeping
+        deadline = time.monotonic() + 10.0
+        while unacked and time.monotonic() < deadline:  # every PUBACK read
+            time.sleep(0.01)
+        assert not unacked
+    finally:
+        transport.close()
+
+
+def test_payload_at_the_limit_spans_records_between_small_packets(
+    mosquitto: Mosquitto,
+) -> None:
+    """A MAX_PAYLOAD_BYTES message spans several TLS records (paho's reads, record by
+    record) between small ones taken whole: all arrive whole, in order."""
+    transport = _transport(mosquitto)
+    try:
+        sink = Peer(transport, "lean-large-sink")
+        assert sink.state() == (True, None)
+        sink.listen("lean/large/#", "lean/large/echo")
+        large = bytes(range(256)) * (MAX_PAYLOAD_BYTES // 256)
+        assert len(large) == MAX_PAYLOAD_BYTES >= 8 * READ_CHUNK
+        payloads = [b"before", large, b"after", large[:READ_CHUNK - 3], b"last"]
+        for payload in payloads:
+            sink.conn.publish("lean/large/n", payload)
+        assert [sink.receive() for _ in payloads] == [("lean/large/n", p) for p in payloads]
+        assert sink.conn._client.socket().pending() == 0  # noqa: SLF001 - nothing left over
+    finally:
+        transport.close()
+
+
+@pytest.fixture
+def one_record_broker(mosquitto: Mosquitto) -> Iterator[tuple[int, list[bytes], queue.Queue[bool]]]:
+    """A TLS server on loopback, certified by the mosquitto fixture's CA, that answers each
+    connection's CONNECT with what the test put in `script`, in one `sendall` (one TLS record
+    under 16 KB), then reads until the client closes; `closed` gets True for each such close."""
+    server_cert = mosquitto.ca.server_cert()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(server_cert.cert, server_cert.key)
+    listener = socket.create_server((HOST, 0))
+    script: list[bytes] = []
+    closed: queue.Queue[bool] = queue.Queue()
+    over = threading.Event()
+    listener.settimeout(0.1)  # so the server sees `over` (closing does not end an accept)
+
+    def serve() -> None:
+        while not over.is_set():
+            try:
+                raw, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with context.wrap_socket(raw, server_side=True) as conn:
+                conn.settimeout(10.0)
+                assert conn.recv(4096)[0] == 0x10  # CONNECT (small: one record)
+                conn.sendall(b"".join(script))
+                while conn.recv(4096):  # until the client closes
+                    pass
+                closed.put(True)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        yield listener.getsockname()[1], script, closed
+    finally:
+        over.set()
+        server.join(15.0)
+        listener.close()
+
+
+def _publish_packet(topic: bytes, payload: bytes) -> bytes:
+    """A QoS 0 PUBLISH (remaining length under 128: one byte)."""
+    body = len(topic).to_bytes(2, "big") + topic + payload
+    assert len(body) < 128
+    return bytes([0x30, len(body)]) + body
+
+
+def _read_until_down(mosquitto: Mosquitto, port: int, cls: type[mqtt.Client],
+                     messages_expected: int) -> dict[str, Any]:
+    """A `cls` client on a `BufferedTlsSocket` to the one-record broker, run with paho's own
+    `loop()` until the connection is gone (closed by the client once `messages_expected`
+    messages came): the messages it delivered and why it ended."""
+    client = _client(mosquitto, f"lean-record-{cls.__name__}", cls)
+    context = client._ssl_context  # noqa: SLF001 - the context make_client configured
+    assert context is not None
+    sock = wrap_client(context, socket.create_connection((HOST, port), timeout=10.0), HOST)
+    sock.do_handshake()
+    client._create_socket = lambda: sock  # type: ignore[method-assign]  # noqa: SLF001
+    messages: list[tuple[str, bytes]] = []
+    ended: list[str] = []
+    client.on_message = lambda _c, _u, msg: messages.append((msg.topic, msg.payload))
+    client.on_disconnect = lambda _c, _u, _f, reason, _p: ended.append(str(reason))
+    client.connect(HOST, port)
+    deadline = time.monotonic() + 10.0
+    while not ended and time.monotonic() < deadline:
+        if len(messages) >= messages_expected and client.is_connected():
+            client.disconnect()
+        client.loop(0.05)
+    return {"messages": messages, "ended": ended, "open": client.socket() is not None}
+
+
+def test_many_packets_in_one_record_are_read_as_paho_reads_them(
+    mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch,
+    one_record_broker: tuple[int, list[bytes], queue.Queue[bool]],
+) -> None:
+    port, script, closed = one_record_broker
+    expected = [(f"record/{n}", b"m%03d" % n) for n in range(60)]
+    script += [CONNACK] + [_publish_packet(t.encode(), p) for t, p in expected]
+    tls_reads: list[int] = []
+    tls_recv = ssl.SSLSocket.recv
+
+    def counted(self: ssl.SSLSocket, buflen: int = 1024, flags: int = 0) -> bytes:
+        data = tls_recv(self, buflen, flags)
+        tls_reads.append(len(data))
+        return data
+
+    monkeypatch.setattr(ssl.SSLSocket, "recv", counted)
+    lean = _read_until_down(mosquitto, port, LeanClient, len(expected))
+    assert closed.get(timeout=10.0)
+    assert len(b"".join(script)) in tls_reads  # all of it came in one SSL_read
+    stock = _read_until_down(mosquitto, port, mqtt.Client, len(expected))
+    assert closed.get(timeout=10.0)
+    assert lean == stock == {"messages": expected, "ended": ["Normal disconnection"],
+                             "open": False}
+
+
+def test_malformed_remaining_length_closes_the_connection_as_paho_does(
+    mosquitto: Mosquitto, one_record_broker: tuple[int, list[bytes], queue.Queue[bool]],
+) -> None:
+    """A remaining length of five bytes (MQTT allows four) after a good PUBLISH, in the
+    same record: the PUBLISH is delivered, then the client closes the connection with
+    paho's protocol error, whichever class."""
+    port, script, closed = one_record_broker
+    script += [CONNACK, _publish_packet(b"good", b"before"),
+               bytes([0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]), b"z" * 40]
+    results = []
+    for cls in (LeanClient, mqtt.Client):
+        results.append(_read_until_down(mosquitto, port, cls, 2))  # never 2: it fails first
+        assert closed.get(timeout=10.0)
+    lean, stock = results
+    assert lean == stock
+    assert lean["messages"] == [("good", b"before")]
+    assert lean["open"] is False
+    assert len(lean["ended"]) == 1 and lean["ended"] != ["Normal disconnection"]

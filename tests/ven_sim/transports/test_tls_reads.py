@@ -49,9 +49,11 @@ def test_each_packet_costs_about_one_tls_read_and_arrives_whole(
             source.conn.publish("tls-reads/n", payload)
         assert [sink.receive() for _ in range(MESSAGES)] == [
             ("tls-reads/n", payload) for payload in payloads]
-        # Both connections read (the source its PUBACKs): paho asks three or more times a
-        # packet, TLS is asked about once a packet (plus one "nothing more" per wake-up).
-        assert calls["paho"] >= 3 * 2 * MESSAGES
+        # Both connections read (the source its PUBACKs): TLS is asked about once a packet
+        # (plus one "nothing more" per wake-up). LeanClient takes a packet that is all in the
+        # buffer with slices; only one split across records (the 50 KB one) is read by
+        # paho's `recv`s, a few a record.
+        assert 0 < calls["paho"] <= 20
         assert calls["tls"] <= 2 * 2 * MESSAGES
         # OpenSSL is asked what it holds only after a full READ_CHUNK: the 50 KB message.
         assert calls["tls_pending"] <= 8
