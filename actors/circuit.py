@@ -62,6 +62,11 @@ class CircuitActor(DispatchedActor):
         self._hot_water = hot_water(model)
         kind = type(model)
         self._forecasts = kind.expected_kw is not Circuit.expected_kw
+        # A model that gives its estimates, comfort and indoor air in one call (an HVAC) reads
+        # its setpoint and air once for all of them.
+        self._estimates = hasattr(kind, "reading_estimates")
+        if self._estimates and self._extra != "indoor_c":
+            raise ValueError(f"{kind.__name__} gives reading_estimates but no indoor_c")
         # Most circuits keep Circuit's constant answers (no floor, never locked out, nothing
         # to shed): known now, they cost no call per reading.
         self._has_capability = kind.shed_capability_kw is not Circuit.shed_capability_kw
@@ -130,6 +135,7 @@ class CircuitActor(DispatchedActor):
         cid = model.id
         plans, step = self._step_plans, self.physics_step_s
         thermal, forecasts, hot_water = self._thermal, self._forecasts, self._hot_water
+        estimates = self._estimates
         capability = 0.0
         has_capability = self._has_capability and not forecasts
         has_lockout, has_floor, extra = self._has_lockout, self._has_floor, self._extra
@@ -145,13 +151,18 @@ class CircuitActor(DispatchedActor):
             twin_kwh = twin_comfort = twin_warm = None
             if self.twin is not None:
                 twin_kwh, twin_comfort, twin_warm = self._advance_twin(t0, t_end, steps)
-            warm = felt = expected = None
-            if thermal:
-                warm, felt = warm_and_felt(model, span)
-            if forecasts:
-                capability, expected = model.shed_outlook()
-            elif has_capability:
-                capability = model.shed_capability_kw()
+            if estimates:
+                capability, expected, warm, felt, indoor = model.reading_estimates(span)
+                extras = {"indoor_c": indoor}
+            else:
+                warm = felt = expected = None
+                if thermal:
+                    warm, felt = warm_and_felt(model, span)
+                if forecasts:
+                    capability, expected = model.shed_outlook()
+                elif has_capability:
+                    capability = model.shed_capability_kw()
+                extras = {extra: getattr(model, extra)} if extra else None
             # Every field in order, straight into the tuple: the NamedTuple's own __new__ costs
             # three times as much.
             append(new(CircuitReading, (
@@ -165,7 +176,7 @@ class CircuitActor(DispatchedActor):
                 comfort_s / 60.0,
                 model.shed_request_kw,
                 model.floor_kw() if has_floor else 0.0,
-                {extra: getattr(model, extra)} if extra else None,
+                extras,
                 twin_kwh,
                 twin_comfort,
                 warm,
