@@ -62,11 +62,12 @@ class CircuitActor(DispatchedActor):
         self._hot_water = hot_water(model)
         kind = type(model)
         self._forecasts = kind.expected_kw is not Circuit.expected_kw
-        # A model that gives its estimates, comfort and indoor air in one call (an HVAC) reads
-        # its setpoint and air once for all of them.
+        # A model that gives a reading's estimates, lock-out, floor, comfort and extra state in
+        # one call (sim.models.base.ReadingEstimates: an HVAC, a water heater) computes nothing
+        # twice and costs one call a reading.
         self._estimates = hasattr(kind, "reading_estimates")
-        if self._estimates and self._extra != "indoor_c":
-            raise ValueError(f"{kind.__name__} gives reading_estimates but no indoor_c")
+        if self._estimates and self._extra is None:
+            raise ValueError(f"{kind.__name__} gives reading_estimates but no extra state")
         # Most circuits keep Circuit's constant answers (no floor, never locked out, nothing
         # to shed): known now, they cost no call per reading.
         self._has_capability = kind.shed_capability_kw is not Circuit.shed_capability_kw
@@ -152,8 +153,9 @@ class CircuitActor(DispatchedActor):
             if self.twin is not None:
                 twin_kwh, twin_comfort, twin_warm = self._advance_twin(t0, t_end, steps)
             if estimates:
-                capability, expected, warm, felt, indoor = model.reading_estimates(span)
-                extras = {"indoor_c": indoor}
+                capability, expected, locked, floor, warm, felt, state = (
+                    model.reading_estimates(span))
+                extras = {extra: state}
             else:
                 warm = felt = expected = None
                 if thermal:
@@ -162,6 +164,8 @@ class CircuitActor(DispatchedActor):
                     capability, expected = model.shed_outlook()
                 elif has_capability:
                     capability = model.shed_capability_kw()
+                locked = model.locked_out if has_lockout else False
+                floor = model.floor_kw() if has_floor else 0.0
                 extras = {extra: getattr(model, extra)} if extra else None
             # Every field in order, straight into the tuple: the NamedTuple's own __new__ costs
             # three times as much.
@@ -171,11 +175,11 @@ class CircuitActor(DispatchedActor):
                 energy * 3600.0 / span if span > 0 else model.power_kw,
                 energy,
                 capability,
-                model.locked_out if has_lockout else False,
+                locked,
                 violated,
                 comfort_s / 60.0,
                 model.shed_request_kw,
-                model.floor_kw() if has_floor else 0.0,
+                floor,
                 extras,
                 twin_kwh,
                 twin_comfort,

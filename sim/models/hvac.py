@@ -6,7 +6,14 @@ import math
 import random
 
 from sim.comfort import warm_and_felt_past
-from sim.models.base import Circuit, ComfortLimits, StepEnv, StepPlan, clamp
+from sim.models.base import (
+    Circuit,
+    ComfortLimits,
+    ReadingEstimates,
+    StepEnv,
+    StepPlan,
+    clamp,
+)
 from sim.models.envelope import Envelope
 from sim.models.heating import HeatPump, HeatSource
 from sim.models.profile import OUTLET_SHAPE
@@ -21,8 +28,6 @@ H_OUT_KW_PER_M2_C = 0.017
 # Internal gains (people, appliances' heat) follow the occupants: the plug-load shape scaled
 # to a daily mean of 1, so gains are low at night and highest in the evening.
 OCCUPANCY = tuple(x * 24 / sum(OUTLET_SHAPE) for x in OUTLET_SHAPE)
-# (shed capability kW, expected kW, warm (minutes, degree-minutes), felt degree-minutes, air C)
-ReadingEstimates = tuple[float, float, tuple[float, float], float, float]
 
 
 class Hvac(Circuit):
@@ -314,18 +319,18 @@ class Hvac(Circuit):
         return self._capability_kw(natural, sign * (self.envelope.air_c - setpoint)), natural
 
     def reading_estimates(self, span_s: float) -> ReadingEstimates:
-        """What a reading reports of this unit beyond its energy, from one read of the setpoint
-        and the indoor air: (shed capability kW, expected kW, warm (minutes, degree-minutes),
-        felt degree-minutes, indoor air C). The same operations as `shed_outlook()`,
-        `sim.comfort.warm_and_felt` and `indoor_c`, each computed once: it runs every reading."""
-        sign = self._sign
+        # From one read of the setpoint and the indoor air: the same operations as
+        # shed_outlook(), locked_out, floor_kw(), sim.comfort.warm_and_felt and indoor_c.
+        sign, locked = self._sign, self._locked
         setpoint = self.cooling_setpoint_c - self._precool if sign > 0 else self.heating_setpoint_c
         indoor = self.envelope.air_c
         above = indoor - setpoint
         natural = self._natural_kw(sign, setpoint)
+        floor = self._run_output(sign, self._outdoor)[1] if locked else 0.0
         # Comfort counts past the setpoint of the unit's mode (auto counts warmth).
         warm, felt = warm_and_felt_past((-1.0 if self.mode == "heat" else 1.0) * above, span_s)
-        return self._capability_kw(natural, sign * above), natural, warm, felt, indoor
+        capability = self._capability_kw(natural, sign * above)
+        return capability, natural, locked, floor, warm, felt, indoor
 
     def _capability_kw(self, natural_kw: float, excess_c: float) -> float:
         """`natural_kw` scaled by how much of the comfort band is still unused above the

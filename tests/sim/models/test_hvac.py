@@ -278,9 +278,10 @@ def test_run_steps_walks_a_span_as_step_by_step_would(mode):
 
 @pytest.mark.parametrize("mode", ["cool", "heat", "auto"])
 def test_reading_estimates_are_the_separate_estimates_from_one_read(mode):
-    """`reading_estimates` gives, bit for bit, what `shed_outlook`, `warm_and_felt` and
-    `indoor_c` give one at a time: over a day with a pre-cool window and a full shed that
-    drives the house past its comfort band (locked out, warm and felt minutes) and back."""
+    """`reading_estimates` gives, bit for bit, what `shed_outlook`, `locked_out`, `floor_kw`,
+    `warm_and_felt` and `indoor_c` give one at a time: over a day with a pre-cool window and
+    a full shed that drives the house past its comfort band (locked out, warm and felt
+    minutes) and back."""
     h = Hvac("h1", "HVAC", 30, mode=mode, cooling_setpoint_c=24.0, heating_setpoint_c=20.0,
              precool_c=1.0, comfort_band_c=1.5, initial_offset_c=0.5)
     env_at = hot_day if mode != "heat" else (lambda t: constant(t, outdoor_c=-5.0))
@@ -292,8 +293,9 @@ def test_reading_estimates_are_the_separate_estimates_from_one_read(mode):
         elif t == 20 * 3600.0:
             h.restore()
         h.step(env_at(t), 60.0)
-        capability, expected, warm, felt, indoor = h.reading_estimates(300.0)
+        capability, expected, locked, floor, warm, felt, indoor = h.reading_estimates(300.0)
         assert (capability, expected) == h.shed_outlook()
+        assert (locked, floor) == (h.locked_out, h.floor_kw())
         assert (warm, felt) == warm_and_felt(h, 300.0)
         assert indoor == h.indoor_c
         seen_locked += h.locked_out
