@@ -62,6 +62,12 @@ class CircuitActor(DispatchedActor):
         self._hot_water = hot_water(model)
         kind = type(model)
         self._forecasts = kind.expected_kw is not Circuit.expected_kw
+        # A model that gives a reading's estimates, lock-out, floor, comfort and extra state in
+        # one call (sim.models.base.ReadingEstimates: an HVAC, a water heater) computes nothing
+        # twice and costs one call a reading.
+        self._estimates = hasattr(kind, "reading_estimates")
+        if self._estimates and self._extra is None:
+            raise ValueError(f"{kind.__name__} gives reading_estimates but no extra state")
         # Most circuits keep Circuit's constant answers (no floor, never locked out, nothing
         # to shed): known now, they cost no call per reading.
         self._has_capability = kind.shed_capability_kw is not Circuit.shed_capability_kw
@@ -130,6 +136,7 @@ class CircuitActor(DispatchedActor):
         cid = model.id
         plans, step = self._step_plans, self.physics_step_s
         thermal, forecasts, hot_water = self._thermal, self._forecasts, self._hot_water
+        estimates = self._estimates
         capability = 0.0
         has_capability = self._has_capability and not forecasts
         has_lockout, has_floor, extra = self._has_lockout, self._has_floor, self._extra
@@ -145,13 +152,21 @@ class CircuitActor(DispatchedActor):
             twin_kwh = twin_comfort = twin_warm = None
             if self.twin is not None:
                 twin_kwh, twin_comfort, twin_warm = self._advance_twin(t0, t_end, steps)
-            warm = felt = expected = None
-            if thermal:
-                warm, felt = warm_and_felt(model, span)
-            if forecasts:
-                capability, expected = model.shed_outlook()
-            elif has_capability:
-                capability = model.shed_capability_kw()
+            if estimates:
+                capability, expected, locked, floor, warm, felt, state = (
+                    model.reading_estimates(span))
+                extras = {extra: state}
+            else:
+                warm = felt = expected = None
+                if thermal:
+                    warm, felt = warm_and_felt(model, span)
+                if forecasts:
+                    capability, expected = model.shed_outlook()
+                elif has_capability:
+                    capability = model.shed_capability_kw()
+                locked = model.locked_out if has_lockout else False
+                floor = model.floor_kw() if has_floor else 0.0
+                extras = {extra: getattr(model, extra)} if extra else None
             # Every field in order, straight into the tuple: the NamedTuple's own __new__ costs
             # three times as much.
             append(new(CircuitReading, (
@@ -160,12 +175,12 @@ class CircuitActor(DispatchedActor):
                 energy * 3600.0 / span if span > 0 else model.power_kw,
                 energy,
                 capability,
-                model.locked_out if has_lockout else False,
+                locked,
                 violated,
                 comfort_s / 60.0,
                 model.shed_request_kw,
-                model.floor_kw() if has_floor else 0.0,
-                {extra: getattr(model, extra)} if extra else None,
+                floor,
+                extras,
                 twin_kwh,
                 twin_comfort,
                 warm,

@@ -37,9 +37,14 @@ def discomfort(model: Any, span_s: float, tolerance_c: float = TOLERANCE_C) -> t
 
 def warm_and_felt(model: Any, span_s: float) -> tuple[tuple[float, float], float]:
     """`discomfort` at the tolerance, and the degree-minutes past the setpoint itself (what
-    occupants feel), from one reading of the temperatures: this runs for every HVAC reading."""
+    occupants feel), from one reading of the temperatures."""
     sign = -1.0 if getattr(model, "mode", "cool") == "heat" else 1.0
-    past = sign * (model.indoor_c - model.setpoint_c)
+    return warm_and_felt_past(sign * (model.indoor_c - model.setpoint_c), span_s)
+
+
+def warm_and_felt_past(past: float, span_s: float) -> tuple[tuple[float, float], float]:
+    """`warm_and_felt` of air `past` degrees past the setpoint (in the unit's direction) at the
+    span's end: for a model that has already read its temperatures (`Hvac.reading_estimates`)."""
     if past <= 0.0:
         return NOT_WARM, 0.0
     minutes = span_s / 60.0

@@ -10,6 +10,7 @@ VEN takes (its horizon), or to the end of the run.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Protocol
@@ -166,17 +167,35 @@ def day_peaks(
     the event or past a VEN's horizon, draws in the counterfactual what it drew.
     """
     day0 = event.start - event.start % day_s
-    actual: dict[tuple[float, float], float] = defaultdict(float)
-    without: dict[tuple[float, float], float] = defaultdict(float)
+    actual: dict[tuple[float, float], float] = {}
+    without: dict[tuple[float, float], float] = {}
     rows = list(rows)
-    truth = {(r.ven_id, r.t1): r.counterfactual_kw for r in _known(event, rows, windows, known)}
+    truth: dict[float, dict[str, float | None]] = {}  # interval end -> VEN -> counterfactual
+    for r in _known(event, rows, windows, known):
+        truth.setdefault(r.t1, {})[r.ven_id] = r.counterfactual_kw
     first, last = day0 - 1e-9, day0 + day_s + 1e-9
+    # The log comes an interval at a time: an interval's two sums are kept in locals while its
+    # rows last, taken up again from the dicts if it comes back (the same additions in order).
+    key: tuple[float, float] | None = None
+    start = end = math.nan  # no interval yet: NaN equals no time
+    power = cf_power = 0.0
+    ven_truth: dict[str, float | None] = {}
     for r in rows:
-        if r.t0 >= first and r.t1 <= last:
-            interval = (r.t0, r.t1)
-            actual[interval] += r.power_kw
-            cf = truth.get((r.ven_id, r.t1))
-            without[interval] += r.power_kw if cf is None else cf
+        t0, t1 = r.t0, r.t1
+        if not (t0 >= first and t1 <= last):
+            continue
+        if t0 != start or t1 != end:
+            if key is not None:
+                actual[key], without[key] = power, cf_power
+            start, end, key = t0, t1, (t0, t1)
+            power, cf_power = actual.get(key, 0.0), without.get(key, 0.0)
+            ven_truth = truth.get(t1, {})
+        drawn = r.power_kw
+        power += drawn
+        cf = ven_truth.get(r.ven_id)
+        cf_power += drawn if cf is None else cf
+    if key is not None:
+        actual[key], without[key] = power, cf_power
     return {
         "event_day_peak_kw": round(max(actual.values(), default=0.0), 3),
         "counterfactual_day_peak_kw": round(max(without.values(), default=0.0), 3),

@@ -234,6 +234,13 @@ def _parts(obj: object) -> dict[str, object]:
 
 ComfortLimits = tuple[object, str, float, float]  # (holder, attribute, low, high)
 StepPlan = tuple[tuple[StepEnv, float], ...]  # (env, dt) per physics step of a span
+# What a model with a `reading_estimates(span_s)` method (HVAC, water heater) gives each reading
+# in one call rather than one per field: (shed capability kW, expected kW or None, locked out,
+# floor kW, warm (minutes, degree-minutes) or None, felt degree-minutes or None, its one extra
+# state's value: indoor air or tank C). CircuitActor.readings reads them.
+ReadingEstimates = tuple[
+    float, float | None, bool, float, tuple[float, float] | None, float | None, float
+]
 
 
 def step_plan(

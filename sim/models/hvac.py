@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 import random
 
-from sim.models.base import Circuit, ComfortLimits, StepEnv, StepPlan, clamp
+from sim.comfort import warm_and_felt_past
+from sim.models.base import (
+    Circuit,
+    ComfortLimits,
+    ReadingEstimates,
+    StepEnv,
+    StepPlan,
+    clamp,
+)
 from sim.models.envelope import Envelope
 from sim.models.heating import HeatPump, HeatSource
 from sim.models.profile import OUTLET_SHAPE
@@ -273,9 +281,14 @@ class Hvac(Circuit):
     # -- curtailment ------------------------------------------------------------
     def natural_kw(self) -> float:
         """Steady-state mean draw at the plain setpoint: the load through R per heat kW/kWe."""
-        sign = self._sign
-        heat, electric = self._run_output(sign, self._outdoor)
-        load = sign * (self._eq_off[0] - self.setpoint_c) / self.envelope.r_c_per_kw
+        return self._natural_kw(self._sign, self.setpoint_c)
+
+    def _natural_kw(self, sign: float, setpoint: float) -> float:
+        if sign > 0:  # cooling: _run_output's, without the call
+            heat, electric = -self.cop * self.compressor_kw, self.compressor_kw
+        else:
+            heat, electric = self.heat_source.output(self._outdoor)
+        load = sign * (self._eq_off[0] - setpoint) / self.envelope.r_c_per_kw
         return clamp(load * electric / max(abs(heat), 1e-9), 0.0, electric)
 
     def expected_kw(self) -> float:
@@ -297,19 +310,35 @@ class Hvac(Circuit):
         self._apply_request()
 
     def shed_capability_kw(self) -> float:
-        return self._capability_kw(self.natural_kw())
+        return self.shed_outlook()[0]
 
     def shed_outlook(self) -> tuple[float, float]:
         # Both from one natural_kw(): it is the HVAC's costliest estimate.
-        natural = self.natural_kw()
-        return self._capability_kw(natural), natural
+        sign, setpoint = self._sign, self.setpoint_c
+        natural = self._natural_kw(sign, setpoint)
+        return self._capability_kw(natural, sign * (self.envelope.air_c - setpoint)), natural
 
-    def _capability_kw(self, natural_kw: float) -> float:
+    def reading_estimates(self, span_s: float) -> ReadingEstimates:
+        # From one read of the setpoint and the indoor air: the same operations as
+        # shed_outlook(), locked_out, floor_kw(), sim.comfort.warm_and_felt and indoor_c.
+        sign, locked = self._sign, self._locked
+        setpoint = self.cooling_setpoint_c - self._precool if sign > 0 else self.heating_setpoint_c
+        indoor = self.envelope.air_c
+        above = indoor - setpoint
+        natural = self._natural_kw(sign, setpoint)
+        floor = self._run_output(sign, self._outdoor)[1] if locked else 0.0
+        # Comfort counts past the setpoint of the unit's mode (auto counts warmth).
+        warm, felt = warm_and_felt_past((-1.0 if self.mode == "heat" else 1.0) * above, span_s)
+        capability = self._capability_kw(natural, sign * above)
+        return capability, natural, locked, floor, warm, felt, indoor
+
+    def _capability_kw(self, natural_kw: float, excess_c: float) -> float:
+        """`natural_kw` scaled by how much of the comfort band is still unused above the
+        deadband; `excess_c` is how far the air is past the setpoint in the demand's direction."""
         if self._locked:
             return 0.0
-        # Scale by how much of the comfort band is still unused above the deadband.
-        excess = self._sign * (self.indoor_c - self.setpoint_c)
-        room = (self.comfort_band_c - excess) / max(self.comfort_band_c - self.deadband_c, 0.1)
+        band = self.comfort_band_c
+        room = (band - excess_c) / max(band - self.deadband_c, 0.1)
         return natural_kw * clamp(room, 0.0, 1.0)
 
     def floor_kw(self) -> float:

@@ -6,7 +6,7 @@ import bisect
 import math
 import random
 
-from sim.models.base import Circuit, ComfortLimits, StepEnv, StepPlan
+from sim.models.base import Circuit, ComfortLimits, ReadingEstimates, StepEnv, StepPlan
 
 KJ_PER_LITRE_C = 4.186  # heat capacity of water
 _INF = math.inf
@@ -241,6 +241,14 @@ class WaterHeater(Circuit):
 
     def floor_kw(self) -> float:
         return self.element_kw if self._locked else 0.0
+
+    def reading_estimates(self, span_s: float) -> ReadingEstimates:
+        # shed_capability_kw(), locked_out, floor_kw() and tank_c in one call.
+        locked, element = self._locked, self.element_kw
+        if locked:
+            return 0.0, None, locked, element, None, None, self.tank_c
+        capability = element if self._demand else self._mean_kw
+        return capability, None, locked, 0.0, None, None, self.tank_c
 
     @property
     def locked_out(self) -> bool:

@@ -57,3 +57,13 @@ def test_cold_water_minutes_apart_and_net_of_the_twins() -> None:
     assert figures["net_hot_water_minutes"] == 40.0
     assert figures["vens_hot_water_affected"] == 1
     assert figures["warm_minutes"] == 0.0  # thermal comfort is apart
+
+
+def test_day_peak_adds_in_row_order_when_an_interval_comes_back() -> None:
+    # 16:00 comes back after a 17:00 row: its draws still add in the log's order,
+    # (1e16 + 1) + 1 = 1e16 exactly, not 1e16 + (1 + 1), as M&V's outputs have always added.
+    rows = [_row("a", 16 * H, 1e16, 1e16), _row("b", 17 * H, 5.0),
+            _row("b", 16 * H, 1.0), _row("c", 16 * H, 1.0)]
+    peaks = day_peaks(EVENT, rows, [EVENT])
+    assert peaks == {"event_day_peak_kw": 1e16, "counterfactual_day_peak_kw": 1e16}
+    assert 1e16 + (1.0 + 1.0) != 1e16  # the other grouping would show

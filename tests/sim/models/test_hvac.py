@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sim.comfort import warm_and_felt
 from sim.models import Hvac
 from sim.models.envelope import Envelope
 from sim.models.house import ENVELOPE_ABSORPTANCE
@@ -273,3 +274,31 @@ def test_run_steps_walks_a_span_as_step_by_step_would(mode):
 
     env_at = hot_day if mode != "heat" else (lambda t: constant(t, outdoor_c=2.0))
     assert_walks_as_steps(make_unit(), make_unit(), env_at, 1.0)
+
+
+@pytest.mark.parametrize("mode", ["cool", "heat", "auto"])
+def test_reading_estimates_are_the_separate_estimates_from_one_read(mode):
+    """`reading_estimates` gives, bit for bit, what `shed_outlook`, `locked_out`, `floor_kw`,
+    `warm_and_felt` and `indoor_c` give one at a time: over a day with a pre-cool window and
+    a full shed that drives the house past its comfort band (locked out, warm and felt
+    minutes) and back."""
+    h = Hvac("h1", "HVAC", 30, mode=mode, cooling_setpoint_c=24.0, heating_setpoint_c=20.0,
+             precool_c=1.0, comfort_band_c=1.5, initial_offset_c=0.5)
+    env_at = hot_day if mode != "heat" else (lambda t: constant(t, outdoor_c=-5.0))
+    seen_locked = seen_warm = seen_capability = 0
+    for minute in range(24 * 60):
+        t = minute * 60.0
+        if t == 14 * 3600.0:
+            h.curtail(100.0)
+        elif t == 20 * 3600.0:
+            h.restore()
+        h.step(env_at(t), 60.0)
+        capability, expected, locked, floor, warm, felt, indoor = h.reading_estimates(300.0)
+        assert (capability, expected) == h.shed_outlook()
+        assert (locked, floor) == (h.locked_out, h.floor_kw())
+        assert (warm, felt) == warm_and_felt(h, 300.0)
+        assert indoor == h.indoor_c
+        seen_locked += h.locked_out
+        seen_warm += warm[0] > 0.0
+        seen_capability += capability > 0.0
+    assert seen_locked and seen_warm and seen_capability  # every branch was taken

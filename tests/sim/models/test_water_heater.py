@@ -155,3 +155,24 @@ def test_run_steps_walks_a_span_as_step_by_step_would():
     assert (walked.loss_energy_kwh, walked.draw_energy_kwh, walked.drawn_liters) == (
         stepped.loss_energy_kwh, stepped.draw_energy_kwh, stepped.drawn_liters)
     assert walked.drawn_liters > 0.0
+
+
+def test_reading_estimates_are_the_separate_answers_in_one_call():
+    """`reading_estimates` gives, bit for bit, `shed_capability_kw`, `locked_out`, `floor_kw`
+    and `tank_c`, and no forecast or thermal comfort: heating, idle, and locked out under a
+    day-long curtailment."""
+    wh = make(liters_per_day=400.0, initial_c=52.0)
+    wh.curtail(4.5)
+    seen = set()
+    t = 0.0
+    for minute in range(1440):
+        if minute == 1200:
+            wh.restore()
+        wh.step(constant(t), 60.0)
+        t += 60.0
+        capability, expected, locked, floor, warm, felt, tank = wh.reading_estimates(300.0)
+        assert (capability, locked, floor) == (wh.shed_capability_kw(), wh.locked_out,
+                                               wh.floor_kw())
+        assert tank == wh.tank_c and expected is warm is felt is None
+        seen.add((locked, capability == 4.5))
+    assert seen >= {(True, False), (False, True), (False, False)}  # every branch was taken
