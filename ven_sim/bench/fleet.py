@@ -27,6 +27,7 @@ from typing import Any
 
 from ven_sim.bench.mqtt import _raise_fd_limit
 from ven_sim.broker.mosquitto import Mosquitto
+from ven_sim.fleet.identities import ven_id
 from ven_sim.fleet.wiring import mint_certificates
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
 
@@ -151,7 +152,7 @@ def _figures(results: dict[str, Any], vens: int) -> dict[str, Any]:
 
 
 def bench_ids(vens: int) -> list[str]:
-    return [f"{ID_PREFIX}-{i:06d}" for i in range(vens)]
+    return [ven_id(ID_PREFIX, i) for i in range(vens)]
 
 
 @contextmanager

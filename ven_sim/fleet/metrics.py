@@ -67,7 +67,7 @@ class FleetMetrics:
         self.stopping = False  # set before a clean shutdown: later disconnects are expected
         self.steady = False  # all connected and the fan-out over: "_steady" histograms fill
         self.traced: dict[str, deque[float]] = {}  # telemetry topic -> publish times (probe)
-        # While a fan-out is out (the probe sets it): VEN -> when its last command was read,
+        # From the first fan-out on (the probe sets it): VEN -> when its last command was read,
         # and when it last published an ack (monotonic; the probe and VENs share a clock).
         self.fanout_open = False
         self.commands_read: dict[str, float] = {}

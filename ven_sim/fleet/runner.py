@@ -90,6 +90,7 @@ class FleetRunner:
         self.ramp_behind_s = 0.0
         self.ramp_held_s = 0.0
         self.ramp_done = False
+        self.ramp_settled = False  # all up (or given up on) and the pages returned
 
     def _slot_count(self) -> int:
         return max(1, round(self.config.telemetry_interval_s / CLOCK_STEP_S))
@@ -175,6 +176,7 @@ class FleetRunner:
         while self.metrics.connected < len(ids) and env.now < ramp_end + FANOUT_WAIT_S:
             yield env.timeout(0.5)
         release_free_memory()
+        self.ramp_settled = True
 
     def _start_ven(self, ven_id: str) -> None:
         rng = random.Random(f"{self.config.seed}:{ven_id}")
@@ -216,13 +218,9 @@ class FleetRunner:
         """Each fan-out event in turn: at its time, or (`at_s` None) once all are connected."""
         env, config, metrics = self.kernel.env, self.config, self.metrics
         for n, event in enumerate(config.fanout_events):
-            if event.at_s is None:  # the ramp may run late (backpressure): wait for its end
-                deadline = config.vens / config.shard_ramp_per_s + FANOUT_WAIT_S
-                while not self.ramp_done or (metrics.connected < config.vens
-                                             and env.now < deadline):
+            if event.at_s is None:  # after the ramp (however late) and its trim: not among acks
+                while not self.ramp_settled:
                     yield env.timeout(0.5)
-                    if not self.ramp_done:
-                        deadline = env.now + FANOUT_WAIT_S
             elif event.at_s > env.now:
                 yield env.timeout(event.at_s - env.now)
             if n == 0:

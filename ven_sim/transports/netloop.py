@@ -134,8 +134,8 @@ class NetworkLoop:
 
     def call_next_round(self, fn: Callable[[], None]) -> None:
         """Run `fn()` at the start of the next round, ahead of the `call_soon` queue and
-        outside its cap: the next batch of a burst the caller already bounds (a VTN's
-        fan-out). Loop thread only."""
+        outside its cap: the next batch of a burst the caller already bounds (an unpaced
+        connection's outbox, FLUSH_BATCH a round). Loop thread only."""
         self._next_round.append(fn)
 
     def batch_for(self, client: mqtt.Client, most: int) -> int:

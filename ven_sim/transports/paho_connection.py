@@ -314,7 +314,7 @@ class PahoConnection(BaseConnection):
                 return
             if closing:
                 batch = self._take(len(self._outbox))
-            elif rate is None:  # a first-served connection (a VTN): its fan-out in one burst
+            elif rate is None:  # unpaced: FLUSH_BATCH a round (a first-served VTN: all at once)
                 batch = self._take(self._loop.batch_for(self._client, FLUSH_BATCH))
                 again = len(batch) == FLUSH_BATCH and bool(self._outbox)
                 self._flush_scheduled = again  # the rest next round, after the reads
