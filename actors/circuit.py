@@ -31,8 +31,8 @@ class CircuitActor(DispatchedActor):
     """Owns one `Circuit` model; only this actor touches it.
 
     On `Advance(t, into)` it steps the model in `physics_step_s` steps up to `t` and puts a
-    `CircuitReading` for the span into the VEN's round (or, without one, tells it to its
-    controller).
+    `CircuitReading` for the span into the VEN's round. Without a round it tells the reading
+    to `controller` as it is: only a test's probe takes that (`ControllerActor` takes rounds).
     """
 
     def __init__(

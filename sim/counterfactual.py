@@ -82,7 +82,7 @@ def true_delivery(
     event: Window, rows: Iterable[Row], windows: Sequence[Window], known: Known = None
 ) -> dict[str, object]:
     """Counterfactual, true delivery and the VENs' own estimate over the event window."""
-    rows = list(rows)
+    rows = list(rows) if known is None else rows  # read twice only without `known`
     known = _known(event, rows, windows, known)
     truth = [r for r in known if r.t1 <= event.end + 1e-9]
     targeted = set(event.vens)
@@ -169,7 +169,7 @@ def day_peaks(
     day0 = event.start - event.start % day_s
     actual: dict[tuple[float, float], float] = {}
     without: dict[tuple[float, float], float] = {}
-    rows = list(rows)
+    rows = list(rows) if known is None else rows  # read twice only without `known`
     truth: dict[float, dict[str, float | None]] = {}  # interval end -> VEN -> counterfactual
     for r in _known(event, rows, windows, known):
         truth.setdefault(r.t1, {})[r.ven_id] = r.counterfactual_kw

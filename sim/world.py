@@ -56,8 +56,8 @@ class World:
         self.weather = weather
         self._mains_c = weather.mains_c()
         self._cache: _Cache[float, StepEnv] = _Cache(self._make_env)
-        # env_at(t) -> StepEnv is the cache's own lookup: a hit, by far the most common
-        # call of a run (every circuit, every step), never enters Python code.
+        # env_at(t) -> StepEnv is the cache's own lookup (a hit never enters Python code):
+        # step plans are built from it, and `Circuit.run` steps through it.
         self.env_at: Callable[[float], StepEnv] = self._cache.__getitem__
         # step_plans[(t, t_end, step)]: the physics steps of a span (sim.models.base.step_plan),
         # built once for the whole fleet: every circuit of every VEN advances over the same

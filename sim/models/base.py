@@ -90,7 +90,7 @@ class Circuit(ABC):
         Returns (energy kWh, seconds out of comfort, out of comfort at the end). The same
         physics as calling `step()` for each, minus a call and an update per step: this is
         the simulation's innermost loop. Every circuit of a fleet walks the same plan, so a
-        `World` builds each once (`World.step_plan`).
+        `World` builds each once (`World.step_plans`).
         """
         physics = self._step if self.enabled or self.steps_when_disabled else None
         # tracks_comfort, inlined: this runs once per circuit per report interval. The band

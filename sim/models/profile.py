@@ -248,7 +248,6 @@ class ApplianceLoad(Circuit):
                 self._last_hour = last_hour
                 self._t_end = end
                 self.power_kw = 0.0
-                self.energy_kwh += 0.0  # as run_steps adds the span's 0.0 kWh
                 return 0.0, 0.0, False
         return super().run_steps(steps)
 
