@@ -1,8 +1,14 @@
 """ShadowSyncerActor: keeps the VEN's AWS IoT device shadow in step with the VEN.
 
 * on connect: `get`; a 404 just means no shadow yet, so it reports one;
-* reports `state.reported` every 30 s (VEN clock) and at once on a change
-  (event started or ended, settings changed, a delta applied);
+* reports `state.reported` at once on a change (event started or ended, settings
+  changed, a delta applied), and periodically on a 30 s grid of its own: the grid is
+  anchored at its first report with telemetry (its phase), and a periodic report goes
+  at least 30 s after the last report of any kind, at the first grid point that allows
+  (phase + k * 30 s), with the telemetry that reaches that point (`_periodic_due`). So a
+  VEN reports at most every 30 s apart from its reports on change, and a fan-out, which
+  makes every VEN report at once, does not line up their periodic reports: each stays on
+  the phase it came up with (10,000 VENs' reports in one burst every 30 s, otherwise);
 * applies `delta` (load enabled/priority/capacity, report interval, panel
   amperage) by telling the controller and gateway, never touching an active
   curtailment, then reports; a desired `loads` entry is cleared once applied
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +52,8 @@ from sim.limits import CAPACITY_KW_RANGE, PANEL_SIZES, PRIORITY_RANGE, REPORT_IN
 
 logger = logging.getLogger(__name__)
 
-REPORT_EVERY_S = 30.0
+REPORT_EVERY_S = 30.0  # the periodic report's grid; never less than this between reports
+EPOCH_TOLERANCE_S = 1e-6  # float epochs: a report due at a time goes a hair before it too
 SHADOW_SCHEMA_VERSION = "1.0"
 SUBSCRIPTIONS = (
     "get/accepted",
@@ -80,6 +88,7 @@ class ShadowSyncerActor(DispatchedActor):
         self.config: dict[str, Any] = {}
         self.version: int | None = None
         self.last_report_epoch: float | None = None
+        self.phase_epoch: float | None = None  # the first report's: anchors the periodic grid
         self.last_event: dict[str, Any] | None = None
         # The household's latest opt-out (sim.occupants): reported from the first one on.
         self.opt_out: dict[str, Any] | None = None
@@ -113,8 +122,7 @@ class ShadowSyncerActor(DispatchedActor):
             self._get()
         elif isinstance(message, Telemetry):
             self.latest = message
-            last = self.last_report_epoch
-            if last is None or message.epoch - last >= REPORT_EVERY_S - 1e-6:
+            if self._periodic_due(message):
                 self._report()
             asked = self._get_epoch
             if asked is not None and message.epoch - asked >= REPORT_EVERY_S:
@@ -228,6 +236,25 @@ class ShadowSyncerActor(DispatchedActor):
         self._report(desired=cleared, with_version=True)
 
     # -- publishing -------------------------------------------------------------------
+    def _periodic_due(self, telemetry: Telemetry) -> bool:
+        """Whether this telemetry takes the periodic report: the first with telemetry, then
+        one at least 30 s after the last report, at the grid point due next.
+
+        The grid point is reached by the telemetry at or after it, or by the one before it
+        when the next (one telemetry interval on) would pass it: with a report interval of
+        30 s or more every telemetry is reported, as with no grid (a 40 s interval would
+        otherwise skip every other report, waiting for the point after).
+        """
+        last, phase = self.last_report_epoch, self.phase_epoch
+        if last is None or phase is None:
+            return True
+        now = telemetry.epoch
+        if now - last < REPORT_EVERY_S - EPOCH_TOLERANCE_S:
+            return False
+        due = next_grid_point(phase, last + REPORT_EVERY_S)
+        next_telemetry = now + (telemetry.t1 - telemetry.t0)
+        return now >= due - EPOCH_TOLERANCE_S or next_telemetry > due + EPOCH_TOLERANCE_S
+
     def _get(self) -> None:
         if self._get_token is not None:
             return  # one get in flight at most; its reply brings the same shadow
@@ -260,6 +287,8 @@ class ShadowSyncerActor(DispatchedActor):
         self.reports += 1
         if self.latest is not None:
             self.last_report_epoch = self.latest.epoch
+            if self.phase_epoch is None:
+                self.phase_epoch = self.latest.epoch
 
     def _reported(self) -> dict[str, Any]:
         telemetry = contract.telemetry_payload(self.latest) if self.latest else None
@@ -303,6 +332,12 @@ class ShadowSyncerActor(DispatchedActor):
         token = f"{self.ven_id}-{self._token}"
         self._tokens.append(token)
         return token
+
+
+def next_grid_point(phase: float, earliest: float) -> float:
+    """The first periodic report time `phase + k * REPORT_EVERY_S` at or after `earliest`."""
+    steps = math.ceil((earliest - phase - EPOCH_TOLERANCE_S) / REPORT_EVERY_S)
+    return phase + steps * REPORT_EVERY_S
 
 
 def _event_summary(ended: EventEnded) -> dict[str, Any]:

@@ -67,6 +67,36 @@ def test_inprocess_wire_at_max_speed(short: Path, tmp_path: Path) -> None:
     assert event["delivered_kw"] > 0
 
 
+@pytest.mark.parametrize("interval", ["40s", "45s", "5m"])
+def test_every_controller_report_reaches_the_shadow_at_intervals_of_30_s_or_more(
+        tmp_path: Path, interval: str) -> None:
+    """docs/contract.md, the device shadow: at a report_interval of 30 s or more the VEN
+    reports every controller report, its event's ack and end between them."""
+    path = tmp_path / "s.yaml"
+    path.write_text(SHORT.replace("report_interval: 5m", f"report_interval: {interval}")
+                    .replace("physics_step: 60s", "physics_step: 5s"))
+    scenario = load_scenario(path)
+    wire = open_wire("inprocess")
+    reported: dict[str, set[int]] = {}
+
+    def keep(topic: str, payload: bytes) -> None:
+        ven = json.loads(payload)["state"]["reported"]["ven"]
+        if ven["lastPublishTs"] is not None:
+            reported.setdefault(ven["venId"], set()).add(ven["lastPublishTs"])
+
+    wire.transport.open("watch", keep).subscribe("$aws/things/+/shadow/update")
+    try:
+        result = run_scenario(scenario, wire=wire)
+    finally:
+        wire.close()
+    start = scenario.start.timestamp()
+    rows: dict[str, set[int]] = {}
+    for row in result.log.rows:
+        rows.setdefault(row.ven_id, set()).add(round(start + row.t1))
+    assert len(rows) == 4 and all(len(times) >= 3 * 3600 / 300 for times in rows.values())
+    assert reported == rows
+
+
 def test_embedded_broker_paced_run_acks_every_event(short: Path, tmp_path: Path) -> None:
     summary = run_cli(
         str(short),
