@@ -88,6 +88,9 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         self._interval_comfort = 0.0
         # The circuits' twins: passed on for M&V, never used here.
         self._interval_twin = self._interval_twin_comfort = 0.0
+        # What the circuits could shed at the latest reading (CircuitInfo.headroom_kw summed in
+        # circuit order as _take takes them): 0, as sum() gives it, while there are none.
+        self._headroom: float = 0
         self._comfort = ComfortTally()
         self._twins = False
         self._counterfactual = counterfactual  # False: no twins (a fleet keeps no M&V)
@@ -186,11 +189,13 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         info, tally, extras = self.info, self._comfort, self._extras
         energy, twin_energy = self._interval_energy, self._interval_twin
         comfort, twin_comfort_sum = self._interval_comfort, self._interval_twin_comfort
+        headroom = 0.0
         for circuit, reading in zip(info.values(), readings, strict=True):
             # One unpacking, not a read per field (the twin's energy aside: it is passed on).
             (cid, t, power, used_kwh, capability, locked_out, _, minutes, shed_request, floor,
              extra, _, twin_minutes, warm, _, hot_water, _, expected) = reading
-            circuit.take(t, power, capability, floor, locked_out, shed_request, expected)
+            headroom += circuit.take(t, power, capability, floor, locked_out, shed_request,
+                                     expected)
             energy += used_kwh
             twin = reading.twin_kwh
             if twin is None:  # not curtailed since the fork: the circuit is its own twin
@@ -207,6 +212,7 @@ class ControllerActor(CircuitOrders, DispatchedActor):
                 extras[cid] = extra
         self._interval_energy, self._interval_twin = energy, twin_energy
         self._interval_comfort, self._interval_twin_comfort = comfort, twin_comfort_sum
+        self._headroom = headroom
 
     def _close_tick(self) -> None:
         tick = self._tick
@@ -289,7 +295,7 @@ class ControllerActor(CircuitOrders, DispatchedActor):
             requested,
             event.event_id if event else None,
             self._battery_soc(),
-            sum(map(CircuitInfo.headroom_kw, self.info.values())),
+            self._headroom,  # taken with the readings: no circuit changes before the report
             self._interval_comfort,
             self.panel_amps,
             load_rows(self.info.values(), self.planner.snapshot, self._extras)
