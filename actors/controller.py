@@ -99,6 +99,8 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         self._deferred: deque[Any] = deque()  # events that arrived mid-tick
         self._restores: list[tuple[float, str]] = []
         self._extras: dict[str, dict[str, Any]] = {}
+        self._soc_circuit: str | None = None  # the battery's, once _battery_soc has seen it
+        self._soc_looked_at = 0  # circuits with a state when _battery_soc last looked
         self._last_used_kw = 0.0
         self._manual: dict[str, float] = {}  # circuit id -> when its ShedLoad ends
         self._curtailed: set[str] = set()  # told a Curtail since their last Restore
@@ -268,7 +270,7 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         used = self._interval_energy * 3600.0 / span if span > 0 else self._last_used_kw
         self._last_used_kw = used
         comfort = self._comfort
-        event = self._main_event()
+        event = self._main_event() if self.events else None  # most intervals: no call
         if event is not None:
             # The VEN's own view: natural minus actual draw of the circuits it holds.
             shed = estimated_shed_kw(self.info.values())
@@ -321,10 +323,14 @@ class ControllerActor(CircuitOrders, DispatchedActor):
                 self._end_event(event_id, None)
 
     def _battery_soc(self) -> float | None:
-        for extras in self._extras.values():
-            if "soc" in extras:
-                return extras["soc"]
-        return None
+        # The first circuit whose state has a "soc" (a circuit's state keeps its one key):
+        # looked for again only once another circuit has reported its state.
+        extras = self._extras
+        if len(extras) != self._soc_looked_at:
+            self._soc_looked_at = len(extras)
+            self._soc_circuit = next((cid for cid, state in extras.items() if "soc" in state),
+                                     None)
+        return None if self._soc_circuit is None else extras[self._soc_circuit]["soc"]
 
     # -- events -------------------------------------------------------------------
     def _infos(self) -> list[CircuitInfo]:
