@@ -207,7 +207,9 @@ class ControllerActor(CircuitOrders, DispatchedActor):
                 twin_energy += twin
                 twin_comfort = twin_minutes
             twin_comfort_sum += twin_comfort or 0.0
-            if hot_water or warm is not None:  # HVAC and water heaters
+            # HVAC, and water heaters with cold-water minutes to add (a tank's reading adds only
+            # those: most have none, and adding nought leaves the sums as they are).
+            if warm is not None or (hot_water and (minutes or twin_comfort)):
                 tally.add(reading, twin_comfort, twin is not None)
             comfort += minutes
             if extra:
