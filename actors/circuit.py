@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import pykka
@@ -48,7 +47,7 @@ class CircuitActor(DispatchedActor):
         super().__init__(dispatcher=dispatcher)
         self.model = model
         self.world = world
-        self._step_plans = world.step_plans  # (t0, t_end, step) -> the steps, shared
+        self._batch_plans = world.batch_plans  # (t0, times, step) -> their steps, shared
         self.controller = controller
         self.physics_step_s = physics_step_s
         self.t = t0
@@ -129,12 +128,11 @@ class CircuitActor(DispatchedActor):
         self._twin_restore_at = fork.restore_at
         self._twin_check_at = max(self.t + CONVERGE_CHECK_S, fork.end)
 
-    def readings(self, times: Iterable[float]) -> list[CircuitReading]:
+    def readings(self, times: tuple[float, ...]) -> list[CircuitReading]:
         """Step to each of `times` in turn; a reading for each. One loop for a batch, with what
         every reading needs read once: this runs for every circuit on every interval."""
         model = self.model
         cid = model.id
-        plans, step = self._step_plans, self.physics_step_s
         thermal, forecasts, hot_water = self._thermal, self._forecasts, self._hot_water
         estimates = self._estimates
         capability = 0.0
@@ -144,8 +142,9 @@ class CircuitActor(DispatchedActor):
         # Bound once: the two calls every reading makes.
         append, new = out.append, tuple.__new__
         t0 = self.t
-        for t_end in times:
-            steps = plans[(t0, t_end, step)]
+        # Every circuit of the fleet steps the same batches: their plans are looked up once.
+        plans = self._batch_plans[(t0, times, self.physics_step_s)]
+        for t_end, steps in zip(times, plans, strict=True):
             energy, comfort_s, violated = model.run_steps(steps)
             self.t = t_end
             span = t_end - t0

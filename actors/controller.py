@@ -88,6 +88,9 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         self._interval_comfort = 0.0
         # The circuits' twins: passed on for M&V, never used here.
         self._interval_twin = self._interval_twin_comfort = 0.0
+        # What the circuits could shed at the latest reading (CircuitInfo.headroom_kw summed in
+        # circuit order as _take takes them): 0, as sum() gives it, while there are none.
+        self._headroom: float = 0
         self._comfort = ComfortTally()
         self._twins = False
         self._counterfactual = counterfactual  # False: no twins (a fleet keeps no M&V)
@@ -96,6 +99,8 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         self._deferred: deque[Any] = deque()  # events that arrived mid-tick
         self._restores: list[tuple[float, str]] = []
         self._extras: dict[str, dict[str, Any]] = {}
+        self._soc_circuit: str | None = None  # the battery's, once _battery_soc has seen it
+        self._soc_looked_at = 0  # circuits with a state when _battery_soc last looked
         self._last_used_kw = 0.0
         self._manual: dict[str, float] = {}  # circuit id -> when its ShedLoad ends
         self._curtailed: set[str] = set()  # told a Curtail since their last Restore
@@ -186,11 +191,13 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         info, tally, extras = self.info, self._comfort, self._extras
         energy, twin_energy = self._interval_energy, self._interval_twin
         comfort, twin_comfort_sum = self._interval_comfort, self._interval_twin_comfort
+        headroom = 0.0
         for circuit, reading in zip(info.values(), readings, strict=True):
             # One unpacking, not a read per field (the twin's energy aside: it is passed on).
             (cid, t, power, used_kwh, capability, locked_out, _, minutes, shed_request, floor,
              extra, _, twin_minutes, warm, _, hot_water, _, expected) = reading
-            circuit.take(t, power, capability, floor, locked_out, shed_request, expected)
+            headroom += circuit.take(t, power, capability, floor, locked_out, shed_request,
+                                     expected)
             energy += used_kwh
             twin = reading.twin_kwh
             if twin is None:  # not curtailed since the fork: the circuit is its own twin
@@ -200,13 +207,16 @@ class ControllerActor(CircuitOrders, DispatchedActor):
                 twin_energy += twin
                 twin_comfort = twin_minutes
             twin_comfort_sum += twin_comfort or 0.0
-            if hot_water or warm is not None:  # HVAC and water heaters
+            # HVAC, and water heaters with cold-water minutes to add (a tank's reading adds only
+            # those: most have none, and adding nought leaves the sums as they are).
+            if warm is not None or (hot_water and (minutes or twin_comfort)):
                 tally.add(reading, twin_comfort, twin is not None)
             comfort += minutes
             if extra:
                 extras[cid] = extra
         self._interval_energy, self._interval_twin = energy, twin_energy
         self._interval_comfort, self._interval_twin_comfort = comfort, twin_comfort_sum
+        self._headroom = headroom
 
     def _close_tick(self) -> None:
         tick = self._tick
@@ -262,7 +272,7 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         used = self._interval_energy * 3600.0 / span if span > 0 else self._last_used_kw
         self._last_used_kw = used
         comfort = self._comfort
-        event = self._main_event()
+        event = self._main_event() if self.events else None  # most intervals: no call
         if event is not None:
             # The VEN's own view: natural minus actual draw of the circuits it holds.
             shed = estimated_shed_kw(self.info.values())
@@ -289,7 +299,7 @@ class ControllerActor(CircuitOrders, DispatchedActor):
             requested,
             event.event_id if event else None,
             self._battery_soc(),
-            sum(map(CircuitInfo.headroom_kw, self.info.values())),
+            self._headroom,  # taken with the readings: no circuit changes before the report
             self._interval_comfort,
             self.panel_amps,
             load_rows(self.info.values(), self.planner.snapshot, self._extras)
@@ -315,10 +325,14 @@ class ControllerActor(CircuitOrders, DispatchedActor):
                 self._end_event(event_id, None)
 
     def _battery_soc(self) -> float | None:
-        for extras in self._extras.values():
-            if "soc" in extras:
-                return extras["soc"]
-        return None
+        # The first circuit whose state has a "soc" (a circuit's state keeps its one key):
+        # looked for again only once another circuit has reported its state.
+        extras = self._extras
+        if len(extras) != self._soc_looked_at:
+            self._soc_looked_at = len(extras)
+            self._soc_circuit = next((cid for cid, state in extras.items() if "soc" in state),
+                                     None)
+        return None if self._soc_circuit is None else extras[self._soc_circuit]["soc"]
 
     # -- events -------------------------------------------------------------------
     def _infos(self) -> list[CircuitInfo]:

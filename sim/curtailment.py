@@ -51,8 +51,8 @@ class CircuitInfo:
         if not self.enabled or self.locked_out:
             return 0.0
         capability = self.capability_kw
-        # Comparisons rather than min()/max() (the same results): this runs for every
-        # circuit on every interval.
+        # Comparisons rather than min()/max() (the same results; `take` makes them inline for
+        # the reading it takes).
         if self.critical:
             above_floor = self.power_kw - self.floor_kw
             above_floor = above_floor if above_floor > 0.0 else 0.0
@@ -73,9 +73,10 @@ class CircuitInfo:
         locked_out: bool,
         shed_request_kw: float,
         expected_kw: float | None,
-    ) -> None:
+    ) -> float:
         """`update` from a reading's fields, as the controller unpacks them once: this runs
-        for every circuit on every interval."""
+        for every circuit on every interval. Returns `headroom_kw()` after the reading, for the
+        interval's telemetry: the same comparisons inline, as a call costs more than them."""
         self.power_kw = power
         self.capability_kw = capability
         self.floor_kw = floor
@@ -88,15 +89,21 @@ class CircuitInfo:
             self.held = False
         if expected_kw is not None:  # the device forecasts its own free draw (sim.shed_estimate)
             self.natural_kw = expected_kw
-            return
-        if self.engaged:  # held, or catching up since: it says nothing of its natural draw
-            return
-        natural = self.natural_kw
-        if natural is None or seen is None:
-            self.natural_kw = power
-        else:
-            weight = (t - seen) / NATURAL_TAU_S
-            self.natural_kw = natural + (weight if weight < 1.0 else 1.0) * (power - natural)
+        elif not self.engaged:  # held, or catching up since: it says nothing of its natural draw
+            natural = self.natural_kw
+            if natural is None or seen is None:
+                self.natural_kw = power
+            else:
+                weight = (t - seen) / NATURAL_TAU_S
+                self.natural_kw = natural + (weight if weight < 1.0 else 1.0) * (power - natural)
+        if not self.enabled or locked_out:
+            return 0.0
+        if self.critical:
+            above_floor = power - floor
+            above_floor = above_floor if above_floor > 0.0 else 0.0
+            if above_floor < capability:
+                capability = above_floor
+        return capability if capability > 0.0 else 0.0
 
 
 @dataclass(slots=True)

@@ -63,12 +63,26 @@ class World:
         # built once for the whole fleet: every circuit of every VEN advances over the same
         # report intervals. A hit is again the dict's own lookup.
         self.step_plans: Mapping[tuple[float, float, float], StepPlan] = _Cache(self._make_plan)
+        # batch_plans[(t, times, step)]: the step plans from t to each of `times` in turn, for a
+        # circuit that steps a batch of intervals: one lookup a batch, not one an interval.
+        self.batch_plans: Mapping[tuple[float, tuple[float, ...], float], tuple[StepPlan, ...]] = (
+            _Cache(self._make_batch_plans))
 
     def epoch(self, t: float) -> float:
         return self.start_epoch + t
 
     def _make_plan(self, span: tuple[float, float, float]) -> StepPlan:
         return step_plan(self.env_at, *span)
+
+    def _make_batch_plans(
+        self, batch: tuple[float, tuple[float, ...], float]
+    ) -> tuple[StepPlan, ...]:
+        t, times, step = batch
+        plans = []
+        for t_end in times:
+            plans.append(self.step_plans[(t, t_end, step)])
+            t = t_end
+        return tuple(plans)
 
     def _make_env(self, t: float) -> StepEnv:
         if self._zone is not None:  # + the hour gained or lost since the start, if any

@@ -289,7 +289,11 @@ class Hvac(Circuit):
         else:
             heat, electric = self.heat_source.output(self._outdoor)
         load = sign * (self._eq_off[0] - setpoint) / self.envelope.r_c_per_kw
-        return clamp(load * electric / max(abs(heat), 1e-9), 0.0, electric)
+        # clamp(load * electric / max(abs(heat), 1e-9), 0.0, electric) without the calls: every
+        # reading estimates this (the same comparisons as max() and clamp() make).
+        magnitude = abs(heat)
+        kw = load * electric / (1e-9 if magnitude < 1e-9 else magnitude)
+        return 0.0 if kw < 0.0 else electric if kw > electric else kw
 
     def expected_kw(self) -> float:
         return self.natural_kw()  # what a smart thermostat's house model predicts
@@ -338,8 +342,10 @@ class Hvac(Circuit):
         if self._locked:
             return 0.0
         band = self.comfort_band_c
-        room = (band - excess_c) / max(band - self.deadband_c, 0.1)
-        return natural_kw * clamp(room, 0.0, 1.0)
+        usable = band - self.deadband_c
+        # max() and clamp() as comparisons (the same results): every reading estimates this.
+        room = (band - excess_c) / (0.1 if usable < 0.1 else usable)
+        return natural_kw * (0.0 if room < 0.0 else 1.0 if room > 1.0 else room)
 
     def floor_kw(self) -> float:
         return self._run_output(self._sign, self._outdoor)[1] if self._locked else 0.0

@@ -91,3 +91,21 @@ def test_restore_plan_spreads_each_circuit_within_the_vens_span() -> None:
     delays = sorted(rng.uniform(0.0, span) for _ in range(3))
     assert plan == [(100.0 + d, cid) for d, cid in zip(delays, "abc", strict=True)]
     assert all(100.0 <= at <= 100.0 + span for at, _ in plan)
+
+
+def test_take_returns_the_headroom_after_the_reading() -> None:
+    # Each case: (critical, enabled, power, capability, floor, locked out).
+    cases = [
+        (False, True, 3.0, 2.0, 0.0, False),  # its capability
+        (True, True, 3.5, 2.0, 2.5, False),  # a critical load down to its floor: 1.0
+        (True, True, 2.0, 2.0, 2.5, False),  # below its floor already: nothing
+        (False, True, 3.0, 2.0, 0.0, True),  # locked out: nothing
+        (False, False, 3.0, 2.0, 0.0, False),  # switched off: nothing
+        (False, True, 3.0, -0.5, 0.0, False),  # a negative capability: nothing
+    ]
+    for critical, enabled, power, capability, floor, locked in cases:
+        info = CircuitInfo("c1", "C", 20, critical, 3, enabled=enabled)
+        headroom = info.take(300.0, power, capability, floor, locked, 0.0, None)
+        assert headroom == info.headroom_kw(), (critical, enabled, power, capability, floor)
+    assert [CircuitInfo("c", "C", 20, c, 3, enabled=e).take(300.0, p, k, f, lo, 0.0, None)
+            for c, e, p, k, f, lo in cases] == [2.0, 1.0, 0.0, 0.0, 0.0, 0.0]

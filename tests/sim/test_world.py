@@ -36,3 +36,13 @@ def test_a_spans_step_plan_is_built_once_for_every_circuit() -> None:
     assert world.step_plans[(300.0, 600.0, 60.0)] is plan  # shared, not rebuilt
     assert [(env.t, dt) for env, dt in plan] == [(300.0 + 60.0 * i, 60.0) for i in range(5)]
     assert all(env is world.env_at(env.t) for env, _dt in plan)
+
+
+def test_a_batch_s_plans_are_its_spans_step_plans_in_turn() -> None:
+    world = World(datetime(2026, 7, 15, tzinfo=UTC), Weather(22.0, 36.0))
+    plans = world.batch_plans[(300.0, (600.0, 900.0, 1000.0), 60.0)]
+    assert world.batch_plans[(300.0, (600.0, 900.0, 1000.0), 60.0)] is plans  # built once
+    spans = [(300.0, 600.0), (600.0, 900.0), (900.0, 1000.0)]
+    assert len(plans) == len(spans)
+    for plan, (t, t_end) in zip(plans, spans, strict=True):
+        assert plan is world.step_plans[(t, t_end, 60.0)]  # the very plans, not rebuilt

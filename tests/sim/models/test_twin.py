@@ -52,3 +52,15 @@ def test_a_run_over_a_step_plan_is_step_for_step_the_same_physics() -> None:
             assert twin.run_steps(plan)[0] == kwh  # the same sum, bit for bit
             assert twin.same_state(circuit) and twin.power_kw == circuit.power_kw
     assert step_plan(_env, 60.0, 60.0, 60.0) == ()  # an empty span takes no step
+
+
+def test_a_twin_copies_each_random_stream_once_shared_streams_stay_shared() -> None:
+    heater = build_circuits("house", {}, random.Random(6))[1]
+    heater.spare = heater._rng  # a second reference to the same stream (as a part might hold)
+    twin = heater.twin()
+    assert twin._rng is not heater._rng and twin.spare is twin._rng  # copied once, still shared
+    assert twin._rng.getstate() == heater._rng.getstate()
+    drawn = [twin._rng.random() for _ in range(3)]  # the copy draws as the original would...
+    assert drawn == [heater._rng.random() for _ in range(3)]
+    twin._rng.random()  # ...and on its own from there: the original's state is not the copy's
+    assert twin._rng.getstate() != heater._rng.getstate()
