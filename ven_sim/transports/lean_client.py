@@ -102,6 +102,15 @@ class LeanClient(mqtt.Client):
         super().__init__(*args, **kwargs)
         self._published_condition = threading.Condition()
 
+    def read_whole_packets(self) -> None:
+        """Have the sockets paho itself opens over TLS (`tls_set`, `connect`: a client on its
+        own `loop_start()` thread) be `BufferedTlsSocket`s, so packets are read whole. The
+        network loop's clients get theirs from `handshake` already."""
+        context = self._ssl_context
+        if context is not None:
+            # SSLContext.wrap_socket makes its sockets with this class's own factory.
+            context.sslsocket_class = BufferedTlsSocket
+
     def publish(self, topic: str, payload: Any = None, qos: int = 0, retain: bool = False,
                 properties: Properties | None = None) -> mqtt.MQTTMessageInfo:
         if (qos != 1 or retain or properties is not None or not topic
