@@ -28,6 +28,7 @@ from typing import Any
 from ven_sim.bench.mqtt import _raise_fd_limit
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.fleet.identities import ven_id
+from ven_sim.fleet.process_stats import process_cpu_seconds
 from ven_sim.fleet.wiring import mint_certificates
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
 
@@ -80,13 +81,20 @@ def fleet_figures(mosquitto: Mosquitto, runs: Path, vens: int, duration_s: float
                   say: Any = print) -> dict[str, Any]:
     """Certificates, the shadow service and one `ven-sim fleet --workers K` run on
     `mosquitto`; the bench's figures from its fleet.json."""
-    with fleet_ready(mosquitto, vens, say):
+    with fleet_ready(mosquitto, vens, say) as shadow_service:
+        shared = (mosquitto.pid, shadow_service.pid)
+        before = [process_cpu_seconds(pid) if pid else None for pid in shared]
         results = run_fleet_command(mosquitto, runs / f"workers-{workers}", vens=vens,
                                     workers=workers, ramp=ramp, duration_s=duration_s,
                                     telemetry_interval_s=telemetry_interval_s,
                                     probe_rate=probe_rate, tls_version=tls_version,
                                     say=say)
+        after = [process_cpu_seconds(pid) if pid else None for pid in shared]
     figures = _figures(results, vens)
+    # On these cores too, over the fleet's run: AWS's broker and shadow service would not be.
+    for name, start, end in zip(("mosquitto", "shadow_service"), before, after, strict=True):
+        figures[f"{name}_cpu_seconds"] = (round(end - start, 2)
+                                          if start is not None and end is not None else None)
     figures["tls_version"] = tls_version or "1.3"
     return figures
 
@@ -156,9 +164,11 @@ def bench_ids(vens: int) -> list[str]:
 
 
 @contextmanager
-def fleet_ready(mosquitto: Mosquitto, vens: int, say: Any) -> Iterator[None]:
+def fleet_ready(mosquitto: Mosquitto, vens: int,
+                say: Any) -> Iterator[subprocess.Popen[bytes]]:
     """Every VEN's certificate minted by `mosquitto`'s CA, and the shadow service running
-    (a process of its own: its CPU is not the fleet's) until the block ends."""
+    (a process of its own, given to the block: its CPU is not the fleet's) until the block
+    ends."""
     mint_certificates(mosquitto.folder / "certs", bench_ids(vens),
                       lambda n: say(f"certificates: {n:,}/{vens:,}"))
     paths = mosquitto.client_cert("shadow-service")
@@ -166,7 +176,7 @@ def fleet_ready(mosquitto: Mosquitto, vens: int, say: Any) -> Iterator[None]:
                "--ca", str(paths.ca), "--cert", str(paths.cert), "--key", str(paths.key)]
     shadow = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        yield
+        yield shadow
     finally:
         shadow.terminate()
         shadow.wait(10)

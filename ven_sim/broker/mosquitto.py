@@ -105,6 +105,11 @@ class Mosquitto:
         return f"mqtts://{self.host}:{self.port}"
 
     @property
+    def pid(self) -> int | None:
+        """The broker's process ID while it runs (its CPU, say)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def ca_path(self) -> Path:
         return self.ca.ca_path
 

@@ -9,11 +9,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.limits import MAX_PAYLOAD_BYTES, SHADOW_MAX_CLIENT_TOKEN_BYTES, SHADOW_MAX_DEPTH
+from sim.limits import (
+    MAX_PAYLOAD_BYTES,
+    SHADOW_MAX_CLIENT_TOKEN_BYTES,
+    SHADOW_MAX_DEPTH,
+    SHADOW_MAX_STATE_BYTES,
+)
 
 SHADOW_CLIENT_ID = "shadow-service"
 
 SECTIONS = ("desired", "reported")
+# What empty sections add to the compact state that its document leaves out.
+EMPTY_SECTIONS_BYTES = len('{"desired":{},"reported":{}}')
 # AWS's own messages (device-shadow-error-messages), kept verbatim for clients that match on them.
 BAD_ENCODING = "Unsupported documented encoding; supported encoding is UTF-8"
 TOO_DEEP = f"JSON contains too many levels of nesting; maximum is {SHADOW_MAX_DEPTH}"
@@ -21,6 +28,49 @@ TOO_LARGE = "The payload exceeds the maximum size allowed"
 
 Json = dict[str, Any]
 Reply = tuple[str, Json]
+
+
+class EncodedDocument(dict):  # type: ignore[type-arg]
+    """A stored shadow's document (`state`, `metadata`, `version`, in that order) that also
+    keeps its JSON text as `json.dumps` writes it, made once: one update's `current` is the
+    next one's `previous`, so `reply_json` splices the text in instead of encoding the same
+    document twice. A dict like any other to everyone else (`json.dumps`, `contract.encode`);
+    like every reply, it is read, never changed."""
+
+    __slots__ = ("_state_text", "_text")
+
+    @property
+    def state_text(self) -> str:
+        """`json.dumps(self["state"])`: its length bounds the state's size (`Shadow.fits`)."""
+        try:
+            return self._state_text
+        except AttributeError:
+            self._state_text: str = json.dumps(self["state"])
+            return self._state_text
+
+    @property
+    def text(self) -> str:
+        """`json.dumps(self)`, the same text, from the state's text and the rest's."""
+        try:
+            return self._text
+        except AttributeError:
+            self._text: str = (f'{{"state": {self.state_text}, '
+                               f'"metadata": {json.dumps(self["metadata"])}, '
+                               f'"version": {json.dumps(self["version"])}}}')
+            return self._text
+
+
+def reply_json(body: Json) -> str:
+    """`json.dumps(body)`, the same text, with each `EncodedDocument` value's text spliced in
+    (default separators: `{"key": value, ...}`)."""
+    if not any(type(value) is EncodedDocument for value in body.values()):
+        return json.dumps(body)
+    members = (
+        f"{json.dumps(key)}: "
+        f"{value.text if type(value) is EncodedDocument else json.dumps(value)}"
+        for key, value in body.items()
+    )
+    return "{" + ", ".join(members) + "}"
 
 
 def copy_json(value: Any) -> Any:
@@ -44,19 +94,33 @@ class ShadowError(Exception):
 
 @dataclass
 class Shadow:
-    """One thing's shadow: state sections, per-leaf metadata and version."""
+    """One thing's shadow: state sections, per-leaf metadata and version. Once stored it is
+    never changed (an update stores a new one), so its document is made once."""
 
     version: int
     state: dict[str, Json] = field(default_factory=lambda: {s: {} for s in SECTIONS})
     metadata: dict[str, Json] = field(default_factory=lambda: {s: {} for s in SECTIONS})
+    _document: EncodedDocument | None = field(default=None, repr=False, compare=False)
 
-    def document(self) -> Json:
-        """The stored document as in update/documents: no delta, empty sections left out."""
-        return {
-            "state": {s: v for s, v in self.state.items() if v},
-            "metadata": {s: v for s, v in self.metadata.items() if v},
-            "version": self.version,
-        }
+    def document(self) -> EncodedDocument:
+        """The stored document as in update/documents: no delta, empty sections left out.
+        Shared, with its JSON text: a caller that changes it copies it first."""
+        if self._document is None:
+            self._document = EncodedDocument(
+                state={s: v for s, v in self.state.items() if v},
+                metadata={s: v for s, v in self.metadata.items() if v},
+                version=self.version,
+            )
+        return self._document
+
+    def fits(self) -> bool:
+        """Whether desired and reported together stay within SHADOW_MAX_STATE_BYTES, compact
+        and in UTF-8 as AWS counts them. The document's state text bounds that size from
+        above (spaces after separators, `\\u` escapes at least as long as UTF-8, and at most
+        EMPTY_SECTIONS_BYTES for sections it leaves out), so only a state near the limit is
+        encoded again to be measured exactly."""
+        bound = len(self.document().state_text) + EMPTY_SECTIONS_BYTES
+        return bound <= SHADOW_MAX_STATE_BYTES or json_size(self.state) <= SHADOW_MAX_STATE_BYTES
 
     def delta(self) -> tuple[Json, Json]:
         delta = compute_delta(self.state["desired"], self.state["reported"])
@@ -65,19 +129,33 @@ class Shadow:
 
 
 def metadata_for(value: Any, ts: int) -> Any:
-    """Metadata mirroring `value`: objects recurse, arrays per element, leaves get a timestamp."""
-    if isinstance(value, dict):
-        return {k: metadata_for(v, ts) for k, v in value.items()}
-    if isinstance(value, list):
-        return [metadata_for(v, ts) for v in value]
-    return {"timestamp": ts}
+    """Metadata mirroring `value`: objects recurse, arrays per element, leaves get a timestamp.
+
+    Every leaf is the same `{"timestamp": ts}` object: metadata is read and encoded, never
+    changed in place (a stored shadow never is), and a report of 70 leaves made 70 of them.
+    """
+    leaf = {"timestamp": ts}
+
+    def mirror(value: Any) -> Any:
+        if type(value) is dict:
+            return {k: mirror(v) if type(v) in _CONTAINERS else leaf for k, v in value.items()}
+        if type(value) is list:
+            return [mirror(v) if type(v) in _CONTAINERS else leaf for v in value]
+        return leaf
+
+    return mirror(value)
 
 
-def merge_section(state: Json, meta: Json, patch: Json, ts: int) -> tuple[Json, Json]:
+_CONTAINERS = (dict, list)  # what json.loads makes objects and arrays of
+
+
+def merge_section(state: Json, meta: Json, patch: Json, patch_meta: Json) -> tuple[Json, Json]:
     """`state` and its metadata with `patch` merged in: null deletes, objects recurse.
+    `patch_meta` is `metadata_for(patch, ts)`, made once for this and the accepted reply.
 
     Copy on write: returns new dicts that share every subtree the patch leaves alone,
-    and never changes its inputs, so a stored shadow is never modified in place.
+    and never changes its inputs, so a stored shadow is never modified in place. The
+    patch's own values are stored as they are: a request is parsed for this update alone.
     """
     state, meta = dict(state), dict(meta)
     for key, value in patch.items():
@@ -90,7 +168,7 @@ def merge_section(state: Json, meta: Json, patch: Json, ts: int) -> tuple[Json, 
             if not isinstance(old_state, dict):
                 old_state, old_meta = {}, {}
             sub_state, sub_meta = merge_section(
-                old_state, old_meta if isinstance(old_meta, dict) else {}, value, ts
+                old_state, old_meta if isinstance(old_meta, dict) else {}, value, patch_meta[key]
             )
             if sub_state:
                 state[key], meta[key] = sub_state, sub_meta
@@ -98,8 +176,8 @@ def merge_section(state: Json, meta: Json, patch: Json, ts: int) -> tuple[Json, 
                 state.pop(key, None)
                 meta.pop(key, None)
         else:
-            state[key] = copy_json(value)
-            meta[key] = metadata_for(value, ts)
+            state[key] = value
+            meta[key] = patch_meta[key]
     return state, meta
 
 
@@ -133,10 +211,12 @@ def pick_metadata(delta: Json, meta: Json) -> Json:
 
 
 def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return max((_depth(v) for v in value), default=0)
+    """How deeply objects nest in `value` (arrays add no level); only containers are visited."""
+    if type(value) is dict:
+        children = [v for v in value.values() if type(v) in _CONTAINERS]
+        return 1 + max(map(_depth, children), default=0)
+    if type(value) is list:
+        return max(map(_depth, [v for v in value if type(v) in _CONTAINERS]), default=0)
     return 0
 
 

@@ -10,7 +10,6 @@ plumbing.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from pathlib import Path
@@ -19,8 +18,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from sim.contract import PRESENCE_FILTER, SHADOW_REQUEST_FILTERS, shadow_request, shadow_topic
-from ven_sim.broker.shadow_doc import SHADOW_CLIENT_ID
+from ven_sim.broker.shadow_doc import SHADOW_CLIENT_ID, reply_json
 from ven_sim.broker.shadow_store import ShadowStore
+from ven_sim.transports.lean_client import LeanClient
 from ven_sim.transports.mqtt import BrokerURL, MQTTConnectError, TlsFiles, connect, make_client
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class ShadowService:
         self.tls = tls
         self.store = store if store is not None else ShadowStore(persist_path)
         self.client_id = client_id
-        self._client: mqtt.Client | None = None
+        self._client: LeanClient | None = None
         self._subscribed = threading.Event()
         self._sub_error: str | None = None
 
@@ -52,7 +52,10 @@ class ShadowService:
         """Connect and subscribe; returns once the broker acknowledged the subscriptions."""
         if self._client is not None:
             raise RuntimeError("shadow service already started")
-        client = make_client(self.client_id, self.url, self.tls)
+        # The fleet's client: lighter QoS 1 publishes and PUBACKs, whole packets read at
+        # once (every update is read, and answered with two or three QoS 1 publishes).
+        client = make_client(self.client_id, self.url, self.tls, client_class=LeanClient)
+        client.read_whole_packets()
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
@@ -106,4 +109,5 @@ class ShadowService:
             replies = [(thing, suffix, body)
                        for suffix, body in self.store.handle(thing, operation, payload)]
         for thing, suffix, body in replies:
-            client.publish(shadow_topic(thing, suffix), json.dumps(body), qos=1)
+            # ASCII (json.dumps escapes the rest): bytes take LeanClient's QoS 1 path.
+            client.publish(shadow_topic(thing, suffix), reply_json(body).encode(), qos=1)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from sim import bounded
 from sim.contract import PRESENCE_TOPIC, SHADOW_OPERATIONS
-from sim.limits import SHADOW_MAX_STATE_BYTES
 from ven_sim.broker.shadow_doc import (
     SECTIONS,
     TOO_LARGE,
@@ -26,7 +25,6 @@ from ven_sim.broker.shadow_doc import (
     Shadow,
     ShadowError,
     copy_json,
-    json_size,
     merge_section,
     metadata_for,
     parse_request,
@@ -134,26 +132,24 @@ class ShadowStore:
             if old
             else Shadow(version=self._deleted.get(thing, 0))
         )
+        # The patch's metadata, once: merged into the shadow's and sent in update/accepted.
+        patch_meta = {section: metadata_for(patch, now) for section, patch in state.items()}
         for section, patch in state.items():
             if patch is None:
                 new.state[section], new.metadata[section] = {}, {}
             else:
                 new.state[section], new.metadata[section] = merge_section(
-                    new.state[section], new.metadata[section], patch, now
+                    new.state[section], new.metadata[section], patch, patch_meta[section]
                 )
-        if json_size(new.state) > SHADOW_MAX_STATE_BYTES:
+        new.version += 1  # before its document is made; a rejected one is not stored
+        if not new.fits():
             raise ShadowError(413, TOO_LARGE)
-        new.version += 1
         self._shadows[thing] = new
         self._deleted.pop(thing, None)
         # Replies may share structure with stored shadows: a stored shadow is never
         # changed in place (the next update works on a copy), and replies are encoded
         # straight away.
-        accepted = {
-            "state": state,
-            "metadata": {s: metadata_for(p, now) for s, p in state.items()},
-            "version": new.version,
-        }
+        accepted = {"state": state, "metadata": patch_meta, "version": new.version}
         replies: list[Reply] = [("update/accepted", accepted)]
         delta, delta_meta = new.delta()
         if delta:

@@ -11,6 +11,7 @@ The claim is removed when the run ends; a crashed run's claim must be removed by
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,8 +85,13 @@ def claim(out: Path, mine: IdRange) -> Path:
     for other_file in sorted(out.parent.glob(f"*/{CLAIM_FILE}")):
         if other_file.parent.resolve() == out.resolve():
             continue
-        data = json.loads(other_file.read_text())
-        other = IdRange(data["prefix"], int(data["start"]), int(data["stop"]))
+        try:
+            data = json.loads(other_file.read_text())
+            other = IdRange(data["prefix"], int(data["start"]), int(data["stop"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IdentityError(
+                f"cannot read the claim {other_file} ({exc}): remove it if its run is over"
+            ) from None
         if mine.overlaps(other):
             raise IdentityError(
                 f"ids {mine.describe()} overlap {other.describe()} claimed by "
@@ -94,5 +100,9 @@ def claim(out: Path, mine: IdRange) -> Path:
             )
     path = out / CLAIM_FILE
     data = {"prefix": mine.prefix, "start": mine.start, "stop": mine.stop}
-    path.write_text(json.dumps(data) + "\n")
+    # Whole or not at all: a sibling shard starting at the same moment (the workers of one
+    # `--workers K` run do) reads every claim, and found this one empty while it was written.
+    partial = out / f".{CLAIM_FILE}.tmp"
+    partial.write_text(json.dumps(data) + "\n")
+    os.replace(partial, path)
     return path

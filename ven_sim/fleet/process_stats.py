@@ -1,4 +1,4 @@
-"""This process's CPU time and memory, as the fleet's results and timeline report them."""
+"""CPU time and memory, as the fleet's results, its timeline and `bench fleet` report them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import resource
 from collections.abc import Callable
 
-__all__ = ["cpu_seconds", "release_free_memory", "rss_mb"]
+__all__ = ["cpu_seconds", "process_cpu_seconds", "release_free_memory", "rss_mb"]
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
@@ -23,6 +23,17 @@ _trim = _malloc_trim()
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """Another running process's CPU seconds (user and system) from Linux /proc; None where
+    there is none, or once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()  # after the command's name
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def rss_mb() -> float:

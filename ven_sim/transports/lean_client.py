@@ -20,6 +20,10 @@ two topics cost two of each, and on loopback the sender's system call also does 
 receiving side's TCP work. Packets paho must act on once written (a QoS 0 PUBLISH: its
 `on_publish`; DISCONNECT: the socket's close) go on their own, as before.
 
+On its own `loop_start()` thread (the shadow service's client), a packet queued by a
+callback is left for the loop to write next, without paho's wake-up byte through a socket
+pair.
+
 And, on a `BufferedTlsSocket` (which holds what one `SSL_read` returned, usually a whole TLS
 record), it reads a packet that is all there with a few slices and hands it to paho's own
 `_packet_handle`: paho reads the command byte, the remaining length a byte at a time and then
@@ -102,6 +106,15 @@ class LeanClient(mqtt.Client):
         super().__init__(*args, **kwargs)
         self._published_condition = threading.Condition()
 
+    def read_whole_packets(self) -> None:
+        """Have the sockets paho itself opens over TLS (`tls_set`, `connect`: a client on its
+        own `loop_start()` thread) be `BufferedTlsSocket`s, so packets are read whole. The
+        network loop's clients get theirs from `handshake` already."""
+        context = self._ssl_context
+        if context is not None:
+            # SSLContext.wrap_socket makes its sockets with this class's own factory.
+            context.sslsocket_class = BufferedTlsSocket
+
     def publish(self, topic: str, payload: Any = None, qos: int = 0, retain: bool = False,
                 properties: Properties | None = None) -> mqtt.MQTTMessageInfo:
         if (qos != 1 or retain or properties is not None or not topic
@@ -143,6 +156,18 @@ class LeanClient(mqtt.Client):
         with self._out_message_mutex:
             if mid in self._out_messages:  # a duplicate PUBACK is ignored, as paho does
                 return self._do_on_publish(mid, _PUBACK_SUCCESS, _NO_PROPERTIES)
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _packet_queue(self, command: int, packet: bytes | bytearray, mid: int, qos: int,
+                      info: mqtt.MQTTMessageInfo | None = None) -> mqtt.MQTTErrorCode:
+        if self._thread is None or threading.current_thread() is not self._thread:
+            return super()._packet_queue(command, packet, mid, qos, info)
+        # On its own `loop_start()` thread (a callback answering a message, its PUBACK): the
+        # loop asks `want_write()` before it next waits, so paho's wake-up byte to itself
+        # (a system call per packet, and a wake-up) is not needed. Otherwise paho's steps.
+        self._out_packet.append({"command": command, "mid": mid, "qos": qos, "pos": 0,
+                                 "to_process": len(packet), "packet": packet, "info": info})
+        self._call_socket_register_write()
         return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _packet_write(self) -> mqtt.MQTTErrorCode:

@@ -74,3 +74,14 @@ def test_fleet_workers_can_skip_the_one_process_run() -> None:
     run = figures["workers_2"]
     assert run["vens_connected"] == 20 and run["fanout"]["acked"] == 20
     assert "--workers 1" not in result.stderr and "--workers 2" in result.stderr
+
+
+def test_the_broker_and_shadow_service_cpu_over_the_run_is_reported(
+    bench_run: tuple[dict, Path],
+) -> None:
+    """They share the load generator's cores here (AWS's would not): both did work in the
+    run (every VEN connected, reported its shadow and acked), none of it more than the
+    run's wall time on every core."""
+    figures, _ = bench_run
+    for name in ("mosquitto_cpu_seconds", "shadow_service_cpu_seconds"):
+        assert 0 < figures[name] <= figures["duration_s"] * figures["cpus"], name

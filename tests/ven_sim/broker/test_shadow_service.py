@@ -127,3 +127,48 @@ def test_delete_then_get_is_404(device: Device) -> None:
     assert deleted["version"] == 1 and deleted["clientToken"] == "d-1"
     device.send("get")
     assert device.expect("get/rejected")["code"] == 404
+
+
+def _raw(device: Device, suffix: str) -> bytes:
+    topic, payload, _ = device.probe.receive()
+    assert topic == shadow_topic(device.thing, suffix), (topic, payload)
+    return payload
+
+
+def test_each_document_is_encoded_once_and_replies_keep_json_dumps_text(device: Device) -> None:
+    """A VEN's report three times (loads, nested metrics, a non-ASCII name, a null to delete):
+    every reply is exactly `json.dumps` of what it holds (default separators, ASCII), and each
+    update/documents' `previous` is, field by field, the update before's `current`, though
+    the service now splices that document's text in instead of encoding it again."""
+    loads = [{"id": f"c{n}", "name": "Kühlschrank", "kw": n * 0.25, "on": n % 2 == 0}
+             for n in range(4)]
+    reports = [
+        {"ven": {"status": "online"}, "loads": loads, "metrics": {"kw": 1.5, "event": None}},
+        {"ven": {"status": "online", "lastTs": 1}, "metrics": {"kw": 0.5, "summary": {"e": "x"}}},
+        {"loads": loads[:2], "metrics": {"summary": None}},
+    ]
+    previous = None
+    for n, report in enumerate(reports, 1):
+        device.send("update", {"state": {"reported": report}, "clientToken": f"r-{n}"})
+        raw_accepted = _raw(device, "update/accepted")
+        raw_documents = _raw(device, "update/documents")
+        accepted, documents = json.loads(raw_accepted), json.loads(raw_documents)
+        assert raw_accepted == json.dumps(accepted).encode()
+        assert raw_documents == json.dumps(documents).encode()
+        assert accepted["state"] == {"reported": report}
+        assert accepted["version"] == n and accepted["clientToken"] == f"r-{n}"
+        assert documents["previous"] == previous
+        current = documents["current"]
+        assert current["version"] == n
+        assert documents["clientToken"] == f"r-{n}"
+        assert isinstance(documents["timestamp"], int)
+        previous = current
+    assert previous is not None
+    assert previous["state"]["reported"] == {
+        "ven": {"status": "online", "lastTs": 1}, "loads": loads[:2], "metrics": {"kw": 0.5}}
+    # The last update's loads carry its own time, per leaf, as its reply does.
+    assert previous["metadata"]["reported"]["loads"][1]["name"] == {
+        "timestamp": documents["timestamp"]}
+    device.send("get", {"clientToken": "g"})
+    got = device.expect("get/accepted")
+    assert got["state"] == previous["state"] and got["metadata"] == previous["metadata"]

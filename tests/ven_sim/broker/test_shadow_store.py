@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from ven_sim.broker.shadow_doc import compute_delta
+from sim.limits import SHADOW_MAX_STATE_BYTES
+from ven_sim.broker.shadow_doc import compute_delta, json_size, reply_json
 from ven_sim.broker.shadow_store import ShadowStore
 
 NOW = 1_700_000_000
@@ -126,3 +127,38 @@ def test_unreadable_file_is_reported(tmp_path: Path) -> None:
     path.write_text("{broken")
     with pytest.raises(ValueError, match="shadows.json"):
         ShadowStore(path)
+
+
+def test_state_size_is_counted_compact_in_utf8_at_the_exact_limit() -> None:
+    """The document's text (spaces, `\\u` escapes) only bounds the size from above: a state
+    whose text is far over the limit but whose compact UTF-8 is exactly at it is accepted,
+    one byte more is refused, and the shadow stays as it was."""
+    empty = json.dumps({"desired": {"s": ""}}, separators=(",", ":"))
+    # Compact with empty reported: {"desired":{"s":"..."},"reported":{}}; each é is 2 bytes
+    # in UTF-8 and 6 characters escaped in the document's text.
+    room = SHADOW_MAX_STATE_BYTES - len(empty) - len(',"reported":{}')
+    fits = "é" * (room // 2) + "x" * (room % 2)
+    store = _store()
+    replies = _update(store, {"state": {"desired": {"s": fits}}})
+    current = replies["update/documents"]["current"]
+    assert json_size({"desired": current["state"]["desired"], "reported": {}}) == (
+        SHADOW_MAX_STATE_BYTES)
+    assert len(json.dumps(current["state"])) > 2 * SHADOW_MAX_STATE_BYTES
+    rejected = _update(store, {"state": {"desired": {"s": fits + "x"}}})
+    assert rejected["update/rejected"]["code"] == 413
+    assert store.document("ven-1")["version"] == 1
+    assert store.document("ven-1")["state"]["desired"]["s"] == fits
+
+
+def test_documents_are_shared_and_encode_as_json_dumps() -> None:
+    """update/documents' `previous` is the very document the update before sent as `current`
+    (made once), and `reply_json` writes every reply as `json.dumps` does."""
+    store = _store()
+    report = {"a": {"b": [1, {"c": "ü"}]}}
+    first = _update(store, {"state": {"reported": report}, "clientToken": "t"})
+    second = _update(store, {"state": {"desired": {"a": 2}, "reported": {"d": None}}})
+    assert second["update/documents"]["previous"] is first["update/documents"]["current"]
+    for replies in (first, second):
+        for reply in replies.values():
+            assert reply_json(reply) == json.dumps(reply)
+    assert reply_json({}) == "{}"

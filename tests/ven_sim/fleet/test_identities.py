@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,30 @@ def test_overlapping_claims_in_sibling_folders_are_refused(tmp_path: Path) -> No
     claim(runs / "shard-0", IdRange("ven-load", 0, 100))  # the same run again: its own claim
     first.unlink()
     claim(runs / "shard-2", IdRange("ven-load", 0, 100))  # released: free again
+
+
+def test_a_claim_appears_whole_and_an_unreadable_one_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sibling shards start together and read each other's claims: a claim is written aside
+    and renamed into place, so it is never seen half written (the second worker of a bench
+    run once read its sibling's empty claim.json and died on the JSON error); a claim that
+    cannot be read is refused by name, not with a traceback."""
+    runs = tmp_path / "runs"
+    renames: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def replace(source: Path, target: Path) -> None:
+        assert not Path(target).exists()  # nothing was written at the claim's path before
+        assert json.loads(Path(source).read_text())["stop"] == 10  # and the file is whole
+        renames.append((Path(source).name, Path(target).name))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    claim(runs / "shard-0", IdRange("ven-load", 0, 10))
+    assert renames == [(f".{CLAIM_FILE}.tmp", CLAIM_FILE)]
+    assert sorted(p.name for p in (runs / "shard-0").iterdir()) == [CLAIM_FILE]
+    (runs / "shard-9").mkdir()
+    (runs / "shard-9" / CLAIM_FILE).write_text("")
+    with pytest.raises(IdentityError, match="cannot read the claim .*shard-9.*remove it"):
+        claim(runs / "shard-1", IdRange("ven-load", 10, 20))

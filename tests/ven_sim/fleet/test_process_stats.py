@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+import time
 
 import pytest
 
 from ven_sim.fleet import process_stats
-from ven_sim.fleet.process_stats import release_free_memory, rss_mb
+from ven_sim.fleet.process_stats import process_cpu_seconds, release_free_memory, rss_mb
 
 
 @pytest.mark.skipif(process_stats._trim is None, reason="not glibc: nothing to release")  # noqa: SLF001
@@ -20,3 +23,23 @@ def test_free_pages_between_live_blocks_go_back_to_the_os() -> None:
     release_free_memory()
     assert before - rss_mb() > 20.0  # of about 130 MB freed
     assert len(blocks) == 20_000  # the live half stays
+
+
+def test_another_process_cpu_is_read_while_it_runs_and_none_once_gone() -> None:
+    """`bench fleet` reads mosquitto's and the shadow service's CPU this way: a child that
+    spins for 0.3 s of CPU has used at least that, and no more than the wall time since it
+    was started (plus a clock tick); once reaped, None."""
+    started = time.monotonic()
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time\nend = time.process_time() + 0.3\n"
+                              "while time.process_time() < end: pass\ninput()"],
+                             stdin=subprocess.PIPE)
+    try:
+        used = process_cpu_seconds(child.pid)
+        while (used or 0.0) < 0.3 and time.monotonic() - started < 30.0:
+            time.sleep(0.05)
+            used = process_cpu_seconds(child.pid)
+        assert used is not None and 0.3 <= used <= time.monotonic() - started + 0.02
+    finally:
+        child.communicate(b"\n", timeout=30.0)
+    assert process_cpu_seconds(child.pid) is None

@@ -14,12 +14,13 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from sim.limits import MAX_PAYLOAD_BYTES
+from tests.ven_sim.helpers import wait_for
 from tests.ven_sim.transports.test_paho import Peer, _transport
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.transports.endpoints import BrokerURL, TlsFiles
 from ven_sim.transports.lean_client import LeanClient
 from ven_sim.transports.mqtt import connect, make_client
-from ven_sim.transports.tls_reads import READ_CHUNK, wrap_client
+from ven_sim.transports.tls_reads import READ_CHUNK, BufferedTlsSocket, wrap_client
 
 MESSAGES = 300
 HOST = "127.0.0.1"
@@ -328,3 +329,44 @@ def test_malformed_remaining_length_closes_the_connection_as_paho_does(
     assert lean["messages"] == [("good", b"before")]
     assert lean["open"] is False
     assert len(lean["ended"]) == 1 and lean["ended"] != ["Normal disconnection"]
+
+
+def test_own_thread_client_reads_whole_packets_from_a_buffered_socket(
+    mosquitto: Mosquitto,
+) -> None:
+    """`read_whole_packets` (the shadow service's client, on paho's own thread and TLS
+    connect): its socket is a `BufferedTlsSocket`; small messages around ones that span
+    several records all arrive whole and in order, and each is answered from the callback
+    (queued on the loop's own thread, no wake-up byte) and that answer arrives too; every
+    PUBACK is read."""
+    answers: queue.Queue[bytes] = queue.Queue()
+    client = _client(mosquitto, "lean-own-thread", LeanClient)
+    assert isinstance(client, LeanClient)
+    client.read_whole_packets()
+    subscribed = threading.Event()
+
+    def on_message(c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == "lean/own/in":
+            c.publish("lean/own/out", b"re:" + message.payload, qos=1)
+        else:
+            answers.put(message.payload)
+
+    client.on_message = on_message
+    client.on_subscribe = lambda *_args: subscribed.set()
+    connect(client, BrokerURL.parse(mosquitto.url))
+    try:
+        assert type(client.socket()) is BufferedTlsSocket
+        client.subscribe("lean/own/#", 1)
+        large = bytes(range(256)) * (MAX_PAYLOAD_BYTES // 256 - 1)
+        payloads = [b"first", large, b"x" * 300, large[: READ_CHUNK + 5], b"last"]
+        assert subscribed.wait(10.0)
+        infos = [client.publish("lean/own/in", payload, qos=1) for payload in payloads]
+        got = [answers.get(timeout=10.0) for _ in payloads]
+        assert got == [b"re:" + payload for payload in payloads]
+        for info in infos:
+            info.wait_for_publish(10.0)
+        assert all(info.is_published() for info in infos)
+        assert wait_for(lambda: not client._out_messages, 10.0)  # noqa: SLF001 - PUBACKs read
+    finally:
+        client.disconnect()
+        client.loop_stop()
