@@ -57,6 +57,8 @@ def run_fleet(
     """Run one shard and write `out/fleet.json`, `out/timeline.csv` and `out/timeline.png`;
     return the figures. `on_runner` sees the runner before it starts (the Prometheus
     endpoint, a Ray shard's progress)."""
+    if wire_options.tls_version is not None and wire_options.broker == "inprocess":
+        raise FleetError("--tls-version needs a TLS broker: the in-process bus has no TLS")
     for line in plan_lines(config, wire_options.broker):
         say(line)
     problems = guardrails(config)

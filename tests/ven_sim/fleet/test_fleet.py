@@ -209,6 +209,17 @@ def test_the_cli_refuses_an_overlapping_shard(tmp_path: Path) -> None:
     assert not (runs / "shard-1" / CLAIM_FILE).exists()
 
 
+def test_the_cli_refuses_a_tls_version_without_tls(tmp_path: Path) -> None:
+    """`--tls-version` on the in-process bus was set on a transport with no TLS and ignored."""
+    result = CliRunner().invoke(main, [
+        "fleet", "--vens", "2", "--broker", "inprocess", "--tls-version", "1.2",
+        "--duration", "2", "--out", str(tmp_path / "run"),
+    ])
+    assert result.exit_code == 1
+    assert "--tls-version needs a TLS broker" in result.output
+    assert not (tmp_path / "run" / "fleet.json").exists()
+
+
 def test_ctrl_c_stops_cleanly_and_still_writes_results(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
