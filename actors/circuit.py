@@ -144,15 +144,13 @@ class CircuitActor(DispatchedActor):
         t0 = self.t
         # Every circuit of the fleet steps the same batches: their plans are looked up once.
         plans = self._batch_plans[(t0, times, self.physics_step_s)]
-        twin = self.twin  # read again only after the twin stepped (it may have re-converged)
         for t_end, steps in zip(times, plans, strict=True):
             energy, comfort_s, violated = model.run_steps(steps)
             self.t = t_end
             span = t_end - t0
             twin_kwh = twin_comfort = twin_warm = None
-            if twin is not None:
+            if self.twin is not None:
                 twin_kwh, twin_comfort, twin_warm = self._advance_twin(t0, t_end, steps)
-                twin = self.twin
             if estimates:
                 capability, expected, locked, floor, warm, felt, state = (
                     model.reading_estimates(span))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Iterable
-from itertools import repeat
 from typing import Any
 
 import pykka
@@ -39,7 +38,6 @@ from actors.messages import (
     Tick,
 )
 from actors.runtime import DispatchedActor, Dispatcher
-from sim.comfort import NOT_WARM
 from sim.comfort_tally import ComfortTally
 from sim.curtailment import CircuitInfo, ShedPlanner, load_rows, restore_plan
 from sim.models.base import breaker_amps_for
@@ -84,8 +82,10 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         self._held: list[Telemetry] | None = None  # a quiet batch's, for the batch listeners
         self.planner = ShedPlanner()
         self.events: dict[str, ActiveEvent] = {}
-        self.t = self._interval_start = t0  # time of the last completed tick
-        self._interval_energy = self._interval_comfort = 0.0
+        self.t = t0  # time of the last completed tick
+        self._interval_start = t0
+        self._interval_energy = 0.0
+        self._interval_comfort = 0.0
         # The circuits' twins: passed on for M&V, never used here.
         self._interval_twin = self._interval_twin_comfort = 0.0
         # What the circuits could shed at the latest reading (CircuitInfo.headroom_kw summed in
@@ -171,15 +171,11 @@ class ControllerActor(CircuitOrders, DispatchedActor):
             self._take([readings[cid] for cid in self.info])
             self._close_tick()
             return
-        # One column of readings per interval, in circuit order. Quiet: no one reads the
-        # planner's state within the batch (per-circuit rows aside), so it takes it at once.
-        batches = [readings[cid] for cid in self.info]
-        headrooms = repeat(None) if self._want_loads else zip(
-            *map(CircuitInfo.take_batch, self.info.values(), batches), strict=True)
+        # One column of readings per interval, in circuit order.
+        columns = zip(*[readings[cid] for cid in self.info], strict=True)
         held = self._held = [] if self._batch_listeners else None
-        for t, column, taken in zip((*tick.earlier, tick.t), zip(*batches, strict=True),
-                                    headrooms, strict=False):
-            self._take(column, taken)
+        for t, column in zip((*tick.earlier, tick.t), columns, strict=True):
+            self._take(column)
             self._close_interval(t, tick.report)
         self._held = None
         if held:
@@ -189,10 +185,9 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         self._tick = None
         self._drain_deferred()
 
-    def _take(self, readings: Iterable[CircuitReading], taken: Iterable[float] | None = None
-              ) -> None:
-        """Add one interval's readings in circuit order (the same sums every run), in locals:
-        every VEN, every interval. `taken`: headrooms of readings the planner took already."""
+    def _take(self, readings: Iterable[CircuitReading]) -> None:
+        """Add one interval's readings, in circuit order, not arrival order: the same sums
+        every run. The sums are kept in locals: this runs for every VEN on every interval."""
         info, tally, extras = self.info, self._comfort, self._extras
         energy, twin_energy = self._interval_energy, self._interval_twin
         comfort, twin_comfort_sum = self._interval_comfort, self._interval_twin_comfort
@@ -200,10 +195,9 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         for circuit, reading in zip(info.values(), readings, strict=True):
             # One unpacking, not a read per field (the twin's energy aside: it is passed on).
             (cid, t, power, used_kwh, capability, locked_out, _, minutes, shed_request, floor,
-             extra, _, twin_minutes, warm, twin_warm, hot_water, felt, expected) = reading
-            if taken is None:
-                headroom += circuit.take(t, power, capability, floor, locked_out, shed_request,
-                                         expected)
+             extra, _, twin_minutes, warm, _, hot_water, _, expected) = reading
+            headroom += circuit.take(t, power, capability, floor, locked_out, shed_request,
+                                     expected)
             energy += used_kwh
             twin = reading.twin_kwh
             if twin is None:  # not curtailed since the fork: the circuit is its own twin
@@ -213,18 +207,15 @@ class ControllerActor(CircuitOrders, DispatchedActor):
                 twin_energy += twin
                 twin_comfort = twin_minutes
             twin_comfort_sum += twin_comfort or 0.0
-            # Only readings with something to add (an HVAC, or its twin, past its setpoint, a
-            # tank with cold-water minutes): adding nought leaves the sums as they are.
-            if warm is not None and (warm is not NOT_WARM or felt or twin is not None and twin_warm
-                                     is not NOT_WARM) or hot_water and (minutes or twin_comfort):
+            # HVAC, and water heaters with cold-water minutes to add (a tank's reading adds only
+            # those: most have none, and adding nought leaves the sums as they are).
+            if warm is not None or (hot_water and (minutes or twin_comfort)):
                 tally.add(reading, twin_comfort, twin is not None)
             comfort += minutes
             if extra:
                 extras[cid] = extra
         self._interval_energy, self._interval_twin = energy, twin_energy
         self._interval_comfort, self._interval_twin_comfort = comfort, twin_comfort_sum
-        for circuit_headroom in taken or ():  # taken already: the same additions, in order
-            headroom += circuit_headroom
         self._headroom = headroom
 
     def _close_tick(self) -> None:

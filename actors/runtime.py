@@ -315,15 +315,13 @@ class DispatchedActor(pykka.Actor):
         handlers = self._handlers
         # Only pykka's own path (the stop message, an ask) can stop the actor: checked after it.
         running = not stopped()
-        # Only a failure (the supervisor's call) isolates an actor: read again after one.
-        isolated = self._isolated
         try:
             # Handlers may append to this inbox while the turn runs: len() is read each time.
             while running and taken < len(inbox) and handled < limit:
                 envelope = inbox[taken]
                 taken += 1
                 message = envelope.message
-                if isolated and not isinstance(message, messages._ActorStop):  # noqa: SLF001
+                if self._isolated and not isinstance(message, messages._ActorStop):  # noqa: SLF001
                     if envelope.reply_to is not None:
                         envelope.reply_to.set_exception(
                             (pykka.ActorDeadError, pykka.ActorDeadError(f"{self} is isolated"),
@@ -338,11 +336,9 @@ class DispatchedActor(pykka.Actor):
                     except Exception as exc:
                         self.dispatcher.supervisor.on_failure(self, message, exc,
                                                               exc.__traceback__)
-                        isolated = self._isolated
                 else:
                     self._handle_envelope(envelope)
                     running = not stopped()
-                    isolated = self._isolated
                 handled += 1
         finally:
             del inbox[:taken]

@@ -105,46 +105,6 @@ class CircuitInfo:
                 capability = above_floor
         return capability if capability > 0.0 else 0.0
 
-    def take_batch(self, readings: Iterable[CircuitReading]) -> list[float]:
-        """`take` of a quiet batch's readings in turn: each reading's headroom, the same
-        operations in the same order, with the state kept in locals and stored once at the
-        end. Only for a batch no one reads the state within (no event, no per-circuit rows):
-        this runs for every circuit on every batch, and a call a reading costs more than it."""
-        natural, seen, engaged = self.natural_kw, self.seen_t, self.engaged
-        off, critical = not self.enabled, self.critical
-        headrooms: list[float] = []
-        append = headrooms.append
-        held = self.held
-        for (_, t, power, _, capability, locked_out, _, _, shed_request, floor, _, _, _, _, _,
-             _, _, expected) in readings:
-            held = shed_request > 0.0
-            if held:
-                engaged = True
-            if expected is not None:
-                natural = expected
-            elif not engaged:
-                if natural is None or seen is None:
-                    natural = power
-                else:
-                    weight = (t - seen) / NATURAL_TAU_S
-                    natural = natural + (weight if weight < 1.0 else 1.0) * (power - natural)
-            seen = t
-            if off or locked_out:
-                append(0.0)
-                continue
-            headroom = capability
-            if critical:
-                above_floor = power - floor
-                above_floor = above_floor if above_floor > 0.0 else 0.0
-                if above_floor < headroom:
-                    headroom = above_floor
-            append(headroom if headroom > 0.0 else 0.0)
-        if headrooms:  # the last reading's fields, as `take` leaves them
-            self.power_kw, self.capability_kw, self.floor_kw = power, capability, floor
-            self.locked_out, self.seen_t, self.held, self.engaged = locked_out, seen, held, engaged
-            self.natural_kw = natural
-        return headrooms
-
 
 @dataclass(slots=True)
 class Curtailment:

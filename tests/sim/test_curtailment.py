@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 from sim.curtailment import CircuitInfo, ShedPlanner, restore_plan, restore_schedule
-from sim.records import CircuitReading
 
 
 def circuits() -> list[CircuitInfo]:
@@ -110,27 +109,3 @@ def test_take_returns_the_headroom_after_the_reading() -> None:
         assert headroom == info.headroom_kw(), (critical, enabled, power, capability, floor)
     assert [CircuitInfo("c", "C", 20, c, 3, enabled=e).take(300.0, p, k, f, lo, 0.0, None)
             for c, e, p, k, f, lo in cases] == [2.0, 1.0, 0.0, 0.0, 0.0, 0.0]
-
-
-def test_take_batch_leaves_what_take_of_each_reading_leaves() -> None:
-    # A batch through every branch: a first reading, a forecast, held then released (engaged),
-    # a critical load near its floor, locked out; the same headrooms and state, bit for bit.
-    rng = random.Random(7)
-    for critical, enabled in [(False, True), (True, True), (False, False)]:
-        readings = []
-        for i in range(12):
-            shed = 1.0 if i in (4, 5) else 0.0
-            expected = 2.5 if i == 8 else None
-            readings.append(CircuitReading(
-                "c1", 300.0 * (i + 1), rng.uniform(0.0, 4.0), 0.1, rng.uniform(-0.5, 3.0),
-                i == 10, False, 0.0, shed, rng.uniform(0.0, 2.0), expected_kw=expected))
-        one_by_one = CircuitInfo("c1", "C", 20, critical, 3, enabled=enabled)
-        headrooms = [one_by_one.take(r.t, r.power_kw, r.shed_capability_kw, r.floor_kw,
-                                     r.locked_out, r.shed_request_kw, r.expected_kw)
-                     for r in readings]
-        batch = CircuitInfo("c1", "C", 20, critical, 3, enabled=enabled)
-        assert batch.take_batch(readings) == headrooms
-        assert batch == one_by_one
-        assert batch.natural_kw is not None and batch.engaged
-    untouched = CircuitInfo("c1", "C", 20, False, 3)
-    assert untouched.take_batch(()) == [] and untouched == CircuitInfo("c1", "C", 20, False, 3)
