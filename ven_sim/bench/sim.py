@@ -15,8 +15,8 @@ headline `plain_loop_wall_s` and `actors_wall_s` are each phase's median over th
 (the same statistic for both), and the VEN-days per wall minute and `overhead_vs_plain_loop`
 (the actors' median wall time over the plain loop's) come from those medians. Every repeat's
 own pair is reported under `repeats`. With `--workers`, each worker's own actor-phase wall
-time in the median repeat is reported too (`actors_worker_wall_s`): the phase lasts as long
-as its slowest worker.
+time in the repeat whose actor phase is the median (the nearest, for an even count) is
+reported too (`actors_worker_wall_s`): the phase lasts as long as its slowest worker.
 """
 
 from __future__ import annotations
