@@ -9,9 +9,14 @@ Two phases over the same fleet, each split across `workers` processes:
    actors, kernel, telemetry every report interval, one DR event in the
    afternoon with M&V, the counterfactual twins included).
 
-`overhead_vs_plain_loop` is phase 2's wall time over phase 1's. With `--workers`, each
-worker's own actor-phase wall time is reported too (`actors_worker_wall_s`): the phase lasts
-as long as its slowest worker.
+The two phases run `repeat` times, alternating (plain, actors, plain, actors, ...; with
+`--workers` on the same pool), so a hiccup in one short phase cannot set the ratio: the
+headline `plain_loop_wall_s` and `actors_wall_s` are each phase's median over the repeats
+(the same statistic for both), and the VEN-days per wall minute and `overhead_vs_plain_loop`
+(the actors' median wall time over the plain loop's) come from those medians. Every repeat's
+own pair is reported under `repeats`. With `--workers`, each worker's own actor-phase wall
+time in the repeat whose actor phase is the median (the nearest, for an even count) is
+reported too (`actors_worker_wall_s`): the phase lasts as long as its slowest worker.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,26 +101,36 @@ def _shares(vens: int, workers: int) -> list[int]:
 
 
 def bench_sim(
-    *, vens: int, hours: float, workers: int = 1, report_interval_s: float = 300.0, seed: int = 1
+    *,
+    vens: int,
+    hours: float,
+    workers: int = 1,
+    report_interval_s: float = 300.0,
+    seed: int = 1,
+    repeat: int = 3,
 ) -> dict[str, Any]:
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, not {repeat}")
     shares = _shares(vens, workers)
     jobs = [(n, hours, report_interval_s, seed, i) for i, n in enumerate(shares)]
     if len(jobs) == 1:
-        plain_wall = _plain_loop(jobs[0])
-        actor_wall = _actor_run(jobs[0])
-        worker_walls = [actor_wall]
+        # One process: each phase times itself, its set-up (the fleet built) left out.
+        repeats = _alternate(repeat, lambda: _plain_loop(jobs[0]), lambda: [_actor_run(jobs[0])])
     else:
         # Every worker imports the runtime as it starts, before any timing: a map of a
         # warm-up job could leave one worker cold (another may take both jobs), and its
         # imports would then count in the actor phase.
         with multiprocessing.get_context("spawn").Pool(len(jobs), initializer=_warm) as pool:
             pool.map(_warm, range(len(jobs)))  # and every worker up before the clock starts
-            start = time.perf_counter()
-            pool.map(_plain_loop, jobs)
-            plain_wall = time.perf_counter() - start
-            start = time.perf_counter()
-            worker_walls = pool.map(_actor_run, jobs)
-            actor_wall = time.perf_counter() - start
+            repeats = _alternate(
+                repeat, _timed(lambda: pool.map(_plain_loop, jobs)),
+                lambda: pool.map(_actor_run, jobs), time_actors=True,
+            )
+    plain_wall = statistics.median(plain for plain, _, _ in repeats)
+    actor_wall = statistics.median(actors for _, actors, _ in repeats)
+    # The workers' own walls of the repeat whose actor phase is nearest the median (the
+    # median itself, for an odd count).
+    _, _, worker_walls = min(repeats, key=lambda run: abs(run[1] - actor_wall))
     ven_days = vens * hours / 24.0
     return {
         "vens": vens,
@@ -123,13 +140,50 @@ def bench_sim(
         "physics_step_s": 60.0,
         "report_interval_s": report_interval_s,
         "circuits_per_ven": 8,
+        "repeat": repeat,
         "plain_loop_wall_s": round(plain_wall, 3),
         "actors_wall_s": round(actor_wall, 3),
         "actors_worker_wall_s": [round(wall, 3) for wall in worker_walls],
         "ven_days_per_wall_minute": round(ven_days / actor_wall * 60.0, 1),
         "plain_loop_ven_days_per_wall_minute": round(ven_days / plain_wall * 60.0, 1),
         "overhead_vs_plain_loop": round(actor_wall / plain_wall, 2),
+        "repeats": [
+            {"plain_loop_wall_s": round(plain, 3), "actors_wall_s": round(actors, 3)}
+            for plain, actors, _ in repeats
+        ],
     }
+
+
+def _alternate(
+    repeat: int,
+    plain_phase: Callable[[], float],
+    actor_phase: Callable[[], list[float]],
+    *,
+    time_actors: bool = False,
+) -> list[tuple[float, float, list[float]]]:
+    """(plain wall, actors wall, each worker's actor wall) per repeat, the phases alternating.
+
+    `plain_phase` returns its wall time; `actor_phase` each worker's, and the phase's wall
+    time is then their slowest, or with `time_actors` the wall clock around the whole map."""
+    repeats = []
+    for _ in range(repeat):
+        plain_wall = plain_phase()
+        start = time.perf_counter()
+        worker_walls = actor_phase()
+        actor_wall = time.perf_counter() - start if time_actors else max(worker_walls)
+        repeats.append((plain_wall, actor_wall, worker_walls))
+    return repeats
+
+
+def _timed(phase: Callable[[], object]) -> Callable[[], float]:
+    """`phase` as a call that returns its wall time."""
+
+    def timed() -> float:
+        start = time.perf_counter()
+        phase()
+        return time.perf_counter() - start
+
+    return timed
 
 
 def _warm(_: int = 0) -> None:

@@ -20,12 +20,18 @@ def bench() -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--report-interval", type=click.FloatRange(min=1), default=300.0, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-def bench_sim(vens: int, hours: float, workers: int, report_interval: float, seed: int) -> None:
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Run both phases this many times, alternating; the headline figures are "
+                   "each phase's median wall time, every repeat listed under `repeats`.")
+def bench_sim(
+    vens: int, hours: float, workers: int, report_interval: float, seed: int, repeat: int
+) -> None:
     """VEN-days per wall minute on actors, against a plain loop of the same models."""
     from ven_sim.bench.sim import bench_sim as run_bench
 
     figures = run_bench(
-        vens=vens, hours=hours, workers=workers, report_interval_s=report_interval, seed=seed
+        vens=vens, hours=hours, workers=workers, report_interval_s=report_interval, seed=seed,
+        repeat=repeat,
     )
     click.echo(json.dumps(figures, indent=2))
 
