@@ -338,9 +338,8 @@ class ControllerActor(CircuitOrders, DispatchedActor):
     def _infos(self) -> list[CircuitInfo]:
         return list(self.info.values())
 
-    def _main_event(self) -> ActiveEvent | None:
-        if not self.events:  # most intervals: no min() and key calls
-            return None
+    def _main_event(self) -> ActiveEvent:
+        """The earliest of the events under way (the caller checks there is one)."""
         return min(self.events.values(), key=lambda e: e.start)
 
     def _requested_kw(self) -> float:

@@ -115,7 +115,7 @@ def bench_sim(
     jobs = [(n, hours, report_interval_s, seed, i) for i, n in enumerate(shares)]
     if len(jobs) == 1:
         # One process: each phase times itself, its set-up (the fleet built) left out.
-        repeats = _alternate(repeat, lambda: _plain_loop(jobs[0]), lambda: [_actor_run(jobs[0])])
+        repeats = _alternate(repeat, lambda: _plain_loop(jobs[0]), lambda: _alone(jobs[0]))
     else:
         # Every worker imports the runtime as it starts, before any timing: a map of a
         # warm-up job could leave one worker cold (another may take both jobs), and its
@@ -123,8 +123,8 @@ def bench_sim(
         with multiprocessing.get_context("spawn").Pool(len(jobs), initializer=_warm) as pool:
             pool.map(_warm, range(len(jobs)))  # and every worker up before the clock starts
             repeats = _alternate(
-                repeat, _timed(lambda: pool.map(_plain_loop, jobs)),
-                lambda: pool.map(_actor_run, jobs), time_actors=True,
+                repeat, lambda: _timed_map(pool, _plain_loop, jobs)[0],
+                lambda: _timed_map(pool, _actor_run, jobs),
             )
     plain_wall = statistics.median(plain for plain, _, _ in repeats)
     actor_wall = statistics.median(actors for _, actors, _ in repeats)
@@ -157,33 +157,32 @@ def bench_sim(
 def _alternate(
     repeat: int,
     plain_phase: Callable[[], float],
-    actor_phase: Callable[[], list[float]],
-    *,
-    time_actors: bool = False,
+    actor_phase: Callable[[], tuple[float, list[float]]],
 ) -> list[tuple[float, float, list[float]]]:
     """(plain wall, actors wall, each worker's actor wall) per repeat, the phases alternating.
 
-    `plain_phase` returns its wall time; `actor_phase` each worker's, and the phase's wall
-    time is then their slowest, or with `time_actors` the wall clock around the whole map."""
+    `plain_phase` returns its wall time, `actor_phase` its wall time and each worker's."""
     repeats = []
     for _ in range(repeat):
         plain_wall = plain_phase()
-        start = time.perf_counter()
-        worker_walls = actor_phase()
-        actor_wall = time.perf_counter() - start if time_actors else max(worker_walls)
+        actor_wall, worker_walls = actor_phase()
         repeats.append((plain_wall, actor_wall, worker_walls))
     return repeats
 
 
-def _timed(phase: Callable[[], object]) -> Callable[[], float]:
-    """`phase` as a call that returns its wall time."""
+def _alone(job: tuple[int, float, float, int, int]) -> tuple[float, list[float]]:
+    """The actor phase in this process: its wall time is its one worker's."""
+    wall = _actor_run(job)
+    return wall, [wall]
 
-    def timed() -> float:
-        start = time.perf_counter()
-        phase()
-        return time.perf_counter() - start
 
-    return timed
+def _timed_map(
+    pool: Any, phase: Callable[[Any], float], jobs: list[tuple[int, float, float, int, int]]
+) -> tuple[float, list[float]]:
+    """A phase on every worker: the wall clock around the whole map, and each worker's own."""
+    start = time.perf_counter()
+    walls = pool.map(phase, jobs)
+    return time.perf_counter() - start, walls
 
 
 def _warm(_: int = 0) -> None:
