@@ -100,7 +100,7 @@ class Shadow:
     version: int
     state: dict[str, Json] = field(default_factory=lambda: {s: {} for s in SECTIONS})
     metadata: dict[str, Json] = field(default_factory=lambda: {s: {} for s in SECTIONS})
-    _document: EncodedDocument | None = field(default=None, repr=False, compare=False)
+    _document: EncodedDocument | None = field(default=None, init=False, repr=False, compare=False)
 
     def document(self) -> EncodedDocument:
         """The stored document as in update/documents: no delta, empty sections left out.

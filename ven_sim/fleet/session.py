@@ -57,8 +57,10 @@ def run_fleet(
     """Run one shard and write `out/fleet.json`, `out/timeline.csv` and `out/timeline.png`;
     return the figures. `on_runner` sees the runner before it starts (the Prometheus
     endpoint, a Ray shard's progress)."""
-    if wire_options.tls_version is not None and wire_options.broker == "inprocess":
-        raise FleetError("--tls-version needs a TLS broker: the in-process bus has no TLS")
+    broker = wire_options.broker
+    if wire_options.tls_version is not None and (broker == "inprocess"
+                                                 or broker.startswith("mqtt://")):
+        raise FleetError(f"--tls-version needs a TLS broker: {broker} has no TLS")
     for line in plan_lines(config, wire_options.broker):
         say(line)
     problems = guardrails(config)

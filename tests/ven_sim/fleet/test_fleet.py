@@ -210,14 +210,20 @@ def test_the_cli_refuses_an_overlapping_shard(tmp_path: Path) -> None:
 
 
 def test_the_cli_refuses_a_tls_version_without_tls(tmp_path: Path) -> None:
-    """`--tls-version` on the in-process bus was set on a transport with no TLS and ignored."""
+    """`--tls-version` without TLS (in-process bus, mqtt://) was set and silently ignored."""
     result = CliRunner().invoke(main, [
         "fleet", "--vens", "2", "--broker", "inprocess", "--tls-version", "1.2",
         "--duration", "2", "--out", str(tmp_path / "run"),
     ])
     assert result.exit_code == 1
-    assert "--tls-version needs a TLS broker" in result.output
+    assert "--tls-version needs a TLS broker: inprocess has no TLS" in result.output
     assert not (tmp_path / "run" / "fleet.json").exists()
+    result = CliRunner().invoke(main, [
+        "fleet", "--vens", "2", "--broker", "mqtt://127.0.0.1:1", "--tls-version", "1.3",
+        "--out", str(tmp_path / "plain"),
+    ])
+    assert result.exit_code == 1
+    assert "mqtt://127.0.0.1:1 has no TLS" in result.output
 
 
 def test_ctrl_c_stops_cleanly_and_still_writes_results(
