@@ -61,7 +61,7 @@ class ShadowStore:
         except bounded.BadJson:
             return []
         status = doc.get("status") if isinstance(doc, dict) else None
-        if not thing or status not in ("online", "offline") or self.document(thing) is None:
+        if not thing or status not in ("online", "offline") or not self.exists(thing):
             return []
         request = json.dumps({"state": {"reported": {"ven": {"status": status}}}}).encode()
         return [(thing, suffix, body) for suffix, body in self.handle(thing, "update", request)]
@@ -69,6 +69,10 @@ class ShadowStore:
     def things(self) -> list[str]:
         with self._lock:
             return sorted(self._shadows)
+
+    def exists(self, thing: str) -> bool:
+        with self._lock:
+            return thing in self._shadows
 
     def document(self, thing: str) -> Json | None:
         """A copy of the stored document (state, metadata, version), or None."""
@@ -106,10 +110,12 @@ class ShadowStore:
         shadow = self._shadows.get(thing)
         if shadow is None:
             raise self._missing(thing)
-        document = copy_json(shadow.document())
+        # The stored document is shared and never changed: the reply's own top level (it gets
+        # `timestamp` and `clientToken`), and its own `state` when a delta joins it.
+        document = dict(shadow.document())
         delta, _ = shadow.delta()
         if delta:
-            document["state"]["delta"] = delta
+            document["state"] = {**document["state"], "delta": delta}
         return [("get/accepted", document)]
 
     def _delete(self, thing: str, request: Json, now: int) -> list[Reply]:
