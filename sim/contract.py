@@ -263,15 +263,25 @@ def _kw(value: Any) -> float:
     return round(float(value), 3)
 
 
+# Facts of a panel size, and a breaker's capacity: the same few values in every report.
+_panel_facts = functools.lru_cache(maxsize=16)(panel_facts)
+
+
+@functools.lru_cache(maxsize=64)
+def _capacity_kw(breaker_amps: int) -> float:
+    return _kw(breaker_amps * KW_PER_BREAKER_AMP)
+
+
 def _load_row(row: dict[str, Any]) -> dict[str, Any]:
+    # Rounded inline, not through _kw: a row per circuit per report.
     kind = row.get("type")
     return {
         "id": str(row["id"]),
         "name": str(row["name"]),
         "type": str(kind) if kind is not None else load_type(row["name"]),
-        "capacityKw": _kw(row["breaker_amps"] * KW_PER_BREAKER_AMP),
-        "currentPowerKw": _kw(row["power_kw"]),
-        "shedCapabilityKw": _kw(row["shed_capability_kw"]),
+        "capacityKw": _capacity_kw(row["breaker_amps"]),
+        "currentPowerKw": round(float(row["power_kw"]), 3),
+        "shedCapabilityKw": round(float(row["shed_capability_kw"]), 3),
         "enabled": bool(row["enabled"]),
         "priority": int(row["priority"]),
     }
@@ -279,7 +289,7 @@ def _load_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def telemetry_payload(t: Telemetry) -> dict[str, Any]:
     """The telemetry object published on `volttron/metering` and `ven/telemetry/{venId}`."""
-    panel = panel_facts(int(t.panel_amps))
+    panel = _panel_facts(int(t.panel_amps))
     rating = int(panel["panelAmperageRating"])
     used = _kw(t.used_kw)
     shed = _kw(t.shed_kw)
