@@ -9,6 +9,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from actors.messages import EventAck, Telemetry
 from sim.ack_cache import AckCache
@@ -31,6 +33,7 @@ from sim.contract import (
     topics,
 )
 from sim.limits import MAX_PAYLOAD_BYTES
+from tests.fuzzing import FUZZ, json_values
 from tests.sim.contract_helpers import VEN, parse_err, parse_ok
 
 TS = 1_700_000_000
@@ -371,3 +374,28 @@ def test_encode_128kb_limit() -> None:
 def test_encode_rejects_nan() -> None:
     with pytest.raises(ValueError):
         encode({"x": float("nan")})
+
+
+@FUZZ
+@given(value=st.dictionaries(st.text(max_size=8), json_values, max_size=6)
+       | st.sampled_from([{"nan": float("nan")}, {"inf": [float("-inf")]}, {"n": 1e22, "z": -0.0},
+                          {"s": "\u00e9\u2028\x00\ud834", 1: True}]))
+def test_encode_is_json_dumps_compact_to_the_byte(value: dict[str, Any]) -> None:
+    """`encode` keeps one encoder for every payload: the text is json.dumps', or the same error."""
+    try:
+        expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        with pytest.raises(ValueError):
+            encode(value)
+        return
+    try:
+        raw = expected.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: not UTF-8 either way
+        with pytest.raises(UnicodeEncodeError):
+            encode(value)
+        return
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        with pytest.raises(ValueError):
+            encode(value)
+    else:
+        assert encode(value) == raw
