@@ -103,3 +103,30 @@ def test_a_shadow_update_accepted_is_read_for_its_version(version: int) -> None:
 ])
 def test_a_top_level_int_not_read_alone_is_left_to_the_full_parse(raw: bytes) -> None:
     assert bounded.top_level_int(raw, "version") is None
+
+
+def _reference_loads(raw: bytes) -> object:
+    """bounded.loads as it was written first: json.loads with the hooks, a decoder per call."""
+    return json.loads(raw, parse_float=bounded._finite, parse_constant=bounded._constant)
+
+
+@FUZZ
+@given(raw=tricky | json_values.map(lambda v: json.dumps(v).encode())
+       | json_values.map(lambda v: json.dumps(v).encode("utf-16"))
+       | st.binary(max_size=40) | st.sampled_from([b"NaN", b"[1e400]", b"\xef\xbb\xbf{}"]))
+def test_one_decoder_made_once_reads_as_json_loads_does(raw: bytes) -> None:
+    try:
+        expected: object = _reference_loads(raw)
+    except (ValueError, RecursionError) as exc:  # BadJson is a ValueError
+        expected = BadJsonSeen(str(exc))
+    if bounded.depth(raw) > MAX_JSON_DEPTH:
+        return  # refused before parsing
+    try:
+        got: object = bounded.loads(raw)
+    except bounded.BadJson as exc:
+        got = BadJsonSeen(str(exc))
+    assert got == expected
+
+
+class BadJsonSeen(str):
+    """An error's message, compared by its text."""
