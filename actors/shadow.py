@@ -20,7 +20,9 @@ Manners towards the shadow service: at most one get in flight; the reports that 
 messages ask for in one go are coalesced into one (`_Flush`, told to itself); versions
 older than the one known are ignored. Every shadow message is read through
 `sim.bounded` and checked to be an object where one is expected; anything else is
-logged and dropped, and the VEN goes on.
+logged and dropped, and the VEN goes on. Of an `update/accepted` (the report echoed back
+with its metadata, 4.8 KB) only the top-level version is used, so only that is read
+(`bounded.top_level_int`), unless the reply is not laid out simply enough to find it so.
 """
 
 from __future__ import annotations
@@ -161,6 +163,12 @@ class ShadowSyncerActor(DispatchedActor):
         if parsed is None or parsed[0] != self.ven_id:
             return  # not this VEN's shadow
         suffix = parsed[1]
+        if suffix == "update/accepted":
+            # Of the 4.8 KB reply (the report echoed, with metadata) only the version is used.
+            version = bounded.top_level_int(raw, "version")
+            if version is not None:
+                self._take_version(version)
+                return
         try:
             doc = bounded.loads(raw)
         except bounded.BadJson as exc:
@@ -176,8 +184,8 @@ class ShadowSyncerActor(DispatchedActor):
                 return  # another client's get, or an answer to one given up on
             self._get_token = None
         version = doc.get("version")
-        if _is_int(version) and (self.version is None or version > self.version):
-            self.version = version  # an older version (another client's stale reply) is not
+        if _is_int(version):
+            self._take_version(version)
         if suffix == "get/accepted":
             delta = _object(doc, "state", {})
             delta = _object(delta, "delta", {}) if delta is not None else None
@@ -206,6 +214,10 @@ class ShadowSyncerActor(DispatchedActor):
             else:
                 logger.warning("%s: shadow update rejected: %s", self.ven_id,
                                bounded.show(doc.get("message")))
+
+    def _take_version(self, version: int) -> None:
+        if self.version is None or version > self.version:
+            self.version = version  # an older version (another client's stale reply) is not
 
     # -- delta ----------------------------------------------------------------------
     def _apply(self, delta: dict[str, Any]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -156,9 +155,12 @@ class Ven:
 
 def _tell_if_alive(ref: pykka.ActorRef[Any], message: Any) -> None:
     # Messages still arrive while the VEN shuts down (the shadow's reply to the
-    # "offline" report): they have nobody left to handle them.
-    with contextlib.suppress(pykka.ActorDeadError):
+    # "offline" report): they have nobody left to handle them. (try, not
+    # contextlib.suppress: this runs on the network thread for every message in.)
+    try:
         ref.tell(message)
+    except pykka.ActorDeadError:
+        return
 
 
 def _info(model: Circuit) -> CircuitInfo:

@@ -275,9 +275,13 @@ def parse_command(raw: bytes, ven_id: str,
     return Command(op, cid, ven_id, fields, fields.get("event_id"), _digest(op, fields))
 
 
+# json.dumps(value, sort_keys=True, separators=(",", ":")), from an encoder made once.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
 def _digest(op: str, fields: dict[str, Any]) -> str:
     """What a command asks for, whatever its layout (top-level copies, key order)."""
-    canonical = json.dumps([op, fields], sort_keys=True, separators=(",", ":"))
+    canonical = _CANONICAL([op, fields])
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 

@@ -10,28 +10,39 @@ Topics: `volttron/metering` and `ven/telemetry/{venId}` carry telemetry out,
 device shadow of thing `{venId}` lives under `$aws/things/{venId}/shadow/`. Every topic
 string is built (and read) here.
 
-Command parsing lives in `sim.commands`.
+Command parsing lives in `sim.commands`; the acks are built in `sim._contract_acks`, part of
+this module kept apart to keep it short, and exported from here.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import math
+import json.encoder
 import re
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from sim.bounded import clip
-from sim.commands import Command, CommandError
+from sim._contract_acks import (
+    ACK_STATUSES,
+    CIRCUIT_ACK_KEYS,
+    CircuitAckRow,
+    _kw,
+    ack_payload,
+    circuit_ack_row,
+    error_ack_payload,
+    event_ack_payload,
+)
 from sim.limits import MAX_PAYLOAD_BYTES
 from sim.models.base import KW_PER_BREAKER_AMP, PANEL_VOLTAGE
 from sim.models.house import panel_facts
-from sim.records import EventAck, Telemetry
+from sim.records import Telemetry
 
 __all__ = [
     "ACK_STATUSES",
     "ACK_TOPIC",
     "CIRCUIT_ACK_KEYS",
+    "CircuitAckRow",
     "COMMAND_TOPIC",
     "EVERY_VEN",
     "GENERIC_TYPE",
@@ -45,6 +56,7 @@ __all__ = [
     "TELEMETRY_TOPIC",
     "Topics",
     "ack_payload",
+    "circuit_ack_row",
     "command_payload",
     "encode",
     "last_will",
@@ -67,11 +79,6 @@ METERING_TOPIC = "volttron/metering"
 TELEMETRY_TOPIC = "ven/telemetry/{ven_id}"
 COMMAND_TOPIC = "ven/cmd/{ven_id}"
 ACK_TOPIC = "ven/ack/{ven_id}"
-
-ACK_STATUSES = frozenset({"accepted", "success", "error"})
-CIRCUIT_ACK_KEYS = ("id", "name", "breaker_amps", "original_kw", "curtailed_kw", "final_kw",
-                    "critical")
-
 
 # -- topics -----------------------------------------------------------------------------
 class Topics(NamedTuple):
@@ -191,10 +198,31 @@ def shadow_request(topic: str) -> tuple[str, str] | None:
 
 
 # -- encoding ---------------------------------------------------------------------------
+def _compact_encoder() -> Callable[[Any], str]:
+    """`json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)`, the same
+    text, from an encoder made once: `dumps` makes one per call, a fifth of the time it takes
+    to encode an event ack. CPython's C encoder, made without the circular-reference check
+    (the payloads are built afresh from parsed JSON and our own values: never cyclic), or the
+    pure-Python one where there is no C encoder."""
+    options: dict[str, Any] = {"separators": (",", ":"), "ensure_ascii": False,
+                               "allow_nan": False}
+    make = json.encoder.c_make_encoder
+    if make is None:
+        return json.JSONEncoder(**options).encode
+    default = json.JSONEncoder(**options).default  # raises TypeError, as dumps does
+    # (markers, default, encoder, indent, key separator, item separator, sort_keys, skipkeys,
+    # allow_nan): json.encoder.JSONEncoder.iterencode's call with the options above.
+    chunks = make(None, default, json.encoder.encode_basestring, None, ":", ",", False, False,
+                  False)
+    return lambda value: "".join(chunks(value, 0))
+
+
+_compact = _compact_encoder()
+
+
 def encode(payload: dict[str, Any]) -> bytes:
     """Compact UTF-8 JSON; ValueError if over 128 KB or not JSON-able (NaN, infinity)."""
-    data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    data = _compact(payload).encode("utf-8")
     if len(data) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"payload is {len(data)} bytes, over the {MAX_PAYLOAD_BYTES}-byte "
                          "AWS IoT limit")
@@ -259,19 +287,25 @@ def load_type(name: str) -> str:
     return GENERIC_TYPE
 
 
-def _kw(value: Any) -> float:
-    return round(float(value), 3)
+# Facts of a panel size, and a breaker's capacity: the same few values in every report.
+_panel_facts = functools.lru_cache(maxsize=16)(panel_facts)
+
+
+@functools.lru_cache(maxsize=64)
+def _capacity_kw(breaker_amps: int) -> float:
+    return _kw(breaker_amps * KW_PER_BREAKER_AMP)
 
 
 def _load_row(row: dict[str, Any]) -> dict[str, Any]:
+    # Rounded inline, not through _kw: a row per circuit per report.
     kind = row.get("type")
     return {
         "id": str(row["id"]),
         "name": str(row["name"]),
         "type": str(kind) if kind is not None else load_type(row["name"]),
-        "capacityKw": _kw(row["breaker_amps"] * KW_PER_BREAKER_AMP),
-        "currentPowerKw": _kw(row["power_kw"]),
-        "shedCapabilityKw": _kw(row["shed_capability_kw"]),
+        "capacityKw": _capacity_kw(row["breaker_amps"]),
+        "currentPowerKw": round(float(row["power_kw"]), 3),
+        "shedCapabilityKw": round(float(row["shed_capability_kw"]), 3),
         "enabled": bool(row["enabled"]),
         "priority": int(row["priority"]),
     }
@@ -279,7 +313,7 @@ def _load_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def telemetry_payload(t: Telemetry) -> dict[str, Any]:
     """The telemetry object published on `volttron/metering` and `ven/telemetry/{venId}`."""
-    panel = panel_facts(int(t.panel_amps))
+    panel = _panel_facts(int(t.panel_amps))
     rating = int(panel["panelAmperageRating"])
     used = _kw(t.used_kw)
     shed = _kw(t.shed_kw)
@@ -303,94 +337,4 @@ def telemetry_payload(t: Telemetry) -> dict[str, Any]:
         "loads": [_load_row(row) for row in t.loads],
         "power_kw": used,  # legacy
         "shed_kw": shed,  # legacy
-    }
-
-
-# -- acks -------------------------------------------------------------------------------
-_ACK_KEYS = frozenset({"op", "correlationId", "venId", "ok", "status", "ts", "data"})
-_MAX_ERROR_CHARS = 2048  # an error names a few bounded values; never the whole input
-
-
-def _ts(ts: float) -> int:
-    if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
-        raise ValueError(f"ts must be epoch seconds, not {ts!r}")
-    return int(ts)
-
-
-def ack_payload(command: Command, *, ven_id: str, ts: float, status: str = "success",
-                data: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    """The ack for `command` on `ven/ack/{venId}`; `extra` adds top-level fields.
-
-    `ok` follows `status`; an "error" ack needs `error="..."`. Event and restore acks
-    carry the top-level `event_id`; a ping ack's data has `pong: true`.
-    """
-    if status not in ACK_STATUSES:
-        raise ValueError(f"status must be one of {sorted(ACK_STATUSES)}, not {status!r}")
-    clash = _ACK_KEYS & set(extra)
-    if clash:
-        raise ValueError(f"extra fields may not replace {sorted(clash)}")
-    if status == "error":
-        if not isinstance(extra.get("error"), str):
-            raise ValueError("an error ack needs error='<message>'")
-        extra["error"] = clip(extra["error"], _MAX_ERROR_CHARS)
-    body = dict(data) if data is not None else {}
-    if command.op == "ping":
-        body["pong"] = True
-    payload: dict[str, Any] = {
-        "op": command.op,
-        "correlationId": command.correlation_id,
-        "venId": ven_id,
-        "ok": status != "error",
-        "status": status,
-        "ts": _ts(ts),
-        "data": body,
-    }
-    if command.op in ("event", "restore") and command.event_id is not None:
-        payload["event_id"] = command.event_id
-    payload.update(extra)
-    return payload
-
-
-def _circuit(row: dict[str, Any]) -> dict[str, Any]:
-    original = float(row["original_kw"])
-    curtailed = float(row.get("curtailed_kw", 0.0))
-    final = row.get("final_kw")
-    return {
-        "id": str(row["id"]),
-        "name": str(row["name"]),
-        "breaker_amps": int(row["breaker_amps"]),
-        "original_kw": _kw(original),
-        "curtailed_kw": _kw(curtailed),
-        "final_kw": _kw(final if final is not None else max(0.0, original - curtailed)),
-        "critical": bool(row.get("critical", False)),
-    }
-
-
-def event_ack_payload(command: Command, ack: EventAck, ts: float) -> dict[str, Any]:
-    """The final ack of an `event` command: what was asked, what was shed, and where."""
-    extra: dict[str, Any] = {
-        "requested_shed_kw": _kw(ack.requested_kw),
-        "actual_shed_kw": _kw(ack.actual_shed_kw),
-        "circuits_curtailed": [_circuit(row) for row in ack.circuits],
-    }
-    if not ack.ok:
-        extra["error"] = ack.error if ack.error is not None else "event failed"
-    payload = ack_payload(command, ven_id=ack.ven_id, ts=ts,
-                          status="success" if ack.ok else "error",
-                          data={"event_id": ack.event_id}, **extra)
-    payload["event_id"] = ack.event_id
-    return payload
-
-
-def error_ack_payload(err: CommandError, *, ven_id: str, ts: float) -> dict[str, Any]:
-    """The ack for a rejected command; `op` is "unknown" when it could not be read."""
-    return {
-        "op": err.op if err.op is not None else "unknown",
-        "correlationId": err.correlation_id,
-        "venId": ven_id,
-        "ok": False,
-        "status": "error",
-        "ts": _ts(ts),
-        "data": {},
-        "error": clip(err.error, _MAX_ERROR_CHARS),
     }

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sim.contract import CircuitAckRow, circuit_ack_row
 from sim.records import CircuitReading
 from sim.shed_estimate import NATURAL_TAU_S
 
@@ -117,17 +118,10 @@ class Curtailment:
     original_kw: float
     curtailed_kw: float = 0.0
 
-    def as_ack(self) -> dict:
-        final = max(0.0, self.original_kw - self.curtailed_kw)
-        return {
-            "id": self.id,
-            "name": self.name,
-            "breaker_amps": self.breaker_amps,
-            "original_kw": round(self.original_kw, 3),
-            "curtailed_kw": round(self.curtailed_kw, 3),
-            "final_kw": round(final, 3),
-            "critical": self.critical,
-        }
+    def as_ack(self) -> CircuitAckRow:
+        """Its row in the event ack, in the wire's form (so the ack need not redo it)."""
+        return circuit_ack_row(self.id, self.name, self.breaker_amps, self.original_kw,
+                               self.curtailed_kw, self.critical)
 
 
 class ShedPlanner:
@@ -182,7 +176,7 @@ class ShedPlanner:
         self.target_kw = self.correction_kw = 0.0
         return ids
 
-    def acks(self) -> list[dict]:
+    def acks(self) -> list[CircuitAckRow]:
         return [c.as_ack() for c in self.snapshot.values()]
 
     def shed_total_kw(self) -> float:

@@ -156,3 +156,31 @@ def test_a_burst_of_deltas_is_answered_with_one_report(quiet: Quiet) -> None:
     assert len(latest) == 1
     assert latest[0]["state"]["reported"]["report_interval_seconds"] == 19
     assert latest[0]["version"] == 19
+
+
+@pytest.mark.parametrize("accepted", [
+    # As the shadow service sends it: the version read alone, after the echoed state.
+    json.dumps({"state": {"reported": {"version": 3, "loads": []}},
+                "metadata": {"reported": {"version": {"timestamp": 1}}},
+                "version": 41, "timestamp": 1, "clientToken": "ven-quiet-2"}).encode(),
+    # An escape after the version: read by the full parse instead, to the same version.
+    json.dumps({"state": {}, "version": 41, "clientToken": 'a"b'}).encode(),
+])
+def test_the_version_of_an_update_accepted_is_the_one_a_delta_report_carries(
+    quiet: Quiet, accepted: bytes
+) -> None:
+    quiet.shadow_says("get/rejected", {"code": 404, "clientToken": "ven-quiet-1"})
+    quiet.run(10.0)
+    quiet.shadow_says("update/accepted", accepted)
+    quiet.shadow_says("update/accepted", b'{"state": {}, "version": 40}')  # older: not taken
+    reports = len(quiet.requests("update"))
+    quiet.shadow_says("update/delta", {"version": 30, "state": {"report_interval_seconds": 10}})
+    assert [r["version"] for r in quiet.requests("update")[reports:]] == [41]
+
+
+def test_an_update_accepted_that_is_not_json_is_dropped_and_the_ven_goes_on(
+    quiet: Quiet, caplog: pytest.LogCaptureFixture
+) -> None:
+    quiet.shadow_says("update/accepted", b'{"state": {"reported": [}, "version": 5,')
+    assert "unreadable shadow message" in caplog.text
+    alive_and_reporting(quiet)

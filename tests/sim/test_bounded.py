@@ -54,3 +54,79 @@ def test_brackets_in_strings_do_not_count_with_or_without_escapes() -> None:
         assert bounded.depth(raw) == 2 and bounded._nests_within(raw, 2)
         assert not bounded._nests_within(raw, 1)
         assert bounded.loads(raw)["x"] == [1]
+
+
+# -- top_level_int: one number read from a large document ---------------------------------
+keys = st.sampled_from(["version", "clientToken", "state", "x"])
+documents = st.recursive(
+    st.dictionaries(keys, json_values, max_size=4),
+    lambda inner: st.dictionaries(keys, inner | json_values, max_size=4),
+    max_leaves=16,
+)
+
+
+@FUZZ
+@given(doc=documents, version=st.integers() | json_values, last=st.booleans(),
+       indent=st.sampled_from([None, 1]), separators=st.sampled_from([None, (",", ":")]))
+def test_a_top_level_int_read_alone_is_the_one_a_full_parse_reads(
+    doc: dict, version: object, last: bool, indent: int | None,
+    separators: tuple[str, str] | None
+) -> None:
+    doc = {**doc, "version": version} if last else {"version": version, **doc}
+    raw = json.dumps(doc, indent=indent, separators=separators).encode()
+    value = bounded.top_level_int(raw, "version")
+    if value is not None:  # None: parse it whole, never a wrong number
+        parsed = bounded.loads(raw)["version"]
+        assert value == parsed and type(parsed) is int
+
+
+@pytest.mark.parametrize("version", [0, 7, 123456789])
+def test_a_shadow_update_accepted_is_read_for_its_version(version: int) -> None:
+    # Laid out as AWS and the shadow service send it: the version after state and metadata,
+    # and nested "version" keys and look-alike strings before it.
+    reply = {"state": {"reported": {"version": 99, "note": '"version": 5}', "loads": [
+                 {"id": "hvac", "currentPowerKw": 1.25}]}},
+             "metadata": {"reported": {"version": {"timestamp": 1}}},
+             "version": version, "timestamp": 1784131200, "clientToken": "ven-000001-7"}
+    assert bounded.top_level_int(json.dumps(reply).encode(), "version") == version
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"state": {"version": 3}}',  # only nested
+    b'{"version": 3, "state": {"version": 4}}',  # the last one is nested: parse it whole
+    b'{"version": 3.0}', b'{"version": true}', b'{"version": "3"}', b'{"version": 03}',
+    b'{"version": 1234567890123456789}',  # longer than read this way
+    b'[{"version": 3}]', b'{"version": 3', b'{"version": 3}}', b'{"version": 3} x',
+    b'{"version": 3, "clientToken": "a\\"b"}',  # an escape after it
+    b'{"a": ' + b"[" * 40 + b"]" * 40 + b', "version": 3}',  # too deep
+    b'{"version": 3, "pad": "' + b"x" * (128 * 1024) + b'"}',  # too large
+])
+def test_a_top_level_int_not_read_alone_is_left_to_the_full_parse(raw: bytes) -> None:
+    assert bounded.top_level_int(raw, "version") is None
+
+
+def _reference_loads(raw: bytes) -> object:
+    """bounded.loads as it was written first: json.loads with the hooks, a decoder per call."""
+    return json.loads(raw, parse_float=bounded._finite, parse_constant=bounded._constant)
+
+
+@FUZZ
+@given(raw=tricky | json_values.map(lambda v: json.dumps(v).encode())
+       | json_values.map(lambda v: json.dumps(v).encode("utf-16"))
+       | st.binary(max_size=40) | st.sampled_from([b"NaN", b"[1e400]", b"\xef\xbb\xbf{}"]))
+def test_one_decoder_made_once_reads_as_json_loads_does(raw: bytes) -> None:
+    try:
+        expected: object = _reference_loads(raw)
+    except (ValueError, RecursionError) as exc:  # BadJson is a ValueError
+        expected = BadJsonSeen(str(exc))
+    if bounded.depth(raw) > MAX_JSON_DEPTH:
+        return  # refused before parsing
+    try:
+        got: object = bounded.loads(raw)
+    except bounded.BadJson as exc:
+        got = BadJsonSeen(str(exc))
+    assert got == expected
+
+
+class BadJsonSeen(str):
+    """An error's message, compared by its text."""

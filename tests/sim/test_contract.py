@@ -9,6 +9,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from actors.messages import EventAck, Telemetry
 from sim.ack_cache import AckCache
@@ -17,7 +19,9 @@ from sim.contract import (
     CIRCUIT_ACK_KEYS,
     EVERY_VEN,
     SHADOW_REQUEST_FILTERS,
+    CircuitAckRow,
     ack_payload,
+    circuit_ack_row,
     command_payload,
     encode,
     error_ack_payload,
@@ -30,7 +34,9 @@ from sim.contract import (
     topic_kind,
     topics,
 )
+from sim.curtailment import CircuitInfo, ShedPlanner
 from sim.limits import MAX_PAYLOAD_BYTES
+from tests.fuzzing import FUZZ, json_values
 from tests.sim.contract_helpers import VEN, parse_err, parse_ok
 
 TS = 1_700_000_000
@@ -371,3 +377,58 @@ def test_encode_128kb_limit() -> None:
 def test_encode_rejects_nan() -> None:
     with pytest.raises(ValueError):
         encode({"x": float("nan")})
+
+
+@FUZZ
+@given(value=st.dictionaries(st.text(max_size=8), json_values, max_size=6)
+       | st.sampled_from([{"nan": float("nan")}, {"inf": [float("-inf")]}, {"n": 1e22, "z": -0.0},
+                          {"s": "\u00e9\u2028\x00\ud834", 1: True}]))
+def test_encode_is_json_dumps_compact_to_the_byte(value: dict[str, Any]) -> None:
+    """`encode` keeps one encoder for every payload: the text is json.dumps', or the same error."""
+    try:
+        expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        with pytest.raises(ValueError):
+            encode(value)
+        return
+    try:
+        raw = expected.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: not UTF-8 either way
+        with pytest.raises(UnicodeEncodeError):
+            encode(value)
+        return
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        with pytest.raises(ValueError):
+            encode(value)
+    else:
+        assert encode(value) == raw
+
+
+kws = st.floats(min_value=-5.0, max_value=50.0, allow_nan=False) | st.integers(0, 40)
+
+
+@FUZZ
+@given(original=kws, curtailed=kws, amps=st.integers(1, 100), critical=st.booleans())
+def test_a_row_in_the_wires_form_acks_to_the_byte_as_a_plain_row(
+    original: float, curtailed: float, amps: int, critical: bool
+) -> None:
+    """An event ack takes a `circuit_ack_row` as it is, and puts a plain row in the same form."""
+    cmd = parse_ok({"op": "event", "correlationId": "c", "event_id": "e1", "shed_kw": 3,
+                    "duration_sec": 60})
+    made = circuit_ack_row("ev1", "EV Charger", amps, original, curtailed, critical)
+    plain = {"id": "ev1", "name": "EV Charger", "breaker_amps": amps, "original_kw": original,
+             "curtailed_kw": curtailed, "critical": critical}
+    acks = [encode(event_ack_payload(cmd, _event_ack(circuits=(row,)), TS))
+            for row in (made, plain, dict(made))]
+    assert acks[0] == acks[1] == acks[2]
+    assert tuple(made) == CIRCUIT_ACK_KEYS
+
+
+def test_the_planners_rows_are_in_the_wires_form() -> None:
+    planner = ShedPlanner()
+    info = CircuitInfo("ev1", "EV Charger", 50, False, 8, power_kw=7.2, capability_kw=7.2)
+    planner.start(2.5, [info])
+    [row] = planner.acks()
+    assert type(row) is CircuitAckRow
+    assert row == {"id": "ev1", "name": "EV Charger", "breaker_amps": 50, "original_kw": 7.2,
+                   "curtailed_kw": 2.5, "final_kw": 4.7, "critical": False}

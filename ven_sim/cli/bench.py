@@ -1,4 +1,4 @@
-"""`ven-sim bench sim|mqtt|fleet`: benchmark commands; each prints JSON figures."""
+"""`ven-sim bench sim|event-path|mqtt|fleet`: benchmark commands; each prints JSON figures."""
 
 from __future__ import annotations
 
@@ -34,6 +34,19 @@ def bench_sim(
         repeat=repeat,
     )
     click.echo(json.dumps(figures, indent=2))
+
+
+@bench.command("event-path")
+@click.option("--vens", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Runs, each in a fresh process; the figures are medians.")
+@click.option("--against", type=click.Path(exists=True, file_okay=False),
+              help="Another source tree (a `git archive` of main, say) to run alternately.")
+def bench_event_path(vens: int, repeat: int, against: str | None) -> None:
+    """CPU per VEN of a DR event and its restore: command in, acks and shadow reports out."""
+    from ven_sim.bench.event_path import bench_event_path as run_bench
+
+    click.echo(json.dumps(run_bench(vens, repeat, against), indent=2))
 
 
 @bench.command("mqtt")

@@ -1,0 +1,127 @@
+"""Acks on `ven/ack/{venId}`: a part of `sim.contract` (exported from there), kept apart to
+keep that module short. See `sim.contract` for the rules every field follows."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sim.bounded import clip
+from sim.commands import Command, CommandError
+from sim.records import EventAck
+
+ACK_STATUSES = frozenset({"accepted", "success", "error"})
+CIRCUIT_ACK_KEYS = ("id", "name", "breaker_amps", "original_kw", "curtailed_kw", "final_kw",
+                    "critical")
+
+
+def _kw(value: Any) -> float:
+    return round(float(value), 3)
+
+
+_ACK_KEYS = frozenset({"op", "correlationId", "venId", "ok", "status", "ts", "data"})
+_MAX_ERROR_CHARS = 2048  # an error names a few bounded values; never the whole input
+
+
+def _ts(ts: float) -> int:
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
+        raise ValueError(f"ts must be epoch seconds, not {ts!r}")
+    return int(ts)
+
+
+def ack_payload(command: Command, *, ven_id: str, ts: float, status: str = "success",
+                data: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """The ack for `command` on `ven/ack/{venId}`; `extra` adds top-level fields.
+
+    `ok` follows `status`; an "error" ack needs `error="..."`. Event and restore acks
+    carry the top-level `event_id`; a ping ack's data has `pong: true`.
+    """
+    if status not in ACK_STATUSES:
+        raise ValueError(f"status must be one of {sorted(ACK_STATUSES)}, not {status!r}")
+    clash = _ACK_KEYS & set(extra)
+    if clash:
+        raise ValueError(f"extra fields may not replace {sorted(clash)}")
+    if status == "error":
+        if not isinstance(extra.get("error"), str):
+            raise ValueError("an error ack needs error='<message>'")
+        extra["error"] = clip(extra["error"], _MAX_ERROR_CHARS)
+    body = dict(data) if data is not None else {}
+    if command.op == "ping":
+        body["pong"] = True
+    payload: dict[str, Any] = {
+        "op": command.op,
+        "correlationId": command.correlation_id,
+        "venId": ven_id,
+        "ok": status != "error",
+        "status": status,
+        "ts": _ts(ts),
+        "data": body,
+    }
+    if command.op in ("event", "restore") and command.event_id is not None:
+        payload["event_id"] = command.event_id
+    payload.update(extra)
+    return payload
+
+
+class CircuitAckRow(dict):
+    """A `circuits_curtailed` row in the wire's form, made by `circuit_ack_row`: an event ack
+    takes it as it is (the planner makes its rows so; other rows are put in this form)."""
+
+    __slots__ = ()
+
+
+def circuit_ack_row(cid: str, name: str, breaker_amps: int, original_kw: float,
+                    curtailed_kw: float, critical: bool,
+                    final_kw: float | None = None) -> CircuitAckRow:
+    """One circuit's part in an event, for `circuits_curtailed`; `final_kw` defaults to what
+    is left after the curtailment."""
+    original, curtailed = float(original_kw), float(curtailed_kw)
+    if final_kw is None:
+        final_kw = original - curtailed if original > curtailed else 0.0
+    return CircuitAckRow({
+        "id": str(cid),
+        "name": str(name),
+        "breaker_amps": int(breaker_amps),
+        "original_kw": round(original, 3),
+        "curtailed_kw": round(curtailed, 3),
+        "final_kw": round(float(final_kw), 3),
+        "critical": bool(critical),
+    })
+
+
+def _circuit(row: dict[str, Any]) -> dict[str, Any]:
+    if type(row) is CircuitAckRow:
+        return row
+    return circuit_ack_row(row["id"], row["name"], row["breaker_amps"], row["original_kw"],
+                           row.get("curtailed_kw", 0.0), row.get("critical", False),
+                           row.get("final_kw"))
+
+
+def event_ack_payload(command: Command, ack: EventAck, ts: float) -> dict[str, Any]:
+    """The final ack of an `event` command: what was asked, what was shed, and where."""
+    extra: dict[str, Any] = {
+        "requested_shed_kw": _kw(ack.requested_kw),
+        "actual_shed_kw": _kw(ack.actual_shed_kw),
+        "circuits_curtailed": [_circuit(row) for row in ack.circuits],
+    }
+    if not ack.ok:
+        extra["error"] = ack.error if ack.error is not None else "event failed"
+    payload = ack_payload(command, ven_id=ack.ven_id, ts=ts,
+                          status="success" if ack.ok else "error",
+                          data={"event_id": ack.event_id}, **extra)
+    payload["event_id"] = ack.event_id
+    return payload
+
+
+def error_ack_payload(err: CommandError, *, ven_id: str, ts: float) -> dict[str, Any]:
+    """The ack for a rejected command; `op` is "unknown" when it could not be read."""
+    return {
+        "op": err.op if err.op is not None else "unknown",
+        "correlationId": err.correlation_id,
+        "venId": ven_id,
+        "ok": False,
+        "status": "error",
+        "ts": _ts(ts),
+        "data": {},
+        "error": clip(err.error, _MAX_ERROR_CHARS),
+    }
