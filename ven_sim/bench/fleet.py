@@ -189,14 +189,13 @@ def fleet_ready(mosquitto: Mosquitto, vens: int, say: Any,
     mint_certificates(mosquitto.folder / "certs", bench_ids(vens),
                       lambda n: say(f"certificates: {n:,}/{vens:,}"))
     paths = mosquitto.client_cert("shadow-service")
-    command = [sys.executable, "-m", "ven_sim", "shadow-service", "--broker", mosquitto.url,
-               "--ca", str(paths.ca), "--cert", str(paths.cert), "--key", str(paths.key)]
     # AWS's shadow service does not run on the load generator's cores: here it yields them
     # to the fleet and mosquitto (which stays at the bench's priority, as the issue asks).
-    # Set before exec, so every thread the service starts inherits it.
-    lower = SHADOW_NICENESS if shadow_priority == "low" else 0
-    shadow = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              preexec_fn=(lambda: os.nice(lower)) if lower else None)
+    niceness = SHADOW_NICENESS if shadow_priority == "low" else 0
+    command = [sys.executable, "-m", "ven_sim", "shadow-service", "--broker", mosquitto.url,
+               "--ca", str(paths.ca), "--cert", str(paths.cert), "--key", str(paths.key),
+               "--nice", str(niceness)]
+    shadow = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         # Its first line says it is subscribed: requests sent before would go unanswered.
         assert shadow.stdout is not None
