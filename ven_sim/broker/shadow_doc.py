@@ -217,13 +217,18 @@ def pick_metadata(delta: Json, meta: Json) -> Json:
 
 
 def _depth(value: Any) -> int:
-    """How deeply objects nest in `value` (arrays add no level); only containers are visited."""
-    if type(value) is dict:
-        children = [v for v in value.values() if type(v) in _CONTAINERS]
-        return 1 + max(map(_depth, children), default=0)
-    if type(value) is list:
-        return max(map(_depth, [v for v in value if type(v) in _CONTAINERS]), default=0)
-    return 0
+    """How deeply objects nest in `value` (arrays add no level); only containers are visited,
+    in a plain loop (no list of children, no `max` over a `map`: a report has about 20)."""
+    is_object = type(value) is dict
+    if not is_object and type(value) is not list:
+        return 0
+    deepest = 0
+    for child in value.values() if is_object else value:
+        if type(child) is dict or type(child) is list:
+            depth = _depth(child)
+            if depth > deepest:
+                deepest = depth
+    return deepest + 1 if is_object else deepest
 
 
 def json_size(value: Any) -> int:
