@@ -53,9 +53,11 @@ class ShadowService:
         if self._client is not None:
             raise RuntimeError("shadow service already started")
         # The fleet's client: lighter QoS 1 publishes and PUBACKs, whole packets read at
-        # once (every update is read, and answered with two or three QoS 1 publishes).
+        # once, lighter incoming publishes (every update is read, and answered with two or
+        # three QoS 1 publishes).
         client = make_client(self.client_id, self.url, self.tls, client_class=LeanClient)
         client.read_whole_packets()
+        client.light_incoming_publishes()
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message

@@ -72,13 +72,19 @@ def bench_mqtt(clients: int, messages: int, broker: str | None) -> None:
               help="Also count stock paho clients with loop_start() each.")
 @click.option("--tls-version", type=click.Choice(["1.2", "1.3"]),
               help="Highest TLS version the VENs offer [1.3].")
+@click.option("--shadow-priority", type=click.Choice(["low", "normal"]), default="low",
+              show_default=True,
+              help="The shadow service's CPU priority: low (nice 10) yields these cores to "
+                   "the fleet and mosquitto, as AWS's service on its own machines would.")
 def bench_fleet(vens: int, duration: float, ramp: float, probe_rate: float,
-                workers: int | None, stock: bool, tls_version: str | None) -> None:
+                workers: int | None, stock: bool, tls_version: str | None,
+                shadow_priority: str) -> None:
     """N full VENs against mosquitto with mTLS on loopback: the load tester's figures."""
     from ven_sim.bench.fleet import bench_fleet as run_bench
 
     figures = run_bench(vens, duration, workers=workers, ramp=ramp, probe_rate=probe_rate,
-                        stock=stock, tls_version=tls_version)
+                        stock=stock, tls_version=tls_version,
+                        shadow_priority=shadow_priority)
     click.echo(json.dumps(figures, indent=2))
 
 

@@ -116,6 +116,9 @@ def _announce(
 @click.option("--client-id", default=SHADOW_CLIENT_ID, show_default=True)
 @click.option("--shadow-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Keep shadows in this JSON file across restarts.")
+@click.option("--nice", "niceness", type=click.IntRange(0, 19), default=0, show_default=True,
+              help="Run this much nicer (lower CPU priority): to yield a load generator's "
+                   "cores to what it measures, as AWS's service on its own machines would.")
 def shadow_service_command(
     broker_url: str,
     ca: Path | None,
@@ -123,8 +126,11 @@ def shadow_service_command(
     key: Path | None,
     client_id: str,
     shadow_file: Path | None,
+    niceness: int,
 ) -> None:
     """Serve AWS IoT device shadows ($aws/things/+/shadow/...) on an existing broker."""
+    if niceness:
+        os.nice(niceness)  # before any thread starts: each inherits it
     try:
         url = BrokerURL.parse(broker_url)
     except ValueError as exc:

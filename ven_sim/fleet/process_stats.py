@@ -7,7 +7,8 @@ import os
 import resource
 from collections.abc import Callable
 
-__all__ = ["cpu_seconds", "process_cpu_seconds", "release_free_memory", "rss_mb"]
+__all__ = ["cpu_seconds", "process_cpu_seconds", "release_free_memory", "rss_mb",
+           "thread_niceness"]
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
@@ -28,11 +29,30 @@ def cpu_seconds() -> float:
 def process_cpu_seconds(pid: int) -> float | None:
     """Another running process's CPU seconds (user and system) from Linux /proc; None where
     there is none, or once the process is gone."""
+    fields = _stat_fields(f"/proc/{pid}/stat")
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()  # after the command's name
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def thread_niceness(pid: int) -> list[int]:
+    """The nice value of each of a running process's threads (Linux /proc: a thread's own,
+    as the scheduler uses it), in thread id order; empty once the process is gone."""
+    try:
+        tasks = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
+    except OSError:
+        return []
+    stats = (_stat_fields(f"/proc/{pid}/task/{task}/stat") for task in tasks)
+    return [int(fields[16]) for fields in stats if fields is not None]
+
+
+def _stat_fields(path: str) -> list[str] | None:
+    """A /proc stat file's fields after the command's name (field 3 on: state first)."""
+    try:
+        with open(path) as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return None
 
 

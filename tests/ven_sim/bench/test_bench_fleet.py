@@ -7,13 +7,14 @@ VEN's connect, the fan-out's acks), not against what the merge computed.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from ven_sim.bench.fleet import fleet_figures
+from ven_sim.bench.fleet import SHADOW_NICENESS, fleet_figures
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.fleet.histogram import Histogram
 
@@ -85,3 +86,21 @@ def test_the_broker_and_shadow_service_cpu_over_the_run_is_reported(
     figures, _ = bench_run
     for name in ("mosquitto_cpu_seconds", "shadow_service_cpu_seconds"):
         assert 0 < figures[name] <= figures["duration_s"] * figures["cpus"], name
+
+
+def test_the_shadow_service_runs_low_and_its_lag_is_reported(
+    bench_run: tuple[dict, Path],
+) -> None:
+    """By default the service yields these cores (nice 10, read back from /proc); its lag,
+    the probe's update to `update/accepted`, was measured over the whole run (10 requests a
+    second, every one answered) and over the fan-out's window (which the probe saw open)."""
+    figures, _ = bench_run
+    assert figures["shadow_service_priority"] == "low"
+    assert figures["shadow_service_nice"] == min(os.nice(0) + SHADOW_NICENESS, 19)
+    lag = figures["shadow_reply_ms"]
+    assert lag["unanswered"] == 0
+    assert lag["requests"] >= figures["duration_s"] * 1000 / lag["interval_ms"] / 2
+    assert 0 < lag["p50"] <= lag["p99"] <= lag["max"] < figures["duration_s"] * 1000
+    window = lag["fanout"]
+    assert window is not None and window["window_s"] > 0
+    assert window["requests"] <= lag["requests"]

@@ -176,3 +176,10 @@ def test_broker_follows_ven_sim_certs_and_says_how_tools_find_it(
     assert result.exit_code == 0, result.output
     assert f"listening on embedded broker mqtts://127.0.0.1:{port[1]}" in result.stderr
     assert broker.terminate() == 0
+
+
+def test_a_niceness_out_of_range_is_refused_before_anything_starts() -> None:
+    result = CliRunner().invoke(shadow_service_command,
+                                ["--broker", "mqtt://127.0.0.1:1", "--nice", "20"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--nice': 20 is not in the range 0<=x<=19." in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -10,7 +11,12 @@ import time
 import pytest
 
 from ven_sim.fleet import process_stats
-from ven_sim.fleet.process_stats import process_cpu_seconds, release_free_memory, rss_mb
+from ven_sim.fleet.process_stats import (
+    process_cpu_seconds,
+    release_free_memory,
+    rss_mb,
+    thread_niceness,
+)
 
 
 @pytest.mark.skipif(process_stats._trim is None, reason="not glibc: nothing to release")  # noqa: SLF001
@@ -43,3 +49,20 @@ def test_another_process_cpu_is_read_while_it_runs_and_none_once_gone() -> None:
     finally:
         child.communicate(b"\n", timeout=30.0)
     assert process_cpu_seconds(child.pid) is None
+
+
+def test_every_thread_s_niceness_is_read_and_none_once_gone() -> None:
+    """A child that lowers its own priority by 3, then starts a thread (which inherits it):
+    both threads read back at this process's niceness plus 3 (capped at 19); once reaped,
+    nothing."""
+    expected = min(os.nice(0) + 3, 19)
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import os, threading\nos.nice(3)\n"
+                              "threading.Thread(target=input).start()\nprint('up', flush=True)"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "up\n"
+        assert thread_niceness(child.pid) == [expected, expected]
+    finally:
+        child.communicate("\n", timeout=10)
+    assert thread_niceness(child.pid) == []

@@ -370,3 +370,51 @@ def test_own_thread_client_reads_whole_packets_from_a_buffered_socket(
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def _receive_all(mosquitto: Mosquitto, name: str,
+                 light: bool) -> tuple[list[tuple[Any, ...]], set[str]]:
+    """A retained QoS 1 message, then QoS 0 and QoS 1 ones (empty payload, a 16 KB one,
+    a non-ASCII topic) as a LeanClient's on_message saw them, every field paho sets; and
+    the classes of the messages it was given."""
+    kinds: set[str] = set()
+    received: queue.Queue[tuple[Any, ...]] = queue.Queue()
+    sender = _client(mosquitto, f"light-sender-{name}", mqtt.Client)
+    connect(sender, BrokerURL.parse(mosquitto.url))
+    topic = f"incoming/{name}"
+    sender.publish(f"{topic}/retained", b"kept", qos=1, retain=True).wait_for_publish(10.0)
+    client = _client(mosquitto, f"light-{name}", LeanClient)
+    if light:
+        client.light_incoming_publishes()
+    client.on_message = lambda _c, _u, m: (kinds.add(type(m).__name__), received.put(
+        (m.topic, m.payload, m.qos, m.retain, m.dup, m.mid > 0, m.properties,
+         m.info.mid == m.mid)))
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_args: subscribed.set()
+    connect(client, BrokerURL.parse(mosquitto.url))
+    try:
+        client.subscribe(f"{topic}/#", qos=1)
+        assert subscribed.wait(10.0)
+        sent = [(f"{topic}/ünï", b"", 1), (f"{topic}/a", b"x" * 16384, 0),
+                (f"{topic}/b", b"y", 1)]
+        for sub_topic, payload, qos in sent:
+            sender.publish(sub_topic, payload, qos=qos).wait_for_publish(10.0)
+        seen = [received.get(timeout=10.0) for _ in range(1 + len(sent))]
+        return [(item[0].replace(name, "NAME"), *item[1:]) for item in seen], kinds
+    finally:
+        sender.publish(f"{topic}/retained", b"", qos=1, retain=True).wait_for_publish(10.0)
+        for each in (client, sender):
+            each.disconnect()
+            each.loop_stop()
+
+
+def test_light_incoming_publishes_reach_on_message_as_paho_delivers_them(
+    mosquitto: Mosquitto,
+) -> None:
+    stock, stock_kinds = _receive_all(mosquitto, "stock", light=False)
+    light, light_kinds = _receive_all(mosquitto, "light", light=True)
+    assert (stock_kinds, light_kinds) == ({"MQTTMessage"}, {"_IncomingMessage"})
+    assert light == stock
+    assert [(topic, qos, retain) for topic, _, qos, retain, *_ in light] == [
+        ("incoming/NAME/retained", 1, True), ("incoming/NAME/ünï", 1, False),
+        ("incoming/NAME/a", 0, False), ("incoming/NAME/b", 1, False)]
