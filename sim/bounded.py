@@ -112,9 +112,10 @@ def top_level_int(raw: bytes, key: str, max_depth: int = MAX_JSON_DEPTH,
     For a large document of which one number is wanted, such as a shadow's `update/accepted`
     (4.8 KB, of which a VEN needs only the `version` at its end). The payload must be within
     `max_bytes`, open with `{`, end with `}` and have its brackets pair up within `max_depth`
-    (strings skipped), as `loads` asks; its last `"key": <integer>` must be followed by members
-    of the top level only, with no escapes. What lies before that member is not read: a
-    payload that is not JSON there is not noticed.
+    (strings skipped), as `loads` asks; its last `"key": <integer>` must be followed by brackets
+    and strings that close the top level only, with no escapes. Only brackets and quotes are
+    checked, before or after the member: a payload that is not JSON elsewhere (`{"version": 1,}`)
+    is not noticed.
     """
     data = bytes(raw)
     at = data.rfind(b'"' + key.encode() + b'"')

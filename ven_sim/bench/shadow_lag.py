@@ -29,6 +29,7 @@ import paho.mqtt.client as mqtt
 from sim.contract import shadow_topic, topics
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.fleet.histogram import Histogram
+from ven_sim.fleet.probe import FANOUT_KINDS, WIRE_OP
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, connect, make_client
 
 __all__ = ["PROBE_INTERVAL_S", "PROBE_THING", "ShadowReplyProbe"]
@@ -37,8 +38,8 @@ PROBE_INTERVAL_S = 0.1  # 10 requests/s: half AWS's per-thing rate, a trifle bes
 PROBE_THING = "bench-shadow-probe"  # not a VEN's ID (those are bench-NNNNNN)
 QUANTILES = ("p50", "p99", "max")
 DRAIN_S = 30.0  # at the end, how long the last requests' answers are waited for
-# The probe's command ids of the fan-out's event and its restore (`ven_sim.fleet.probe`).
-FANOUT_PREFIXES = {"fanout-": "event", "fanout_restore-": "restore"}
+# The probe's command ids of the fan-out's event and its restore: "{kind}-..." (ProbeVtn).
+FANOUT_PREFIXES = {f"{kind}-": WIRE_OP[kind] for kind in FANOUT_KINDS}
 
 
 class ShadowReplyProbe:
@@ -46,7 +47,7 @@ class ShadowReplyProbe:
 
     def __init__(self, mosquitto: Mosquitto, first_ven: str) -> None:
         self._url = BrokerURL.parse(mosquitto.url)
-        self._tls = TlsFiles.from_paths(mosquitto.client_cert("bench-shadow-probe"))
+        self._tls = TlsFiles.from_paths(mosquitto.client_cert(PROBE_THING))
         self._watched = topics(first_ven).command
         self._lock = threading.Lock()
         self._sent: dict[str, float] = {}  # clientToken -> monotonic send time, until answered
@@ -57,7 +58,7 @@ class ShadowReplyProbe:
         self._client: mqtt.Client | None = None
 
     def __enter__(self) -> ShadowReplyProbe:
-        client = make_client("bench-shadow-probe", self._url, self._tls)
+        client = make_client(PROBE_THING, self._url, self._tls)  # the thing's name as client ID
         client.on_message = self._on_message
         connect(client, self._url)
         accepted = shadow_topic(PROBE_THING, "update/accepted")
@@ -65,6 +66,8 @@ class ShadowReplyProbe:
         client.on_subscribe = lambda *_args: subscribed.set()
         client.subscribe([(accepted, 1), (self._watched, 1)])
         if not subscribed.wait(10):
+            client.disconnect()
+            client.loop_stop()
             raise RuntimeError("the shadow probe's subscriptions were not acknowledged")
         self._client = client
         self._sender = threading.Thread(target=self._send_loop, name="shadow-probe", daemon=True)

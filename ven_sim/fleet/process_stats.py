@@ -30,9 +30,11 @@ def process_cpu_seconds(pid: int) -> float | None:
     """Another running process's CPU seconds (user and system) from Linux /proc; None where
     there is none, or once the process is gone."""
     fields = _stat_fields(f"/proc/{pid}/stat")
+    if fields is None:
+        return None
     try:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (TypeError, ValueError, IndexError):
+    except (ValueError, IndexError):
         return None
 
 

@@ -12,7 +12,10 @@ after a reconnect, callbacks with the same arguments) and changes two things, fo
 only: a QoS 1 publish of bytes shares one condition per client among its messages' infos
 (`wait_for_publish` still works: each waiter checks its own message), and a PUBACK is read
 with one `struct` call and handed to `on_publish` with a shared success reason code and empty
-properties. Everything else (MQTT 5, QoS 0 and 2, retained messages, PUBCOMP) is paho's own.
+properties. A client that opts in (`light_incoming_publishes`, the shadow service) also reads
+an incoming QoS 0 or 1 PUBLISH with two `struct` calls, without paho's per-message objects
+and its "Received PUBLISH" debug line. Everything else (MQTT 5, QoS 2, retained messages,
+PUBCOMP) is paho's own.
 
 And it writes the packets queued at once in one `send`: paho sends each packet on its own,
 an `SSL_write` (a TLS record, a system call, a GIL hand-over) each, so a VEN's telemetry on
@@ -124,7 +127,8 @@ class _IncomingMessage(mqtt.MQTTMessage):
 
 
 class LeanClient(mqtt.Client):
-    """`mqtt.Client` with the QoS 1 publish and PUBACK paths above (MQTT 3.1.1)."""
+    """`mqtt.Client` with the QoS 1 publish and PUBACK paths above (MQTT 3.1.1), and, opted
+    into, the light incoming PUBLISH."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -134,7 +138,8 @@ class LeanClient(mqtt.Client):
     def light_incoming_publishes(self) -> None:
         """Read each incoming QoS 0 or 1 PUBLISH (MQTT 3.1.1) with two `struct` calls into
         an `_IncomingMessage`: paho's decoder and message cost about 7 µs a message, for a
-        shadow service a few percent of its time. Opt-in: the fleet's clients keep paho's."""
+        shadow service a few percent of its time; paho's "Received PUBLISH" debug line is not
+        logged for them. Opt-in: the fleet's clients keep paho's."""
         self._light_incoming = True
 
     def read_whole_packets(self) -> None:
