@@ -11,7 +11,7 @@ import threading
 import time
 
 from tests.ven_sim.helpers import TIMEOUT_S
-from tests.ven_sim.transports.test_netloop_rounds import Rounds, hold_until_buffered
+from tests.ven_sim.transports.test_netloop_rounds import Rounds, hold_until_buffered, wire_bytes
 from tests.ven_sim.transports.test_paho import Peer, _transport
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.transports import netloop
@@ -36,7 +36,8 @@ def test_a_vtn_is_read_dry_first_while_a_ven_reads_a_capped_share(mosquitto: Mos
                                                            done.release())
         source = Peer(source_transport, "first-source")
         assert source.state() == (True, None)
-        hold_until_buffered(transport.loop, [vtn, ven], BURST * len(PAYLOAD))
+        hold_until_buffered(transport.loop, [vtn, ven],
+                            wire_bytes("first/vtn/n", PAYLOAD, BURST))
         for _ in range(BURST):  # QoS 0: the broker's in-flight window does not hold them back
             source.conn.publish("first/ven/n", PAYLOAD, qos=0)
             source.conn.publish("first/vtn/n", PAYLOAD, qos=0)

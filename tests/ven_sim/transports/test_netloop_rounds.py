@@ -113,9 +113,24 @@ def test_a_fanout_to_more_clients_than_a_round_serves_reaches_every_one(
         vtn_transport.close()
 
 
+# A TLS 1.3 record around each packet: its header (5), the inner content type (1), the AEAD
+# tag (16). mosquitto writes every packet with its own SSL_write, so a record each.
+TLS_RECORD_OVERHEAD = 22
+
+
+def wire_bytes(topic: str, payload: bytes, count: int) -> int:
+    """What `count` QoS 0 PUBLISH packets of `topic` and `payload` take on a TLS socket: the
+    fixed header and remaining length, the topic and its length, the payload, a record each.
+    Waiting for the payloads' bytes alone let a round start with the last packets still on
+    the way (the burst then read in two rounds)."""
+    remaining = 2 + len(topic.encode()) + len(payload)
+    length_bytes = 1 if remaining < 128 else 2 if remaining < 16_384 else 3
+    return count * (1 + length_bytes + remaining + TLS_RECORD_OVERHEAD)
+
+
 def hold_until_buffered(loop: netloop.NetworkLoop, peers: list[Peer], size: int) -> None:
-    """Keep `loop` busy (in a call) until each peer's socket holds `size` bytes, so the next
-    round finds all of them ready with their whole burst."""
+    """Keep `loop` busy (in a call) until each peer's socket holds `size` bytes (`wire_bytes`),
+    so the next round finds all of them ready with their whole burst."""
     fds = [peer.conn._client.socket().fileno() for peer in peers]
     held = threading.Event()
 
@@ -189,7 +204,7 @@ def test_a_busy_connection_reads_its_backlog_in_one_round(mosquitto: Mosquitto) 
         source = Peer(source_transport, "drain-source")
         assert source.state() == (True, None)
         payload = b"x" * 200
-        hold_until_buffered(transport.loop, [sink], burst * len(payload))
+        hold_until_buffered(transport.loop, [sink], wire_bytes("drain/n", payload, burst))
         for _ in range(burst):  # QoS 0: the broker's in-flight window does not hold them back
             source.conn.publish("drain/n", payload, qos=0)
         assert [got.get(timeout=TIMEOUT_S) for _ in range(burst)] == [payload] * burst
