@@ -205,7 +205,12 @@ def _run_in(tree: Path, vens: int) -> dict[str, Any]:
                           capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"the run on {tree} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout)
+    run = json.loads(done.stdout)
+    # A folder without the packages would quietly run the installed ones: a tree against itself.
+    if Path(run.pop("tree")) != tree:
+        raise RuntimeError(f"{tree} is not a ven-sim source tree (actors, sim, ven_sim): "
+                           "its run imported the installed packages")
+    return run
 
 
 def _medians(runs: list[dict[str, Any]]) -> dict[str, float]:
@@ -216,4 +221,7 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, float]:
 
 
 if __name__ == "__main__":  # one run, on whichever tree PYTHONPATH puts first
-    print(json.dumps(measure(int(sys.argv[1]))))
+    import actors
+
+    tree = str(Path(actors.__file__).resolve().parents[1])  # the tree it really ran
+    print(json.dumps({**measure(int(sys.argv[1])), "tree": tree}))

@@ -46,7 +46,11 @@ def bench_event_path(vens: int, repeat: int, against: str | None) -> None:
     """CPU per VEN of a DR event and its restore: command in, acks and shadow reports out."""
     from ven_sim.bench.event_path import bench_event_path as run_bench
 
-    click.echo(json.dumps(run_bench(vens, repeat, against), indent=2))
+    try:
+        figures = run_bench(vens, repeat, against)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(figures, indent=2))
 
 
 @bench.command("mqtt")

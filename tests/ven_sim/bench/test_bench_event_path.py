@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from click.testing import CliRunner
+
 from ven_sim.bench.event_path import PHASES, THIS_TREE, bench_event_path, measure
+from ven_sim.cli import main
 
 
 def test_every_ven_acks_its_event_and_its_restore_and_the_wire_is_the_same_each_run() -> None:
@@ -26,3 +31,11 @@ def test_against_a_tree_runs_both_alternately_with_medians_of_each() -> None:
     assert this["acks"] == against["acks"] == 12
     assert this["total_us"] == round(sum(this[phase] for phase in PHASES), 1)
     assert result["ratio_total"] > 0
+
+
+def test_against_a_folder_that_is_not_a_source_tree_is_refused(tmp_path: Path) -> None:
+    # Its run would import the installed packages: this tree measured against itself.
+    result = CliRunner().invoke(main, ["bench", "event-path", "--vens", "2", "--repeat", "1",
+                                      "--against", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"{tmp_path} is not a ven-sim source tree" in result.output
