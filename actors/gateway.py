@@ -117,10 +117,9 @@ class GatewayActor(DispatchedActor):
         if last is not None and telemetry.epoch - last < interval - 1e-6:
             return  # the controller reports more often than the backend asked for
         self.last_publish_epoch = telemetry.epoch
-        document = contract.telemetry_payload(telemetry)
-        if self.skew_s:  # stamped by this VEN's wrong clock; what it measured is the same
-            document["timestamp"] = int(round(telemetry.epoch + self.skew_s))
-        payload = contract.encode(document)
+        # Stamped by this VEN's wrong clock under a clock_skew fault; what it measured is the same.
+        stamp = int(round(telemetry.epoch + self.skew_s)) if self.skew_s else None
+        payload = contract.telemetry_json(telemetry, stamp)
         for topic in self.topics.telemetry_out:
             self._publish(topic, payload)
 

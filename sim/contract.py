@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from typing import Any, NamedTuple
 
@@ -61,11 +62,14 @@ __all__ = [
     "error_ack_payload",
     "event_ack_payload",
     "load_type",
+    "loads_json",
     "parse_shadow_topic",
     "presence_payload",
     "presence_topic",
     "shadow_request",
     "shadow_topic",
+    "telemetry_facts",
+    "telemetry_json",
     "telemetry_payload",
     "topic_kind",
     "topics",
@@ -206,7 +210,10 @@ _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 
 def encode(payload: dict[str, Any]) -> bytes:
     """Compact UTF-8 JSON; ValueError if over 128 KB or not JSON-able (NaN, infinity)."""
-    data = _compact(payload).encode("utf-8")
+    return _checked_size(_compact(payload).encode("utf-8"))
+
+
+def _checked_size(data: bytes) -> bytes:
     if len(data) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"payload is {len(data)} bytes, over the {MAX_PAYLOAD_BYTES}-byte "
                          "AWS IoT limit")
@@ -295,20 +302,18 @@ def _load_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def telemetry_payload(t: Telemetry) -> dict[str, Any]:
-    """The telemetry object published on `volttron/metering` and `ven/telemetry/{venId}`."""
+def telemetry_facts(t: Telemetry) -> dict[str, Any]:
+    """The telemetry object without its `loads` and the legacy fields that follow them."""
     panel = _panel_facts(int(t.panel_amps))
     rating = int(panel["panelAmperageRating"])
-    used = _kw(t.used_kw)
-    shed = _kw(t.shed_kw)
     amps = max(0.0, float(t.used_kw)) * 1000.0 / PANEL_VOLTAGE
     soc = None if t.battery_soc is None else min(1.0, max(0.0, float(t.battery_soc)))
     return {
         "schemaVersion": SCHEMA_VERSION,
         "venId": str(t.ven_id),
         "timestamp": int(round(t.epoch)),
-        "usedPowerKw": used,
-        "shedPowerKw": shed,
+        "usedPowerKw": _kw(t.used_kw),
+        "shedPowerKw": _kw(t.shed_kw),
         "requestedReductionKw": _kw(t.requested_kw),
         "baselinePowerKw": _kw(t.baseline_kw),
         "eventId": None if t.event_id is None else str(t.event_id),
@@ -318,7 +323,67 @@ def telemetry_payload(t: Telemetry) -> dict[str, Any]:
         "panelMaxKw": float(panel["panelMaxKw"]),
         "currentAmps": round(amps, 2),
         "panelUtilizationPercent": round(amps / rating * 100.0, 2),
-        "loads": [_load_row(row) for row in t.loads],
-        "power_kw": used,  # legacy
-        "shed_kw": shed,  # legacy
     }
+
+
+def telemetry_payload(t: Telemetry) -> dict[str, Any]:
+    """The telemetry object published on `volttron/metering` and `ven/telemetry/{venId}`."""
+    document = telemetry_facts(t)
+    document["loads"] = [_load_row(row) for row in t.loads]
+    document["power_kw"] = document["usedPowerKw"]  # legacy
+    document["shed_kw"] = document["shedPowerKw"]  # legacy
+    return document
+
+
+# -- telemetry in wire form ---------------------------------------------------------------
+# A load row's text around its two readings, by its facts: a fleet's circuits share a few
+# dozen sets of facts, and a row's facts change only when the backend sets them.
+_ROW_READINGS = ',"shedCapabilityKw":'
+
+
+@functools.lru_cache(maxsize=4096)
+def _row_text(cid: str, name: str, kind: str | None, breaker_amps: Any, enabled: bool,
+              priority: int) -> tuple[str, str]:
+    """(the row's text up to its currentPowerKw value, the text after shedCapabilityKw's)."""
+    facts = _compact({"id": cid, "name": name,
+                      "type": kind if kind is not None else load_type(name),
+                      "capacityKw": _capacity_kw(breaker_amps)})
+    rest = _compact({"enabled": enabled, "priority": priority})
+    return facts[:-1] + ',"currentPowerKw":', "," + rest[1:]
+
+
+def loads_json(loads: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> str | None:
+    """The telemetry's `loads` array as `encode` writes it (the same text), from each row's
+    facts encoded once and its two readings; None if a reading is not a finite number (the
+    encoder then says why)."""
+    parts = []
+    total = 0.0
+    for row in loads:
+        kind = row.get("type")  # str() and bool() first: True and 1 are one key to a cache
+        before, after = _row_text(str(row["id"]), str(row["name"]),
+                                  None if kind is None else str(kind), row["breaker_amps"],
+                                  bool(row["enabled"]), int(row["priority"]))
+        power = round(float(row["power_kw"]), 3)
+        shed = round(float(row["shed_capability_kw"]), 3)
+        total += power + shed
+        # repr: the encoder writes a float as float.__repr__ does.
+        parts.append(f"{before}{power!r}{_ROW_READINGS}{shed!r}{after}")
+    if not math.isfinite(total):  # a NaN or an infinity among them (or an overflowing sum)
+        return None
+    return f"[{','.join(parts)}]"
+
+
+def telemetry_json(t: Telemetry, timestamp: int | None = None) -> bytes:
+    """`encode(telemetry_payload(t))`, the same bytes, with each load row's facts encoded once;
+    `timestamp` in place of the telemetry's own (a VEN whose clock is off)."""
+    facts = telemetry_facts(t)
+    if timestamp is not None:
+        facts["timestamp"] = timestamp
+    loads = loads_json(t.loads)
+    if loads is None:
+        document = telemetry_payload(t)
+        document["timestamp"] = facts["timestamp"]
+        return encode(document)  # raises, as a payload with a NaN does
+    used, shed = facts["usedPowerKw"], facts["shedPowerKw"]
+    text = f'{_compact(facts)[:-1]},"loads":{loads},"power_kw":{used!r},"shed_kw":{shed!r}}}'
+    return _checked_size(text.encode("utf-8"))
