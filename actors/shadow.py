@@ -272,7 +272,7 @@ class ShadowSyncerActor(DispatchedActor):
             return  # one get in flight at most; its reply brings the same shadow
         self._get_token = self._next_token()
         self._get_epoch = self.latest.epoch if self.latest is not None else None
-        self._publish("get", {"clientToken": self._get_token})
+        self._publish("get", contract.encode({"clientToken": self._get_token}))
 
     def _report(self, desired: dict[str, Any] | None = None, with_version: bool = False) -> None:
         """Ask for a report; the ones asked for by the messages already queued go as one."""
@@ -289,12 +289,12 @@ class ShadowSyncerActor(DispatchedActor):
 
     def _send_report(self, desired: dict[str, Any] | None = None,
                      with_version: bool = False) -> None:
-        state: dict[str, Any] = {"reported": self._reported()}
-        if desired:
-            state["desired"] = desired
-        request: dict[str, Any] = {"state": state, "clientToken": self._next_token()}
-        if with_version and self.version is not None:
-            request["version"] = self.version
+        reported, after = self._reported()
+        # Its loads are the telemetry's rows, written as the telemetry writes them.
+        request = contract.shadow_report_json(
+            reported, self.latest.loads if self.latest else None, after,
+            client_token=self._next_token(), desired=desired,
+            version=self.version if with_version else None)
         self._publish("update", request)
         self.reports += 1
         if self.latest is not None:
@@ -302,23 +302,25 @@ class ShadowSyncerActor(DispatchedActor):
             if self.phase_epoch is None:
                 self.phase_epoch = self.latest.epoch
 
-    def _reported(self) -> dict[str, Any]:
-        telemetry = contract.telemetry_payload(self.latest) if self.latest else None
+    def _reported(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The reported state's members before its `loads`, and after them."""
+        facts = contract.telemetry_facts(self.latest) if self.latest else None
         reported: dict[str, Any] = {
             "schemaVersion": SHADOW_SCHEMA_VERSION,
             "ven": {
                 "venId": self.ven_id,
                 "enabled": True,
                 "status": self.status,
-                "lastPublishTs": telemetry["timestamp"] if telemetry else None,
+                "lastPublishTs": facts["timestamp"] if facts else None,
             },
-            "loads": telemetry["loads"] if telemetry else [],
+        }
+        after: dict[str, Any] = {
             "metrics": {
-                "currentPowerKw": telemetry["usedPowerKw"] if telemetry else None,
+                "currentPowerKw": facts["usedPowerKw"] if facts else None,
                 "shedAvailabilityKw": (
                     round(self.latest.shed_capability_kw, 3) if self.latest else None
                 ),
-                "batterySoc": telemetry["batterySoc"] if telemetry else None,
+                "batterySoc": facts["batterySoc"] if facts else None,
                 "activeEventId": self.active_events[0] if self.active_events else None,
                 "lastEventSummary": self.last_event,
             },
@@ -327,17 +329,16 @@ class ShadowSyncerActor(DispatchedActor):
             ),
         }
         if self.opt_out is not None:  # absent until the first: older backends see no change
-            reported["optOut"] = self.opt_out
+            after["optOut"] = self.opt_out
         if self.panel_amps is not None:
-            reported["panelAmperageRating"] = self.panel_amps
-        elif telemetry:
-            reported["panelAmperageRating"] = telemetry["panelAmperageRating"]
-        return reported
+            after["panelAmperageRating"] = self.panel_amps
+        elif facts:
+            after["panelAmperageRating"] = facts["panelAmperageRating"]
+        return reported, after
 
-    def _publish(self, operation: str, request: dict[str, Any]) -> None:
+    def _publish(self, operation: str, request: bytes) -> None:
         if self.connection is not None:
-            topic = contract.shadow_topic(self.ven_id, operation)
-            self.connection.publish(topic, contract.encode(request))
+            self.connection.publish(contract.shadow_topic(self.ven_id, operation), request)
 
     def _next_token(self) -> str:
         self._token += 1

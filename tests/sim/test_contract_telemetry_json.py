@@ -1,5 +1,6 @@
-"""Telemetry in wire form (`telemetry_json`, `loads_json`): the bytes `encode` writes for
-`telemetry_payload`, made from each load row's facts encoded once."""
+"""Telemetry in wire form (`telemetry_json`, `loads_json`, and the shadow report that carries
+its loads, `shadow_report_json`): the bytes `encode` writes for the same document, made from
+each load row's facts encoded once."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.messages import Telemetry
-from sim.contract import encode, loads_json, telemetry_json, telemetry_payload
+from sim.contract import (
+    encode,
+    loads_json,
+    shadow_report_json,
+    telemetry_json,
+    telemetry_payload,
+)
 from tests.fuzzing import FUZZ
 from tests.sim.contract_helpers import VEN
 
@@ -105,3 +112,29 @@ def test_over_the_payload_limit_is_refused() -> None:
            "enabled": True, "power_kw": 2.5, "shed_capability_kw": 1.0}
     with pytest.raises(ValueError, match="over the 131072-byte AWS IoT limit"):
         telemetry_json(_telemetry((row,)))
+
+
+_members = st.dictionaries(_names, _names | _readings | st.none(), max_size=3)
+
+
+@FUZZ
+@given(loads=st.none() | st.lists(_rows, max_size=5).map(tuple), reported=_members,
+       after=_members, desired=st.none() | _members, token=_names,
+       version=st.none() | st.integers(0, 2**31))
+def test_a_shadow_report_is_the_same_bytes_as_encoding_it(
+        loads: tuple[dict[str, Any], ...] | None, reported: dict[str, Any],
+        after: dict[str, Any], desired: dict[str, Any] | None, token: str,
+        version: int | None) -> None:
+    # Members apart: none is `loads`, none both before and after it.
+    reported.pop("loads", None)
+    after = {key: value for key, value in after.items() if key not in reported and key != "loads"}
+    rows = telemetry_payload(_telemetry(loads or ()))["loads"]
+    state: dict[str, Any] = {"reported": {**reported, "loads": rows, **after}}
+    if desired:
+        state["desired"] = desired
+    document: dict[str, Any] = {"state": state, "clientToken": token}
+    if version is not None:
+        document["version"] = version
+    got = _outcome(lambda: shadow_report_json(reported, loads, after, client_token=token,
+                                              desired=desired, version=version))
+    assert got == _outcome(encode, document)
