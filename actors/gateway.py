@@ -77,20 +77,16 @@ class GatewayActor(DispatchedActor):
     def on_start(self) -> None:
         self.controller.tell(Subscribe(self.actor_ref, loads=True))
 
+    # Every telemetry, command and event answer: handled without pykka's generic dispatch.
+    receives = {Telemetry: "_on_telemetry", Inbound: "_on_inbound", EventAck: "_on_event_ack",
+                EventEnded: "_on_event_ended"}
+
     # -- messages ---------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Attach):
             self.connection = message.connection
             self.connected = message.connection.connected
             self.connection.subscribe(self.topics.command)
-        elif isinstance(message, Telemetry):
-            self._on_telemetry(message)
-        elif isinstance(message, Inbound):
-            self._on_command(message.payload)
-        elif isinstance(message, EventAck):
-            self._on_event_ack(message)
-        elif isinstance(message, EventEnded):
-            self._on_event_ended(message)
         elif isinstance(message, LinkState):
             self.connected = message.connected
             for ref in self.listeners:
@@ -128,6 +124,9 @@ class GatewayActor(DispatchedActor):
         return self.clock() + self.skew_s
 
     # -- commands -----------------------------------------------------------------
+    def _on_inbound(self, message: Inbound) -> None:
+        self._on_command(message.payload)
+
     def _on_command(self, raw: bytes) -> None:
         command = commands.parse_command(raw, self.ven_id)
         if isinstance(command, CommandError):

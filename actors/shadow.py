@@ -107,6 +107,10 @@ class ShadowSyncerActor(DispatchedActor):
         self.active_events: list[str] = []
         self.panel_amps: int | None = None
 
+    # Every telemetry, and an event's messages: handled without pykka's generic dispatch.
+    receives = {Telemetry: "_on_telemetry", _Flush: "_on_flush", Inbound: "_on_inbound",
+                EventAck: "_on_event_ack"}
+
     def on_start(self) -> None:
         self.gateway.tell(Subscribe(self.actor_ref))
 
@@ -116,27 +120,28 @@ class ShadowSyncerActor(DispatchedActor):
             self._send_report()
 
     # -- messages ---------------------------------------------------------------
+    def _on_telemetry(self, telemetry: Telemetry) -> None:
+        self.latest = telemetry
+        if self._periodic_due(telemetry):
+            self._report()
+        asked = self._get_epoch
+        if asked is not None and telemetry.epoch - asked >= REPORT_EVERY_S:
+            self._get_token = None  # the reply was lost; the next get may go
+
+    def _on_inbound(self, message: Inbound) -> None:
+        self._on_shadow(message.topic, message.payload)
+
+    def _on_event_ack(self, ack: EventAck) -> None:
+        if ack.event_id not in self.active_events:
+            self.active_events.append(ack.event_id)
+        self._report()
+
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Attach):
             self.connection = message.connection
             for suffix in SUBSCRIPTIONS:
                 self.connection.subscribe(contract.shadow_topic(self.ven_id, suffix))
             self._get()
-        elif isinstance(message, Telemetry):
-            self.latest = message
-            if self._periodic_due(message):
-                self._report()
-            asked = self._get_epoch
-            if asked is not None and message.epoch - asked >= REPORT_EVERY_S:
-                self._get_token = None  # the reply was lost; the next get may go
-        elif isinstance(message, _Flush):
-            self._on_flush()
-        elif isinstance(message, Inbound):
-            self._on_shadow(message.topic, message.payload)
-        elif isinstance(message, EventAck):
-            if message.event_id not in self.active_events:
-                self.active_events.append(message.event_id)
-            self._report()
         elif isinstance(message, EventEnded):
             if message.event_id in self.active_events:
                 self.active_events.remove(message.event_id)
@@ -282,7 +287,7 @@ class ShadowSyncerActor(DispatchedActor):
         self._flush["desired"].update(desired or {})
         self._flush["with_version"] |= with_version
 
-    def _on_flush(self) -> None:
+    def _on_flush(self, _message: _Flush) -> None:
         asked, self._flush = self._flush, None
         if asked is not None:
             self._send_report(asked["desired"], asked["with_version"])
