@@ -256,7 +256,7 @@ class GatewayActor(DispatchedActor):
 
     def _send_ack(self, payload: dict[str, Any], digest: str = "") -> None:
         try:
-            raw = contract.encode(payload)
+            raw = contract.encode_ack(payload)
         except ValueError as exc:  # over 128 KB: say so rather than stay silent
             logger.warning("%s: ack for %s not sent: %s", self.ven_id, payload.get("op"), exc)
             failed = CommandError(payload.get("correlationId"), payload.get("op"),

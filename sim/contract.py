@@ -26,6 +26,7 @@ from sim._contract_acks import (
     CircuitAckRow,
     ack_payload,
     circuit_ack_row,
+    encode_ack,
     error_ack_payload,
     event_ack_payload,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "circuit_ack_row",
     "command_payload",
     "encode",
+    "encode_ack",
     "last_will",
     "error_ack_payload",
     "event_ack_payload",
