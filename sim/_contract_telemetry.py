@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from sim._contract_acks import _kw
-from sim._contract_encode import checked_size, compact, encode
+from sim._contract_encode import checked_size, compact, encode, kw_text
 from sim.models.base import KW_PER_BREAKER_AMP, PANEL_VOLTAGE
 from sim.models.house import panel_facts
 from sim.records import Telemetry
@@ -116,14 +116,16 @@ def telemetry_payload(t: Telemetry) -> dict[str, Any]:
 _ROW_READINGS = ',"shedCapabilityKw":'
 
 
-@functools.lru_cache(maxsize=4096)
-def _row_text(cid: str, name: str, kind: str | None, breaker_amps: Any, enabled: bool,
-              priority: int) -> tuple[str, str]:
-    """(the row's text up to its currentPowerKw value, the text after shedCapabilityKw's)."""
-    facts = compact({"id": cid, "name": name,
-                      "type": kind if kind is not None else load_type(name),
-                      "capacityKw": _capacity_kw(breaker_amps)})
-    rest = compact({"enabled": enabled, "priority": priority})
+# typed: a key of True and one of 1 are apart (their rows say "True" and "1").
+@functools.lru_cache(maxsize=4096, typed=True)
+def _row_text(cid: Any, name: Any, kind: Any, breaker_amps: Any, enabled: Any,
+              priority: Any) -> tuple[str, str]:
+    """(the row's text up to its currentPowerKw value, the text after shedCapabilityKw's),
+    as `_load_row` makes them."""
+    facts = compact({"id": str(cid), "name": str(name),
+                     "type": str(kind) if kind is not None else load_type(name),
+                     "capacityKw": _capacity_kw(breaker_amps)})
+    rest = compact({"enabled": bool(enabled), "priority": int(priority)})
     return facts[:-1] + ',"currentPowerKw":', "," + rest[1:]
 
 
@@ -134,15 +136,11 @@ def loads_json(loads: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> str 
     parts = []
     total = 0.0
     for row in loads:
-        kind = row.get("type")  # str() and bool() first: True and 1 are one key to a cache
-        before, after = _row_text(str(row["id"]), str(row["name"]),
-                                  None if kind is None else str(kind), row["breaker_amps"],
-                                  bool(row["enabled"]), int(row["priority"]))
-        power = round(float(row["power_kw"]), 3)
-        shed = round(float(row["shed_capability_kw"]), 3)
+        before, after = _row_text(row["id"], row["name"], row.get("type"), row["breaker_amps"],
+                                  row["enabled"], row["priority"])
+        power, shed = float(row["power_kw"]), float(row["shed_capability_kw"])
         total += power + shed
-        # repr: the encoder writes a float as float.__repr__ does.
-        parts.append(f"{before}{power!r}{_ROW_READINGS}{shed!r}{after}")
+        parts.append(f"{before}{kw_text(power)}{_ROW_READINGS}{kw_text(shed)}{after}")
     if not math.isfinite(total):  # a NaN or an infinity among them (or an overflowing sum)
         return None
     return f"[{','.join(parts)}]"

@@ -30,7 +30,7 @@ from sim._contract_acks import (
     error_ack_payload,
     event_ack_payload,
 )
-from sim._contract_encode import encode
+from sim._contract_encode import encode, kw_text
 from sim._contract_telemetry import (
     GENERIC_TYPE,
     SCHEMA_VERSION,
@@ -64,6 +64,7 @@ __all__ = [
     "command_payload",
     "encode",
     "encode_ack",
+    "kw_text",
     "last_will",
     "error_ack_payload",
     "event_ack_payload",

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from actors.messages import Telemetry
 from sim.contract import (
     encode,
+    kw_text,
     loads_json,
     shadow_report_json,
     telemetry_json,
@@ -138,3 +139,11 @@ def test_a_shadow_report_is_the_same_bytes_as_encoding_it(
     got = _outcome(lambda: shadow_report_json(reported, loads, after, client_token=token,
                                               desired=desired, version=version))
     assert got == _outcome(encode, document)
+
+
+@FUZZ
+@given(value=st.floats(width=64) | st.floats(-2e9, 2e9) | st.integers(-10**12, 10**12)
+       | st.sampled_from([0.0, -0.0, 0.0004, -0.0004, 0.0005, 0.0015, 2.675, 999_999_999.9995,
+                          1e9, -1e9, 1e16, 5e-324]))
+def test_kw_text_is_repr_of_the_rounded_value(value: float) -> None:
+    assert kw_text(value) == repr(round(float(value), 3))
