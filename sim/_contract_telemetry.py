@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from json.encoder import encode_basestring as _string  # a str as the encoder writes it
 from typing import Any
 
 from sim._contract_acks import _kw
@@ -146,6 +147,33 @@ def loads_json(loads: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> str 
     return f"[{','.join(parts)}]"
 
 
+def _facts_text(facts: dict[str, Any]) -> str | None:
+    """`compact(facts)` without its closing brace, for `telemetry_facts`' document with the
+    types it makes; None for any other type or a number that is not finite."""
+    ts, soc, event = facts["timestamp"], facts["batterySoc"], facts["eventId"]
+    used, shed = facts["usedPowerKw"], facts["shedPowerKw"]
+    requested, baseline = facts["requestedReductionKw"], facts["baselinePowerKw"]
+    max_kw, amps, percent = (facts["panelMaxKw"], facts["currentAmps"],
+                             facts["panelUtilizationPercent"])
+    rating, voltage = facts["panelAmperageRating"], facts["panelVoltage"]
+    if not (type(ts) is type(rating) is type(voltage) is int
+            and type(used) is type(shed) is type(requested) is type(baseline) is float
+            and type(max_kw) is type(amps) is type(percent) is float
+            and (soc is None or type(soc) is float) and (event is None or type(event) is str)
+            and math.isfinite(used + shed + requested + baseline + max_kw + amps + percent
+                              + (soc or 0.0))):
+        return None
+    # repr: the encoder writes a float as float.__repr__ does, and an int as int.__repr__.
+    return (f'{{"schemaVersion":{_string(facts["schemaVersion"])},'
+            f'"venId":{_string(facts["venId"])},"timestamp":{ts!r},"usedPowerKw":{used!r},'
+            f'"shedPowerKw":{shed!r},"requestedReductionKw":{requested!r},'
+            f'"baselinePowerKw":{baseline!r},'
+            f'"eventId":{"null" if event is None else _string(event)},'
+            f'"batterySoc":{"null" if soc is None else repr(soc)},'
+            f'"panelAmperageRating":{rating!r},"panelVoltage":{voltage!r},'
+            f'"panelMaxKw":{max_kw!r},"currentAmps":{amps!r},"panelUtilizationPercent":{percent!r}')
+
+
 def telemetry_json(t: Telemetry, timestamp: int | None = None) -> bytes:
     """`encode(telemetry_payload(t))`, the same bytes, with each load row's facts encoded once;
     `timestamp` in place of the telemetry's own (a VEN whose clock is off)."""
@@ -153,12 +181,13 @@ def telemetry_json(t: Telemetry, timestamp: int | None = None) -> bytes:
     if timestamp is not None:
         facts["timestamp"] = timestamp
     loads = loads_json(t.loads)
-    if loads is None:
+    head = _facts_text(facts)
+    if loads is None or head is None:
         document = telemetry_payload(t)
         document["timestamp"] = facts["timestamp"]
         return encode(document)  # raises, as a payload with a NaN does
     used, shed = facts["usedPowerKw"], facts["shedPowerKw"]
-    text = f'{compact(facts)[:-1]},"loads":{loads},"power_kw":{used!r},"shed_kw":{shed!r}}}'
+    text = f'{head},"loads":{loads},"power_kw":{used!r},"shed_kw":{shed!r}}}'
     return checked_size(text.encode("utf-8"))
 
 
