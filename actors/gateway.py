@@ -77,20 +77,16 @@ class GatewayActor(DispatchedActor):
     def on_start(self) -> None:
         self.controller.tell(Subscribe(self.actor_ref, loads=True))
 
+    # Every telemetry, command and event answer: handled without pykka's generic dispatch.
+    receives = {Telemetry: "_on_telemetry", Inbound: "_on_inbound", EventAck: "_on_event_ack",
+                EventEnded: "_on_event_ended"}
+
     # -- messages ---------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Attach):
             self.connection = message.connection
             self.connected = message.connection.connected
             self.connection.subscribe(self.topics.command)
-        elif isinstance(message, Telemetry):
-            self._on_telemetry(message)
-        elif isinstance(message, Inbound):
-            self._on_command(message.payload)
-        elif isinstance(message, EventAck):
-            self._on_event_ack(message)
-        elif isinstance(message, EventEnded):
-            self._on_event_ended(message)
         elif isinstance(message, LinkState):
             self.connected = message.connected
             for ref in self.listeners:
@@ -117,10 +113,9 @@ class GatewayActor(DispatchedActor):
         if last is not None and telemetry.epoch - last < interval - 1e-6:
             return  # the controller reports more often than the backend asked for
         self.last_publish_epoch = telemetry.epoch
-        document = contract.telemetry_payload(telemetry)
-        if self.skew_s:  # stamped by this VEN's wrong clock; what it measured is the same
-            document["timestamp"] = int(round(telemetry.epoch + self.skew_s))
-        payload = contract.encode(document)
+        # Stamped by this VEN's wrong clock under a clock_skew fault; what it measured is the same.
+        stamp = int(round(telemetry.epoch + self.skew_s)) if self.skew_s else None
+        payload = contract.telemetry_json(telemetry, stamp)
         for topic in self.topics.telemetry_out:
             self._publish(topic, payload)
 
@@ -129,6 +124,9 @@ class GatewayActor(DispatchedActor):
         return self.clock() + self.skew_s
 
     # -- commands -----------------------------------------------------------------
+    def _on_inbound(self, message: Inbound) -> None:
+        self._on_command(message.payload)
+
     def _on_command(self, raw: bytes) -> None:
         command = commands.parse_command(raw, self.ven_id)
         if isinstance(command, CommandError):
@@ -258,7 +256,7 @@ class GatewayActor(DispatchedActor):
 
     def _send_ack(self, payload: dict[str, Any], digest: str = "") -> None:
         try:
-            raw = contract.encode(payload)
+            raw = contract.encode_ack(payload)
         except ValueError as exc:  # over 128 KB: say so rather than stay silent
             logger.warning("%s: ack for %s not sent: %s", self.ven_id, payload.get("op"), exc)
             failed = CommandError(payload.get("correlationId"), payload.get("op"),

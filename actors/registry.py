@@ -64,30 +64,34 @@ def index_registry() -> None:
 
 
 class LazyEvent:
-    """`is_set`, `set` and `wait` of a `threading.Event`, small until someone waits on it."""
+    """`is_set`, `set` and `wait` of a `threading.Event`, small until someone waits on it.
 
-    __slots__ = ("_event", "_set")
+    `flag` is what `is_set()` returns, read without a call where every message pays for it
+    (the dispatcher checks it for each message told and each turn).
+    """
+
+    __slots__ = ("_event", "flag")
 
     def __init__(self) -> None:
-        self._set = False
+        self.flag = False
         self._event: threading.Event | None = None
 
     def is_set(self) -> bool:
-        return self._set
+        return self.flag
 
     def set(self) -> None:
-        self._set = True
+        self.flag = True
         event = self._event  # read after the flag: a waiter that missed it re-checks the flag
         if event is not None:
             event.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        if self._set:
+        if self.flag:
             return True
         with _wait_lock:
             if self._event is None:
                 self._event = threading.Event()
             event = self._event
-        if self._set:  # set() may have run before the event existed
+        if self.flag:  # set() may have run before the event existed
             event.set()
         return event.wait(timeout)

@@ -189,7 +189,7 @@ class Dispatcher:
                 actor = take()
                 actor._scheduled = False
                 handled += actor._run_turn(self.batch)
-                if actor._inbox and not actor.actor_stopped.is_set():  # more to do
+                if actor._inbox and not actor.actor_stopped.flag:  # more to do
                     self.schedule(actor)
         finally:
             _driving.active = was_driving
@@ -311,10 +311,10 @@ class DispatchedActor(pykka.Actor):
             return 0
         handled = taken = 0
         inbox = self._inbox
-        stopped = self.actor_stopped.is_set
+        stopped = self.actor_stopped  # a LazyEvent: its flag read without a call
         handlers = self._handlers
         # Only pykka's own path (the stop message, an ask) can stop the actor: checked after it.
-        running = not stopped()
+        running = not stopped.flag
         try:
             # Handlers may append to this inbox while the turn runs: len() is read each time.
             while running and taken < len(inbox) and handled < limit:
@@ -338,7 +338,7 @@ class DispatchedActor(pykka.Actor):
                                                               exc.__traceback__)
                 else:
                     self._handle_envelope(envelope)
-                    running = not stopped()
+                    running = not stopped.flag
                 handled += 1
         finally:
             del inbox[:taken]
@@ -365,7 +365,7 @@ class DispatchedRef(pykka.ActorRef[Any]):
     message sent."""
 
     def tell(self, message: Any) -> None:
-        if self.actor_stopped.is_set():
+        if self.actor_stopped.flag:  # a LazyEvent (DispatchedActor's), read without a call
             msg = f"{self} not found"
             raise pykka.ActorDeadError(msg)
         inbox: _DispatcherInbox = self.actor_inbox  # type: ignore[assignment]

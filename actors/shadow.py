@@ -107,6 +107,10 @@ class ShadowSyncerActor(DispatchedActor):
         self.active_events: list[str] = []
         self.panel_amps: int | None = None
 
+    # Every telemetry, and an event's messages: handled without pykka's generic dispatch.
+    receives = {Telemetry: "_on_telemetry", _Flush: "_on_flush", Inbound: "_on_inbound",
+                EventAck: "_on_event_ack"}
+
     def on_start(self) -> None:
         self.gateway.tell(Subscribe(self.actor_ref))
 
@@ -116,27 +120,28 @@ class ShadowSyncerActor(DispatchedActor):
             self._send_report()
 
     # -- messages ---------------------------------------------------------------
+    def _on_telemetry(self, telemetry: Telemetry) -> None:
+        self.latest = telemetry
+        if self._periodic_due(telemetry):
+            self._report()
+        asked = self._get_epoch
+        if asked is not None and telemetry.epoch - asked >= REPORT_EVERY_S:
+            self._get_token = None  # the reply was lost; the next get may go
+
+    def _on_inbound(self, message: Inbound) -> None:
+        self._on_shadow(message.topic, message.payload)
+
+    def _on_event_ack(self, ack: EventAck) -> None:
+        if ack.event_id not in self.active_events:
+            self.active_events.append(ack.event_id)
+        self._report()
+
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Attach):
             self.connection = message.connection
             for suffix in SUBSCRIPTIONS:
                 self.connection.subscribe(contract.shadow_topic(self.ven_id, suffix))
             self._get()
-        elif isinstance(message, Telemetry):
-            self.latest = message
-            if self._periodic_due(message):
-                self._report()
-            asked = self._get_epoch
-            if asked is not None and message.epoch - asked >= REPORT_EVERY_S:
-                self._get_token = None  # the reply was lost; the next get may go
-        elif isinstance(message, _Flush):
-            self._on_flush()
-        elif isinstance(message, Inbound):
-            self._on_shadow(message.topic, message.payload)
-        elif isinstance(message, EventAck):
-            if message.event_id not in self.active_events:
-                self.active_events.append(message.event_id)
-            self._report()
         elif isinstance(message, EventEnded):
             if message.event_id in self.active_events:
                 self.active_events.remove(message.event_id)
@@ -272,7 +277,7 @@ class ShadowSyncerActor(DispatchedActor):
             return  # one get in flight at most; its reply brings the same shadow
         self._get_token = self._next_token()
         self._get_epoch = self.latest.epoch if self.latest is not None else None
-        self._publish("get", {"clientToken": self._get_token})
+        self._publish("get", contract.encode({"clientToken": self._get_token}))
 
     def _report(self, desired: dict[str, Any] | None = None, with_version: bool = False) -> None:
         """Ask for a report; the ones asked for by the messages already queued go as one."""
@@ -282,19 +287,19 @@ class ShadowSyncerActor(DispatchedActor):
         self._flush["desired"].update(desired or {})
         self._flush["with_version"] |= with_version
 
-    def _on_flush(self) -> None:
+    def _on_flush(self, _message: _Flush) -> None:
         asked, self._flush = self._flush, None
         if asked is not None:
             self._send_report(asked["desired"], asked["with_version"])
 
     def _send_report(self, desired: dict[str, Any] | None = None,
                      with_version: bool = False) -> None:
-        state: dict[str, Any] = {"reported": self._reported()}
-        if desired:
-            state["desired"] = desired
-        request: dict[str, Any] = {"state": state, "clientToken": self._next_token()}
-        if with_version and self.version is not None:
-            request["version"] = self.version
+        reported, after = self._reported()
+        # Its loads are the telemetry's rows, written as the telemetry writes them.
+        request = contract.shadow_report_json(
+            reported, self.latest.loads if self.latest else None, after,
+            client_token=self._next_token(), desired=desired,
+            version=self.version if with_version else None)
         self._publish("update", request)
         self.reports += 1
         if self.latest is not None:
@@ -302,23 +307,25 @@ class ShadowSyncerActor(DispatchedActor):
             if self.phase_epoch is None:
                 self.phase_epoch = self.latest.epoch
 
-    def _reported(self) -> dict[str, Any]:
-        telemetry = contract.telemetry_payload(self.latest) if self.latest else None
+    def _reported(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The reported state's members before its `loads`, and after them."""
+        facts = contract.telemetry_facts(self.latest) if self.latest else None
         reported: dict[str, Any] = {
             "schemaVersion": SHADOW_SCHEMA_VERSION,
             "ven": {
                 "venId": self.ven_id,
                 "enabled": True,
                 "status": self.status,
-                "lastPublishTs": telemetry["timestamp"] if telemetry else None,
+                "lastPublishTs": facts["timestamp"] if facts else None,
             },
-            "loads": telemetry["loads"] if telemetry else [],
+        }
+        after: dict[str, Any] = {
             "metrics": {
-                "currentPowerKw": telemetry["usedPowerKw"] if telemetry else None,
+                "currentPowerKw": facts["usedPowerKw"] if facts else None,
                 "shedAvailabilityKw": (
                     round(self.latest.shed_capability_kw, 3) if self.latest else None
                 ),
-                "batterySoc": telemetry["batterySoc"] if telemetry else None,
+                "batterySoc": facts["batterySoc"] if facts else None,
                 "activeEventId": self.active_events[0] if self.active_events else None,
                 "lastEventSummary": self.last_event,
             },
@@ -327,17 +334,16 @@ class ShadowSyncerActor(DispatchedActor):
             ),
         }
         if self.opt_out is not None:  # absent until the first: older backends see no change
-            reported["optOut"] = self.opt_out
+            after["optOut"] = self.opt_out
         if self.panel_amps is not None:
-            reported["panelAmperageRating"] = self.panel_amps
-        elif telemetry:
-            reported["panelAmperageRating"] = telemetry["panelAmperageRating"]
-        return reported
+            after["panelAmperageRating"] = self.panel_amps
+        elif facts:
+            after["panelAmperageRating"] = facts["panelAmperageRating"]
+        return reported, after
 
-    def _publish(self, operation: str, request: dict[str, Any]) -> None:
+    def _publish(self, operation: str, request: bytes) -> None:
         if self.connection is not None:
-            topic = contract.shadow_topic(self.ven_id, operation)
-            self.connection.publish(topic, contract.encode(request))
+            self.connection.publish(contract.shadow_topic(self.ven_id, operation), request)
 
     def _next_token(self) -> str:
         self._token += 1

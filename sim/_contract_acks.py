@@ -3,9 +3,11 @@ keep that module short. See `sim.contract` for the rules every field follows."""
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
+from sim._contract_encode import checked_size, compact, encode
 from sim.bounded import clip
 from sim.commands import Command, CommandError
 from sim.records import EventAck
@@ -125,3 +127,53 @@ def error_ack_payload(err: CommandError, *, ven_id: str, ts: float) -> dict[str,
         "data": {},
         "error": clip(err.error, _MAX_ERROR_CHARS),
     }
+
+
+# -- acks in wire form ----------------------------------------------------------------------
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: True and 1 are written differently
+def _ack_row_text(cid: Any, name: Any, breaker_amps: Any) -> str:
+    """A circuit row's text up to its original_kw value: the same for every event."""
+    return compact({"id": cid, "name": name, "breaker_amps": breaker_amps})[:-1] + \
+        ',"original_kw":'
+
+
+def _circuit_rows_json(rows: Any) -> str | None:
+    """`circuits_curtailed` as `encode` writes it, each row's facts encoded once; None unless
+    every row is a `CircuitAckRow` as `circuit_ack_row` makes it, with finite kW."""
+    if not isinstance(rows, list):
+        return None
+    parts = []
+    total = 0.0
+    for row in rows:
+        if type(row) is not CircuitAckRow or len(row) != len(CIRCUIT_ACK_KEYS):
+            return None
+        original, curtailed, final = row["original_kw"], row["curtailed_kw"], row["final_kw"]
+        critical = row["critical"]
+        if not (type(original) is type(curtailed) is type(final) is float
+                and type(critical) is bool):
+            return None
+        total += original + curtailed + final
+        # repr: the encoder writes a float as float.__repr__ does.
+        parts.append(f'{_ack_row_text(row["id"], row["name"], row["breaker_amps"])}'
+                     f'{original!r},"curtailed_kw":{curtailed!r},"final_kw":{final!r},'
+                     f'"critical":{"true" if critical else "false"}}}')
+    return f"[{','.join(parts)}]" if math.isfinite(total) else None
+
+
+def encode_ack(payload: dict[str, Any]) -> bytes:
+    """`encode(payload)`, the same bytes (and errors), an event ack's `circuits_curtailed`
+    written from each row's facts encoded once."""
+    rows = _circuit_rows_json(payload.get("circuits_curtailed"))
+    if rows is None:
+        return encode(payload)
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    side = before
+    for key, value in payload.items():
+        if key == "circuits_curtailed":
+            side = after
+        else:
+            side[key] = value
+    head = compact(before)[:-1] + ("," if before else "")
+    tail = "," + compact(after)[1:] if after else "}"
+    return checked_size(f'{head}"circuits_curtailed":{rows}{tail}'.encode())

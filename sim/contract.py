@@ -10,31 +10,37 @@ Topics: `volttron/metering` and `ven/telemetry/{venId}` carry telemetry out,
 device shadow of thing `{venId}` lives under `$aws/things/{venId}/shadow/`. Every topic
 string is built (and read) here.
 
-Command parsing lives in `sim.commands`; the acks are built in `sim._contract_acks`, part of
-this module kept apart to keep it short, and exported from here.
+Command parsing lives in `sim.commands`; the acks are built in `sim._contract_acks`, the
+telemetry (and the shadow report, which carries its loads) in `sim._contract_telemetry`, and
+payloads encoded in `sim._contract_encode`: parts of this module kept apart to keep it short,
+and exported from here.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import re
 from typing import Any, NamedTuple
 
 from sim._contract_acks import (
     ACK_STATUSES,
     CIRCUIT_ACK_KEYS,
     CircuitAckRow,
-    _kw,
     ack_payload,
     circuit_ack_row,
+    encode_ack,
     error_ack_payload,
     event_ack_payload,
 )
-from sim.limits import MAX_PAYLOAD_BYTES
-from sim.models.base import KW_PER_BREAKER_AMP, PANEL_VOLTAGE
-from sim.models.house import panel_facts
-from sim.records import Telemetry
+from sim._contract_encode import encode, kw_text
+from sim._contract_telemetry import (
+    GENERIC_TYPE,
+    SCHEMA_VERSION,
+    load_type,
+    loads_json,
+    shadow_report_json,
+    telemetry_facts,
+    telemetry_json,
+    telemetry_payload,
+)
 
 __all__ = [
     "ACK_STATUSES",
@@ -57,21 +63,25 @@ __all__ = [
     "circuit_ack_row",
     "command_payload",
     "encode",
+    "encode_ack",
+    "kw_text",
     "last_will",
     "error_ack_payload",
     "event_ack_payload",
     "load_type",
+    "loads_json",
     "parse_shadow_topic",
     "presence_payload",
     "presence_topic",
+    "shadow_report_json",
     "shadow_request",
     "shadow_topic",
+    "telemetry_facts",
+    "telemetry_json",
     "telemetry_payload",
     "topic_kind",
     "topics",
 ]
-
-SCHEMA_VERSION = "1.0"
 
 METERING_TOPIC = "volttron/metering"
 TELEMETRY_TOPIC = "ven/telemetry/{ven_id}"
@@ -195,24 +205,6 @@ def shadow_request(topic: str) -> tuple[str, str] | None:
     return parsed
 
 
-# -- encoding ---------------------------------------------------------------------------
-# `json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)`, the same
-# text, from an encoder made once (`dumps` makes one per call, a fifth of the time it takes to
-# encode an event ack), without the circular-reference check: the payloads are built afresh
-# from parsed JSON and our own values, never cyclic.
-_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-                            check_circular=False).encode
-
-
-def encode(payload: dict[str, Any]) -> bytes:
-    """Compact UTF-8 JSON; ValueError if over 128 KB or not JSON-able (NaN, infinity)."""
-    data = _compact(payload).encode("utf-8")
-    if len(data) > MAX_PAYLOAD_BYTES:
-        raise ValueError(f"payload is {len(data)} bytes, over the {MAX_PAYLOAD_BYTES}-byte "
-                         "AWS IoT limit")
-    return data
-
-
 # -- commands ---------------------------------------------------------------------------
 def command_payload(op: str, correlation_id: str, ven_id: str,
                     data: dict[str, Any]) -> dict[str, Any]:
@@ -232,93 +224,3 @@ def command_payload(op: str, correlation_id: str, ven_id: str,
             payload["duration_sec"] = data["duration_s"]
     payload["data"] = data
     return payload
-
-
-# -- telemetry --------------------------------------------------------------------------
-# Circuit model `type`s (sim/models/*.py), found by keyword in a load's name.
-_TYPES_BY_KEYWORD: tuple[tuple[str, str], ...] = (
-    ("water heater", "Water Heater"),
-    ("hvac", "HVAC"),
-    ("heat pump", "HVAC"),
-    ("air condition", "HVAC"),
-    ("ev charger", "EV Charger"),
-    ("ev", "EV Charger"),
-    ("dryer", "Dryer"),
-    ("range", "Electric Range"),
-    ("oven", "Electric Range"),
-    ("stove", "Electric Range"),
-    ("light", "Lighting Circuits"),
-    ("outlet", "General Outlets"),
-    ("plug", "General Outlets"),
-    ("refrigerator", "Refrigerator"),
-    ("fridge", "Refrigerator"),
-    ("freezer", "Refrigerator"),
-    ("solar", "Solar PV"),
-    ("pv", "Solar PV"),
-    ("battery", "Battery"),
-)
-GENERIC_TYPE = "Generic"
-
-
-@functools.lru_cache(maxsize=1024)  # a handful of names, asked for in every report
-def load_type(name: str) -> str:
-    """The circuit type a load name suggests, e.g. "Upstairs HVAC" -> "HVAC"."""
-    text = " " + re.sub(r"[^a-z0-9]+", " ", str(name).lower()).strip() + " "
-    for keyword, kind in _TYPES_BY_KEYWORD:
-        # Whole words at the start, so "ev" is not "elevator" and "light" is "lights".
-        if (len(keyword) > 2 and f" {keyword}" in text) or f" {keyword} " in text:
-            return kind
-    return GENERIC_TYPE
-
-
-# Facts of a panel size, and a breaker's capacity: the same few values in every report.
-_panel_facts = functools.lru_cache(maxsize=16)(panel_facts)
-
-
-@functools.lru_cache(maxsize=64)
-def _capacity_kw(breaker_amps: int) -> float:
-    return _kw(breaker_amps * KW_PER_BREAKER_AMP)
-
-
-def _load_row(row: dict[str, Any]) -> dict[str, Any]:
-    # Rounded inline, not through _kw: a row per circuit per report.
-    kind = row.get("type")
-    return {
-        "id": str(row["id"]),
-        "name": str(row["name"]),
-        "type": str(kind) if kind is not None else load_type(row["name"]),
-        "capacityKw": _capacity_kw(row["breaker_amps"]),
-        "currentPowerKw": round(float(row["power_kw"]), 3),
-        "shedCapabilityKw": round(float(row["shed_capability_kw"]), 3),
-        "enabled": bool(row["enabled"]),
-        "priority": int(row["priority"]),
-    }
-
-
-def telemetry_payload(t: Telemetry) -> dict[str, Any]:
-    """The telemetry object published on `volttron/metering` and `ven/telemetry/{venId}`."""
-    panel = _panel_facts(int(t.panel_amps))
-    rating = int(panel["panelAmperageRating"])
-    used = _kw(t.used_kw)
-    shed = _kw(t.shed_kw)
-    amps = max(0.0, float(t.used_kw)) * 1000.0 / PANEL_VOLTAGE
-    soc = None if t.battery_soc is None else min(1.0, max(0.0, float(t.battery_soc)))
-    return {
-        "schemaVersion": SCHEMA_VERSION,
-        "venId": str(t.ven_id),
-        "timestamp": int(round(t.epoch)),
-        "usedPowerKw": used,
-        "shedPowerKw": shed,
-        "requestedReductionKw": _kw(t.requested_kw),
-        "baselinePowerKw": _kw(t.baseline_kw),
-        "eventId": None if t.event_id is None else str(t.event_id),
-        "batterySoc": soc,
-        "panelAmperageRating": rating,
-        "panelVoltage": int(panel["panelVoltage"]),
-        "panelMaxKw": float(panel["panelMaxKw"]),
-        "currentAmps": round(amps, 2),
-        "panelUtilizationPercent": round(amps / rating * 100.0, 2),
-        "loads": [_load_row(row) for row in t.loads],
-        "power_kw": used,  # legacy
-        "shed_kw": shed,  # legacy
-    }

@@ -53,13 +53,14 @@ def test_messages_told_during_a_turn_are_handled_once_in_order() -> None:
 
 def test_lazy_event_wakes_a_waiting_thread() -> None:
     flag = LazyEvent()
-    assert not flag.is_set() and not flag.wait(0.01)
+    assert not flag.is_set() and not flag.wait(0.01) and flag.flag is False
     woke = []
     waiter = threading.Thread(target=lambda: woke.append(flag.wait(30)))
     waiter.start()
     flag.set()
     waiter.join(30)
     assert woke == [True] and flag.is_set() and flag.wait(0)
+    assert flag.flag is True  # what the dispatcher reads for every message, without a call
 
 
 def test_a_stopped_actor_reports_dead() -> None:

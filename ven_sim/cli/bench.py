@@ -43,7 +43,8 @@ def bench_sim(
 @click.option("--against", type=click.Path(exists=True, file_okay=False),
               help="Another source tree (a `git archive` of main, say) to run alternately.")
 def bench_event_path(vens: int, repeat: int, against: str | None) -> None:
-    """CPU per VEN of a DR event and its restore: command in, acks and shadow reports out."""
+    """CPU per VEN of a DR event and its restore (command in, acks and shadow reports out), and
+    of a steady telemetry tick."""
     from ven_sim.bench.event_path import bench_event_path as run_bench
 
     try:

@@ -21,6 +21,10 @@ def test_every_ven_acks_its_event_and_its_restore_and_the_wire_is_the_same_each_
     assert first["restore_messages"] == 5
     assert first["event_replies_messages"] == first["restore_replies_messages"] == 1
     assert all(first[phase] > 0 for phase in PHASES)
+    # A steady tick: an Advance to each circuit, its round and the controller's telemetry to
+    # the gateway and the syncer, plus each VEN's periodic shadow report once in six ticks.
+    assert first["steady_tick_us"] > 0
+    assert first["steady_tick_messages"] > 3
 
 
 def test_against_a_tree_runs_both_alternately_with_medians_of_each() -> None:
@@ -30,7 +34,8 @@ def test_against_a_tree_runs_both_alternately_with_medians_of_each() -> None:
     assert this["published_sha256"] == against["published_sha256"]  # one tree: one wire
     assert this["acks"] == against["acks"] == 12
     assert this["total_us"] == round(sum(this[phase] for phase in PHASES), 1)
-    assert result["ratio_total"] > 0
+    assert result["ratio_total"] > 0 and result["ratio_steady"] > 0
+    assert "steady_tick_us" in this and "steady_tick_us" not in PHASES
 
 
 def test_against_a_folder_that_is_not_a_source_tree_is_refused(tmp_path: Path) -> None:

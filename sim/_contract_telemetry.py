@@ -1,0 +1,218 @@
+"""Telemetry: a part of `sim.contract` (exported from there), kept apart to keep that module
+short. See `sim.contract` for the rules every field follows."""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from json.encoder import encode_basestring as _string  # a str as the encoder writes it
+from typing import Any
+
+from sim._contract_acks import _kw
+from sim._contract_encode import checked_size, compact, encode, kw_text
+from sim.models.base import KW_PER_BREAKER_AMP, PANEL_VOLTAGE
+from sim.models.house import panel_facts
+from sim.records import Telemetry
+
+SCHEMA_VERSION = "1.0"
+
+# -- telemetry --------------------------------------------------------------------------
+# Circuit model `type`s (sim/models/*.py), found by keyword in a load's name.
+_TYPES_BY_KEYWORD: tuple[tuple[str, str], ...] = (
+    ("water heater", "Water Heater"),
+    ("hvac", "HVAC"),
+    ("heat pump", "HVAC"),
+    ("air condition", "HVAC"),
+    ("ev charger", "EV Charger"),
+    ("ev", "EV Charger"),
+    ("dryer", "Dryer"),
+    ("range", "Electric Range"),
+    ("oven", "Electric Range"),
+    ("stove", "Electric Range"),
+    ("light", "Lighting Circuits"),
+    ("outlet", "General Outlets"),
+    ("plug", "General Outlets"),
+    ("refrigerator", "Refrigerator"),
+    ("fridge", "Refrigerator"),
+    ("freezer", "Refrigerator"),
+    ("solar", "Solar PV"),
+    ("pv", "Solar PV"),
+    ("battery", "Battery"),
+)
+GENERIC_TYPE = "Generic"
+
+
+@functools.lru_cache(maxsize=1024)  # a handful of names, asked for in every report
+def load_type(name: str) -> str:
+    """The circuit type a load name suggests, e.g. "Upstairs HVAC" -> "HVAC"."""
+    text = " " + re.sub(r"[^a-z0-9]+", " ", str(name).lower()).strip() + " "
+    for keyword, kind in _TYPES_BY_KEYWORD:
+        # Whole words at the start, so "ev" is not "elevator" and "light" is "lights".
+        if (len(keyword) > 2 and f" {keyword}" in text) or f" {keyword} " in text:
+            return kind
+    return GENERIC_TYPE
+
+
+# Facts of a panel size, and a breaker's capacity: the same few values in every report.
+_panel_facts = functools.lru_cache(maxsize=16)(panel_facts)
+
+
+@functools.lru_cache(maxsize=64)
+def _capacity_kw(breaker_amps: int) -> float:
+    return _kw(breaker_amps * KW_PER_BREAKER_AMP)
+
+
+def _load_row(row: dict[str, Any]) -> dict[str, Any]:
+    # Rounded inline, not through _kw: a row per circuit per report.
+    kind = row.get("type")
+    return {
+        "id": str(row["id"]),
+        "name": str(row["name"]),
+        "type": str(kind) if kind is not None else load_type(row["name"]),
+        "capacityKw": _capacity_kw(row["breaker_amps"]),
+        "currentPowerKw": round(float(row["power_kw"]), 3),
+        "shedCapabilityKw": round(float(row["shed_capability_kw"]), 3),
+        "enabled": bool(row["enabled"]),
+        "priority": int(row["priority"]),
+    }
+
+
+def telemetry_facts(t: Telemetry) -> dict[str, Any]:
+    """The telemetry object without its `loads` and the legacy fields that follow them."""
+    panel = _panel_facts(int(t.panel_amps))
+    rating = int(panel["panelAmperageRating"])
+    amps = max(0.0, float(t.used_kw)) * 1000.0 / PANEL_VOLTAGE
+    soc = None if t.battery_soc is None else min(1.0, max(0.0, float(t.battery_soc)))
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "venId": str(t.ven_id),
+        "timestamp": int(round(t.epoch)),
+        "usedPowerKw": _kw(t.used_kw),
+        "shedPowerKw": _kw(t.shed_kw),
+        "requestedReductionKw": _kw(t.requested_kw),
+        "baselinePowerKw": _kw(t.baseline_kw),
+        "eventId": None if t.event_id is None else str(t.event_id),
+        "batterySoc": soc,
+        "panelAmperageRating": rating,
+        "panelVoltage": int(panel["panelVoltage"]),
+        "panelMaxKw": float(panel["panelMaxKw"]),
+        "currentAmps": round(amps, 2),
+        "panelUtilizationPercent": round(amps / rating * 100.0, 2),
+    }
+
+
+def telemetry_payload(t: Telemetry) -> dict[str, Any]:
+    """The telemetry object published on `volttron/metering` and `ven/telemetry/{venId}`."""
+    document = telemetry_facts(t)
+    document["loads"] = [_load_row(row) for row in t.loads]
+    document["power_kw"] = document["usedPowerKw"]  # legacy
+    document["shed_kw"] = document["shedPowerKw"]  # legacy
+    return document
+
+
+# -- telemetry in wire form ---------------------------------------------------------------
+# A load row's text around its two readings, by its facts: a fleet's circuits share a few
+# dozen sets of facts, and a row's facts change only when the backend sets them.
+_ROW_READINGS = ',"shedCapabilityKw":'
+
+
+# typed: a key of True and one of 1 are apart (their rows say "True" and "1").
+@functools.lru_cache(maxsize=4096, typed=True)
+def _row_text(cid: Any, name: Any, kind: Any, breaker_amps: Any, enabled: Any,
+              priority: Any) -> tuple[str, str]:
+    """(the row's text up to its currentPowerKw value, the text after shedCapabilityKw's),
+    as `_load_row` makes them."""
+    facts = compact({"id": str(cid), "name": str(name),
+                     "type": str(kind) if kind is not None else load_type(name),
+                     "capacityKw": _capacity_kw(breaker_amps)})
+    rest = compact({"enabled": bool(enabled), "priority": int(priority)})
+    return facts[:-1] + ',"currentPowerKw":', "," + rest[1:]
+
+
+def loads_json(loads: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> str | None:
+    """The telemetry's `loads` array as `encode` writes it (the same text), from each row's
+    facts encoded once and its two readings; None if a reading is not a finite number (the
+    encoder then says why)."""
+    parts = []
+    total = 0.0
+    for row in loads:
+        before, after = _row_text(row["id"], row["name"], row.get("type"), row["breaker_amps"],
+                                  row["enabled"], row["priority"])
+        power, shed = float(row["power_kw"]), float(row["shed_capability_kw"])
+        total += power + shed
+        parts.append(f"{before}{kw_text(power)}{_ROW_READINGS}{kw_text(shed)}{after}")
+    if not math.isfinite(total):  # a NaN or an infinity among them (or an overflowing sum)
+        return None
+    return f"[{','.join(parts)}]"
+
+
+def _facts_text(facts: dict[str, Any]) -> str | None:
+    """`compact(facts)` without its closing brace, for `telemetry_facts`' document with the
+    types it makes; None for any other type or a number that is not finite."""
+    ts, soc, event = facts["timestamp"], facts["batterySoc"], facts["eventId"]
+    used, shed = facts["usedPowerKw"], facts["shedPowerKw"]
+    requested, baseline = facts["requestedReductionKw"], facts["baselinePowerKw"]
+    max_kw, amps, percent = (facts["panelMaxKw"], facts["currentAmps"],
+                             facts["panelUtilizationPercent"])
+    rating, voltage = facts["panelAmperageRating"], facts["panelVoltage"]
+    if not (type(ts) is type(rating) is type(voltage) is int
+            and type(used) is type(shed) is type(requested) is type(baseline) is float
+            and type(max_kw) is type(amps) is type(percent) is float
+            and (soc is None or type(soc) is float) and (event is None or type(event) is str)
+            and math.isfinite(used + shed + requested + baseline + max_kw + amps + percent
+                              + (soc or 0.0))):
+        return None
+    # repr: the encoder writes a float as float.__repr__ does, and an int as int.__repr__.
+    return (f'{{"schemaVersion":{_string(facts["schemaVersion"])},'
+            f'"venId":{_string(facts["venId"])},"timestamp":{ts!r},"usedPowerKw":{used!r},'
+            f'"shedPowerKw":{shed!r},"requestedReductionKw":{requested!r},'
+            f'"baselinePowerKw":{baseline!r},'
+            f'"eventId":{"null" if event is None else _string(event)},'
+            f'"batterySoc":{"null" if soc is None else repr(soc)},'
+            f'"panelAmperageRating":{rating!r},"panelVoltage":{voltage!r},'
+            f'"panelMaxKw":{max_kw!r},"currentAmps":{amps!r},"panelUtilizationPercent":{percent!r}')
+
+
+def telemetry_json(t: Telemetry, timestamp: int | None = None) -> bytes:
+    """`encode(telemetry_payload(t))`, the same bytes, with each load row's facts encoded once;
+    `timestamp` in place of the telemetry's own (a VEN whose clock is off)."""
+    facts = telemetry_facts(t)
+    if timestamp is not None:
+        facts["timestamp"] = timestamp
+    loads = loads_json(t.loads)
+    head = _facts_text(facts)
+    if loads is None or head is None:
+        document = telemetry_payload(t)
+        document["timestamp"] = facts["timestamp"]
+        return encode(document)  # raises, as a payload with a NaN does
+    used, shed = facts["usedPowerKw"], facts["shedPowerKw"]
+    text = f'{head},"loads":{loads},"power_kw":{used!r},"shed_kw":{shed!r}}}'
+    return checked_size(text.encode("utf-8"))
+
+
+def shadow_report_json(reported: dict[str, Any], loads: tuple[dict[str, Any], ...] | None,
+                       after: dict[str, Any], *, client_token: str,
+                       desired: dict[str, Any] | None = None,
+                       version: int | None = None) -> bytes:
+    """A shadow `update` reporting `{**reported, "loads": ..., **after}` (members apart: none
+    is `loads`, none both before and after it): the same bytes as
+    `encode` writes for `{"state": {"reported": ..., "desired": desired}, "clientToken":
+    client_token, "version": version}` (desired and version only when given), with `loads`
+    (telemetry load rows, the telemetry's `loads` array; None for none) from `loads_json`."""
+    rows = loads_json(loads) if loads else "[]"
+    if rows is None or not reported or not after:  # refused as encode refuses it; or no text
+        state = {"reported": {**reported, "loads": [_load_row(row) for row in loads or ()],
+                              **after}}  # around the loads to splice them into
+        return encode({"state": state | ({"desired": desired} if desired else {}),
+                       "clientToken": client_token}
+                      | ({"version": version} if version is not None else {}))
+    parts = ['{"state":{"reported":', compact(reported)[:-1], ',"loads":', rows, ",",
+             compact(after)[1:]]
+    if desired:
+        parts += [',"desired":', compact(desired)]
+    parts += ['},"clientToken":', compact(client_token)]
+    if version is not None:
+        parts += [',"version":', compact(version)]
+    parts.append("}")
+    return checked_size("".join(parts).encode("utf-8"))
