@@ -7,7 +7,7 @@ import functools
 import math
 from typing import Any
 
-from sim._contract_encode import checked_size, compact, encode
+from sim._contract_encode import _kw, checked_size, compact, encode
 from sim.bounded import clip
 from sim.commands import Command, CommandError
 from sim.records import EventAck
@@ -15,10 +15,6 @@ from sim.records import EventAck
 ACK_STATUSES = frozenset({"accepted", "success", "error"})
 CIRCUIT_ACK_KEYS = ("id", "name", "breaker_amps", "original_kw", "curtailed_kw", "final_kw",
                     "critical")
-
-
-def _kw(value: Any) -> float:
-    return round(float(value), 3)
 
 
 _ACK_KEYS = frozenset({"op", "correlationId", "venId", "ok", "status", "ts", "data"})
@@ -145,7 +141,7 @@ def _circuit_rows_json(rows: Any) -> str | None:
     parts = []
     total = 0.0
     for row in rows:
-        if type(row) is not CircuitAckRow or len(row) != len(CIRCUIT_ACK_KEYS):
+        if type(row) is not CircuitAckRow or tuple(row) != CIRCUIT_ACK_KEYS:  # keys in order
             return None
         original, curtailed, final = row["original_kw"], row["curtailed_kw"], row["final_kw"]
         critical = row["critical"]

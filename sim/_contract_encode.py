@@ -30,6 +30,11 @@ def checked_size(data: bytes) -> bytes:
     return data
 
 
+def _kw(value: Any) -> float:
+    """A kW value as the contract rounds it."""
+    return round(float(value), 3)
+
+
 # Below this size a float's 3-decimal text has at most 12 significant digits, so the one
 # double nearest it prints as that text, trailing zeros dropped: what repr() gives.
 _PLAIN_KW_LIMIT = 1e9

@@ -25,6 +25,7 @@ from tests.fuzzing import FUZZ
 from tests.sim.contract_helpers import VEN
 
 _readings = st.floats(allow_nan=False, allow_infinity=False, width=64) | st.integers(-10**6, 10**6)
+_any_reading = st.floats(width=64) | _readings  # NaN and infinities too
 _names = st.text(max_size=12)  # escapes, quotes, non-ASCII: the facts' text is the encoder's
 _rows = st.fixed_dictionaries({
     "id": _names, "name": _names, "breaker_amps": st.sampled_from([15, 20, 30, 40, 50]),
@@ -58,14 +59,15 @@ def _as_encoded(t: Telemetry, timestamp: int | None = None) -> bytes:
 
 
 @FUZZ
-@given(loads=st.lists(_rows, max_size=9).map(tuple), used=_readings, soc=st.none() | _readings,
-       event=st.none() | _names,
+@given(loads=st.lists(_rows, max_size=9).map(tuple), used=_any_reading, shed=_any_reading,
+       soc=st.none() | _readings, event=st.none() | _names,
        stamp=st.none() | st.integers(0, 2**40) | st.floats(0, 2e9) | st.booleans())
 def test_the_same_bytes_as_encoding_the_payload(loads: tuple[dict[str, Any], ...], used: float,
-                                                soc: float | None, event: str | None,
-                                                stamp: int | None) -> None:
+                                                shed: float, soc: float | None,
+                                                event: str | None, stamp: int | None) -> None:
     # A float or bool stamp is not what a VEN sends: written the long way, as encode writes it.
-    t = _telemetry(loads, used_kw=used, battery_soc=soc, event_id=event)
+    # A NaN or infinity at the top: refused by both, with the same error.
+    t = _telemetry(loads, used_kw=used, shed_kw=shed, battery_soc=soc, event_id=event)
     assert _outcome(telemetry_json, t, stamp) == _outcome(_as_encoded, t, stamp)
     rows = json.dumps([_load_rows(t)], separators=(",", ":"), ensure_ascii=False)[1:-1]
     text = loads_json(loads)
@@ -103,6 +105,20 @@ def test_a_reading_that_is_not_a_number_is_refused_as_encode_refuses_it(field: s
            "power_kw": 2.5, "shed_capability_kw": 1.0, field: bad}
     t = _telemetry((row,))
     assert loads_json(t.loads) is None
+    with pytest.raises(ValueError) as expected:
+        _as_encoded(t)
+    with pytest.raises(ValueError) as got:
+        telemetry_json(t)
+    assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("field", ["used_kw", "shed_kw", "requested_kw", "baseline_kw"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_top_level_value_that_is_not_a_number_is_refused_as_encode_refuses_it(
+        field: str, bad: float) -> None:
+    row = {"id": "hvac1", "name": "HVAC", "breaker_amps": 30, "priority": 3, "enabled": True,
+           "power_kw": 2.5, "shed_capability_kw": 1.0}
+    t = _telemetry((row,), **{field: bad})
     with pytest.raises(ValueError) as expected:
         _as_encoded(t)
     with pytest.raises(ValueError) as got:
