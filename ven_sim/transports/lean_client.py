@@ -12,7 +12,8 @@ after a reconnect, callbacks with the same arguments) and changes two things, fo
 only: a QoS 1 publish of bytes shares one condition per client among its messages' infos
 (`wait_for_publish` still works: each waiter checks its own message), and a PUBACK is read
 with one `struct` call and handed to `on_publish` with a shared success reason code and empty
-properties. A client that opts in (`light_incoming_publishes`, the shadow service) also reads
+properties. A client that opts in (`light_incoming_publishes`: the shadow service's, every
+`PahoTransport`'s: a fleet's VENs and probe, a run's, a live VEN's) also reads
 an incoming QoS 0 or 1 PUBLISH with two `struct` calls, without paho's per-message objects
 and its "Received PUBLISH" debug line. Everything else (MQTT 5, QoS 2, retained messages,
 PUBCOMP) is paho's own.
@@ -139,7 +140,7 @@ class LeanClient(mqtt.Client):
         """Read each incoming QoS 0 or 1 PUBLISH (MQTT 3.1.1) with two `struct` calls into
         an `_IncomingMessage`: paho's decoder and message cost about 7 µs a message, for a
         shadow service a few percent of its time; paho's "Received PUBLISH" debug line is not
-        logged for them. Opt-in: the fleet's clients keep paho's."""
+        logged for them. Opt-in (the shadow service's client, `PahoTransport`'s clients)."""
         self._light_incoming = True
 
     def read_whole_packets(self) -> None:
