@@ -40,6 +40,7 @@ per-call packet cap is paho's.
 
 from __future__ import annotations
 
+import logging
 import ssl
 import struct
 import threading
@@ -57,6 +58,7 @@ from ven_sim.transports.tls_reads import BufferedTlsSocket
 __all__ = ["LeanClient"]
 
 _MID = struct.Struct("!H")
+MAX_REMAINING_LENGTH = 268_435_455  # MQTT's largest packet body (four length bytes)
 MAX_LENGTH_BYTES = 4  # MQTT's remaining length takes 1-4 bytes, 7 bits each
 JOIN_BYTES = 65536  # at most this much in one joined write (four TLS records)
 _ON_WRITTEN = (mqtt.DISCONNECT, mqtt.PUBLISH)  # paho acts on these once written (PUBLISH: QoS 0)
@@ -185,6 +187,41 @@ class LeanClient(mqtt.Client):
                 message.state = mqtt.mqtt_ms_queued
         return info
 
+    def _send_publish(self, mid: int, topic: bytes, payload: bytes | bytearray = b"",
+                      qos: int = 0, retain: bool = False, dup: bool = False,
+                      info: mqtt.MQTTMessageInfo | None = None,
+                      properties: Properties | None = None) -> mqtt.MQTTErrorCode:
+        # paho's packet, byte for byte (MQTT 3.1.1), in one join instead of a bytearray
+        # grown a field at a time, and its "Sending PUBLISH" debug line only if one is read.
+        remaining = 2 + len(topic) + len(payload) + 2 * (qos > 0)
+        if (self._protocol == mqtt.MQTTv5 or type(topic) is not bytes
+                or type(payload) not in (bytes, bytearray) or remaining > MAX_REMAINING_LENGTH
+                or self._logs_debug()):
+            return super()._send_publish(mid, topic, payload, qos, retain, dup, info,
+                                         properties)
+        if self._sock is None:
+            return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
+        command = mqtt.PUBLISH | (dup & 0x1) << 3 | qos << 1 | retain
+        packet = b"".join((_fixed_header(command, remaining), _MID.pack(len(topic)), topic,
+                           _MID.pack(mid) if qos > 0 else b"", payload))
+        return self._packet_queue(mqtt.PUBLISH, packet, mid, qos, info)
+
+    def _easy_log(self, level: int, fmt: str, *args: Any) -> None:
+        # paho formats a debug line for nearly every packet; not for a logger that drops it.
+        if level != mqtt.MQTT_LOG_DEBUG or self._logs_debug():
+            super()._easy_log(level, fmt, *args)  # type: ignore[arg-type]
+
+    def _logs_debug(self) -> bool:
+        """Whether paho's debug lines go anywhere: to an `on_log`, or to a logger that takes
+        them (a `logging.Logger` by its level; ErrorTap keeps errors only)."""
+        if self._on_log is not None:
+            return True
+        logger = self._logger
+        if logger is None:
+            return False
+        enabled = getattr(logger, "isEnabledFor", None)
+        return enabled is None or bool(enabled(logging.DEBUG))
+
     def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> mqtt.MQTTErrorCode:
         packet = self._in_packet["packet"]
         if cmd != "PUBACK" or self._protocol == mqtt.MQTTv5 or len(packet) != 2:
@@ -298,6 +335,17 @@ class LeanClient(mqtt.Client):
         with self._msgtime_mutex:
             self._last_bytes_received = mqtt.time_func()
         return rc
+
+
+def _fixed_header(command: int, remaining: int) -> bytes:
+    """The command byte and the remaining length, 7 bits a byte (paho's encoding)."""
+    if remaining < 0x80:
+        return bytes((command, remaining))
+    header = bytearray((command,))
+    while remaining:
+        remaining, byte = divmod(remaining, 0x80)
+        header.append(byte | 0x80 if remaining else byte)
+    return bytes(header)
 
 
 def _whole_packet_header(buffer: memoryview, at: int) -> tuple[int, int] | None:
