@@ -214,13 +214,9 @@ class LeanClient(mqtt.Client):
     def _logs_debug(self) -> bool:
         """Whether paho's debug lines go anywhere: to an `on_log`, or to a logger that takes
         them (a `logging.Logger` by its level; ErrorTap keeps errors only)."""
-        if self._on_log is not None:
-            return True
         logger = self._logger
-        if logger is None:
-            return False
-        enabled = getattr(logger, "isEnabledFor", None)
-        return enabled is None or bool(enabled(logging.DEBUG))
+        return self._on_log is not None or (logger is not None
+                                            and logger.isEnabledFor(logging.DEBUG))
 
     def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> mqtt.MQTTErrorCode:
         packet = self._in_packet["packet"]
