@@ -22,7 +22,9 @@ And it writes the packets queued at once in one `send`: paho sends each packet o
 an `SSL_write` (a TLS record, a system call, a GIL hand-over) each, so a VEN's telemetry on
 two topics cost two of each, and on loopback the sender's system call also does the
 receiving side's TCP work. Packets paho must act on once written (a QoS 0 PUBLISH: its
-`on_publish`; DISCONNECT: the socket's close) go on their own, as before.
+`on_publish`; DISCONNECT: the socket's close) go on their own, as before. A PUBLISH packet
+(MQTT 3.1.1) is made in one join, paho's bytes; paho's per-packet debug lines are passed on
+only to a logger that takes them (`_logs_debug`: not the connections' ErrorTap).
 
 On its own `loop_start()` thread (the shadow service's client), a packet queued by a
 callback is left for the loop to write next, without paho's wake-up byte through a socket
