@@ -12,7 +12,8 @@ after a reconnect, callbacks with the same arguments) and changes two things, fo
 only: a QoS 1 publish of bytes shares one condition per client among its messages' infos
 (`wait_for_publish` still works: each waiter checks its own message), and a PUBACK is read
 with one `struct` call and handed to `on_publish` with a shared success reason code and empty
-properties. A client that opts in (`light_incoming_publishes`, the shadow service) also reads
+properties. A client that opts in (`light_incoming_publishes`: the shadow service's, every
+`PahoTransport`'s: a fleet's VENs and probe, a run's, a live VEN's) also reads
 an incoming QoS 0 or 1 PUBLISH with two `struct` calls, without paho's per-message objects
 and its "Received PUBLISH" debug line. Everything else (MQTT 5, QoS 2, retained messages,
 PUBCOMP) is paho's own.
@@ -21,7 +22,9 @@ And it writes the packets queued at once in one `send`: paho sends each packet o
 an `SSL_write` (a TLS record, a system call, a GIL hand-over) each, so a VEN's telemetry on
 two topics cost two of each, and on loopback the sender's system call also does the
 receiving side's TCP work. Packets paho must act on once written (a QoS 0 PUBLISH: its
-`on_publish`; DISCONNECT: the socket's close) go on their own, as before.
+`on_publish`; DISCONNECT: the socket's close) go on their own, as before. A PUBLISH packet
+(MQTT 3.1.1) is made in one join, paho's bytes; paho's per-packet debug lines are passed on
+only to a logger that takes them (`_logs_debug`: not the connections' ErrorTap).
 
 On its own `loop_start()` thread (the shadow service's client), a packet queued by a
 callback is left for the loop to write next, without paho's wake-up byte through a socket
@@ -39,6 +42,7 @@ per-call packet cap is paho's.
 
 from __future__ import annotations
 
+import logging
 import ssl
 import struct
 import threading
@@ -56,6 +60,7 @@ from ven_sim.transports.tls_reads import BufferedTlsSocket
 __all__ = ["LeanClient"]
 
 _MID = struct.Struct("!H")
+MAX_REMAINING_LENGTH = 268_435_455  # MQTT's largest packet body (four length bytes)
 MAX_LENGTH_BYTES = 4  # MQTT's remaining length takes 1-4 bytes, 7 bits each
 JOIN_BYTES = 65536  # at most this much in one joined write (four TLS records)
 _ON_WRITTEN = (mqtt.DISCONNECT, mqtt.PUBLISH)  # paho acts on these once written (PUBLISH: QoS 0)
@@ -139,7 +144,7 @@ class LeanClient(mqtt.Client):
         """Read each incoming QoS 0 or 1 PUBLISH (MQTT 3.1.1) with two `struct` calls into
         an `_IncomingMessage`: paho's decoder and message cost about 7 µs a message, for a
         shadow service a few percent of its time; paho's "Received PUBLISH" debug line is not
-        logged for them. Opt-in: the fleet's clients keep paho's."""
+        logged for them. Opt-in (the shadow service's client, `PahoTransport`'s clients)."""
         self._light_incoming = True
 
     def read_whole_packets(self) -> None:
@@ -183,6 +188,37 @@ class LeanClient(mqtt.Client):
             else:
                 message.state = mqtt.mqtt_ms_queued
         return info
+
+    def _send_publish(self, mid: int, topic: bytes, payload: bytes | bytearray = b"",
+                      qos: int = 0, retain: bool = False, dup: bool = False,
+                      info: mqtt.MQTTMessageInfo | None = None,
+                      properties: Properties | None = None) -> mqtt.MQTTErrorCode:
+        # paho's packet, byte for byte (MQTT 3.1.1), in one join instead of a bytearray
+        # grown a field at a time, and its "Sending PUBLISH" debug line only if one is read.
+        remaining = 2 + len(topic) + len(payload) + 2 * (qos > 0)
+        if (self._protocol == mqtt.MQTTv5 or type(topic) is not bytes
+                or type(payload) not in (bytes, bytearray) or remaining > MAX_REMAINING_LENGTH
+                or self._logs_debug()):
+            return super()._send_publish(mid, topic, payload, qos, retain, dup, info,
+                                         properties)
+        if self._sock is None:
+            return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
+        command = mqtt.PUBLISH | (dup & 0x1) << 3 | qos << 1 | retain
+        packet = b"".join((_fixed_header(command, remaining), _MID.pack(len(topic)), topic,
+                           _MID.pack(mid) if qos > 0 else b"", payload))
+        return self._packet_queue(mqtt.PUBLISH, packet, mid, qos, info)
+
+    def _easy_log(self, level: int, fmt: str, *args: Any) -> None:
+        # paho formats a debug line for nearly every packet; not for a logger that drops it.
+        if level != mqtt.MQTT_LOG_DEBUG or self._logs_debug():
+            super()._easy_log(level, fmt, *args)  # type: ignore[arg-type]
+
+    def _logs_debug(self) -> bool:
+        """Whether paho's debug lines go anywhere: to an `on_log`, or to a logger that takes
+        them (a `logging.Logger` by its level; ErrorTap keeps errors only)."""
+        logger = self._logger
+        return self._on_log is not None or (logger is not None
+                                            and logger.isEnabledFor(logging.DEBUG))
 
     def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> mqtt.MQTTErrorCode:
         packet = self._in_packet["packet"]
@@ -297,6 +333,17 @@ class LeanClient(mqtt.Client):
         with self._msgtime_mutex:
             self._last_bytes_received = mqtt.time_func()
         return rc
+
+
+def _fixed_header(command: int, remaining: int) -> bytes:
+    """The command byte and the remaining length, 7 bits a byte (paho's encoding)."""
+    if remaining < 0x80:
+        return bytes((command, remaining))
+    header = bytearray((command,))
+    while remaining:
+        remaining, byte = divmod(remaining, 0x80)
+        header.append(byte | 0x80 if remaining else byte)
+    return bytes(header)
 
 
 def _whole_packet_header(buffer: memoryview, at: int) -> tuple[int, int] | None:

@@ -1,8 +1,8 @@
 """One thread, one `selectors` loop, many paho clients.
 
 paho's `loop_start()` costs a thread (and a select() of its own) per client and stalls at a few
-hundred clients per process. Here every client registers its socket with a single selector
-through paho 2's external-loop hooks (`on_socket_open/close`, `on_socket_(un)register_write`),
+hundred clients per process. Here every client registers its socket with one selector (two,
+nested: readiness.py) through paho 2's hooks (`on_socket_open/close`, `..._(un)register_write`),
 and the loop thread calls `loop_read`, `loop_write` and, about once a second, `loop_misc`
 (keepalive pings) for each of them. Packets queued during a round are written at its end;
 only a socket whose send buffer is full is watched for writability. A round's work is bounded
@@ -31,6 +31,8 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
+
+from ven_sim.transports.readiness import Readiness
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +66,12 @@ class NetworkLoop:
 
     def __init__(self, name: str = "mqtt-netloop") -> None:
         self.name = name
-        self._selector = selectors.DefaultSelector()
+        # The wake-up, handshakes and serve_first clients are "urgent": polled every round.
+        self._selector = Readiness()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None, urgent=True)
         self._wake_pending = False
         self._ready: deque[Callable[[], None]] = deque()
         self._next_round: deque[Callable[[], None]] = deque()  # round's start, not behind _ready
@@ -175,6 +178,7 @@ class NetworkLoop:
         """Serve `client` ahead of the others and read it dry each round (a VTN: a load
         test's latencies must not include its instrument's queue). Loop thread only."""
         self._first.add(client)
+        self._selector.make_urgent(client.socket())  # if connected; else _on_socket_open does
 
     def detach(self, client: mqtt.Client) -> None:
         self._clients.discard(client)
@@ -191,14 +195,14 @@ class NetworkLoop:
         if sock in self._watched:
             self._selector.modify(sock, events, _Watch(callback))
         else:
-            self._selector.register(sock, events, _Watch(callback))
+            self._selector.register(sock, events, _Watch(callback), urgent=True)
             self._watched.add(sock)
 
     def unwatch(self, sock: Any) -> None:
         self._unregister(sock)
 
     def _on_socket_open(self, client: mqtt.Client, _userdata: Any, sock: Any) -> None:
-        self._selector.register(sock, selectors.EVENT_READ, client)
+        self._selector.register(sock, selectors.EVENT_READ, client, urgent=client in self._first)
 
     def _on_socket_close(self, _client: mqtt.Client, _userdata: Any, sock: Any) -> None:
         self._unregister(sock)
@@ -247,7 +251,9 @@ class NetworkLoop:
         next_misc = time.monotonic() + MISC_INTERVAL_S / MISC_SLICES
         try:
             while self._running:
-                events = self._selector.select(self._timeout(next_misc))
+                # With a backlog, only the urgent sockets: the others are not taken in yet.
+                events = self._selector.select(self._timeout(next_misc),
+                                               urgent_only=bool(self._backlog))
                 began = time.monotonic()
                 # A client still in the backlog is still ready (select() is level-triggered):
                 # new ones are taken in once the backlog has been served, so none waits twice.
@@ -377,10 +383,10 @@ class NetworkLoop:
                     log.exception("%s: disconnect failed for %s", self.name, _client_id(client))
 
     def _open_sockets(self) -> bool:
-        return any(key.data is not None for key in self._selector.get_map().values())
+        return any(key.data is not None for key in self._selector.registered())
 
     def _close_all(self) -> None:
-        for key in list(self._selector.get_map().values()):
+        for key in self._selector.registered():
             if key.data is not None:
                 with contextlib.suppress(OSError):
                     key.fileobj.close()  # type: ignore[union-attr]

@@ -144,6 +144,9 @@ class PahoTransport(BaseTransport):
     def _make_client(self, client_id: str) -> mqtt.Client:
         tls = self._tls(client_id) if callable(self._tls) else self._tls
         client = make_client(client_id, self.url, tls, client_class=LeanClient)
+        # Its handler reads a message's topic and payload, the same on the light path
+        # (tests/ven_sim/transports/test_light_incoming.py), without paho's per-message objects.
+        client.light_incoming_publishes()
         _require_tls12(client)
         if self.max_tls_version is not None and client._ssl_context is not None:
             client._ssl_context.maximum_version = self.max_tls_version

@@ -39,6 +39,9 @@ class ErrorTap:
     def __init__(self, conn: Any) -> None:  # a PahoConnection
         self._conn = conn
 
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging.Logger's name
+        return level >= logging.ERROR
+
     def log(self, level: int, msg: object, *args: object, **_kwargs: Any) -> None:
         if level >= logging.ERROR:
             self._conn._socket_error = str(msg) % args if args else str(msg)

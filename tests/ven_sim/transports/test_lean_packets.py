@@ -1,0 +1,108 @@
+"""LeanClient's PUBLISH packets are paho's bytes, and paho's debug lines are written only
+for a logger that takes them. Packets are compared as queued (paho's `_out_packet`) by both
+classes on a connected socket pair, never written."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from ven_sim.transports.lean_client import LeanClient
+from ven_sim.transports.paho_settings import ErrorTap
+
+TOPIC = "ven/ack/ven-bench-000001"
+HEADER = 2 + len(TOPIC)  # the topic's length and the topic
+# Payload sizes whose remaining length (with a message ID) is either side of each step of
+# MQTT's variable-length encoding: 1, 2, 3 and 4 bytes.
+EDGES = [0, 1, 127 - HEADER - 2, 128 - HEADER - 2, 16_383 - HEADER - 2, 16_384 - HEADER - 2,
+         2_097_151 - HEADER - 2, 2_097_152 - HEADER - 2]
+
+
+class _Conn:
+    """What ErrorTap writes to (a PahoConnection's `_socket_error`)."""
+
+    _socket_error: str | None = None
+
+
+@pytest.fixture
+def pair() -> Iterator[socket.socket]:
+    ours, theirs = socket.socketpair()
+    yield ours
+    ours.close()
+    theirs.close()
+
+
+def _connected(cls: type[mqtt.Client], sock: socket.socket, logger: Any) -> mqtt.Client:
+    client = cls(mqtt.CallbackAPIVersion.VERSION2, client_id="lean-packets",
+                 protocol=mqtt.MQTTv311)
+    client.logger = logger
+    client.on_socket_register_write = lambda *_args: None  # an external loop writes
+    client._sock = sock  # noqa: SLF001 - "connected": packets are queued, never written
+    return client
+
+
+def _queued(client: mqtt.Client) -> list[tuple[Any, ...]]:
+    return [(p["command"], p["mid"], p["qos"], p["pos"], p["to_process"], bytes(p["packet"]))
+            for p in client._out_packet]  # noqa: SLF001
+
+
+@pytest.mark.parametrize("size", EDGES)
+def test_publish_packets_are_paho_bytes(size: int, pair: socket.socket) -> None:
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    stock = _connected(mqtt.Client, pair, None)
+    lean = _connected(LeanClient, pair, ErrorTap(_Conn()))
+    for client in (stock, lean):
+        client.publish(TOPIC, payload, qos=1)  # LeanClient's own QoS 1 publish
+        client.publish(TOPIC, payload, qos=0)
+        for qos, retain, dup in ((0, True, False), (1, False, True), (1, True, True)):
+            client._send_publish(65_535, TOPIC.encode(), payload, qos, retain, dup)  # noqa: SLF001
+    assert _queued(lean) == _queued(stock)
+    assert {type(p["packet"]) for p in lean._out_packet} == {bytes}  # the join, not paho's
+
+
+def test_paho_debug_lines_reach_a_logger_that_takes_them(pair: socket.socket) -> None:
+    lines: dict[str, list[str]] = {}
+    for cls in (mqtt.Client, LeanClient):
+        logger = logging.getLogger(f"test.lean_packets.{cls.__name__}")
+        logger.setLevel(logging.DEBUG)
+        seen = lines[cls.__name__] = []
+        handler = logging.Handler()
+        handler.emit = lambda record, seen=seen: seen.append(record.getMessage())
+        logger.addHandler(handler)
+        try:
+            client = _connected(cls, pair, logger)
+            client.publish(TOPIC, b"payload", qos=1)
+            client._send_puback(7)  # noqa: SLF001
+        finally:
+            logger.removeHandler(handler)
+    assert lines["LeanClient"] == lines["Client"]
+    assert lines["Client"] == [  # paho's own text: the topic is bytes there
+        f"Sending PUBLISH (d0, q1, r0, m1), '{TOPIC.encode()}', ... (7 bytes)",
+        "Sending PUBACK (Mid: 7)"]
+
+
+def test_an_error_tap_gets_errors_and_no_debug_line(pair: socket.socket) -> None:
+    logged: list[tuple[int, object]] = []
+    conn = _Conn()
+
+    class Tap(ErrorTap):
+        __slots__ = ()
+
+        def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+            logged.append((level, msg))
+            super().log(level, msg, *args, **kwargs)
+
+    client = _connected(LeanClient, pair, Tap(conn))
+    client.publish(TOPIC, b"payload", qos=1)
+    client._send_puback(7)  # noqa: SLF001
+    client._easy_log(mqtt.MQTT_LOG_ERR, "failed to receive on socket: %s", "reset")  # noqa: SLF001
+    assert logged == [(logging.ERROR, "failed to receive on socket: %s")]
+    assert conn._socket_error == "failed to receive on socket: reset"
+    client.on_log = lambda *_args: None  # an on_log reads every line: paho's path again
+    client.publish(TOPIC, b"payload", qos=1)
+    assert [level for level, _ in logged].count(logging.DEBUG) == 1
