@@ -22,7 +22,7 @@ from typing import Any
 
 from sim import bounded, contract
 from sim.fleet_scenario import FleetEvent
-from sim.limits import MAX_INFLIGHT_PUBLISHES, MAX_PAYLOAD_BYTES
+from sim.limits import MAX_INFLIGHT_PUBLISHES
 from ven_sim.fleet.metrics import FANOUT_STAGES, PROBE_OPS, FleetMetrics
 from ven_sim.fleet.plan import DEFAULT_FANOUT, PROBE_TELEMETRY_TOPICS
 from ven_sim.transports.base import BaseTransport
@@ -190,13 +190,13 @@ def ack_fields(payload: bytes) -> tuple[str, bool] | None:
     An ack as the VENs write it is read from its head (`_ACK_HEAD`) without parsing the rest:
     json.loads of a 700-byte event ack (its circuits) cost 10 µs, a twentieth of a fan-out's
     network-loop time. As `sim.bounded.top_level_int` does, only where the fields are is
-    checked, and that the payload is within the size limit, ends the object, and names
-    `correlationId` once (JSON keeps the last of repeated keys); a payload that is not JSON
+    checked, and that the payload ends the object and names `correlationId` and `ok` once
+    each (JSON keeps the last of repeated keys); a payload that is not JSON
     further on is not noticed. Any other payload is parsed whole, by `bounded.loads`.
     """
     head = _ACK_HEAD.match(payload)
-    if (head is not None and len(payload) <= MAX_PAYLOAD_BYTES and payload.endswith(b"}")
-            and payload.count(b'"correlationId"') == 1):
+    if (head is not None and payload.endswith(b"}")
+            and payload.count(b'"correlationId"') == 1 and payload.count(b'"ok":') == 1):
         try:
             return head.group(1).decode(), head.group(2) == b"true"
         except UnicodeDecodeError:

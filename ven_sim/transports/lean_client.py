@@ -164,7 +164,7 @@ class LeanClient(mqtt.Client):
         # paho's QoS 1 branch of `publish`, step for step, with the lighter message.
         topic_bytes = topic.encode("utf-8")
         self._raise_for_invalid_topic(topic_bytes)
-        if len(payload) > 268435455:
+        if len(payload) > MAX_REMAINING_LENGTH:
             raise ValueError("Payload too large.")
         mid = self._mid_generate()
         message = _OutgoingMessage(mid, topic_bytes, payload, self._published_condition)
@@ -209,7 +209,8 @@ class LeanClient(mqtt.Client):
         return self._packet_queue(mqtt.PUBLISH, packet, mid, qos, info)
 
     def _easy_log(self, level: int, fmt: str, *args: Any) -> None:
-        # paho formats a debug line for nearly every packet; not for a logger that drops it.
+        # paho hands its logger a debug line for nearly every packet: a call, and its
+        # logger's level check, per packet; skipped where the logger would drop it.
         if level != mqtt.MQTT_LOG_DEBUG or self._logs_debug():
             super()._easy_log(level, fmt, *args)  # type: ignore[arg-type]
 

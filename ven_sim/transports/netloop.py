@@ -62,7 +62,7 @@ class TimerHandle:
 
 
 class NetworkLoop:
-    """A daemon thread driving many paho clients from one `selectors.DefaultSelector`."""
+    """A daemon thread driving many paho clients from one selector (two, nested: `Readiness`)."""
 
     def __init__(self, name: str = "mqtt-netloop") -> None:
         self.name = name
@@ -386,7 +386,7 @@ class NetworkLoop:
         return any(key.data is not None for key in self._selector.registered())
 
     def _close_all(self) -> None:
-        for key in self._selector.registered():
+        for key in list(self._selector.registered()):  # closing changes the maps
             if key.data is not None:
                 with contextlib.suppress(OSError):
                     key.fileobj.close()  # type: ignore[union-attr]

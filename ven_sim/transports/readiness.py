@@ -17,7 +17,9 @@ round acts on are the same; the ones it would drop are never made.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import selectors
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["Readiness"]
@@ -33,9 +35,16 @@ class Readiness:
         self._main = selectors.DefaultSelector()
         self._urgent = selectors.DefaultSelector()
         self._main.register(self._urgent.fileno(), selectors.EVENT_READ, _URGENT)
+        # Which sockets are nested, known without asking a selector: a miss there costs a
+        # KeyError whose message formats the socket (two system calls).
+        self._urgent_socks: set[Any] = set()
 
     def register(self, sock: Any, events: int, data: Any, *, urgent: bool = False) -> None:
-        (self._urgent if urgent else self._main).register(sock, events, data)
+        if urgent:
+            self._urgent.register(sock, events, data)
+            self._urgent_socks.add(sock)
+        else:
+            self._main.register(sock, events, data)
 
     def modify(self, sock: Any, events: int, data: Any) -> None:
         """Change `sock`'s events and data where it is registered (KeyError if nowhere)."""
@@ -44,6 +53,7 @@ class Readiness:
     def unregister(self, sock: Any) -> None:
         """Forget `sock` (KeyError if it is not registered)."""
         self._holder(sock).unregister(sock)
+        self._urgent_socks.discard(sock)
 
     def make_urgent(self, sock: Any) -> None:
         """Move `sock` into the nested selector, with its events and data, if it is in the
@@ -51,6 +61,7 @@ class Readiness:
         with contextlib.suppress(KeyError, ValueError):
             key = self._main.unregister(sock)
             self._urgent.register(sock, key.events, key.data)
+            self._urgent_socks.add(sock)
 
     def select(self, timeout: float | None,
                urgent_only: bool = False) -> list[tuple[selectors.SelectorKey, int]]:
@@ -66,18 +77,15 @@ class Readiness:
                 break
         return events
 
-    def registered(self) -> list[selectors.SelectorKey]:
-        """Every registered socket's key (not the nested selector's own)."""
-        return [key for key in (*self._main.get_map().values(), *self._urgent.get_map().values())
-                if key.data is not _URGENT]
+    def registered(self) -> Iterator[selectors.SelectorKey]:
+        """Every registered socket's key (not the nested selector's own), lazily: a caller
+        asking whether any is open stops at the first."""
+        keys = itertools.chain(self._main.get_map().values(), self._urgent.get_map().values())
+        return (key for key in keys if key.data is not _URGENT)
 
     def close(self) -> None:
         self._main.close()
         self._urgent.close()
 
     def _holder(self, sock: Any) -> selectors.BaseSelector:
-        try:
-            self._urgent.get_key(sock)
-        except (KeyError, ValueError):  # ValueError: closed, and not registered here
-            return self._main
-        return self._urgent
+        return self._urgent if sock in self._urgent_socks else self._main

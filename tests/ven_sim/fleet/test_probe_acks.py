@@ -89,6 +89,7 @@ def test_any_correlation_id_reads_as_parsing_whole_would(cid: str) -> None:
     b'{"venId":"v","op":"ping","correlationId":"c-2","ok":true}',  # another key order
     b'{"op":"ping","correlationId":"c-\\"3","venId":"v","ok":true}',  # an escape
     b'{"op":"ping","correlationId":"c-4","venId":"v","ok":true,"correlationId":"c-5"}',
+    b'{"op":"ping","correlationId":"c-10","venId":"v","ok":true,"ok":false}',  # ok twice
     b'{"op":"ping","correlationId":"c-6","venId":"v","ok":true,',  # cut short
     b'{"op":"ping","correlationId":"c-7","venId":"v","ok":1}',
     b'{"op":"ping","correlationId":"\xff","venId":"v","ok":true}',  # not UTF-8

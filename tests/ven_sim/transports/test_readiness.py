@@ -73,7 +73,7 @@ def test_modify_unregister_and_make_urgent_find_the_socket_where_it_is(
         readiness.unregister(main_in)
         readiness.unregister(urgent_in)
         assert ready(readiness) == set()
-        assert readiness.registered() == []
+        assert list(readiness.registered()) == []
         with pytest.raises(KeyError):
             readiness.unregister(main_in)
     finally:
