@@ -10,9 +10,9 @@ from sim.limits import MAX_PAYLOAD_BYTES
 
 # -- encoding ---------------------------------------------------------------------------
 # `json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)`, the same
-# text, from an encoder made once (`dumps` makes one per call, a fifth of the time it takes to
-# encode an event ack), without the circular-reference check: the payloads are built afresh
-# from parsed JSON and our own values, never cyclic.
+# text, from a `JSONEncoder` made once (`dumps` with these options makes one per call; its C
+# encoder is still built on each call), without the circular-reference check: the payloads are
+# built afresh from parsed JSON and our own values, never cyclic.
 compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False,
                             check_circular=False).encode
 

@@ -189,10 +189,12 @@ def ack_fields(payload: bytes) -> tuple[str, bool] | None:
 
     An ack as the VENs write it is read from its head (`_ACK_HEAD`) without parsing the rest:
     json.loads of a 700-byte event ack (its circuits) cost 10 µs, a twentieth of a fan-out's
-    network-loop time. As `sim.bounded.top_level_int` does, only where the fields are is
-    checked, and that the payload ends the object and names `correlationId` and `ok` once
-    each (JSON keeps the last of repeated keys); a payload that is not JSON
-    further on is not noticed. Any other payload is parsed whole, by `bounded.loads`.
+    network-loop time. Only where the fields are is checked, and that the payload ends the
+    object and names `correlationId` and `ok` once each (JSON keeps the last of repeated
+    keys); unlike `bounded.loads` (and `sim.bounded.top_level_int`), neither its size nor
+    its nesting is checked, and a payload that is not JSON further on is not noticed: an
+    instrument's read of what the VENs answer. Any other payload is parsed whole, by
+    `bounded.loads`.
     """
     head = _ACK_HEAD.match(payload)
     if (head is not None and payload.endswith(b"}")

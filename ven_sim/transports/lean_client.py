@@ -8,15 +8,16 @@ packet is its two-byte message ID). A profile of a fleet at steady state put tho
 a tenth of the process's Python time (docs/benchmarks.md, "Steady CPU and the ramp").
 
 `LeanClient` keeps paho's behaviour and state (its `_out_messages`, in-flight count, re-sends
-after a reconnect, callbacks with the same arguments) and changes two things, for MQTT 3.1.1
+after a reconnect, callbacks with the same arguments) and changes these, for MQTT 3.1.1
 only: a QoS 1 publish of bytes shares one condition per client among its messages' infos
 (`wait_for_publish` still works: each waiter checks its own message), and a PUBACK is read
 with one `struct` call and handed to `on_publish` with a shared success reason code and empty
 properties. A client that opts in (`light_incoming_publishes`: the shadow service's, every
 `PahoTransport`'s: a fleet's VENs and probe, a run's, a live VEN's) also reads
 an incoming QoS 0 or 1 PUBLISH with two `struct` calls, without paho's per-message objects
-and its "Received PUBLISH" debug line. Everything else (MQTT 5, QoS 2, retained messages,
-PUBCOMP) is paho's own.
+and its "Received PUBLISH" debug line. Every PUBLISH packet is made in one join (paho's
+bytes), and paho's debug lines are not handed to a logger that drops them. Everything else
+(MQTT 5, the QoS 2 flow, PUBCOMP) is paho's own.
 
 And it writes the packets queued at once in one `send`: paho sends each packet on its own,
 an `SSL_write` (a TLS record, a system call, a GIL hand-over) each, so a VEN's telemetry on
@@ -204,7 +205,10 @@ class LeanClient(mqtt.Client):
         if self._sock is None:
             return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
         command = mqtt.PUBLISH | (dup & 0x1) << 3 | qos << 1 | retain
-        packet = b"".join((_fixed_header(command, remaining), _MID.pack(len(topic)), topic,
+        # The command byte and the remaining length (one byte below 128, else paho's encoding).
+        header = (bytes((command, remaining)) if remaining < 0x80
+                  else self._pack_remaining_length(bytearray((command,)), remaining))
+        packet = b"".join((header, _MID.pack(len(topic)), topic,
                            _MID.pack(mid) if qos > 0 else b"", payload))
         return self._packet_queue(mqtt.PUBLISH, packet, mid, qos, info)
 
@@ -334,17 +338,6 @@ class LeanClient(mqtt.Client):
         with self._msgtime_mutex:
             self._last_bytes_received = mqtt.time_func()
         return rc
-
-
-def _fixed_header(command: int, remaining: int) -> bytes:
-    """The command byte and the remaining length, 7 bits a byte (paho's encoding)."""
-    if remaining < 0x80:
-        return bytes((command, remaining))
-    header = bytearray((command,))
-    while remaining:
-        remaining, byte = divmod(remaining, 0x80)
-        header.append(byte | 0x80 if remaining else byte)
-    return bytes(header)
 
 
 def _whole_packet_header(buffer: memoryview, at: int) -> tuple[int, int] | None:

@@ -34,7 +34,7 @@ class ConnectionSettings:
 class ErrorTap:
     """paho logs socket errors (a TLS alert, a reset) instead of returning them: keep the last."""
 
-    __slots__ = ("_conn",)  # paho only calls log(): a logging.Logger per client was 1.6 KB
+    __slots__ = ("_conn",)  # paho calls log(), LeanClient isEnabledFor(): a Logger was 1.6 KB
 
     def __init__(self, conn: Any) -> None:  # a PahoConnection
         self._conn = conn
