@@ -3,9 +3,12 @@
 Worker i is `ven-sim fleet ... --shard i/K --out OUT/shard-i`: its IDs are slice i of the
 fleet's range (disjoint by construction) and its folder is a sibling of the others' (their
 claims are checked against each other). Each worker reports its live row as a JSON line on
-stderr once a second; this process shows them as one line. Workers run in their own session,
-so a Ctrl-C on the terminal reaches this process only, which passes one SIGINT to each: every
-worker stops cleanly and writes its results, and then the fleet's are merged from them.
+stderr once a second; this process shows them as one line. Workers run in their own process
+group, so a Ctrl-C on the terminal reaches this process only, which passes one SIGINT to each:
+every worker stops cleanly and writes its results, and then the fleet's are merged from them.
+They stay in this process's session: Linux's scheduler (autogroup) shares the cores between
+sessions first, so a session per worker would give each worker the share of everything else
+started from here (the bench's broker and shadow service) and leave `nice` on those useless.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ def run_workers(
             with (folder / "stdout.log").open("w") as log:
                 process = subprocess.Popen(
                     command(index), stdout=log, stderr=subprocess.PIPE, text=True,
-                    start_new_session=True,  # Ctrl-C on the terminal reaches us only
+                    process_group=0,  # Ctrl-C on the terminal reaches us only; our session: above
                 )
             worker = Worker(index, process)
             assert process.stderr is not None

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from collections.abc import Callable
 
 
 def run_until(command: list[str], *needles: str, then: Callable[[], object] | None = None,
-              stop: signal.Signals = signal.SIGINT, timeout_s: float = 90.0
-              ) -> tuple[int, str, str, str]:
+              stop: signal.Signals = signal.SIGINT, timeout_s: float = 90.0,
+              terminal: bool = False) -> tuple[int, str, str, str]:
     """Start `command`; at the first stderr line holding every needle call `then`, send
-    `stop` and wait. Returns (exit code, that line, stdout, the rest of stderr)."""
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    `stop` and wait. Returns (exit code, that line, stdout, the rest of stderr).
+
+    With `terminal`, the command runs as a shell runs a job (its own session and process
+    group) and `stop` goes to that whole group, as a Ctrl-C on the terminal does."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=terminal)
     matched = ""
     try:
         assert proc.stderr is not None
@@ -22,7 +27,10 @@ def run_until(command: list[str], *needles: str, then: Callable[[], object] | No
                 break
         if then is not None:
             then()
-        proc.send_signal(stop)
+        if terminal:
+            os.killpg(proc.pid, stop)
+        else:
+            proc.send_signal(stop)
         stdout, stderr = proc.communicate(timeout=timeout_s)
     finally:
         if proc.poll() is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -129,12 +130,40 @@ def test_fleet_merge_of_the_shard_folders_merges_their_timelines_too(
     assert (out / "timeline.csv").read_text() == (workers_run / "timeline.csv").read_text()
 
 
+def worker_processes(id_prefix: str) -> list[tuple[int, int]]:
+    """(pid, parent pid) of every running fleet worker of the run with this ID prefix."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue  # not a process, or one that has just ended
+        if b"--shard" in words and id_prefix.encode() in words:
+            found.append((int(entry.name), parent))
+    return found
+
+
 def test_ctrl_c_stops_every_worker_and_still_merges(mosquitto: Mosquitto, tmp_path: Path) -> None:
     out = tmp_path / "interrupted"
     command = fleet_command(mosquitto, out, "--duration", "600", "--id-prefix", "ven-wsig")
+    seen: list[tuple[int, int, int, int]] = []  # (pid, parent, its group, its session)
+
+    def note_the_workers() -> None:
+        seen.extend((pid, parent, os.getpgid(pid), os.getsid(pid))
+                    for pid, parent in worker_processes("ven-wsig"))
+
+    # The Ctrl-C goes to the fleet's whole process group, as a terminal sends it.
     code, line, stdout, stderr = run_until(
-        command, f"connected {VENS}/{VENS}", f"fan-out acked {VENS}")  # the combined line
+        command, f"connected {VENS}/{VENS}", f"fan-out acked {VENS}",  # the combined line
+        then=note_the_workers, terminal=True)
     assert code == 0, stdout + stderr
+    # Each worker has a process group of its own, so the terminal's Ctrl-C reaches the fleet
+    # only, which stops them one by one; and they stay in the fleet's session, so the
+    # scheduler (autogroup) shares the cores between them as one job, not one job each.
+    assert len(seen) == WORKERS
+    for pid, parent, group, session in seen:
+        assert group == pid and session == parent  # `terminal`: the fleet leads its session
     assert "workers 2/2" in line
     merged = json.loads((out / "fleet.json").read_text())
     assert merged["stopped_early"] is True and merged["workers"] == WORKERS
