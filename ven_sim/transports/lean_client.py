@@ -229,30 +229,44 @@ class LeanClient(mqtt.Client):
         packet = self._in_packet["packet"]
         if cmd != "PUBACK" or self._protocol == mqtt.MQTTv5 or len(packet) != 2:
             return super()._handle_pubackcomp(cmd)  # paho decodes, and refuses a bad one
-        (mid,) = _MID.unpack(packet)
+        return self._puback(_MID.unpack(packet)[0])
+
+    def _puback(self, mid: int) -> mqtt.MQTTErrorCode:
+        """An MQTT 3.1.1 PUBACK for `mid`: `on_publish` with paho's arguments."""
         with self._out_message_mutex:
             if mid in self._out_messages:  # a duplicate PUBACK is ignored, as paho does
                 return self._do_on_publish(mid, _PUBACK_SUCCESS, _NO_PROPERTIES)
         return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _handle_publish(self) -> MQTTErrorCode:
-        command, packet = self._in_packet["command"], self._in_packet["packet"]
+        message = self._light_message(self._in_packet["command"], self._in_packet["packet"])
+        if message is None:
+            return super()._handle_publish()
+        return self._deliver(message)
+
+    def _light_message(self, command: int,
+                       packet: bytes | bytearray | memoryview) -> _IncomingMessage | None:
+        """The PUBLISH packet's message as paho's `decode_publish` reads it (MQTT 3.1.1: topic
+        length, topic, message ID at QoS 1), if this client reads it on the light path and the
+        packet is well formed; None for paho's own path (which refuses a malformed one)."""
         qos = (command & 0x06) >> 1
         if (not self._light_incoming or qos > 1 or self._protocol == mqtt.MQTTv5
                 or self._manual_ack):
-            return super()._handle_publish()
-        # paho's decode_publish, for MQTT 3.1.1: topic length, topic, message ID (QoS 1).
+            return None
         topic_end = 2 + (_MID.unpack_from(packet)[0] if len(packet) >= 2 else 0)
         payload_at = topic_end + 2 * qos
         if topic_end == 2 or len(packet) < payload_at:
-            return super()._handle_publish()  # paho refuses it as it does
+            return None
         mid = _MID.unpack_from(packet, topic_end)[0] if qos else 0
-        message = _IncomingMessage(command, mid, bytes(packet[2:topic_end]),
-                                   bytes(packet[payload_at:]))
+        return _IncomingMessage(command, mid, bytes(packet[2:topic_end]),
+                                bytes(packet[payload_at:]))
+
+    def _deliver(self, message: _IncomingMessage) -> MQTTErrorCode:
+        """paho's steps for a received QoS 0 or 1 message: `on_message`, then the PUBACK."""
         self._handle_on_message(message)
-        if qos == 0:
+        if message.qos == 0:
             return MQTTErrorCode.MQTT_ERR_SUCCESS
-        return self._send_puback(mid)
+        return self._send_puback(message.mid)
 
     def _packet_queue(self, command: int, packet: bytes | bytearray, mid: int, qos: int,
                       info: mqtt.MQTTMessageInfo | None = None) -> mqtt.MQTTErrorCode:
@@ -303,7 +317,7 @@ class LeanClient(mqtt.Client):
                 or type(sock) is not BufferedTlsSocket or self._protocol == mqtt.MQTTv5):
             return super()._packet_read()  # e.g. the rest of a packet paho has begun
         try:
-            buffer, at = sock.read_buffer()
+            read = sock.read_buffer()
         except ssl.SSLWantReadError:
             return MQTTErrorCode.MQTT_ERR_AGAIN
         except ssl.SSLWantWriteError:
@@ -312,6 +326,9 @@ class LeanClient(mqtt.Client):
         except OSError as err:  # as paho's reads report it
             self._easy_log(mqtt.MQTT_LOG_ERR, "failed to receive on socket: %s", err)
             return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if read is None:  # the kernel holds nothing for it (checked without a TLS read)
+            return MQTTErrorCode.MQTT_ERR_AGAIN
+        buffer, at = read
         if at >= len(buffer):  # EOF: the broker closed the connection
             return MQTTErrorCode.MQTT_ERR_CONN_LOST
         header = _whole_packet_header(buffer, at)
@@ -320,12 +337,31 @@ class LeanClient(mqtt.Client):
         length, body = header
         end = body + length
         sock.consumed(end)
-        # The state paho's byte-wise reads leave for `_packet_handle` (remaining_count, the
-        # length's bytes, is only read by those reads).
-        in_packet["command"] = buffer[at]
+        command = buffer[at]
+        # The two packets a fleet's client reads most, handled from the buffer (paho's
+        # handlers, without its `_in_packet` state, a copy of the body and `_packet_handle`'s
+        # dispatch): a PUBACK, and a PUBLISH on the light path. Any other, paho's way.
+        message = None
+        if command == mqtt.PUBACK and length == 2:
+            rc = self._puback(_MID.unpack_from(buffer, body)[0])
+        elif (command & 0xF0 == mqtt.PUBLISH
+              and (message := self._light_message(command, buffer[body:end])) is not None):
+            rc = self._deliver(message)
+        else:
+            rc = self._handle_whole_packet(command, length, buffer[body:end])
+        with self._msgtime_mutex:
+            self._last_bytes_received = mqtt.time_func()
+        return rc
+
+    def _handle_whole_packet(self, command: int, length: int,
+                             body: memoryview) -> MQTTErrorCode:
+        """paho's `_packet_handle` on a packet read whole, with the state paho's byte-wise
+        reads leave for it (remaining_count, the length's bytes, is only read by those reads)."""
+        in_packet = self._in_packet
+        in_packet["command"] = command
         in_packet["have_remaining"] = 1
         in_packet["remaining_length"] = length
-        in_packet["packet"] = bytearray(buffer[body:end])
+        in_packet["packet"] = bytearray(body)
         try:
             rc = self._packet_handle()
         except MalformedPacket as exc:
@@ -335,8 +371,6 @@ class LeanClient(mqtt.Client):
         # reconnect in a callback, the new one is already so).
         in_packet["command"] = in_packet["have_remaining"] = in_packet["remaining_length"] = 0
         in_packet["packet"] = bytearray()
-        with self._msgtime_mutex:
-            self._last_bytes_received = mqtt.time_func()
         return rc
 
 
