@@ -231,6 +231,21 @@ class LeanClient(mqtt.Client):
             return super()._handle_pubackcomp(cmd)  # paho decodes, and refuses a bad one
         return self._puback(_MID.unpack(packet)[0])
 
+    def _call_on_message(self, message: _IncomingMessage) -> None:
+        """paho's `_handle_on_message` for a client without `message_callback_add` filters:
+        `on_message` as paho calls it, without the topic decoded (twice) and matched against
+        no filter (a generator and a closure per message)."""
+        on_message = self._on_message
+        if on_message is None:
+            return
+        with self._in_callback_mutex:
+            try:
+                on_message(self, self._userdata, message)
+            except Exception as err:
+                self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                if not self.suppress_exceptions:
+                    raise
+
     def _puback(self, mid: int) -> mqtt.MQTTErrorCode:
         """An MQTT 3.1.1 PUBACK for `mid`: `on_publish` with paho's arguments."""
         with self._out_message_mutex:
@@ -263,7 +278,10 @@ class LeanClient(mqtt.Client):
 
     def _deliver(self, message: _IncomingMessage) -> MQTTErrorCode:
         """paho's steps for a received QoS 0 or 1 message: `on_message`, then the PUBACK."""
-        self._handle_on_message(message)
+        if self._on_message_filtered._root._children:  # message_callback_add's filters
+            self._handle_on_message(message)
+        else:
+            self._call_on_message(message)
         if message.qos == 0:
             return MQTTErrorCode.MQTT_ERR_SUCCESS
         return self._send_puback(message.mid)
