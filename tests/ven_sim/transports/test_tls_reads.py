@@ -100,10 +100,10 @@ def test_reading_a_socket_dry_asks_the_kernel_instead_of_tls(
     with monkeypatch.context() as patched:  # as before: a TLS read to find the socket empty
         patched.setattr(BufferedTlsSocket, "_kernel_holds_data", lambda _self: True)
         unchecked = _tls_reads_one_at_a_time(mosquitto, "unchecked")
-    # Every message and every PUBACK is one TLS read that finds data, on both sides (the
-    # last PUBACK may come after the count ends)...
-    assert 2 * MESSAGES - 1 <= checked["data"] <= 2 * MESSAGES + 10
-    assert 2 * MESSAGES - 1 <= unchecked["data"] <= 2 * MESSAGES + 10
+    # Every message and every PUBACK is about one TLS read that finds data, on both sides
+    # (the broker may write two PUBACKs in one record; the last may come after the count)...
+    assert 2 * MESSAGES - 10 <= checked["data"] <= 2 * MESSAGES + 10
+    assert 2 * MESSAGES - 10 <= unchecked["data"] <= 2 * MESSAGES + 10
     # ...but reading dry took a TLS read that found nothing after each (at least the sink's,
     # woken once a message), and now takes none: the kernel said its queue was empty.
     assert unchecked["nothing"] >= MESSAGES
