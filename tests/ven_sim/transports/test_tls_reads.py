@@ -98,7 +98,7 @@ def test_reading_a_socket_dry_asks_the_kernel_instead_of_tls(
 ) -> None:
     checked = _tls_reads_one_at_a_time(mosquitto, "checked")
     with monkeypatch.context() as patched:  # as before: a TLS read to find the socket empty
-        patched.setattr(BufferedTlsSocket, "_kernel_holds_data", lambda _self: True)
+        patched.setattr(BufferedTlsSocket, "_kernel_queue", lambda _self: 1 << 30)
         unchecked = _tls_reads_one_at_a_time(mosquitto, "unchecked")
     # Every message and every PUBACK is about one TLS read that finds data, on both sides
     # (the broker may write two PUBACKs in one record; the last may come after the count)...
