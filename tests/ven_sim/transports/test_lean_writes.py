@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.ven_sim.transports.test_paho import Peer, _transport
+from tests.ven_sim.transports.test_paho import _sink_and_source, _transport
 from ven_sim.broker.mosquitto import Mosquitto
 
 
@@ -33,19 +33,16 @@ def test_short_and_refused_sends_deliver_every_packet_in_order(
 
     name = f"{most_bytes}-{refuse_every}"
     try:
-        sink = Peer(transport, f"lean-writes-sink-{name}")
-        assert sink.state() == (True, None)
-        sink.listen("lean/writes/#", "lean/writes/echo")
-        source = Peer(transport, f"lean-writes-source-{name}")
-        assert source.state() == (True, None)
+        topic = f"lean-writes-{name}"
+        sink, source = _sink_and_source(transport, topic)
         monkeypatch.setattr(ssl.SSLSocket, "send", short_sends)
         payloads = [b"%02d" % n + b"w" * (n * 61 % 400) for n in range(40)]
         got: list[tuple[str, bytes]] = []
         for n, payload in enumerate(payloads):
-            source.conn.publish("lean/writes/n", payload)
+            source.conn.publish(f"{topic}/n", payload)
             if n < 8 or n % 4 == 3:  # the first eight one at a time, then bursts of four
                 got += [sink.receive() for _ in range(n + 1 - len(got))]
-        assert got == [("lean/writes/n", payload) for payload in payloads]
+        assert got == [(f"{topic}/n", payload) for payload in payloads]
         unacked = source.conn._client._out_messages  # noqa: SLF001 - paho's bookkeeping
         deadline = time.monotonic() + 10.0
         while unacked and time.monotonic() < deadline:  # every PUBACK written and read

@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 
-from tests.ven_sim.transports.test_paho import Peer, _transport
+from tests.ven_sim.transports.test_paho import Peer, _sink_and_source, _transport
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.transports.tls_reads import BufferedTlsSocket
 
@@ -79,15 +79,13 @@ def _tls_reads_one_at_a_time(mosquitto: Mosquitto, name: str) -> dict[str, int]:
 
     transport = _transport(mosquitto)
     try:
-        sink = Peer(transport, f"tls-dry-sink-{name}")
-        source = Peer(transport, f"tls-dry-source-{name}")
-        assert sink.state() == source.state() == (True, None)
-        sink.listen("tls-dry/#", "tls-dry/echo")
+        topic = f"tls-dry-{name}"
+        sink, source = _sink_and_source(transport, topic)
         with pytest.MonkeyPatch.context() as patched:
             patched.setattr(ssl.SSLSocket, "recv", tls_reads)
             for n in range(MESSAGES):
-                source.conn.publish("tls-dry/n", b"%d" % n)
-                assert sink.receive() == ("tls-dry/n", b"%d" % n)
+                source.conn.publish(f"{topic}/n", b"%d" % n)
+                assert sink.receive() == (f"{topic}/n", b"%d" % n)
         return calls
     finally:
         transport.close()
