@@ -240,3 +240,44 @@ def test_receives_handlers_serve_tells_and_asks_and_a_stop_ends_the_turn() -> No
     assert not ref.is_alive()
     with pytest.raises(pykka.ActorDeadError):
         ref.tell(5)
+
+
+def test_told_messages_go_in_as_they_are_and_asks_keep_their_envelope() -> None:
+    from pykka._envelope import Envelope
+
+    dispatcher = Dispatcher("manual")
+    seen: list[Any] = []
+
+    class Recording(DispatchedActor):
+        receives = {int: "on_int"}
+
+        def on_int(self, message: int) -> int:
+            seen.append(message)
+            return message + 1
+
+        def on_receive(self, message: Any) -> Any:
+            seen.append(message)
+
+    ref = Recording.start(dispatcher=dispatcher)
+    dispatcher.run_until_idle()  # on_start
+    wrapped = Envelope("a message that is itself an envelope")
+    ref.tell(1)
+    ref.tell(wrapped)
+    answer = ref.ask(2, block=False)
+    inbox = ref.actor_inbox._messages  # type: ignore[attr-defined]
+    assert inbox[0] == 1  # told: no envelope made
+    assert type(inbox[1]) is Envelope and inbox[1].message is wrapped
+    assert type(inbox[2]) is Envelope and inbox[2].reply_to is answer
+    dispatcher.run_until_idle()
+    assert seen == [1, wrapped, 2]
+    assert answer.get(timeout=0) == 3
+
+    # Stopped with a tell and an ask still queued: the teardown drains both, and the ask's
+    # caller hears the actor died.
+    ref.stop(block=False)
+    ref.actor_inbox._messages += [4, Envelope(5, reply_to=(late := CallbackFuture()))]  # type: ignore[attr-defined]
+    dispatcher.run_until_idle()
+    assert seen == [1, wrapped, 2]
+    assert ref.actor_inbox.empty()
+    with pytest.raises(pykka.ActorDeadError):
+        late.get(timeout=0)
