@@ -190,12 +190,30 @@ class Dispatcher:
         handled = 0
         ready = self._ready
         take = ready.pop if self.depth_first else ready.popleft
+        supervisor = self.supervisor
         try:
             while ready:
                 actor = take()
                 actor._scheduled = False
+                inbox = actor._inbox
+                # Most turns are one told message of a type in the actor's `receives`: handled
+                # here, without the general turn's call and set-up (about 11 a VEN a tick).
+                if (len(inbox) == 1 and actor._started and not actor._isolated
+                        and not actor.actor_stopped.flag):
+                    message = inbox[0]
+                    handler = actor._handlers.get(type(message))  # never an Envelope's type
+                    if handler is not None:
+                        del inbox[0]  # first: the handler may tell this actor more
+                        try:
+                            handler(actor, message)
+                        except Exception as exc:
+                            supervisor.on_failure(actor, message, exc, exc.__traceback__)
+                        handled += 1
+                        if inbox and not actor.actor_stopped.flag:
+                            self.schedule(actor)
+                        continue
                 handled += actor._run_turn(self.batch)
-                if actor._inbox and not actor.actor_stopped.flag:  # more to do
+                if inbox and not actor.actor_stopped.flag:  # more to do
                     self.schedule(actor)
         finally:
             _driving.active = was_driving

@@ -281,3 +281,42 @@ def test_told_messages_go_in_as_they_are_and_asks_keep_their_envelope() -> None:
     assert ref.actor_inbox.empty()
     with pytest.raises(pykka.ActorDeadError):
         late.get(timeout=0)
+
+
+def test_one_message_turns_keep_order_failures_and_isolation() -> None:
+    """A turn of one told message of a `receives` type runs on the dispatcher's short path:
+    what the handler tells its own actor comes after, a failure is the supervisor's, an
+    isolated actor handles nothing but its stop."""
+    dispatcher = Dispatcher("manual")
+    seen: list[int] = []
+
+    class Chain(DispatchedActor):
+        receives = {int: "on_int"}
+
+        def on_int(self, message: int) -> None:
+            if message < 0:
+                raise ValueError("a poisoned number")
+            seen.append(message)
+            if message % 10 < 2:  # tells itself the next one, from inside its turn
+                self.actor_ref.tell(message + 1)
+
+    chain, other = Chain.start(dispatcher=dispatcher), Chain.start(dispatcher=dispatcher)
+    dispatcher.supervisor.enlist("ven-chain", [chain])
+    dispatcher.run_until_idle()  # on_start
+    chain.tell(10)
+    other.tell(20)
+    assert dispatcher.run_until_idle() == 6
+    assert seen == [10, 20, 11, 21, 12, 22]  # one at a time, in turn: a turn does not starve
+    seen.clear()
+    for _ in range(dispatcher.supervisor.max_restarts + 1):
+        chain.tell(-1)
+        dispatcher.run_until_idle()
+    assert dispatcher.supervisor.summary() == {"actor_restarts": 11, "failed_vens": ["ven-chain"]}
+    chain.tell(30)
+    other.tell(40)
+    dispatcher.run_until_idle()
+    assert seen == [40, 41, 42]  # the isolated actor dropped its message
+    chain.stop(block=False)
+    other.stop(block=False)
+    dispatcher.run_until_idle()
+    assert not chain.is_alive() and not other.is_alive()
