@@ -424,6 +424,22 @@ def test_a_row_in_the_wires_form_acks_to_the_byte_as_a_plain_row(
     assert tuple(made) == CIRCUIT_ACK_KEYS
 
 
+@FUZZ
+@given(original=st.floats() | st.sampled_from([0.0, -0.0, 1e-4, 5e-4, 2.6745]) | kws,
+       curtailed=st.floats() | st.sampled_from([0.0, -0.0, 0.0004]) | kws,
+       final=st.none() | st.floats() | kws)
+def test_a_rows_kw_are_each_rounded_as_written_out_in_full(
+        original: float, curtailed: float, final: float | None) -> None:
+    """`circuit_ack_row` takes short cuts for a circuit that sheds nothing: the same values
+    (to the sign of a zero, and NaN) as rounding each of them."""
+    made = circuit_ack_row("c", "C", 20, original, curtailed, False, final)
+    o, c = float(original), float(curtailed)
+    left = (o - c if o > c else 0.0) if final is None else float(final)
+    expected = (round(o, 3), round(c, 3), round(left, 3))
+    assert repr(tuple(made[k] for k in ("original_kw", "curtailed_kw", "final_kw"))) == repr(
+        expected)
+
+
 def test_the_planners_rows_are_in_the_wires_form() -> None:
     planner = ShedPlanner()
     info = CircuitInfo("ev1", "EV Charger", 50, False, 8, power_kw=7.2, capability_kw=7.2)
