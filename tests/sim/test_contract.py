@@ -13,7 +13,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.messages import EventAck, Telemetry
-from sim._contract_encode import one_shot_encoder
 from sim.ack_cache import AckCache
 from sim.commands import Command, parse_command
 from sim.contract import (
@@ -380,36 +379,6 @@ def test_encode_rejects_nan() -> None:
         encode({"x": float("nan")})
 
 
-_ENCODER_OPTIONS = [
-    {"separators": (",", ":"), "ensure_ascii": False, "allow_nan": False, "check_circular": False},
-    {"sort_keys": True, "separators": (",", ":"), "check_circular": False},  # commands' digest
-    {"allow_nan": True, "check_circular": False, "skipkeys": True},
-    {"sort_keys": True},  # with the circular-reference check: the encoder's own method
-]
-
-
-@FUZZ
-@given(value=json_values | st.sampled_from([
-    {"nan": float("nan")}, [float("-inf")], {"n": 1e22, "z": -0.0}, "\u00e9\u2028\x00",
-    {"s": "\u00e9", 1: True, None: 2.5}, {"set": {1}}, [object()], {(1, 2): "tuple key"}]),
-    options=st.sampled_from(_ENCODER_OPTIONS))
-def test_a_one_shot_encoder_writes_what_its_json_encoder_writes(value: Any,
-                                                                options: dict[str, Any]) -> None:
-    """The same text, or the same error, as `json.JSONEncoder(**options).encode`, call after
-    call (a failed call leaves nothing behind for the next)."""
-    encode_once = one_shot_encoder(**options)
-    for _ in range(2):
-        try:
-            expected: Any = json.JSONEncoder(**options).encode(value)
-        except (TypeError, ValueError) as exc:
-            expected = (type(exc), str(exc))
-        try:
-            got: Any = encode_once(value)
-        except (TypeError, ValueError) as exc:
-            got = (type(exc), str(exc))
-        assert got == expected
-
-
 @FUZZ
 @given(value=st.dictionaries(st.text(max_size=8), json_values, max_size=6)
        | st.sampled_from([{"nan": float("nan")}, {"inf": [float("-inf")]}, {"n": 1e22, "z": -0.0},
@@ -453,22 +422,6 @@ def test_a_row_in_the_wires_form_acks_to_the_byte_as_a_plain_row(
             for row in (made, plain, dict(made))]
     assert acks[0] == acks[1] == acks[2]
     assert tuple(made) == CIRCUIT_ACK_KEYS
-
-
-@FUZZ
-@given(original=st.floats() | st.sampled_from([0.0, -0.0, 1e-4, 5e-4, 2.6745]) | kws,
-       curtailed=st.floats() | st.sampled_from([0.0, -0.0, 0.0004]) | kws,
-       final=st.none() | st.floats() | kws)
-def test_a_rows_kw_are_each_rounded_as_written_out_in_full(
-        original: float, curtailed: float, final: float | None) -> None:
-    """`circuit_ack_row` takes short cuts for a circuit that sheds nothing: the same values
-    (to the sign of a zero, and NaN) as rounding each of them."""
-    made = circuit_ack_row("c", "C", 20, original, curtailed, False, final)
-    o, c = float(original), float(curtailed)
-    left = (o - c if o > c else 0.0) if final is None else float(final)
-    expected = (round(o, 3), round(c, 3), round(left, 3))
-    assert repr(tuple(made[k] for k in ("original_kw", "curtailed_kw", "final_kw"))) == repr(
-        expected)
 
 
 def test_the_planners_rows_are_in_the_wires_form() -> None:
