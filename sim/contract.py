@@ -34,6 +34,7 @@ from sim._contract_encode import encode, kw_text
 from sim._contract_telemetry import (
     GENERIC_TYPE,
     SCHEMA_VERSION,
+    LoadRows,
     load_type,
     loads_json,
     shadow_report_json,
@@ -50,6 +51,7 @@ __all__ = [
     "COMMAND_TOPIC",
     "EVERY_VEN",
     "GENERIC_TYPE",
+    "LoadRows",
     "METERING_TOPIC",
     "PRESENCE_FILTER",
     "PRESENCE_TOPIC",
