@@ -129,30 +129,10 @@ def _row_text(cid: Any, name: Any, kind: Any, breaker_amps: Any, enabled: Any,
     return facts[:-1] + ',"currentPowerKw":', "," + rest[1:]
 
 
-class LoadRows(tuple):  # type: ignore[type-arg]
-    """A telemetry's `loads` as the controller makes them (`sim.curtailment.load_rows`): rows
-    no one changes once made. `loads_json` writes their text once and keeps it with them: the
-    gateway's telemetry writes it, and the shadow syncer's report of the same telemetry (on an
-    event, its restore, or its own schedule) takes it from there."""
-
-    # Set by loads_json on its first call, in the instance's own __dict__; until then the
-    # class's "" (never an array's text) says it is not written yet, with no exception raised.
-    text: str | None = ""
-
-
 def loads_json(loads: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> str | None:
     """The telemetry's `loads` array as `encode` writes it (the same text), from each row's
     facts encoded once and its two readings; None if a reading is not a finite number (the
-    encoder then says why). Written once for a `LoadRows`."""
-    if type(loads) is LoadRows:
-        text = loads.text
-        if text == "":
-            text = loads.text = _loads_text(loads)
-        return text
-    return _loads_text(loads)
-
-
-def _loads_text(loads: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> str | None:
+    encoder then says why)."""
     parts = []
     total = 0.0
     for row in loads:

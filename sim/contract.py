@@ -34,7 +34,6 @@ from sim._contract_encode import encode, kw_text
 from sim._contract_telemetry import (
     GENERIC_TYPE,
     SCHEMA_VERSION,
-    LoadRows,
     load_type,
     loads_json,
     shadow_report_json,
@@ -51,7 +50,6 @@ __all__ = [
     "COMMAND_TOPIC",
     "EVERY_VEN",
     "GENERIC_TYPE",
-    "LoadRows",
     "METERING_TOPIC",
     "PRESENCE_FILTER",
     "PRESENCE_TOPIC",

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sim.contract import CircuitAckRow, LoadRows, circuit_ack_row
+from sim.contract import CircuitAckRow, circuit_ack_row
 from sim.records import CircuitReading
 from sim.shed_estimate import NATURAL_TAU_S
 
@@ -227,10 +227,9 @@ def load_rows(
     circuits: Iterable[CircuitInfo],
     plan: dict[str, Curtailment],
     extras: dict[str, dict[str, Any]],
-) -> LoadRows:
+) -> tuple[dict[str, Any], ...]:
     """One row per circuit for a VEN's telemetry (`loads`): its facts, its reading, its part
-    in the current plan and its live state (indoor temperature, state of charge). Not to be
-    changed once made: their wire text is kept with them (`LoadRows`)."""
+    in the current plan and its live state (indoor temperature, state of charge)."""
     rows = []
     for c in circuits:
         entry = plan.get(c.id)
@@ -248,4 +247,4 @@ def load_rows(
                 **extras.get(c.id, {}),
             }
         )
-    return LoadRows(rows)
+    return tuple(rows)

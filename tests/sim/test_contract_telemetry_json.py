@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from actors.messages import Telemetry
 from sim.contract import (
-    LoadRows,
     encode,
     kw_text,
     loads_json,
@@ -158,31 +157,6 @@ def test_a_shadow_report_is_the_same_bytes_as_encoding_it(
     got = _outcome(lambda: shadow_report_json(reported, loads, after, client_token=token,
                                               desired=desired, version=version))
     assert got == _outcome(encode, document)
-
-
-@FUZZ
-@given(rows=st.lists(_rows, max_size=9))
-def test_load_rows_text_is_written_once_and_is_the_same_text(rows: list[dict[str, Any]]) -> None:
-    """The gateway's telemetry and the syncer's report of one telemetry share its rows' text."""
-    kept = LoadRows(rows)
-    text = loads_json(kept)
-    assert text == loads_json(tuple(rows))  # what the rows as a plain tuple give
-    assert loads_json(kept) is text and kept.text is text  # kept, not written again
-    t = _telemetry(kept)
-    assert _outcome(telemetry_json, t) == _outcome(_as_encoded, t)  # the text as kept
-    report = _outcome(lambda: shadow_report_json({"ven": 1}, kept, {"metrics": 2},
-                                                 client_token="c"))
-    assert report == _outcome(encode, {"state": {"reported": {
-        "ven": 1, "loads": telemetry_payload(t)["loads"], "metrics": 2}}, "clientToken": "c"})
-
-
-def test_load_rows_makes_rows_that_keep_their_text() -> None:
-    from sim.curtailment import CircuitInfo, load_rows
-
-    info = CircuitInfo("hvac", "HVAC", 40, False, 5, True, power_kw=2.5)
-    rows = load_rows([info], {}, {"hvac": {"indoor_c": 24.0}})
-    assert type(rows) is LoadRows and rows[0]["indoor_c"] == 24.0
-    assert loads_json(rows) == loads_json(tuple(rows)) and rows.text is not None
 
 
 @FUZZ
