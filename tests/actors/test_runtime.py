@@ -285,8 +285,10 @@ def test_told_messages_go_in_as_they_are_and_asks_keep_their_envelope() -> None:
 
 def test_one_message_turns_keep_order_failures_and_isolation() -> None:
     """A turn of one told message of a `receives` type runs on the dispatcher's short path:
-    what the handler tells its own actor comes after, a failure is the supervisor's, an
-    isolated actor handles nothing but its stop."""
+    what the handler tells its own actor comes after, in the actor's next turn, behind the
+    other actors already ready (a general turn would handle it at once, up to its batch:
+    each actor's order is kept either way); a failure is the supervisor's, an isolated actor
+    handles nothing but its stop."""
     dispatcher = Dispatcher("manual")
     seen: list[int] = []
 
