@@ -109,7 +109,7 @@ class ShadowSyncerActor(DispatchedActor):
 
     # Every telemetry, and an event's messages: handled without pykka's generic dispatch.
     receives = {Telemetry: "_on_telemetry", _Flush: "_on_flush", Inbound: "_on_inbound",
-                EventAck: "_on_event_ack"}
+                EventAck: "_on_event_ack", EventEnded: "_on_event_ended"}
 
     def on_start(self) -> None:
         self.gateway.tell(Subscribe(self.actor_ref))
@@ -136,20 +136,21 @@ class ShadowSyncerActor(DispatchedActor):
             self.active_events.append(ack.event_id)
         self._report()
 
+    def _on_event_ended(self, message: EventEnded) -> None:
+        if message.event_id in self.active_events:
+            self.active_events.remove(message.event_id)
+        if message.found:
+            self.last_event = _event_summary(message)
+        if message.opted_out:
+            self.opt_out = {"eventId": message.event_id, "at": int(message.end_epoch)}
+        self._report()
+
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Attach):
             self.connection = message.connection
             for suffix in SUBSCRIPTIONS:
                 self.connection.subscribe(contract.shadow_topic(self.ven_id, suffix))
             self._get()
-        elif isinstance(message, EventEnded):
-            if message.event_id in self.active_events:
-                self.active_events.remove(message.event_id)
-            if message.found:
-                self.last_event = _event_summary(message)
-            if message.opted_out:
-                self.opt_out = {"eventId": message.event_id, "at": int(message.end_epoch)}
-            self._report()
         elif isinstance(message, ConfigChanged):
             self.config.update(message.config)
             self._report()

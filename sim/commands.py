@@ -9,13 +9,13 @@ stand for. `sim.contract` owns the rest of the wire contract (topics, telemetry,
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim import bounded
+from sim._contract_encode import one_shot_encoder
 from sim.limits import (
     CAPACITY_KW_RANGE,
     DURATION_S_RANGE,
@@ -275,8 +275,9 @@ def parse_command(raw: bytes, ven_id: str,
     return Command(op, cid, ven_id, fields, fields.get("event_id"), _digest(op, fields))
 
 
-# json.dumps(value, sort_keys=True, separators=(",", ":")), from an encoder made once.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+# json.dumps(value, sort_keys=True, separators=(",", ":")), from an encoder made once; without
+# the circular-reference check, as a command's fields come parsed from JSON (never cyclic).
+_CANONICAL = one_shot_encoder(sort_keys=True, separators=(",", ":"), check_circular=False)
 
 
 def _digest(op: str, fields: dict[str, Any]) -> str:

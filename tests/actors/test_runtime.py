@@ -240,3 +240,85 @@ def test_receives_handlers_serve_tells_and_asks_and_a_stop_ends_the_turn() -> No
     assert not ref.is_alive()
     with pytest.raises(pykka.ActorDeadError):
         ref.tell(5)
+
+
+def test_told_messages_go_in_as_they_are_and_asks_keep_their_envelope() -> None:
+    from pykka._envelope import Envelope
+
+    dispatcher = Dispatcher("manual")
+    seen: list[Any] = []
+
+    class Recording(DispatchedActor):
+        receives = {int: "on_int"}
+
+        def on_int(self, message: int) -> int:
+            seen.append(message)
+            return message + 1
+
+        def on_receive(self, message: Any) -> Any:
+            seen.append(message)
+
+    ref = Recording.start(dispatcher=dispatcher)
+    dispatcher.run_until_idle()  # on_start
+    wrapped = Envelope("a message that is itself an envelope")
+    ref.tell(1)
+    ref.tell(wrapped)
+    answer = ref.ask(2, block=False)
+    inbox = ref.actor_inbox._messages  # type: ignore[attr-defined]
+    assert inbox[0] == 1  # told: no envelope made
+    assert type(inbox[1]) is Envelope and inbox[1].message is wrapped
+    assert type(inbox[2]) is Envelope and inbox[2].reply_to is answer
+    dispatcher.run_until_idle()
+    assert seen == [1, wrapped, 2]
+    assert answer.get(timeout=0) == 3
+
+    # Stopped with a tell and an ask still queued: the teardown drains both, and the ask's
+    # caller hears the actor died.
+    ref.stop(block=False)
+    ref.actor_inbox._messages += [4, Envelope(5, reply_to=(late := CallbackFuture()))]  # type: ignore[attr-defined]
+    dispatcher.run_until_idle()
+    assert seen == [1, wrapped, 2]
+    assert ref.actor_inbox.empty()
+    with pytest.raises(pykka.ActorDeadError):
+        late.get(timeout=0)
+
+
+def test_one_message_turns_keep_order_failures_and_isolation() -> None:
+    """A turn of one told message of a `receives` type runs on the dispatcher's short path:
+    what the handler tells its own actor comes after, in the actor's next turn, behind the
+    other actors already ready (a general turn would handle it at once, up to its batch:
+    each actor's order is kept either way); a failure is the supervisor's, an isolated actor
+    handles nothing but its stop."""
+    dispatcher = Dispatcher("manual")
+    seen: list[int] = []
+
+    class Chain(DispatchedActor):
+        receives = {int: "on_int"}
+
+        def on_int(self, message: int) -> None:
+            if message < 0:
+                raise ValueError("a poisoned number")
+            seen.append(message)
+            if message % 10 < 2:  # tells itself the next one, from inside its turn
+                self.actor_ref.tell(message + 1)
+
+    chain, other = Chain.start(dispatcher=dispatcher), Chain.start(dispatcher=dispatcher)
+    dispatcher.supervisor.enlist("ven-chain", [chain])
+    dispatcher.run_until_idle()  # on_start
+    chain.tell(10)
+    other.tell(20)
+    assert dispatcher.run_until_idle() == 6
+    assert seen == [10, 20, 11, 21, 12, 22]  # one at a time, in turn: a turn does not starve
+    seen.clear()
+    for _ in range(dispatcher.supervisor.max_restarts + 1):
+        chain.tell(-1)
+        dispatcher.run_until_idle()
+    assert dispatcher.supervisor.summary() == {"actor_restarts": 11, "failed_vens": ["ven-chain"]}
+    chain.tell(30)
+    other.tell(40)
+    dispatcher.run_until_idle()
+    assert seen == [40, 41, 42]  # the isolated actor dropped its message
+    chain.stop(block=False)
+    other.stop(block=False)
+    dispatcher.run_until_idle()
+    assert not chain.is_alive() and not other.is_alive()

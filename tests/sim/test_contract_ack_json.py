@@ -76,3 +76,19 @@ def test_other_acks_are_encoded_as_they_are() -> None:
     assert encode_ack(ping) == encode(ping)
     odd = {**ping, "circuits_curtailed": "not rows"}
     assert encode_ack(odd) == encode(odd)
+
+
+@FUZZ
+@given(original=_kw | st.sampled_from([0.0, -0.0, 1e-4, 5e-4, 2.6745]) | st.floats(-5.0, 50.0),
+       curtailed=_kw | st.sampled_from([0.0, -0.0, 0.0004]) | st.floats(-5.0, 50.0),
+       final=st.none() | _kw)
+def test_a_rows_kw_are_each_rounded_as_written_out_in_full(
+        original: float, curtailed: float, final: float | None) -> None:
+    """`circuit_ack_row` takes short cuts for a circuit that sheds nothing: the same values
+    (to the sign of a zero, and NaN) as rounding each of them."""
+    made = circuit_ack_row("c", "C", 20, original, curtailed, False, final)
+    o, c = float(original), float(curtailed)
+    left = (o - c if o > c else 0.0) if final is None else float(final)
+    expected = (round(o, 3), round(c, 3), round(left, 3))
+    assert repr(tuple(made[k] for k in ("original_kw", "curtailed_kw", "final_kw"))) == repr(
+        expected)

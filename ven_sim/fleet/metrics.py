@@ -65,7 +65,8 @@ class FleetMetrics:
         self.telemetry_published = 0  # touched by the dispatcher thread only
         self.published = 0  # every VEN publish (telemetry, shadow, acks); dispatcher thread
         self.stopping = False  # set before a clean shutdown: later disconnects are expected
-        self.steady = False  # all connected and the fan-out over: "_steady" histograms fill
+        # All connected and the fan-out over (monotonic): what starts from then on is steady.
+        self.steady_since: float | None = None
         self.traced: dict[str, deque[float]] = {}  # telemetry topic -> publish times (probe)
         # From the first fan-out on (the probe sets it): VEN -> when its last command was read,
         # and when it last published an ack (monotonic; the probe and VENs share a clock).
@@ -81,11 +82,15 @@ class FleetMetrics:
         with self.lock:
             self.hist[name].add(value_ms)
 
-    def add_run(self, name: str, value_ms: float) -> None:
-        """Into `name`, and into `name_steady` too once the run is at steady state."""
+    def open_steady(self) -> None:
+        self.steady_since = time.monotonic()
+
+    def add_run(self, name: str, value_ms: float, started: float) -> None:
+        """Into `name`, and into `name_steady` too if what it times started (monotonic) at
+        steady state: a round trip begun in a fan-out and ended after it is the fan-out's."""
         with self.lock:
             self.hist[name].add(value_ms)
-            if self.steady:
+            if self.steady_since is not None and started >= self.steady_since:
                 self.hist[f"{name}_steady"].add(value_ms)
 
     def observe(self, event: str, _client_id: str, seconds: float) -> None:

@@ -146,7 +146,8 @@ class ProbeVtn:
         trace = self.metrics.traced.get(topic)
         if trace is not None:
             if trace:
-                self.metrics.add_run("telemetry_latency", (now - trace.popleft()) * 1000.0)
+                published = trace.popleft()
+                self.metrics.add_run("telemetry_latency", (now - published) * 1000.0, published)
             return
         fields = ack_fields(payload)
         if fields is None:
@@ -165,7 +166,7 @@ class ProbeVtn:
             if sent.kind == "fanout":
                 self._fanout_stages(sent)
             return
-        self.metrics.add_run("command_rtt", ms)
+        self.metrics.add_run("command_rtt", ms, sent.at)
         self.metrics.add(f"command_rtt_{sent.kind}", ms)
         if sent.kind == "event":  # as soon as it is in place, take it back
             self._command("restore", sent.ven_id, {"event_id": sent.event_id}, sent.event_id)

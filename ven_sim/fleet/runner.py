@@ -249,7 +249,7 @@ class FleetRunner:
             yield env.timeout(0.5)
         release_free_memory()
         self.steady_from = (self.metrics.now(), cpu_seconds())
-        self.metrics.steady = True
+        self.metrics.open_steady()
 
     def _monitor(self):
         env, previous = self.kernel.env, (0.0, 0)

@@ -80,8 +80,11 @@ def run_workers(
             folder.mkdir(parents=True, exist_ok=True)
             with (folder / "stdout.log").open("w") as log:
                 process = subprocess.Popen(
-                    command(index), stdout=log, stderr=subprocess.PIPE, text=True,
-                    process_group=0,  # Ctrl-C on the terminal reaches us only; our session: above
+                    command(index), stdin=subprocess.DEVNULL, stdout=log,
+                    stderr=subprocess.PIPE, text=True,
+                    # Ctrl-C on the terminal reaches us only; our session: above. Not the
+                    # terminal's input: a background group reading it would be stopped.
+                    process_group=0,
                 )
             worker = Worker(index, process)
             assert process.stderr is not None

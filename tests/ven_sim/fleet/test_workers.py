@@ -148,10 +148,12 @@ def test_ctrl_c_stops_every_worker_and_still_merges(mosquitto: Mosquitto, tmp_pa
     out = tmp_path / "interrupted"
     command = fleet_command(mosquitto, out, "--duration", "600", "--id-prefix", "ven-wsig")
     seen: list[tuple[int, int, int, int]] = []  # (pid, parent, its group, its session)
+    inputs: list[str] = []  # what each worker's stdin is
 
     def note_the_workers() -> None:
         seen.extend((pid, parent, os.getpgid(pid), os.getsid(pid))
                     for pid, parent in worker_processes("ven-wsig"))
+        inputs.extend(os.readlink(f"/proc/{pid}/fd/0") for pid, *_ in seen)
 
     # The Ctrl-C goes to the fleet's whole process group, as a terminal sends it.
     code, line, stdout, stderr = run_until(
@@ -164,6 +166,7 @@ def test_ctrl_c_stops_every_worker_and_still_merges(mosquitto: Mosquitto, tmp_pa
     assert len(seen) == WORKERS
     for pid, parent, group, session in seen:
         assert group == pid and session == parent  # `terminal`: the fleet leads its session
+    assert inputs == [os.devnull] * WORKERS  # never the terminal's
     assert "workers 2/2" in line
     merged = json.loads((out / "fleet.json").read_text())
     assert merged["stopped_early"] is True and merged["workers"] == WORKERS
