@@ -23,7 +23,8 @@ And it writes the packets queued at once in one `send`: paho sends each packet o
 an `SSL_write` (a TLS record, a system call, a GIL hand-over) each, so a VEN's telemetry on
 two topics cost two of each, and on loopback the sender's system call also does the
 receiving side's TCP work. Packets paho must act on once written (a QoS 0 PUBLISH: its
-`on_publish`; DISCONNECT: the socket's close) go on their own, as before. A PUBLISH packet
+`on_publish`; DISCONNECT: the socket's close) go on their own, as before. What is then one
+packet (the usual case) is sent without paho's write loop around it. A PUBLISH packet
 (MQTT 3.1.1) is made in one join, paho's bytes; paho's per-packet debug lines are passed on
 only to a logger that takes them (`_logs_debug`: not the connections' ErrorTap).
 
@@ -32,11 +33,14 @@ callback is left for the loop to write next, without paho's wake-up byte through
 pair.
 
 And, on a `BufferedTlsSocket` (which holds what one `SSL_read` returned, usually a whole TLS
-record), it reads a packet that is all there with a few slices and hands it to paho's own
-`_packet_handle`: paho reads the command byte, the remaining length a byte at a time and then
-the body, each a `recv` and several Python steps, the largest single item of a fleet's steady
-CPU. A packet not all there yet (split across records or reads), or a remaining length that is
-not plainly valid, is read by paho's own `_packet_read`, which keeps a partial packet in
+record), it reads a packet that is all there with a few slices: paho reads the command byte,
+the remaining length a byte at a time and then the body, each a `recv` and several Python
+steps, the largest single item of a fleet's steady CPU. A PUBACK, and a PUBLISH on the light
+path, are handled from the buffer (the light message goes straight to `on_message` unless a
+`message_callback_add` filter is set); any other packet goes to paho's own `_packet_handle`
+with the state paho's reads leave for it. A packet not all there yet (split across records
+or reads), or a remaining length that is not plainly valid, is read by paho's own
+`_packet_read`, which keeps a partial packet in
 `_in_packet` until its next call; one call still reads at most one packet, so `loop_read`'s
 per-call packet cap is paho's.
 """
@@ -45,92 +49,28 @@ from __future__ import annotations
 
 import logging
 import ssl
-import struct
 import threading
 from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import MalformedPacket
 from paho.mqtt.enums import MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
+from ven_sim.transports.lean_messages import (
+    _MID,
+    _NO_PROPERTIES,
+    _PUBACK_SUCCESS,
+    JOIN_BYTES,
+    MAX_REMAINING_LENGTH,
+    _acted_on_once_written,
+    _IncomingMessage,
+    _OutgoingMessage,
+    _whole_packet_header,
+)
 from ven_sim.transports.tls_reads import BufferedTlsSocket
 
 __all__ = ["LeanClient"]
-
-_MID = struct.Struct("!H")
-MAX_REMAINING_LENGTH = 268_435_455  # MQTT's largest packet body (four length bytes)
-MAX_LENGTH_BYTES = 4  # MQTT's remaining length takes 1-4 bytes, 7 bits each
-JOIN_BYTES = 65536  # at most this much in one joined write (four TLS records)
-_ON_WRITTEN = (mqtt.DISCONNECT, mqtt.PUBLISH)  # paho acts on these once written (PUBLISH: QoS 0)
-# What paho's decoder makes for every MQTT 3.1.1 PUBACK (reason "Success", no properties),
-# made once: callbacks get the same values, without two objects per PUBACK.
-_PUBACK_SUCCESS = ReasonCode(PacketTypes.PUBACK)
-_NO_PROPERTIES = Properties(PacketTypes.PUBACK)
-
-
-class _SharedConditionInfo(mqtt.MQTTMessageInfo):
-    """An `MQTTMessageInfo` on its client's condition instead of one of its own."""
-
-    __slots__ = ()
-
-    def __init__(self, mid: int, condition: threading.Condition) -> None:  # noqa: D107
-        self.mid = mid
-        self._published = False
-        self._condition = condition
-        self.rc = mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
-        self._iterpos = 0
-
-    def _set_as_published(self) -> None:
-        with self._condition:
-            self._published = True
-            self._condition.notify_all()  # shared: every waiter checks its own message
-
-
-class _OutgoingMessage(mqtt.MQTTMessage):
-    """A QoS 1 message as paho's `publish` stores it, its info on the shared condition."""
-
-    __slots__ = ()
-
-    def __init__(self, mid: int, topic: bytes, payload: bytes,  # noqa: D107
-                 condition: threading.Condition) -> None:
-        self.timestamp = mqtt.time_func()
-        self.state = mqtt.mqtt_ms_invalid
-        self.dup = False
-        self.mid = mid
-        self._topic = topic
-        self.payload = payload
-        self.qos = 1
-        self.retain = False
-        self.info = _SharedConditionInfo(mid, condition)
-        self.properties = None
-
-
-class _IncomingMessage(mqtt.MQTTMessage):
-    """A received PUBLISH as paho's `_handle_publish` makes it, without the
-    `MQTTMessageInfo` (and its `threading.Condition`) paho makes for every message it
-    receives, which nothing reads: made on the rare access instead."""
-
-    __slots__ = ()
-
-    def __init__(self, command: int, mid: int, topic: bytes,  # noqa: D107
-                 payload: bytes) -> None:
-        self.timestamp = mqtt.time_func()
-        self.state = mqtt.mqtt_ms_invalid
-        self.dup = bool(command & 0x08)
-        self.mid = mid
-        self._topic = topic
-        self.payload = payload
-        self.qos = (command & 0x06) >> 1
-        self.retain = bool(command & 0x01)
-        self.properties = None
-
-    @property
-    def info(self) -> mqtt.MQTTMessageInfo:  # type: ignore[override]
-        return mqtt.MQTTMessageInfo(self.mid)
-
 
 class LeanClient(mqtt.Client):
     """`mqtt.Client` with the QoS 1 publish and PUBACK paths above (MQTT 3.1.1), and, opted
@@ -229,30 +169,62 @@ class LeanClient(mqtt.Client):
         packet = self._in_packet["packet"]
         if cmd != "PUBACK" or self._protocol == mqtt.MQTTv5 or len(packet) != 2:
             return super()._handle_pubackcomp(cmd)  # paho decodes, and refuses a bad one
-        (mid,) = _MID.unpack(packet)
+        return self._puback(_MID.unpack(packet)[0])
+
+    def _call_on_message(self, message: _IncomingMessage) -> None:
+        """paho's `_handle_on_message` for a client without `message_callback_add` filters:
+        `on_message` as paho calls it, without the topic decoded (twice) and matched against
+        no filter (a generator and a closure per message)."""
+        on_message = self._on_message
+        if on_message is None:
+            return
+        with self._in_callback_mutex:
+            try:
+                on_message(self, self._userdata, message)
+            except Exception as err:
+                self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                if not self.suppress_exceptions:
+                    raise
+
+    def _puback(self, mid: int) -> mqtt.MQTTErrorCode:
+        """An MQTT 3.1.1 PUBACK for `mid`: `on_publish` with paho's arguments."""
         with self._out_message_mutex:
             if mid in self._out_messages:  # a duplicate PUBACK is ignored, as paho does
                 return self._do_on_publish(mid, _PUBACK_SUCCESS, _NO_PROPERTIES)
         return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _handle_publish(self) -> MQTTErrorCode:
-        command, packet = self._in_packet["command"], self._in_packet["packet"]
+        message = self._light_message(self._in_packet["command"], self._in_packet["packet"])
+        if message is None:
+            return super()._handle_publish()
+        return self._deliver(message)
+
+    def _light_message(self, command: int,
+                       packet: bytes | bytearray | memoryview) -> _IncomingMessage | None:
+        """The PUBLISH packet's message as paho's `decode_publish` reads it (MQTT 3.1.1: topic
+        length, topic, message ID at QoS 1), if this client reads it on the light path and the
+        packet is well formed; None for paho's own path (which refuses a malformed one)."""
         qos = (command & 0x06) >> 1
         if (not self._light_incoming or qos > 1 or self._protocol == mqtt.MQTTv5
                 or self._manual_ack):
-            return super()._handle_publish()
-        # paho's decode_publish, for MQTT 3.1.1: topic length, topic, message ID (QoS 1).
+            return None
         topic_end = 2 + (_MID.unpack_from(packet)[0] if len(packet) >= 2 else 0)
         payload_at = topic_end + 2 * qos
         if topic_end == 2 or len(packet) < payload_at:
-            return super()._handle_publish()  # paho refuses it as it does
+            return None
         mid = _MID.unpack_from(packet, topic_end)[0] if qos else 0
-        message = _IncomingMessage(command, mid, bytes(packet[2:topic_end]),
-                                   bytes(packet[payload_at:]))
-        self._handle_on_message(message)
-        if qos == 0:
+        return _IncomingMessage(command, mid, bytes(packet[2:topic_end]),
+                                bytes(packet[payload_at:]))
+
+    def _deliver(self, message: _IncomingMessage) -> MQTTErrorCode:
+        """paho's steps for a received QoS 0 or 1 message: `on_message`, then the PUBACK."""
+        if self._on_message_filtered._root._children:  # message_callback_add's filters
+            self._handle_on_message(message)
+        else:
+            self._call_on_message(message)
+        if message.qos == 0:
             return MQTTErrorCode.MQTT_ERR_SUCCESS
-        return self._send_puback(mid)
+        return self._send_puback(message.mid)
 
     def _packet_queue(self, command: int, packet: bytes | bytearray, mid: int, qos: int,
                       info: mqtt.MQTTMessageInfo | None = None) -> mqtt.MQTTErrorCode:
@@ -268,6 +240,26 @@ class LeanClient(mqtt.Client):
 
     def _packet_write(self) -> mqtt.MQTTErrorCode:
         self._join_queued_packets()
+        queue, sock = self._out_packet, self._sock
+        # The usual case after the join: one packet that needs nothing once written, sent in
+        # one `send` without paho's loop around it. paho's own loop writes anything else, the
+        # rest of a partial send, and a send that failed (tried again: its errors, its way).
+        # (A whole write leaves `_last_msg_out` as paho's loop does: it sets it only on a
+        # send of nothing.)
+        if len(queue) == 1 and type(sock) is BufferedTlsSocket:
+            packet = queue[0]
+            if not packet["pos"] and not _acted_on_once_written(packet):
+                try:
+                    sent = sock.send(packet["packet"])
+                except (OSError, ValueError):
+                    return super()._packet_write()
+                if sent == packet["to_process"]:
+                    queue.popleft()
+                    if not queue:
+                        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+                elif sent > 0:
+                    packet["to_process"] -= sent
+                    packet["pos"] += sent
         return super()._packet_write()
 
     def _join_queued_packets(self) -> None:
@@ -281,9 +273,7 @@ class LeanClient(mqtt.Client):
         size = 0
         while queue and size < JOIN_BYTES:
             packet = queue[0]
-            kind = packet["command"] & 0xF0
-            if packet["pos"] or (kind in _ON_WRITTEN and (kind != mqtt.PUBLISH
-                                                          or packet["qos"] == 0)):
+            if packet["pos"] or _acted_on_once_written(packet):
                 break
             head.append(queue.popleft())
             size += packet["to_process"]
@@ -303,7 +293,7 @@ class LeanClient(mqtt.Client):
                 or type(sock) is not BufferedTlsSocket or self._protocol == mqtt.MQTTv5):
             return super()._packet_read()  # e.g. the rest of a packet paho has begun
         try:
-            buffer, at = sock.read_buffer()
+            read = sock.read_buffer()
         except ssl.SSLWantReadError:
             return MQTTErrorCode.MQTT_ERR_AGAIN
         except ssl.SSLWantWriteError:
@@ -312,6 +302,9 @@ class LeanClient(mqtt.Client):
         except OSError as err:  # as paho's reads report it
             self._easy_log(mqtt.MQTT_LOG_ERR, "failed to receive on socket: %s", err)
             return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if read is None:  # the kernel holds nothing for it (checked without a TLS read)
+            return MQTTErrorCode.MQTT_ERR_AGAIN
+        buffer, at = read
         if at >= len(buffer):  # EOF: the broker closed the connection
             return MQTTErrorCode.MQTT_ERR_CONN_LOST
         header = _whole_packet_header(buffer, at)
@@ -320,12 +313,31 @@ class LeanClient(mqtt.Client):
         length, body = header
         end = body + length
         sock.consumed(end)
-        # The state paho's byte-wise reads leave for `_packet_handle` (remaining_count, the
-        # length's bytes, is only read by those reads).
-        in_packet["command"] = buffer[at]
+        command = buffer[at]
+        # The two packets a fleet's client reads most, handled from the buffer (paho's
+        # handlers, without its `_in_packet` state, a copy of the body and `_packet_handle`'s
+        # dispatch): a PUBACK, and a PUBLISH on the light path. Any other, paho's way.
+        message = None
+        if command == mqtt.PUBACK and length == 2:
+            rc = self._puback(_MID.unpack_from(buffer, body)[0])
+        elif (command & 0xF0 == mqtt.PUBLISH
+              and (message := self._light_message(command, buffer[body:end])) is not None):
+            rc = self._deliver(message)
+        else:
+            rc = self._handle_whole_packet(command, length, buffer[body:end])
+        with self._msgtime_mutex:
+            self._last_bytes_received = mqtt.time_func()
+        return rc
+
+    def _handle_whole_packet(self, command: int, length: int,
+                             body: memoryview) -> MQTTErrorCode:
+        """paho's `_packet_handle` on a packet read whole, with the state paho's byte-wise
+        reads leave for it (remaining_count, the length's bytes, is only read by those reads)."""
+        in_packet = self._in_packet
+        in_packet["command"] = command
         in_packet["have_remaining"] = 1
         in_packet["remaining_length"] = length
-        in_packet["packet"] = bytearray(buffer[body:end])
+        in_packet["packet"] = bytearray(body)
         try:
             rc = self._packet_handle()
         except MalformedPacket as exc:
@@ -335,25 +347,4 @@ class LeanClient(mqtt.Client):
         # reconnect in a callback, the new one is already so).
         in_packet["command"] = in_packet["have_remaining"] = in_packet["remaining_length"] = 0
         in_packet["packet"] = bytearray()
-        with self._msgtime_mutex:
-            self._last_bytes_received = mqtt.time_func()
         return rc
-
-
-def _whole_packet_header(buffer: memoryview, at: int) -> tuple[int, int] | None:
-    """(remaining length, where the body starts) of the packet at `at` if all of it is in
-    `buffer`; None if it is not, or its remaining length runs past four bytes (paho's reads
-    then refuse it, closing the connection), or its command byte is 0 (reserved; paho's reads
-    take a 0 for "no packet begun")."""
-    end = len(buffer)
-    if not buffer[at]:
-        return None
-    length = shift = 0
-    for position in range(at + 1, min(at + 1 + MAX_LENGTH_BYTES, end)):
-        byte = buffer[position]
-        length |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            body = position + 1
-            return (length, body) if body + length <= end else None
-        shift += 7
-    return None

@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 
-from tests.ven_sim.transports.test_paho import Peer, _transport
+from tests.ven_sim.transports.test_paho import Peer, _sink_and_source, _transport
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.transports.tls_reads import BufferedTlsSocket
 
@@ -60,3 +60,49 @@ def test_each_packet_costs_about_one_tls_read_and_arrives_whole(
         assert transport_socket.pending() == 0  # nothing left behind in the buffer
     finally:
         transport.close()
+
+
+def _tls_reads_one_at_a_time(mosquitto: Mosquitto, name: str) -> dict[str, int]:
+    """MESSAGES publishes, each received before the next is sent (so every one wakes the
+    sink, and its PUBACK the source): the TLS reads both connections made, by outcome."""
+    calls = {"data": 0, "nothing": 0}
+    tls_recv = ssl.SSLSocket.recv
+
+    def tls_reads(self: ssl.SSLSocket, buflen: int = 1024, flags: int = 0) -> bytes:
+        try:
+            data = tls_recv(self, buflen, flags)
+        except ssl.SSLWantReadError:
+            calls["nothing"] += 1
+            raise
+        calls["data"] += 1
+        return data
+
+    transport = _transport(mosquitto)
+    try:
+        topic = f"tls-dry-{name}"
+        sink, source = _sink_and_source(transport, topic)
+        with pytest.MonkeyPatch.context() as patched:
+            patched.setattr(ssl.SSLSocket, "recv", tls_reads)
+            for n in range(MESSAGES):
+                source.conn.publish(f"{topic}/n", b"%d" % n)
+                assert sink.receive() == (f"{topic}/n", b"%d" % n)
+        return calls
+    finally:
+        transport.close()
+
+
+def test_reading_a_socket_dry_asks_the_kernel_instead_of_tls(
+    mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checked = _tls_reads_one_at_a_time(mosquitto, "checked")
+    with monkeypatch.context() as patched:  # as before: a TLS read to find the socket empty
+        patched.setattr(BufferedTlsSocket, "_kernel_queue", lambda _self: 1 << 30)
+        unchecked = _tls_reads_one_at_a_time(mosquitto, "unchecked")
+    # Every message and every PUBACK is about one TLS read that finds data, on both sides
+    # (the broker may write two PUBACKs in one record; the last may come after the count)...
+    assert 2 * MESSAGES - 10 <= checked["data"] <= 2 * MESSAGES + 10
+    assert 2 * MESSAGES - 10 <= unchecked["data"] <= 2 * MESSAGES + 10
+    # ...but reading dry took a TLS read that found nothing after each (at least the sink's,
+    # woken once a message), and now takes none: the kernel said its queue was empty.
+    assert unchecked["nothing"] >= MESSAGES
+    assert checked["nothing"] <= 5

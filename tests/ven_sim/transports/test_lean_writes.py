@@ -1,0 +1,54 @@
+"""LeanClient's one-packet write on mosquitto with mTLS: sends that take part of a packet,
+or fail for now (`SSLWantWriteError`), leave the rest to paho's loop, and every packet
+arrives whole and in order."""
+
+from __future__ import annotations
+
+import ssl
+import time
+
+import pytest
+
+from tests.ven_sim.transports.test_paho import _sink_and_source, _transport
+from ven_sim.broker.mosquitto import Mosquitto
+
+
+@pytest.mark.parametrize(("most_bytes", "refuse_every"), [(7, 0), (100, 3), (1 << 20, 2)])
+def test_short_and_refused_sends_deliver_every_packet_in_order(
+    mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch, most_bytes: int, refuse_every: int,
+) -> None:
+    """Each `send` writes at most `most_bytes`, and every `refuse_every`-th one (0: none)
+    raises `SSLWantWriteError` having written nothing, as OpenSSL's would on a full socket
+    buffer: both connections' writes (the source's publishes, the sink's PUBACKs) go on."""
+    transport = _transport(mosquitto)
+    tls_send = ssl.SSLSocket.send
+    sends = {"all": 0, "refused": 0}
+
+    def short_sends(self: ssl.SSLSocket, data: bytes, flags: int = 0) -> int:
+        sends["all"] += 1
+        if refuse_every and sends["all"] % refuse_every == 0:
+            sends["refused"] += 1
+            raise ssl.SSLWantWriteError("would block")
+        return tls_send(self, data[:most_bytes], flags)
+
+    name = f"{most_bytes}-{refuse_every}"
+    try:
+        topic = f"lean-writes-{name}"
+        sink, source = _sink_and_source(transport, topic)
+        monkeypatch.setattr(ssl.SSLSocket, "send", short_sends)
+        payloads = [b"%02d" % n + b"w" * (n * 61 % 400) for n in range(40)]
+        got: list[tuple[str, bytes]] = []
+        for n, payload in enumerate(payloads):
+            source.conn.publish(f"{topic}/n", payload)
+            if n < 8 or n % 4 == 3:  # the first eight one at a time, then bursts of four
+                got += [sink.receive() for _ in range(n + 1 - len(got))]
+        assert got == [(f"{topic}/n", payload) for payload in payloads]
+        unacked = source.conn._client._out_messages  # noqa: SLF001 - paho's bookkeeping
+        deadline = time.monotonic() + 10.0
+        while unacked and time.monotonic() < deadline:  # every PUBACK written and read
+            time.sleep(0.01)
+        assert not unacked
+        assert sends["refused"] >= (1 if refuse_every else 0)
+    finally:
+        monkeypatch.undo()
+        transport.close()
