@@ -317,7 +317,6 @@ class LeanClient(mqtt.Client):
         # The two packets a fleet's client reads most, handled from the buffer (paho's
         # handlers, without its `_in_packet` state, a copy of the body and `_packet_handle`'s
         # dispatch): a PUBACK, and a PUBLISH on the light path. Any other, paho's way.
-        message = None
         if command == mqtt.PUBACK and length == 2:
             rc = self._puback(_MID.unpack_from(buffer, body)[0])
         elif (command & 0xF0 == mqtt.PUBLISH

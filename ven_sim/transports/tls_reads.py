@@ -29,9 +29,11 @@ import termios
 __all__ = ["READ_CHUNK", "BufferedTlsSocket", "wrap_client"]
 
 READ_CHUNK = 16384  # a TLS record holds at most 16 KB of data
-# The most a TLS record adds to its data on the wire with the AEAD ciphers (TLS 1.2 AES-GCM:
-# a 5-byte header, an 8-byte nonce, a 16-byte tag; TLS 1.3: 22 bytes). Counting each record
-# as that much can only undercount what is left: at worst one more kernel check.
+# What a TLS record adds to its data on the wire with the AEAD ciphers (TLS 1.2 AES-GCM: a
+# 5-byte header, an 8-byte nonce, a 16-byte tag; TLS 1.3: 22 bytes). What is left in the
+# kernel is estimated with it: too low costs one more FIONREAD; too high (a CBC suite's
+# padding, a record with no data such as a ticket used up inside an SSL_read) one SSL_read
+# that finds nothing, as every dry read did before the estimate.
 RECORD_OVERHEAD = 29
 
 
@@ -42,8 +44,9 @@ class BufferedTlsSocket(ssl.SSLSocket):
     _buffer = memoryview(b"")  # what the last SSL_read returned; _at: how much paho has had
     _at = 0
     _more = True  # the last SSL_read filled READ_CHUNK, so its record may hold more
-    drained = True  # the last SSL_read found nothing: the kernel held no more (for the loop)
-    _kernel_bytes = 0  # at most what the kernel still holds, by its last FIONREAD
+    # The kernel held no more, for the loop: the last SSL_read found nothing, or FIONREAD 0.
+    drained = True
+    _kernel_bytes = 0  # an estimate of what the kernel still holds, from its last FIONREAD
 
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         buffer, at = self._buffer, self._at

@@ -13,25 +13,30 @@ from tests.ven_sim.transports.test_paho import _sink_and_source, _transport
 from ven_sim.broker.mosquitto import Mosquitto
 
 
-@pytest.mark.parametrize(("most_bytes", "refuse_every"), [(7, 0), (100, 3), (1 << 20, 2)])
+@pytest.mark.parametrize(("most_bytes", "refuse_every", "in_a_row"),
+                         [(7, 0, 1), (100, 3, 1), (1 << 20, 2, 1), (1 << 20, 3, 2)])
 def test_short_and_refused_sends_deliver_every_packet_in_order(
     mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch, most_bytes: int, refuse_every: int,
+    in_a_row: int,
 ) -> None:
-    """Each `send` writes at most `most_bytes`, and every `refuse_every`-th one (0: none)
-    raises `SSLWantWriteError` having written nothing, as OpenSSL's would on a full socket
-    buffer: both connections' writes (the source's publishes, the sink's PUBACKs) go on."""
+    """Each `send` writes at most `most_bytes`, and every `refuse_every`-th one (0: none), with
+    the `in_a_row - 1` before it, raises `SSLWantWriteError` having written nothing, as
+    OpenSSL's would on a full socket buffer: both connections' writes (the source's publishes,
+    the sink's PUBACKs) go on. Two refusals in a row fail paho's retry of a refused one-packet
+    send too, so the packet waits for the socket to be writable."""
     transport = _transport(mosquitto)
     tls_send = ssl.SSLSocket.send
     sends = {"all": 0, "refused": 0}
 
     def short_sends(self: ssl.SSLSocket, data: bytes, flags: int = 0) -> int:
         sends["all"] += 1
-        if refuse_every and sends["all"] % refuse_every == 0:
+        if refuse_every and (sends["all"] % refuse_every == 0
+                             or sends["all"] % refuse_every > refuse_every - in_a_row):
             sends["refused"] += 1
             raise ssl.SSLWantWriteError("would block")
         return tls_send(self, data[:most_bytes], flags)
 
-    name = f"{most_bytes}-{refuse_every}"
+    name = f"{most_bytes}-{refuse_every}-{in_a_row}"
     try:
         topic = f"lean-writes-{name}"
         sink, source = _sink_and_source(transport, topic)
