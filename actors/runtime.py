@@ -341,7 +341,7 @@ class DispatchedActor(pykka.Actor):
             while running and taken < len(inbox) and handled < limit:
                 item = inbox[taken]
                 taken += 1
-                if type(item) is Envelope:  # pykka's: an ask, or a stop
+                if type(item) is Envelope:  # pykka's: an ask (ref.stop() is one)
                     message, reply_to = item.message, item.reply_to
                 else:  # a told message, as it is
                     message, reply_to = item, None

@@ -74,24 +74,15 @@ def circuit_ack_row(cid: str, name: str, breaker_amps: int, original_kw: float,
     """One circuit's part in an event, for `circuits_curtailed`; `final_kw` defaults to what
     is left after the curtailment."""
     original, curtailed = float(original_kw), float(curtailed_kw)
-    original_3 = round(original, 3)
-    # Most circuits shed nothing in an event: a zero (either sign) rounds to itself, and what
-    # is left is then the original (x - 0.0 is x), already rounded. Only those are short-cut.
-    curtailed_3 = round(curtailed, 3) if curtailed else curtailed
     if final_kw is None:
-        if not curtailed and original > 0.0:
-            final_3 = original_3
-        else:
-            final_3 = round(original - curtailed, 3) if original > curtailed else 0.0
-    else:
-        final_3 = round(float(final_kw), 3)
+        final_kw = original - curtailed if original > curtailed else 0.0
     return CircuitAckRow({
         "id": str(cid),
         "name": str(name),
         "breaker_amps": int(breaker_amps),
-        "original_kw": original_3,
-        "curtailed_kw": curtailed_3,
-        "final_kw": final_3,
+        "original_kw": round(original, 3),
+        "curtailed_kw": round(curtailed, 3),
+        "final_kw": round(float(final_kw), 3),
         "critical": bool(critical),
     })
 

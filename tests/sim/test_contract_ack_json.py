@@ -84,8 +84,8 @@ def test_other_acks_are_encoded_as_they_are() -> None:
        final=st.none() | _kw)
 def test_a_rows_kw_are_each_rounded_as_written_out_in_full(
         original: float, curtailed: float, final: float | None) -> None:
-    """`circuit_ack_row` takes short cuts for a circuit that sheds nothing: the same values
-    (to the sign of a zero, and NaN) as rounding each of them."""
+    """`circuit_ack_row`'s kW are each rounded to 3 decimals, what is left after the
+    curtailment included (to the sign of a zero, and NaN)."""
     made = circuit_ack_row("c", "C", 20, original, curtailed, False, final)
     o, c = float(original), float(curtailed)
     left = (o - c if o > c else 0.0) if final is None else float(final)

@@ -248,8 +248,9 @@ class FleetRunner:
         while probe.fanout_pending and env.now - restored_at < FANOUT_ACKS_WAIT_S:
             yield env.timeout(0.5)
         release_free_memory()
-        self.steady_from = (self.metrics.now(), cpu_seconds())
-        self.metrics.open_steady()
+        self.metrics.open_steady()  # one instant for the CPU figure and the latencies
+        assert self.metrics.steady_since is not None
+        self.steady_from = (self.metrics.steady_since - self.metrics.t0, cpu_seconds())
 
     def _monitor(self):
         env, previous = self.kernel.env, (0.0, 0)

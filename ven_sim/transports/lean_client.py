@@ -15,9 +15,8 @@ with one `struct` call and handed to `on_publish` with a shared success reason c
 properties. A client that opts in (`light_incoming_publishes`: the shadow service's, every
 `PahoTransport`'s: a fleet's VENs and probe, a run's, a live VEN's) also reads
 an incoming QoS 0 or 1 PUBLISH with two `struct` calls, without paho's per-message objects
-and its "Received PUBLISH" debug line. Every PUBLISH packet is made in one join (paho's
-bytes), and paho's debug lines are not handed to a logger that drops them. Everything else
-(MQTT 5, the QoS 2 flow, PUBCOMP) is paho's own.
+and its "Received PUBLISH" debug line. Everything else (MQTT 5, the QoS 2 flow, PUBCOMP)
+is paho's own.
 
 And it writes the packets queued at once in one `send`: paho sends each packet on its own,
 an `SSL_write` (a TLS record, a system call, a GIL hand-over) each, so a VEN's telemetry on
@@ -243,7 +242,8 @@ class LeanClient(mqtt.Client):
         queue, sock = self._out_packet, self._sock
         # The usual case after the join: one packet that needs nothing once written, sent in
         # one `send` without paho's loop around it. paho's own loop writes anything else, the
-        # rest of a partial send, and a send that failed (tried again: its errors, its way).
+        # rest of a partial send, and a send that failed (tried again: its errors, its way);
+        # a send refused for a full buffer waits for the socket, as paho's would.
         # (A whole write leaves `_last_msg_out` as paho's loop does: it sets it only on a
         # send of nothing.)
         if len(queue) == 1 and type(sock) is BufferedTlsSocket:
@@ -251,6 +251,9 @@ class LeanClient(mqtt.Client):
             if not packet["pos"] and not _acted_on_once_written(packet):
                 try:
                     sent = sock.send(packet["packet"])
+                except ssl.SSLWantWriteError:  # the socket's buffer is full: as paho does,
+                    self._call_socket_register_write()  # wait until it is writable
+                    return mqtt.MQTTErrorCode.MQTT_ERR_AGAIN
                 except (OSError, ValueError):
                     return super()._packet_write()
                 if sent == packet["to_process"]:

@@ -1,5 +1,6 @@
 """LeanClient's messages and packet helpers: what paho's per-packet paths make, lighter
-(see lean_client.py for why)."""
+(see lean_client.py for why). A part of lean_client.py kept apart for its length: it has no
+other users, so nothing here is exported."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-
-__all__ = ["JOIN_BYTES", "MAX_LENGTH_BYTES", "MAX_REMAINING_LENGTH"]
 
 _MID = struct.Struct("!H")
 MAX_REMAINING_LENGTH = 268_435_455  # MQTT's largest packet body (four length bytes)

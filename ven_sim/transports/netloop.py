@@ -386,7 +386,7 @@ class NetworkLoop:
         return any(key.data is not None for key in self._selector.registered())
 
     def _close_all(self) -> None:
-        for key in list(self._selector.registered()):  # closing changes the maps
+        for key in list(self._selector.registered()):  # a snapshot: registered() is lazy
             if key.data is not None:
                 with contextlib.suppress(OSError):
                     key.fileobj.close()  # type: ignore[union-attr]

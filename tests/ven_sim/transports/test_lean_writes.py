@@ -22,8 +22,8 @@ def test_short_and_refused_sends_deliver_every_packet_in_order(
     """Each `send` writes at most `most_bytes`, and every `refuse_every`-th one (0: none), with
     the `in_a_row - 1` before it, raises `SSLWantWriteError` having written nothing, as
     OpenSSL's would on a full socket buffer: both connections' writes (the source's publishes,
-    the sink's PUBACKs) go on. Two refusals in a row fail paho's retry of a refused one-packet
-    send too, so the packet waits for the socket to be writable."""
+    the sink's PUBACKs) go on: a refused one-packet send waits for the socket to be writable,
+    and the send after it may be refused too."""
     transport = _transport(mosquitto)
     tls_send = ssl.SSLSocket.send
     sends = {"all": 0, "refused": 0}
