@@ -6,8 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from tests.ven_sim.fleet.test_certs_dir import _manifest_from_local_ca
 from ven_sim.broker.mosquitto import Mosquitto
+from ven_sim.certs.local_ca import LocalCA
+from ven_sim.cli import main
 from ven_sim.fleet.identities import (
     IdentityError,
     IdRange,
@@ -114,3 +118,34 @@ def test_a_shared_certificate_fleet_connects_and_acks(mosquitto: Mosquitto,
     assert "certificates: 4/4" in said
     assert _minted(mosquitto, "ven-share") == [f"ven-share-{n:06d}"
                                                for n in range(0, VENS, GROUP)]
+
+
+def test_a_manifest_with_groups_serves_each_group_one_context(mosquitto: Mosquitto,
+                                                              tmp_path: Path) -> None:
+    """The AWS path (`certs create --vens-per-cert`): a VEN without a folder of its own
+    connects with the files the manifest names, its group's, in its group's context."""
+    ca, certs = LocalCA(mosquitto.folder / "certs"), tmp_path / "certs"
+    _manifest_from_local_ca(ca, certs, "ven-mang", VENS, GROUP)
+    ids = IdRange("ven-mang", 0, VENS)
+    wire = open_fleet_wire(mosquitto.url, client_ids=ids.ids(), ca=str(ca.ca_path),
+                           certs_dir=certs, owners=certificate_owners(ids, GROUP))
+    try:
+        prepare_clients(wire.transport, ids.ids())
+        prepared = wire.transport._prepared  # type: ignore[attr-defined]
+        assert len({id(prepared[i]._ssl_context) for i in ids.ids()}) == VENS // GROUP
+    finally:
+        wire.close()
+    config = FleetConfig(ids, VENS, ramp_per_s=40.0, duration_s=4.0, telemetry_interval_s=2.0,
+                         probe_rate=5.0, vens_per_cert=GROUP)
+    options = WireOptions(mosquitto.url, ca=str(ca.ca_path), certs_dir=certs)
+    results = run_fleet(config, options, tmp_path / "runs" / "man", say=lambda _line: None)
+    assert results["vens_connected"] == VENS and results["connect_failures"] == {}
+    assert results["fanout"]["acked"] == VENS
+
+
+def test_the_command_line_refuses_groups_that_cannot_fill_the_workers(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["fleet", "--vens", "8", "--workers", "3",
+                                       "--vens-per-cert", "4", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "8 VENs at 4 per certificate are 2 certificate group(s), fewer than the 3" in (
+        result.output)
