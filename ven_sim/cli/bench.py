@@ -110,3 +110,16 @@ def bench_fleet_workers(vens: int, workers: int, duration: float, ramp: float,
 
     figures = run_bench(vens, workers, duration, ramp=ramp, skip_single=skip_single)
     click.echo(json.dumps(figures, indent=2))
+
+
+@bench.command("tls-memory")
+@click.option("--connections", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--per-context", type=click.IntRange(min=2), default=100, show_default=True,
+              help="Connections sharing one context (and certificate) on the shared side.")
+@click.option("--repeat", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Runs of each side, alternating.")
+def bench_tls_memory(connections: int, per_context: int, repeat: int) -> None:
+    """TLS client memory, contexts and connections apart: a context each against shared."""
+    from ven_sim.bench.tls_memory import bench_tls_memory as run_bench
+
+    click.echo(json.dumps(run_bench(connections, per_context, repeat=repeat), indent=2))
