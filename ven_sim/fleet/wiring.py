@@ -21,6 +21,7 @@ from ven_sim.transports.endpoints import BrokerURL, TlsFiles
 from ven_sim.wire import Wire, WireError, open_wire
 
 __all__ = [
+    "check_groups",
     "check_identities",
     "mint_certificates",
     "open_fleet_wire",
@@ -61,7 +62,13 @@ def open_fleet_wire(
     default each its own."""
     shared = owners is not None and any(i != owner for i, owner in owners.items())
     if local_ca is None:
+        if shared and broker.startswith("embedded"):
+            raise WireError("--vens-per-cert needs --local-ca DIR (mosquitto) or a --certs-dir "
+                            "from `certs create --vens-per-cert`: the embedded broker's CA "
+                            "mints a certificate per VEN")
         check_identities(certs_dir, client_ids, required=broker == "aws" and cert is None)
+        if shared and owners is not None:
+            check_groups(certs_dir, owners)
         if cert is None and key is None:
             cert, key = probe_certificate(certs_dir)
         wire = open_wire(broker, ca=ca, cert=cert, key=key, certs_dir=certs_dir,
@@ -123,6 +130,25 @@ def check_identities(certs_dir: Path, client_ids: list[str], *, required: bool) 
             f"({first}): make them with `ven-sim certs create --count N --prefix P "
             f"--start I --out {certs_dir}` (a rerun adds only what is missing)"
         )
+
+
+def check_groups(certs_dir: Path, owners: dict[str, str]) -> None:
+    """With a manifest, every VEN must use its group's certificate there, as `certs create
+    --vens-per-cert` with the same G and start made it: a certificate is attached only to
+    its own group's things."""
+    from ven_sim.certs.manifest import Manifest, ManifestError
+
+    try:
+        listed = Manifest(certs_dir).identities
+    except ManifestError as exc:
+        raise WireError(str(exc)) from None
+    for client_id, owner in owners.items():
+        mine, theirs = listed.get(client_id), listed.get(owner)
+        if mine is not None and theirs is not None and mine.cert != theirs.cert:
+            raise WireError(
+                f"{certs_dir / 'manifest.jsonl'} gives {client_id} the certificate "
+                f"{mine.cert}, not its group's ({theirs.cert}, {owner}'s): give the "
+                "--vens-per-cert and --id-start its `certs create` had")
 
 
 def probe_certificate(certs_dir: Path) -> tuple[str | None, str | None]:

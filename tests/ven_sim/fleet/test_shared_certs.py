@@ -22,6 +22,7 @@ from ven_sim.fleet.identities import (
 from ven_sim.fleet.plan import FleetConfig, plan_lines
 from ven_sim.fleet.session import WireOptions, run_fleet
 from ven_sim.fleet.wiring import open_fleet_wire, prepare_clients
+from ven_sim.wire import WireError
 
 VENS = 20
 GROUP = 5
@@ -149,3 +150,17 @@ def test_the_command_line_refuses_groups_that_cannot_fill_the_workers(tmp_path: 
     assert result.exit_code == 2
     assert "8 VENs at 4 per certificate are 2 certificate group(s), fewer than the 3" in (
         result.output)
+
+
+def test_groups_that_do_not_match_the_manifest_or_the_embedded_broker_are_refused(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    ca, certs = LocalCA(mosquitto.folder / "certs"), tmp_path / "certs"
+    _manifest_from_local_ca(ca, certs, "ven-mis", 4)  # a certificate each
+    owners = certificate_owners(IdRange("ven-mis", 0, 4), 2)
+    with pytest.raises(WireError, match="gives ven-mis-000001 the certificate "
+                       "ven-mis-000001/cert.pem, not its group's"):
+        open_fleet_wire(mosquitto.url, client_ids=list(owners), ca=str(ca.ca_path),
+                        certs_dir=certs, owners=owners)
+    with pytest.raises(WireError, match="the embedded broker's CA mints a certificate per VEN"):
+        open_fleet_wire("embedded", client_ids=list(owners), certs_dir=certs, owners=owners)
