@@ -1,7 +1,8 @@
 """Fleet scenario files for `ven-sim fleet FILE.yaml`: a load test written down (pure parsing).
 
     name: fleet_10k
-    fleet: {vens: 10000, id_prefix: ven-load, ramp: 250, duration: 10m, telemetry_interval: 5s}
+    fleet: {vens: 10000, id_prefix: ven-load, ramp: 250, duration: 10m, telemetry_interval: 5s,
+            vens_per_cert: 1}       # optional: VENs sharing one certificate (default 1)
     events:                       # DR events to every connected VEN, on the run's real clock
       - {at: connected, kw: 0.5, duration: 5m}    # once every VEN is up
       - {at: +6m, kw: 1.0, duration: 2m}         # six minutes after the first connect
@@ -33,7 +34,8 @@ __all__ = ["ALL_CONNECTED", "FleetEvent", "FleetScenario", "load_fleet_scenario"
 
 ALL_CONNECTED = "connected"  # `at:` meaning "once every VEN is connected"
 FLEET_DEFAULTS: dict[str, Any] = {"id_prefix": "ven-load", "id_start": 0, "ramp": 100.0,
-                                  "duration": 300.0, "telemetry_interval": 5.0, "probe_rate": 2.0}
+                                  "duration": 300.0, "telemetry_interval": 5.0, "probe_rate": 2.0,
+                                  "vens_per_cert": 1}
 TOP_KEYS = ("name", "fleet", "events")
 FLEET_KEYS = ("vens", *FLEET_DEFAULTS)
 EVENT_KEYS = ("id", "at", "kw", "duration")
@@ -63,6 +65,7 @@ class FleetScenario:
     events: tuple[FleetEvent, ...]
     file: str
     lines: dict[str, int]  # field path -> line, for errors found later (an ID prefix)
+    vens_per_cert: int = 1  # VENs sharing one certificate: runs of N from id_start
 
 
 def load_fleet_scenario(path: str | os.PathLike) -> FleetScenario:
@@ -107,6 +110,8 @@ class _Reader:
             events=self.events(top, duration_s),
             file=self.file,
             lines=self.lines,
+            vens_per_cert=self.whole(fleet, "fleet", "vens_per_cert", values["vens_per_cert"],
+                                     minimum=1),
         )
 
     def line_of(self, node: Any, key: str | int) -> int | None:

@@ -186,12 +186,25 @@ def _tls_source(
             except ValueError as exc:
                 raise WireError(str(exc)) from None
     shared = TlsFiles(Path(ca), Path(cert) if cert else None, Path(key) if key else None)
+    from ven_sim.certs.manifest import Identity, Manifest, ManifestError
+
+    listed: list[dict[str, Identity]] = []  # the manifest's, read once, when first needed
 
     def for_client(client_id: str) -> TlsFiles:
         # AWS policies tie a certificate to its thing: prefer certs/<venId>/ when present.
         own = certs_dir / client_id
         if (own / "cert.pem").is_file() and (own / "private.key").is_file():
             return TlsFiles(Path(ca), own / "cert.pem", own / "private.key")
+        # A VEN sharing its group's certificate (`certs create --vens-per-cert`): the
+        # manifest names the group's files.
+        if not listed:
+            try:
+                listed.append(Manifest(certs_dir).identities)
+            except ManifestError:  # unreadable: the shared files, as without a manifest
+                listed.append({})
+        identity = listed[0].get(client_id)
+        if identity is not None and identity.usable:
+            return TlsFiles(Path(ca), certs_dir / identity.cert, certs_dir / identity.key)
         return shared
 
     return for_client

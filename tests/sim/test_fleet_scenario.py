@@ -46,6 +46,9 @@ def test_defaults_and_event_ids(tmp_path: Path) -> None:
     assert [e.id for e in scenario.events] == ["fleet-event-1", "fleet-event-2"]
     assert [e.at_s for e in scenario.events] == [None, 90.0]
     assert scenario.lines["fleet.ramp"] == 4
+    assert scenario.vens_per_cert == 1  # a certificate per VEN unless the file says
+    path.write_text(SMALL.replace("  ramp: 20", "  ramp: 20\n  vens_per_cert: 10"))
+    assert load_fleet_scenario(path).vens_per_cert == 10
 
 
 @pytest.mark.parametrize(
@@ -63,6 +66,10 @@ def test_defaults_and_event_ids(tmp_path: Path) -> None:
         ("    kw: 1\n", "    kwh: 1\n", 12, "events[1].kwh: unknown key; did you mean 'kw'?"),
         ("    kw: 1\n", "", 11, "events[1].kw: missing"),
         ("name: small", "name: small\nseed: 3", 2, "seed: unknown key"),
+        ("  ramp: 20", "  ramp: 20\n  vens_per_cert: 0", 5,
+         "fleet.vens_per_cert: must be a whole number >= 1 (got 0)"),
+        ("  ramp: 20", "  ramp: 20\n  vens_per_cert: ten", 5,
+         'fleet.vens_per_cert: must be a whole number >= 1 (got "ten")'),
     ],
 )
 def test_mistakes_name_their_file_and_line(

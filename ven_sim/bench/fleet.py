@@ -61,6 +61,7 @@ def bench_fleet(
     say: Any = None,
     tls_version: str | None = None,
     shadow_priority: str = "low",
+    vens_per_cert: int = 1,
 ) -> dict[str, Any]:
     say = say or (lambda line: print(line, file=sys.stderr))
     # A limit per process: mosquitto holds a socket per VEN and inherits it; each worker
@@ -74,7 +75,8 @@ def bench_fleet(
                                 workers=workers or default_workers(), ramp=ramp,
                                 telemetry_interval_s=telemetry_interval_s,
                                 probe_rate=probe_rate, tls_version=tls_version,
-                                shadow_priority=shadow_priority, say=say)
+                                shadow_priority=shadow_priority, say=say,
+                                vens_per_cert=vens_per_cert)
         if stock:
             say(f"stock paho: {vens:,} clients with loop_start() each")
             figures["stock_loop_start"] = stock_loop_start(mosquitto, bench_ids(vens))
@@ -84,12 +86,13 @@ def bench_fleet(
 def fleet_figures(mosquitto: Mosquitto, runs: Path, vens: int, duration_s: float, *,
                   workers: int, ramp: float = 250.0, telemetry_interval_s: float = 5.0,
                   probe_rate: float = 5.0, tls_version: str | None = None,
-                  shadow_priority: str = "low", say: Any = print) -> dict[str, Any]:
+                  shadow_priority: str = "low", say: Any = print,
+                  vens_per_cert: int = 1) -> dict[str, Any]:
     """Certificates, the shadow service and one `ven-sim fleet --workers K` run on
     `mosquitto`; the bench's figures from its fleet.json, and the shadow service's lag
     (`shadow_reply_ms`, `ShadowReplyProbe`) measured beside it."""
     with (
-        fleet_ready(mosquitto, vens, say, shadow_priority) as shadow_service,
+        fleet_ready(mosquitto, vens, say, shadow_priority, vens_per_cert) as shadow_service,
         ShadowReplyProbe(mosquitto, bench_ids(1)[0]) as shadow_lag,
     ):
         niceness = thread_niceness(shadow_service.pid)
@@ -99,7 +102,7 @@ def fleet_figures(mosquitto: Mosquitto, runs: Path, vens: int, duration_s: float
                                     workers=workers, ramp=ramp, duration_s=duration_s,
                                     telemetry_interval_s=telemetry_interval_s,
                                     probe_rate=probe_rate, tls_version=tls_version,
-                                    say=say)
+                                    say=say, vens_per_cert=vens_per_cert)
         after = [process_cpu_seconds(pid) if pid else None for pid in shared]
     figures = _figures(results, vens)
     # On these cores too, over the fleet's run: AWS's broker and shadow service would not be.
@@ -110,13 +113,14 @@ def fleet_figures(mosquitto: Mosquitto, runs: Path, vens: int, duration_s: float
     figures["shadow_service_nice"] = max(niceness, default=None)  # read back from /proc
     figures["shadow_reply_ms"] = shadow_lag.figures(results["fanout"]["restore"]["ms"]["max"])
     figures["tls_version"] = tls_version or "1.3"
+    figures["vens_per_cert"] = vens_per_cert
     return figures
 
 
 def run_fleet_command(mosquitto: Mosquitto, out: Path, *, vens: int, workers: int,
                       ramp: float, duration_s: float, telemetry_interval_s: float = 5.0,
                       probe_rate: float = 5.0, tls_version: str | None = None,
-                      say: Any = print) -> dict[str, Any]:
+                      say: Any = print, vens_per_cert: int = 1) -> dict[str, Any]:
     """`ven-sim fleet --workers K` as a child process (certificates already minted); its
     fleet.json, merged over the workers when K > 1."""
     command = [
@@ -125,6 +129,7 @@ def run_fleet_command(mosquitto: Mosquitto, out: Path, *, vens: int, workers: in
         "--telemetry-interval", str(telemetry_interval_s), "--probe-rate", str(probe_rate),
         "--id-prefix", ID_PREFIX, "--broker", mosquitto.url,
         "--local-ca", str(mosquitto.folder / "certs"), "--out", str(out),
+        "--vens-per-cert", str(vens_per_cert),
     ]
     if tls_version is not None:
         command += ["--tls-version", tls_version]
@@ -173,21 +178,24 @@ def _figures(results: dict[str, Any], vens: int) -> dict[str, Any]:
     }
 
 
-def bench_ids(vens: int) -> list[str]:
-    return [ven_id(ID_PREFIX, i) for i in range(vens)]
+def bench_ids(vens: int, vens_per_cert: int = 1) -> list[str]:
+    """The bench's client IDs; with `vens_per_cert` > 1 only each group's first, whose
+    certificate its group uses."""
+    return [ven_id(ID_PREFIX, i) for i in range(0, vens, vens_per_cert)]
 
 
 @contextmanager
-def fleet_ready(mosquitto: Mosquitto, vens: int, say: Any,
-                shadow_priority: str = "low") -> Iterator[subprocess.Popen[bytes]]:
+def fleet_ready(mosquitto: Mosquitto, vens: int, say: Any, shadow_priority: str = "low",
+                vens_per_cert: int = 1) -> Iterator[subprocess.Popen[bytes]]:
     """Every VEN's certificate minted by `mosquitto`'s CA, and the shadow service running
     (a process of its own, given to the block: its CPU is not the fleet's) until the block
     ends; at `shadow_priority` "low" it runs `SHADOW_NICENESS` steps nicer than the bench."""
     if shadow_priority not in SHADOW_PRIORITIES:
         raise ValueError(f"shadow priority must be one of {', '.join(SHADOW_PRIORITIES)}, "
                          f"not {shadow_priority!r}")
-    mint_certificates(mosquitto.folder / "certs", bench_ids(vens),
-                      lambda n: say(f"certificates: {n:,}/{vens:,}"))
+    owners = bench_ids(vens, vens_per_cert)
+    mint_certificates(mosquitto.folder / "certs", owners,
+                      lambda n: say(f"certificates: {n:,}/{len(owners):,}"))
     paths = mosquitto.client_cert("shadow-service")
     # AWS's shadow service does not run on the load generator's cores: here it yields them
     # to the fleet and mosquitto (which stays at the bench's priority, as the issue asks).

@@ -3,10 +3,13 @@
 Each client ID `{prefix}-{index:06d}` gets a thing, an active certificate and its key in
 `DIR/<id>/` (`cert.pem`, `private.key` 0600), the one policy they all share (`fleet_policy`:
 each may connect only as its own thing) attached to the certificate, and the certificate
-attached to the thing. Every call is paced under its documented rate (`ApiPacer`), a few
-threads keep the slowest API (CreateKeysAndCertificate, 10/s) busy despite round trips, and
-every step is journaled in `DIR/manifest.jsonl` as it succeeds: a rerun skips what is done
-and finishes what is half done. Keys are written before anything else happens to them and
+attached to the thing. With `vens_per_cert` G > 1 only the first VEN of each group (runs of
+G from the range's start) gets a certificate, and it is attached to every thing of its
+group: each VEN still connects only as its own thing (docs/fleet.md). Every call is paced
+under its documented rate (`ApiPacer`), a few threads keep the slowest API
+(CreateKeysAndCertificate, 10/s) busy despite round trips, and every step is journaled in
+`DIR/manifest.jsonl` as it succeeds: a rerun skips what is done and finishes what is half
+done. Keys are written before anything else happens to them and
 never logged.
 """
 
@@ -45,7 +48,7 @@ from ven_sim.certs.manifest import (
 )
 from ven_sim.certs.pacing import RETRYABLE_CODES, ApiPacer, error_code
 from ven_sim.certs.policies import fleet_policy, probe_policy
-from ven_sim.fleet.identities import IdRange
+from ven_sim.fleet.identities import IdRange, certificate_owners
 
 __all__ = ["BulkReport", "create_identities", "default_policy_name", "delete_identities"]
 
@@ -55,6 +58,7 @@ _NO_BOTOCORE_RETRIES = Config(retries={"mode": "standard", "total_max_attempts":
 _GONE = "ResourceNotFoundException"
 # AWS detaches principals eventually: deleting the thing right after may still see them.
 _STILL_ATTACHED = "InvalidRequestException"
+_STILL_IN_USE = "DeleteConflictException"  # a certificate with things or policies attached
 
 Progress = Callable[[int], None]  # called with the number of identities finished so far
 
@@ -138,8 +142,10 @@ def create_identities(
     threads: int = DEFAULT_THREADS,
     progress: Progress | None = None,
     stopped: Callable[[], bool] | None = None,
+    vens_per_cert: int = 1,
 ) -> BulkReport:
-    """Provision every ID of `ids` not yet done in `out_dir`'s manifest."""
+    """Provision every ID of `ids` not yet done in `out_dir`'s manifest; with
+    `vens_per_cert` > 1 a certificate per group, attached to each of its things."""
     folder = Path(out_dir)
     sess = session or boto3.Session()
     pacer = pacer or ApiPacer()
@@ -158,8 +164,16 @@ def create_identities(
         skipped = len(wanted) - len(todo)
         if progress is not None:
             progress(skipped)
-        repaired = _run_all(lambda identity: _provision(job, identity, policy), todo,
+        # Each group's first VEN makes the certificate; the others join it once all are made.
+        owner_of = certificate_owners(ids, vens_per_cert) if vens_per_cert > 1 else {}
+        joining = [i for i in todo if owner_of.get(i.client_id, i.client_id) != i.client_id]
+        making = [i for i in todo if owner_of.get(i.client_id, i.client_id) == i.client_id]
+        repaired = _run_all(lambda identity: _provision(job, identity, policy), making,
                             threads, progress, skipped, stopped)
+        repaired += _run_all(
+            lambda identity: _join(job, identity, manifest.identities[owner_of[identity.client_id]],
+                                   policy),
+            joining, threads, progress, skipped + len(making), stopped)
     return BulkReport(len(wanted), len(todo), skipped, repaired, pacer.retries, manifest.path,
                       policy)
 
@@ -226,6 +240,27 @@ def _provision_steps(job: _Job, identity: Identity, policy: str) -> bool:
     return repaired
 
 
+def _join(job: _Job, identity: Identity, owner: Identity, policy: str) -> bool:
+    """Take a VEN that shares `owner`'s certificate to `done`: its thing, then that
+    certificate attached to it. True if it was half done (a repair)."""
+    with _aws_errors(f"provision {identity.client_id!r}"):
+        repaired = identity.stage not in ("new", "deleted")
+        if identity.stage in ("keys", "policy") and not identity.shares_certificate:
+            # Its own certificate from a run with one VEN per certificate: finish that one.
+            return _provision_steps(job, identity, policy)
+        if identity.stage in ("new", "deleted", "thing"):
+            identity = Identity(identity.client_id, "thing", policy=owner.policy)
+            identity = job.manifest.record(
+                identity.at("thing", thing_arn=_thing_arn(job, identity)))
+            identity = job.manifest.record(identity.at(
+                "policy", certificate_id=owner.certificate_id,
+                certificate_arn=owner.certificate_arn, cert=owner.cert, key=owner.key))
+        job.call("AttachThingPrincipal", thingName=identity.client_id,
+                 principal=identity.certificate_arn)
+        job.manifest.record(identity.at("done"))
+        return repaired
+
+
 def _thing_arn(job: _Job, identity: Identity) -> str:
     thing = job.call("CreateThing", thingName=identity.client_id,
                      tolerate="ResourceAlreadyExistsException")
@@ -274,10 +309,16 @@ def delete_identities(
     policy = manifest.header.policy
     todo = [i for i in manifest.identities.values() if i.stage != "deleted"]
     total, skipped = len(manifest.identities), len(manifest.identities) - len(todo)
+    # VENs sharing a certificate leave it first: a certificate still attached to a thing
+    # cannot be deleted.
+    sharing = [i for i in todo if i.shares_certificate]
+    owning = [i for i in todo if not i.shares_certificate]
     with _aws_errors("delete identities"):
         job = _Job(sess, pacer, manifest)
-        _run_all(lambda identity: _remove(job, identity), todo, threads, progress, skipped,
+        _run_all(lambda identity: _remove(job, identity), sharing, threads, progress, skipped,
                  stopped)
+        _run_all(lambda identity: _remove(job, identity), owning, threads, progress,
+                 skipped + len(sharing), stopped)
         for name in (_probe_policy_name(policy), policy):
             try:
                 job.call("DeletePolicy", policyName=name, tolerate=_GONE)
@@ -297,14 +338,17 @@ def _remove(job: _Job, identity: Identity) -> bool:
 
 def _remove_steps(job: _Job, identity: Identity) -> None:
     name, cert = identity.client_id, identity.certificate_arn
-    if cert:
-        if identity.thing_arn:
-            job.call("DetachThingPrincipal", thingName=name, principal=cert, tolerate=_GONE)
+    if cert and identity.thing_arn:
+        job.call("DetachThingPrincipal", thingName=name, principal=cert, tolerate=_GONE)
+    if cert and not identity.shares_certificate:  # its group's first VEN deletes a shared one
         job.call("DetachPolicy", policyName=identity.policy, target=cert, tolerate=_GONE)
         job.call("UpdateCertificate", certificateId=identity.certificate_id,
                  newStatus="INACTIVE", tolerate=_GONE)
-        job.call("DeleteCertificate", certificateId=identity.certificate_id, tolerate=_GONE)
+        # AWS detaches principals eventually: the group's other things may still show.
+        job.call("DeleteCertificate", certificateId=identity.certificate_id, tolerate=_GONE,
+                 retry=[_STILL_IN_USE])
     if identity.thing_arn:
         job.call("DeleteThing", thingName=name, tolerate=_GONE, retry=[_STILL_ATTACHED])
-    shutil.rmtree(job.manifest.folder / name, ignore_errors=True)
+    if not identity.shares_certificate:
+        shutil.rmtree(job.manifest.folder / name, ignore_errors=True)
     job.manifest.record(identity.at("deleted"))

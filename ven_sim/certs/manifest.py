@@ -11,7 +11,9 @@ other line is one identity's state after a step; the last line of a client ID wi
      "key": "ven-load-000000/private.key"}
 
 Stages, in order: `thing` (thing made), `keys` (certificate made, files written), `policy`
-(policy attached), `done` (attached to its thing), and `deleted` (by `certs delete`). The
+(policy attached), `done` (attached to its thing), and `deleted` (by `certs delete`). With
+`--vens-per-cert G` the other VENs of a group name its first VEN's certificate and files,
+and go from `thing` to `policy` (that certificate's) to `done` (attached to their thing). The
 fleet's probe VTN has one more identity, `{prefix}-probe`, a certificate with its own policy
 and no thing (`probe_of`). Each
 line is written by one `write()` on an append-only file; a line cut short by a crash is
@@ -75,6 +77,12 @@ class Identity:
     @property
     def usable(self) -> bool:
         return self.stage == "done"
+
+    @property
+    def shares_certificate(self) -> bool:
+        """True for a VEN using its group's certificate (`certs create --vens-per-cert`):
+        the files are in the folder of the group's first VEN, not its own."""
+        return bool(self.cert) and not self.cert.startswith(f"{self.client_id}/")
 
 
 class Manifest:

@@ -81,15 +81,17 @@ def bench_mqtt(clients: int, messages: int, broker: str | None) -> None:
               show_default=True,
               help="The shadow service's CPU priority: low (nice 10) yields these cores to "
                    "the fleet and mosquitto, as AWS's service on its own machines would.")
+@click.option("--vens-per-cert", type=click.IntRange(min=1), default=1, show_default=True,
+              metavar="G", help="VENs sharing one certificate and TLS context (ven-sim fleet's).")
 def bench_fleet(vens: int, duration: float, ramp: float, probe_rate: float,
                 workers: int | None, stock: bool, tls_version: str | None,
-                shadow_priority: str) -> None:
+                shadow_priority: str, vens_per_cert: int) -> None:
     """N full VENs against mosquitto with mTLS on loopback: the load tester's figures."""
     from ven_sim.bench.fleet import bench_fleet as run_bench
 
     figures = run_bench(vens, duration, workers=workers, ramp=ramp, probe_rate=probe_rate,
                         stock=stock, tls_version=tls_version,
-                        shadow_priority=shadow_priority)
+                        shadow_priority=shadow_priority, vens_per_cert=vens_per_cert)
     click.echo(json.dumps(figures, indent=2))
 
 
@@ -108,3 +110,16 @@ def bench_fleet_workers(vens: int, workers: int, duration: float, ramp: float,
 
     figures = run_bench(vens, workers, duration, ramp=ramp, skip_single=skip_single)
     click.echo(json.dumps(figures, indent=2))
+
+
+@bench.command("tls-memory")
+@click.option("--connections", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--per-context", type=click.IntRange(min=2), default=100, show_default=True,
+              help="Connections sharing one context (and certificate) on the shared side.")
+@click.option("--repeat", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Runs of each side, alternating.")
+def bench_tls_memory(connections: int, per_context: int, repeat: int) -> None:
+    """TLS client memory, contexts and connections apart: a context each against shared."""
+    from ven_sim.bench.tls_memory import bench_tls_memory as run_bench
+
+    click.echo(json.dumps(run_bench(connections, per_context, repeat=repeat), indent=2))

@@ -61,14 +61,18 @@ def fetch(secret_name: str, thing: str | None, out_dir: str) -> None:
 @click.option("--prefix", help="Client ID prefix of --count's identities (as fleet --id-prefix).")
 @click.option("--start", type=click.IntRange(min=0), default=0, show_default=True,
               help="Index of the first of --count's identities (as fleet --id-start).")
+@click.option("--vens-per-cert", type=click.IntRange(min=1), default=1, show_default=True,
+              metavar="G", help="With --count: one certificate per G identities (runs of G "
+              "from --start), attached to each of their things (as fleet --vens-per-cert).")
 @click.option("--out", "out_dir", type=OutDir, default="certs", show_default=True)
 @click.option("--region", help="AWS region [your AWS configuration's].")
 @click.option("--policy-name",
               help="IoT policy to create or reuse [ven-sim-<thing>, ven-sim-fleet-<prefix>].")
 @click.option("--threads", type=click.IntRange(1, 32), default=4, show_default=True,
               help="Identities under way at once (every API stays paced under its quota).")
-def create(thing: str | None, count: int | None, prefix: str | None, start: int, out_dir: str,
-           region: str | None, policy_name: str | None, threads: int) -> None:
+def create(thing: str | None, count: int | None, prefix: str | None, start: int,
+           vens_per_cert: int, out_dir: str, region: str | None, policy_name: str | None,
+           threads: int) -> None:
     """Create things, active certificates and a least-privilege policy in AWS IoT.
 
     --thing NAME makes one; --count N --prefix P makes N for `ven-sim fleet`, paced under
@@ -82,11 +86,13 @@ def create(thing: str | None, count: int | None, prefix: str | None, start: int,
         raise click.UsageError("give either --thing or --count with --prefix, not both")
     if thing is None and (count is None or prefix is None):
         raise click.UsageError("give --thing NAME, or --count N with --prefix P")
+    if thing is not None and vens_per_cert > 1:
+        raise click.UsageError("--vens-per-cert goes with --count: --thing makes one identity")
     session = boto3.Session(region_name=region)
     if count is not None and prefix is not None:
         from ven_sim.cli.certs_bulk import create_many
 
-        create_many(session, prefix, start, count, out_dir, policy_name, threads)
+        create_many(session, prefix, start, count, out_dir, policy_name, threads, vens_per_cert)
     else:
         assert thing is not None
         try:

@@ -52,7 +52,7 @@ def progress_reporter(total: int, label: str) -> Iterator[Callable[[int], None]]
 
 
 def create_many(session: boto3.Session, prefix: str, start: int, count: int, out_dir: str,
-                policy_name: str | None, threads: int) -> None:
+                policy_name: str | None, threads: int, vens_per_cert: int = 1) -> None:
     try:
         ids = IdRange(prefix, start, start + count)
     except IdentityError as exc:
@@ -63,7 +63,8 @@ def create_many(session: boto3.Session, prefix: str, start: int, count: int, out
         with StopSignals() as stop, progress_reporter(count + 1, "identities") as progress:
             report = create_identities(ids, out_dir, session=session, policy_name=policy_name,
                                        threads=threads, progress=progress,
-                                       stopped=lambda: stop.requested)
+                                       stopped=lambda: stop.requested,
+                                       vens_per_cert=vens_per_cert)
     except CertsError as exc:
         raise click.ClickException(f"{exc}\n{_resume_hint(out_dir, ids)}") from None
     except KeyboardInterrupt:
@@ -72,12 +73,17 @@ def create_many(session: boto3.Session, prefix: str, start: int, count: int, out
     new = report.done - report.repaired
     click.echo(f"identities  {report.total:,}: {count:,} VENs and the probe ({new:,} new, "
                f"{report.repaired:,} finished, {report.skipped:,} already done)")
+    if vens_per_cert > 1:
+        groups = -(-count // vens_per_cert)
+        click.echo(f"certificates {groups:,} for the VENs ({vens_per_cert:,} things each, runs "
+                   f"from {start}) and the probe's: a leaked key acts as all of its things")
     click.echo(f"policy      {report.policy}")
     click.echo(f"manifest    {report.manifest}")
     _retries(report)
     click.echo(f"ca          {Path(out_dir) / 'AmazonRootCA1.pem'}")
+    shared = f" --vens-per-cert {vens_per_cert}" if vens_per_cert > 1 else ""
     click.echo(f"fleet       ven-sim fleet --vens {count} --id-prefix {prefix} "
-               f"--id-start {start} --broker aws --certs-dir {out_dir}")
+               f"--id-start {start}{shared} --broker aws --certs-dir {out_dir}")
 
 
 def delete_many(session: boto3.Session, prefix: str, out_dir: str, threads: int) -> None:

@@ -28,7 +28,8 @@ SUMMARY_KEYS = ("vens_requested", "vens_connected", "connect_rate_per_s", "ramp_
 # A scenario file's fleet section sets these; giving one on the command line too is an error.
 SCENARIO_OPTIONS = {"vens": "vens", "id_prefix": "id_prefix", "id_start": "id_start",
                     "ramp": "ramp_per_s", "duration": "duration_s",
-                    "telemetry_interval": "telemetry_interval_s", "probe_rate": "probe_rate"}
+                    "telemetry_interval": "telemetry_interval_s", "probe_rate": "probe_rate",
+                    "vens_per_cert": "vens_per_cert"}
 # Options a worker process does not inherit as given: each gets its own.
 WORKER_OWN = {"workers", "ray_address", "shard", "out", "metrics_port", "progress_json"}
 
@@ -63,7 +64,8 @@ class FleetGroup(click.Group):
 @click.option("--broker", default="embedded", show_default=True, metavar="KIND|URL",
               help="embedded, mqtts://HOST:PORT or aws.")
 @click.option("--local-ca", type=click.Path(file_okay=False, path_type=Path),
-              help="Mint a certificate per VEN from this local CA (mosquitto, embedded).")
+              help="Mint a certificate per VEN (per group: --vens-per-cert) from this local "
+              "CA (mosquitto, embedded).")
 @click.option("--ca", type=click.Path(dir_okay=False), help="CA certificate [CA_CERT].")
 @click.option("--cert", type=click.Path(dir_okay=False), help="Shared client certificate.")
 @click.option("--key", type=click.Path(dir_okay=False), help="Shared private key.")
@@ -78,6 +80,9 @@ class FleetGroup(click.Group):
               show_default=True, help="Seconds between a VEN's telemetry reports.")
 @click.option("--id-prefix", default="ven-load", show_default=True)
 @click.option("--id-start", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--vens-per-cert", type=click.IntRange(min=1), default=1, show_default=True,
+              metavar="G", help="VENs sharing one certificate and TLS context: runs of G from "
+              "--id-start (a leaked key acts as all G; docs/fleet.md).")
 @click.option("--shard", default="0/1", show_default=True,
               help="Run slice I of N of the fleet's IDs (I/N).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
@@ -134,13 +139,13 @@ def fleet(ctx: click.Context, **params: Any) -> None:
         index, count = parse_shard(p["shard"])
         if parallel:
             count = p["workers"]
-        ranges = [shard_range(p["id_prefix"], p["vens"], p["id_start"], (i, count))
-                  for i in range(count)]
+        ranges = [shard_range(p["id_prefix"], p["vens"], p["id_start"], (i, count),
+                              p["vens_per_cert"]) for i in range(count)]
     except IdentityError as exc:
         raise click.BadParameter(str(exc)) from None
     configs = [FleetConfig(ids, p["vens"], count, p["ramp"], p["duration"],
                            p["telemetry_interval"], p["probe_rate"], p["fanout"], p["seed"],
-                           events or (DEFAULT_FANOUT,)) for ids in ranges]
+                           events or (DEFAULT_FANOUT,), p["vens_per_cert"]) for ids in ranges]
     out = p["out"]
     if out is None:
         suffix = f"-shard-{index}-of-{count}" if count > 1 and not parallel else ""

@@ -16,7 +16,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CLAIM_FILE", "IdRange", "IdentityError", "claim", "parse_shard", "shard_range"]
+__all__ = [
+    "CLAIM_FILE", "IdRange", "IdentityError", "certificate_owner", "certificate_owners", "claim",
+    "parse_shard", "shard_range",
+]
 
 CLAIM_FILE = "claim.json"
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # safe as an AWS thing name and a path
@@ -71,11 +74,37 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
-def shard_range(prefix: str, vens: int, id_start: int, shard: tuple[int, int]) -> IdRange:
-    """Slice `shard` of the fleet `id_start .. id_start + vens - 1`: sizes differ by one at most."""
+def certificate_owner(index: int, origin: int, vens_per_cert: int = 1) -> int:
+    """The index whose certificate VEN `index` uses: the first of its group. Groups are runs
+    of `vens_per_cert` consecutive indexes from `origin` (the range's first index); with 1,
+    every VEN is its own owner."""
+    if vens_per_cert < 1:
+        raise IdentityError(f"VENs per certificate must be >= 1: {vens_per_cert}")
+    return index - (index - origin) % vens_per_cert
+
+
+def certificate_owners(ids: IdRange, vens_per_cert: int) -> dict[str, str]:
+    """Each client ID of `ids` to the client ID whose certificate it uses, groups aligned to
+    `ids.start` (a shard's range starts on a group: `shard_range`)."""
+    return {ven_id(ids.prefix, i): ven_id(ids.prefix, certificate_owner(i, ids.start,
+                                                                         vens_per_cert))
+            for i in range(ids.start, ids.stop)}
+
+
+def shard_range(prefix: str, vens: int, id_start: int, shard: tuple[int, int],
+                vens_per_cert: int = 1) -> IdRange:
+    """Slice `shard` of the fleet `id_start .. id_start + vens - 1`, in whole certificate
+    groups (`certificate_owner`): group counts differ by one at most, so with one VEN per
+    certificate sizes differ by one at most. Shared certificates in fewer groups than shards
+    are an error (a shard would have none)."""
     index, count = shard
-    begin = id_start + vens * index // count
-    end = id_start + vens * (index + 1) // count
+    groups = -(-vens // vens_per_cert)
+    if vens_per_cert > 1 and groups < count:
+        raise IdentityError(
+            f"{vens:,} VENs at {vens_per_cert:,} per certificate are {groups:,} certificate "
+            f"group(s), fewer than the {count} shards: a shard keeps whole groups")
+    begin = id_start + min(vens, groups * index // count * vens_per_cert)
+    end = id_start + min(vens, groups * (index + 1) // count * vens_per_cert)
     return IdRange(prefix, begin, end)
 
 

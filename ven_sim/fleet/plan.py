@@ -56,6 +56,12 @@ class FleetConfig:
     fanout: bool = True
     seed: int = 0
     fanout_events: tuple[FleetEvent, ...] = field(default=(DEFAULT_FANOUT,))
+    vens_per_cert: int = 1  # VENs sharing one certificate (--vens-per-cert)
+
+    @property
+    def certificates(self) -> int:
+        """The fleet's certificates: one per group of `vens_per_cert` VENs (the probe's apart)."""
+        return -(-self.fleet_vens // self.vens_per_cert)
 
     @property
     def vens(self) -> int:
@@ -135,4 +141,9 @@ def plan_lines(config: FleetConfig, broker: str) -> list[str]:
         f"${cost['connectivity']:.2f}, messages ${cost['messages']:.2f}, shadow "
         f"${cost['shadow']:.2f}; list prices of {PRICES_DATE}, see docs/fleet.md)",
     ]
+    if config.vens_per_cert > 1:
+        lines.append(
+            f"certificates: {config.certificates:,} for {config.fleet_vens:,} VENs, "
+            f"{config.vens_per_cert:,} VENs share each (one TLS context a group); a leaked "
+            f"key acts as all {config.vens_per_cert:,} VENs of its group (docs/fleet.md)")
     return lines

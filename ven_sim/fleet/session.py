@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ven_sim.fleet.identities import claim
+from ven_sim.fleet.identities import certificate_owners, claim
 from ven_sim.fleet.plan import FleetConfig, guardrails, plan_lines
 from ven_sim.fleet.results import rss_mb
 from ven_sim.fleet.runner import FleetRunner
@@ -71,11 +71,16 @@ def run_fleet(
     claim_path = claim(out, config.ids)
     try:
         ids = config.ids.ids()
+        # With a certificate each (the default) no map: every VEN owns its certificate.
+        owners = (certificate_owners(config.ids, config.vens_per_cert)
+                  if config.vens_per_cert > 1 else None)
+        certificates = len(set(owners.values())) if owners else len(ids)
         wire = open_fleet_wire(
             wire_options.broker, client_ids=ids, local_ca=wire_options.local_ca,
             ca=wire_options.ca, cert=wire_options.cert, key=wire_options.key,
             certs_dir=wire_options.certs_dir, keepalive=wire_options.keepalive,
-            progress=lambda n: say(f"certificates: {n:,}/{len(ids):,}"),
+            progress=lambda n: say(f"certificates: {n:,}/{certificates:,}"),
+            owners=owners,
         )
         try:
             if wire_options.tls_version is not None:

@@ -3,7 +3,12 @@
 `--local-ca DIR` mints a certificate per VEN from the CA a mosquitto (or the embedded broker)
 trusts, before the run starts, so no handshake waits for a key to be generated. Otherwise the
 choice is `open_wire`'s: `embedded`, `mqtts://` with --ca/--cert/--key or per-VEN folders
-`--certs-dir/<venId>/{cert.pem,private.key}`, or `aws`.
+`--certs-dir/<venId>/{cert.pem,private.key}` (or the files the manifest of `certs create`
+names), or `aws`.
+
+`--vens-per-cert G` (`owners`: each VEN's group's first VEN): the local CA mints one
+certificate per group, under the group's first VEN's ID, and the VENs of a group share one
+SSLContext, loaded once.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from ven_sim.transports.endpoints import BrokerURL, TlsFiles
 from ven_sim.wire import Wire, WireError, open_wire
 
 __all__ = [
+    "check_groups",
     "check_identities",
     "mint_certificates",
     "open_fleet_wire",
@@ -50,13 +56,26 @@ def open_fleet_wire(
     certs_dir: Path = Path("certs"),
     keepalive: int = 60,
     progress: Callable[[int], None] | None = None,
+    owners: dict[str, str] | None = None,
 ) -> Wire:
+    """`owners`: client ID to the ID whose certificate it uses (`certificate_owners`); by
+    default each its own."""
+    shared = owners is not None and any(i != owner for i, owner in owners.items())
     if local_ca is None:
+        if shared and broker.startswith("embedded"):
+            raise WireError("--vens-per-cert needs --local-ca DIR (mosquitto) or a --certs-dir "
+                            "from `certs create --vens-per-cert`: the embedded broker's CA "
+                            "mints a certificate per VEN")
         check_identities(certs_dir, client_ids, required=broker == "aws" and cert is None)
+        if shared and owners is not None:
+            check_groups(certs_dir, owners)
         if cert is None and key is None:
             cert, key = probe_certificate(certs_dir)
-        return open_wire(broker, ca=ca, cert=cert, key=key, certs_dir=certs_dir,
+        wire = open_wire(broker, ca=ca, cert=cert, key=key, certs_dir=certs_dir,
                          keepalive=keepalive)
+        if shared and hasattr(wire.transport, "share_contexts"):
+            wire.transport.share_contexts()
+        return wire
     from ven_sim.transports.paho import PahoTransport
 
     try:
@@ -65,7 +84,9 @@ def open_fleet_wire(
         raise WireError(f"--local-ca needs --broker mqtts://HOST:PORT ({exc})") from None
     if not url.tls:
         raise WireError("--local-ca needs an mqtts:// broker")
-    files = mint_certificates(local_ca, client_ids, progress)
+    owner_of = owners or {}
+    files = mint_certificates(local_ca, list(dict.fromkeys(owner_of.get(i, i) for i in client_ids)),
+                              progress)
     from ven_sim.certs.local_ca import LocalCA
 
     tools = LocalCA(local_ca)
@@ -74,9 +95,14 @@ def open_fleet_wire(
         # Taken once loaded: a client keeps its SSLContext, and a VEN's three Paths, held for
         # the whole run, were 2.7 KB. The probe's ID is made per run: minted when it connects;
         # so would be a VEN's whose files were taken (the files exist: LocalCA reuses them).
-        return files.pop(client_id, None) or TlsFiles.from_paths(tools.client_cert(client_id))
+        # A group's files stay: they are its SSLContext's key in the transport.
+        owner = owner_of.get(client_id, client_id)
+        found = files.get(owner) if shared else files.pop(owner, None)
+        return found or TlsFiles.from_paths(tools.client_cert(owner))
 
     transport = PahoTransport(url, tls, keepalive=keepalive)
+    if shared:
+        transport.share_contexts()
     return Wire(transport, f"{url} (certificates from {local_ca})", networked=True)
 
 
@@ -104,6 +130,25 @@ def check_identities(certs_dir: Path, client_ids: list[str], *, required: bool) 
             f"({first}): make them with `ven-sim certs create --count N --prefix P "
             f"--start I --out {certs_dir}` (a rerun adds only what is missing)"
         )
+
+
+def check_groups(certs_dir: Path, owners: dict[str, str]) -> None:
+    """With a manifest, every VEN must use its group's certificate there, as `certs create
+    --vens-per-cert` with the same G and start made it: a certificate is attached only to
+    its own group's things."""
+    from ven_sim.certs.manifest import Manifest, ManifestError
+
+    try:
+        listed = Manifest(certs_dir).identities
+    except ManifestError as exc:
+        raise WireError(str(exc)) from None
+    for client_id, owner in owners.items():
+        mine, theirs = listed.get(client_id), listed.get(owner)
+        if mine is not None and theirs is not None and mine.cert != theirs.cert:
+            raise WireError(
+                f"{certs_dir / 'manifest.jsonl'} gives {client_id} the certificate "
+                f"{mine.cert}, not its group's ({theirs.cert}, {owner}'s): give the "
+                "--vens-per-cert and --id-start its `certs create` had")
 
 
 def probe_certificate(certs_dir: Path) -> tuple[str | None, str | None]:

@@ -24,11 +24,16 @@ from ven_sim.transports.endpoints import (
 __all__ = ["DEFAULT_PORTS", "BrokerURL", "MQTTConnectError", "TlsFiles", "connect", "make_client"]
 
 def make_client(client_id: str, url: BrokerURL, tls: TlsFiles | None = None, *,
-                client_class: type[mqtt.Client] = mqtt.Client) -> mqtt.Client:
+                client_class: type[mqtt.Client] = mqtt.Client,
+                context: ssl.SSLContext | None = None) -> mqtt.Client:
     """A paho client (callback API v2, MQTT 3.1.1) configured for `url`; not yet connected.
-    `client_class`: `mqtt.Client` or a subclass (`LeanClient` for the network loop's)."""
+    `client_class`: `mqtt.Client` or a subclass (`LeanClient` for the network loop's).
+    `context`: an SSLContext already loaded with `tls` (another client's, for clients that
+    share a certificate); otherwise the files are checked and loaded into a new one."""
     client = client_class(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-    if url.tls:
+    if url.tls and context is not None:
+        client.tls_set_context(context)
+    elif url.tls:
         if tls is None:
             raise MQTTConnectError(f"{url} needs TLS files: at least the CA certificate")
         for label, path in (("TLS CA", tls.ca), ("TLS cert", tls.cert), ("TLS key", tls.key)):

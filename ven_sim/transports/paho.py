@@ -13,6 +13,7 @@ import random
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -78,6 +79,8 @@ class PahoTransport(BaseTransport):
         self._lock = threading.Lock()
         self._connections: set[PahoConnection] = set()
         self._prepared: dict[str, mqtt.Client] = {}  # prepare()d clients waiting for open()
+        # With share_contexts(): one SSLContext per certificate, for as long as a client has it.
+        self._contexts: weakref.WeakValueDictionary[TlsFiles, ssl.SSLContext] | None = None
         self._starting = 0  # opened, their start() not yet run on the loop (under _lock)
         self._closed = False
 
@@ -124,12 +127,21 @@ class PahoTransport(BaseTransport):
     def sibling(self, url: BrokerURL) -> PahoTransport:
         """A transport to `url` with these settings and certificates, on this one's loop
         (a fault-injecting proxy in front of the same broker). Close it before this one."""
-        return PahoTransport(
+        sibling = PahoTransport(
             url, self._tls, keepalive=self.keepalive, loop=self.loop,
             offline_buffer=self.offline_buffer, max_publish_rate=self.max_publish_rate,
             backoff=self.backoff, rng=self.rng, alpn=self.alpn, observer=self.observer,
             max_tls_version=self.max_tls_version,
         )
+        if self._contexts is not None:
+            sibling.share_contexts()
+        return sibling
+
+    def share_contexts(self) -> None:
+        """From now on, clients whose TLS files are the same share one SSLContext (VENs of a
+        certificate group): a context with its certificate and key is about 25 KB."""
+        if self._contexts is None:
+            self._contexts = weakref.WeakValueDictionary()
 
     def prepare(self, client_id: str) -> None:
         """Create `client_id`'s client (and load its certificate) now, for a later `open()`.
@@ -143,7 +155,10 @@ class PahoTransport(BaseTransport):
 
     def _make_client(self, client_id: str) -> mqtt.Client:
         tls = self._tls(client_id) if callable(self._tls) else self._tls
-        client = make_client(client_id, self.url, tls, client_class=LeanClient)
+        shared = self._contexts.get(tls) if self._contexts is not None and tls else None
+        client = make_client(client_id, self.url, tls, client_class=LeanClient, context=shared)
+        if shared is None and self._contexts is not None and tls and client._ssl_context:
+            self._contexts[tls] = client._ssl_context
         # Its handler reads a message's topic and payload, the same on the light path
         # (tests/ven_sim/transports/test_light_incoming.py), without paho's per-message objects.
         client.light_incoming_publishes()

@@ -16,25 +16,30 @@ from ven_sim.certs.aws_fleet import create_identities
 from ven_sim.certs.local_ca import LocalCA
 from ven_sim.certs.manifest import Identity, Manifest, ManifestHeader, probe_id
 from ven_sim.cli import main
-from ven_sim.fleet.identities import CLAIM_FILE, IdRange
+from ven_sim.fleet.identities import CLAIM_FILE, IdRange, certificate_owners
 from ven_sim.fleet.plan import FleetConfig
 from ven_sim.fleet.session import WireOptions, run_fleet
 
 VENS = 12
 
 
-def _manifest_from_local_ca(ca: LocalCA, folder: Path, prefix: str, vens: int) -> None:
-    """What `certs create --count` leaves, with certificates mosquitto trusts (AWS's would
-    not be): a manifest, and per identity DIR/<id>/cert.pem and private.key."""
+def _manifest_from_local_ca(ca: LocalCA, folder: Path, prefix: str, vens: int,
+                            vens_per_cert: int = 1) -> None:
+    """What `certs create --count [--vens-per-cert G]` leaves, with certificates mosquitto
+    trusts (AWS's would not be): a manifest, and per identity (per group's first)
+    DIR/<id>/cert.pem and private.key."""
     manifest = Manifest(folder)
     manifest.begin(ManifestHeader(prefix, f"ven-sim-fleet-{prefix}", "local", "local"))
+    owners = certificate_owners(IdRange(prefix, 0, vens), vens_per_cert)
     for client_id in [*IdRange(prefix, 0, vens).ids(), probe_id(prefix)]:
-        minted = ca.client_cert(client_id)
-        (folder / client_id).mkdir(mode=0o700)
-        shutil.copy(minted.cert, folder / client_id / "cert.pem")
-        shutil.copy(minted.key, folder / client_id / "private.key")
-        manifest.record(Identity(client_id, "done", cert=f"{client_id}/cert.pem",
-                                 key=f"{client_id}/private.key"))
+        owner = owners.get(client_id, client_id)
+        if owner == client_id:
+            minted = ca.client_cert(client_id)
+            (folder / client_id).mkdir(mode=0o700)
+            shutil.copy(minted.cert, folder / client_id / "cert.pem")
+            shutil.copy(minted.key, folder / client_id / "private.key")
+        manifest.record(Identity(client_id, "done", cert=f"{owner}/cert.pem",
+                                 key=f"{owner}/private.key"))
 
 
 def test_each_ven_and_the_probe_connect_with_their_certificates_from_the_manifest(

@@ -1,0 +1,28 @@
+"""`ven-sim bench tls-memory` against the bench's own mosquitto: both sides connect every
+connection with mutual TLS, and report their contexts and per-connection figures."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from ven_sim.cli import main
+
+
+def test_both_sides_connect_and_count_their_contexts() -> None:
+    result = CliRunner().invoke(main, ["bench", "tls-memory", "--connections", "20",
+                                       "--per-context", "10", "--repeat", "1"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout[result.stdout.index("{"):])
+    assert (figures["connections"], figures["per_context"]) == (20, 10)
+    own, shared = figures["runs"]["context_each"][0], figures["runs"]["context_per_10"][0]
+    assert (own["connections"], own["contexts"]) == (20, 20)
+    assert (shared["connections"], shared["contexts"]) == (20, 2)
+    for side in (own, shared):
+        for step in ("contexts_kb_per_connection", "connections_kb_per_connection",
+                     "total_kb_per_connection"):
+            assert set(side[step]) == {"rss", "malloc_in_use"}
+    # Twenty contexts with a key each hold more malloc'd memory than two.
+    assert (own["contexts_kb_per_connection"]["malloc_in_use"]
+            > shared["contexts_kb_per_connection"]["malloc_in_use"])
