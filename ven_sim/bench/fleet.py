@@ -28,7 +28,7 @@ from typing import Any
 from ven_sim.bench.mqtt import _raise_fd_limit
 from ven_sim.bench.shadow_lag import ShadowReplyProbe
 from ven_sim.broker.mosquitto import Mosquitto
-from ven_sim.fleet.identities import ven_id
+from ven_sim.fleet.identities import IdRange, certificate_owners
 from ven_sim.fleet.process_stats import process_cpu_seconds, thread_niceness
 from ven_sim.fleet.wiring import mint_certificates
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
@@ -181,7 +181,8 @@ def _figures(results: dict[str, Any], vens: int) -> dict[str, Any]:
 def bench_ids(vens: int, vens_per_cert: int = 1) -> list[str]:
     """The bench's client IDs; with `vens_per_cert` > 1 only each group's first, whose
     certificate its group uses."""
-    return [ven_id(ID_PREFIX, i) for i in range(0, vens, vens_per_cert)]
+    owners = certificate_owners(IdRange(ID_PREFIX, 0, vens), vens_per_cert)
+    return list(dict.fromkeys(owners.values()))
 
 
 @contextmanager

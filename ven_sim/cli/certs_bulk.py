@@ -17,7 +17,7 @@ import click
 from ven_sim.certs.aws import CertsError
 from ven_sim.certs.aws_fleet import BulkReport, create_identities, delete_identities
 from ven_sim.certs.manifest import Manifest, ManifestError
-from ven_sim.fleet.identities import IdentityError, IdRange
+from ven_sim.fleet.identities import IdentityError, IdRange, certificate_count
 from ven_sim.signals import StopSignals
 
 __all__ = ["create_many", "delete_many"]
@@ -74,7 +74,7 @@ def create_many(session: boto3.Session, prefix: str, start: int, count: int, out
     click.echo(f"identities  {report.total:,}: {count:,} VENs and the probe ({new:,} new, "
                f"{report.repaired:,} finished, {report.skipped:,} already done)")
     if vens_per_cert > 1:
-        groups = -(-count // vens_per_cert)
+        groups = certificate_count(count, vens_per_cert)
         click.echo(f"certificates {groups:,} for the VENs ({vens_per_cert:,} things each, runs "
                    f"from {start}) and the probe's: a leaked key acts as all of its things")
     click.echo(f"policy      {report.policy}")

@@ -112,7 +112,8 @@ class FleetGroup(click.Group):
               help="Progress rows as JSON lines on stderr (for --workers).")
 @click.pass_context
 def fleet(ctx: click.Context, **params: Any) -> None:
-    """Load-test a broker with N full VENs, each with its own ID and certificate.
+    """Load-test a broker with N full VENs, each with its own ID and certificate (or its
+    group's: --vens-per-cert).
 
     `ven-sim fleet FILE.yaml` runs a fleet scenario file; `ven-sim fleet merge DIR...`
     combines shards' results.

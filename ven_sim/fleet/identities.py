@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
-    "CLAIM_FILE", "IdRange", "IdentityError", "certificate_owner", "certificate_owners", "claim",
-    "parse_shard", "shard_range",
+    "CLAIM_FILE", "IdRange", "IdentityError", "certificate_count", "certificate_owner",
+    "certificate_owners", "claim", "parse_shard", "shard_range",
 ]
 
 CLAIM_FILE = "claim.json"
@@ -83,6 +83,12 @@ def certificate_owner(index: int, origin: int, vens_per_cert: int = 1) -> int:
     return index - (index - origin) % vens_per_cert
 
 
+def certificate_count(vens: int, vens_per_cert: int) -> int:
+    """How many certificates `vens` VENs need at `vens_per_cert` each (the last group may be
+    short)."""
+    return -(-vens // vens_per_cert)
+
+
 def certificate_owners(ids: IdRange, vens_per_cert: int) -> dict[str, str]:
     """Each client ID of `ids` to the client ID whose certificate it uses, groups aligned to
     `ids.start` (a shard's range starts on a group: `shard_range`)."""
@@ -98,7 +104,7 @@ def shard_range(prefix: str, vens: int, id_start: int, shard: tuple[int, int],
     certificate sizes differ by one at most. Shared certificates in fewer groups than shards
     are an error (a shard would have none)."""
     index, count = shard
-    groups = -(-vens // vens_per_cert)
+    groups = certificate_count(vens, vens_per_cert)
     if vens_per_cert > 1 and groups < count:
         raise IdentityError(
             f"{vens:,} VENs at {vens_per_cert:,} per certificate are {groups:,} certificate "

@@ -17,7 +17,7 @@ from sim.limits import (
     MAX_SUBSCRIPTIONS_PER_CONNECTION,
     SHADOW_MAX_REQUESTS_PER_S_PER_THING,
 )
-from ven_sim.fleet.identities import IdRange
+from ven_sim.fleet.identities import IdRange, certificate_count
 
 __all__ = [
     "DEFAULT_FANOUT", "PRICES_DATE", "PRICES_USD", "FleetConfig", "estimated_cost_usd",
@@ -61,7 +61,7 @@ class FleetConfig:
     @property
     def certificates(self) -> int:
         """The fleet's certificates: one per group of `vens_per_cert` VENs (the probe's apart)."""
-        return -(-self.fleet_vens // self.vens_per_cert)
+        return certificate_count(self.fleet_vens, self.vens_per_cert)
 
     @property
     def vens(self) -> int:

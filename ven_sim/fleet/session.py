@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ven_sim.fleet.identities import certificate_owners, claim
+from ven_sim.fleet.identities import certificate_count, certificate_owners, claim
 from ven_sim.fleet.plan import FleetConfig, guardrails, plan_lines
 from ven_sim.fleet.results import rss_mb
 from ven_sim.fleet.runner import FleetRunner
@@ -74,7 +74,7 @@ def run_fleet(
         # With a certificate each (the default) no map: every VEN owns its certificate.
         owners = (certificate_owners(config.ids, config.vens_per_cert)
                   if config.vens_per_cert > 1 else None)
-        certificates = len(set(owners.values())) if owners else len(ids)
+        certificates = certificate_count(len(ids), config.vens_per_cert)
         wire = open_fleet_wire(
             wire_options.broker, client_ids=ids, local_ca=wire_options.local_ca,
             ca=wire_options.ca, cert=wire_options.cert, key=wire_options.key,

@@ -21,7 +21,6 @@ from ven_sim.transports.endpoints import BrokerURL, TlsFiles
 from ven_sim.wire import Wire, WireError, open_wire
 
 __all__ = [
-    "check_groups",
     "check_identities",
     "mint_certificates",
     "open_fleet_wire",
@@ -67,8 +66,6 @@ def open_fleet_wire(
                             "from `certs create --vens-per-cert`: the embedded broker's CA "
                             "mints a certificate per VEN")
         check_identities(certs_dir, client_ids, required=broker == "aws" and cert is None)
-        if shared and owners is not None:
-            check_groups(certs_dir, owners)
         if cert is None and key is None:
             cert, key = probe_certificate(certs_dir)
         wire = open_wire(broker, ca=ca, cert=cert, key=key, certs_dir=certs_dir,
@@ -107,9 +104,10 @@ def open_fleet_wire(
 
 
 def check_identities(certs_dir: Path, client_ids: list[str], *, required: bool) -> None:
-    """Every VEN must have its own certificate in `certs_dir`: all of them in its manifest
-    (`certs create --count`) when it has one, else each in `certs_dir/<venId>/` when
-    `required` (AWS, where each certificate may connect only as its own thing)."""
+    """Every VEN must have its own certificate (or its group's, `--vens-per-cert`) in
+    `certs_dir`: all of them in its manifest (`certs create --count`) when it has one, else
+    each in `certs_dir/<venId>/` when `required` (AWS, where a certificate may connect only
+    as a thing it is attached to)."""
     from ven_sim.certs.manifest import MANIFEST_FILE, ManifestError, missing_identities
 
     try:
@@ -132,28 +130,9 @@ def check_identities(certs_dir: Path, client_ids: list[str], *, required: bool) 
         )
 
 
-def check_groups(certs_dir: Path, owners: dict[str, str]) -> None:
-    """With a manifest, every VEN must use its group's certificate there, as `certs create
-    --vens-per-cert` with the same G and start made it: a certificate is attached only to
-    its own group's things."""
-    from ven_sim.certs.manifest import Manifest, ManifestError
-
-    try:
-        listed = Manifest(certs_dir).identities
-    except ManifestError as exc:
-        raise WireError(str(exc)) from None
-    for client_id, owner in owners.items():
-        mine, theirs = listed.get(client_id), listed.get(owner)
-        if mine is not None and theirs is not None and mine.cert != theirs.cert:
-            raise WireError(
-                f"{certs_dir / 'manifest.jsonl'} gives {client_id} the certificate "
-                f"{mine.cert}, not its group's ({theirs.cert}, {owner}'s): give the "
-                "--vens-per-cert and --id-start its `certs create` had")
-
-
 def probe_certificate(certs_dir: Path) -> tuple[str | None, str | None]:
     """The probe's certificate and key from the manifest of `certs create --count`: every
-    VEN has its own, so the "shared" one is the probe's alone."""
+    VEN has its own (or its group's), so the "shared" one is the probe's alone."""
     from ven_sim.certs.manifest import Manifest, probe_of
 
     probe = probe_of(Manifest(certs_dir))
