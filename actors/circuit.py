@@ -49,7 +49,6 @@ class CircuitActor(DispatchedActor):
         self.model = model
         self.world = world
         self._batch_plans = world.batch_plans  # (t0, times, step) -> their steps, shared
-        self._step_plans = world.step_plans  # (t0, t_end, step) -> its steps, shared
         self.controller = controller
         self.physics_step_s = physics_step_s
         self.t = t0
@@ -91,10 +90,11 @@ class CircuitActor(DispatchedActor):
     }
 
     def on_advance(self, message: Advance) -> None:
-        # One interval, the fleet's every tick: its one reading made at once (no batch's list,
-        # plan tuple and loop around it).
+        # One interval, the fleet's every tick: its reading made at once, without a batch's
+        # list, plans and loop around it (the world's step plans, shared by every circuit).
         t0, t_end = self.t, message.t
-        reading = self._reading(t0, t_end, self._step_plans[(t0, t_end, self.physics_step_s)])
+        plan = self.world.step_plans[(t0, t_end, self.physics_step_s)]
+        reading = self._reading(t0, t_end, plan)
         if message.into is None:
             self.controller.tell(reading)
         else:
