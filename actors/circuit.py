@@ -24,6 +24,7 @@ from sim.world import World
 # Live state worth reporting beside power: a battery's soc, a plugged-in car's car_soc.
 _EXTRAS = ("indoor_c", "soc", "car_soc", "tank_c")
 CONVERGE_CHECK_S = 3600.0  # how often a twin is compared with its circuit
+_new_tuple = tuple.__new__
 
 
 class CircuitActor(DispatchedActor):
@@ -89,7 +90,11 @@ class CircuitActor(DispatchedActor):
     }
 
     def on_advance(self, message: Advance) -> None:
-        (reading,) = self.readings((message.t,))
+        # One interval, the fleet's every tick: its reading made at once, without a batch's
+        # list, plans and loop around it (the world's step plans, shared by every circuit).
+        t0, t_end = self.t, message.t
+        plan = self.world.step_plans[(t0, t_end, self.physics_step_s)]
+        reading = self._reading(t0, t_end, plan)
         if message.into is None:
             self.controller.tell(reading)
         else:
@@ -129,67 +134,66 @@ class CircuitActor(DispatchedActor):
         self._twin_check_at = max(self.t + CONVERGE_CHECK_S, fork.end)
 
     def readings(self, times: tuple[float, ...]) -> list[CircuitReading]:
-        """Step to each of `times` in turn; a reading for each. One loop for a batch, with what
-        every reading needs read once: this runs for every circuit on every interval."""
-        model = self.model
-        cid = model.id
-        thermal, forecasts, hot_water = self._thermal, self._forecasts, self._hot_water
-        estimates = self._estimates
-        capability = 0.0
-        has_capability = self._has_capability and not forecasts
-        has_lockout, has_floor, extra = self._has_lockout, self._has_floor, self._extra
+        """Step to each of `times` in turn; a reading for each."""
         out: list[CircuitReading] = []
-        # Bound once: the two calls every reading makes.
-        append, new = out.append, tuple.__new__
         t0 = self.t
         # Every circuit of the fleet steps the same batches: their plans are looked up once.
         plans = self._batch_plans[(t0, times, self.physics_step_s)]
         for t_end, steps in zip(times, plans, strict=True):
-            energy, comfort_s, violated = model.run_steps(steps)
-            self.t = t_end
-            span = t_end - t0
-            twin_kwh = twin_comfort = twin_warm = None
-            if self.twin is not None:
-                twin_kwh, twin_comfort, twin_warm = self._advance_twin(t0, t_end, steps)
-            if estimates:
-                capability, expected, locked, floor, warm, felt, state = (
-                    model.reading_estimates(span))
-                extras = {extra: state}
-            else:
-                warm = felt = expected = None
-                if thermal:
-                    warm, felt = warm_and_felt(model, span)
-                if forecasts:
-                    capability, expected = model.shed_outlook()
-                elif has_capability:
-                    capability = model.shed_capability_kw()
-                locked = model.locked_out if has_lockout else False
-                floor = model.floor_kw() if has_floor else 0.0
-                extras = {extra: getattr(model, extra)} if extra else None
-            # Every field in order, straight into the tuple: the NamedTuple's own __new__ costs
-            # three times as much.
-            append(new(CircuitReading, (
-                cid,
-                t_end,
-                energy * 3600.0 / span if span > 0 else model.power_kw,
-                energy,
-                capability,
-                locked,
-                violated,
-                comfort_s / 60.0,
-                model.shed_request_kw,
-                floor,
-                extras,
-                twin_kwh,
-                twin_comfort,
-                warm,
-                twin_warm,
-                hot_water,
-                felt,
-                expected,
-            )))
+            out.append(self._reading(t0, t_end, steps))
             t0 = t_end
         return out
+
+    def _reading(self, t0: float, t_end: float, steps: StepPlan) -> CircuitReading:
+        """Step from `t0` to `t_end` by `steps`; the span's reading. This runs for every circuit
+        on every interval: what the model's kind decided at start is read, not asked again."""
+        model = self.model
+        energy, comfort_s, violated = model.run_steps(steps)
+        self.t = t_end
+        span = t_end - t0
+        twin_kwh = twin_comfort = twin_warm = None
+        if self.twin is not None:
+            twin_kwh, twin_comfort, twin_warm = self._advance_twin(t0, t_end, steps)
+        extra = self._extra
+        if self._estimates:
+            capability, expected, locked, floor, warm, felt, state = (
+                model.reading_estimates(span))
+            extras: dict[str, Any] | None = {extra: state}  # type: ignore[dict-item]
+        else:
+            warm = felt = expected = None
+            if self._thermal:
+                warm, felt = warm_and_felt(model, span)
+            if self._forecasts:
+                capability, expected = model.shed_outlook()
+            elif self._has_capability:
+                capability = model.shed_capability_kw()
+            else:
+                capability = 0.0
+            locked = model.locked_out if self._has_lockout else False
+            floor = model.floor_kw() if self._has_floor else 0.0
+            extras = {extra: getattr(model, extra)} if extra else None
+        # Every field in order, straight into the tuple: the NamedTuple's own __new__ costs
+        # three times as much.
+        return _new_tuple(CircuitReading, (
+            model.id,
+            t_end,
+            energy * 3600.0 / span if span > 0 else model.power_kw,
+            energy,
+            capability,
+            locked,
+            violated,
+            comfort_s / 60.0,
+            model.shed_request_kw,
+            floor,
+            extras,
+            twin_kwh,
+            twin_comfort,
+            warm,
+            twin_warm,
+            self._hot_water,
+            felt,
+            expected,
+        ))
 
     def _advance_twin(
         self, t0: float, t_end: float, steps: StepPlan

@@ -37,6 +37,7 @@ from pykka import messages
 from pykka._envelope import Envelope
 from pykka._threading import ThreadingFuture
 
+from actors._inbox import DispatcherInbox
 from actors.registry import LazyEvent, index_registry
 from actors.supervision import Supervisor
 
@@ -50,6 +51,7 @@ _urn_serials = itertools.count()
 
 # Marks the thread currently driving a dispatcher, whichever dispatcher it is.
 _driving = threading.local()
+_get_ident = threading.get_ident
 
 
 @contextlib.contextmanager
@@ -112,38 +114,6 @@ class CallbackFuture(ThreadingFuture[Any]):
                 logger.exception("future callback failed")
 
 
-class _DispatcherInbox:
-    """An actor's inbox: a list whose `put` makes the actor runnable.
-
-    A list, not a deque: an empty deque is about 600 bytes and a fleet has ten actors per
-    VEN; a turn takes its messages from the front and deletes them in one slice.
-
-    A told message goes in as it is (`DispatchedRef.tell`), without pykka's `Envelope`: an
-    envelope is an object made and read per message, and a told one carries nothing but the
-    message. What pykka puts (an ask, with its reply future) stays an `Envelope`; `get`, which
-    pykka's teardown drains the inbox with, hands out envelopes only.
-    """
-
-    __slots__ = ("_actor", "_messages")
-
-    def __init__(self, actor: DispatchedActor) -> None:
-        self._actor = actor
-        self._messages: list[Any] = []  # told messages as they are, pykka's as Envelopes
-
-    def put(self, envelope: Envelope[Any], /) -> None:
-        self._messages.append(envelope)
-        actor = self._actor
-        if not actor._scheduled:  # the common case, a message for a runnable actor, stops here
-            actor.dispatcher.schedule(actor)
-
-    def get(self) -> Envelope[Any]:
-        item = self._messages.pop(0)
-        return item if type(item) is Envelope else Envelope(item)
-
-    def empty(self) -> bool:
-        return not self._messages
-
-
 class Dispatcher:
     """Runs the actors scheduled on it, a batch of messages per actor per turn.
 
@@ -156,6 +126,10 @@ class Dispatcher:
     ) -> None:
         self.name = name
         self._ready: collections.deque[DispatchedActor] = collections.deque()
+        # What a turn tells on the thread driving a first-in first-out dispatcher: run next,
+        # last told first, before the next actor off `_ready` (see run_until_idle).
+        self._cascade: list[DispatchedActor] = []
+        self._driver: int | None = None  # that thread's id while it drives
         self._wakeup = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
         self._running = False
@@ -175,26 +149,37 @@ class Dispatcher:
         if actor._scheduled:
             return
         actor._scheduled = True
+        if self._driver == _get_ident():
+            self._cascade.append(actor)
+            return
         self._ready.append(actor)
         if self._sleeping:
             with self._wakeup:
                 self._wakeup.notify()
 
     def pending(self) -> bool:
-        return bool(self._ready)
+        return bool(self._ready or self._cascade)
 
     # -- caller-driven mode ---------------------------------------------------
     def run_until_idle(self) -> int:
-        """Handle messages until no actor has any; return how many were handled."""
+        """Handle messages until no actor has any; return how many were handled.
+
+        First in, first out, what a turn tells other actors (a VEN's controller its circuits,
+        a gateway its controller) runs next, last told first, while that VEN's data is still
+        in the CPU caches; then the next actor waiting, in the order they came (other threads'
+        among them). What an actor tells itself waits behind them: none starves the rest.
+        Depth-first runs the actor scheduled last first, whoever told it.
+        """
         was_driving, _driving.active = getattr(_driving, "active", False), True
         handled = 0
-        ready = self._ready
-        take = ready.pop if self.depth_first else ready.popleft
+        ready, cascade, fifo = self._ready, self._cascade, not self.depth_first
+        take = ready.popleft if fifo else ready.pop
+        driver, self._driver = self._driver, _get_ident() if fifo else None
         supervisor = self.supervisor
         try:
-            while ready:
-                actor = take()
-                actor._scheduled = False
+            while ready or cascade:
+                actor = cascade.pop() if cascade else take()
+                actor._scheduled = fifo  # while its turn runs: told then, it is rescheduled after
                 inbox = actor._inbox
                 # Most turns are one told message of a type in the actor's `receives`: handled
                 # here, without the general turn's call and set-up (about 11 a VEN a tick).
@@ -210,9 +195,14 @@ class Dispatcher:
                     handled += 1
                 else:
                     handled += actor._run_turn(self.batch)
-                if inbox and not actor.actor_stopped.flag:  # more to do
-                    self.schedule(actor)
+                if fifo:
+                    actor._scheduled = False
+                # More to do (and, depth-first, not told again in the turn): behind the others.
+                if inbox and not actor._scheduled and not actor.actor_stopped.flag:
+                    actor._scheduled = True
+                    ready.append(actor)
         finally:
+            self._driver = driver
             _driving.active = was_driving
         self.handled += handled
         return handled
@@ -222,11 +212,11 @@ class Dispatcher:
         with self._wakeup:
             self._sleeping = True
             try:
-                if not self._ready:
+                if not self.pending():
                     self._wakeup.wait(timeout)
             finally:
                 self._sleeping = False
-            return bool(self._ready)
+            return self.pending()
 
     def notify(self) -> None:
         """Wake a thread blocked in `wait` (used to stop or to hand in work)."""
@@ -313,8 +303,8 @@ class DispatchedActor(pykka.Actor):
         self._inbox = self.actor_inbox._messages  # type: ignore[attr-defined]
         self._actor_ref = DispatchedRef(self)  # takes actor_stopped from the actor
 
-    def _create_actor_inbox(self) -> _DispatcherInbox:  # type: ignore[override]
-        return _DispatcherInbox(self)
+    def _create_actor_inbox(self) -> DispatcherInbox:  # type: ignore[override]
+        return DispatcherInbox(self)
 
     @staticmethod
     def _create_future() -> CallbackFuture:
@@ -391,7 +381,7 @@ class DispatchedRef(pykka.ActorRef[Any]):
         if self.actor_stopped.flag:  # a LazyEvent (DispatchedActor's), read without a call
             msg = f"{self} not found"
             raise pykka.ActorDeadError(msg)
-        inbox: _DispatcherInbox = self.actor_inbox  # type: ignore[assignment]
+        inbox: DispatcherInbox = self.actor_inbox  # type: ignore[assignment]
         # The inbox's put, inlined. A message that is itself an Envelope (none of ours is) goes
         # in one, so the turn never takes it for pykka's.
         inbox._messages.append(message if type(message) is not Envelope else Envelope(message))

@@ -231,20 +231,24 @@ def load_rows(
     """One row per circuit for a VEN's telemetry (`loads`): its facts, its reading, its part
     in the current plan and its live state (indoor temperature, state of charge)."""
     rows = []
+    # A row's extras joined only where there are some (most circuits have none): the same
+    # keys in the same order as unpacking them last into the row's literal.
     for c in circuits:
-        entry = plan.get(c.id)
-        rows.append(
-            {
-                "id": c.id,
-                "name": c.name,
-                "breaker_amps": c.breaker_amps,
-                "critical": c.critical,
-                "priority": c.priority,
-                "enabled": c.enabled,
-                "power_kw": c.power_kw,
-                "shed_capability_kw": c.headroom_kw(),
-                "curtailed_kw": entry.curtailed_kw if entry else 0.0,
-                **extras.get(c.id, {}),
-            }
-        )
+        cid = c.id
+        entry = plan.get(cid)
+        row = {
+            "id": cid,
+            "name": c.name,
+            "breaker_amps": c.breaker_amps,
+            "critical": c.critical,
+            "priority": c.priority,
+            "enabled": c.enabled,
+            "power_kw": c.power_kw,
+            "shed_capability_kw": c.headroom_kw(),
+            "curtailed_kw": entry.curtailed_kw if entry else 0.0,
+        }
+        extra = extras.get(cid)
+        if extra:
+            row.update(extra)
+        rows.append(row)
     return tuple(rows)

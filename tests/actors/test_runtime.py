@@ -322,3 +322,50 @@ def test_one_message_turns_keep_order_failures_and_isolation() -> None:
     other.stop(block=False)
     dispatcher.run_until_idle()
     assert not chain.is_alive() and not other.is_alive()
+
+
+
+def _order_handled(dispatcher: Dispatcher) -> list[str]:
+    """Which of seven actors handles its message when: root1 tells a then b, a tells c; root2
+    tells d, then another thread tells late (the test tells root1, then root2)."""
+    seen: list[str] = []
+    refs: dict[str, Any] = {}
+
+    class Named(DispatchedActor):
+        receives = {str: "on_name"}
+
+        def on_name(self, name: str) -> None:
+            seen.append(name)
+            if name == "root1":
+                refs["a"].tell("a")
+                refs["b"].tell("b")
+            elif name == "a":
+                refs["c"].tell("c")
+            elif name == "root2":
+                refs["d"].tell("d")
+                helper = threading.Thread(target=refs["late"].tell, args=("late",))
+                helper.start()
+                helper.join()
+
+    for name in ("root1", "root2", "a", "b", "c", "d", "late"):
+        refs[name] = Named.start(dispatcher=dispatcher)
+    dispatcher.run_until_idle()  # on_start
+    refs["root1"].tell("root1")
+    refs["root2"].tell("root2")
+    assert dispatcher.run_until_idle() == 7
+    for ref in refs.values():
+        ref.stop(block=False)
+    dispatcher.run_until_idle()
+    return seen
+
+
+@pytest.mark.parametrize(("depth_first", "expected"), [
+    (False, ["root1", "b", "a", "c", "root2", "d", "late"]),
+    (True, ["root2", "late", "d", "root1", "b", "a", "c"]),
+])
+def test_a_turns_cascade_runs_before_the_next_actor_waiting(depth_first: bool,
+                                                           expected: list[str]) -> None:
+    """First in, first out across what waits; what a turn tells other actors runs next, last
+    told first (a VEN's chain while its data is in the caches). What another thread tells
+    meanwhile waits behind the rest; depth-first stays last scheduled first, whoever told it."""
+    assert _order_handled(Dispatcher("manual", depth_first=depth_first)) == expected

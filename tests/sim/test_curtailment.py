@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
-from sim.curtailment import CircuitInfo, ShedPlanner, restore_plan, restore_schedule
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sim.curtailment import (
+    CircuitInfo,
+    Curtailment,
+    ShedPlanner,
+    load_rows,
+    restore_plan,
+    restore_schedule,
+)
 
 
 def circuits() -> list[CircuitInfo]:
@@ -109,3 +120,36 @@ def test_take_returns_the_headroom_after_the_reading() -> None:
         assert headroom == info.headroom_kw(), (critical, enabled, power, capability, floor)
     assert [CircuitInfo("c", "C", 20, c, 3, enabled=e).take(300.0, p, k, f, lo, 0.0, None)
             for c, e, p, k, f, lo in cases] == [2.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+
+
+def _rows_as_unpacked(circuits: list[CircuitInfo], plan: dict[str, Curtailment],
+                      extras: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """load_rows' rows as a dict literal with the extras unpacked last, key order included."""
+    return tuple({"id": c.id, "name": c.name, "breaker_amps": c.breaker_amps,
+                  "critical": c.critical, "priority": c.priority, "enabled": c.enabled,
+                  "power_kw": c.power_kw, "shed_capability_kw": c.headroom_kw(),
+                  "curtailed_kw": plan[c.id].curtailed_kw if c.id in plan else 0.0,
+                  **extras.get(c.id, {})} for c in circuits)
+
+
+_EXTRA_KEYS = st.sampled_from(["indoor_c", "tank_c", "soc", "car_soc", "power_kw", "id"])
+
+
+@given(
+    circuits=st.lists(st.builds(
+        CircuitInfo, st.sampled_from(["hvac", "wh", "ev", "fridge"]), st.just("Load"),
+        st.integers(1, 60), st.booleans(), st.integers(1, 9), st.booleans(),
+        st.floats(-5.0, 20.0), st.floats(0.0, 10.0), st.floats(0.0, 2.0), st.booleans()),
+        max_size=6, unique_by=lambda c: c.id),
+    curtailed=st.dictionaries(st.sampled_from(["hvac", "wh", "ev"]), st.floats(0.0, 5.0)),
+    extras=st.dictionaries(st.sampled_from(["hvac", "wh", "ev", "fridge"]),
+                           st.dictionaries(_EXTRA_KEYS, st.floats(-10.0, 90.0) | st.none(),
+                                           max_size=2)),
+)
+def test_load_rows_are_the_literal_with_extras_last(circuits: list[CircuitInfo],
+                                                    curtailed: dict[str, float],
+                                                    extras: dict[str, dict[str, Any]]) -> None:
+    plan = {cid: Curtailment(cid, "Load", 20, False, 1.0, kw) for cid, kw in curtailed.items()}
+    rows = load_rows(circuits, plan, extras)
+    expected = _rows_as_unpacked(circuits, plan, extras)
+    assert [list(row.items()) for row in rows] == [list(row.items()) for row in expected]
