@@ -116,6 +116,9 @@ def _whole_packet_header(buffer: memoryview, at: int) -> tuple[int, int] | None:
     end = len(buffer)
     if not buffer[at]:
         return None
+    if at + 1 < end and buffer[at + 1] < 0x80:  # a one-byte length: most packets here
+        body = at + 2
+        return (buffer[at + 1], body) if body + buffer[at + 1] <= end else None
     length = shift = 0
     for position in range(at + 1, min(at + 1 + MAX_LENGTH_BYTES, end)):
         byte = buffer[position]

@@ -13,6 +13,7 @@ under one hold of paho's message lock with one write-interest call.
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +28,7 @@ from ven_sim.transports.lean_messages import _MID, MAX_REMAINING_LENGTH, _Outgoi
 __all__: list[str] = []  # LeanClient's base; lean_client.py exports the client
 
 _QUEUED = MQTTErrorCode.MQTT_ERR_SUCCESS  # paho's rc for a message queued or sent alike
+_PUBACK = struct.Struct("!BBH")  # command, remaining length 2, message ID
 
 
 class _LeanPublishing(mqtt.Client):
@@ -97,19 +99,30 @@ class _LeanPublishing(mqtt.Client):
         self._inflight_messages += 1
         message.state = mqtt.mqtt_ms_wait_for_puback
         packet = _publish_packet(mid, topic_bytes, payload, 1, False, False, self)
+        rc = self._queue_packet(mqtt.PUBLISH, packet, mid, 1, register_write)
+        if rc == MQTTErrorCode.MQTT_ERR_NO_CONN:  # re-sent after the reconnect
+            self._inflight_messages -= 1
+            message.state = mqtt.mqtt_ms_publish
+        return message, rc
+
+    def _queue_packet(self, command: int, packet: bytes, mid: int, qos: int,
+                      register_write: bool = True) -> MQTTErrorCode:
+        """paho's `_packet_queue`; on an external loop its steps for one (no wake-up byte, no
+        write of its own), the write-interest hook left to the caller of a batch."""
         if self._thread is not None or self._on_socket_register_write is None:
-            rc = self._packet_queue(mqtt.PUBLISH, packet, mid, 1)  # wakes or writes, paho's way
-            if rc == MQTTErrorCode.MQTT_ERR_NO_CONN:  # re-sent after the reconnect
-                self._inflight_messages -= 1
-                message.state = mqtt.mqtt_ms_publish
-            return message, rc
-        # paho's `_packet_queue` for a client on an external loop (no wake-up byte, no write
-        # of its own), the write-interest hook left to the caller in a batch.
-        self._out_packet.append({"command": mqtt.PUBLISH, "mid": mid, "qos": 1, "pos": 0,
+            return self._packet_queue(command, packet, mid, qos)  # wakes or writes, paho's way
+        self._out_packet.append({"command": command, "mid": mid, "qos": qos, "pos": 0,
                                  "to_process": len(packet), "packet": packet, "info": None})
         if register_write:
             self._call_socket_register_write()
-        return message, _QUEUED
+        return _QUEUED
+
+    def _send_puback(self, mid: int) -> MQTTErrorCode:
+        # paho's PUBACK (`_send_command_with_mid`: the same bytes, queued with QoS 1), and its
+        # debug line only if one is read.
+        if self._protocol == mqtt.MQTTv5 or self._logs_debug():
+            return super()._send_puback(mid)
+        return self._queue_packet(mqtt.PUBACK, _PUBACK.pack(mqtt.PUBACK, 2, mid), mid, 1)
 
     def _send_publish(self, mid: int, topic: bytes, payload: bytes | bytearray = b"",
                       qos: int = 0, retain: bool = False, dup: bool = False,

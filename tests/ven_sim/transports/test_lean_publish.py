@@ -19,7 +19,11 @@ import pytest
 
 from tests.ven_sim.transports.test_lean_packets import _Conn, _connected, _queued
 from ven_sim.transports.lean_client import LeanClient
-from ven_sim.transports.lean_messages import _NO_PROPERTIES, _PUBACK_SUCCESS
+from ven_sim.transports.lean_messages import (
+    _NO_PROPERTIES,
+    _PUBACK_SUCCESS,
+    _whole_packet_header,
+)
 from ven_sim.transports.paho_settings import ErrorTap
 
 TOPIC = "ven/ack/ven-bench-000001"
@@ -195,3 +199,23 @@ def test_unacknowledged_messages_are_resent_with_dup_after_a_reconnect() -> None
     finally:
         client._sock_close()  # noqa: SLF001
         broker.close()
+
+
+def test_pubacks_are_paho_bytes(pair: socket.socket) -> None:
+    stock = _connected(mqtt.Client, pair, None)
+    lean = _connected(LeanClient, pair, ErrorTap(_Conn()))
+    for client in (stock, lean):
+        for mid in (1, 255, 256, 65_535):
+            client._send_puback(mid)  # noqa: SLF001 - what answers a QoS 1 PUBLISH
+    assert _queued(lean) == _queued(stock)
+
+
+@pytest.mark.parametrize("length", [0, 2, 127, 128, 300, 16_383, 16_384])
+def test_a_packet_header_is_read_whole_only_when_the_packet_is(length: int) -> None:
+    """(length, body start) for a whole packet at any offset; None for one cut short."""
+    body = bytes(length % 256 for _ in range(length))
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)  # paho's length encoding
+    packet = bytes(client._pack_remaining_length(bytearray((mqtt.PUBLISH,)), length)) + body  # noqa: SLF001
+    buffer = memoryview(b"\x40\x02\x00\x01" + packet)
+    assert _whole_packet_header(buffer, 4) == (length, len(buffer) - length)
+    assert _whole_packet_header(buffer[:-1], 4) is None
