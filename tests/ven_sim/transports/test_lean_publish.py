@@ -11,7 +11,6 @@ from __future__ import annotations
 import select
 import socket
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -40,14 +39,6 @@ BATCH: list[tuple[str, Any, int]] = [
 ]
 CONNACK = bytes([0x20, 2, 0, 0])
 TIMEOUT_S = 10.0
-
-
-@pytest.fixture
-def pair() -> Iterator[socket.socket]:
-    ours, theirs = socket.socketpair()
-    yield ours
-    ours.close()
-    theirs.close()
 
 
 def _state(client: mqtt.Client) -> list[tuple[Any, ...]]:
