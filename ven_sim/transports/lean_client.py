@@ -10,7 +10,8 @@ a tenth of the process's Python time (docs/benchmarks.md, "Steady CPU and the ra
 `LeanClient` keeps paho's behaviour and state (its `_out_messages`, in-flight count, re-sends
 after a reconnect, callbacks with the same arguments) and changes these, for MQTT 3.1.1
 only: a QoS 1 publish of bytes shares one condition per client among its messages' infos
-(`wait_for_publish` still works: each waiter checks its own message), and a PUBACK is read
+(`wait_for_publish` still works: each waiter checks its own message), an info made only for
+a caller that can wait on it, and a batch queued at once (lean_publish.py), and a PUBACK is read
 with one `struct` call and handed to `on_publish` with a shared success reason code and empty
 properties. A client that opts in (`light_incoming_publishes`: the shadow service's, every
 `PahoTransport`'s: a fleet's VENs and probe, a run's, a live VEN's) also reads

@@ -57,16 +57,18 @@ class _LeanPublishing(mqtt.Client):
             return [(info.rc, info.mid) for info in
                     (self.publish(topic, payload, qos) for topic, payload, qos in messages)]
         results: list[tuple[MQTTErrorCode, int]] = []
-        with self._out_message_mutex:
-            for topic, payload, qos in messages:
-                if self._light_qos1(topic, payload, qos, False, None):
-                    message, rc = self._publish_qos1(topic, payload, register_write=False)
-                    results.append((rc, message.mid))
-                else:
-                    info = self.publish(topic, payload, qos)
-                    results.append((info.rc, info.mid))
-        if self._out_packet:
-            self._call_socket_register_write()
+        try:
+            with self._out_message_mutex:
+                for topic, payload, qos in messages:
+                    if self._light_qos1(topic, payload, qos, False, None):
+                        message, rc = self._publish_qos1(topic, payload, register_write=False)
+                        results.append((rc, message.mid))
+                    else:
+                        info = self.publish(topic, payload, qos)
+                        results.append((info.rc, info.mid))
+        finally:  # what was queued before a refused topic is written all the same
+            if self._out_packet:
+                self._call_socket_register_write()
         return results
 
     def _light_qos1(self, topic: str, payload: Any, qos: int, retain: bool,

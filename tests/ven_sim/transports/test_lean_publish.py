@@ -210,3 +210,15 @@ def test_a_packet_header_is_read_whole_only_when_the_packet_is(length: int) -> N
     buffer = memoryview(b"\x40\x02\x00\x01" + packet)
     assert _whole_packet_header(buffer, 4) == (length, len(buffer) - length)
     assert _whole_packet_header(buffer[:-1], 4) is None
+
+
+def test_a_refused_topic_leaves_what_was_queued_before_it_to_be_written(
+    pair: socket.socket,
+) -> None:
+    lean = _connected(LeanClient, pair, ErrorTap(_Conn()))
+    hooks: list[Any] = []
+    lean.on_socket_register_write = lambda *_args: hooks.append(1)
+    with pytest.raises(ValueError, match="wildcards"):
+        lean.publish_many([(TOPIC, b"a", 1), ("ven/+/acks", b"b", 1)])
+    assert [packet[1] for packet in _queued(lean)] == [1]  # the first, by its mid
+    assert hooks == [1]
