@@ -10,7 +10,8 @@ a tenth of the process's Python time (docs/benchmarks.md, "Steady CPU and the ra
 `LeanClient` keeps paho's behaviour and state (its `_out_messages`, in-flight count, re-sends
 after a reconnect, callbacks with the same arguments) and changes these, for MQTT 3.1.1
 only: a QoS 1 publish of bytes shares one condition per client among its messages' infos
-(`wait_for_publish` still works: each waiter checks its own message), and a PUBACK is read
+(`wait_for_publish` still works: each waiter checks its own message), an info made only for
+a caller that can wait on it, and a batch queued at once (lean_publish.py), and a PUBACK is read
 with one `struct` call and handed to `on_publish` with a shared success reason code and empty
 properties. A client that opts in (`light_incoming_publishes`: the shadow service's, every
 `PahoTransport`'s: a fleet's VENs and probe, a run's, a live VEN's) also reads
@@ -46,7 +47,6 @@ per-call packet cap is paho's.
 
 from __future__ import annotations
 
-import logging
 import ssl
 import threading
 from typing import Any, Literal
@@ -54,24 +54,22 @@ from typing import Any, Literal
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import MalformedPacket
 from paho.mqtt.enums import MQTTErrorCode
-from paho.mqtt.properties import Properties
 
 from ven_sim.transports.lean_messages import (
     _MID,
     _NO_PROPERTIES,
     _PUBACK_SUCCESS,
     JOIN_BYTES,
-    MAX_REMAINING_LENGTH,
     _acted_on_once_written,
     _IncomingMessage,
-    _OutgoingMessage,
     _whole_packet_header,
 )
+from ven_sim.transports.lean_publish import _LeanPublishing
 from ven_sim.transports.tls_reads import BufferedTlsSocket
 
 __all__ = ["LeanClient"]
 
-class LeanClient(mqtt.Client):
+class LeanClient(_LeanPublishing):
     """`mqtt.Client` with the QoS 1 publish and PUBACK paths above (MQTT 3.1.1), and, opted
     into, the light incoming PUBLISH."""
 
@@ -96,73 +94,11 @@ class LeanClient(mqtt.Client):
             # SSLContext.wrap_socket makes its sockets with this class's own factory.
             context.sslsocket_class = BufferedTlsSocket
 
-    def publish(self, topic: str, payload: Any = None, qos: int = 0, retain: bool = False,
-                properties: Properties | None = None) -> mqtt.MQTTMessageInfo:
-        if (qos != 1 or retain or properties is not None or not topic
-                or self._protocol == mqtt.MQTTv5 or type(payload) is not bytes):
-            return super().publish(topic, payload, qos, retain, properties)
-        # paho's QoS 1 branch of `publish`, step for step, with the lighter message.
-        topic_bytes = topic.encode("utf-8")
-        self._raise_for_invalid_topic(topic_bytes)
-        if len(payload) > MAX_REMAINING_LENGTH:
-            raise ValueError("Payload too large.")
-        mid = self._mid_generate()
-        message = _OutgoingMessage(mid, topic_bytes, payload, self._published_condition)
-        info = message.info
-        with self._out_message_mutex:
-            if ((self._max_queued_messages > 0
-                 and len(self._out_messages) >= self._max_queued_messages)
-                    or mid in self._out_messages):
-                info.rc = mqtt.MQTTErrorCode.MQTT_ERR_QUEUE_SIZE
-                return info
-            self._out_messages[mid] = message
-            if (self._max_inflight_messages == 0
-                    or self._inflight_messages < self._max_inflight_messages):
-                self._inflight_messages += 1
-                message.state = mqtt.mqtt_ms_wait_for_puback
-                rc = self._send_publish(mid, topic_bytes, payload, 1, False, False, info, None)
-                if rc == mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN:  # re-sent after the reconnect
-                    self._inflight_messages -= 1
-                    message.state = mqtt.mqtt_ms_publish
-                info.rc = rc
-            else:
-                message.state = mqtt.mqtt_ms_queued
-        return info
-
-    def _send_publish(self, mid: int, topic: bytes, payload: bytes | bytearray = b"",
-                      qos: int = 0, retain: bool = False, dup: bool = False,
-                      info: mqtt.MQTTMessageInfo | None = None,
-                      properties: Properties | None = None) -> mqtt.MQTTErrorCode:
-        # paho's packet, byte for byte (MQTT 3.1.1), in one join instead of a bytearray
-        # grown a field at a time, and its "Sending PUBLISH" debug line only if one is read.
-        remaining = 2 + len(topic) + len(payload) + 2 * (qos > 0)
-        if (self._protocol == mqtt.MQTTv5 or type(topic) is not bytes
-                or type(payload) not in (bytes, bytearray) or remaining > MAX_REMAINING_LENGTH
-                or self._logs_debug()):
-            return super()._send_publish(mid, topic, payload, qos, retain, dup, info,
-                                         properties)
-        if self._sock is None:
-            return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
-        command = mqtt.PUBLISH | (dup & 0x1) << 3 | qos << 1 | retain
-        # The command byte and the remaining length (one byte below 128, else paho's encoding).
-        header = (bytes((command, remaining)) if remaining < 0x80
-                  else self._pack_remaining_length(bytearray((command,)), remaining))
-        packet = b"".join((header, _MID.pack(len(topic)), topic,
-                           _MID.pack(mid) if qos > 0 else b"", payload))
-        return self._packet_queue(mqtt.PUBLISH, packet, mid, qos, info)
-
     def _easy_log(self, level: int, fmt: str, *args: Any) -> None:
         # paho hands its logger a debug line for nearly every packet: a call, and its
         # logger's level check, per packet; skipped where the logger would drop it.
         if level != mqtt.MQTT_LOG_DEBUG or self._logs_debug():
             super()._easy_log(level, fmt, *args)  # type: ignore[arg-type]
-
-    def _logs_debug(self) -> bool:
-        """Whether paho's debug lines go anywhere: to an `on_log`, or to a logger that takes
-        them (a `logging.Logger` by its level; ErrorTap keeps errors only)."""
-        logger = self._logger
-        return self._on_log is not None or (logger is not None
-                                            and logger.isEnabledFor(logging.DEBUG))
 
     def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> mqtt.MQTTErrorCode:
         packet = self._in_packet["packet"]

@@ -43,9 +43,10 @@ class _SharedConditionInfo(mqtt.MQTTMessageInfo):
 
 
 class _OutgoingMessage(mqtt.MQTTMessage):
-    """A QoS 1 message as paho's `publish` stores it, its info on the shared condition."""
+    """A QoS 1 message as paho's `publish` stores it, its info made on the first access (on
+    the client's shared condition): in a fleet nobody asks, and a PUBACK then marks none."""
 
-    __slots__ = ()
+    __slots__ = ("_condition", "_made_info")  # paho's own `info` slot is left unused
 
     def __init__(self, mid: int, topic: bytes, payload: bytes,  # noqa: D107
                  condition: threading.Condition) -> None:
@@ -57,8 +58,24 @@ class _OutgoingMessage(mqtt.MQTTMessage):
         self.payload = payload
         self.qos = 1
         self.retain = False
-        self.info = _SharedConditionInfo(mid, condition)
         self.properties = None
+        self._condition = condition
+        self._made_info: mqtt.MQTTMessageInfo | None = None
+
+    @property
+    def info(self) -> mqtt.MQTTMessageInfo:  # type: ignore[override]
+        if self._made_info is None:
+            self._made_info = _SharedConditionInfo(self.mid, self._condition)
+        return self._made_info
+
+    @info.setter
+    def info(self, info: mqtt.MQTTMessageInfo) -> None:
+        self._made_info = info
+
+    def set_published(self) -> None:
+        """At its PUBACK: its info, if one was handed out, is marked published."""
+        if self._made_info is not None:  # else nobody has one to wait on
+            self._made_info._set_as_published()
 
 
 class _IncomingMessage(mqtt.MQTTMessage):
@@ -99,6 +116,9 @@ def _whole_packet_header(buffer: memoryview, at: int) -> tuple[int, int] | None:
     end = len(buffer)
     if not buffer[at]:
         return None
+    if at + 1 < end and buffer[at + 1] < 0x80:  # a one-byte length: most packets here
+        body = at + 2
+        return (buffer[at + 1], body) if body + buffer[at + 1] <= end else None
     length = shift = 0
     for position in range(at + 1, min(at + 1 + MAX_LENGTH_BYTES, end)):
         byte = buffer[position]

@@ -26,6 +26,7 @@ from sim.limits import MAX_FILTERS_PER_SUBSCRIBE
 from ven_sim.transports import base
 from ven_sim.transports.base import BaseConnection, ConnectionStats, MessageHandler, StateHandler
 from ven_sim.transports.handshake import Handshake
+from ven_sim.transports.lean_client import LeanClient
 from ven_sim.transports.netloop import TimerHandle
 from ven_sim.transports.paho_settings import ConnectionSettings, ErrorTap
 from ven_sim.transports.takeovers import TakeoverWatch
@@ -55,7 +56,7 @@ class PahoConnection(BaseConnection):
         self,
         settings: ConnectionSettings,
         client_id: str,
-        client: mqtt.Client,
+        client: LeanClient,
         on_message: MessageHandler,
         on_state: StateHandler | None,
         on_closed: Callable[[PahoConnection], None] = lambda _conn: None,
@@ -331,17 +332,17 @@ class PahoConnection(BaseConnection):
             self._loop.call_later(retry_in, self._flush)
         elif again:  # the next batch next round, whatever else is queued by then
             self._loop.call_next_round(self._flush)
-        for topic, payload, qos in batch:
-            info = self._client.publish(topic, payload, qos)
+        for (_topic, _payload, qos), (rc, mid) in zip(batch, self._client.publish_many(batch),
+                                                      strict=True):
             # NO_CONN: paho keeps a QoS 1 message and re-sends it after the reconnect.
-            if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            if rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                 self.stats.published += 1
                 if qos:
-                    self._unacked[info.mid] = time.monotonic()
+                    self._unacked[mid] = time.monotonic()
             else:
                 with self._lock:
                     self.stats.dropped += 1
-                self.stats.last_error = f"publish refused: {mqtt.error_string(info.rc)}"
+                self.stats.last_error = f"publish refused: {mqtt.error_string(rc)}"
 
     def _take(self, most: int) -> list[tuple[str, bytes, int]]:
         """Up to `most` queued messages, QoS 1 ones while the window has room (lock held)."""

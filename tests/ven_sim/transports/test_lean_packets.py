@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -27,14 +26,6 @@ class _Conn:
     """What ErrorTap writes to (a PahoConnection's `_socket_error`)."""
 
     _socket_error: str | None = None
-
-
-@pytest.fixture
-def pair() -> Iterator[socket.socket]:
-    ours, theirs = socket.socketpair()
-    yield ours
-    ours.close()
-    theirs.close()
 
 
 def _connected(cls: type[mqtt.Client], sock: socket.socket, logger: Any) -> mqtt.Client:
