@@ -10,9 +10,10 @@ An actor that raises on a told message is restarted, not stopped, by its dispatc
 `Supervisor` (actors/supervision.py): one-for-one, counted, and a VEN that keeps
 failing is isolated while the rest runs on.
 
-A dispatcher is driven either by its own thread (`Dispatcher.start()`, for the
-live VEN and fleets) or by the caller (`run_until_idle()`, which the simulation
-kernel calls between simpy steps so a run is single-threaded and deterministic).
+A dispatcher is driven either by its own thread (`Dispatcher.start()`, for actors
+made without a dispatcher) or by the caller (`run_until_idle()`, which the simulation
+kernel calls between simpy steps in runs, the live VEN and fleets, so a run is
+single-threaded and deterministic).
 
 Inside the runtime never block on a future: `ask(...).get()` from the
 dispatcher thread would wait for a message the same thread has to handle.
@@ -198,7 +199,9 @@ class Dispatcher:
                 if fifo:
                     actor._scheduled = False
                 # More to do (and, depth-first, not told again in the turn): behind the others.
-                if inbox and not actor._scheduled and not actor.actor_stopped.flag:
+                # A stopped actor too: an ask that came in as it stopped is answered by its
+                # next turn's teardown (ActorDeadError), not left waiting.
+                if inbox and not actor._scheduled:
                     actor._scheduled = True
                     ready.append(actor)
         finally:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pykka
 import pytest
+from pykka._envelope import Envelope
 
 from actors.runtime import BlockingGetError, CallbackFuture, DispatchedActor, Dispatcher
 
@@ -325,9 +326,15 @@ def test_one_message_turns_keep_order_failures_and_isolation() -> None:
 
 
 
+def _tell_both(refs: dict[str, Any]) -> None:
+    refs["late"].tell("late")
+    refs["root2"].tell("root2 again")  # told during its own turn: it runs again after it
+
+
 def _order_handled(dispatcher: Dispatcher) -> list[str]:
     """Which of seven actors handles its message when: root1 tells a then b, a tells c; root2
-    tells d, then another thread tells late (the test tells root1, then root2)."""
+    tells d, then another thread tells late, and root2 again (the test tells root1, then
+    root2)."""
     seen: list[str] = []
     refs: dict[str, Any] = {}
 
@@ -343,7 +350,7 @@ def _order_handled(dispatcher: Dispatcher) -> list[str]:
                 refs["c"].tell("c")
             elif name == "root2":
                 refs["d"].tell("d")
-                helper = threading.Thread(target=refs["late"].tell, args=("late",))
+                helper = threading.Thread(target=_tell_both, args=(refs,))
                 helper.start()
                 helper.join()
 
@@ -352,7 +359,7 @@ def _order_handled(dispatcher: Dispatcher) -> list[str]:
     dispatcher.run_until_idle()  # on_start
     refs["root1"].tell("root1")
     refs["root2"].tell("root2")
-    assert dispatcher.run_until_idle() == 7
+    assert dispatcher.run_until_idle() == 8
     for ref in refs.values():
         ref.stop(block=False)
     dispatcher.run_until_idle()
@@ -360,8 +367,8 @@ def _order_handled(dispatcher: Dispatcher) -> list[str]:
 
 
 @pytest.mark.parametrize(("depth_first", "expected"), [
-    (False, ["root1", "b", "a", "c", "root2", "d", "late"]),
-    (True, ["root2", "late", "d", "root1", "b", "a", "c"]),
+    (False, ["root1", "b", "a", "c", "root2", "d", "late", "root2 again"]),
+    (True, ["root2", "root2 again", "late", "d", "root1", "b", "a", "c"]),
 ])
 def test_a_turns_cascade_runs_before_the_next_actor_waiting(depth_first: bool,
                                                            expected: list[str]) -> None:
@@ -369,3 +376,30 @@ def test_a_turns_cascade_runs_before_the_next_actor_waiting(depth_first: bool,
     told first (a VEN's chain while its data is in the caches). What another thread tells
     meanwhile waits behind the rest; depth-first stays last scheduled first, whoever told it."""
     assert _order_handled(Dispatcher("manual", depth_first=depth_first)) == expected
+
+
+@pytest.mark.parametrize("depth_first", [False, True])
+def test_an_ask_that_reaches_a_stopping_actor_in_its_turn_is_answered_dead(
+    depth_first: bool,
+) -> None:
+    """Another thread's ask can pass pykka's alive check and land in the inbox just as the
+    actor stops, in the same turn: the actor's next turn answers it with ActorDeadError."""
+    dispatcher = Dispatcher("manual", depth_first=depth_first)
+    late: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
+
+    class Stopping(DispatchedActor):
+        receives = {str: "on_word"}
+
+        def on_word(self, _word: str) -> None:
+            self._stop()  # as pykka's stop path does, mid-turn
+            helper = threading.Thread(target=self.actor_inbox.put,
+                                      args=(Envelope("late", reply_to=late),))
+            helper.start()
+            helper.join()
+
+    ref = Stopping.start(dispatcher=dispatcher)
+    dispatcher.run_until_idle()  # on_start
+    ref.tell("stop now")
+    dispatcher.run_until_idle()
+    with pytest.raises(pykka.ActorDeadError):
+        late.get(timeout=5)
