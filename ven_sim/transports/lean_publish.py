@@ -7,7 +7,7 @@ queue the packet and call the write-interest hook. Here a QoS 1 message of bytes
 3.1.1) is kept as paho keeps it (in `_out_messages`, counted in flight, re-sent with DUP
 after a reconnect) but its info is made only when someone asks for it (`publish` returns
 one; `publish_many`, the network loop's, hands back (rc, mid) pairs), and a batch is queued
-under one hold of paho's message lock with one write-interest call.
+under one hold of paho's message lock.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class _LeanPublishing(mqtt.Client):
             return super().publish(topic, payload, qos, retain, properties)
         with self._out_message_mutex:
             message, rc = self._publish_qos1(topic, payload)
-        info = message.info  # made now: the caller may wait on it
+            # Made under the lock, before a PUBACK read on another thread can mark it.
+            info = message.info
         info.rc = rc
         return info
 
@@ -50,25 +51,22 @@ class _LeanPublishing(mqtt.Client):
                      ) -> list[tuple[MQTTErrorCode, int]]:
         """`publish(topic, payload, qos)` for each message in order, as (rc, mid) pairs: the
         same packets in the same order and paho's state as `publish` leaves it, with no
-        `MQTTMessageInfo` made, paho's message lock held once and its write-interest hook
-        called once. For a client on an external loop (`on_socket_register_write` set, no
-        `loop_start` thread); any other client publishes one by one."""
+        `MQTTMessageInfo` made and paho's message lock held once. For a client on an
+        external loop (`on_socket_register_write` set, no `loop_start` thread: paho calls
+        the hook once until the loop unregisters it); any other client publishes one by
+        one."""
         if self._thread is not None or self._on_socket_register_write is None:
             return [(info.rc, info.mid) for info in
                     (self.publish(topic, payload, qos) for topic, payload, qos in messages)]
         results: list[tuple[MQTTErrorCode, int]] = []
-        try:
-            with self._out_message_mutex:
-                for topic, payload, qos in messages:
-                    if self._light_qos1(topic, payload, qos, False, None):
-                        message, rc = self._publish_qos1(topic, payload, register_write=False)
-                        results.append((rc, message.mid))
-                    else:
-                        info = self.publish(topic, payload, qos)
-                        results.append((info.rc, info.mid))
-        finally:  # what was queued before a refused topic is written all the same
-            if self._out_packet:
-                self._call_socket_register_write()
+        with self._out_message_mutex:
+            for topic, payload, qos in messages:
+                if self._light_qos1(topic, payload, qos, False, None):
+                    message, rc = self._publish_qos1(topic, payload)
+                    results.append((rc, message.mid))
+                else:
+                    info = self.publish(topic, payload, qos)
+                    results.append((info.rc, info.mid))
         return results
 
     def _light_qos1(self, topic: str, payload: Any, qos: int, retain: bool,
@@ -79,7 +77,7 @@ class _LeanPublishing(mqtt.Client):
                 and bool(topic) and self._protocol != mqtt.MQTTv5 and self._sock is not None
                 and not self._logs_debug())
 
-    def _publish_qos1(self, topic: str, payload: bytes, register_write: bool = True
+    def _publish_qos1(self, topic: str, payload: bytes
                       ) -> tuple[_OutgoingMessage, MQTTErrorCode]:
         """paho's QoS 1 branch of `publish`, step for step, with the lighter message (paho's
         message lock held by the caller)."""
@@ -101,30 +99,18 @@ class _LeanPublishing(mqtt.Client):
         self._inflight_messages += 1
         message.state = mqtt.mqtt_ms_wait_for_puback
         packet = _publish_packet(mid, topic_bytes, payload, 1, False, False, self)
-        rc = self._queue_packet(mqtt.PUBLISH, packet, mid, 1, register_write)
+        rc = self._packet_queue(mqtt.PUBLISH, packet, mid, 1)
         if rc == MQTTErrorCode.MQTT_ERR_NO_CONN:  # re-sent after the reconnect
             self._inflight_messages -= 1
             message.state = mqtt.mqtt_ms_publish
         return message, rc
-
-    def _queue_packet(self, command: int, packet: bytes, mid: int, qos: int,
-                      register_write: bool = True) -> MQTTErrorCode:
-        """paho's `_packet_queue`; on an external loop its steps for one (no wake-up byte, no
-        write of its own), the write-interest hook left to the caller of a batch."""
-        if self._thread is not None or self._on_socket_register_write is None:
-            return self._packet_queue(command, packet, mid, qos)  # wakes or writes, paho's way
-        self._out_packet.append({"command": command, "mid": mid, "qos": qos, "pos": 0,
-                                 "to_process": len(packet), "packet": packet, "info": None})
-        if register_write:
-            self._call_socket_register_write()
-        return _QUEUED
 
     def _send_puback(self, mid: int) -> MQTTErrorCode:
         # paho's PUBACK (`_send_command_with_mid`: the same bytes, queued with QoS 1), and its
         # debug line only if one is read.
         if self._protocol == mqtt.MQTTv5 or self._logs_debug():
             return super()._send_puback(mid)
-        return self._queue_packet(mqtt.PUBACK, _PUBACK.pack(mqtt.PUBACK, 2, mid), mid, 1)
+        return self._packet_queue(mqtt.PUBACK, _PUBACK.pack(mqtt.PUBACK, 2, mid), mid, 1)
 
     def _send_publish(self, mid: int, topic: bytes, payload: bytes | bytearray = b"",
                       qos: int = 0, retain: bool = False, dup: bool = False,
