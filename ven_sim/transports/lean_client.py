@@ -55,6 +55,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.client import MalformedPacket
 from paho.mqtt.enums import MQTTErrorCode
 
+from sim.small_queues import ListQueue
 from ven_sim.transports.lean_messages import (
     _MID,
     _NO_PROPERTIES,
@@ -69,13 +70,20 @@ from ven_sim.transports.tls_reads import BufferedTlsSocket
 
 __all__ = ["LeanClient"]
 
+_PUBLISHED = threading.Condition()  # every client's: see LeanClient.__init__
+
 class LeanClient(_LeanPublishing):
     """`mqtt.Client` with the QoS 1 publish and PUBACK paths above (MQTT 3.1.1), and, opted
     into, the light incoming PUBLISH."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._published_condition = threading.Condition()
+        # paho's queue of packets to write, and the condition a waiter for a publish waits
+        # on, made small: a deque each per client was 760 bytes, a Condition (its RLock and
+        # waiters' deque) about 1 KB. The condition is the process's: it is notified to all,
+        # and each waiter checks its own message (lean_messages.py); in a fleet none waits.
+        self._out_packet = ListQueue()  # type: ignore[assignment]
+        self._published_condition = _PUBLISHED
         self._light_incoming = False
 
     def light_incoming_publishes(self) -> None:
