@@ -3,8 +3,10 @@
 56. A fleet keeps several per VEN, most of them empty or holding a few items most of the time.
 
 Taking from a list's front moves the items behind it: fine for the few items these hold (a
-VEN's packets in flight, its deferred commands, its recent IDs). Each method is one C call of
-the list's, so a single append or take is as atomic under the GIL as the deque's was.
+VEN's packets in flight, its deferred commands, its recent IDs). Each `ListQueue` method is one
+C call of the list's, so a single append or take is as atomic under the GIL as the deque's was
+(paho's packet queue is appended to on one thread and taken from on another);
+`RecentItems.append` is two, for state one thread keeps (an actor's).
 """
 
 from __future__ import annotations
