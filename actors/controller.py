@@ -50,17 +50,14 @@ from sim.world import World
 class ControllerActor(CircuitOrders, DispatchedActor):
     """Curtailment controller and meter of one VEN."""
 
-    # One per VEN: with this many attributes its __dict__ was a dict of its own (1.6 KB);
-    # in slots they are 8 bytes each (docs/benchmarks.md, "Memory per VEN, fourth pass").
-    __slots__ = (
-        "occupants", "_left", "ven_id", "world", "panel_amps", "restore_stagger_s",
+    # One per VEN: 37 attributes in slots, not a dict of its own (1.6 KB; docs/benchmarks.md).
+    __slots__ = ("occupants", "_left", "ven_id", "world", "panel_amps", "restore_stagger_s",
         "restore_window", "_seed", "circuits", "info", "listeners", "_single_listeners",
         "_batch_listeners", "_held", "planner", "events", "t", "_interval_start",
         "_interval_energy", "_interval_comfort", "_interval_twin", "_interval_twin_comfort",
         "_headroom", "_comfort", "_twins", "_counterfactual", "_pending", "_tick", "_deferred",
         "_restores", "_extras", "_soc_circuit", "_soc_looked_at", "_last_used_kw", "_manual",
-        "_curtailed", "_want_loads",
-    )
+        "_curtailed", "_want_loads")
 
     def __init__(
         self,
