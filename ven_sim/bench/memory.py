@@ -68,6 +68,7 @@ def bench_memory(vens: int, duration_s: float, *, top: int = 40,
             wire = open_fleet_wire(mosquitto.url, client_ids=ids.ids(),
                                    local_ca=Path(folder) / "certs")
             try:
+                gc.unfreeze()  # objects frozen before (an earlier run's) are counted both times
                 gc.collect()
                 before = tracemalloc.take_snapshot()
                 counts_before, sizes_before = _objects_by_type()  # `before`'s objects among them
