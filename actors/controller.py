@@ -11,7 +11,6 @@ ticks, tells its listeners a `Telemetry`.
 from __future__ import annotations
 
 import random
-from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,12 +42,22 @@ from sim.curtailment import CircuitInfo, ShedPlanner, load_rows, restore_plan
 from sim.models.base import breaker_amps_for
 from sim.occupants import Occupants
 from sim.shed_estimate import estimated_shed_kw
+from sim.small_queues import ListQueue
 from sim.ven_events import ActiveEvent
 from sim.world import World
 
 
 class ControllerActor(CircuitOrders, DispatchedActor):
     """Curtailment controller and meter of one VEN."""
+
+    # One per VEN: 37 attributes in slots, not a dict of its own (1.6 KB; docs/benchmarks.md).
+    __slots__ = ("occupants", "_left", "ven_id", "world", "panel_amps", "restore_stagger_s",
+        "restore_window", "_seed", "circuits", "info", "listeners", "_single_listeners",
+        "_batch_listeners", "_held", "planner", "events", "t", "_interval_start",
+        "_interval_energy", "_interval_comfort", "_interval_twin", "_interval_twin_comfort",
+        "_headroom", "_comfort", "_twins", "_counterfactual", "_pending", "_tick", "_deferred",
+        "_restores", "_extras", "_soc_circuit", "_soc_looked_at", "_last_used_kw", "_manual",
+        "_curtailed", "_want_loads")
 
     def __init__(
         self,
@@ -96,7 +105,7 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         self._counterfactual = counterfactual  # False: no twins (a fleet keeps no M&V)
         self._pending = 0
         self._tick: Tick | None = None
-        self._deferred: deque[Any] = deque()  # events that arrived mid-tick
+        self._deferred = ListQueue()  # events that arrived mid-tick
         self._restores: list[tuple[float, str]] = []
         self._extras: dict[str, dict[str, Any]] = {}
         self._soc_circuit: str | None = None  # the battery's, once _battery_soc has seen it

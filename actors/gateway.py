@@ -13,7 +13,6 @@ reused with another body, it gets an error ack and nothing is applied.
 
 from __future__ import annotations
 
-import collections
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +37,7 @@ from actors.runtime import DispatchedActor, Dispatcher
 from sim import commands, contract
 from sim.ack_cache import AckCache
 from sim.commands import Command, CommandError
+from sim.small_queues import RecentItems
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class GatewayActor(DispatchedActor):
         self.config: dict[str, Any] = {**DEFAULT_CONFIG, **(config or {})}
         self.acks = AckCache()
         self.pending: dict[str, Command] = {}  # event correlationId -> command
-        self.ended: collections.deque[str] = collections.deque(maxlen=ENDED_REMEMBERED)
+        self.ended = RecentItems(ENDED_REMEMBERED)
         self.listeners: list[pykka.ActorRef[Any]] = []
         self.latest: Telemetry | None = None
         self.connection: Connection | None = None

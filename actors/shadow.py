@@ -27,7 +27,6 @@ with its metadata, 4.8 KB) only the top-level version is used, so only that is r
 
 from __future__ import annotations
 
-import collections
 import logging
 import math
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from actors.messages import (
 from actors.runtime import DispatchedActor, Dispatcher
 from sim import bounded, contract
 from sim.limits import CAPACITY_KW_RANGE, PANEL_SIZES, PRIORITY_RANGE, REPORT_INTERVAL_S_RANGE
+from sim.small_queues import RecentItems
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class ShadowSyncerActor(DispatchedActor):
         self.status = "online"
         self.reports = self.deltas_applied = self.conflicts = 0
         self._token = 0
-        self._tokens: collections.deque[str] = collections.deque(maxlen=TOKENS_REMEMBERED)
+        self._tokens = RecentItems(TOKENS_REMEMBERED)
         self._get_token: str | None = None  # the get in flight
         self._get_epoch: float | None = None  # its VEN time, so a lost reply is not waited on
         self._link_up = False  # as the gateway last said

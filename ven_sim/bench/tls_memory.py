@@ -7,6 +7,8 @@ loads them), then opens every connection to mosquitto with mutual TLS, sends MQT
 reads the CONNACK and does a PINGREQ round trip, and keeps them open. After each step it
 returns free pages to the system (`malloc_trim`) and reads RSS and the bytes malloc has in
 use (glibc's `mallinfo2`): the figures are per connection, from the step before.
+`--tls-version 1.2` caps what the contexts offer (`maximum_version`); `--no-tickets` sets
+`OP_NO_TICKET` on them (a TLS 1.2 client then asks for no session ticket).
 """
 
 from __future__ import annotations
@@ -86,10 +88,11 @@ def _memory() -> tuple[float, float | None]:
     return rss_mb(), _malloc_in_use_mb()
 
 
-def measure_side(host: str, port: int, files: list[TlsFiles], client_ids: list[str]
-                 ) -> dict[str, Any]:
+def measure_side(host: str, port: int, files: list[TlsFiles], client_ids: list[str], *,
+                 tls_version: str | None = None, no_tickets: bool = False) -> dict[str, Any]:
     """In this process: a context per distinct `files` entry, then a connection per client
     ID with its entry's context; KB per connection for each step."""
+    from ven_sim.fleet.session import TLS_VERSIONS
     base = _memory()
     contexts: dict[TlsFiles, ssl.SSLContext] = {}
     for tls in files:
@@ -97,6 +100,10 @@ def measure_side(host: str, port: int, files: list[TlsFiles], client_ids: list[s
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             context.load_verify_locations(str(tls.ca))
             context.load_cert_chain(str(tls.cert), str(tls.key))
+            if tls_version is not None:
+                context.maximum_version = TLS_VERSIONS[tls_version]
+            if no_tickets:
+                context.options |= ssl.OP_NO_TICKET
             contexts[tls] = context
     loaded = _memory()
     sockets = [_open(contexts[tls], host, port, client_id)
@@ -111,6 +118,8 @@ def measure_side(host: str, port: int, files: list[TlsFiles], client_ids: list[s
                 "malloc_in_use": None if in_use is None else round(in_use * 1024 / n, 1)}
 
     figures = {"connections": n, "contexts": len(contexts),
+               "tls_version": sockets[0].version() if sockets else None,
+               "session_tickets": sum(bool(s.session and s.session.has_ticket) for s in sockets),
                "contexts_kb_per_connection": per_connection_kb(loaded, base),
                "connections_kb_per_connection": per_connection_kb(connected, loaded),
                "total_kb_per_connection": per_connection_kb(connected, base)}
@@ -120,7 +129,8 @@ def measure_side(host: str, port: int, files: list[TlsFiles], client_ids: list[s
 
 
 def bench_tls_memory(connections: int, per_context: int, *, repeat: int = 2,
-                     say: Any = None) -> dict[str, Any]:
+                     say: Any = None, tls_version: str | None = None,
+                     no_tickets: bool = False) -> dict[str, Any]:
     """Both sides, `repeat` times each, alternating, each side in a fresh child process."""
     say = say or (lambda line: print(line, file=sys.stderr))
     _raise_fd_limit(connections + 256)
@@ -138,10 +148,12 @@ def bench_tls_memory(connections: int, per_context: int, *, repeat: int = 2,
             for side, owners in sides.items():
                 say(f"round {round_ + 1}/{repeat}: {side}")
                 job = {"host": mosquitto.host, "port": mosquitto.port, "ids": ids,
+                       "tls_version": tls_version, "no_tickets": no_tickets,
                        "files": [[str(p) for p in (minted[o].ca, minted[o].cert, minted[o].key)]
                                  for o in owners]}
                 runs[side].append(_child(job))
-    return {"connections": connections, "per_context": per_context, "runs": runs}
+    return {"connections": connections, "per_context": per_context,
+            "tls_version": tls_version or "1.3", "no_tickets": no_tickets, "runs": runs}
 
 
 def _child(job: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +166,8 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
 def _main() -> None:
     job = json.loads(sys.stdin.read())
     files = [TlsFiles(*(Path(p) for p in entry)) for entry in job["files"]]
-    print(json.dumps(measure_side(job["host"], job["port"], files, job["ids"])))
+    print(json.dumps(measure_side(job["host"], job["port"], files, job["ids"],
+                                  tls_version=job["tls_version"], no_tickets=job["no_tickets"])))
 
 
 if __name__ == "__main__":

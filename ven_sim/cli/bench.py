@@ -1,4 +1,4 @@
-"""`ven-sim bench sim|event-path|mqtt|fleet`: benchmark commands; each prints JSON figures."""
+"""`ven-sim bench ...`: benchmark commands; each prints JSON figures."""
 
 from __future__ import annotations
 
@@ -118,8 +118,25 @@ def bench_fleet_workers(vens: int, workers: int, duration: float, ramp: float,
               help="Connections sharing one context (and certificate) on the shared side.")
 @click.option("--repeat", type=click.IntRange(min=1), default=2, show_default=True,
               help="Runs of each side, alternating.")
-def bench_tls_memory(connections: int, per_context: int, repeat: int) -> None:
+@click.option("--tls-version", type=click.Choice(["1.2", "1.3"]), default=None,
+              help="Highest TLS version the contexts offer [1.3].")
+@click.option("--no-tickets", is_flag=True, help="Set OP_NO_TICKET on the contexts.")
+def bench_tls_memory(connections: int, per_context: int, repeat: int, tls_version: str | None,
+                     no_tickets: bool) -> None:
     """TLS client memory, contexts and connections apart: a context each against shared."""
     from ven_sim.bench.tls_memory import bench_tls_memory as run_bench
 
-    click.echo(json.dumps(run_bench(connections, per_context, repeat=repeat), indent=2))
+    click.echo(json.dumps(run_bench(connections, per_context, repeat=repeat,
+                                    tls_version=tls_version, no_tickets=no_tickets), indent=2))
+
+
+@bench.command("memory")
+@click.option("--vens", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--duration", type=click.FloatRange(min=10), default=60.0, show_default=True)
+@click.option("--top", type=click.IntRange(min=1), default=40, show_default=True,
+              help="Allocation sites and object types listed, largest first.")
+def bench_memory(vens: int, duration: float, top: int) -> None:
+    """A fleet VEN's Python heap under tracemalloc: per VEN, by allocation site and by type."""
+    from ven_sim.bench.memory import bench_memory as run_bench
+
+    click.echo(json.dumps(run_bench(vens, duration, top=top), indent=2))

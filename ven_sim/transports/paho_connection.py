@@ -15,7 +15,6 @@ import socket
 import ssl
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ import paho.mqtt.client as mqtt
 
 from actors.registry import LazyEvent
 from sim.limits import MAX_FILTERS_PER_SUBSCRIBE
+from sim.small_queues import ListQueue
 from ven_sim.transports import base
 from ven_sim.transports.base import BaseConnection, ConnectionStats, MessageHandler, StateHandler
 from ven_sim.transports.handshake import Handshake
@@ -69,7 +69,7 @@ class PahoConnection(BaseConnection):
         self._client = client
         self._handler, self._state_handler = on_message, on_state
         self._lock = threading.Lock()  # guards _outbox, _subs, _connected, _closing, dropped
-        self._outbox: deque[tuple[str, bytes, int]] = deque()
+        self._outbox = ListQueue()  # (topic, payload, qos) to publish
         rate = settings.max_publish_rate
         self._tokens = rate or 0.0  # a token bucket: `rate` per second, bursts up to `rate`
         self._refilled = time.monotonic()

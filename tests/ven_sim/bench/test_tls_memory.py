@@ -26,3 +26,25 @@ def test_both_sides_connect_and_count_their_contexts() -> None:
     # Twenty contexts with a key each hold more malloc'd memory than two.
     assert (own["contexts_kb_per_connection"]["malloc_in_use"]
             > shared["contexts_kb_per_connection"]["malloc_in_use"])
+
+
+def test_tls_1_2_without_tickets_is_what_the_connections_negotiated() -> None:
+    result = CliRunner().invoke(main, ["bench", "tls-memory", "--connections", "4",
+                                       "--per-context", "2", "--repeat", "1",
+                                       "--tls-version", "1.2", "--no-tickets"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout[result.stdout.index("{"):])
+    assert (figures["tls_version"], figures["no_tickets"]) == ("1.2", True)
+    for runs in figures["runs"].values():
+        assert runs[0]["tls_version"] == "TLSv1.2"
+        assert runs[0]["session_tickets"] == 0  # OP_NO_TICKET: none asked for, none kept
+
+
+def test_tls_1_3_connections_keep_the_brokers_session_tickets() -> None:
+    result = CliRunner().invoke(main, ["bench", "tls-memory", "--connections", "4",
+                                       "--per-context", "2", "--repeat", "1"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout[result.stdout.index("{"):])
+    for runs in figures["runs"].values():
+        assert runs[0]["tls_version"] == "TLSv1.3"
+        assert runs[0]["session_tickets"] == 4
