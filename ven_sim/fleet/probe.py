@@ -69,6 +69,9 @@ class ProbeVtn:
         self._fanout_targets: dict[str, list[str]] = {}  # event id -> VENs, until restored
         self.tally = {kind: AckTally() for kind in WIRE_OP}
         self._probes = 0
+        # The fan-out's window, monotonic: when the first dispatch began, the latest ack.
+        self.fanout_began: float | None = None
+        self.last_fanout_ack: float | None = None
         self.ready = threading.Event()
         # As a backend's VTN: served ahead of the VENs sharing its loop, its acks read as
         # they arrive and its commands sent in one burst, so its queue is not timed as theirs.
@@ -102,6 +105,8 @@ class ProbeVtn:
     def fanout(self, ven_ids: list[str], event: FleetEvent = DEFAULT_FANOUT) -> None:
         """One DR event to every VEN in `ven_ids`, as fast as the loop takes them."""
         started = time.monotonic()
+        if self.fanout_began is None:
+            self.fanout_began = started
         self.metrics.fanout_open = True  # the VENs' connections note their stages from now
         with self._lock:
             self._fanout_targets[event.id] = list(ven_ids)
@@ -164,6 +169,7 @@ class ProbeVtn:
         if sent.kind not in PROBE_OPS:
             self.metrics.add(sent.kind, ms)
             if sent.kind == "fanout":
+                self.last_fanout_ack = now
                 self._fanout_stages(sent)
             return
         self.metrics.add_run("command_rtt", ms, sent.at)
@@ -179,6 +185,15 @@ class ProbeVtn:
             at = times.pop(sent.ven_id, None)
             if at is not None and at >= sent.at:
                 self.metrics.add(f"fanout_{stage}", (at - sent.at) * 1000.0)
+
+    def fanout_window(self) -> dict[str, float] | None:
+        """The fan-out's window on the wall clock (epoch seconds, to line it up with other
+        processes' readings): from its first dispatch to its latest ack; None before one."""
+        if self.fanout_began is None or self.last_fanout_ack is None:
+            return None
+        to_epoch = time.time() - time.monotonic()
+        return {"began_at": round(self.fanout_began + to_epoch, 3),
+                "last_ack_at": round(self.last_fanout_ack + to_epoch, 3)}
 
     def close(self) -> None:
         self.connection.close()
