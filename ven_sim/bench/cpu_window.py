@@ -6,7 +6,7 @@ of all its descendants (mosquitto, the shadow service, the fleet's parent and it
 ended)` then gives each process's CPU seconds between the readings that enclose the window,
 and its threads' (the main thread first): what every process took from the cores while, say,
 a fan-out was in flight. The kernel counts in clock ticks (10 ms here), so a thread's figure
-is exact to a tick; the readings cost the bench about a thousandth of a core.
+is exact to a tick; `sampler_cpu_s_per_s` is what the readings cost the bench.
 """
 
 from __future__ import annotations
@@ -49,13 +49,16 @@ class CpuSampler:
     """Samples the CPU clocks of `root` (this process by default) and its descendants, on a
     thread of its own, from `start()` to `stop()`."""
 
-    def __init__(self, root: int | None = None, samples_per_s: float = SAMPLES_PER_S) -> None:
+    def __init__(self, root: int | None = None, samples_per_s: float = SAMPLES_PER_S,
+                 discover_every: int = DISCOVER_EVERY) -> None:
         self.root = os.getpid() if root is None else root
         self.interval_s = 1.0 / samples_per_s
+        self.discover_every = discover_every
         self.times: list[float] = []  # wall clock of each reading
         self.readings: list[Reading] = []
         self.roles: dict[int, str] = {}
         self._pids: list[int] = []
+        self.own_cpu_s = 0.0  # what the readings cost, on this process's sampling thread
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -79,24 +82,25 @@ class CpuSampler:
         count = 0
         next_at = time.monotonic()
         while not self._stop.is_set():
-            if count % DISCOVER_EVERY == 0:
+            if count % self.discover_every == 0:
                 self._discover()
             self.readings.append(self._read())
             self.times.append(time.time())
             count += 1
+            self.own_cpu_s = time.thread_time()
             next_at += self.interval_s
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 
     def _discover(self) -> None:
-        """The root and its descendants now alive (a new one is first read from here on)."""
+        """The root and its descendants now alive (a new one is first read from here on), and
+        what each is (again each time: a child just forked still has its parent's command)."""
         found, queue = [], [self.root]
         while queue:
             pid = queue.pop()
             found.append(pid)
             queue.extend(_children(pid))
         for pid in found:
-            if pid not in self.roles:
-                self.roles[pid] = process_role(pid, self.root)
+            self.roles[pid] = process_role(pid, self.root)
         self._pids = found
 
     def _read(self) -> Reading:
@@ -133,6 +137,8 @@ class CpuSampler:
         }
         seconds = self.times[last] - self.times[first]
         return {"window_s": round(ended - began, 3), "read_over_s": round(seconds, 3),
+                "sampler_cpu_s_per_s": round(self.own_cpu_s / (self.times[-1] - self.times[0]), 4)
+                if len(self.times) > 1 else None,
                 "cores": round(sum(p["cpu_s"] for p in processes.values()) / seconds, 2)
                 if seconds > 0 else None,
                 "processes": processes}

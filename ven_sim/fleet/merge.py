@@ -84,12 +84,14 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _fanout_window(windows: list[dict[str, float] | None]) -> dict[str, float] | None:
-    """The shards' fan-outs as one window: the first dispatch to the last ack."""
+    """The shards' fan-outs as one window, the first dispatch to the last ack; `shards` each
+    shard's own (each starts its fan-out once its own VENs are up)."""
     known = [window for window in windows if window]
     if not known:
         return None
     return {"began_at": min(w["began_at"] for w in known),
-            "last_ack_at": max(w["last_ack_at"] for w in known)}
+            "last_ack_at": max(w["last_ack_at"] for w in known),
+            "shards": [[w["began_at"], w["last_ack_at"]] for w in known]}
 
 
 def _latest(times: list[float | None]) -> float | None:
