@@ -110,17 +110,14 @@ class ProbeVtn:
         self.metrics.fanout_open = True  # the VENs' connections note their stages from now
         with self._lock:
             self._fanout_targets[event.id] = list(ven_ids)
-        data = _event_data(event, event.id)
-        for ven_id in ven_ids:
-            self._command("fanout", ven_id, data, event.id, started)
+        self._send_all("fanout", ven_ids, _event_data(event, event.id), event.id, started)
 
     def restore_fanout(self, event_id: str) -> None:
         """The event is over: restore to every VEN it went to, as the backend does."""
         with self._lock:
             ven_ids = self._fanout_targets.pop(event_id, [])
-        started = time.monotonic()
-        for ven_id in ven_ids:
-            self._command("fanout_restore", ven_id, {"event_id": event_id}, event_id, started)
+        self._send_all("fanout_restore", ven_ids, {"event_id": event_id}, event_id,
+                       time.monotonic())
 
     def pending(self, kind: str, event_id: str | None = None) -> int:
         """Commands of `kind` (of one event, if given) still waiting for their ack."""
@@ -135,15 +132,28 @@ class ProbeVtn:
             waiting = sum(1 for sent in self._waiting.values() if sent.kind in FANOUT_KINDS)
             return waiting + len(self._fanout_targets)
 
-    def _command(self, kind: str, ven_id: str, data: dict[str, Any], event_id: str = "",
-                 started: float | None = None) -> None:
+    def _command(self, kind: str, ven_id: str, data: dict[str, Any], event_id: str = "") -> None:
         cid = f"{kind}-{ven_id}-{self.rng.getrandbits(48):012x}"
         with self._lock:
-            at = time.monotonic() if started is None else started
-            self._waiting[cid] = _Sent(kind, at, ven_id, event_id)
+            self._waiting[cid] = _Sent(kind, time.monotonic(), ven_id, event_id)
             self.tally[kind].sent += 1
         payload = contract.command_payload(WIRE_OP[kind], cid, ven_id, data)
         self.connection.publish(contract.topics(ven_id).command, contract.encode(payload))
+
+    def _send_all(self, kind: str, ven_ids: list[str], data: dict[str, Any], event_id: str,
+                  started: float) -> None:
+        """The same command to every VEN in `ven_ids`, each timed from `started` (when the
+        dispatch began): all awaited under one hold of the lock before the first is sent,
+        and the payload encoded once but for its two IDs (`contract.command_encoder`)."""
+        bits = self.rng.getrandbits
+        cids = [f"{kind}-{ven_id}-{bits(48):012x}" for ven_id in ven_ids]
+        with self._lock:
+            for cid, ven_id in zip(cids, ven_ids, strict=True):
+                self._waiting[cid] = _Sent(kind, started, ven_id, event_id)
+            self.tally[kind].sent += len(ven_ids)
+        encoded, publish = contract.command_encoder(WIRE_OP[kind], data), self.connection.publish
+        for cid, ven_id in zip(cids, ven_ids, strict=True):
+            publish(contract.topics(ven_id).command, encoded(cid, ven_id))
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         # The network loop's thread.
