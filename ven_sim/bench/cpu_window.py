@@ -26,23 +26,25 @@ _TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 Reading = dict[tuple[int, int], int]  # (pid, tid) -> CPU clock ticks
 
 
-def process_role(pid: int, own_pid: int) -> str:
+def process_role(pid: int, own_pid: int) -> str | None:
     """What a process of a bench run is, from its command line: `bench`, `mosquitto`,
-    `shadow service`, `fleet parent`, `worker i`, else the program's name."""
+    `shadow service`, `fleet parent`, `worker i`, else the program's name; None once gone."""
     if pid == own_pid:
         return "bench"
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
             argv = cmdline.read().decode(errors="replace").split("\0")
     except OSError:
-        return f"pid {pid}"
+        return None
+    if not argv[0]:  # a process that has ended (a zombie) has no command line
+        return None
     if "--shard" in argv:
         return f"worker {argv[argv.index('--shard') + 1].split('/')[0]}"
     if "shadow-service" in argv:
         return "shadow service"
     if "fleet" in argv:
         return "fleet parent"
-    return os.path.basename(argv[0]) or f"pid {pid}"
+    return os.path.basename(argv[0])
 
 
 class CpuSampler:
@@ -100,7 +102,9 @@ class CpuSampler:
             found.append(pid)
             queue.extend(_children(pid))
         for pid in found:
-            self.roles[pid] = process_role(pid, self.root)
+            role = process_role(pid, self.root)
+            if role is not None:  # a process that just ended keeps what it was
+                self.roles[pid] = role
         self._pids = found
 
     def _read(self) -> Reading:
