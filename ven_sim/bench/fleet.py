@@ -41,7 +41,7 @@ __all__ = ["SHADOW_NICENESS", "SHADOW_PRIORITIES", "bench_fleet", "bench_ids",
 MOSQUITTO_CONF = ("set_tcp_nodelay true", "max_queued_messages 1000000", "max_inflight_messages 0")
 STOCK_WAIT_S = 60.0
 SHADOW_PRIORITIES = ("low", "normal")
-SHADOW_NICENESS = 19  # how much nicer than the bench the shadow service runs at "low": the most
+SHADOW_NICENESS = 10  # how much nicer than the bench the shadow service runs at "low"
 ID_PREFIX = "bench"
 
 

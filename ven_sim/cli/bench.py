@@ -79,7 +79,7 @@ def bench_mqtt(clients: int, messages: int, broker: str | None) -> None:
               help="Highest TLS version the VENs offer [1.3].")
 @click.option("--shadow-priority", type=click.Choice(["low", "normal"]), default="low",
               show_default=True,
-              help="The shadow service's CPU priority: low (nice 19) yields these cores to "
+              help="The shadow service's CPU priority: low (nice 10) yields these cores to "
                    "the fleet and mosquitto, as AWS's service on its own machines would.")
 @click.option("--vens-per-cert", type=click.IntRange(min=1), default=1, show_default=True,
               metavar="G", help="VENs sharing one certificate and TLS context (ven-sim fleet's).")

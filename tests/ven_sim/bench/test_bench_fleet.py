@@ -91,7 +91,7 @@ def test_the_broker_and_shadow_service_cpu_over_the_run_is_reported(
 def test_the_shadow_service_runs_low_and_its_lag_is_reported(
     bench_run: tuple[dict, Path],
 ) -> None:
-    """By default the service yields these cores (nice 19, read back from /proc); its lag,
+    """By default the service yields these cores (nice 10, read back from /proc); its lag,
     the probe's update to `update/accepted`, was measured over the whole run (10 requests a
     second, every one answered) and over the fan-out's window (which the probe saw open)."""
     figures, _ = bench_run
