@@ -18,6 +18,7 @@ and exported from here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from sim._contract_acks import (
@@ -30,7 +31,7 @@ from sim._contract_acks import (
     error_ack_payload,
     event_ack_payload,
 )
-from sim._contract_encode import encode, kw_text
+from sim._contract_encode import checked_size, compact, encode, kw_text
 from sim._contract_telemetry import (
     GENERIC_TYPE,
     SCHEMA_VERSION,
@@ -61,6 +62,7 @@ __all__ = [
     "Topics",
     "ack_payload",
     "circuit_ack_row",
+    "command_encoder",
     "command_payload",
     "encode",
     "encode_ack",
@@ -224,3 +226,21 @@ def command_payload(op: str, correlation_id: str, ven_id: str,
             payload["duration_sec"] = data["duration_s"]
     payload["data"] = data
     return payload
+
+
+def command_encoder(op: str, data: dict[str, Any]) -> Callable[[str, str], bytes]:
+    """`encode(command_payload(op, correlation_id, ven_id, data))` as a function of the two
+    IDs, for one command sent to many VENs (a fan-out): the members after `venId` are the same
+    for every VEN, so they are encoded once, and each VEN's payload is joined from them and
+    its two IDs as JSON strings (compact JSON: members joined by commas, no spaces)."""
+    ids_first = compact({"op": op, "correlationId": "", "venId": ""})[:-1]  # without its `}`
+    whole = compact(command_payload(op, "", "", data))
+    assert whole.startswith(ids_first), f"command_payload puts the IDs first: {whole[:80]!r}"
+    head = compact({"op": op})[:-1].encode() + b',"correlationId":'
+    rest = whole[len(ids_first):].encode()  # `,...}` or `}`
+
+    def encoded(correlation_id: str, ven_id: str) -> bytes:
+        return checked_size(b"".join((head, compact(correlation_id).encode(), b',"venId":',
+                                      compact(ven_id).encode(), rest)))
+
+    return encoded

@@ -22,6 +22,7 @@ from sim.contract import (
     CircuitAckRow,
     ack_payload,
     circuit_ack_row,
+    command_encoder,
     command_payload,
     encode,
     error_ack_payload,
@@ -36,7 +37,7 @@ from sim.contract import (
 )
 from sim.curtailment import CircuitInfo, ShedPlanner
 from sim.limits import MAX_PAYLOAD_BYTES
-from tests.fuzzing import FUZZ, json_values
+from tests.fuzzing import FUZZ, data_objects, json_values
 from tests.sim.contract_helpers import VEN, parse_err, parse_ok
 
 TS = 1_700_000_000
@@ -432,3 +433,15 @@ def test_the_planners_rows_are_in_the_wires_form() -> None:
     assert type(row) is CircuitAckRow
     assert row == {"id": "ev1", "name": "EV Charger", "breaker_amps": 50, "original_kw": 7.2,
                    "curtailed_kw": 2.5, "final_kw": 4.7, "critical": False}
+
+
+@FUZZ
+@given(op=st.sampled_from(["event", "restore", "ping"]), data=data_objects,
+       correlation_id=st.text(max_size=12), ven_id=st.text(min_size=1, max_size=12))
+def test_a_command_encoder_writes_what_encode_writes(op: str, data: dict[str, Any],
+                                                     correlation_id: str, ven_id: str) -> None:
+    """A fan-out's payloads, encoded once but for the IDs: the bytes of `encode`, whatever
+    the IDs hold (quotes, escapes, non-ASCII) and the data."""
+    encoded = command_encoder(op, data)
+    assert encoded(correlation_id, ven_id) == encode(
+        command_payload(op, correlation_id, ven_id, data))

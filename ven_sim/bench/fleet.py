@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ven_sim.bench.cpu_window import CpuSampler
 from ven_sim.bench.mqtt import _raise_fd_limit
 from ven_sim.bench.shadow_lag import ShadowReplyProbe
 from ven_sim.broker.mosquitto import Mosquitto
@@ -98,11 +99,12 @@ def fleet_figures(mosquitto: Mosquitto, runs: Path, vens: int, duration_s: float
         niceness = thread_niceness(shadow_service.pid)
         shared = (mosquitto.pid, shadow_service.pid)
         before = [process_cpu_seconds(pid) if pid else None for pid in shared]
-        results = run_fleet_command(mosquitto, runs / f"workers-{workers}", vens=vens,
-                                    workers=workers, ramp=ramp, duration_s=duration_s,
-                                    telemetry_interval_s=telemetry_interval_s,
-                                    probe_rate=probe_rate, tls_version=tls_version,
-                                    say=say, vens_per_cert=vens_per_cert)
+        with CpuSampler() as sampler:  # every process of the run: this one's descendants
+            results = run_fleet_command(mosquitto, runs / f"workers-{workers}", vens=vens,
+                                        workers=workers, ramp=ramp, duration_s=duration_s,
+                                        telemetry_interval_s=telemetry_interval_s,
+                                        probe_rate=probe_rate, tls_version=tls_version,
+                                        say=say, vens_per_cert=vens_per_cert)
         after = [process_cpu_seconds(pid) if pid else None for pid in shared]
     figures = _figures(results, vens)
     # On these cores too, over the fleet's run: AWS's broker and shadow service would not be.
@@ -112,6 +114,9 @@ def fleet_figures(mosquitto: Mosquitto, runs: Path, vens: int, duration_s: float
     figures["shadow_service_priority"] = shadow_priority
     figures["shadow_service_nice"] = max(niceness, default=None)  # read back from /proc
     figures["shadow_reply_ms"] = shadow_lag.figures(results["fanout"]["restore"]["ms"]["max"])
+    window = results.get("fanout_window")
+    figures["fanout_window_cpu"] = (sampler.window(window["began_at"], window["last_ack_at"])
+                                    if window else None)
     figures["tls_version"] = tls_version or "1.3"
     figures["vens_per_cert"] = vens_per_cert
     return figures

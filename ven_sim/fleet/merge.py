@@ -63,6 +63,7 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
         **{key: round(sum(part.get(key) or 0.0 for part in parts), 3) for key in SUMMED_FLOATS},
         **latency_fields(summary),
         "fanout": fanout_fields(tally, summary),
+        "fanout_window": _fanout_window([part.get("fanout_window") for part in parts]),
         "disconnects": dict(sum((Counter(p["disconnects"]) for p in parts), Counter())),
         "connect_failures": dict(
             sum((Counter(p["connect_failures"]) for p in parts), Counter())
@@ -80,6 +81,17 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "histograms": {name: hist.to_dict() for name, hist in sorted(hists.items())},
     }
     return merged
+
+
+def _fanout_window(windows: list[dict[str, float] | None]) -> dict[str, float] | None:
+    """The shards' fan-outs as one window, the first dispatch to the last ack; `shards` each
+    shard's own (each starts its fan-out once its own VENs are up)."""
+    known = [window for window in windows if window]
+    if not known:
+        return None
+    return {"began_at": min(w["began_at"] for w in known),
+            "last_ack_at": max(w["last_ack_at"] for w in known),
+            "shards": [[w["began_at"], w["last_ack_at"]] for w in known]}
 
 
 def _latest(times: list[float | None]) -> float | None:

@@ -69,6 +69,9 @@ class ProbeVtn:
         self._fanout_targets: dict[str, list[str]] = {}  # event id -> VENs, until restored
         self.tally = {kind: AckTally() for kind in WIRE_OP}
         self._probes = 0
+        # The fan-out's window, monotonic: when the first dispatch began, the latest ack.
+        self.fanout_began: float | None = None
+        self.last_fanout_ack: float | None = None
         self.ready = threading.Event()
         # As a backend's VTN: served ahead of the VENs sharing its loop, its acks read as
         # they arrive and its commands sent in one burst, so its queue is not timed as theirs.
@@ -102,20 +105,19 @@ class ProbeVtn:
     def fanout(self, ven_ids: list[str], event: FleetEvent = DEFAULT_FANOUT) -> None:
         """One DR event to every VEN in `ven_ids`, as fast as the loop takes them."""
         started = time.monotonic()
+        if self.fanout_began is None:
+            self.fanout_began = started
         self.metrics.fanout_open = True  # the VENs' connections note their stages from now
         with self._lock:
             self._fanout_targets[event.id] = list(ven_ids)
-        data = _event_data(event, event.id)
-        for ven_id in ven_ids:
-            self._command("fanout", ven_id, data, event.id, started)
+        self._send_all("fanout", ven_ids, _event_data(event, event.id), event.id, started)
 
     def restore_fanout(self, event_id: str) -> None:
         """The event is over: restore to every VEN it went to, as the backend does."""
         with self._lock:
             ven_ids = self._fanout_targets.pop(event_id, [])
-        started = time.monotonic()
-        for ven_id in ven_ids:
-            self._command("fanout_restore", ven_id, {"event_id": event_id}, event_id, started)
+        self._send_all("fanout_restore", ven_ids, {"event_id": event_id}, event_id,
+                       time.monotonic())
 
     def pending(self, kind: str, event_id: str | None = None) -> int:
         """Commands of `kind` (of one event, if given) still waiting for their ack."""
@@ -130,15 +132,28 @@ class ProbeVtn:
             waiting = sum(1 for sent in self._waiting.values() if sent.kind in FANOUT_KINDS)
             return waiting + len(self._fanout_targets)
 
-    def _command(self, kind: str, ven_id: str, data: dict[str, Any], event_id: str = "",
-                 started: float | None = None) -> None:
+    def _command(self, kind: str, ven_id: str, data: dict[str, Any], event_id: str = "") -> None:
         cid = f"{kind}-{ven_id}-{self.rng.getrandbits(48):012x}"
         with self._lock:
-            at = time.monotonic() if started is None else started
-            self._waiting[cid] = _Sent(kind, at, ven_id, event_id)
+            self._waiting[cid] = _Sent(kind, time.monotonic(), ven_id, event_id)
             self.tally[kind].sent += 1
         payload = contract.command_payload(WIRE_OP[kind], cid, ven_id, data)
         self.connection.publish(contract.topics(ven_id).command, contract.encode(payload))
+
+    def _send_all(self, kind: str, ven_ids: list[str], data: dict[str, Any], event_id: str,
+                  started: float) -> None:
+        """The same command to every VEN in `ven_ids`, each timed from `started` (when the
+        dispatch began): all awaited under one hold of the lock before the first is sent,
+        and the payload encoded once but for its two IDs (`contract.command_encoder`)."""
+        bits = self.rng.getrandbits
+        cids = [f"{kind}-{ven_id}-{bits(48):012x}" for ven_id in ven_ids]
+        with self._lock:
+            for cid, ven_id in zip(cids, ven_ids, strict=True):
+                self._waiting[cid] = _Sent(kind, started, ven_id, event_id)
+            self.tally[kind].sent += len(ven_ids)
+        encoded, publish = contract.command_encoder(WIRE_OP[kind], data), self.connection.publish
+        for cid, ven_id in zip(cids, ven_ids, strict=True):
+            publish(contract.topics(ven_id).command, encoded(cid, ven_id))
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         # The network loop's thread.
@@ -164,6 +179,7 @@ class ProbeVtn:
         if sent.kind not in PROBE_OPS:
             self.metrics.add(sent.kind, ms)
             if sent.kind == "fanout":
+                self.last_fanout_ack = now
                 self._fanout_stages(sent)
             return
         self.metrics.add_run("command_rtt", ms, sent.at)
@@ -179,6 +195,15 @@ class ProbeVtn:
             at = times.pop(sent.ven_id, None)
             if at is not None and at >= sent.at:
                 self.metrics.add(f"fanout_{stage}", (at - sent.at) * 1000.0)
+
+    def fanout_window(self) -> dict[str, float] | None:
+        """The fan-out's window on the wall clock (epoch seconds, to line it up with other
+        processes' readings): from its first dispatch to its latest ack; None before one."""
+        if self.fanout_began is None or self.last_fanout_ack is None:
+            return None
+        to_epoch = time.time() - time.monotonic()
+        return {"began_at": round(self.fanout_began + to_epoch, 3),
+                "last_ack_at": round(self.last_fanout_ack + to_epoch, 3)}
 
     def close(self) -> None:
         self.connection.close()

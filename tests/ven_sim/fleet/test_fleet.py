@@ -89,6 +89,10 @@ def test_figures_are_present_and_sane(fleet_run: tuple[dict, Path]) -> None:
     connects = Histogram.from_dict(results["histograms"]["connect"])
     assert connects.count == VENS
     assert Histogram.from_dict(results["histograms"]["fanout"]).count == VENS
+    # The fan-out's window on the wall clock: its dispatch to its slowest ack.
+    window = results["fanout_window"]
+    spanned_ms = (window["last_ack_at"] - window["began_at"]) * 1000.0
+    assert abs(spanned_ms - fan["max"]) <= 2.0 + fan["max"] * 0.01  # rounding, buckets
 
 
 def test_probe_commands_and_the_fanout_restore_are_each_acked(

@@ -111,3 +111,13 @@ def test_all_connected_is_the_last_shards_and_unknown_if_one_never_got_there() -
     b = _part(10, 20, {}, all_connected_s=6.25)
     assert merge_results([a, b])["all_connected_s"] == 6.25
     assert merge_results([a, _part(10, 20, {}, all_connected_s=None)])["all_connected_s"] is None
+
+
+def test_the_fanout_window_spans_every_shards() -> None:
+    """From the first shard's dispatch to the last shard's last ack; each shard's kept."""
+    a = _part(0, 10, {}, fanout_window={"began_at": 100.0, "last_ack_at": 103.5})
+    b = _part(10, 20, {}, fanout_window={"began_at": 101.25, "last_ack_at": 102.0})
+    c = _part(20, 30, {}, fanout_window=None)  # no fan-out there
+    assert merge_results([a, b, c])["fanout_window"] == {
+        "began_at": 100.0, "last_ack_at": 103.5, "shards": [[100.0, 103.5], [101.25, 102.0]]}
+    assert merge_results([c])["fanout_window"] is None

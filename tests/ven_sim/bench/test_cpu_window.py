@@ -1,0 +1,45 @@
+"""`CpuSampler`: every process's and thread's CPU in a window, read from /proc, against what
+/proc says of a real child process that burns CPU inside the window and then idles."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from ven_sim.bench.cpu_window import CpuSampler
+from ven_sim.fleet.process_stats import process_cpu_seconds
+
+# Burns about 0.2 s of CPU, says so, then idles until its input closes. Its arguments make it
+# a worker by its command line, as `ven-sim fleet --shard 1/2` is.
+BURNER = ("import sys, time\n"
+          "while time.process_time() < 0.2: pass\n"
+          "print('done', flush=True)\n"
+          "sys.stdin.read()\n")
+
+
+def test_a_childs_cpu_in_the_window_is_what_proc_counts() -> None:
+    with CpuSampler(discover_every=1) as sampler:  # a child of a second is found at once
+        while not sampler.times:  # a reading before the window
+            time.sleep(0.01)
+        began = time.time()
+        child = subprocess.Popen([sys.executable, "-c", BURNER, "fleet", "--shard", "1/2"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout is not None and child.stdout.readline() == "done\n"
+            ended = time.time()
+            while not sampler.times or sampler.times[-1] < ended:  # a reading after the window
+                time.sleep(0.01)
+            spent = process_cpu_seconds(child.pid)
+        finally:
+            child.communicate("")
+    window = sampler.window(began, ended)
+    assert window is not None
+    worker = window["processes"]["worker 1"]
+    # Started inside the window and idle at its end: all its CPU is the window's.
+    assert spent is not None and spent >= 0.18  # /proc counts whole ticks (10 ms)
+    assert worker["cpu_s"] == round(spent, 2)
+    assert worker["cpu_s"] == round(sum(worker["threads"]), 2)
+    assert "bench" in window["processes"]  # this process, the sampler's root
+    assert window["read_over_s"] >= window["window_s"] > 0
+    assert sampler.window(began - 3600, ended) is None  # before the first reading

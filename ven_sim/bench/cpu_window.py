@@ -1,0 +1,168 @@
+"""Every process's and thread's CPU in a window of a bench run, read from Linux /proc.
+
+`CpuSampler` reads the CPU clock (user and system) of every thread of the bench's process and
+of all its descendants (mosquitto, the shadow service, the fleet's parent and its workers)
+`SAMPLES_PER_S` times a second, each reading stamped with the wall clock. `window(began,
+ended)` then gives each process's CPU seconds between the readings that enclose the window,
+and its threads' (the main thread first): what every process took from the cores while, say,
+a fan-out was in flight. The kernel counts in clock ticks (10 ms here), so a thread's figure
+is exact to a tick; `sampler_cpu_s_per_s` is what the readings cost the bench.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from bisect import bisect_left, bisect_right
+from typing import Any
+
+__all__ = ["SAMPLES_PER_S", "CpuSampler", "process_role"]
+
+SAMPLES_PER_S = 20
+DISCOVER_EVERY = 20  # readings between two looks for new descendants
+_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
+
+Reading = dict[tuple[int, int], int]  # (pid, tid) -> CPU clock ticks
+
+
+def process_role(pid: int, own_pid: int) -> str | None:
+    """What a process of a bench run is, from its command line: `bench`, `mosquitto`,
+    `shadow service`, `fleet parent`, `worker i`, else the program's name; None once gone."""
+    if pid == own_pid:
+        return "bench"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().decode(errors="replace").split("\0")
+    except OSError:
+        return None
+    if not argv[0]:  # a process that has ended (a zombie) has no command line
+        return None
+    if "--shard" in argv:
+        return f"worker {argv[argv.index('--shard') + 1].split('/')[0]}"
+    if "shadow-service" in argv:
+        return "shadow service"
+    if "fleet" in argv:
+        return "fleet parent"
+    return os.path.basename(argv[0])
+
+
+class CpuSampler:
+    """Samples the CPU clocks of `root` (this process by default) and its descendants, on a
+    thread of its own, from `start()` to `stop()`."""
+
+    def __init__(self, root: int | None = None, samples_per_s: float = SAMPLES_PER_S,
+                 discover_every: int = DISCOVER_EVERY) -> None:
+        self.root = os.getpid() if root is None else root
+        self.interval_s = 1.0 / samples_per_s
+        self.discover_every = discover_every
+        self.times: list[float] = []  # wall clock of each reading
+        self.readings: list[Reading] = []
+        self.roles: dict[int, str] = {}
+        self._pids: list[int] = []
+        self.own_cpu_s = 0.0  # what the readings cost, on this process's sampling thread
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> CpuSampler:
+        self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> CpuSampler:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        count = 0
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            if count % self.discover_every == 0:
+                self._discover()
+            self.readings.append(self._read())
+            self.times.append(time.time())
+            count += 1
+            self.own_cpu_s = time.thread_time()
+            next_at += self.interval_s
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def _discover(self) -> None:
+        """The root and its descendants now alive (a new one is first read from here on), and
+        what each is (again each time: a child just forked still has its parent's command)."""
+        found, queue = [], [self.root]
+        while queue:
+            pid = queue.pop()
+            found.append(pid)
+            queue.extend(_children(pid))
+        for pid in found:
+            role = process_role(pid, self.root)
+            if role is not None:  # a process that just ended keeps what it was
+                self.roles[pid] = role
+        self._pids = found
+
+    def _read(self) -> Reading:
+        reading: Reading = {}
+        for pid in self._pids:
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                ticks = _thread_ticks(pid, tid)
+                if ticks is not None:
+                    reading[(pid, int(tid))] = ticks
+        return reading
+
+    def window(self, began: float, ended: float) -> dict[str, Any] | None:
+        """Each process's CPU seconds from the last reading at or before `began` to the first
+        at or after `ended` (wall clock), as {role: {"cpu_s", "threads": [cpu_s, ...]}}, the
+        main thread first, then in thread id order; None if the readings do not cover it."""
+        first = bisect_right(self.times, began) - 1
+        last = bisect_left(self.times, ended)
+        if first < 0 or last >= len(self.times):
+            return None
+        start, end = self.readings[first], self.readings[last]
+        threads: dict[str, list[tuple[int, float]]] = {}
+        for (pid, tid), ticks in end.items():
+            spent = (ticks - start.get((pid, tid), 0)) * _TICK_S
+            order = -1 if tid == pid else tid
+            threads.setdefault(self.roles.get(pid, f"pid {pid}"), []).append((order, spent))
+        processes = {
+            role: {"cpu_s": round(sum(s for _, s in spent), 2),
+                   "threads": [round(s, 2) for _, s in sorted(spent) if s > 0]}
+            for role, spent in sorted(threads.items())
+        }
+        seconds = self.times[last] - self.times[first]
+        return {"window_s": round(ended - began, 3), "read_over_s": round(seconds, 3),
+                "sampler_cpu_s_per_s": round(self.own_cpu_s / (self.times[-1] - self.times[0]), 4)
+                if len(self.times) > 1 else None,
+                "cores": round(sum(p["cpu_s"] for p in processes.values()) / seconds, 2)
+                if seconds > 0 else None,
+                "processes": processes}
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as listing:
+                children.extend(int(child) for child in listing.read().split())
+    except OSError:
+        pass
+    return children
+
+
+def _thread_ticks(pid: int, tid: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
