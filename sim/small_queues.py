@@ -3,7 +3,8 @@
 56. A fleet keeps several per VEN, most of them empty or holding a few items most of the time.
 
 Taking from a list's front moves the items behind it: fine for the few items these hold (a
-VEN's packets in flight, its deferred commands, its recent IDs). Each `ListQueue` method is one
+VEN's packets in flight, its deferred commands, its recent IDs); a long one is taken from in
+slices (`batch = queue[:n]; del queue[:n]`), one move for the batch. Each `ListQueue` method is one
 C call of the list's, so a single append or take is as atomic under the GIL as the deque's was
 (paho's packet queue is appended to on one thread and taken from on another);
 `RecentItems.append` is two, for state one thread keeps (an actor's).
@@ -12,38 +13,42 @@ C call of the list's, so a single append or take is as atomic under the GIL as t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TypeVar
 
 __all__ = ["ListQueue", "RecentItems"]
 
+T = TypeVar("T")
 
-class ListQueue(list):  # type: ignore[type-arg]
+
+class ListQueue(list[T]):
     """A first-in first-out queue with the deque methods paho and our VENs use."""
 
     __slots__ = ()
 
-    def popleft(self) -> Any:
+    def popleft(self) -> T:
         return self.pop(0)
 
-    def appendleft(self, item: Any) -> None:
+    def appendleft(self, item: T) -> None:
         self.insert(0, item)
 
-    def extendleft(self, items: Iterable[Any]) -> None:
+    def extendleft(self, items: Iterable[T]) -> None:
         """As `deque.extendleft`: each item put at the front in turn, so they end reversed."""
         self[:0] = list(items)[::-1]
 
 
-class RecentItems(list):  # type: ignore[type-arg]
+class RecentItems(list[T]):
     """The latest `maxlen` items appended, oldest first (a `deque(maxlen=...)`'s append and
     `in`): the oldest is dropped when one more comes. Items come in by `append` only."""
 
     __slots__ = ("maxlen",)
 
     def __init__(self, maxlen: int) -> None:
+        if maxlen < 1:
+            raise ValueError(f"RecentItems keeps at least one item, not {maxlen}")
         super().__init__()
         self.maxlen = maxlen
 
-    def append(self, item: Any) -> None:
+    def append(self, item: T) -> None:
         if len(self) >= self.maxlen:
             del self[0]
         super().append(item)

@@ -87,7 +87,7 @@ class ShapedLoad(_WalkedLoad):
         self.noise = noise
         self.max_dim = max_dim
         self._knot = self._draw_knot()
-        # Doubles in an array, not float objects in a list: 280 bytes a day's curve, not 856
+        # Doubles in an array, not float objects in a list: 280 bytes a day's curve, not 912
         # (two per VEN); the same values, read as floats.
         self._curve = array("d", bytes(8 * 25))
         self._last_hour = 99.0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import collections
 import sys
 
+import pytest
+
 from sim.small_queues import ListQueue, RecentItems
 
 
@@ -33,3 +35,8 @@ def test_recent_items_keep_the_latest_as_a_bounded_deque_does() -> None:
     assert "b" not in recent
     assert "c" in recent
     assert recent.maxlen == 3
+
+
+def test_recent_items_refuse_to_keep_nothing() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        RecentItems(0)

@@ -74,7 +74,7 @@ _PUBLISHED = threading.Condition()  # every client's: see LeanClient.__init__
 
 
 def _paho_instance_attributes() -> tuple[str, ...]:
-    """The attributes paho's `Client.__init__` sets (78 in paho 2.2), read off a client made
+    """The attributes paho's `Client.__init__` sets (76 in paho 2.2), read off a client made
     for it (no socket, no thread), less any name a class of paho's defines."""
     probe = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     defined = {name for kind in mqtt.Client.__mro__ for name in vars(kind)}

@@ -101,7 +101,7 @@ def test_an_error_tap_gets_errors_and_no_debug_line(pair: socket.socket) -> None
 
 
 def test_a_client_keeps_paho_state_in_slots_without_a_deque() -> None:
-    # One client per VEN: paho's 78 attributes in a dict of the client's own were 1.6 KB, its
+    # One client per VEN: paho's 76 attributes in a dict of the client's own were 1.6 KB, its
     # packet queue (a deque) 760 bytes and its condition for waiters about 1 KB.
     first, second = (LeanClient(mqtt.CallbackAPIVersion.VERSION2, client_id=name)
                      for name in ("slots-1", "slots-2"))
