@@ -32,6 +32,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from ven_sim.transports.loop_handles import TimerHandle, _Watch
 from ven_sim.transports.readiness import Readiness
 
 log = logging.getLogger(__name__)
@@ -45,20 +46,6 @@ MAX_READS_PER_ROUND = 256  # ready clients served; the rest wait in order for th
 MAX_CALLS_PER_ROUND = 256  # call_soon callbacks (flushes, subscribes) run
 MAX_PACKETS_PER_READ = 64  # packets one ready client may read per round
 MAX_PACKETS_FIRST = 100_000  # a serve_first one's: its socket dry, unless a peer never stops
-
-
-class TimerHandle:
-    """A `call_later` entry; `cancel()` makes it a no-op (it stays in the heap until due)."""
-
-    __slots__ = ("when", "fn", "cancelled")
-
-    def __init__(self, when: float, fn: Callable[[], None]) -> None:
-        self.when = when
-        self.fn = fn
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
 
 
 class NetworkLoop:
@@ -400,15 +387,6 @@ class NetworkLoop:
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()
-
-
-class _Watch:
-    """Selector data of a socket the loop watches for someone else (not a paho client)."""
-
-    __slots__ = ("callback",)
-
-    def __init__(self, callback: Callable[[int], None]) -> None:
-        self.callback = callback
 
 
 def _pending(sock: Any) -> int:
