@@ -32,6 +32,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from ven_sim.transports.held_writes import HeldWrites
 from ven_sim.transports.loop_handles import TimerHandle, _Watch
 from ven_sim.transports.readiness import Readiness
 
@@ -70,6 +71,7 @@ class NetworkLoop:
         self._clients: set[mqtt.Client] = set()
         self._misc_due: list[mqtt.Client] = []  # this round's clients still to get loop_misc
         self._writes: dict[mqtt.Client, Any] = {}  # client -> socket, packets queued this round
+        self._held = HeldWrites()  # clients with a PUBACK queued, written later (held_writes.py)
         self._write_watched: set[Any] = set()  # sockets whose buffer filled: select() watches
         self._watched: set[Any] = set()  # sockets registered by watch() (handshakes)
         self._thread: threading.Thread | None = None
@@ -159,6 +161,8 @@ class NetworkLoop:
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_register_write
         client.on_socket_unregister_write = self._on_unregister_write
+        if hasattr(client, "puback_holder"):  # a LeanClient: its PUBACKs wait a moment
+            client.puback_holder = self._held
         self._clients.add(client)
 
     def serve_first(self, client: mqtt.Client) -> None:
@@ -171,6 +175,7 @@ class NetworkLoop:
         self._clients.discard(client)
         self._first.discard(client)
         self._writes.pop(client, None)
+        self._held.release(client)
         sock = client.socket()
         if sock is not None:
             self._unregister(sock)
@@ -198,6 +203,7 @@ class NetworkLoop:
         # Written at the end of this round (_write_queued), not once select() finds the socket
         # writable: that cost two epoll_ctl calls and a select round per packet.
         self._writes[client] = sock
+        self._held.release(client)  # a held PUBACK goes with these packets
 
     def _on_unregister_write(self, client: mqtt.Client, _userdata: Any, sock: Any) -> None:
         self._writes.pop(client, None)
@@ -267,6 +273,8 @@ class NetworkLoop:
                 if now >= next_misc:
                     next_misc = now + MISC_INTERVAL_S / MISC_SLICES
                     self._misc()
+                for client in self._held.take_due(now):
+                    client.write_held()
                 self._write_queued()
                 if self.round_observer is not None:
                     self.round_observer(time.monotonic() - began)
@@ -281,7 +289,8 @@ class NetworkLoop:
     def _timeout(self, next_misc: float) -> float:
         if self._ready or self._writes or self._backlog or self._next_round:
             return 0.0
-        deadline = next_misc
+        held = self._held.next_due()
+        deadline = next_misc if held is None else min(next_misc, held)
         with self._timer_lock:
             if self._timers:
                 deadline = min(deadline, self._timers[0][0])
@@ -384,6 +393,7 @@ class NetworkLoop:
         self._watched.clear()
         self._misc_due.clear()
         self._writes.clear()
+        self._held.clear()
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()
