@@ -20,6 +20,7 @@ from tests.ven_sim.transports.test_paho import Peer, _sink_and_source, _transpor
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.transports.held_writes import PUBACK_HOLD_S, HeldWrites
 from ven_sim.transports.lean_client import LeanClient
+from ven_sim.transports.paho import PahoTransport
 from ven_sim.transports.paho_settings import ErrorTap
 from ven_sim.transports.tls_reads import BufferedTlsSocket
 
@@ -120,16 +121,20 @@ def _settled(peer: Peer) -> None:
     assert not peer.conn._client._out_packet  # noqa: SLF001
 
 
+def _vtn_and_ven(transport: PahoTransport, name: str) -> tuple[Peer, Peer]:
+    """A VTN, and a VEN subscribed to `name-cmd/#` with nothing queued."""
+    vtn, ven = _sink_and_source(transport, name)
+    ven.listen(f"{name}-cmd/#", f"{name}-cmd/echo")
+    _settled(ven)  # the echo's PUBACK written
+    return vtn, ven
+
+
 def test_a_commands_puback_goes_in_one_write_with_the_reply(
     mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     transport = _transport(mosquitto)
     try:
-        vtn, ven = _sink_and_source(transport, "held")
-        ven.conn.subscribe("held-cmd/#", 1)
-        ven.conn.publish("held-cmd/echo", b"echo")
-        assert ven.receive() == ("held-cmd/echo", b"echo")
-        _settled(ven)
+        vtn, ven = _vtn_and_ven(transport, "held")
         transport.loop._held.hold_s = 60.0  # noqa: SLF001 - only the reply may write it
         sends = _Sends(monkeypatch)
         vtn.conn.publish("held-cmd/ven", b"command")
@@ -153,11 +158,7 @@ def test_a_puback_with_nothing_after_it_is_written_after_its_hold(
 ) -> None:
     transport = _transport(mosquitto)
     try:
-        vtn, ven = _sink_and_source(transport, "held-alone")
-        ven.conn.subscribe("held-alone-cmd/#", 1)
-        ven.conn.publish("held-alone-cmd/echo", b"echo")
-        assert ven.receive() == ("held-alone-cmd/echo", b"echo")
-        _settled(ven)
+        vtn, ven = _vtn_and_ven(transport, "held-alone")
         sends = _Sends(monkeypatch)
         vtn.conn.publish("held-alone-cmd/ven", b"command")
         assert ven.receive() == ("held-alone-cmd/ven", b"command")
