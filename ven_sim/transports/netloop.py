@@ -5,10 +5,12 @@ hundred clients per process. Here every client registers its socket with one sel
 nested: readiness.py) through paho 2's hooks (`on_socket_open/close`, `..._(un)register_write`),
 and the loop thread calls `loop_read`, `loop_write` and, about once a second, `loop_misc`
 (keepalive pings) for each of them. Packets queued during a round are written at its end;
-only a socket whose send buffer is full is watched for writability. A round's work is bounded
-(ready clients, queued calls, packets per client), so a burst takes several short rounds and
-handshakes and timers are served in each; but a `serve_first` connection (a VTN) is served
-ahead of the others, read until its socket is empty, its calls and publishes not held back.
+only a socket whose send buffer is full is watched for writability. (A PUBACK queued alone
+waits for the client's next packets, at most PUBACK_HOLD_S: held_writes.py.) A round's work
+is bounded (ready clients, queued calls, packets per client), so a burst takes several short
+rounds and handshakes and timers are served in each; but a `serve_first` connection (a VTN)
+is served ahead of the others, read until its socket is empty, its calls and publishes not
+held back.
 
 paho clients are not thread-safe, so every call on them happens on the loop thread: other
 threads hand work over with `call_soon(fn)` (a queue plus a socketpair that wakes the selector),
