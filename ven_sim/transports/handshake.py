@@ -28,7 +28,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ven_sim.transports.netloop import NetworkLoop, TimerHandle
+from ven_sim.transports.loop_handles import TimerHandle
+from ven_sim.transports.netloop import NetworkLoop
 from ven_sim.transports.tls_reads import wrap_client
 
 __all__ = [

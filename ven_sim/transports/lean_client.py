@@ -23,8 +23,10 @@ And it writes the packets queued at once in one `send`: paho sends each packet o
 an `SSL_write` (a TLS record, a system call, a GIL hand-over) each, so a VEN's telemetry on
 two topics cost two of each, and on loopback the sender's system call also does the
 receiving side's TCP work. Packets paho must act on once written (a QoS 0 PUBLISH: its
-`on_publish`; DISCONNECT: the socket's close) go on their own, as before. What is then one
-packet (the usual case) is sent without paho's write loop around it. A PUBLISH packet
+`on_publish`; DISCONNECT: the socket's close) go on their own, as before. The others are
+sent a joined batch (`JOIN_BYTES`) at a time without paho's write loop around them, until
+the queue is empty or the socket's buffer full: a VTN's fan-out too, which paho's loop sent
+a packet a write after its first batch. A PUBLISH packet
 (MQTT 3.1.1) is made in one join, paho's bytes; paho's per-packet debug lines are passed on
 only to a logger that takes them (`_logs_debug`: not the connections' ErrorTap).
 
@@ -195,31 +197,35 @@ class LeanClient(_LeanPublishing):
         return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _packet_write(self) -> mqtt.MQTTErrorCode:
-        self._join_queued_packets()
         queue, sock = self._out_packet, self._sock
-        # The usual case after the join: one packet that needs nothing once written, sent in
-        # one `send` without paho's loop around it. paho's own loop writes anything else, the
-        # rest of a partial send, and a send that failed (tried again: its errors, its way);
-        # a send refused for a full buffer waits for the socket, as paho's would.
-        # (A whole write leaves `_last_msg_out` as paho's loop does: it sets it only on a
-        # send of nothing.)
-        if len(queue) == 1 and type(sock) is BufferedTlsSocket:
+        # The usual case: packets that need nothing once written, joined and sent a
+        # JOIN_BYTES batch per `send`, until the queue is empty or the socket's buffer full
+        # (a VTN's fan-out: paho's loop sent each packet after the first batch on its own).
+        # paho's own loop writes anything else, the rest of a partial send, and a send that
+        # failed (tried again: its errors, its way); a send refused for a full buffer waits
+        # for the socket, as paho's would. (A whole write leaves `_last_msg_out` as paho's
+        # loop does: it sets it only on a send of nothing.)
+        while queue and type(sock) is BufferedTlsSocket:
+            self._join_queued_packets()
             packet = queue[0]
-            if not packet["pos"] and not _acted_on_once_written(packet):
-                try:
-                    sent = sock.send(packet["packet"])
-                except ssl.SSLWantWriteError:  # the socket's buffer is full: as paho does,
-                    self._call_socket_register_write()  # wait until it is writable
-                    return mqtt.MQTTErrorCode.MQTT_ERR_AGAIN
-                except (OSError, ValueError):
-                    return super()._packet_write()
-                if sent == packet["to_process"]:
-                    queue.popleft()
-                    if not queue:
-                        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
-                elif sent > 0:
+            if packet["pos"] or _acted_on_once_written(packet):
+                break
+            try:
+                sent = sock.send(packet["packet"])
+            except ssl.SSLWantWriteError:  # the socket's buffer is full: as paho does,
+                self._call_socket_register_write()  # wait until it is writable
+                return mqtt.MQTTErrorCode.MQTT_ERR_AGAIN
+            except (OSError, ValueError):
+                break
+            if sent != packet["to_process"]:
+                if sent > 0:
                     packet["to_process"] -= sent
                     packet["pos"] += sent
+                break
+            queue.popleft()
+        if not queue:
+            return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+        self._join_queued_packets()  # (another socket's packets: joined once, as before)
         return super()._packet_write()
 
     def _join_queued_packets(self) -> None:

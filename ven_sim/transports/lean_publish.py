@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import struct
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from ven_sim.transports.held_writes import HeldWrites
 from ven_sim.transports.lean_messages import _MID, MAX_REMAINING_LENGTH, _OutgoingMessage
 
 __all__: list[str] = []  # LeanClient's base; lean_client.py exports the client
@@ -35,6 +37,9 @@ class _LeanPublishing(mqtt.Client):
     """paho's client with the QoS 1 publish path above; LeanClient's base."""
 
     _published_condition: threading.Condition
+    # Set by a network loop (`NetworkLoop.attach`): a PUBACK queued alone waits there for
+    # the client's next packets (held_writes.py). None: written at once, as paho does.
+    puback_holder: HeldWrites | None = None
 
     def publish(self, topic: str, payload: Any = None, qos: int = 0, retain: bool = False,
                 properties: Properties | None = None) -> mqtt.MQTTMessageInfo:
@@ -110,7 +115,22 @@ class _LeanPublishing(mqtt.Client):
         # debug line only if one is read.
         if self._protocol == mqtt.MQTTv5 or self._logs_debug():
             return super()._send_puback(mid)
-        return self._packet_queue(mqtt.PUBACK, _PUBACK.pack(mqtt.PUBACK, 2, mid), mid, 1)
+        packet = _PUBACK.pack(mqtt.PUBACK, 2, mid)
+        holder = self.puback_holder
+        if (holder is None or self._out_packet or self._registered_write
+                or self._thread is not None):
+            return self._packet_queue(mqtt.PUBACK, packet, mid, 1)
+        # Alone in the queue: queued as paho does, but its write left to the loop, to go
+        # with the client's next packets (held_writes.py); a second one is written at once.
+        self._out_packet.append({"command": mqtt.PUBACK, "mid": mid, "qos": 1, "pos": 0,
+                                 "to_process": len(packet), "packet": packet, "info": None})
+        holder.hold(self, time.monotonic())
+        return _QUEUED
+
+    def write_held(self) -> None:
+        """Ask for the write of what is queued (a held PUBACK), if anything still is."""
+        if self._out_packet:
+            self._call_socket_register_write()
 
     def _send_publish(self, mid: int, topic: bytes, payload: bytes | bytearray = b"",
                       qos: int = 0, retain: bool = False, dup: bool = False,

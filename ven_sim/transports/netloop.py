@@ -5,10 +5,12 @@ hundred clients per process. Here every client registers its socket with one sel
 nested: readiness.py) through paho 2's hooks (`on_socket_open/close`, `..._(un)register_write`),
 and the loop thread calls `loop_read`, `loop_write` and, about once a second, `loop_misc`
 (keepalive pings) for each of them. Packets queued during a round are written at its end;
-only a socket whose send buffer is full is watched for writability. A round's work is bounded
-(ready clients, queued calls, packets per client), so a burst takes several short rounds and
-handshakes and timers are served in each; but a `serve_first` connection (a VTN) is served
-ahead of the others, read until its socket is empty, its calls and publishes not held back.
+only a socket whose send buffer is full is watched for writability. (A PUBACK queued alone
+waits for the client's next packets, at most PUBACK_HOLD_S: held_writes.py.) A round's work
+is bounded (ready clients, queued calls, packets per client), so a burst takes several short
+rounds and handshakes and timers are served in each; but a `serve_first` connection (a VTN)
+is served ahead of the others, read until its socket is empty, its calls and publishes not
+held back.
 
 paho clients are not thread-safe, so every call on them happens on the loop thread: other
 threads hand work over with `call_soon(fn)` (a queue plus a socketpair that wakes the selector),
@@ -32,6 +34,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from ven_sim.transports.held_writes import HeldWrites
+from ven_sim.transports.loop_handles import TimerHandle, _Watch
 from ven_sim.transports.readiness import Readiness
 
 log = logging.getLogger(__name__)
@@ -45,20 +49,6 @@ MAX_READS_PER_ROUND = 256  # ready clients served; the rest wait in order for th
 MAX_CALLS_PER_ROUND = 256  # call_soon callbacks (flushes, subscribes) run
 MAX_PACKETS_PER_READ = 64  # packets one ready client may read per round
 MAX_PACKETS_FIRST = 100_000  # a serve_first one's: its socket dry, unless a peer never stops
-
-
-class TimerHandle:
-    """A `call_later` entry; `cancel()` makes it a no-op (it stays in the heap until due)."""
-
-    __slots__ = ("when", "fn", "cancelled")
-
-    def __init__(self, when: float, fn: Callable[[], None]) -> None:
-        self.when = when
-        self.fn = fn
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
 
 
 class NetworkLoop:
@@ -83,6 +73,7 @@ class NetworkLoop:
         self._clients: set[mqtt.Client] = set()
         self._misc_due: list[mqtt.Client] = []  # this round's clients still to get loop_misc
         self._writes: dict[mqtt.Client, Any] = {}  # client -> socket, packets queued this round
+        self._held = HeldWrites()  # clients with a PUBACK queued, written later (held_writes.py)
         self._write_watched: set[Any] = set()  # sockets whose buffer filled: select() watches
         self._watched: set[Any] = set()  # sockets registered by watch() (handshakes)
         self._thread: threading.Thread | None = None
@@ -172,6 +163,8 @@ class NetworkLoop:
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_register_write
         client.on_socket_unregister_write = self._on_unregister_write
+        if hasattr(client, "puback_holder"):  # a LeanClient: its PUBACKs wait a moment
+            client.puback_holder = self._held
         self._clients.add(client)
 
     def serve_first(self, client: mqtt.Client) -> None:
@@ -184,6 +177,7 @@ class NetworkLoop:
         self._clients.discard(client)
         self._first.discard(client)
         self._writes.pop(client, None)
+        self._held.release(client)
         sock = client.socket()
         if sock is not None:
             self._unregister(sock)
@@ -211,6 +205,7 @@ class NetworkLoop:
         # Written at the end of this round (_write_queued), not once select() finds the socket
         # writable: that cost two epoll_ctl calls and a select round per packet.
         self._writes[client] = sock
+        self._held.release(client)  # a held PUBACK goes with these packets
 
     def _on_unregister_write(self, client: mqtt.Client, _userdata: Any, sock: Any) -> None:
         self._writes.pop(client, None)
@@ -280,6 +275,8 @@ class NetworkLoop:
                 if now >= next_misc:
                     next_misc = now + MISC_INTERVAL_S / MISC_SLICES
                     self._misc()
+                for client in self._held.take_due(now):
+                    client.write_held()
                 self._write_queued()
                 if self.round_observer is not None:
                     self.round_observer(time.monotonic() - began)
@@ -294,7 +291,8 @@ class NetworkLoop:
     def _timeout(self, next_misc: float) -> float:
         if self._ready or self._writes or self._backlog or self._next_round:
             return 0.0
-        deadline = next_misc
+        held = self._held.next_due()
+        deadline = next_misc if held is None else min(next_misc, held)
         with self._timer_lock:
             if self._timers:
                 deadline = min(deadline, self._timers[0][0])
@@ -397,18 +395,10 @@ class NetworkLoop:
         self._watched.clear()
         self._misc_due.clear()
         self._writes.clear()
+        self._held.clear()
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()
-
-
-class _Watch:
-    """Selector data of a socket the loop watches for someone else (not a paho client)."""
-
-    __slots__ = ("callback",)
-
-    def __init__(self, callback: Callable[[int], None]) -> None:
-        self.callback = callback
 
 
 def _pending(sock: Any) -> int:

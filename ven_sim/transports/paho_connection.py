@@ -27,7 +27,7 @@ from ven_sim.transports import base
 from ven_sim.transports.base import BaseConnection, ConnectionStats, MessageHandler, StateHandler
 from ven_sim.transports.handshake import Handshake
 from ven_sim.transports.lean_client import LeanClient
-from ven_sim.transports.netloop import TimerHandle
+from ven_sim.transports.loop_handles import TimerHandle
 from ven_sim.transports.paho_settings import ConnectionSettings, ErrorTap
 from ven_sim.transports.takeovers import TakeoverWatch
 

@@ -1,15 +1,18 @@
 """LeanClient's one-packet write on mosquitto with mTLS: sends that take part of a packet,
 or fail for now (`SSLWantWriteError`), leave the rest to paho's loop, and every packet
-arrives whole and in order."""
+arrives whole and in order; a burst goes out in joined batches."""
 
 from __future__ import annotations
 
+import socket
 import ssl
+import threading
 import time
 
 import pytest
 
-from tests.ven_sim.transports.test_paho import _sink_and_source, _transport
+from tests.ven_sim.transports.test_held_writes import WAIT_S, _Sends, _settled
+from tests.ven_sim.transports.test_paho import Peer, _sink_and_source, _transport
 from ven_sim.broker.mosquitto import Mosquitto
 
 
@@ -56,4 +59,39 @@ def test_short_and_refused_sends_deliver_every_packet_in_order(
         assert sends["refused"] >= (1 if refuse_every else 0)
     finally:
         monkeypatch.undo()
+        transport.close()
+
+
+def test_a_burst_goes_out_in_joined_batches(mosquitto: Mosquitto,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A VTN's fan-out (a burst handed to paho at once, served first): every batch of up to
+    JOIN_BYTES in one `send` until the queue is empty or the socket's buffer full, not a
+    packet a write after the first batch; every message delivered, in order."""
+    transport = _transport(mosquitto)
+    try:
+        sink = Peer(transport, "lean-burst-sink")
+        assert sink.state() == (True, None)
+        sink.listen("lean-burst/#", "lean-burst/echo")
+        source = Peer(transport, "lean-burst-source", serve_first=True)
+        assert source.state() == (True, None)
+        _settled(source)
+        source.conn.max_inflight = None  # as a VTN's: no window of 20 unacknowledged
+        # Room for the whole burst, so that how it is written is the client's doing, not
+        # the socket buffer's (on loopback it starts small and grows as the peer reads).
+        source.conn._client.socket().setsockopt(  # noqa: SLF001
+            socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
+        sends = _Sends(monkeypatch)
+        payloads = [b"%03d" % n + b"c" * 600 for n in range(300)]  # 180 KB: over JOIN_BYTES
+        gate = threading.Event()  # the loop waits while the burst is queued, as a
+        transport.loop.call_soon(lambda: gate.wait(WAIT_S))  # VTN's comes in one flush
+        for payload in payloads:
+            source.conn.publish("lean-burst/cmd", payload)
+        gate.set()
+        got = [sink.receive() for _ in payloads]
+        assert got == [("lean-burst/cmd", payload) for payload in payloads]
+        carried = sends.of(source)
+        assert sum(sent.count(b"lean-burst/cmd") for sent in carried) == len(payloads)
+        # A packet a write would be 300; batches of 64 KB (or what the socket took) far fewer.
+        assert len(carried) <= len(payloads) // 10
+    finally:
         transport.close()

@@ -1,0 +1,66 @@
+"""A PUBACK held back a moment, so that it goes out in one TLS write with what follows it.
+
+A VEN answers a command (a QoS 1 PUBLISH) twice: with a PUBACK as soon as the network loop
+reads it, and with its ack (and a shadow report) once its actors have acted on it, on the
+kernel thread, a few loop rounds later. Written as they come, that is two TLS writes (two
+records, two system calls, two wake-ups of the broker) where one would do: on loopback a
+4-byte PUBACK alone costs the writer about 14 µs, a 700-byte ack 17 µs, the two joined 16
+(docs/benchmarks.md, "The network loop, third pass").
+
+So a client on the network loop (`LeanClient.hold_pubacks`) queues a PUBACK without asking
+for a write when nothing else is queued, and the loop writes it with the client's next
+packets, or on its own once `PUBACK_HOLD_S` has passed. The same packets in the same order;
+only their grouping into writes, and the PUBACK's time, change. At most one PUBACK waits per
+client (a second is written at once, with the first): a broker that allows two or more
+unacknowledged messages in flight (mosquitto 20 by default) never waits on a held one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PUBACK_HOLD_S", "HeldWrites"]
+
+# Longer than a fan-out's read-to-ack at the median (0.2-0.4 s at 5,000 VENs, most of it the
+# kernel thread's queue), far below a keepalive (30 s at least) or a broker's patience.
+PUBACK_HOLD_S = 0.5
+
+
+class HeldWrites:
+    """Clients with a packet queued but no write asked for, each until its deadline. One
+    hold for all: the order they were held in is the order they fall due."""
+
+    def __init__(self, hold_s: float = PUBACK_HOLD_S) -> None:
+        self.hold_s = hold_s
+        self._due: dict[Any, float] = {}  # client -> when its queued packets are written
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def hold(self, client: Any, now: float) -> None:
+        """`client` queued a packet to be written by `now + hold_s` at the latest (an
+        earlier deadline of its own stands)."""
+        self._due.setdefault(client, now + self.hold_s)
+
+    def release(self, client: Any) -> None:
+        """`client` is written, or gone: nothing of it waits any more."""
+        self._due.pop(client, None)
+
+    def next_due(self) -> float | None:
+        """The earliest deadline, if any."""
+        return next(iter(self._due.values()), None)
+
+    def take_due(self, now: float) -> list[Any]:
+        """The clients whose deadline has come, no longer held."""
+        due = self._due
+        ready: list[Any] = []
+        for client, when in due.items():
+            if when > now:
+                break
+            ready.append(client)
+        for client in ready:
+            del due[client]
+        return ready
+
+    def clear(self) -> None:
+        self._due.clear()
