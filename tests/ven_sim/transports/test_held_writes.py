@@ -114,8 +114,13 @@ class _Sends:
         return self.of(peer)
 
 
-def _settled(peer: Peer) -> None:
+def _settled(transport: PahoTransport, peer: Peer) -> None:
     """Wait until `peer` has nothing queued (a PUBACK held from before the test's steps)."""
+    # A message reaches `on_message` just before its PUBACK is queued, on the loop's thread:
+    # once a round trip through the loop is done, that PUBACK is queued, or written.
+    round_trip = threading.Event()
+    transport.loop.call_soon(round_trip.set)
+    assert round_trip.wait(WAIT_S)
     deadline = time.monotonic() + WAIT_S
     while peer.conn._client._out_packet and time.monotonic() < deadline:  # noqa: SLF001
         time.sleep(0.01)
@@ -126,7 +131,7 @@ def _vtn_and_ven(transport: PahoTransport, name: str) -> tuple[Peer, Peer]:
     """A VTN, and a VEN subscribed to `name-cmd/#` with nothing queued."""
     vtn, ven = _sink_and_source(transport, name)
     ven.listen(f"{name}-cmd/#", f"{name}-cmd/echo")
-    _settled(ven)  # the echo's PUBACK written
+    _settled(transport, ven)  # the echo's PUBACK written
     return vtn, ven
 
 
