@@ -26,6 +26,7 @@ from ven_sim.transports.tls_reads import BufferedTlsSocket
 
 TOPIC = "ven/ack/ven-held-000001"
 WAIT_S = 10.0  # how long a test waits for a write it expects; nothing is timed against it
+CLOCK_SLACK_S = 0.005
 
 
 def test_clients_fall_due_in_the_order_they_were_held() -> None:
@@ -87,25 +88,30 @@ def test_a_held_puback_is_written_when_its_hold_is_over(pair: socket.socket) -> 
 
 
 class _Sends:
-    """Every TLS `send` of one client, as the bytes it carried."""
+    """Every TLS `send` of one client, as the bytes it carried and when it was made."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.by_socket: dict[int, list[bytes]] = {}
+        self.by_socket: dict[int, list[tuple[float, bytes]]] = {}
         self._lock = threading.Lock()
         tls_send = BufferedTlsSocket.send
         sends = self
 
         def recording_send(sock: BufferedTlsSocket, data: Any, flags: int = 0) -> int:
             sent = tls_send(sock, data, flags)
+            sent_at = time.monotonic()
             with sends._lock:
-                sends.by_socket.setdefault(id(sock), []).append(bytes(data[:sent]))
+                sends.by_socket.setdefault(id(sock), []).append((sent_at, bytes(data[:sent])))
             return sent
 
         monkeypatch.setattr(BufferedTlsSocket, "send", recording_send)
 
-    def of(self, peer: Peer) -> list[bytes]:
+    def timed(self, peer: Peer) -> list[tuple[float, bytes]]:
+        """`peer`'s sends so far: (time.monotonic() once sent, bytes)."""
         with self._lock:
             return list(self.by_socket.get(id(peer.conn._client.socket()), []))  # noqa: SLF001
+
+    def of(self, peer: Peer) -> list[bytes]:
+        return [sent for _at, sent in self.timed(peer)]
 
     def wait_for(self, peer: Peer, packet: bytes) -> list[bytes]:
         deadline = time.monotonic() + WAIT_S
@@ -166,13 +172,17 @@ def test_a_puback_with_nothing_after_it_is_written_after_its_hold(
     try:
         vtn, ven = _vtn_and_ven(transport, "held-alone")
         sends = _Sends(monkeypatch)
+        published_at = time.monotonic()  # before the VEN can have read the command
         vtn.conn.publish("held-alone-cmd/ven", b"command")
         assert ven.receive() == ("held-alone-cmd/ven", b"command")
         deadline = time.monotonic() + WAIT_S
         while not sends.of(ven) and time.monotonic() < deadline:
             time.sleep(0.01)
-        written = sends.of(ven)
-        assert len(written) == 1 and written[0][:2] == bytes([0x40, 2]) and len(written[0]) == 4
+        [(written_at, written)] = sends.timed(ven)
+        assert written[:2] == bytes([0x40, 2]) and len(written) == 4
+        # Held from when the VEN read the command: a lower bound, however loaded the machine
+        # (a few ms off for the clock's and select()'s rounding).
+        assert written_at - published_at >= PUBACK_HOLD_S - CLOCK_SLACK_S
         assert not transport.loop._held  # noqa: SLF001 - nothing waits any more
     finally:
         transport.close()
