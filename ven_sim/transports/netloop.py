@@ -276,7 +276,10 @@ class NetworkLoop:
                     next_misc = now + MISC_INTERVAL_S / MISC_SLICES
                     self._misc()
                 for client in self._held.take_due(now):
-                    client.write_held()
+                    try:
+                        client.write_held()
+                    except Exception:  # noqa: BLE001 - one client's failure must not stop the others
+                        log.exception("%s: held write failed for %s", self.name, _client_id(client))
                 self._write_queued()
                 if self.round_observer is not None:
                     self.round_observer(time.monotonic() - began)

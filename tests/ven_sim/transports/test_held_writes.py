@@ -1,9 +1,9 @@
 """Held PUBACKs: `HeldWrites` hands clients back when their deadline comes, in the order they
 were held; a `LeanClient` on a loop queues a PUBACK alone without asking for a write, and
 one that follows it, or any other packet, asks for the write of both, paho's bytes in paho's
-order. Over mosquitto with mTLS on a `NetworkLoop`: a command's PUBACK goes out in the same
-TLS write as the reply published after it, and a PUBACK with nothing after it is written
-once its hold is over."""
+order. On a `NetworkLoop`, a held client whose write fails stops neither the others nor the
+loop. Over mosquitto with mTLS: a command's PUBACK goes out in the same TLS write as the reply
+published after it, and a PUBACK with nothing after it is written once its hold is over."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tests.ven_sim.transports.test_paho import Peer, _sink_and_source, _transpor
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.transports.held_writes import PUBACK_HOLD_S, HeldWrites
 from ven_sim.transports.lean_client import LeanClient
+from ven_sim.transports.netloop import NetworkLoop
 from ven_sim.transports.paho import PahoTransport
 from ven_sim.transports.paho_settings import ErrorTap
 from ven_sim.transports.tls_reads import BufferedTlsSocket
@@ -85,6 +86,38 @@ def test_a_held_puback_is_written_when_its_hold_is_over(pair: socket.socket) -> 
     lean._call_socket_unregister_write()  # noqa: SLF001 - as paho does once its queue is empty
     lean.write_held()  # nothing queued any more: no write asked for
     assert writes == [1]
+
+
+class _HeldClient:
+    """What the loop asks of a held client: its ID (for a log line) and `write_held`."""
+
+    def __init__(self, name: str, fails: bool = False) -> None:
+        self._client_id = name.encode()
+        self.fails = fails
+        self.asked = threading.Event()
+
+    def write_held(self) -> None:
+        self.asked.set()
+        if self.fails:
+            raise RuntimeError(f"{self._client_id!r} cannot write")
+
+
+def test_a_held_client_that_fails_stops_neither_the_others_nor_the_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop = NetworkLoop().start()
+    failing, other = _HeldClient("ven-fails", fails=True), _HeldClient("ven-other")
+    try:
+        # Held long ago: both fall due in this round, the failing one first.
+        loop.call_soon(lambda: [loop._held.hold(client, now=0.0)  # noqa: SLF001
+                                for client in (failing, other)])
+        assert other.asked.wait(WAIT_S) and failing.asked.is_set()
+        still_running = threading.Event()
+        loop.call_soon(still_running.set)
+        assert still_running.wait(WAIT_S) and loop.running
+    finally:
+        loop.stop()
+    assert "held write failed for ven-fails" in caplog.text
 
 
 class _Sends:
