@@ -7,12 +7,13 @@ records, two system calls, two wake-ups of the broker) where one would do: on lo
 4-byte PUBACK alone costs the writer about 14 µs, a 700-byte ack 17 µs, the two joined 16
 (docs/benchmarks.md, "The network loop, third pass").
 
-So a client on the network loop (`LeanClient.hold_pubacks`) queues a PUBACK without asking
-for a write when nothing else is queued, and the loop writes it with the client's next
-packets, or on its own once `PUBACK_HOLD_S` has passed. The same packets in the same order;
-only their grouping into writes, and the PUBACK's time, change. At most one PUBACK waits per
-client (a second is written at once, with the first): a broker that allows two or more
-unacknowledged messages in flight (mosquitto 20 by default) never waits on a held one.
+So a `LeanClient` on the network loop (its `puback_holder`, set by `NetworkLoop.attach`)
+queues a PUBACK without asking for a write when nothing else is queued, and the loop writes
+it with the client's next packets, or on its own once `PUBACK_HOLD_S` has passed. The same
+packets in the same order; only their grouping into writes, and the PUBACK's time, change.
+At most one PUBACK waits per client (a second is written at once, with the first): a broker
+that allows two or more unacknowledged messages in flight (mosquitto 20 by default) never
+waits on a held one.
 """
 
 from __future__ import annotations
