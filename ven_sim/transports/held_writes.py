@@ -22,8 +22,10 @@ from typing import Any
 
 __all__ = ["PUBACK_HOLD_S", "HeldWrites"]
 
-# Longer than a fan-out's read-to-ack at the median (0.2-0.4 s at 5,000 VENs, most of it the
-# kernel thread's queue), far below a keepalive (30 s at least) or a broker's patience.
+# Longer than a fan-out's read-to-ack: at 5,000 VENs the median ack is sent 0.04-0.43 s after
+# the median read (`ven-sim bench fleet`, docs/benchmarks.md "The fan-out on the workers,
+# fourth pass"). A VEN whose ack comes later than the hold has its PUBACK written alone, 0.5 s
+# after it read the command. Far below a keepalive (30 s at least) or a broker's patience.
 PUBACK_HOLD_S = 0.5
 
 
