@@ -1,9 +1,10 @@
 """Held PUBACKs: `HeldWrites` hands clients back when their deadline comes, in the order they
-were held; a `LeanClient` on a loop queues a PUBACK alone without asking for a write, and
-one that follows it, or any other packet, asks for the write of both, paho's bytes in paho's
-order. On a `NetworkLoop`, a held client whose write fails stops neither the others nor the
-loop. Over mosquitto with mTLS: a command's PUBACK goes out in the same TLS write as the reply
-published after it, and a PUBACK with nothing after it is written once its hold is over."""
+were held, and a loop's `LoopHolds` each of its holds so; a `LeanClient` on a loop queues a
+PUBACK alone without asking for a write, and one that follows it, or any other packet, asks
+for the write of both, paho's bytes in paho's order. On a `NetworkLoop`, a held client whose
+write fails stops neither the others nor the loop. Over mosquitto with mTLS: a command's
+PUBACK goes out in the same TLS write as the reply published after it, a PUBACK with nothing
+after it is written once its hold is over, and with `puback_hold_s=0` at once."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 from tests.ven_sim.transports.test_lean_packets import _Conn, _connected, _queued
 from tests.ven_sim.transports.test_paho import Peer, _sink_and_source, _transport
 from ven_sim.broker.mosquitto import Mosquitto
-from ven_sim.transports.held_writes import PUBACK_HOLD_S, HeldWrites
+from ven_sim.transports.held_writes import PUBACK_HOLD_S, HeldWrites, LoopHolds
 from ven_sim.transports.lean_client import LeanClient
 from ven_sim.transports.netloop import NetworkLoop
 from ven_sim.transports.paho import PahoTransport
@@ -43,6 +44,20 @@ def test_clients_fall_due_in_the_order_they_were_held() -> None:
     assert len(held) == 1 and held.next_due() == 12.2
     assert held.take_due(100.0) == ["c"]
     assert held.next_due() is None and held.take_due(200.0) == []
+
+
+def test_each_hold_of_a_loop_hands_clients_back_in_the_order_held() -> None:
+    holds = LoopHolds()
+    long, short = holds.holder(1.0), holds.holder(0.25)
+    assert holds.holder(1.0) is long and holds.next_due() is None
+    long.hold("a", now=10.0)
+    short.hold("b", now=10.5)
+    short.hold("c", now=10.6)
+    assert len(holds) == 3 and holds.next_due() == 10.75  # b's, though held after a
+    assert holds.take_due(10.8) == ["b"]
+    holds.release("c")  # written with other packets meanwhile
+    assert holds.next_due() == 11.0 and holds.take_due(11.0) == ["a"]
+    assert not holds and holds.next_due() is None
 
 
 def _lean_with_holder(pair: socket.socket) -> tuple[LeanClient, HeldWrites, list[int]]:
@@ -109,8 +124,8 @@ def test_a_held_client_that_fails_stops_neither_the_others_nor_the_loop(
     failing, other = _HeldClient("ven-fails", fails=True), _HeldClient("ven-other")
     try:
         # Held long ago: both fall due in this round, the failing one first.
-        loop.call_soon(lambda: [loop._held.hold(client, now=0.0)  # noqa: SLF001
-                                for client in (failing, other)])
+        held = loop._held.holder(PUBACK_HOLD_S)  # noqa: SLF001
+        loop.call_soon(lambda: [held.hold(client, now=0.0) for client in (failing, other)])
         assert other.asked.wait(WAIT_S) and failing.asked.is_set()
         still_running = threading.Event()
         loop.call_soon(still_running.set)
@@ -153,13 +168,17 @@ class _Sends:
         return self.of(peer)
 
 
+def _round_trip(transport: PahoTransport) -> None:
+    """Wait until the loop has run a callback queued now: a message that reached
+    `on_message` before has its PUBACK queued (just after it, on the loop's thread)."""
+    done = threading.Event()
+    transport.loop.call_soon(done.set)
+    assert done.wait(WAIT_S)
+
+
 def _settled(transport: PahoTransport, peer: Peer) -> None:
     """Wait until `peer` has nothing queued (a PUBACK held from before the test's steps)."""
-    # A message reaches `on_message` just before its PUBACK is queued, on the loop's thread:
-    # once a round trip through the loop is done, that PUBACK is queued, or written.
-    round_trip = threading.Event()
-    transport.loop.call_soon(round_trip.set)
-    assert round_trip.wait(WAIT_S)
+    _round_trip(transport)
     deadline = time.monotonic() + WAIT_S
     while peer.conn._client._out_packet and time.monotonic() < deadline:  # noqa: SLF001
         time.sleep(0.01)
@@ -180,7 +199,7 @@ def test_a_commands_puback_goes_in_one_write_with_the_reply(
     transport = _transport(mosquitto)
     try:
         vtn, ven = _vtn_and_ven(transport, "held")
-        transport.loop._held.hold_s = 60.0  # noqa: SLF001 - only the reply may write it
+        ven.conn._client.puback_holder.hold_s = 60.0  # noqa: SLF001 - only the reply may write it
         sends = _Sends(monkeypatch)
         vtn.conn.publish("held-cmd/ven", b"command")
         assert ven.receive() == ("held-cmd/ven", b"command")
@@ -217,5 +236,27 @@ def test_a_puback_with_nothing_after_it_is_written_after_its_hold(
         # (a few ms off for the clock's and select()'s rounding).
         assert written_at - published_at >= PUBACK_HOLD_S - CLOCK_SLACK_S
         assert not transport.loop._held  # noqa: SLF001 - nothing waits any more
+    finally:
+        transport.close()
+
+
+def test_a_puback_with_no_hold_is_written_at_once(
+    mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`puback_hold_s=0` (a broker with an in-flight window of 1): a PUBACK is written in the
+    loop round that read its message, as paho writes it."""
+    transport = _transport(mosquitto, puback_hold_s=0)
+    try:
+        vtn, ven = _vtn_and_ven(transport, "held-none")
+        assert ven.conn._client.puback_holder is None  # noqa: SLF001
+        sends = _Sends(monkeypatch)
+        vtn.conn.publish("held-none-cmd/ven", b"command")
+        assert ven.receive() == ("held-none-cmd/ven", b"command")
+        # The first round trip may run in the round that read the command, before its
+        # writes; the second runs in a later round, so after them.
+        _round_trip(transport)
+        _round_trip(transport)
+        [written] = sends.of(ven)
+        assert written[:2] == bytes([0x40, 2]) and len(written) == 4  # the PUBACK, alone
     finally:
         transport.close()
