@@ -7,22 +7,26 @@ records, two system calls, two wake-ups of the broker) where one would do: on lo
 4-byte PUBACK alone costs the writer about 14 µs, a 700-byte ack 17 µs, the two joined 16
 (docs/benchmarks.md, "The network loop, third pass").
 
-So a client on the network loop (`LeanClient.hold_pubacks`) queues a PUBACK without asking
-for a write when nothing else is queued, and the loop writes it with the client's next
-packets, or on its own once `PUBACK_HOLD_S` has passed. The same packets in the same order;
-only their grouping into writes, and the PUBACK's time, change. At most one PUBACK waits per
-client (a second is written at once, with the first): a broker that allows two or more
-unacknowledged messages in flight (mosquitto 20 by default) never waits on a held one.
+So a `LeanClient` on the network loop (its `puback_holder`, set by `NetworkLoop.attach`)
+queues a PUBACK without asking for a write when nothing else is queued, and the loop writes
+it with the client's next packets, or on its own once `PUBACK_HOLD_S` has passed. The same
+packets in the same order; only their grouping into writes, and the PUBACK's time, change.
+At most one PUBACK waits per client (a second is written at once, with the first): a broker
+that allows two or more unacknowledged messages in flight (mosquitto 20 by default) never
+waits on a held one. A broker that allows one would wait up to the hold for each: its
+connections set `puback_hold_s` to 0 (ConnectionSettings), and their PUBACKs go at once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PUBACK_HOLD_S", "HeldWrites"]
+__all__ = ["PUBACK_HOLD_S", "HeldWrites", "LoopHolds"]
 
-# Longer than a fan-out's read-to-ack at the median (0.2-0.4 s at 5,000 VENs, most of it the
-# kernel thread's queue), far below a keepalive (30 s at least) or a broker's patience.
+# Longer than a fan-out's read-to-ack: at 5,000 VENs the median ack is sent 0.04-0.43 s after
+# the median read (`ven-sim bench fleet`, docs/benchmarks.md "The fan-out on the workers,
+# fourth pass"). A VEN whose ack comes later than the hold has its PUBACK written alone, 0.5 s
+# after it read the command. Far below a keepalive (30 s at least) or a broker's patience.
 PUBACK_HOLD_S = 0.5
 
 
@@ -64,3 +68,38 @@ class HeldWrites:
 
     def clear(self) -> None:
         self._due.clear()
+
+
+class LoopHolds:
+    """A network loop's held clients: a `HeldWrites` for each hold its connections use (one
+    in practice, `PUBACK_HOLD_S`), so that each hands clients back in the order held."""
+
+    __slots__ = ("_by_hold",)
+
+    def __init__(self) -> None:
+        self._by_hold: dict[float, HeldWrites] = {}
+
+    def __len__(self) -> int:
+        return sum(len(held) for held in self._by_hold.values())
+
+    def holder(self, hold_s: float) -> HeldWrites:
+        """Where a client whose PUBACKs wait `hold_s` holds them."""
+        held = self._by_hold.get(hold_s)
+        if held is None:
+            held = self._by_hold[hold_s] = HeldWrites(hold_s)
+        return held
+
+    def release(self, client: Any) -> None:
+        for held in self._by_hold.values():
+            held.release(client)
+
+    def next_due(self) -> float | None:
+        dues = [due for held in self._by_hold.values() if (due := held.next_due()) is not None]
+        return min(dues, default=None)
+
+    def take_due(self, now: float) -> list[Any]:
+        return [client for held in self._by_hold.values() for client in held.take_due(now)]
+
+    def clear(self) -> None:
+        for held in self._by_hold.values():
+            held.clear()

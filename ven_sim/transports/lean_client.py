@@ -230,27 +230,25 @@ class LeanClient(_LeanPublishing):
 
     def _join_queued_packets(self) -> None:
         """Replace the packets at the head of paho's queue that need nothing once written,
-        none of them partly sent, by one packet of their bytes in order. Only the head is
-        taken (popleft): another thread's publish appends at the tail meanwhile."""
+        none of them partly sent, by one packet of their bytes in order. The batch is counted
+        first, then replaced in one slice assignment (one C call: a list's pop(0) per packet
+        moved the rest of a fan-out's thousands each time). Only the head is touched: another
+        thread's publish appends at the tail meanwhile."""
         queue = self._out_packet
-        if len(queue) < 2:
-            return
-        head: list[Any] = []
-        size = 0
-        while queue and size < JOIN_BYTES:
-            packet = queue[0]
+        count = size = 0
+        while count < len(queue) and size < JOIN_BYTES:
+            packet = queue[count]
             if packet["pos"] or _acted_on_once_written(packet):
                 break
-            head.append(queue.popleft())
+            count += 1
             size += packet["to_process"]
-        if len(head) < 2:
-            queue.extendleft(head)
+        if count < 2:
             return
-        joined = b"".join(packet["packet"] for packet in head)
+        joined = b"".join([packet["packet"] for packet in queue[:count]])
         # Command 0 (reserved in MQTT) is neither PUBLISH nor DISCONNECT: nothing to do once
         # it is written; the QoS 1 publishes in it are done at their PUBACKs, as before.
-        queue.appendleft({"command": 0, "mid": 0, "qos": 0, "pos": 0,
-                          "to_process": len(joined), "packet": joined, "info": None})
+        queue[:count] = [{"command": 0, "mid": 0, "qos": 0, "pos": 0,
+                          "to_process": len(joined), "packet": joined, "info": None}]
 
     def _packet_read(self) -> MQTTErrorCode:
         sock = self._sock

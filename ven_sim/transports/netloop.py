@@ -34,7 +34,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from ven_sim.transports.held_writes import HeldWrites
+from ven_sim.transports.held_writes import PUBACK_HOLD_S, LoopHolds
 from ven_sim.transports.loop_handles import TimerHandle, _Watch
 from ven_sim.transports.readiness import Readiness
 
@@ -73,7 +73,7 @@ class NetworkLoop:
         self._clients: set[mqtt.Client] = set()
         self._misc_due: list[mqtt.Client] = []  # this round's clients still to get loop_misc
         self._writes: dict[mqtt.Client, Any] = {}  # client -> socket, packets queued this round
-        self._held = HeldWrites()  # clients with a PUBACK queued, written later (held_writes.py)
+        self._held = LoopHolds()  # clients with a PUBACK queued, written later (held_writes.py)
         self._write_watched: set[Any] = set()  # sockets whose buffer filled: select() watches
         self._watched: set[Any] = set()  # sockets registered by watch() (handshakes)
         self._thread: threading.Thread | None = None
@@ -157,14 +157,15 @@ class NetworkLoop:
 
     # -- loop thread only ---------------------------------------------------------------------
 
-    def attach(self, client: mqtt.Client) -> None:
-        """Route `client`'s sockets through this loop. Call before connecting, on the loop."""
+    def attach(self, client: mqtt.Client, puback_hold_s: float = PUBACK_HOLD_S) -> None:
+        """Route `client`'s sockets through this loop. Call before connecting, on the loop.
+        A LeanClient's lone PUBACKs wait up to `puback_hold_s` for its next packets (0: not)."""
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_register_write
         client.on_socket_unregister_write = self._on_unregister_write
-        if hasattr(client, "puback_holder"):  # a LeanClient: its PUBACKs wait a moment
-            client.puback_holder = self._held
+        if hasattr(client, "puback_holder"):  # a LeanClient
+            client.puback_holder = self._held.holder(puback_hold_s) if puback_hold_s > 0 else None
         self._clients.add(client)
 
     def serve_first(self, client: mqtt.Client) -> None:
@@ -276,7 +277,10 @@ class NetworkLoop:
                     next_misc = now + MISC_INTERVAL_S / MISC_SLICES
                     self._misc()
                 for client in self._held.take_due(now):
-                    client.write_held()
+                    try:
+                        client.write_held()
+                    except Exception:  # noqa: BLE001 - one client's failure must not stop the others
+                        log.exception("%s: held write failed for %s", self.name, _client_id(client))
                 self._write_queued()
                 if self.round_observer is not None:
                     self.round_observer(time.monotonic() - began)

@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 from sim.limits import KEEPALIVE_RANGE_S, OFFLINE_BUFFER_MESSAGES
 from ven_sim.transports.base import BaseTransport, MessageHandler, StateHandler
 from ven_sim.transports.handshake import handshake_window
+from ven_sim.transports.held_writes import PUBACK_HOLD_S
 from ven_sim.transports.lean_client import LeanClient
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, make_client
 from ven_sim.transports.netloop import NetworkLoop
@@ -50,6 +51,7 @@ class PahoTransport(BaseTransport):
         observer: Callable[[str, str, float], None] | None = None,
         max_inflight: int | None = 20,
         max_tls_version: ssl.TLSVersion | None = None,
+        puback_hold_s: float = PUBACK_HOLD_S,
     ) -> None:
         low, high = KEEPALIVE_RANGE_S
         if isinstance(keepalive, bool) or not low <= keepalive <= high:
@@ -60,6 +62,8 @@ class PahoTransport(BaseTransport):
             raise ValueError(f"backoff must be (base, cap) with 0 < base <= cap: {backoff}")
         if max_inflight is not None and max_inflight < 1:
             raise ValueError(f"max_inflight must be >= 1 or None (no limit): {max_inflight}")
+        if not puback_hold_s >= 0:
+            raise ValueError(f"puback_hold_s must be >= 0 (0: at once): {puback_hold_s}")
         self.url = BrokerURL.parse(url) if isinstance(url, str) else url
         self.keepalive = int(keepalive)
         self.offline_buffer = offline_buffer
@@ -73,6 +77,7 @@ class PahoTransport(BaseTransport):
         self.max_inflight = max_inflight  # QoS 1 publishes awaiting PUBACK, per connection
         # None: the highest both sides support. A fleet may pin TLS 1.2 (docs/fleet.md).
         self.max_tls_version = max_tls_version
+        self.puback_hold_s = puback_hold_s  # see ConnectionSettings.puback_hold_s
         self.loop = loop or NetworkLoop()
         self._tls = tls
         self._owns_loop = loop is None
@@ -97,7 +102,7 @@ class PahoTransport(BaseTransport):
             client.will_set(will[0], will[1], qos=1)
         settings = ConnectionSettings(
             self.url, self.keepalive, self.loop, self.offline_buffer, self.max_publish_rate,
-            self.backoff, self.rng, self.observer, self.max_inflight,
+            self.backoff, self.rng, self.observer, self.max_inflight, self.puback_hold_s,
         )
         conn = PahoConnection(settings, client_id, client, on_message, on_state, self._forget)
         with self._lock:
@@ -131,7 +136,7 @@ class PahoTransport(BaseTransport):
             url, self._tls, keepalive=self.keepalive, loop=self.loop,
             offline_buffer=self.offline_buffer, max_publish_rate=self.max_publish_rate,
             backoff=self.backoff, rng=self.rng, alpn=self.alpn, observer=self.observer,
-            max_tls_version=self.max_tls_version,
+            max_tls_version=self.max_tls_version, puback_hold_s=self.puback_hold_s,
         )
         if self._contexts is not None:
             sibling.share_contexts()

@@ -164,7 +164,7 @@ class PahoConnection(BaseConnection):
     # -- loop thread --------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._loop.attach(self._client)
+        self._loop.attach(self._client, self._settings.puback_hold_s)
         url = self._settings.url
         self._client.connect_async(url.host, url.port, keepalive=self._settings.keepalive)
         self._connect()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ven_sim.transports.endpoints import BrokerURL
+from ven_sim.transports.held_writes import PUBACK_HOLD_S
 from ven_sim.transports.netloop import NetworkLoop
 
 __all__ = ["ConnectionSettings", "ErrorTap"]
@@ -29,6 +30,9 @@ class ConnectionSettings:
     # "tls" (handshake), "connack" (CONNECT sent to CONNACK) and "puback".
     observer: Callable[[str, str, float], None] | None = None
     max_inflight: int | None = 20  # QoS 1 publishes awaiting PUBACK (paho's default; None: any)
+    # How long a PUBACK queued alone waits for the client's next packets, to share their
+    # TLS write (held_writes.py); 0: written at once (a broker with an in-flight window of 1).
+    puback_hold_s: float = PUBACK_HOLD_S
 
 
 class ErrorTap:

@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from ven_sim.transports.lean_client import LeanClient
+from ven_sim.transports.lean_messages import JOIN_BYTES
 from ven_sim.transports.paho_settings import ErrorTap
 
 TOPIC = "ven/ack/ven-bench-000001"
@@ -109,3 +110,26 @@ def test_a_client_keeps_paho_state_in_slots_without_a_deque() -> None:
     held = [getattr(first, name) for name in type(first).__slots__ if hasattr(first, name)]
     assert not any(isinstance(value, collections.deque) for value in held)
     assert first._published_condition is second._published_condition  # noqa: SLF001
+
+
+def test_queued_packets_are_joined_a_batch_at_a_time_at_the_head(pair: socket.socket) -> None:
+    """What `_packet_write` sends in one go: the head's packets that need nothing once
+    written, up to the one that reaches JOIN_BYTES, as one packet of their bytes in order;
+    the rest of the queue as it was."""
+    lean = _connected(LeanClient, pair, ErrorTap(_Conn()))
+    third = JOIN_BYTES // 3 + 1  # three packets of it reach JOIN_BYTES: the third ends a batch
+    for n in range(5):
+        lean.publish(TOPIC, bytes([n]) * third, qos=1)
+    lean.publish(TOPIC, b"qos 0", qos=0)  # paho acts on it once written: never joined
+    lean.publish(TOPIC, b"after it", qos=1)
+    queued = _queued(lean)
+    batches = []
+    for _ in range(4):  # each batch joined, then "written"
+        lean._join_queued_packets()  # noqa: SLF001
+        batches.append(_queued(lean)[0])
+        lean._out_packet.popleft()  # noqa: SLF001
+    first, second = (b"".join(packet[5] for packet in queued[begin:end])
+                     for begin, end in ((0, 3), (3, 5)))
+    assert batches == [(0, 0, 0, 0, len(first), first), (0, 0, 0, 0, len(second), second),
+                       queued[5], queued[6]]
+    assert not lean._out_packet  # noqa: SLF001

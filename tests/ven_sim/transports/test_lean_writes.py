@@ -74,7 +74,7 @@ def test_a_burst_goes_out_in_joined_batches(mosquitto: Mosquitto,
         sink.listen("lean-burst/#", "lean-burst/echo")
         source = Peer(transport, "lean-burst-source", serve_first=True)
         assert source.state() == (True, None)
-        _settled(source)
+        _settled(transport, source)
         source.conn.max_inflight = None  # as a VTN's: no window of 20 unacknowledged
         # Room for the whole burst, so that how it is written is the client's doing, not
         # the socket buffer's (on loopback it starts small and grows as the peer reads).

@@ -408,6 +408,11 @@ def test_max_inflight_below_one_is_refused() -> None:
         PahoTransport("mqtts://127.0.0.1:8883", None, max_inflight=0)
 
 
+def test_a_negative_puback_hold_is_refused() -> None:
+    with pytest.raises(ValueError, match="puback_hold_s must be >= 0"):
+        PahoTransport("mqtts://127.0.0.1:8883", None, puback_hold_s=-0.1)
+
+
 def test_a_prepared_client_loads_its_certificate_once_before_open(mosquitto: Mosquitto) -> None:
     loads: list[str] = []
 
