@@ -17,11 +17,12 @@ import time
 from bisect import bisect_left, bisect_right
 from typing import Any
 
+from ven_sim.fleet.process_stats import CLOCK_TICK_S, stat_clock
+
 __all__ = ["SAMPLES_PER_S", "CpuSampler", "process_role"]
 
 SAMPLES_PER_S = 20
 DISCOVER_EVERY = 20  # readings between two looks for new descendants
-_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 
 Reading = dict[tuple[int, int], int]  # (pid, tid) -> CPU clock ticks
 
@@ -115,9 +116,9 @@ class CpuSampler:
             except OSError:
                 continue
             for tid in tids:
-                ticks = _thread_ticks(pid, tid)
-                if ticks is not None:
-                    reading[(pid, int(tid))] = ticks
+                clock = stat_clock(f"/proc/{pid}/task/{tid}/stat")
+                if clock is not None:
+                    reading[(pid, int(tid))] = clock.cpu
         return reading
 
     def window(self, began: float, ended: float) -> dict[str, Any] | None:
@@ -131,7 +132,7 @@ class CpuSampler:
         start, end = self.readings[first], self.readings[last]
         threads: dict[str, list[tuple[int, float]]] = {}
         for (pid, tid), ticks in end.items():
-            spent = (ticks - start.get((pid, tid), 0)) * _TICK_S
+            spent = (ticks - start.get((pid, tid), 0)) * CLOCK_TICK_S
             order = -1 if tid == pid else tid
             threads.setdefault(self.roles.get(pid, f"pid {pid}"), []).append((order, spent))
         processes = {
@@ -158,11 +159,3 @@ def _children(pid: int) -> list[int]:
         pass
     return children
 
-
-def _thread_ticks(pid: int, tid: str) -> int | None:
-    try:
-        with open(f"/proc/{pid}/task/{tid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    except (OSError, IndexError, ValueError):
-        return None
