@@ -34,18 +34,31 @@ def process_role(pid: int, own_pid: int) -> str | None:
         return "bench"
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            argv = cmdline.read().decode(errors="replace").split("\0")
+            # Each argument ends with a NUL, the last one too.
+            argv = cmdline.read().decode(errors="replace").removesuffix("\0").split("\0")
     except OSError:
         return None
     if not argv[0]:  # a process that has ended (a zombie) has no command line
         return None
-    if "--shard" in argv:
-        return f"worker {argv[argv.index('--shard') + 1].split('/')[0]}"
+    shard = _shard_option(argv)
+    if shard is not None:
+        return f"worker {shard.split('/')[0]}"
     if "shadow-service" in argv:
         return "shadow service"
     if "fleet" in argv:
         return "fleet parent"
     return os.path.basename(argv[0])
+
+
+def _shard_option(argv: list[str]) -> str | None:
+    """The value of `--shard I/N` or `--shard=I/N` in a command line; None without one (or
+    with `--shard` last, no value)."""
+    for at, arg in enumerate(argv):
+        if arg == "--shard" and at + 1 < len(argv):
+            return argv[at + 1]
+        if arg.startswith("--shard="):
+            return arg.removeprefix("--shard=")
+    return None
 
 
 class CpuSampler:

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 
-from ven_sim.bench.cpu_window import CpuSampler
+import pytest
+
+from ven_sim.bench.cpu_window import CpuSampler, process_role
 from ven_sim.fleet.process_stats import process_cpu_seconds
 
 # Burns about 0.2 s of CPU, says so, then idles until its input closes. Its arguments make it
@@ -43,3 +46,24 @@ def test_a_childs_cpu_in_the_window_is_what_proc_counts() -> None:
     assert "bench" in window["processes"]  # this process, the sampler's root
     assert window["read_over_s"] >= window["window_s"] > 0
     assert sampler.window(began - 3600, ended) is None  # before the first reading
+
+
+@pytest.mark.parametrize(("args", "role"), [
+    (["fleet", "--shard", "1/2"], "worker 1"),
+    (["fleet", "--shard=3/4"], "worker 3"),
+    (["fleet", "--shard"], "fleet parent"),  # no value: not a worker, and no IndexError
+    (["shadow-service"], "shadow service"),
+])
+def test_a_process_role_is_read_from_its_command_line(args: list[str], role: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "input()", *args], stdin=subprocess.PIPE)
+    try:
+        # Forked, the child has this process's command line until it execs.
+        for _ in range(1000):
+            if process_role(child.pid, os.getpid()) == role:
+                break
+            time.sleep(0.01)
+        assert process_role(child.pid, os.getpid()) == role
+    finally:
+        child.communicate(b"\n", timeout=10)
+    assert process_role(child.pid, os.getpid()) is None  # gone
+    assert process_role(os.getpid(), os.getpid()) == "bench"
