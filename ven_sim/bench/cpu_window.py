@@ -163,12 +163,17 @@ class CpuSampler:
 
 
 def _children(pid: int) -> list[int]:
-    children: list[int] = []
+    """The processes `pid`'s threads have started (each thread lists its own)."""
     try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []  # the process has ended
+    children: list[int] = []
+    for tid in tids:
+        try:
             with open(f"/proc/{pid}/task/{tid}/children") as listing:
                 children.extend(int(child) for child in listing.read().split())
-    except OSError:
-        pass
+        except OSError:
+            continue  # a thread that ended since the listing: the others still count
     return children
 

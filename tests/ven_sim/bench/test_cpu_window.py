@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
+from ven_sim.bench import cpu_window
 from ven_sim.bench.cpu_window import CpuSampler, process_role
 from ven_sim.fleet.process_stats import process_cpu_seconds
 
@@ -67,3 +69,26 @@ def test_a_process_role_is_read_from_its_command_line(args: list[str], role: str
         child.communicate(b"\n", timeout=10)
     assert process_role(child.pid, os.getpid()) is None  # gone
     assert process_role(os.getpid(), os.getpid()) == "bench"
+
+
+def test_a_thread_that_ends_while_children_are_listed_hides_no_other_threads_child(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The listing of this process's threads taken a moment before one of them ended: that
+    thread's files are gone, and the child the main thread started is still found."""
+    ended = threading.Thread(target=lambda: None)
+    ended.start()
+    ended.join()
+    assert ended.native_id is not None
+    listdir = os.listdir
+
+    def listing_before_it_ended(path: str) -> list[str]:
+        listed = listdir(path)
+        return [str(ended.native_id), *listed] if path.endswith("/task") else listed
+
+    child = subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE)
+    try:
+        monkeypatch.setattr(cpu_window.os, "listdir", listing_before_it_ended)
+        assert child.pid in cpu_window._children(os.getpid())  # noqa: SLF001
+    finally:
+        child.communicate(b"\n", timeout=10)
