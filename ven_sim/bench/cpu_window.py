@@ -137,7 +137,8 @@ class CpuSampler:
     def window(self, began: float, ended: float) -> dict[str, Any] | None:
         """Each process's CPU seconds from the last reading at or before `began` to the first
         at or after `ended` (wall clock), as {role: {"cpu_s", "threads": [cpu_s, ...]}}, the
-        main thread first, then in thread id order; None if the readings do not cover it."""
+        main thread first, then in thread id order (idle ones too: their places tell them
+        apart); None if the readings do not cover it."""
         first = bisect_right(self.times, began) - 1
         last = bisect_left(self.times, ended)
         if first < 0 or last >= len(self.times):
@@ -150,7 +151,7 @@ class CpuSampler:
             threads.setdefault(self.roles.get(pid, f"pid {pid}"), []).append((order, spent))
         processes = {
             role: {"cpu_s": round(sum(s for _, s in spent), 2),
-                   "threads": [round(s, 2) for _, s in sorted(spent) if s > 0]}
+                   "threads": [round(s, 2) for _, s in sorted(spent)]}
             for role, spent in sorted(threads.items())
         }
         seconds = self.times[last] - self.times[first]

@@ -24,6 +24,9 @@ BURNER = ("import sys, time\n"
 
 
 def test_a_childs_cpu_in_the_window_is_what_proc_counts() -> None:
+    idle = threading.Event()
+    idler = threading.Thread(target=idle.wait, name="idle through the window")
+    idler.start()
     with CpuSampler(discover_every=1) as sampler:  # a child of a second is found at once
         while not sampler.times:  # a reading before the window
             time.sleep(0.01)
@@ -36,8 +39,11 @@ def test_a_childs_cpu_in_the_window_is_what_proc_counts() -> None:
             while not sampler.times or sampler.times[-1] < ended:  # a reading after the window
                 time.sleep(0.01)
             spent = process_cpu_seconds(child.pid)
+            own_threads = len(os.listdir("/proc/self/task"))
         finally:
             child.communicate("")
+    idle.set()
+    idler.join()
     window = sampler.window(began, ended)
     assert window is not None
     worker = window["processes"]["worker 1"]
@@ -45,7 +51,9 @@ def test_a_childs_cpu_in_the_window_is_what_proc_counts() -> None:
     assert spent is not None and spent >= 0.18  # /proc counts whole ticks (10 ms)
     assert worker["cpu_s"] == round(spent, 2)
     assert worker["cpu_s"] == round(sum(worker["threads"]), 2)
-    assert "bench" in window["processes"]  # this process, the sampler's root
+    # This process, the sampler's root: every thread, the idle one too (listed as 0.0).
+    bench = window["processes"]["bench"]
+    assert len(bench["threads"]) == own_threads and 0.0 in bench["threads"]
     assert window["read_over_s"] >= window["window_s"] > 0
     assert sampler.window(began - 3600, ended) is None  # before the first reading
 
