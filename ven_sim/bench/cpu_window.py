@@ -2,7 +2,7 @@
 
 `CpuSampler` reads the CPU clock (user and system) of every thread of the bench's process and
 of all its descendants (mosquitto, the shadow service, the fleet's parent and its workers)
-`SAMPLES_PER_S` times a second, each reading stamped with the wall clock. `window(began,
+`SAMPLES_PER_S` times a second, each reading stamped before and after it. `window(began,
 ended)` then gives each process's CPU seconds between the readings that enclose the window,
 and its threads' (the main thread first): what every process took from the cores while, say,
 a fan-out was in flight. The kernel counts in clock ticks (10 ms here), so a thread's figure
@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 from typing import Any
 
 from ven_sim.fleet.process_stats import CLOCK_TICK_S, stat_clock
@@ -24,7 +25,24 @@ __all__ = ["SAMPLES_PER_S", "CpuSampler", "process_role"]
 SAMPLES_PER_S = 20
 DISCOVER_EVERY = 20  # readings between two looks for new descendants
 
-Reading = dict[tuple[int, int], int]  # (pid, tid) -> CPU clock ticks
+Clocks = dict[tuple[int, int], int]  # (pid, tid) -> CPU clock ticks
+
+
+def boot_clock() -> float:
+    """Seconds since boot: what the readings are stamped with. It never steps back (unlike
+    the wall clock), so the stamps stay in order."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The clocks read at one time, stamped (`boot_clock`) before the first file was opened
+    and after the last: what they count was spent before `ended`, and what was spent after
+    `began` is not all in them."""
+
+    began: float
+    ended: float
+    clocks: Clocks
 
 
 def process_role(pid: int, own_pid: int) -> str | None:
@@ -70,7 +88,6 @@ class CpuSampler:
         self.root = os.getpid() if root is None else root
         self.interval_s = 1.0 / samples_per_s
         self.discover_every = discover_every
-        self.times: list[float] = []  # wall clock of each reading
         self.readings: list[Reading] = []
         self.roles: dict[int, str] = {}
         self._pids: list[int] = []
@@ -94,15 +111,19 @@ class CpuSampler:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def sample(self) -> Reading:
+        """One reading, after a look for new descendants every `discover_every` readings:
+        what the sampling thread does `samples_per_s` times a second."""
+        if len(self.readings) % self.discover_every == 0:
+            self._discover()
+        reading = self._read()
+        self.readings.append(reading)
+        return reading
+
     def _run(self) -> None:
-        count = 0
         next_at = time.monotonic()
         while not self._stop.is_set():
-            if count % self.discover_every == 0:
-                self._discover()
-            self.readings.append(self._read())
-            self.times.append(time.time())
-            count += 1
+            self.sample()
             self.own_cpu_s = time.thread_time()
             next_at += self.interval_s
             self._stop.wait(max(0.0, next_at - time.monotonic()))
@@ -122,7 +143,8 @@ class CpuSampler:
         self._pids = found
 
     def _read(self) -> Reading:
-        reading: Reading = {}
+        began = boot_clock()
+        clocks: Clocks = {}
         for pid in self._pids:
             try:
                 tids = os.listdir(f"/proc/{pid}/task")
@@ -131,22 +153,28 @@ class CpuSampler:
             for tid in tids:
                 clock = stat_clock(f"/proc/{pid}/task/{tid}/stat")
                 if clock is not None:
-                    reading[(pid, int(tid))] = clock.cpu
-        return reading
+                    clocks[(pid, int(tid))] = clock.cpu
+        return Reading(began, boot_clock(), clocks)
 
     def window(self, began: float, ended: float) -> dict[str, Any] | None:
-        """Each process's CPU seconds from the last reading at or before `began` to the first
-        at or after `ended` (wall clock), as {role: {"cpu_s", "threads": [cpu_s, ...]}}, the
-        main thread first, then in thread id order (idle ones too: their places tell them
-        apart); None if the readings do not cover it."""
-        first = bisect_right(self.times, began) - 1
-        last = bisect_left(self.times, ended)
-        if first < 0 or last >= len(self.times):
+        """Each process's CPU seconds from the last reading done by `began` to the first
+        begun at or after `ended`, as {role: {"cpu_s", "threads": [cpu_s, ...]}}, the main
+        thread first, then in thread id order (idle ones too: their places tell them apart);
+        None if the readings do not cover it.
+
+        `began` and `ended` are on the wall clock (epoch seconds), as fleet.json's
+        `fanout_window` gives them from another process; they are moved onto the readings'
+        clock once, here, so a step of the wall clock in between does not reorder them."""
+        readings = list(self.readings)  # the sampling thread may add one meanwhile
+        to_boot_clock = boot_clock() - time.time()
+        first = bisect_right([r.ended for r in readings], began + to_boot_clock) - 1
+        last = bisect_left([r.began for r in readings], ended + to_boot_clock)
+        if first < 0 or last >= len(readings):
             return None
-        start, end = self.readings[first], self.readings[last]
+        start, end = readings[first], readings[last]
         threads: dict[str, list[tuple[int, float]]] = {}
-        for (pid, tid), ticks in end.items():
-            spent = (ticks - start.get((pid, tid), 0)) * CLOCK_TICK_S
+        for (pid, tid), ticks in end.clocks.items():
+            spent = (ticks - start.clocks.get((pid, tid), 0)) * CLOCK_TICK_S
             order = -1 if tid == pid else tid
             threads.setdefault(self.roles.get(pid, f"pid {pid}"), []).append((order, spent))
         processes = {
@@ -154,10 +182,10 @@ class CpuSampler:
                    "threads": [round(s, 2) for _, s in sorted(spent)]}
             for role, spent in sorted(threads.items())
         }
-        seconds = self.times[last] - self.times[first]
+        seconds = end.ended - start.began  # all that the two readings can count
+        sampled_s = readings[-1].ended - readings[0].began
         return {"window_s": round(ended - began, 3), "read_over_s": round(seconds, 3),
-                "sampler_cpu_s_per_s": round(self.own_cpu_s / (self.times[-1] - self.times[0]), 4)
-                if len(self.times) > 1 else None,
+                "sampler_cpu_s_per_s": round(self.own_cpu_s / sampled_s, 4),
                 "cores": round(sum(p["cpu_s"] for p in processes.values()) / seconds, 2)
                 if seconds > 0 else None,
                 "processes": processes}
