@@ -5,8 +5,9 @@ of all its descendants (mosquitto, the shadow service, the fleet's parent and it
 `SAMPLES_PER_S` times a second, each reading stamped before and after it. `window(began,
 ended)` then gives each process's CPU seconds between the readings that enclose the window,
 and its threads' (the main thread first): what every process took from the cores while, say,
-a fan-out was in flight. The kernel counts in clock ticks (10 ms here), so a thread's figure
-is exact to a tick; `sampler_cpu_s_per_s` is what the readings cost the bench.
+a fan-out was in flight. The kernel counts in clock ticks (10 ms here), user and system time
+each rounded down, so a figure is exact to two ticks; `sampler_cpu_s_per_s` is what the
+readings cost the bench.
 """
 
 from __future__ import annotations
@@ -18,20 +19,26 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any
 
-from ven_sim.fleet.process_stats import CLOCK_TICK_S, stat_clock
+from ven_sim.fleet.process_stats import CLOCK_TICK_S, StatClock, stat_clock
 
 __all__ = ["SAMPLES_PER_S", "CpuSampler", "process_role"]
 
 SAMPLES_PER_S = 20
 DISCOVER_EVERY = 20  # readings between two looks for new descendants
 
-Clocks = dict[tuple[int, int], int]  # (pid, tid) -> CPU clock ticks
-
-
 def boot_clock() -> float:
     """Seconds since boot: what the readings are stamped with. It never steps back (unlike
     the wall clock), so the stamps stay in order."""
     return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+@dataclass(frozen=True)
+class ProcessClocks:
+    """A process's clock, which counts its threads that have ended too, and each live
+    thread's own."""
+
+    process: StatClock
+    threads: dict[int, StatClock]  # thread id -> its clock
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,7 @@ class Reading:
 
     began: float
     ended: float
-    clocks: Clocks
+    processes: dict[int, ProcessClocks]  # pid -> its clocks
 
 
 def process_role(pid: int, own_pid: int) -> str | None:
@@ -144,23 +151,20 @@ class CpuSampler:
 
     def _read(self) -> Reading:
         began = boot_clock()
-        clocks: Clocks = {}
+        processes: dict[int, ProcessClocks] = {}
         for pid in self._pids:
-            try:
-                tids = os.listdir(f"/proc/{pid}/task")
-            except OSError:
-                continue
-            for tid in tids:
-                clock = stat_clock(f"/proc/{pid}/task/{tid}/stat")
-                if clock is not None:
-                    clocks[(pid, int(tid))] = clock.cpu
-        return Reading(began, boot_clock(), clocks)
+            threads = _thread_clocks(pid)
+            process = stat_clock(f"/proc/{pid}/stat")  # after its threads': it counts them
+            if process is not None:
+                processes[pid] = ProcessClocks(process, threads)
+        return Reading(began, boot_clock(), processes)
 
     def window(self, began: float, ended: float) -> dict[str, Any] | None:
         """Each process's CPU seconds from the last reading done by `began` to the first
-        begun at or after `ended`, as {role: {"cpu_s", "threads": [cpu_s, ...]}}, the main
-        thread first, then in thread id order (idle ones too: their places tell them apart);
-        None if the readings do not cover it.
+        begun at or after `ended`, as {role: {"cpu_s", "threads": [cpu_s, ...],
+        "ended_threads_cpu_s", "unread_s"}} (`_spent`), the threads the main one first, then
+        in thread id order (idle ones too: their places tell them apart); None if the
+        readings do not cover it.
 
         `began` and `ended` are on the wall clock (epoch seconds), as fleet.json's
         `fanout_window` gives them from another process; they are moved onto the readings'
@@ -172,16 +176,15 @@ class CpuSampler:
         if first < 0 or last >= len(readings):
             return None
         start, end = readings[first], readings[last]
-        threads: dict[str, list[tuple[int, float]]] = {}
-        for (pid, tid), ticks in end.clocks.items():
-            spent = (ticks - start.clocks.get((pid, tid), 0)) * CLOCK_TICK_S
-            order = -1 if tid == pid else tid
-            threads.setdefault(self.roles.get(pid, f"pid {pid}"), []).append((order, spent))
-        processes = {
-            role: {"cpu_s": round(sum(s for _, s in spent), 2),
-                   "threads": [round(s, 2) for _, s in sorted(spent)]}
-            for role, spent in sorted(threads.items())
-        }
+        inside = readings[first:last + 1]
+        processes: dict[str, dict[str, Any]] = {}
+        for pid in sorted({pid for reading in inside for pid in reading.processes}):
+            seen = [(reading.began, reading.processes[pid]) for reading in inside
+                    if pid in reading.processes]
+            role = self.roles.get(pid, f"pid {pid}")
+            processes[role if role not in processes else f"{role} (pid {pid})"] = _spent(
+                pid, seen, start.began)
+        processes = dict(sorted(processes.items()))
         seconds = end.ended - start.began  # all that the two readings can count
         sampled_s = readings[-1].ended - readings[0].began
         return {"window_s": round(ended - began, 3), "read_over_s": round(seconds, 3),
@@ -189,6 +192,52 @@ class CpuSampler:
                 "cores": round(sum(p["cpu_s"] for p in processes.values()) / seconds, 2)
                 if seconds > 0 else None,
                 "processes": processes}
+
+
+def _spent(pid: int, seen: list[tuple[float, ProcessClocks]],
+           start_at: float) -> dict[str, Any]:
+    """A process's CPU seconds in a window from what the window's readings of it saw (each
+    one's stamp, and its clocks), `start_at` the stamp of the window's start reading: the
+    process's own, each thread's that was alive at its last reading (the main thread first),
+    the rest as `ended_threads_cpu_s` (threads that ended in the window), and the seconds
+    it ran unread from the window's start (`unread_s`: found by a later look for
+    descendants). A process that ended in the window counts to its last reading."""
+    ticks, unread_s = _counted([(at, clocks.process) for at, clocks in seen], start_at)
+    threads = [_counted([(at, clocks.threads[tid]) for at, clocks in seen
+                         if tid in clocks.threads], start_at)[0]
+               for tid in sorted(seen[-1][1].threads, key=lambda tid: (tid != pid, tid))]
+    # A process's clock and its threads' are each rounded down to a tick by the kernel:
+    # their difference can be a tick under zero with no thread ended.
+    ended_threads = max(0, ticks - sum(threads))
+    return {"cpu_s": round(ticks * CLOCK_TICK_S, 2),
+            "threads": [round(spent * CLOCK_TICK_S, 2) for spent in threads],
+            "ended_threads_cpu_s": round(ended_threads * CLOCK_TICK_S, 2),
+            "unread_s": round(unread_s, 3)}
+
+
+def _counted(seen: list[tuple[float, StatClock]], start_at: float) -> tuple[int, float]:
+    """The CPU ticks a process or thread spent in a window, from what the window's readings
+    saw of it (each one's stamp, and its clock), and the seconds it went unread from the
+    window's start. Counted from the window's start reading (stamped `start_at`) if that
+    read it; else from zero if it started after (a new clock starts at zero); else (found
+    late, its CPU before then unknown) from its first reading."""
+    first_at, first = seen[0]
+    latest = seen[-1][1]
+    if first_at == start_at:  # the very stamp: read by the start reading
+        return latest.cpu - first.cpu, 0.0
+    if first.started >= int(start_at / CLOCK_TICK_S):  # whole ticks, rounded down
+        return latest.cpu, 0.0
+    return latest.cpu - first.cpu, first_at - start_at
+
+
+def _thread_clocks(pid: int) -> dict[int, StatClock]:
+    """Each live thread's clock; none once the process has ended."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return {}
+    clocks = {int(tid): stat_clock(f"/proc/{pid}/task/{tid}/stat") for tid in tids}
+    return {tid: clock for tid, clock in clocks.items() if clock is not None}
 
 
 def _children(pid: int) -> list[int]:

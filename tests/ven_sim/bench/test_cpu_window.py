@@ -21,6 +21,18 @@ BURNER = ("import sys, time\n"
           "while time.process_time() < 0.2: pass\n"
           "print('done', flush=True)\n"
           "sys.stdin.read()\n")
+# Says it is up, then on each line of input runs a thread that spins for 0.3 s of its own CPU
+# and ends, and says when it has.
+SPINNER = ("import sys, threading, time\n"
+           "def spin():\n"
+           "    while time.thread_time() < 0.3: pass\n"
+           "print('up', flush=True)\n"
+           "for _ in sys.stdin:\n"
+           "    thread = threading.Thread(target=spin)\n"
+           "    thread.start()\n"
+           "    thread.join()\n"
+           "    print('done', flush=True)\n")
+TWO_TICKS_S = 0.02  # /proc rounds user and system time down to a tick (10 ms) each
 
 
 def test_a_childs_cpu_in_the_window_is_what_proc_counts() -> None:
@@ -52,7 +64,8 @@ def test_a_childs_cpu_in_the_window_is_what_proc_counts() -> None:
     # Started inside the window and idle at its end: all its CPU is the window's.
     assert spent is not None and spent >= 0.18  # /proc counts whole ticks (10 ms)
     assert worker["cpu_s"] == round(spent, 2)
-    assert worker["cpu_s"] == round(sum(worker["threads"]), 2)
+    assert worker["cpu_s"] == round(sum(worker["threads"]) + worker["ended_threads_cpu_s"], 2)
+    assert worker["unread_s"] == 0.0  # new in the window: counted from zero
     # This process, the sampler's root: every thread, the idle one too (listed as 0.0).
     bench = window["processes"]["bench"]
     assert len(bench["threads"]) == own_threads and 0.0 in bench["threads"]
@@ -102,3 +115,77 @@ def test_a_thread_that_ends_while_children_are_listed_hides_no_other_threads_chi
         assert child.pid in cpu_window._children(os.getpid())  # noqa: SLF001
     finally:
         child.communicate(b"\n", timeout=10)
+
+
+def _only_thread_left(pid: int) -> None:
+    """Joined, a thread may linger in /proc a moment while the kernel finishes its exit."""
+    for _ in range(1000):  # 10 s at most
+        if os.listdir(f"/proc/{pid}/task") == [str(pid)]:
+            return
+        time.sleep(0.01)
+
+
+def test_a_thread_that_ends_in_the_window_keeps_its_cpu_there() -> None:
+    """A worker's thread spins 0.3 s and ends between the window's two readings: the
+    worker's CPU in the window is what /proc counts for the process (ended threads
+    included), and that thread's share is under `ended_threads_cpu_s`."""
+    child = subprocess.Popen([sys.executable, "-c", SPINNER, "fleet", "--shard", "0/2"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdin is not None and child.stdout is not None
+        assert child.stdout.readline() == "up\n"
+        sampler = CpuSampler(discover_every=1)
+        sampler.sample()  # the start reading: the child found, idle
+        before = process_cpu_seconds(child.pid)
+        began = time.time()
+        child.stdin.write("spin\n")
+        child.stdin.flush()
+        assert child.stdout.readline() == "done\n"
+        _only_thread_left(child.pid)
+        ended = time.time()
+        sampler.sample()  # the end reading
+        after = process_cpu_seconds(child.pid)
+    finally:
+        child.communicate("")
+    window = sampler.window(began, ended)
+    assert window is not None and before is not None and after is not None
+    worker = window["processes"]["worker 0"]
+    assert worker["cpu_s"] == round(after - before, 2)
+    assert len(worker["threads"]) == 1  # the main thread: the spinner has ended
+    assert worker["ended_threads_cpu_s"] >= 0.3 - TWO_TICKS_S
+    assert worker["cpu_s"] == round(sum(worker["threads"]) + worker["ended_threads_cpu_s"], 2)
+
+
+def test_a_process_found_late_counts_from_zero_only_if_it_started_in_the_window() -> None:
+    """Descendants are looked for every few readings. One found by a later look that had
+    started before the window is counted from its first reading (its CPU before then is not
+    the window's), with how long it went unread; one started in the window, from zero."""
+    sampler = CpuSampler(discover_every=3)
+    sampler.sample()  # reading 0, a look for descendants: none yet
+    older = subprocess.Popen([sys.executable, "-c", BURNER, "fleet", "--shard", "0/2"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    newer = None
+    try:
+        assert older.stdout is not None and older.stdout.readline() == "done\n"
+        start = sampler.sample()  # reading 1, the window's start: `older` not looked for
+        began = time.time()
+        newer = subprocess.Popen([sys.executable, "-c", BURNER, "fleet", "--shard", "1/2"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert newer.stdout is not None and newer.stdout.readline() == "done\n"
+        sampler.sample()  # reading 2
+        found = sampler.sample()  # reading 3, a look: both found, both idle now
+        ended = time.time()
+        sampler.sample()  # the end reading
+        newer_spent = process_cpu_seconds(newer.pid)
+    finally:
+        for child in (older, newer):
+            if child is not None:
+                child.communicate("")
+    window = sampler.window(began, ended)
+    assert window is not None and newer_spent is not None
+    late, new = window["processes"]["worker 0"], window["processes"]["worker 1"]
+    assert late == {"cpu_s": 0.0, "threads": [0.0], "ended_threads_cpu_s": 0.0,
+                    "unread_s": round(found.began - start.began, 3)}
+    assert late["unread_s"] > 0
+    assert newer_spent >= 0.2 - TWO_TICKS_S
+    assert new["cpu_s"] == round(newer_spent, 2) and new["unread_s"] == 0.0
