@@ -21,7 +21,7 @@ from typing import Any
 
 from ven_sim.fleet.process_stats import CLOCK_TICK_S, StatClock, stat_clock
 
-__all__ = ["SAMPLES_PER_S", "CpuSampler", "process_role"]
+__all__ = ["SAMPLES_PER_S", "CpuSampler", "ProcessClocks", "Reading", "boot_clock", "process_role"]
 
 SAMPLES_PER_S = 20
 DISCOVER_EVERY = 20  # readings between two looks for new descendants
@@ -217,17 +217,29 @@ def _spent(pid: int, seen: list[tuple[float, ProcessClocks]],
 
 def _counted(seen: list[tuple[float, StatClock]], start_at: float) -> tuple[int, float]:
     """The CPU ticks a process or thread spent in a window, from what the window's readings
-    saw of it (each one's stamp, and its clock), and the seconds it went unread from the
-    window's start. Counted from the window's start reading (stamped `start_at`) if that
-    read it; else from zero if it started after (a new clock starts at zero); else (found
-    late, its CPU before then unknown) from its first reading."""
-    first_at, first = seen[0]
+    saw of its ID (each one's stamp, and its clock), and the seconds it went unread from the
+    window's start.
+
+    Only the readings since its ID was last taken by a new process or thread count (the
+    start time changed, or the ticks went down: the kernel reuses IDs). Counted from the
+    window's start reading (stamped `start_at`) if that read it; else from zero if it
+    started after (a new clock starts at zero); else (found late, its CPU before then
+    unknown) from its first reading."""
+    since = len(seen) - 1
+    while since > 0 and _same_one(seen[since - 1][1], seen[since][1]):
+        since -= 1
+    first_at, first = seen[since]
     latest = seen[-1][1]
     if first_at == start_at:  # the very stamp: read by the start reading
         return latest.cpu - first.cpu, 0.0
-    if first.started >= int(start_at / CLOCK_TICK_S):  # whole ticks, rounded down
+    if since > 0 or first.started >= int(start_at / CLOCK_TICK_S):  # whole ticks, down
         return latest.cpu, 0.0
     return latest.cpu - first.cpu, first_at - start_at
+
+
+def _same_one(earlier: StatClock, later: StatClock) -> bool:
+    """Whether two readings of an ID are of the same process or thread."""
+    return later.started == earlier.started and later.cpu >= earlier.cpu
 
 
 def _thread_clocks(pid: int) -> dict[int, StatClock]:

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from ven_sim.bench import cpu_window
-from ven_sim.bench.cpu_window import CpuSampler, process_role
-from ven_sim.fleet.process_stats import process_cpu_seconds
+from ven_sim.bench.cpu_window import CpuSampler, ProcessClocks, Reading, boot_clock, process_role
+from ven_sim.fleet.process_stats import CLOCK_TICK_S, StatClock, process_cpu_seconds
 
 # Burns about 0.2 s of CPU, says so, then idles until its input closes. Its arguments make it
 # a worker by its command line, as `ven-sim fleet --shard 1/2` is.
@@ -189,3 +189,45 @@ def test_a_process_found_late_counts_from_zero_only_if_it_started_in_the_window(
     assert late["unread_s"] > 0
     assert newer_spent >= 0.2 - TWO_TICKS_S
     assert new["cpu_s"] == round(newer_spent, 2) and new["unread_s"] == 0.0
+
+
+def test_an_id_taken_by_a_new_process_or_thread_counts_the_new_one_from_zero() -> None:
+    """The kernel reuses process and thread IDs. Readings as /proc would give them (an ID
+    reused in a window cannot be made to happen on demand): a thread ID reused (another
+    start time), a process ended and its ID taken by a new one, and an ID reused within
+    the same tick (the same start time, fewer ticks). Each new one counts from zero: no
+    negative CPU."""
+    now = boot_clock()
+    old, new = int((now - 100) / CLOCK_TICK_S), int((now - 0.5) / CLOCK_TICK_S)
+
+    def clocks(process: tuple[int, int], **threads: tuple[int, int]) -> ProcessClocks:
+        return ProcessClocks(StatClock(*process),
+                             {int(tid[1:]): StatClock(*clock) for tid, clock in threads.items()})
+
+    sampler = CpuSampler()
+    sampler.roles = {4000: "worker 0", 5000: "worker 1", 6000: "worker 2"}
+    sampler.readings = [
+        Reading(now - 1.0, now - 0.99, {
+            4000: clocks((old, 500), t4000=(old, 400), t4001=(old, 100)),
+            5000: clocks((old, 300), t5000=(old, 300)),
+            6000: clocks((new, 80), t6000=(new, 80))}),
+        Reading(now - 0.6, now - 0.59, {
+            4000: clocks((old, 520), t4000=(old, 410), t4001=(old, 110))}),  # 5000 ended
+        Reading(now - 0.2, now - 0.19, {
+            4000: clocks((old, 560), t4000=(old, 420), t4001=(new, 15)),
+            5000: clocks((new, 20), t5000=(new, 20)),
+            6000: clocks((new, 30), t6000=(new, 30))}),
+    ]
+    to_epoch = time.time() - boot_clock()
+    window = sampler.window(now - 0.9 + to_epoch, now - 0.3 + to_epoch)
+    assert window is not None
+    assert window["processes"] == {
+        # Thread 4001 reused: the new one's 15 ticks; the old one's share of the process's
+        # 60 after the start reading is among the ended threads'.
+        "worker 0": {"cpu_s": 0.6, "threads": [0.2, 0.15], "ended_threads_cpu_s": 0.25,
+                     "unread_s": 0.0},
+        "worker 1": {"cpu_s": 0.2, "threads": [0.2], "ended_threads_cpu_s": 0.0,
+                     "unread_s": 0.0},
+        "worker 2": {"cpu_s": 0.3, "threads": [0.3], "ended_threads_cpu_s": 0.0,
+                     "unread_s": 0.0},
+    }
