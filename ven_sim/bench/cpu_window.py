@@ -3,11 +3,11 @@
 `CpuSampler` reads the CPU clock (user and system) of every thread of the bench's process and
 of all its descendants (mosquitto, the shadow service, the fleet's parent and its workers)
 `SAMPLES_PER_S` times a second, each reading stamped before and after it. `window(began,
-ended)` then gives each process's CPU seconds between the readings that enclose the window,
-and its threads' (the main thread first): what every process took from the cores while, say,
-a fan-out was in flight. The kernel counts in clock ticks (10 ms here), user and system time
-each rounded down, so a figure is exact to two ticks; `sampler_cpu_s_per_s` is what the
-readings cost the bench.
+ended)` then gives each process's CPU seconds between the readings that enclose the window
+(its own clock: threads that ended in between count too), and its live threads' (the main
+thread first): what every process took from the cores while, say, a fan-out was in flight.
+The kernel counts in clock ticks (10 ms here), user and system time each rounded down, so a
+figure is exact to two ticks; `sampler_cpu_s_per_s` is what the readings cost the bench.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ __all__ = ["SAMPLES_PER_S", "CpuSampler", "ProcessClocks", "Reading", "boot_cloc
 SAMPLES_PER_S = 20
 DISCOVER_EVERY = 20  # readings between two looks for new descendants
 
+
 def boot_clock() -> float:
-    """Seconds since boot: what the readings are stamped with. It never steps back (unlike
-    the wall clock), so the stamps stay in order."""
+    """Seconds since boot: what the readings are stamped with. /proc gives start times on
+    this clock, and it never steps back (unlike the wall clock), so the stamps stay in
+    order."""
     return time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
