@@ -55,15 +55,16 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
         return {field: sum(phase.get(name, 0) for phase in phases)
                 for field, name in (("sent", "vens"), ("acked", "acked"), ("errors", "errors"))}
 
+    # The shards in the order of their IDs: a shard's place here is how the rest names it.
+    in_id_order = sorted(range(len(parts)), key=lambda i: (ranges[i].prefix, ranges[i].start))
     merged: dict[str, Any] = {
-        "id_ranges": [[r.prefix, r.start, r.stop] for r in sorted(
-            ranges, key=lambda r: (r.prefix, r.start))],
+        "id_ranges": [[ranges[i].prefix, ranges[i].start, ranges[i].stop] for i in in_id_order],
         "shards_merged": len(parts),
         **{key: sum(part.get(key) or 0 for part in parts) for key in SUMMED},
         **{key: round(sum(part.get(key) or 0.0 for part in parts), 3) for key in SUMMED_FLOATS},
         **latency_fields(summary),
         "fanout": fanout_fields(tally, summary),
-        "fanout_window": _fanout_window([part.get("fanout_window") for part in parts]),
+        "fanout_window": _fanout_window([parts[i].get("fanout_window") for i in in_id_order]),
         "disconnects": dict(sum((Counter(p["disconnects"]) for p in parts), Counter())),
         "connect_failures": dict(
             sum((Counter(p["connect_failures"]) for p in parts), Counter())
@@ -83,15 +84,16 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def _fanout_window(windows: list[dict[str, float] | None]) -> dict[str, float] | None:
-    """The shards' fan-outs as one window, the first dispatch to the last ack; `shards` each
-    shard's own (each starts its fan-out once its own VENs are up)."""
-    known = [window for window in windows if window]
+def _fanout_window(windows: list[dict[str, float] | None]) -> dict[str, Any] | None:
+    """The shards' fan-outs (`windows`, in the order of `id_ranges`) as one window, the
+    first dispatch to the last ack; `shards` each shard's own with a fan-out, as [its place
+    in `id_ranges`, began_at, last_ack_at] (each starts its fan-out once its VENs are up)."""
+    known = [(shard, window) for shard, window in enumerate(windows) if window]
     if not known:
         return None
-    return {"began_at": min(w["began_at"] for w in known),
-            "last_ack_at": max(w["last_ack_at"] for w in known),
-            "shards": [[w["began_at"], w["last_ack_at"]] for w in known]}
+    return {"began_at": min(w["began_at"] for _, w in known),
+            "last_ack_at": max(w["last_ack_at"] for _, w in known),
+            "shards": [[shard, w["began_at"], w["last_ack_at"]] for shard, w in known]}
 
 
 def _latest(times: list[float | None]) -> float | None:

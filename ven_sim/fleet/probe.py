@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,19 +106,23 @@ class ProbeVtn:
     def fanout(self, ven_ids: list[str], event: FleetEvent = DEFAULT_FANOUT) -> None:
         """One DR event to every VEN in `ven_ids`, as fast as the loop takes them."""
         started = time.monotonic()
+        # Before anything counts as sent: an event that cannot be encoded leaves nothing
+        # awaiting an ack, or a restore, that never comes.
+        encoded = contract.command_encoder(WIRE_OP["fanout"], _event_data(event, event.id))
         if self.fanout_began is None:
             self.fanout_began = started
         self.metrics.fanout_open = True  # the VENs' connections note their stages from now
         with self._lock:
             self._fanout_targets[event.id] = list(ven_ids)
-        self._send_all("fanout", ven_ids, _event_data(event, event.id), event.id, started)
+        self._send_all("fanout", ven_ids, encoded, event.id, started)
 
     def restore_fanout(self, event_id: str) -> None:
         """The event is over: restore to every VEN it went to, as the backend does."""
+        started = time.monotonic()
+        encoded = contract.command_encoder(WIRE_OP["fanout_restore"], {"event_id": event_id})
         with self._lock:
             ven_ids = self._fanout_targets.pop(event_id, [])
-        self._send_all("fanout_restore", ven_ids, {"event_id": event_id}, event_id,
-                       time.monotonic())
+        self._send_all("fanout_restore", ven_ids, encoded, event_id, started)
 
     def pending(self, kind: str, event_id: str | None = None) -> int:
         """Commands of `kind` (of one event, if given) still waiting for their ack."""
@@ -134,24 +139,27 @@ class ProbeVtn:
 
     def _command(self, kind: str, ven_id: str, data: dict[str, Any], event_id: str = "") -> None:
         cid = f"{kind}-{ven_id}-{self.rng.getrandbits(48):012x}"
+        sent_at = time.monotonic()  # its encoding is part of its round trip
+        # Encoded before it counts as sent: one that cannot be awaits no ack.
+        payload = contract.encode(contract.command_payload(WIRE_OP[kind], cid, ven_id, data))
         with self._lock:
-            self._waiting[cid] = _Sent(kind, time.monotonic(), ven_id, event_id)
+            self._waiting[cid] = _Sent(kind, sent_at, ven_id, event_id)
             self.tally[kind].sent += 1
-        payload = contract.command_payload(WIRE_OP[kind], cid, ven_id, data)
-        self.connection.publish(contract.topics(ven_id).command, contract.encode(payload))
+        self.connection.publish(contract.topics(ven_id).command, payload)
 
-    def _send_all(self, kind: str, ven_ids: list[str], data: dict[str, Any], event_id: str,
-                  started: float) -> None:
+    def _send_all(self, kind: str, ven_ids: list[str], encoded: Callable[[str, str], bytes],
+                  event_id: str, started: float) -> None:
         """The same command to every VEN in `ven_ids`, each timed from `started` (when the
         dispatch began): all awaited under one hold of the lock before the first is sent,
-        and the payload encoded once but for its two IDs (`contract.command_encoder`)."""
+        and the payload encoded once but for its two IDs (`encoded`, from
+        `contract.command_encoder`)."""
         bits = self.rng.getrandbits
         cids = [f"{kind}-{ven_id}-{bits(48):012x}" for ven_id in ven_ids]
         with self._lock:
             for cid, ven_id in zip(cids, ven_ids, strict=True):
                 self._waiting[cid] = _Sent(kind, started, ven_id, event_id)
             self.tally[kind].sent += len(ven_ids)
-        encoded, publish = contract.command_encoder(WIRE_OP[kind], data), self.connection.publish
+        publish = self.connection.publish
         for cid, ven_id in zip(cids, ven_ids, strict=True):
             publish(contract.topics(ven_id).command, encoded(cid, ven_id))
 

@@ -6,9 +6,19 @@ import ctypes
 import os
 import resource
 from collections.abc import Callable
+from typing import NamedTuple
 
-__all__ = ["cpu_seconds", "process_cpu_seconds", "release_free_memory", "rss_mb",
-           "thread_niceness"]
+__all__ = ["CLOCK_TICK_S", "StatClock", "cpu_seconds", "process_cpu_seconds",
+           "release_free_memory", "rss_mb", "stat_clock", "thread_niceness"]
+
+CLOCK_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")  # /proc counts CPU and start times in these
+
+
+class StatClock(NamedTuple):
+    """A process's or thread's clocks from its /proc stat file, in clock ticks."""
+
+    started: int  # when it started, since boot (field 22)
+    cpu: int  # its user and system CPU (fields 14 and 15); a process's includes ended threads'
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
@@ -29,11 +39,17 @@ def cpu_seconds() -> float:
 def process_cpu_seconds(pid: int) -> float | None:
     """Another running process's CPU seconds (user and system) from Linux /proc; None where
     there is none, or once the process is gone."""
-    fields = _stat_fields(f"/proc/{pid}/stat")
-    if fields is None:
-        return None
+    clock = stat_clock(f"/proc/{pid}/stat")
+    return None if clock is None else clock.cpu * CLOCK_TICK_S
+
+
+def stat_clock(path: str) -> StatClock | None:
+    """The clocks in a /proc stat file (`/proc/PID/stat`, `/proc/PID/task/TID/stat`); None
+    once it is gone."""
+    fields = _stat_fields(path)
     try:
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None if fields is None else StatClock(int(fields[19]),
+                                                     int(fields[11]) + int(fields[12]))
     except (ValueError, IndexError):
         return None
 

@@ -114,10 +114,15 @@ def test_all_connected_is_the_last_shards_and_unknown_if_one_never_got_there() -
 
 
 def test_the_fanout_window_spans_every_shards() -> None:
-    """From the first shard's dispatch to the last shard's last ack; each shard's kept."""
+    """From the first shard's dispatch to the last shard's last ack; each shard's kept with
+    its place in `id_ranges`, whatever order the parts came in and whichever had none."""
     a = _part(0, 10, {}, fanout_window={"began_at": 100.0, "last_ack_at": 103.5})
-    b = _part(10, 20, {}, fanout_window={"began_at": 101.25, "last_ack_at": 102.0})
-    c = _part(20, 30, {}, fanout_window=None)  # no fan-out there
-    assert merge_results([a, b, c])["fanout_window"] == {
-        "began_at": 100.0, "last_ack_at": 103.5, "shards": [[100.0, 103.5], [101.25, 102.0]]}
-    assert merge_results([c])["fanout_window"] is None
+    b = _part(10, 20, {}, fanout_window=None)  # no fan-out there
+    c = _part(20, 30, {}, fanout_window={"began_at": 101.25, "last_ack_at": 102.0})
+    merged = merge_results([c, b, a])
+    assert merged["id_ranges"] == [["ven-load", 0, 10], ["ven-load", 10, 20],
+                                   ["ven-load", 20, 30]]
+    assert merged["fanout_window"] == {
+        "began_at": 100.0, "last_ack_at": 103.5,
+        "shards": [[0, 100.0, 103.5], [2, 101.25, 102.0]]}
+    assert merge_results([b])["fanout_window"] is None

@@ -12,9 +12,11 @@ import pytest
 
 from ven_sim.fleet import process_stats
 from ven_sim.fleet.process_stats import (
+    CLOCK_TICK_S,
     process_cpu_seconds,
     release_free_memory,
     rss_mb,
+    stat_clock,
     thread_niceness,
 )
 
@@ -66,3 +68,35 @@ def test_every_thread_s_niceness_is_read_and_none_once_gone() -> None:
     finally:
         child.communicate("\n", timeout=10)
     assert thread_niceness(child.pid) == []
+
+
+def test_a_process_start_time_is_on_the_boot_clock_and_its_cpu_counts_its_threads() -> None:
+    """`CpuSampler` tells a process started after a reading by its start time against
+    CLOCK_BOOTTIME: a child started between two reads of that clock says a time between them
+    (to the tick). Its thread that spun 0.2 s and ended is still in the process's CPU."""
+    before = time.clock_gettime(time.CLOCK_BOOTTIME)
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import threading, time\n"
+                              "def spin():\n"
+                              "    while time.thread_time() < 0.2: pass\n"
+                              "thread = threading.Thread(target=spin)\n"
+                              "thread.start()\nthread.join()\nprint('up', flush=True)\ninput()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    after = time.clock_gettime(time.CLOCK_BOOTTIME)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "up\n"
+        # Joined, the spinner may linger in /proc a moment while the kernel finishes its exit.
+        for _ in range(1000):  # 10 s at most
+            if os.listdir(f"/proc/{child.pid}/task") == [str(child.pid)]:
+                break
+            time.sleep(0.01)
+        clock = stat_clock(f"/proc/{child.pid}/stat")
+        main_thread = stat_clock(f"/proc/{child.pid}/task/{child.pid}/stat")
+    finally:
+        child.communicate("\n", timeout=10)
+    assert clock is not None and main_thread is not None
+    assert int(before / CLOCK_TICK_S) <= clock.started <= after / CLOCK_TICK_S + 1
+    assert clock.started == main_thread.started
+    # The ended thread's (/proc truncates user and system time to a tick each).
+    assert clock.cpu - main_thread.cpu >= 0.2 / CLOCK_TICK_S - 2
+    assert stat_clock(f"/proc/{child.pid}/stat") is None

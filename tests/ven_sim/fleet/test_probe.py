@@ -1,0 +1,55 @@
+"""The probe's fan-out awaits exactly the commands it sent: acked ones leave its count, and
+an event that cannot be encoded leaves nothing behind that waits for an ack."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim import contract
+from sim.commands import Command, parse_command
+from sim.fleet_scenario import FleetEvent
+from ven_sim.fleet.metrics import FleetMetrics
+from ven_sim.fleet.probe import ProbeVtn
+from ven_sim.transports.inprocess import InProcessBus, InProcessTransport
+
+VENS = ["ven-probe-000001", "ven-probe-000002"]
+
+
+class AnsweringVens:
+    """VENs on the bus as far as the probe can tell: each command read and acked."""
+
+    def __init__(self, transport: InProcessTransport) -> None:
+        self.commands: list[Command] = []
+        self.connection = transport.open("the-vens", self._on_command)
+        for ven_id in VENS:
+            self.connection.subscribe(contract.topics(ven_id).command)
+
+    def _on_command(self, topic: str, payload: bytes) -> None:
+        ven_id = topic.rsplit("/", 1)[1]
+        command = parse_command(payload, ven_id)
+        assert isinstance(command, Command), command
+        self.commands.append(command)
+        ack = contract.ack_payload(command, ven_id=ven_id, ts=0.0)
+        self.connection.publish(contract.topics(ven_id).ack, contract.encode(ack))
+
+
+def test_a_fanout_that_cannot_be_encoded_leaves_nothing_waiting() -> None:
+    transport = InProcessTransport(InProcessBus())
+    vens = AnsweringVens(transport)
+    probe = ProbeVtn(transport, "probe-1", FleetMetrics(), traced=[])
+    try:
+        with pytest.raises(ValueError, match="JSON"):  # NaN is not JSON
+            probe.fanout(VENS, FleetEvent("unencodable", None, float("nan"), 60.0))
+        assert vens.commands == []
+        assert probe.fanout_pending == 0 and probe.tally["fanout"].sent == 0
+        assert probe.fanout_began is None  # no dispatch began
+
+        probe.fanout(VENS, FleetEvent("evt-1", None, 0.5, 60.0))
+        assert [(c.op, c.event_id) for c in vens.commands] == [("event", "evt-1")] * 2
+        assert probe.tally["fanout"].acked == 2
+        assert probe.fanout_pending == 1  # acked by both, its restore not sent yet
+        probe.restore_fanout("evt-1")
+        assert probe.tally["fanout_restore"].acked == 2 and probe.fanout_pending == 0
+    finally:
+        probe.close()
+        vens.connection.close()
