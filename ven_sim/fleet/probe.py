@@ -138,7 +138,7 @@ class ProbeVtn:
             return waiting + len(self._fanout_targets)
 
     def _command(self, kind: str, ven_id: str, data: dict[str, Any], event_id: str = "") -> None:
-        cid = f"{kind}-{ven_id}-{self.rng.getrandbits(48):012x}"
+        cid = self._correlation_id(kind, ven_id)
         sent_at = time.monotonic()  # its encoding is part of its round trip
         # Encoded before it counts as sent: one that cannot be awaits no ack.
         payload = contract.encode(contract.command_payload(WIRE_OP[kind], cid, ven_id, data))
@@ -147,14 +147,17 @@ class ProbeVtn:
             self.tally[kind].sent += 1
         self.connection.publish(contract.topics(ven_id).command, payload)
 
+    def _correlation_id(self, kind: str, ven_id: str) -> str:
+        """A command's correlation ID: its kind and VEN, and 48 random bits."""
+        return f"{kind}-{ven_id}-{self.rng.getrandbits(48):012x}"
+
     def _send_all(self, kind: str, ven_ids: list[str], encoded: Callable[[str, str], bytes],
                   event_id: str, started: float) -> None:
         """The same command to every VEN in `ven_ids`, each timed from `started` (when the
         dispatch began): all awaited under one hold of the lock before the first is sent,
         and the payload encoded once but for its two IDs (`encoded`, from
         `contract.command_encoder`)."""
-        bits = self.rng.getrandbits
-        cids = [f"{kind}-{ven_id}-{bits(48):012x}" for ven_id in ven_ids]
+        cids = [self._correlation_id(kind, ven_id) for ven_id in ven_ids]
         with self._lock:
             for cid, ven_id in zip(cids, ven_ids, strict=True):
                 self._waiting[cid] = _Sent(kind, started, ven_id, event_id)
