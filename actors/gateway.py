@@ -140,8 +140,10 @@ class GatewayActor(DispatchedActor):
         cid = command.correlation_id
         pending = self.pending.get(cid)
         cached = self.acks.get(cid)
-        earlier = pending.digest if pending is not None else self.acks.digest(cid)
-        if (pending is not None or cached is not None) and earlier != command.digest:
+        # The earlier command's digest only for a correlationId seen before (rarely).
+        seen = pending is not None or cached is not None
+        if seen and (pending.digest if pending is not None
+                     else self.acks.digest(cid)) != command.digest:
             self.errors += 1  # not cached: the first command's ack stays the answer
             error = contract.ack_payload(
                 command, ven_id=self.ven_id, ts=self._now(), status="error",
