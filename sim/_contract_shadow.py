@@ -8,12 +8,14 @@ encoded, and its `loads` are the text its telemetry already carried (`telemetry_
 
 from __future__ import annotations
 
+import functools
 import math
 from json.encoder import encode_basestring as _string  # a str as the encoder writes it
 from typing import Any, NamedTuple
 
-from sim._contract_encode import checked_size, compact
-from sim._contract_telemetry import loads_json, shadow_report_json, telemetry_facts
+from sim._contract_encode import _kw, checked_size, compact
+from sim._contract_telemetry import loads_json, shadow_report_json
+from sim.models.house import panel_facts
 from sim.records import Telemetry
 
 SHADOW_SCHEMA_VERSION = "1.0"
@@ -33,9 +35,17 @@ class ReportFacts(NamedTuple):
 
 
 def report_facts(t: Telemetry) -> ReportFacts:
-    facts = telemetry_facts(t)
-    return ReportFacts(facts["timestamp"], facts["usedPowerKw"], facts["batterySoc"],
-                       facts["panelAmperageRating"], round(t.shed_capability_kw, 3))
+    """Those of `telemetry_facts(t)` (the same values; ValueError for a panel size that is
+    not one), without the rest."""
+    soc = t.battery_soc
+    return ReportFacts(int(round(t.epoch)), _kw(t.used_kw),
+                       None if soc is None else min(1.0, max(0.0, float(soc))),
+                       _panel_rating(int(t.panel_amps)), round(t.shed_capability_kw, 3))
+
+
+@functools.lru_cache(maxsize=16)  # a handful of panel sizes
+def _panel_rating(panel_amps: int) -> int:
+    return int(panel_facts(panel_amps)["panelAmperageRating"])
 
 
 def telemetry_loads(payload: bytes) -> bytes | None:

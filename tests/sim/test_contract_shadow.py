@@ -16,6 +16,7 @@ from sim.contract import (
     report_members,
     shadow_report,
     shadow_report_json,
+    telemetry_facts,
     telemetry_json,
     telemetry_loads,
 )
@@ -53,6 +54,22 @@ def test_a_report_from_its_template_is_the_same_as_one_written_from_its_members(
     got = _outcome(lambda: shadow_report(state, telemetry, loads, client_token=token,
                                          desired=desired, version=version))
     assert got == expected
+
+
+@given(telemetry=_telemetries.filter(lambda t: t is not None),
+       epoch=st.floats(0, 2e9) | st.sampled_from([0.5, 1.5, 2.5]),
+       used=st.floats(-50, 50) | st.integers(-50, 50), panel=st.sampled_from([100, 200, 7]))
+def test_a_reports_facts_are_the_telemetrys(telemetry: Any, epoch: float, used: float,
+                                            panel: int) -> None:
+    telemetry = telemetry._replace(epoch=epoch, used_kw=used, panel_amps=panel)
+    try:
+        facts = telemetry_facts(telemetry)
+    except ValueError as exc:  # not a panel size
+        assert _outcome(lambda: report_facts(telemetry)) == f"ValueError: {exc}"
+        return
+    got = report_facts(telemetry)
+    assert repr(got[:4]) == repr((facts["timestamp"], facts["usedPowerKw"], facts["batterySoc"],
+                                  facts["panelAmperageRating"]))
 
 
 @given(loads=st.lists(_rows, max_size=5).map(tuple), event=st.none() | _names,
