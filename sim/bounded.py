@@ -83,11 +83,6 @@ def _constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_constant)
-# Floats parsed by the scanner itself: for a document in which no number can overflow.
-_SCAN_FINITE = json.JSONDecoder(parse_constant=_constant).scan_once
-# Where a number may be out of a double's range: an exponent, or 300 digits in a row (fewer
-# are below 1e300). Matches inside strings too: those take the long way, to the same result.
-_BIG_NUMBER = re.compile(rb"[0-9](?:[eE]|[0-9]{299})")
 
 
 def loads(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
@@ -99,17 +94,10 @@ def loads(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     # An object's `{` first: no BOM, and not UTF-16 or -32 (a NUL second), so UTF-8.
     plain = data[:1] == b"{" and data[1:2] != b"\0"
     try:
-        text = data.decode("utf-8" if plain else json.detect_encoding(data), "surrogatepass")
-        if plain and _BIG_NUMBER.search(data) is None:
-            try:  # the common case, well-formed: the scanner alone, floats its own
-                value, end = _SCAN_FINITE(text, 0)
-                if end == len(text):
-                    return value
-            except (StopIteration, ValueError):
-                pass  # the long way says why
         # What json.loads(data, parse_float=..., parse_constant=...) does, with one decoder
         # made once (loads makes one per call with these hooks: a quarter of parsing a command).
-        return _DECODER.decode(text)
+        return _DECODER.decode(
+            data.decode("utf-8" if plain else json.detect_encoding(data), "surrogatepass"))
     except BadJson:
         raise
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
