@@ -123,7 +123,8 @@ def top_level_int(raw: bytes, key: str, max_depth: int = MAX_JSON_DEPTH,
     """
     data = bytes(raw)
     at = data.rfind(b'"' + key.encode() + b'"')
-    if at < 0 or len(data) > max_bytes or data.lstrip()[:1] != b"{":
+    # The ends looked at as they are first: stripping copies the whole payload.
+    if at < 0 or len(data) > max_bytes or (data[:1] != b"{" and data.lstrip()[:1] != b"{"):
         return None
     member = _member_pattern(key).match(data, at)
     if member is None:
@@ -133,7 +134,7 @@ def top_level_int(raw: bytes, key: str, max_depth: int = MAX_JSON_DEPTH,
     if b"\\" in rest or rest.count(b'"') % 2:
         return None
     closing = b"".join(rest.split(b'"')[::2])
-    if not closing.endswith(b"]") or data.rstrip()[-1:] != b"}":
+    if not closing.endswith(b"]") or (data[-1:] != b"}" and data.rstrip()[-1:] != b"}"):
         return None
     if not _pairs_within(closing[:-1], max_depth) or not _nests_within(data, max_depth):
         return None
