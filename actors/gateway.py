@@ -32,6 +32,7 @@ from actors.messages import (
     ShedLoad,
     Subscribe,
     Telemetry,
+    TelemetrySent,
 )
 from actors.runtime import DispatchedActor, Dispatcher
 from sim import commands, contract
@@ -106,16 +107,25 @@ class GatewayActor(DispatchedActor):
 
     def _on_telemetry(self, telemetry: Telemetry) -> None:
         self.latest = telemetry
-        for ref in self.listeners:
-            ref.tell(telemetry)
         interval = float(self.config["report_interval_seconds"])
         last = self.last_publish_epoch
         if last is not None and telemetry.epoch - last < interval - 1e-6:
-            return  # the controller reports more often than the backend asked for
+            for ref in self.listeners:  # the controller reports more often than asked for
+                ref.tell(telemetry)
+            return
         self.last_publish_epoch = telemetry.epoch
         # Stamped by this VEN's wrong clock under a clock_skew fault; what it measured is the same.
         stamp = int(round(telemetry.epoch + self.skew_s)) if self.skew_s else None
-        payload = contract.telemetry_json(telemetry, stamp)
+        try:
+            payload = contract.telemetry_json(telemetry, stamp)
+        except ValueError:
+            for ref in self.listeners:  # a listener hears of it, as before it was refused
+                ref.tell(telemetry)
+            raise
+        # With the loads' text, so the shadow's report need not write them again.
+        sent = TelemetrySent(telemetry, contract.telemetry_loads(payload))
+        for ref in self.listeners:
+            ref.tell(sent)
         for topic in self.topics.telemetry_out:
             self._publish(topic, payload)
 
@@ -140,8 +150,10 @@ class GatewayActor(DispatchedActor):
         cid = command.correlation_id
         pending = self.pending.get(cid)
         cached = self.acks.get(cid)
-        earlier = pending.digest if pending is not None else self.acks.digest(cid)
-        if (pending is not None or cached is not None) and earlier != command.digest:
+        # The earlier command's digest only for a correlationId seen before (rarely).
+        seen = pending is not None or cached is not None
+        if seen and (pending.digest if pending is not None
+                     else self.acks.digest(cid)) != command.digest:
             self.errors += 1  # not cached: the first command's ack stays the answer
             error = contract.ack_payload(
                 command, ven_id=self.ven_id, ts=self._now(), status="error",

@@ -6,7 +6,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from actors.messages import EventAck, EventEnded, LinkState, Telemetry
+from actors.messages import EventAck, EventEnded, LinkState, Telemetry, TelemetrySent
 from actors.runtime import DispatchedActor, Dispatcher
 from sim import contract
 
@@ -51,6 +51,8 @@ class LiveStateActor(DispatchedActor):
         self.state = state
 
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, TelemetrySent):  # the gateway published it
+            message = message.telemetry
         if isinstance(message, Telemetry):
             payload = contract.telemetry_payload(message)
             point = {

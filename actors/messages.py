@@ -53,6 +53,7 @@ __all__ = [
     "Subscribe",
     "Telemetry",
     "TelemetryBatch",
+    "TelemetrySent",
     "Tick",
 ]
 
@@ -160,6 +161,15 @@ class TelemetryBatch(NamedTuple):
     intervals (see ControllerActor), in order, as one message rather than one each."""
 
     reports: tuple[Telemetry, ...]
+
+
+class TelemetrySent(NamedTuple):
+    """Gateway -> its listeners: a Telemetry it published, with its `loads` array's text as
+    published (None if not found), so a shadow report carries them without encoding them again.
+    A Telemetry not published (more often than the report interval) goes on its own."""
+
+    telemetry: Telemetry
+    loads_json: bytes | None
 
 
 @dataclass(frozen=True, slots=True)

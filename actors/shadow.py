@@ -46,6 +46,7 @@ from actors.messages import (
     SetPanel,
     Subscribe,
     Telemetry,
+    TelemetrySent,
 )
 from actors.runtime import DispatchedActor, Dispatcher
 from sim import bounded, contract
@@ -56,7 +57,6 @@ logger = logging.getLogger(__name__)
 
 REPORT_EVERY_S = 30.0  # the periodic report's grid; never less than this between reports
 EPOCH_TOLERANCE_S = 1e-6  # float epochs: a report due at a time goes a hair before it too
-SHADOW_SCHEMA_VERSION = "1.0"
 SUBSCRIPTIONS = (
     "get/accepted",
     "get/rejected",
@@ -87,6 +87,7 @@ class ShadowSyncerActor(DispatchedActor):
         self.gateway = gateway
         self.connection: Connection | None = None
         self.latest: Telemetry | None = None
+        self._loads: bytes | None = None  # the latest's `loads` as the gateway published them
         self.config: dict[str, Any] = {}
         self.version: int | None = None
         self.last_report_epoch: float | None = None
@@ -108,8 +109,9 @@ class ShadowSyncerActor(DispatchedActor):
         self.panel_amps: int | None = None
 
     # Every telemetry, and an event's messages: handled without pykka's generic dispatch.
-    receives = {Telemetry: "_on_telemetry", _Flush: "_on_flush", Inbound: "_on_inbound",
-                EventAck: "_on_event_ack", EventEnded: "_on_event_ended"}
+    receives = {Telemetry: "_on_telemetry", TelemetrySent: "_on_telemetry_sent",
+                _Flush: "_on_flush", Inbound: "_on_inbound", EventAck: "_on_event_ack",
+                EventEnded: "_on_event_ended"}
 
     def on_start(self) -> None:
         self.gateway.tell(Subscribe(self.actor_ref))
@@ -120,8 +122,11 @@ class ShadowSyncerActor(DispatchedActor):
             self._send_report()
 
     # -- messages ---------------------------------------------------------------
-    def _on_telemetry(self, telemetry: Telemetry) -> None:
-        self.latest = telemetry
+    def _on_telemetry_sent(self, sent: TelemetrySent) -> None:
+        self._on_telemetry(sent.telemetry, sent.loads_json)
+
+    def _on_telemetry(self, telemetry: Telemetry, loads: bytes | None = None) -> None:
+        self.latest, self._loads = telemetry, loads
         if self._periodic_due(telemetry):
             self._report()
         asked = self._get_epoch
@@ -295,11 +300,12 @@ class ShadowSyncerActor(DispatchedActor):
 
     def _send_report(self, desired: dict[str, Any] | None = None,
                      with_version: bool = False) -> None:
-        reported, after = self._reported()
-        # Its loads are the telemetry's rows, written as the telemetry writes them.
-        request = contract.shadow_report_json(
-            reported, self.latest.loads if self.latest else None, after,
-            client_token=self._next_token(), desired=desired,
+        state = contract.ShadowState(
+            self.ven_id, self.status, self.active_events[0] if self.active_events else None,
+            self.last_event, _json_number(self.config.get("report_interval_seconds", 5.0)),
+            self.opt_out, self.panel_amps)
+        request = contract.shadow_report(
+            state, self.latest, self._loads, client_token=self._next_token(), desired=desired,
             version=self.version if with_version else None)
         self._publish("update", request)
         self.reports += 1
@@ -307,40 +313,6 @@ class ShadowSyncerActor(DispatchedActor):
             self.last_report_epoch = self.latest.epoch
             if self.phase_epoch is None:
                 self.phase_epoch = self.latest.epoch
-
-    def _reported(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The reported state's members before its `loads`, and after them."""
-        facts = contract.telemetry_facts(self.latest) if self.latest else None
-        reported: dict[str, Any] = {
-            "schemaVersion": SHADOW_SCHEMA_VERSION,
-            "ven": {
-                "venId": self.ven_id,
-                "enabled": True,
-                "status": self.status,
-                "lastPublishTs": facts["timestamp"] if facts else None,
-            },
-        }
-        after: dict[str, Any] = {
-            "metrics": {
-                "currentPowerKw": facts["usedPowerKw"] if facts else None,
-                "shedAvailabilityKw": (
-                    round(self.latest.shed_capability_kw, 3) if self.latest else None
-                ),
-                "batterySoc": facts["batterySoc"] if facts else None,
-                "activeEventId": self.active_events[0] if self.active_events else None,
-                "lastEventSummary": self.last_event,
-            },
-            "report_interval_seconds": _json_number(
-                self.config.get("report_interval_seconds", 5.0)
-            ),
-        }
-        if self.opt_out is not None:  # absent until the first: older backends see no change
-            after["optOut"] = self.opt_out
-        if self.panel_amps is not None:
-            after["panelAmperageRating"] = self.panel_amps
-        elif facts:
-            after["panelAmperageRating"] = facts["panelAmperageRating"]
-        return reported, after
 
     def _publish(self, operation: str, request: bytes) -> None:
         if self.connection is not None:

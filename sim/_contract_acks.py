@@ -63,9 +63,29 @@ def ack_payload(command: Command, *, ven_id: str, ts: float, status: str = "succ
 
 class CircuitAckRow(dict):
     """A `circuits_curtailed` row in the wire's form, made by `circuit_ack_row`: an event ack
-    takes it as it is (the planner makes its rows so; other rows are put in this form)."""
+    takes it as it is (the planner makes its rows so; other rows are put in this form).
 
-    __slots__ = ()
+    `text` is the row as `encode` writes it, written as the row is made, from its values at
+    hand (None for a kW value that is not finite: the encoder says why); a change to the row
+    forgets it."""
+
+    __slots__ = ("text",)
+
+
+def _forgets_text(name: str) -> Any:
+    change = getattr(dict, name)
+
+    @functools.wraps(change)
+    def changed(self: CircuitAckRow, *args: Any, **kwargs: Any) -> Any:
+        self.text = None  # no longer what the row holds
+        return change(self, *args, **kwargs)
+
+    return changed
+
+
+for _change in ("__setitem__", "__delitem__", "__ior__", "clear", "pop", "popitem",
+                "setdefault", "update"):
+    setattr(CircuitAckRow, _change, _forgets_text(_change))
 
 
 def circuit_ack_row(cid: str, name: str, breaker_amps: int, original_kw: float,
@@ -76,15 +96,16 @@ def circuit_ack_row(cid: str, name: str, breaker_amps: int, original_kw: float,
     original, curtailed = float(original_kw), float(curtailed_kw)
     if final_kw is None:
         final_kw = original - curtailed if original > curtailed else 0.0
-    return CircuitAckRow({
-        "id": str(cid),
-        "name": str(name),
-        "breaker_amps": int(breaker_amps),
-        "original_kw": round(original, 3),
-        "curtailed_kw": round(curtailed, 3),
-        "final_kw": round(float(final_kw), 3),
-        "critical": bool(critical),
-    })
+    cid, name, breaker_amps, critical = str(cid), str(name), int(breaker_amps), bool(critical)
+    original, curtailed, final = round(original, 3), round(curtailed, 3), round(float(final_kw), 3)
+    row = CircuitAckRow({"id": cid, "name": name, "breaker_amps": breaker_amps,
+                         "original_kw": original, "curtailed_kw": curtailed, "final_kw": final,
+                         "critical": critical})
+    # repr: the encoder writes a float as float.__repr__ does.
+    row.text = (f'{_ack_row_text(cid, name, breaker_amps)}{original!r},"curtailed_kw":'
+                f'{curtailed!r},"final_kw":{final!r},"critical":{"true" if critical else "false"}}}'
+                if math.isfinite(original + curtailed + final) else None)
+    return row
 
 
 def _circuit(row: dict[str, Any]) -> dict[str, Any]:
@@ -134,42 +155,32 @@ def _ack_row_text(cid: Any, name: Any, breaker_amps: Any) -> str:
 
 
 def _circuit_rows_json(rows: Any) -> str | None:
-    """`circuits_curtailed` as `encode` writes it, each row's facts encoded once; None unless
-    every row is a `CircuitAckRow` as `circuit_ack_row` makes it, with finite kW."""
+    """`circuits_curtailed` as `encode` writes it, from each row's text; None unless every row
+    is a `CircuitAckRow` as `circuit_ack_row` made it, with finite kW."""
     if not isinstance(rows, list):
         return None
-    parts = []
-    total = 0.0
+    texts = []
     for row in rows:
-        if type(row) is not CircuitAckRow or tuple(row) != CIRCUIT_ACK_KEYS:  # keys in order
+        text = row.text if type(row) is CircuitAckRow else None
+        if text is None:
             return None
-        original, curtailed, final = row["original_kw"], row["curtailed_kw"], row["final_kw"]
-        critical = row["critical"]
-        if not (type(original) is type(curtailed) is type(final) is float
-                and type(critical) is bool):
-            return None
-        total += original + curtailed + final
-        # repr: the encoder writes a float as float.__repr__ does.
-        parts.append(f'{_ack_row_text(row["id"], row["name"], row["breaker_amps"])}'
-                     f'{original!r},"curtailed_kw":{curtailed!r},"final_kw":{final!r},'
-                     f'"critical":{"true" if critical else "false"}}}')
-    return f"[{','.join(parts)}]" if math.isfinite(total) else None
+        texts.append(text)
+    return f"[{','.join(texts)}]"
+
+
+# Stands in for the rows while the rest of an event ack is encoded: the rows' text goes where
+# its own text is, found once (a string of the command's that holds it too takes the long way).
+_ROWS_MARK = "\x00circuits_curtailed\x00"
+_ROWS_MARK_TEXT = compact(_ROWS_MARK)
 
 
 def encode_ack(payload: dict[str, Any]) -> bytes:
     """`encode(payload)`, the same bytes (and errors), an event ack's `circuits_curtailed`
-    written from each row's facts encoded once."""
+    written from its rows' texts."""
     rows = _circuit_rows_json(payload.get("circuits_curtailed"))
     if rows is None:
         return encode(payload)
-    before: dict[str, Any] = {}
-    after: dict[str, Any] = {}
-    side = before
-    for key, value in payload.items():
-        if key == "circuits_curtailed":
-            side = after
-        else:
-            side[key] = value
-    head = compact(before)[:-1] + ("," if before else "")
-    tail = "," + compact(after)[1:] if after else "}"
-    return checked_size(f'{head}"circuits_curtailed":{rows}{tail}'.encode())
+    text = compact({**payload, "circuits_curtailed": _ROWS_MARK})
+    if text.count(_ROWS_MARK_TEXT) != 1:
+        return encode(payload)
+    return checked_size(text.replace(_ROWS_MARK_TEXT, rows).encode())

@@ -88,12 +88,16 @@ _DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_constant)
 def loads(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse JSON; BadJson if invalid, nested over `max_depth` or holding a non-finite number."""
     data = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
-    if not _nests_within(data, max_depth) and (nested := depth(data)) > max_depth:
+    if (data.count(b"{") + data.count(b"[") > max_depth  # fewer cannot nest deeper
+            and not _nests_within(data, max_depth) and (nested := depth(data)) > max_depth):
         raise BadJson(f"nested {nested} deep, over the limit of {max_depth}")
+    # An object's `{` first: no BOM, and not UTF-16 or -32 (a NUL second), so UTF-8.
+    plain = data[:1] == b"{" and data[1:2] != b"\0"
     try:
         # What json.loads(data, parse_float=..., parse_constant=...) does, with one decoder
         # made once (loads makes one per call with these hooks: a quarter of parsing a command).
-        return _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
+        return _DECODER.decode(
+            data.decode("utf-8" if plain else json.detect_encoding(data), "surrogatepass"))
     except BadJson:
         raise
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
@@ -119,7 +123,8 @@ def top_level_int(raw: bytes, key: str, max_depth: int = MAX_JSON_DEPTH,
     """
     data = bytes(raw)
     at = data.rfind(b'"' + key.encode() + b'"')
-    if at < 0 or len(data) > max_bytes or data.lstrip()[:1] != b"{":
+    # The ends looked at as they are first: stripping copies the whole payload.
+    if at < 0 or len(data) > max_bytes or (data[:1] != b"{" and data.lstrip()[:1] != b"{"):
         return None
     member = _member_pattern(key).match(data, at)
     if member is None:
@@ -129,7 +134,7 @@ def top_level_int(raw: bytes, key: str, max_depth: int = MAX_JSON_DEPTH,
     if b"\\" in rest or rest.count(b'"') % 2:
         return None
     closing = b"".join(rest.split(b'"')[::2])
-    if not closing.endswith(b"]") or data.rstrip()[-1:] != b"}":
+    if not closing.endswith(b"]") or (data[-1:] != b"}" and data.rstrip()[-1:] != b"}"):
         return None
     if not _pairs_within(closing[:-1], max_depth) or not _nests_within(data, max_depth):
         return None

@@ -11,7 +11,8 @@ device shadow of thing `{venId}` lives under `$aws/things/{venId}/shadow/`. Ever
 string is built (and read) here.
 
 Command parsing lives in `sim.commands`; the acks are built in `sim._contract_acks`, the
-telemetry (and the shadow report, which carries its loads) in `sim._contract_telemetry`, and
+telemetry in `sim._contract_telemetry` (with `shadow_report_json`, the shadow report written
+around the telemetry's loads), the shadow report's template in `sim._contract_shadow`, and
 payloads encoded in `sim._contract_encode`: parts of this module kept apart to keep it short,
 and exported from here.
 """
@@ -32,6 +33,15 @@ from sim._contract_acks import (
     event_ack_payload,
 )
 from sim._contract_encode import checked_size, compact, encode, kw_text
+from sim._contract_shadow import (
+    SHADOW_SCHEMA_VERSION,
+    ReportFacts,
+    ShadowState,
+    report_facts,
+    report_members,
+    shadow_report,
+    telemetry_loads,
+)
 from sim._contract_telemetry import (
     GENERIC_TYPE,
     SCHEMA_VERSION,
@@ -54,10 +64,13 @@ __all__ = [
     "METERING_TOPIC",
     "PRESENCE_FILTER",
     "PRESENCE_TOPIC",
+    "ReportFacts",
     "SCHEMA_VERSION",
+    "SHADOW_SCHEMA_VERSION",
     "SHADOW_OPERATIONS",
     "SHADOW_REQUEST_FILTERS",
     "SHADOW_TOPIC_PREFIX",
+    "ShadowState",
     "TELEMETRY_TOPIC",
     "Topics",
     "ack_payload",
@@ -75,11 +88,15 @@ __all__ = [
     "parse_shadow_topic",
     "presence_payload",
     "presence_topic",
+    "report_facts",
+    "report_members",
+    "shadow_report",
     "shadow_report_json",
     "shadow_request",
     "shadow_topic",
     "telemetry_facts",
     "telemetry_json",
+    "telemetry_loads",
     "telemetry_payload",
     "topic_kind",
     "topics",

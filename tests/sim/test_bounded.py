@@ -113,7 +113,13 @@ def _reference_loads(raw: bytes) -> object:
 @FUZZ
 @given(raw=tricky | json_values.map(lambda v: json.dumps(v).encode())
        | json_values.map(lambda v: json.dumps(v).encode("utf-16"))
-       | st.binary(max_size=40) | st.sampled_from([b"NaN", b"[1e400]", b"\xef\xbb\xbf{}"]))
+       | st.binary(max_size=40) | st.sampled_from([b"NaN", b"[1e400]", b"\xef\xbb\xbf{}"])
+       # Objects: read as UTF-8 without detecting it, their depth counted only if it may be over.
+       | st.sampled_from([b'{"a":1e400}', b'{"a":-1E400}', b'{"a":NaN}', b'{"a":Infinity}',
+                         b'{"a":' + b"9" * 400 + b'.5}', b'{"a":' + b"9" * 299 + b"}",
+                         b'{"a":1.25} ', b'{"a":1.25}x', b'{"a":-0.0,"b":[2.5e3]}', b"{",
+                         b'{"\xff":1}', b'{"a":"1e9"}', b"{\x00}", b'{"a":0.1}'])
+       | json_values.map(lambda v: json.dumps({"v": v}).encode()))
 def test_one_decoder_made_once_reads_as_json_loads_does(raw: bytes) -> None:
     try:
         expected: object = _reference_loads(raw)

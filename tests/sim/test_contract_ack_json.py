@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -92,3 +93,15 @@ def test_a_rows_kw_are_each_rounded_as_written_out_in_full(
     expected = (round(o, 3), round(c, 3), round(left, 3))
     assert repr(tuple(made[k] for k in ("original_kw", "curtailed_kw", "final_kw"))) == repr(
         expected)
+
+
+@pytest.mark.parametrize("cid", ["\x00circuits_curtailed\x00", '"\x00circuits_curtailed\x00',
+                                 "c\x00circuits_curtailed\x00"])
+def test_an_event_ack_whose_strings_hold_the_rows_stand_in_is_the_same_bytes(cid: str) -> None:
+    command = parse_ok({"op": "event", "correlationId": cid, "event_id": "e1", "shed_kw": 3,
+                        "duration_sec": 60})
+    ack = EventAck(ven_id=VEN, event_id="e1", correlation_id=cid, requested_kw=3.0,
+                   actual_shed_kw=1.5, circuits=(circuit_ack_row("c", "C", 20, 2.0, 1.5, False),),
+                   ok=True, error=None)
+    payload = event_ack_payload(command, ack, 1_700_000_000)
+    assert encode_ack(payload) == encode(payload)
