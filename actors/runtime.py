@@ -281,7 +281,7 @@ class DispatchedActor(pykka.Actor):
     # holds its ref and its message list; its URN, pykka's inbox object and its stop flag are
     # made when first asked for (most actors need none of them until they stop).
     __slots__ = ("dispatcher", "_scheduled", "_started", "_isolated", "_inbox", "_actor_ref",
-                 "_urn", "_inbox_view", "_stop_flag")
+                 "_urn", "_inbox_view", "_stop_flag", "_group")
     dispatcher: Dispatcher
     _stop_flag: LazyEvent | NotStopped
     receives: ClassVar[dict[type, str]] = {}
@@ -303,6 +303,7 @@ class DispatchedActor(pykka.Actor):
         self._scheduled = False
         self._started = False
         self._isolated = False  # set by the supervisor: handle nothing but the stop
+        self._group: str | None = None  # the supervisor's: the VEN it is counted with
         # pykka.Actor.__init__'s fields, made on first use (the properties below), without its
         # uuid4() (an os.urandom call that gives up the GIL: about 0.1 ms an actor while the
         # network thread is busy, ten actors a VEN) and its threading.Event.

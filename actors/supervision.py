@@ -36,8 +36,8 @@ class Supervisor:
     def __init__(self, max_restarts: int = ACTOR_MAX_RESTARTS) -> None:
         self.max_restarts = max_restarts
         self._lock = threading.Lock()  # enlist runs on the builder's thread
+        # Each actor's group is its own `_group` (no entry per actor here, nor its URN made).
         self._groups: dict[str, list[pykka.ActorRef[Any]]] = collections.defaultdict(list)
-        self._group_of: dict[str, str] = {}  # actor urn -> group
         self.restarts: collections.Counter[str] = collections.Counter()  # by group or class
         self.failed: dict[str, str] = {}  # group -> why it was isolated
         self._logged: set[tuple[str, str]] = set()
@@ -46,8 +46,9 @@ class Supervisor:
         """Put `refs` in `group` (one VEN): they are counted, and isolated, together."""
         with self._lock:
             for ref in refs:
-                if ref.actor_urn not in self._group_of:
-                    self._group_of[ref.actor_urn] = group
+                actor = ref._actor_weakref()  # noqa: SLF001 - pykka's way to its actor
+                if actor is not None and actor._group is None:  # noqa: SLF001 - the runtime's
+                    actor._group = group  # noqa: SLF001
                     self._groups[group].append(ref)
 
     @property
@@ -61,7 +62,7 @@ class Supervisor:
     def on_failure(self, actor: pykka.Actor, message: Any, exc: BaseException,
                    tb: TracebackType | None) -> None:
         """An actor raised on `message`: count it, log it once, isolate its group if due."""
-        group = self._group_of.get(actor.actor_urn)
+        group = actor._group  # type: ignore[attr-defined]  # noqa: SLF001 - a DispatchedActor's
         kind = (type(actor).__name__, type(message).__name__)
         key = group if group is not None else kind[0]
         self.restarts[key] += 1
