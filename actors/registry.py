@@ -20,7 +20,7 @@ from typing import Any
 
 import pykka
 
-__all__ = ["NOT_STOPPED", "IndexedRefs", "LazyEvent", "NotStopped", "index_registry"]
+__all__ = ["NOT_STOPPED", "IndexedRefs", "LazyEvent", "NotStopped", "index_registry", "register"]
 
 _wait_lock = threading.Lock()
 
@@ -62,6 +62,14 @@ def index_registry() -> None:
     with registry._actor_refs_lock:  # noqa: SLF001 - pykka has no hook for its container
         if not isinstance(registry._actor_refs, IndexedRefs):  # noqa: SLF001
             registry._actor_refs = IndexedRefs(registry._actor_refs)  # type: ignore[assignment]  # noqa: SLF001
+
+
+def register(ref: pykka.ActorRef[Any]) -> None:
+    """`pykka.ActorRegistry.register` less its debug line: formatting the ref there would make
+    its actor's URN, which a dispatched actor makes only when asked for."""
+    registry = pykka.ActorRegistry
+    with registry._actor_refs_lock:  # noqa: SLF001
+        registry._actor_refs.append(ref)  # noqa: SLF001
 
 
 class LazyEvent:

@@ -39,7 +39,7 @@ from pykka._envelope import Envelope
 from pykka._threading import ThreadingFuture
 
 from actors._inbox import DispatchedRef, DispatcherInbox
-from actors.registry import NOT_STOPPED, LazyEvent, NotStopped, index_registry
+from actors.registry import NOT_STOPPED, LazyEvent, NotStopped, index_registry, register
 from actors.supervision import Supervisor
 
 logger = logging.getLogger(__name__)
@@ -276,10 +276,9 @@ class DispatchedActor(pykka.Actor):
     Everything else goes through pykka as usual (`on_receive`, proxies, stop).
     """
 
-    # pykka's Actor has a __dict__; these in slots keep it to the subclass's attributes, so one
-    # with up to 30 of its own still shares its keys (a dict of its own is 1-2 KB). An actor
-    # holds its ref and its message list; its URN, pykka's inbox object and its stop flag are
-    # made when first asked for (most actors need none of them until they stop).
+    # pykka's Actor has a __dict__; these in slots keep it to the subclass's attributes (up to
+    # 30 share their keys; a dict of its own is 1-2 KB). pykka's URN, inbox and stop flag are
+    # made when first asked for: most actors need none of them until they stop.
     __slots__ = ("dispatcher", "_scheduled", "_started", "_isolated", "_inbox", "_actor_ref",
                  "_urn", "_inbox_view", "_stop_flag", "_group")
     dispatcher: Dispatcher
@@ -298,15 +297,14 @@ class DispatchedActor(pykka.Actor):
         return super()._handle_receive(message)
 
     def __init__(self, *args: Any, dispatcher: Dispatcher | None = None, **kwargs: Any) -> None:
-        # The inbox needs the dispatcher, and pykka creates the inbox in __init__.
         self.dispatcher = dispatcher or default_dispatcher()
         self._scheduled = False
         self._started = False
         self._isolated = False  # set by the supervisor: handle nothing but the stop
         self._group: str | None = None  # the supervisor's: the VEN it is counted with
-        # pykka.Actor.__init__'s fields, made on first use (the properties below), without its
-        # uuid4() (an os.urandom call that gives up the GIL: about 0.1 ms an actor while the
-        # network thread is busy, ten actors a VEN) and its threading.Event.
+        # pykka.Actor.__init__'s fields, made on first use (below), without its uuid4() (an
+        # os.urandom call that gives up the GIL: 0.1 ms an actor while the network thread is
+        # busy) and its threading.Event.
         self._urn: str | None = None
         self._inbox_view: DispatcherInbox | None = None
         self._stop_flag = NOT_STOPPED
@@ -341,6 +339,14 @@ class DispatchedActor(pykka.Actor):
     def _create_actor_inbox(self) -> DispatcherInbox:  # type: ignore[override]
         return DispatcherInbox(self)
 
+    @classmethod
+    def start(cls, *args: Any, **kwargs: Any) -> Any:
+        """pykka's `start`, less its debug lines: formatting the actor there made its URN."""
+        actor = cls(*args, **kwargs)
+        register(actor._actor_ref)
+        actor._start_actor_loop()
+        return actor._actor_ref
+
     @staticmethod
     def _create_future() -> CallbackFuture:
         return CallbackFuture()
@@ -358,8 +364,7 @@ class DispatchedActor(pykka.Actor):
         handled = taken = 0
         inbox = self._inbox
         handlers = self._handlers
-        # Only pykka's own path (the stop message, an ask) can stop the actor: checked after it,
-        # on the actor (stopping swaps `NOT_STOPPED` for a flag of its own).
+        # Only pykka's path (a stop, an ask) can stop it: then re-read (it swaps in a new flag).
         running = not self._stop_flag.flag
         try:
             # Handlers may append to this inbox while the turn runs: len() is read each time.
