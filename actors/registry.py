@@ -8,7 +8,8 @@ dict, O(1) both ways, with the few list operations pykka's `ActorRegistry` uses.
 pykka also gives each actor a `threading.Event` as `actor_stopped` (with its Condition,
 locks and a deque: about 0.7 KB). Dispatched actors only ever test and set it, so
 `LazyEvent` is a plain bool that makes a real Event only if a thread waits on it (the
-network transport's "closed" events are the same kind).
+network transport's "closed" events are the same kind). Until an actor's flag is asked for
+(most only as they stop), the actor points at `NOT_STOPPED`, one shared flag that is never set.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import pykka
 
-__all__ = ["IndexedRefs", "LazyEvent", "index_registry"]
+__all__ = ["NOT_STOPPED", "IndexedRefs", "LazyEvent", "NotStopped", "index_registry", "register"]
 
 _wait_lock = threading.Lock()
 
@@ -63,6 +64,14 @@ def index_registry() -> None:
             registry._actor_refs = IndexedRefs(registry._actor_refs)  # type: ignore[assignment]  # noqa: SLF001
 
 
+def register(ref: pykka.ActorRef[Any]) -> None:
+    """`pykka.ActorRegistry.register` less its debug line: formatting the ref there would make
+    its actor's URN, which a dispatched actor makes only when asked for."""
+    registry = pykka.ActorRegistry
+    with registry._actor_refs_lock:  # noqa: SLF001
+        registry._actor_refs.append(ref)  # noqa: SLF001
+
+
 class LazyEvent:
     """`is_set`, `set` and `wait` of a `threading.Event`, small until someone waits on it.
 
@@ -95,3 +104,13 @@ class LazyEvent:
         if self.flag:  # set() may have run before the event existed
             event.set()
         return event.wait(timeout)
+
+
+class NotStopped:
+    """The stop flag of every actor that has no `LazyEvent` of its own yet: it reads unset."""
+
+    __slots__ = ()
+    flag = False
+
+
+NOT_STOPPED = NotStopped()

@@ -38,8 +38,8 @@ from pykka import messages
 from pykka._envelope import Envelope
 from pykka._threading import ThreadingFuture
 
-from actors._inbox import DispatcherInbox
-from actors.registry import LazyEvent, index_registry
+from actors._inbox import DispatchedRef, DispatcherInbox
+from actors.registry import NOT_STOPPED, LazyEvent, NotStopped, index_registry, register
 from actors.supervision import Supervisor
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ index_registry()  # O(1) unregister: stopping a fleet is linear, in any order
 # Actor URNs: this process's random UUID with a serial number for its last 48 bits.
 _URN_PREFIX = str(uuid.uuid4())[:24]
 _urn_serials = itertools.count()
+# Makes an actor's URN or stop flag, once: rare (neither is needed until asked for or stopped).
+_lazy_lock = threading.Lock()
 
 # Marks the thread currently driving a dispatcher, whichever dispatcher it is.
 _driving = threading.local()
@@ -186,7 +188,7 @@ class Dispatcher:
                 # here, without the general turn's call and set-up (about 11 a VEN a tick).
                 # What the handler tells its own actor waits for the actor's next turn.
                 if (len(inbox) == 1 and actor._started and not actor._isolated
-                        and not actor.actor_stopped.flag
+                        and not actor._stop_flag.flag
                         and (handler := actor._handlers.get(type(inbox[0]))) is not None):
                     message = inbox.pop(0)  # first: the handler may tell this actor more
                     try:
@@ -274,10 +276,13 @@ class DispatchedActor(pykka.Actor):
     Everything else goes through pykka as usual (`on_receive`, proxies, stop).
     """
 
-    # pykka's Actor has a __dict__; these in slots keep it to pykka's four attributes, so a
-    # subclass with up to 26 of its own still shares its keys (a dict of its own is 1-2 KB).
-    __slots__ = ("dispatcher", "_scheduled", "_started", "_isolated", "_inbox")
+    # pykka's Actor has a __dict__; these in slots keep it to the subclass's attributes (up to
+    # 30 share their keys; a dict of its own is 1-2 KB). pykka's URN, inbox and stop flag are
+    # made when first asked for: most actors need none of them until they stop.
+    __slots__ = ("dispatcher", "_scheduled", "_started", "_isolated", "_inbox", "_actor_ref",
+                 "_urn", "_inbox_view", "_stop_flag", "_group")
     dispatcher: Dispatcher
+    _stop_flag: LazyEvent | NotStopped
     receives: ClassVar[dict[type, str]] = {}
     _handlers: ClassVar[dict[type, Callable[[Any, Any], Any]]] = {}
 
@@ -292,22 +297,55 @@ class DispatchedActor(pykka.Actor):
         return super()._handle_receive(message)
 
     def __init__(self, *args: Any, dispatcher: Dispatcher | None = None, **kwargs: Any) -> None:
-        # The inbox needs the dispatcher, and pykka creates the inbox in __init__.
         self.dispatcher = dispatcher or default_dispatcher()
         self._scheduled = False
         self._started = False
         self._isolated = False  # set by the supervisor: handle nothing but the stop
-        # pykka.Actor.__init__'s fields, without its uuid4() (an os.urandom call that gives up
-        # the GIL: about 0.1 ms an actor while the network thread is busy, ten actors a VEN),
-        # its threading.Event and its ActorRef, each replaced right after.
-        self.actor_urn = f"urn:uuid:{_URN_PREFIX}{next(_urn_serials):012x}"
-        self.actor_inbox = self._create_actor_inbox()
-        self.actor_stopped = LazyEvent()  # type: ignore[assignment]  # an Event only once waited on
-        self._inbox = self.actor_inbox._messages  # type: ignore[attr-defined]
-        self._actor_ref = DispatchedRef(self)  # takes actor_stopped from the actor
+        self._group: str | None = None  # the supervisor's: the VEN it is counted with
+        # pykka.Actor.__init__'s fields, made on first use (below), without its uuid4() (an
+        # os.urandom call that gives up the GIL: 0.1 ms an actor while the network thread is
+        # busy) and its threading.Event.
+        self._urn: str | None = None
+        self._inbox_view: DispatcherInbox | None = None
+        self._stop_flag = NOT_STOPPED
+        self._inbox: list[Any] = []  # told messages as they are, pykka's as Envelopes
+        self._actor_ref = DispatchedRef(self)
+
+    @property  # type: ignore[override]
+    def actor_urn(self) -> str:
+        if self._urn is None:
+            with _lazy_lock:
+                if self._urn is None:
+                    self._urn = f"urn:uuid:{_URN_PREFIX}{next(_urn_serials):012x}"
+        return self._urn
+
+    @property  # type: ignore[override]
+    def actor_inbox(self) -> DispatcherInbox:
+        if self._inbox_view is None:  # two threads may both make one: each is a view, alike
+            self._inbox_view = self._create_actor_inbox()
+        return self._inbox_view
+
+    @property  # type: ignore[override]
+    def actor_stopped(self) -> LazyEvent:
+        """pykka's stop flag, an Event only once waited on; the hot paths read `_stop_flag`."""
+        flag = self._stop_flag
+        if not isinstance(flag, LazyEvent):
+            with _lazy_lock:
+                if not isinstance(self._stop_flag, LazyEvent):
+                    self._stop_flag = LazyEvent()
+                flag = self._stop_flag
+        return flag  # type: ignore[return-value]
 
     def _create_actor_inbox(self) -> DispatcherInbox:  # type: ignore[override]
         return DispatcherInbox(self)
+
+    @classmethod
+    def start(cls, *args: Any, **kwargs: Any) -> Any:
+        """pykka's `start`, less its debug lines: formatting the actor there made its URN."""
+        actor = cls(*args, **kwargs)
+        register(actor._actor_ref)
+        actor._start_actor_loop()
+        return actor._actor_ref
 
     @staticmethod
     def _create_future() -> CallbackFuture:
@@ -325,10 +363,9 @@ class DispatchedActor(pykka.Actor):
             return 0
         handled = taken = 0
         inbox = self._inbox
-        stopped = self.actor_stopped  # a LazyEvent: its flag read without a call
         handlers = self._handlers
-        # Only pykka's own path (the stop message, an ask) can stop the actor: checked after it.
-        running = not stopped.flag
+        # Only pykka's path (a stop, an ask) can stop it: then re-read (it swaps in a new flag).
+        running = not self._stop_flag.flag
         try:
             # Handlers may append to this inbox while the turn runs: len() is read each time.
             while running and taken < len(inbox) and handled < limit:
@@ -355,7 +392,7 @@ class DispatchedActor(pykka.Actor):
                                                               exc.__traceback__)
                 else:
                     self._handle_envelope(message, reply_to)
-                    running = not stopped.flag
+                    running = not self._stop_flag.flag
                 handled += 1
         finally:
             del inbox[:taken]
@@ -374,23 +411,6 @@ class DispatchedActor(pykka.Actor):
                 reply_to.set_exception()
             else:  # one-for-one: drop the message, count it, go on (actors/supervision.py)
                 self.dispatcher.supervisor.on_failure(self, message, exc, exc.__traceback__)
-
-
-class DispatchedRef(pykka.ActorRef[Any]):
-    """A pykka ActorRef whose `tell` is pykka's with the calls inlined, and the message put in
-    the inbox as it is, not in an `Envelope`: it runs for every message sent."""
-
-    def tell(self, message: Any) -> None:
-        if self.actor_stopped.flag:  # a LazyEvent (DispatchedActor's), read without a call
-            msg = f"{self} not found"
-            raise pykka.ActorDeadError(msg)
-        inbox: DispatcherInbox = self.actor_inbox  # type: ignore[assignment]
-        # The inbox's put, inlined. A message that is itself an Envelope (none of ours is) goes
-        # in one, so the turn never takes it for pykka's.
-        inbox._messages.append(message if type(message) is not Envelope else Envelope(message))
-        actor = inbox._actor
-        if not actor._scheduled:
-            actor.dispatcher.schedule(actor)
 
 
 def stop_actors(refs: list[pykka.ActorRef[Any]]) -> None:

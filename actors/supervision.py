@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import threading
 import traceback
 from collections.abc import Iterable
 from types import TracebackType
@@ -35,20 +34,18 @@ class Supervisor:
 
     def __init__(self, max_restarts: int = ACTOR_MAX_RESTARTS) -> None:
         self.max_restarts = max_restarts
-        self._lock = threading.Lock()  # enlist runs on the builder's thread
-        self._groups: dict[str, list[pykka.ActorRef[Any]]] = collections.defaultdict(list)
-        self._group_of: dict[str, str] = {}  # actor urn -> group
+        # Each actor's group is its own `_group`: no entry per actor or VEN here (isolating a
+        # group, which is rare, finds its actors in pykka's registry).
         self.restarts: collections.Counter[str] = collections.Counter()  # by group or class
         self.failed: dict[str, str] = {}  # group -> why it was isolated
         self._logged: set[tuple[str, str]] = set()
 
     def enlist(self, group: str, refs: Iterable[pykka.ActorRef[Any]]) -> None:
         """Put `refs` in `group` (one VEN): they are counted, and isolated, together."""
-        with self._lock:
-            for ref in refs:
-                if ref.actor_urn not in self._group_of:
-                    self._group_of[ref.actor_urn] = group
-                    self._groups[group].append(ref)
+        for ref in refs:
+            actor = ref._actor_weakref()  # noqa: SLF001 - pykka's way to its actor
+            if actor is not None and actor._group is None:  # noqa: SLF001 - the runtime's
+                actor._group = group  # noqa: SLF001
 
     @property
     def total_restarts(self) -> int:
@@ -61,7 +58,7 @@ class Supervisor:
     def on_failure(self, actor: pykka.Actor, message: Any, exc: BaseException,
                    tb: TracebackType | None) -> None:
         """An actor raised on `message`: count it, log it once, isolate its group if due."""
-        group = self._group_of.get(actor.actor_urn)
+        group = actor._group  # type: ignore[attr-defined]  # noqa: SLF001 - a DispatchedActor's
         kind = (type(actor).__name__, type(message).__name__)
         key = group if group is not None else kind[0]
         self.restarts[key] += 1
@@ -80,7 +77,8 @@ class Supervisor:
     def _isolate(self, group: str, why: str) -> None:
         self.failed[group] = why
         logger.error("%s marked failed and isolated: %s; the rest runs on", group, why)
-        for ref in self._groups[group]:
-            actor = ref._actor_weakref()  # noqa: SLF001 - pykka keeps the actor weakly
-            if actor is not None:
+        for ref in pykka.ActorRegistry.get_all():  # those stopped need no isolating
+            actor: Any = ref._actor_weakref()  # noqa: SLF001 - pykka's way to its actor
+            # The group's name on this supervisor's dispatcher (another may have one alike).
+            if getattr(actor, "_group", None) == group and actor.dispatcher.supervisor is self:
                 actor._isolated = True  # noqa: SLF001 - the runtime's own flag

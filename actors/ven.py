@@ -29,6 +29,10 @@ class Ven:
     twins, so its Telemetry has no counterfactual (a load test, which keeps no M&V).
     """
 
+    # A fleet holds thousands: no dict per VEN.
+    __slots__ = ("ven_id", "group", "panel_amps", "circuit_types", "controller", "refs",
+                 "gateway", "connection", "_routes")
+
     def __init__(
         self,
         ven_id: str,
@@ -111,22 +115,23 @@ class Ven:
             )
             self.refs.append(syncer)
             routes.append((contract.SHADOW_TOPIC_PREFIX, syncer))
-
-        def on_message(topic: str, payload: bytes) -> None:
-            for prefix, ref in routes:
-                if topic.startswith(prefix):
-                    _tell_if_alive(ref, Inbound(topic, payload))
-                    return
-
-        def on_state(up: bool, reason: str | None) -> None:
-            # The gateway passes it on to its subscribers (the shadow syncer among them).
-            _tell_if_alive(self.gateway, LinkState(up, reason))
-
+        self._routes = tuple(routes)
         # The Last Will: if this process dies, the broker says so (the syncer cannot).
-        self.connection = transport.open(self.ven_id, on_message, on_state,
+        # Bound methods, not closures: no function and cells of their own per VEN.
+        self.connection = transport.open(self.ven_id, self._on_message, self._on_state,
                                          will=contract.last_will(self.ven_id))
-        for _, ref in routes:
+        for _, ref in self._routes:
             ref.tell(Attach(self.connection))
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        for prefix, ref in self._routes:
+            if topic.startswith(prefix):
+                _tell_if_alive(ref, Inbound(topic, payload))
+                return
+
+    def _on_state(self, up: bool, reason: str | None) -> None:
+        # The gateway passes it on to its subscribers (the shadow syncer among them).
+        _tell_if_alive(self.gateway, LinkState(up, reason))  # type: ignore[arg-type]
 
     def subscribe(
         self, ref: pykka.ActorRef[Any], *, loads: bool = False, batches: bool = False

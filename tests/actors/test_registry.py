@@ -8,7 +8,7 @@ from typing import Any
 import pykka
 import pytest
 
-from actors.registry import IndexedRefs, LazyEvent
+from actors.registry import NOT_STOPPED, IndexedRefs, LazyEvent
 from actors.runtime import DispatchedActor, Dispatcher
 
 
@@ -72,3 +72,22 @@ def test_a_stopped_actor_reports_dead() -> None:
     assert not ref.is_alive()
     with pytest.raises(pykka.ActorDeadError):
         ref.tell("late")
+
+
+def test_an_actor_makes_its_urn_inbox_and_stop_flag_only_when_asked() -> None:
+    dispatcher = Dispatcher("manual")
+    ref = Echo.start(dispatcher=dispatcher)
+    actor = ref._actor_weakref()  # noqa: SLF001 - the actor behind the ref
+    ref.tell("told")
+    assert dispatcher.run_until_idle() == 1
+    assert (actor._urn, actor._inbox_view, actor._stop_flag) == (None, None, NOT_STOPPED)  # noqa: SLF001
+    proxied = ref.proxy().on_receive("proxied")  # pykka's API as ever
+    dispatcher.run_until_idle()
+    assert proxied.get(timeout=1) == "proxied"
+    assert ref.actor_urn == actor.actor_urn == ref.actor_urn  # made once, then kept
+    assert ref.actor_inbox is actor.actor_inbox and ref.actor_class is Echo
+    flag = ref.actor_stopped
+    assert isinstance(flag, LazyEvent) and flag is actor.actor_stopped and not flag.flag
+    ref.stop(block=False)
+    dispatcher.run_until_idle()
+    assert flag.is_set() and not NOT_STOPPED.flag  # the shared flag is never the one set

@@ -193,6 +193,27 @@ def test_a_group_that_keeps_failing_is_isolated_and_the_rest_runs_on() -> None:
     dispatcher.run_until_idle()
 
 
+def test_isolating_a_group_leaves_its_namesake_on_another_dispatcher_running() -> None:
+    mine, other = Dispatcher("manual"), Dispatcher("manual")
+    sick, namesake = Fragile.start(mine), Fragile.start(other)
+    mine.supervisor.enlist("ven-1", [sick])
+    other.supervisor.enlist("ven-1", [namesake])
+    other.supervisor.enlist("ven-2", [namesake])  # an actor stays in its first group
+    for _ in range(mine.supervisor.max_restarts + 1):
+        sick.tell("poison")
+    mine.run_until_idle()
+    assert mine.supervisor.failed.keys() == {"ven-1"} and not other.supervisor.failed
+    answer = namesake.ask("x", block=False)
+    other.run_until_idle()
+    assert answer.get(timeout=0) == 1
+    namesake.tell("poison")
+    other.run_until_idle()
+    assert other.supervisor.restarts == {"ven-1": 1}
+    for dispatcher, ref in ((mine, sick), (other, namesake)):
+        ref.stop(block=False)
+        dispatcher.run_until_idle()
+
+
 def test_depth_first_runs_the_latest_scheduled_actor_first() -> None:
     dispatcher = Dispatcher("manual", depth_first=True)
     order: list[str] = []

@@ -141,15 +141,31 @@ class FleetMetrics:
 
 
 class MeteredConnection(BaseConnection):
-    """A connection that counts telemetry and times the probe's traced topics."""
+    """A connection that counts telemetry and times the probe's traced topics, and notes its
+    link's ups and downs and when a command is read (its own bound methods are the inner
+    connection's callbacks: no closures, with their cells, per VEN)."""
 
-    def __init__(self, inner: BaseConnection, metrics: FleetMetrics) -> None:
-        self.inner = inner
-        self.client_id = inner.client_id
-        self.stats = inner.stats
+    inner: BaseConnection  # set by `MeteredTransport.open` once the inner one is open
+
+    def __init__(self, client_id: str, metrics: FleetMetrics, on_message: MessageHandler,
+                 on_state: StateHandler | None) -> None:
+        self.client_id = client_id
         self.metrics = metrics
-        topics = contract.topics(inner.client_id)
+        self.on_message, self.on_state = on_message, on_state
+        topics = contract.topics(client_id)
         self.telemetry_topic, self.ack_topic = topics.telemetry, topics.ack
+        self.command_topic = topics.command
+
+    def _state(self, up: bool, reason: str | None) -> None:
+        self.metrics.on_state(self.client_id, up, reason)
+        if self.on_state is not None:
+            self.on_state(up, reason)
+
+    def _message(self, topic: str, payload: bytes) -> None:
+        metrics = self.metrics
+        if metrics.fanout_open and topic == self.command_topic:
+            metrics.commands_read[self.client_id] = time.monotonic()
+        self.on_message(topic, payload)
 
     @property
     def connected(self) -> bool:
@@ -185,23 +201,13 @@ class MeteredTransport(BaseTransport):
         *, will: tuple[str, bytes] | None = None,
     ) -> MeteredConnection:
         metrics = self.metrics
-
-        def state(up: bool, reason: str | None) -> None:
-            metrics.on_state(client_id, up, reason)
-            if on_state is not None:
-                on_state(up, reason)
-
-        command_topic = contract.topics(client_id).command
-
-        def message(topic: str, payload: bytes) -> None:
-            if metrics.fanout_open and topic == command_topic:
-                metrics.commands_read[client_id] = time.monotonic()
-            on_message(topic, payload)
-
+        connection = MeteredConnection(client_id, metrics, on_message, on_state)
         with metrics.lock:
             metrics.opened[client_id] = metrics.now()
-        inner = self.inner.open(client_id, message, state, will=will)
-        return MeteredConnection(inner, metrics)
+        connection.inner = self.inner.open(client_id, connection._message, connection._state,
+                                           will=will)
+        connection.stats = connection.inner.stats
+        return connection
 
     def close(self) -> None:
         self.inner.close()

@@ -72,6 +72,7 @@ class FleetRunner:
         self.dispatcher = Dispatcher("fleet")
         self.kernel = Kernel(1.0, self.dispatcher)
         self.world = World(datetime.now(UTC), Weather(min_c=21.0, max_c=34.0))
+        self.wall_clock = self._wall_clock  # one bound method for every VEN's gateway
         self.rng = random.Random(f"{config.seed}:{config.ids.prefix}:{config.ids.start}")
         self.vens: list[Ven] = []
         self.slots: list[list[Ven]] = [[] for _ in range(self._slot_count())]
@@ -91,6 +92,10 @@ class FleetRunner:
         self.ramp_held_s = 0.0
         self.ramp_done = False
         self.ramp_settled = False  # all up (or given up on) and the pages returned
+
+    def _wall_clock(self) -> float:
+        """The run's time as the epoch seconds the VENs stamp their messages with."""
+        return self.world.epoch(self.kernel.now)
 
     def _slot_count(self) -> int:
         return max(1, round(self.config.telemetry_interval_s / CLOCK_STEP_S))
@@ -187,7 +192,7 @@ class FleetRunner:
             ven_id, build_circuits(template, {}, rng, SplitMix64), world, self.dispatcher,
             panel_amps=200, seed=self.config.seed, group=template, t0=kernel.now,
             transport=self.metered,
-            clock=lambda: world.epoch(kernel.now),
+            clock=self.wall_clock,
             config={"report_interval_seconds": self.config.telemetry_interval_s},
             counterfactual=False,  # nothing reads M&V here: no twins (about 9 KB per VEN)
         )
