@@ -171,15 +171,14 @@ def telemetry_json(t: Telemetry, timestamp: int | None = None) -> bytes:
     if timestamp is not None:
         ts = timestamp
     panel = _panel_text(int(t.panel_amps))
-    reading = float(t.used_kw)
-    used, shed = round(reading, 3), round(float(t.shed_kw), 3)
-    requested, baseline = round(float(t.requested_kw), 3), round(float(t.baseline_kw), 3)
+    used, shed = float(t.used_kw), float(t.shed_kw)
+    requested, baseline = float(t.requested_kw), float(t.baseline_kw)
     event, soc = t.event_id, t.battery_soc
     soc = None if soc is None else min(1.0, max(0.0, float(soc)))
     loads = loads_json(t.loads)
     if panel is not None:
         rating, panel_members = panel
-        amps = max(0.0, reading) * 1000.0 / PANEL_VOLTAGE
+        amps = max(0.0, used) * 1000.0 / PANEL_VOLTAGE
         percent = round(amps / rating * 100.0, 2)
         amps = round(amps, 2)
     # Only the timestamp may come from the caller (a VEN with a wrong clock); any other type,
@@ -190,14 +189,18 @@ def telemetry_json(t: Telemetry, timestamp: int | None = None) -> bytes:
         document = telemetry_payload(t)
         document["timestamp"] = ts
         return encode(document)  # raises, as a payload with a NaN does
+    # A kW value as the contract rounds it and the encoder writes it (kw_text: one conversion,
+    # not round() and repr()), used and shed once for both of their members; the rest by
     # repr: the encoder writes a float as float.__repr__ does, and an int as int.__repr__.
+    used_text, shed_text = kw_text(used), kw_text(shed)
     text = (f'{{"schemaVersion":"{SCHEMA_VERSION}","venId":{_string(str(t.ven_id))},'
-            f'"timestamp":{ts!r},"usedPowerKw":{used!r},"shedPowerKw":{shed!r},'
-            f'"requestedReductionKw":{requested!r},"baselinePowerKw":{baseline!r},'
+            f'"timestamp":{ts!r},"usedPowerKw":{used_text},"shedPowerKw":{shed_text},'
+            f'"requestedReductionKw":{kw_text(requested)},'
+            f'"baselinePowerKw":{kw_text(baseline)},'
             f'"eventId":{"null" if event is None else _string(str(event))},'
             f'"batterySoc":{"null" if soc is None else repr(soc)}{panel_members}{amps!r},'
-            f'"panelUtilizationPercent":{percent!r},"loads":{loads},"power_kw":{used!r},'
-            f'"shed_kw":{shed!r}}}')
+            f'"panelUtilizationPercent":{percent!r},"loads":{loads},"power_kw":{used_text},'
+            f'"shed_kw":{shed_text}}}')
     return checked_size(text.encode("utf-8"))
 
 
