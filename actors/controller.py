@@ -177,7 +177,7 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         assert tick is not None
         readings = round_.readings
         if not tick.earlier:
-            self._take([readings[cid] for cid in self.info])
+            self._take(map(readings.__getitem__, self.info))  # no list, no comprehension's call
             self._close_tick()
             return
         # One column of readings per interval, in circuit order.
@@ -228,11 +228,11 @@ class ControllerActor(CircuitOrders, DispatchedActor):
         self._headroom = headroom
 
     def _close_tick(self) -> None:
-        tick = self._tick
+        tick, self._tick = self._tick, None
         assert tick is not None
-        self._tick = None
         self._close_interval(tick.t, tick.report)
-        self._drain_deferred()
+        if self._deferred:  # most ticks: nothing came in meanwhile, no call
+            self._drain_deferred()
 
     def _close_interval(self, t: float, report: bool) -> None:
         self.t = t

@@ -134,58 +134,73 @@ def loads_json(loads: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> str 
     facts encoded once and its two readings; None if a reading is not a finite number (the
     encoder then says why)."""
     parts = []
+    append, row_text, kw, readings = parts.append, _row_text, kw_text, _ROW_READINGS
     total = 0.0
     for row in loads:
-        before, after = _row_text(row["id"], row["name"], row.get("type"), row["breaker_amps"],
-                                  row["enabled"], row["priority"])
+        before, after = row_text(row["id"], row["name"], row.get("type"), row["breaker_amps"],
+                                 row["enabled"], row["priority"])
         power, shed = float(row["power_kw"]), float(row["shed_capability_kw"])
         total += power + shed
-        parts.append(f"{before}{kw_text(power)}{_ROW_READINGS}{kw_text(shed)}{after}")
+        # A zero (about half of all readings: idle circuits, nothing to shed) is its repr, as
+        # kw_text writes it, without the call.
+        append(f"{before}{kw(power) if power else repr(power)}{readings}"
+               f"{kw(shed) if shed else repr(shed)}{after}")
     if not math.isfinite(total):  # a NaN or an infinity among them (or an overflowing sum)
         return None
     return f"[{','.join(parts)}]"
 
 
-def _facts_text(facts: dict[str, Any]) -> str | None:
-    """`compact(facts)` without its closing brace, for `telemetry_facts`' document with the
-    types it makes; None for any other type or a number that is not finite."""
-    ts, soc, event = facts["timestamp"], facts["batterySoc"], facts["eventId"]
-    used, shed = facts["usedPowerKw"], facts["shedPowerKw"]
-    requested, baseline = facts["requestedReductionKw"], facts["baselinePowerKw"]
-    max_kw, amps, percent = (facts["panelMaxKw"], facts["currentAmps"],
-                             facts["panelUtilizationPercent"])
-    rating, voltage = facts["panelAmperageRating"], facts["panelVoltage"]
-    # telemetry_facts makes every other type as written below; only the timestamp may come
-    # from the caller (a VEN with a wrong clock).
-    if not (type(ts) is int
-            and math.isfinite(used + shed + requested + baseline + max_kw + amps + percent
-                              + (soc or 0.0))):
+@functools.lru_cache(maxsize=16)
+def _panel_text(panel_amps: int) -> tuple[int, str] | None:
+    """(the rating, the panel's members' text from panelAmperageRating to currentAmps' key) of
+    a panel size, as `telemetry_facts` makes them; None if its kW is not a finite number."""
+    panel = _panel_facts(panel_amps)
+    rating, max_kw = int(panel["panelAmperageRating"]), float(panel["panelMaxKw"])
+    if not math.isfinite(max_kw):
         return None
-    # repr: the encoder writes a float as float.__repr__ does, and an int as int.__repr__.
-    return (f'{{"schemaVersion":{_string(facts["schemaVersion"])},'
-            f'"venId":{_string(facts["venId"])},"timestamp":{ts!r},"usedPowerKw":{used!r},'
-            f'"shedPowerKw":{shed!r},"requestedReductionKw":{requested!r},'
-            f'"baselinePowerKw":{baseline!r},'
-            f'"eventId":{"null" if event is None else _string(event)},'
-            f'"batterySoc":{"null" if soc is None else repr(soc)},'
-            f'"panelAmperageRating":{rating!r},"panelVoltage":{voltage!r},'
-            f'"panelMaxKw":{max_kw!r},"currentAmps":{amps!r},"panelUtilizationPercent":{percent!r}')
+    return rating, (f',"panelAmperageRating":{rating!r},"panelVoltage":'
+                    f'{int(panel["panelVoltage"])!r},"panelMaxKw":{max_kw!r},"currentAmps":')
 
 
 def telemetry_json(t: Telemetry, timestamp: int | None = None) -> bytes:
     """`encode(telemetry_payload(t))`, the same bytes, with each load row's facts encoded once;
-    `timestamp` in place of the telemetry's own (a VEN whose clock is off)."""
-    facts = telemetry_facts(t)
+    `timestamp` in place of the telemetry's own (a VEN whose clock is off). The values are
+    made as `telemetry_facts` makes them, in its order, and written straight into the text
+    (one per VEN per interval: no document to build and read back)."""
+    ts = int(round(t.epoch))  # made (and refused) even when replaced, as telemetry_facts does
     if timestamp is not None:
-        facts["timestamp"] = timestamp
+        ts = timestamp
+    panel = _panel_text(int(t.panel_amps))
+    used, shed = float(t.used_kw), float(t.shed_kw)
+    requested, baseline = float(t.requested_kw), float(t.baseline_kw)
+    event, soc = t.event_id, t.battery_soc
+    soc = None if soc is None else min(1.0, max(0.0, float(soc)))
     loads = loads_json(t.loads)
-    head = _facts_text(facts)
-    if loads is None or head is None:
+    if panel is not None:
+        rating, panel_members = panel
+        amps = max(0.0, used) * 1000.0 / PANEL_VOLTAGE
+        percent = round(amps / rating * 100.0, 2)
+        amps = round(amps, 2)
+    # Only the timestamp may come from the caller (a VEN with a wrong clock); any other type,
+    # or a number that is not finite, is written (or refused) the long way, by the encoder.
+    if (loads is None or panel is None or type(ts) is not int
+            or not math.isfinite(used + shed + requested + baseline + amps + percent
+                                 + (soc or 0.0))):
         document = telemetry_payload(t)
-        document["timestamp"] = facts["timestamp"]
+        document["timestamp"] = ts
         return encode(document)  # raises, as a payload with a NaN does
-    used, shed = facts["usedPowerKw"], facts["shedPowerKw"]
-    text = f'{head},"loads":{loads},"power_kw":{used!r},"shed_kw":{shed!r}}}'
+    # A kW value as the contract rounds it and the encoder writes it (kw_text: one conversion,
+    # not round() and repr()), used and shed once for both of their members; the rest by
+    # repr: the encoder writes a float as float.__repr__ does, and an int as int.__repr__.
+    used_text, shed_text = kw_text(used), kw_text(shed)
+    text = (f'{{"schemaVersion":"{SCHEMA_VERSION}","venId":{_string(str(t.ven_id))},'
+            f'"timestamp":{ts!r},"usedPowerKw":{used_text},"shedPowerKw":{shed_text},'
+            f'"requestedReductionKw":{kw_text(requested)},'
+            f'"baselinePowerKw":{kw_text(baseline)},'
+            f'"eventId":{"null" if event is None else _string(str(event))},'
+            f'"batterySoc":{"null" if soc is None else repr(soc)}{panel_members}{amps!r},'
+            f'"panelUtilizationPercent":{percent!r},"loads":{loads},"power_kw":{used_text},'
+            f'"shed_kw":{shed_text}}}')
     return checked_size(text.encode("utf-8"))
 
 
