@@ -62,7 +62,8 @@ class GatewayActor(DispatchedActor):
         self.clock = clock  # epoch seconds: simulated in a scenario, wall time when live
         self.skew_s = 0.0  # how far this VEN's clock is off (a clock_skew fault)
         self.topics = contract.topics(ven_id)
-        self.config: dict[str, Any] = {**DEFAULT_CONFIG, **(config or {})}
+        # Replaced, never updated in place: VENs left at the defaults share one dict.
+        self.config: dict[str, Any] = {**DEFAULT_CONFIG, **config} if config else DEFAULT_CONFIG
         self.acks = AckCache()
         self.pending: dict[str, Command] = {}  # event correlationId -> command
         self.ended = RecentItems(ENDED_REMEMBERED)
@@ -100,7 +101,7 @@ class GatewayActor(DispatchedActor):
         elif isinstance(message, ClockSkew):
             self.skew_s = message.offset_s
         elif isinstance(message, ConfigChanged):  # from the shadow syncer's delta
-            self.config.update(message.config)
+            self.config = {**self.config, **message.config}
         else:
             return super().on_receive(message)
         return None
@@ -205,7 +206,7 @@ class GatewayActor(DispatchedActor):
 
     def _op_set(self, command: Command) -> None:
         settings = {k: v for k, v in command.data.items() if k in commands.SETTINGS}
-        self.config.update(settings)
+        self.config = {**self.config, **settings}
         for ref in self.listeners:
             ref.tell(ConfigChanged(dict(self.config)))
         ignored = command.data.get("ignored")
