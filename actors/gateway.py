@@ -46,6 +46,15 @@ DEFAULT_CONFIG = {"report_interval_seconds": 5.0}
 ENDED_REMEMBERED = 256  # event ids whose end this VEN saw, so a late restore can say so
 
 
+def _full_config(config: dict[str, Any] | None) -> dict[str, Any]:
+    """`config` over the defaults, shared rather than copied where it can be (a fleet's VENs
+    pass one dict): a gateway replaces its config, never updates it in place."""
+    if not config:
+        return DEFAULT_CONFIG
+    full = {**DEFAULT_CONFIG, **config}
+    return config if list(full.items()) == list(config.items()) else full
+
+
 class GatewayActor(DispatchedActor):
     def __init__(
         self,
@@ -62,7 +71,7 @@ class GatewayActor(DispatchedActor):
         self.clock = clock  # epoch seconds: simulated in a scenario, wall time when live
         self.skew_s = 0.0  # how far this VEN's clock is off (a clock_skew fault)
         self.topics = contract.topics(ven_id)
-        self.config: dict[str, Any] = {**DEFAULT_CONFIG, **(config or {})}
+        self.config = _full_config(config)
         self.acks = AckCache()
         self.pending: dict[str, Command] = {}  # event correlationId -> command
         self.ended = RecentItems(ENDED_REMEMBERED)
@@ -100,7 +109,7 @@ class GatewayActor(DispatchedActor):
         elif isinstance(message, ClockSkew):
             self.skew_s = message.offset_s
         elif isinstance(message, ConfigChanged):  # from the shadow syncer's delta
-            self.config.update(message.config)
+            self.config = {**self.config, **message.config}
         else:
             return super().on_receive(message)
         return None
@@ -205,7 +214,7 @@ class GatewayActor(DispatchedActor):
 
     def _op_set(self, command: Command) -> None:
         settings = {k: v for k, v in command.data.items() if k in commands.SETTINGS}
-        self.config.update(settings)
+        self.config = {**self.config, **settings}
         for ref in self.listeners:
             ref.tell(ConfigChanged(dict(self.config)))
         ignored = command.data.get("ignored")

@@ -20,6 +20,10 @@ from sim.models.base import Circuit
 from sim.occupants import Occupants
 from sim.world import World
 
+# One {circuit id: type} for every VEN whose house has the same circuits (a fleet: a few
+# dozen kinds of house, 272 B a VEN each otherwise).
+_circuit_types: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+
 
 class Ven:
     """Handles to the actors of one VEN.
@@ -57,7 +61,8 @@ class Ven:
         self.ven_id = ven_id
         self.group = group
         self.panel_amps = panel_amps
-        self.circuit_types = {model.id: model.type for model in circuits}
+        pairs = tuple((model.id, model.type) for model in circuits)
+        self.circuit_types = _circuit_types.setdefault(pairs, dict(pairs))  # read only
         self.controller = ControllerActor.start(
             ven_id,
             world,

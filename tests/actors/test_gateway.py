@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from actors.connection import Transport
+from actors.gateway import DEFAULT_CONFIG
 from actors.messages import Tick
 from actors.runtime import Dispatcher
 from actors.ven import Ven
@@ -313,6 +314,7 @@ def test_set_load_and_report_interval(site: Site) -> None:
     assert ack["ok"] is True
     ack = site.command("set", "s-2", data={"report_interval_seconds": 15})
     assert ack["data"]["report_interval_seconds"] == 15
+    assert DEFAULT_CONFIG == {"report_interval_seconds": 5.0}  # shared defaults: not written to
     site._interval = 15.0
     before = len(site.backend.telemetry())
     site.run(60.0)

@@ -73,6 +73,8 @@ class FleetRunner:
         self.kernel = Kernel(1.0, self.dispatcher)
         self.world = World(datetime.now(UTC), Weather(min_c=21.0, max_c=34.0))
         self.wall_clock = self._wall_clock  # one bound method for every VEN's gateway
+        # One dict for every VEN's gateway too (it replaces its config, never updates it).
+        self.gateway_config = {"report_interval_seconds": config.telemetry_interval_s}
         self.rng = random.Random(f"{config.seed}:{config.ids.prefix}:{config.ids.start}")
         self.vens: list[Ven] = []
         self.slots: list[list[Ven]] = [[] for _ in range(self._slot_count())]
@@ -193,7 +195,7 @@ class FleetRunner:
             panel_amps=200, seed=self.config.seed, group=template, t0=kernel.now,
             transport=self.metered,
             clock=self.wall_clock,
-            config={"report_interval_seconds": self.config.telemetry_interval_s},
+            config=self.gateway_config,
             counterfactual=False,  # nothing reads M&V here: no twins (about 9 KB per VEN)
         )
         self.vens.append(ven)

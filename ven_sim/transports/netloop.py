@@ -80,6 +80,9 @@ class NetworkLoop:
         self._running = False
         self._stopping = False
         self._stop_deadline = 0.0
+        # Bound once: each client's four would otherwise be bound methods of its own (256 B a VEN).
+        self._socket_callbacks = (self._on_socket_open, self._on_socket_close,
+                                  self._on_register_write, self._on_unregister_write)
         # Called with each round's busy seconds (select() returning to the end of the round),
         # on the loop thread: how long a socket may wait to be served (fleet.json loop_round).
         self.round_observer: Callable[[float], None] | None = None
@@ -160,10 +163,8 @@ class NetworkLoop:
     def attach(self, client: mqtt.Client, puback_hold_s: float = PUBACK_HOLD_S) -> None:
         """Route `client`'s sockets through this loop. Call before connecting, on the loop.
         A LeanClient's lone PUBACKs wait up to `puback_hold_s` for its next packets (0: not)."""
-        client.on_socket_open = self._on_socket_open
-        client.on_socket_close = self._on_socket_close
-        client.on_socket_register_write = self._on_register_write
-        client.on_socket_unregister_write = self._on_unregister_write
+        (client.on_socket_open, client.on_socket_close, client.on_socket_register_write,
+         client.on_socket_unregister_write) = self._socket_callbacks
         if hasattr(client, "puback_holder"):  # a LeanClient
             client.puback_holder = self._held.holder(puback_hold_s) if puback_hold_s > 0 else None
         self._clients.add(client)

@@ -87,6 +87,7 @@ class PahoTransport(BaseTransport):
         # With share_contexts(): one SSLContext per certificate, for as long as a client has it.
         self._contexts: weakref.WeakValueDictionary[TlsFiles, ssl.SSLContext] | None = None
         self._starting = 0  # opened, their start() not yet run on the loop (under _lock)
+        self._settings: ConnectionSettings | None = None  # the connections' latest
         self._closed = False
 
     def open(
@@ -104,7 +105,10 @@ class PahoTransport(BaseTransport):
             self.url, self.keepalive, self.loop, self.offline_buffer, self.max_publish_rate,
             self.backoff, self.rng, self.observer, self.max_inflight, self.puback_hold_s,
         )
-        conn = PahoConnection(settings, client_id, client, on_message, on_state, self._forget)
+        if settings != self._settings:  # frozen: one shared while the fields stand (166 B a VEN)
+            self._settings = settings
+        conn = PahoConnection(self._settings, client_id, client, on_message, on_state,
+                              self._forget)
         with self._lock:
             if self._closed:
                 raise RuntimeError("transport is closed")
