@@ -7,7 +7,7 @@ import functools
 import math
 from typing import Any
 
-from sim._contract_encode import _kw, checked_size, compact, encode
+from sim._contract_encode import _kw, checked_size, compact, encode, kw_text
 from sim.bounded import clip
 from sim.commands import Command, CommandError
 from sim.records import EventAck
@@ -93,19 +93,32 @@ def circuit_ack_row(cid: str, name: str, breaker_amps: int, original_kw: float,
                     final_kw: float | None = None) -> CircuitAckRow:
     """One circuit's part in an event, for `circuits_curtailed`; `final_kw` defaults to what
     is left after the curtailment."""
-    original, curtailed = float(original_kw), float(curtailed_kw)
-    if final_kw is None:
-        final_kw = original - curtailed if original > curtailed else 0.0
+    original_value, curtailed_value = float(original_kw), float(curtailed_kw)
     cid, name, breaker_amps, critical = str(cid), str(name), int(breaker_amps), bool(critical)
-    original, curtailed, final = round(original, 3), round(curtailed, 3), round(float(final_kw), 3)
+    original, original_text = _kw_value(original_value)
+    curtailed, curtailed_text = _kw_value(curtailed_value)
+    if final_kw is None and curtailed_value == 0.0 and original_value > 0.0:
+        final, final_text = original, original_text  # most rows: nothing curtailed, x - 0.0 is x
+    else:
+        if final_kw is None:
+            final_kw = (original_value - curtailed_value if original_value > curtailed_value
+                        else 0.0)
+        final, final_text = _kw_value(float(final_kw))
     row = CircuitAckRow({"id": cid, "name": name, "breaker_amps": breaker_amps,
                          "original_kw": original, "curtailed_kw": curtailed, "final_kw": final,
                          "critical": critical})
-    # repr: the encoder writes a float as float.__repr__ does.
-    row.text = (f'{_ack_row_text(cid, name, breaker_amps)}{original!r},"curtailed_kw":'
-                f'{curtailed!r},"final_kw":{final!r},"critical":{"true" if critical else "false"}}}'
+    row.text = (f'{_ack_row_text(cid, name, breaker_amps)}{original_text},"curtailed_kw":'
+                f'{curtailed_text},"final_kw":{final_text},"critical":'
+                f'{"true" if critical else "false"}}}'
                 if math.isfinite(original + curtailed + final) else None)
     return row
+
+
+def _kw_value(value: float) -> tuple[float, str]:
+    """(round(value, 3), its repr: the text the encoder writes) from one conversion, not the
+    three of round() then repr() (the same correctly rounded 3-decimal conversion)."""
+    text = kw_text(value)
+    return (value if value == 0.0 else float(text)), text
 
 
 def _circuit(row: dict[str, Any]) -> dict[str, Any]:

@@ -53,9 +53,12 @@ def _nests_within(raw: bytes, limit: int) -> bool:
     kept = raw.translate(_SQUARE, _NOT_STRUCTURE)
     if b"\\" not in kept:
         # `""` is an empty string or two strings with nothing between: neither hides a bracket.
+        # When every quote stands in such a pair (a shadow document's strings hold no bracket),
+        # deleting the quotes leaves what deleting the pairs would, counted rather than
+        # replaced one pair at a time (a 4.8 KB update/accepted has 263 of them).
+        if kept.count(b'"') == 2 * kept.count(b'""'):
+            return _pairs_within(kept.translate(None, b'"'), limit)
         kept = kept.replace(b'""', b"")
-        if b'"' not in kept:
-            return _pairs_within(kept, limit)
         if kept.count(b'"') % 2 == 0:  # no escapes: strings are every other piece
             return _pairs_within(b"".join(kept.split(b'"')[::2]), limit)
     outside = _STRING.sub(b"", raw)

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from actors.messages import EndEvent, SetLoad, StartEvent
 from sim.commands import (
+    _CANONICAL,
     Command,
     CommandError,
+    _canonical,
     end_event,
     parse_command,
     set_load,
@@ -17,6 +21,7 @@ from sim.commands import (
     start_event,
 )
 from sim.limits import MAX_PAYLOAD_BYTES
+from tests.fuzzing import FUZZ
 from tests.sim.contract_helpers import VEN, parse_err, parse_ok
 
 
@@ -213,3 +218,18 @@ def test_event_top_level_fallback_is_validated_too() -> None:
     err = parse_err({"op": "event", "correlationId": "c", "event_id": "e", "shed_kw": -1,
                      "duration_sec": 5})
     assert "shed_kw must be >= 0" in err.error
+
+
+# -- the digest's canonical text --------------------------------------------------------
+@FUZZ
+@given(event_id=st.text(min_size=1, max_size=12), kw=st.floats(0.0, 1000.0),
+       duration=st.floats(1.0, 86400.0) | st.integers(1, 86400))
+def test_an_event_and_a_restore_are_written_as_the_canonical_encoder_writes_them(
+        event_id: str, kw: float, duration: float) -> None:
+    """Their digest's text, written directly, is the encoder's (unicode escaped, floats as
+    repr writes them), so a repeat with another layout still has the same digest."""
+    event = parse_ok({"op": "event", "correlationId": "c1", "data": {
+        "event_id": event_id, "requestedReductionKw": kw, "duration_s": duration}})
+    restore = parse_ok({"op": "restore", "correlationId": "c2", "event_id": event_id})
+    for command in (event, restore):
+        assert _canonical(command.op, command.data) == _CANONICAL([command.op, command.data])

@@ -12,6 +12,7 @@ from sim.curtailment import (
     CircuitInfo,
     Curtailment,
     ShedPlanner,
+    _shed_order,
     load_rows,
     restore_plan,
     restore_schedule,
@@ -153,3 +154,11 @@ def test_load_rows_are_the_literal_with_extras_last(circuits: list[CircuitInfo],
     rows = load_rows(circuits, plan, extras)
     expected = _rows_as_unpacked(circuits, plan, extras)
     assert [list(row.items()) for row in rows] == [list(row.items()) for row in expected]
+
+
+@given(st.lists(st.tuples(st.integers(1, 9), st.text(min_size=1, max_size=4)), max_size=12,
+                unique_by=lambda pair: pair[1]))
+def test_circuits_shed_in_priority_order_ties_by_id(pairs: list[tuple[int, str]]) -> None:
+    """The allocation's order (two stable sorts) is sorted by (-priority, id)."""
+    infos = [CircuitInfo(cid, cid, 15, False, priority) for priority, cid in pairs]
+    assert _shed_order(infos) == sorted(infos, key=lambda c: (-c.priority, c.id))
