@@ -3,6 +3,7 @@ module short."""
 
 from __future__ import annotations
 
+from threading import get_ident as _get_ident
 from typing import TYPE_CHECKING, Any
 
 import pykka
@@ -93,4 +94,11 @@ class DispatchedRef(pykka.ActorRef[Any]):
         # never takes it for pykka's.
         actor._inbox.append(message if type(message) is not Envelope else Envelope(message))
         if not actor._scheduled:
-            actor.dispatcher.schedule(actor)
+            # `Dispatcher.schedule`'s common case without its call: told on the thread that
+            # drives the dispatcher (a handler telling another actor), it runs next.
+            dispatcher = actor.dispatcher
+            if dispatcher._driver == _get_ident():
+                actor._scheduled = True
+                dispatcher._cascade.append(actor)
+            else:
+                dispatcher.schedule(actor)
