@@ -24,98 +24,37 @@ dispatcher thread would wait for a message the same thread has to handle.
 from __future__ import annotations
 
 import collections
-import contextlib
 import itertools
-import logging
-import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pykka
 from pykka import messages
 from pykka._envelope import Envelope
-from pykka._threading import ThreadingFuture
 
+from actors._futures import (  # the runtime's API, with the futures kept apart
+    BlockingGetError,
+    CallbackFuture,
+    _driving,
+    no_blocking_gets,
+)
 from actors._inbox import DispatchedRef, DispatcherInbox
 from actors.registry import NOT_STOPPED, LazyEvent, NotStopped, index_registry, register
 from actors.supervision import Supervisor
 
-logger = logging.getLogger(__name__)
+__all__ = ["BlockingGetError", "CallbackFuture", "DispatchedActor", "Dispatcher",
+           "default_dispatcher", "no_blocking_gets", "stop_actors"]
 
 index_registry()  # O(1) unregister: stopping a fleet is linear, in any order
 
 # Actor URNs: this process's random UUID with a serial number for its last 48 bits.
 _URN_PREFIX = str(uuid.uuid4())[:24]
 _urn_serials = itertools.count()
+_get_ident = threading.get_ident
 # Makes an actor's URN or stop flag, once: rare (neither is needed until asked for or stopped).
 _lazy_lock = threading.Lock()
-
-# Marks the thread currently driving a dispatcher, whichever dispatcher it is.
-_driving = threading.local()
-_get_ident = threading.get_ident
-
-
-@contextlib.contextmanager
-def no_blocking_gets() -> Iterator[None]:
-    """Mark this thread as one that must never block on a future (a kernel thread)."""
-    was_driving, _driving.active = getattr(_driving, "active", False), True
-    try:
-        yield
-    finally:
-        _driving.active = was_driving
-
-
-class BlockingGetError(RuntimeError):
-    """A blocking future get() was attempted on the dispatcher's own thread."""
-
-
-class CallbackFuture(ThreadingFuture[Any]):
-    """A thread-safe pykka future that can also call back when it is set."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._callbacks: list[Callable[[CallbackFuture], None]] = []
-
-    def add_done_callback(self, callback: Callable[[CallbackFuture], None]) -> None:
-        """Call `callback(future)` once the future has a value or an exception.
-
-        Runs at once if the future is already done, otherwise on whichever
-        thread sets it (the dispatcher for actor replies).
-        """
-        with self._condition:
-            if self._result is None:
-                self._callbacks.append(callback)
-                return
-        callback(self)
-
-    def done(self) -> bool:
-        return self._result is not None
-
-    def get(self, *, timeout: float | None = None) -> Any:
-        if self._result is None and getattr(_driving, "active", False):
-            msg = "blocking get() on the dispatcher thread would deadlock; use a callback"
-            raise BlockingGetError(msg)
-        return super().get(timeout=timeout)
-
-    def set(self, value: Any | None = None) -> None:
-        super().set(value)
-        self._run_callbacks()
-
-    def set_exception(self, exc_info: Any = None) -> None:
-        super().set_exception(exc_info if exc_info is not None else sys.exc_info())
-        self._run_callbacks()
-
-    def _run_callbacks(self) -> None:
-        with self._condition:
-            callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            try:
-                callback(self)
-            except Exception:
-                logger.exception("future callback failed")
-
 
 class Dispatcher:
     """Runs the actors scheduled on it, a batch of messages per actor per turn.
@@ -180,17 +119,23 @@ class Dispatcher:
         driver, self._driver = self._driver, _get_ident() if fifo else None
         supervisor = self.supervisor
         try:
-            while ready or cascade:
-                actor = cascade.pop() if cascade else take()
+            while True:
+                if cascade:
+                    actor = cascade.pop()
+                elif ready:
+                    actor = take()
+                else:
+                    break
                 actor._scheduled = fifo  # while its turn runs: told then, it is rescheduled after
                 inbox = actor._inbox
                 # Most turns are one told message of a type in the actor's `receives`: handled
                 # here, without the general turn's call and set-up (about 11 a VEN a tick).
                 # What the handler tells its own actor waits for the actor's next turn.
-                if (len(inbox) == 1 and actor._started and not actor._isolated
-                        and not actor._stop_flag.flag
-                        and (handler := actor._handlers.get(type(inbox[0]))) is not None):
-                    message = inbox.pop(0)  # first: the handler may tell this actor more
+                # `_routes` is `_handlers` only once started and while not isolated.
+                if (len(inbox) == 1
+                        and (handler := actor._routes.get(type(inbox[0]))) is not None
+                        and not actor._stop_flag.flag):
+                    message = inbox.pop()  # first: the handler may tell this actor more
                     try:
                         handler(actor, message)
                     except Exception as exc:
@@ -251,6 +196,10 @@ class Dispatcher:
                 self.run_until_idle()
 
 
+# An actor's `_routes` before it is started, and once isolated: no type is handled directly.
+_UNSTARTED: dict[type, Callable[[Any, Any], Any]] = {}
+_NO_ROUTES: dict[type, Callable[[Any, Any], Any]] = {}
+
 _default_dispatcher: Dispatcher | None = None
 _default_lock = threading.Lock()
 
@@ -279,7 +228,7 @@ class DispatchedActor(pykka.Actor):
     # pykka's Actor has a __dict__; these in slots keep it to the subclass's attributes (up to
     # 30 share their keys; a dict of its own is 1-2 KB). pykka's URN, inbox and stop flag are
     # made when first asked for: most actors need none of them until they stop.
-    __slots__ = ("dispatcher", "_scheduled", "_started", "_isolated", "_inbox", "_actor_ref",
+    __slots__ = ("dispatcher", "_scheduled", "_routes", "_isolated", "_inbox", "_actor_ref",
                  "_urn", "_inbox_view", "_stop_flag", "_group")
     dispatcher: Dispatcher
     _stop_flag: LazyEvent | NotStopped
@@ -299,8 +248,10 @@ class DispatchedActor(pykka.Actor):
     def __init__(self, *args: Any, dispatcher: Dispatcher | None = None, **kwargs: Any) -> None:
         self.dispatcher = dispatcher or default_dispatcher()
         self._scheduled = False
-        self._started = False
-        self._isolated = False  # set by the supervisor: handle nothing but the stop
+        # The turn's fast path looks a message's type up here: no handler until started
+        # (on_start first), nor once isolated. An instance's slot, read faster than a class's.
+        self._routes: dict[type, Callable[[Any, Any], Any]] = _UNSTARTED
+        self._isolated = False  # set by `isolate`: handle nothing but the stop
         self._group: str | None = None  # the supervisor's: the VEN it is counted with
         # pykka.Actor.__init__'s fields, made on first use (below), without its uuid4() (an
         # os.urandom call that gives up the GIL: 0.1 ms an actor while the network thread is
@@ -357,8 +308,8 @@ class DispatchedActor(pykka.Actor):
 
     def _run_turn(self, limit: int) -> int:
         """Handle up to `limit` messages (on_start first); teardown once stopped."""
-        if not self._started:
-            self._started = True
+        if self._routes is _UNSTARTED:
+            self._routes = _NO_ROUTES if self._isolated else self._handlers
             self._actor_loop_setup()
             return 0
         handled = taken = 0
@@ -399,6 +350,12 @@ class DispatchedActor(pykka.Actor):
         if not running:
             self._actor_loop_teardown()
         return handled
+
+    def isolate(self) -> None:
+        """The supervisor's: handle nothing but the stop from now on (on_start still runs)."""
+        self._isolated = True
+        if self._routes is not _UNSTARTED:
+            self._routes = _NO_ROUTES
 
     def _handle_envelope(self, message: Any, reply_to: pykka.Future[Any] | None) -> None:
         # The body of pykka's _actor_loop_running, for one message.
