@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pykka
 from pykka._envelope import Envelope
 
+from actors.registry import NOT_STOPPED
+
 if TYPE_CHECKING:
     from actors.registry import LazyEvent
     from actors.runtime import DispatchedActor
@@ -87,7 +89,8 @@ class DispatchedRef(pykka.ActorRef[Any]):
 
     def tell(self, message: Any) -> None:
         actor = self._actor
-        if actor._stop_flag.flag:
+        # Unset while the actor's flag is the shared NOT_STOPPED: read without its class attribute.
+        if (flag := actor._stop_flag) is not NOT_STOPPED and flag.flag:
             msg = f"{self} not found"
             raise pykka.ActorDeadError(msg)
         # A message that is itself an Envelope (none of ours is) goes in one, so the turn

@@ -134,7 +134,7 @@ class Dispatcher:
                 # `_routes` is `_handlers` only once started and while not isolated.
                 if (len(inbox) == 1
                         and (handler := actor._routes.get(type(inbox[0]))) is not None
-                        and not actor._stop_flag.flag):
+                        and ((flag := actor._stop_flag) is NOT_STOPPED or not flag.flag)):
                     message = inbox.pop()  # first: the handler may tell this actor more
                     try:
                         handler(actor, message)
