@@ -40,7 +40,7 @@ from actors._futures import (  # the runtime's API, with the futures kept apart
     _driving,
     no_blocking_gets,
 )
-from actors._inbox import DispatchedRef, DispatcherInbox
+from actors._inbox import NO_ROUTES, UNSTARTED, DispatchedRef, DispatcherInbox
 from actors.registry import NOT_STOPPED, LazyEvent, NotStopped, index_registry, register
 from actors.supervision import Supervisor
 
@@ -67,10 +67,11 @@ class Dispatcher:
         self, name: str = "dispatcher", batch: int = 64, depth_first: bool = False
     ) -> None:
         self.name = name
-        self._ready: collections.deque[DispatchedActor] = collections.deque()
+        # Refs, not actors: the turn reads their hot fields from one class (see DispatchedRef).
+        self._ready: collections.deque[DispatchedRef] = collections.deque()
         # What a turn tells on the thread driving a first-in first-out dispatcher: run next,
         # last told first, before the next actor off `_ready` (see run_until_idle).
-        self._cascade: list[DispatchedActor] = []
+        self._cascade: list[DispatchedRef] = []
         self._driver: int | None = None  # that thread's id while it drives
         self._wakeup = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
@@ -85,16 +86,16 @@ class Dispatcher:
         self.supervisor = Supervisor()  # restarts the actors that fail on it
 
     # -- scheduling -----------------------------------------------------------
-    def schedule(self, actor: DispatchedActor) -> None:
+    def schedule(self, ref: DispatchedRef) -> None:
         # Lock-free on the hot path: deque.append is atomic, and an actor that
         # races onto the ready queue twice just finds its inbox empty once.
-        if actor._scheduled:
+        if ref._scheduled:
             return
-        actor._scheduled = True
+        ref._scheduled = True
         if self._driver == _get_ident():
-            self._cascade.append(actor)
+            self._cascade.append(ref)
             return
-        self._ready.append(actor)
+        self._ready.append(ref)
         if self._sleeping:
             with self._wakeup:
                 self._wakeup.notify()
@@ -121,19 +122,19 @@ class Dispatcher:
         try:
             while True:
                 if cascade:
-                    actor = cascade.pop()
+                    ref = cascade.pop()
                 elif ready:
-                    actor = take()
+                    ref = take()
                 else:
                     break
-                actor._scheduled = fifo  # while its turn runs: told then, it is rescheduled after
-                inbox = actor._inbox
+                ref._scheduled = fifo  # while its turn runs: told then, it is rescheduled after
+                inbox, actor = ref._inbox, ref._actor
                 # Most turns are one told message of a type in the actor's `receives`: handled
                 # here, without the general turn's call and set-up (about 11 a VEN a tick).
                 # What the handler tells its own actor waits for the actor's next turn.
                 # `_routes` is `_handlers` only once started and while not isolated.
                 if (len(inbox) == 1
-                        and (handler := actor._routes.get(type(inbox[0]))) is not None
+                        and (handler := ref._routes.get(type(inbox[0]))) is not None
                         and ((flag := actor._stop_flag) is NOT_STOPPED or not flag.flag)):
                     message = inbox.pop()  # first: the handler may tell this actor more
                     try:
@@ -144,13 +145,13 @@ class Dispatcher:
                 else:
                     handled += actor._run_turn(self.batch)
                 if fifo:
-                    actor._scheduled = False
+                    ref._scheduled = False
                 # More to do (and, depth-first, not told again in the turn): behind the others.
                 # A stopped actor too: an ask that came in as it stopped is answered by its
                 # next turn's teardown (ActorDeadError), not left waiting.
-                if inbox and not actor._scheduled:
-                    actor._scheduled = True
-                    ready.append(actor)
+                if inbox and not ref._scheduled:
+                    ref._scheduled = True
+                    ready.append(ref)
         finally:
             self._driver = driver
             _driving.active = was_driving
@@ -196,10 +197,6 @@ class Dispatcher:
                 self.run_until_idle()
 
 
-# An actor's `_routes` before it is started, and once isolated: no type is handled directly.
-_UNSTARTED: dict[type, Callable[[Any, Any], Any]] = {}
-_NO_ROUTES: dict[type, Callable[[Any, Any], Any]] = {}
-
 _default_dispatcher: Dispatcher | None = None
 _default_lock = threading.Lock()
 
@@ -228,8 +225,9 @@ class DispatchedActor(pykka.Actor):
     # pykka's Actor has a __dict__; these in slots keep it to the subclass's attributes (up to
     # 30 share their keys; a dict of its own is 1-2 KB). pykka's URN, inbox and stop flag are
     # made when first asked for: most actors need none of them until they stop.
-    __slots__ = ("dispatcher", "_scheduled", "_routes", "_isolated", "_inbox", "_actor_ref",
-                 "_urn", "_inbox_view", "_stop_flag", "_group")
+    # Its message list, scheduled mark and routes are its ref's (`DispatchedRef`).
+    __slots__ = ("dispatcher", "_isolated", "_actor_ref", "_urn", "_inbox_view", "_stop_flag",
+                 "_group")
     dispatcher: Dispatcher
     _stop_flag: LazyEvent | NotStopped
     receives: ClassVar[dict[type, str]] = {}
@@ -247,10 +245,6 @@ class DispatchedActor(pykka.Actor):
 
     def __init__(self, *args: Any, dispatcher: Dispatcher | None = None, **kwargs: Any) -> None:
         self.dispatcher = dispatcher or default_dispatcher()
-        self._scheduled = False
-        # The turn's fast path looks a message's type up here: no handler until started
-        # (on_start first), nor once isolated. An instance's slot, read faster than a class's.
-        self._routes: dict[type, Callable[[Any, Any], Any]] = _UNSTARTED
         self._isolated = False  # set by `isolate`: handle nothing but the stop
         self._group: str | None = None  # the supervisor's: the VEN it is counted with
         # pykka.Actor.__init__'s fields, made on first use (below), without its uuid4() (an
@@ -259,7 +253,6 @@ class DispatchedActor(pykka.Actor):
         self._urn: str | None = None
         self._inbox_view: DispatcherInbox | None = None
         self._stop_flag = NOT_STOPPED
-        self._inbox: list[Any] = []  # told messages as they are, pykka's as Envelopes
         self._actor_ref = DispatchedRef(self)
 
     @property  # type: ignore[override]
@@ -304,16 +297,17 @@ class DispatchedActor(pykka.Actor):
 
     def _start_actor_loop(self) -> None:
         # on_start runs on the dispatcher as the actor's first turn.
-        self.dispatcher.schedule(self)
+        self.dispatcher.schedule(self._actor_ref)
 
     def _run_turn(self, limit: int) -> int:
         """Handle up to `limit` messages (on_start first); teardown once stopped."""
-        if self._routes is _UNSTARTED:
-            self._routes = _NO_ROUTES if self._isolated else self._handlers
+        ref = self._actor_ref
+        if ref._routes is UNSTARTED:
+            ref._routes = NO_ROUTES if self._isolated else self._handlers
             self._actor_loop_setup()
             return 0
         handled = taken = 0
-        inbox = self._inbox
+        inbox = ref._inbox
         handlers = self._handlers
         # Only pykka's path (a stop, an ask) can stop it: then re-read (it swaps in a new flag).
         running = not self._stop_flag.flag
@@ -354,8 +348,8 @@ class DispatchedActor(pykka.Actor):
     def isolate(self) -> None:
         """The supervisor's: handle nothing but the stop from now on (on_start still runs)."""
         self._isolated = True
-        if self._routes is not _UNSTARTED:
-            self._routes = _NO_ROUTES
+        if self._actor_ref._routes is not UNSTARTED:
+            self._actor_ref._routes = NO_ROUTES
 
     def _handle_envelope(self, message: Any, reply_to: pykka.Future[Any] | None) -> None:
         # The body of pykka's _actor_loop_running, for one message.
