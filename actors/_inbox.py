@@ -14,7 +14,7 @@ from actors.registry import NOT_STOPPED
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from actors.registry import LazyEvent
+    from actors.registry import LazyEvent, NotStopped
     from actors.runtime import DispatchedActor
 
 
@@ -66,7 +66,7 @@ class DispatchedRef(pykka.ActorRef[Any]):
     not in an `Envelope`: it runs for every message sent.
     """
 
-    __slots__ = ("_actor", "_inbox", "_scheduled", "_routes")
+    __slots__ = ("_actor", "_inbox", "_scheduled", "_routes", "_stop_flag")
 
     def __init__(self, actor: DispatchedActor) -> None:  # pykka's copies nothing needed here
         self._actor = actor
@@ -78,6 +78,8 @@ class DispatchedRef(pykka.ActorRef[Any]):
         # What the turn's fast path looks a message's type up in: the actor's handlers once
         # started (on_start first) and while not isolated (`DispatchedActor.isolate`).
         self._routes: dict[type, Callable[[Any, Any], Any]] = UNSTARTED
+        # pykka's stop flag (`DispatchedActor.actor_stopped`): the shared unset one until needed.
+        self._stop_flag: LazyEvent | NotStopped = NOT_STOPPED
 
     @property  # type: ignore[override]
     def actor_class(self) -> type[DispatchedActor]:
@@ -100,11 +102,11 @@ class DispatchedRef(pykka.ActorRef[Any]):
         return self._actor
 
     def is_alive(self) -> bool:
-        return not self._actor._stop_flag.flag  # without making the actor's stop flag
+        return not self._stop_flag.flag  # without making the actor's stop flag
 
     def tell(self, message: Any) -> None:
         # Unset while the actor's flag is the shared NOT_STOPPED: read without its class attribute.
-        if (flag := self._actor._stop_flag) is not NOT_STOPPED and flag.flag:
+        if (flag := self._stop_flag) is not NOT_STOPPED and flag.flag:
             msg = f"{self} not found"
             raise pykka.ActorDeadError(msg)
         # A message that is itself an Envelope (none of ours is) goes in one, so the turn

@@ -135,7 +135,7 @@ class Dispatcher:
                 # `_routes` is `_handlers` only once started and while not isolated.
                 if (len(inbox) == 1
                         and (handler := ref._routes.get(type(inbox[0]))) is not None
-                        and ((flag := actor._stop_flag) is NOT_STOPPED or not flag.flag)):
+                        and ((flag := ref._stop_flag) is NOT_STOPPED or not flag.flag)):
                     message = inbox.pop()  # first: the handler may tell this actor more
                     try:
                         handler(actor, message)
@@ -226,10 +226,8 @@ class DispatchedActor(pykka.Actor):
     # 30 share their keys; a dict of its own is 1-2 KB). pykka's URN, inbox and stop flag are
     # made when first asked for: most actors need none of them until they stop.
     # Its message list, scheduled mark and routes are its ref's (`DispatchedRef`).
-    __slots__ = ("dispatcher", "_isolated", "_actor_ref", "_urn", "_inbox_view", "_stop_flag",
-                 "_group")
+    __slots__ = ("dispatcher", "_isolated", "_actor_ref", "_urn", "_inbox_view", "_group")
     dispatcher: Dispatcher
-    _stop_flag: LazyEvent | NotStopped
     receives: ClassVar[dict[type, str]] = {}
     _handlers: ClassVar[dict[type, Callable[[Any, Any], Any]]] = {}
 
@@ -252,7 +250,6 @@ class DispatchedActor(pykka.Actor):
         # busy) and its threading.Event.
         self._urn: str | None = None
         self._inbox_view: DispatcherInbox | None = None
-        self._stop_flag = NOT_STOPPED
         self._actor_ref = DispatchedRef(self)
 
     @property  # type: ignore[override]
@@ -272,13 +269,18 @@ class DispatchedActor(pykka.Actor):
     @property  # type: ignore[override]
     def actor_stopped(self) -> LazyEvent:
         """pykka's stop flag, an Event only once waited on; the hot paths read `_stop_flag`."""
-        flag = self._stop_flag
+        ref = self._actor_ref
+        flag = ref._stop_flag
         if not isinstance(flag, LazyEvent):
             with _lazy_lock:
-                if not isinstance(self._stop_flag, LazyEvent):
-                    self._stop_flag = LazyEvent()
-                flag = self._stop_flag
+                if not isinstance(ref._stop_flag, LazyEvent):
+                    ref._stop_flag = LazyEvent()
+                flag = ref._stop_flag
         return flag  # type: ignore[return-value]
+
+    @property
+    def _stop_flag(self) -> LazyEvent | NotStopped:  # its ref's (see DispatchedRef)
+        return self._actor_ref._stop_flag
 
     def _create_actor_inbox(self) -> DispatcherInbox:  # type: ignore[override]
         return DispatcherInbox(self)
@@ -310,7 +312,7 @@ class DispatchedActor(pykka.Actor):
         inbox = ref._inbox
         handlers = self._handlers
         # Only pykka's path (a stop, an ask) can stop it: then re-read (it swaps in a new flag).
-        running = not self._stop_flag.flag
+        running = not ref._stop_flag.flag
         try:
             # Handlers may append to this inbox while the turn runs: len() is read each time.
             while running and taken < len(inbox) and handled < limit:
@@ -337,7 +339,7 @@ class DispatchedActor(pykka.Actor):
                                                               exc.__traceback__)
                 else:
                     self._handle_envelope(message, reply_to)
-                    running = not self._stop_flag.flag
+                    running = not ref._stop_flag.flag
                 handled += 1
         finally:
             del inbox[:taken]
