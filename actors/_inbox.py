@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from actors.registry import LazyEvent, NotStopped
-    from actors.runtime import DispatchedActor
+    from actors.runtime import DispatchedActor, Dispatcher
 
 
 # A ref's `_routes` before its actor is started, and once isolated: no type handled directly.
@@ -47,7 +47,7 @@ class DispatcherInbox:
         self._messages.append(envelope)
         ref = self._actor._actor_ref
         if not ref._scheduled:  # the common case, a message for a runnable actor, stops here
-            self._actor.dispatcher.schedule(ref)
+            ref._dispatcher.schedule(ref)
 
     def get(self) -> Envelope[Any]:
         item = self._messages.pop(0)
@@ -66,10 +66,11 @@ class DispatchedRef(pykka.ActorRef[Any]):
     not in an `Envelope`: it runs for every message sent.
     """
 
-    __slots__ = ("_actor", "_inbox", "_scheduled", "_routes", "_stop_flag")
+    __slots__ = ("_actor", "_dispatcher", "_inbox", "_scheduled", "_routes", "_stop_flag")
 
-    def __init__(self, actor: DispatchedActor) -> None:  # pykka's copies nothing needed here
-        self._actor = actor
+    def __init__(self, actor: DispatchedActor, dispatcher: Dispatcher) -> None:
+        self._actor = actor  # pykka's ref copies more of the actor: nothing else is needed here
+        self._dispatcher = dispatcher  # the actor's (`DispatchedActor.dispatcher` reads it)
         # The fields the dispatcher reads for every message, here rather than on the actor:
         # refs are all of one class, so the interpreter's attribute caches hit, where actors
         # of a dozen classes taking turns would keep missing them (a read twice as slow).
@@ -115,7 +116,7 @@ class DispatchedRef(pykka.ActorRef[Any]):
         if not self._scheduled:
             # `Dispatcher.schedule`'s common case without its call: told on the thread that
             # drives the dispatcher (a handler telling another actor), it runs next.
-            dispatcher = self._actor.dispatcher
+            dispatcher = self._dispatcher
             if dispatcher._driver == _get_ident():
                 self._scheduled = True
                 dispatcher._cascade.append(self)

@@ -213,8 +213,8 @@ def default_dispatcher() -> Dispatcher:
 class DispatchedActor(pykka.Actor):
     """A pykka Actor whose messages are handled by a shared `Dispatcher`.
 
-    Pass `dispatcher=` to `start()` (or set the class attribute) to choose
-    which dispatcher runs it; otherwise the process-wide default is used.
+    Pass `dispatcher=` to `start()` to choose which dispatcher runs it; otherwise the
+    process-wide default is used.
 
     A subclass may map message types to handler method names in `receives`
     (`receives = {Tick: "on_tick"}`): those messages skip pykka's generic
@@ -226,8 +226,7 @@ class DispatchedActor(pykka.Actor):
     # 30 share their keys; a dict of its own is 1-2 KB). pykka's URN, inbox and stop flag are
     # made when first asked for: most actors need none of them until they stop.
     # Its message list, scheduled mark and routes are its ref's (`DispatchedRef`).
-    __slots__ = ("dispatcher", "_isolated", "_actor_ref", "_urn", "_inbox_view", "_group")
-    dispatcher: Dispatcher
+    __slots__ = ("_isolated", "_actor_ref", "_urn", "_inbox_view", "_group")
     receives: ClassVar[dict[type, str]] = {}
     _handlers: ClassVar[dict[type, Callable[[Any, Any], Any]]] = {}
 
@@ -242,7 +241,6 @@ class DispatchedActor(pykka.Actor):
         return super()._handle_receive(message)
 
     def __init__(self, *args: Any, dispatcher: Dispatcher | None = None, **kwargs: Any) -> None:
-        self.dispatcher = dispatcher or default_dispatcher()
         self._isolated = False  # set by `isolate`: handle nothing but the stop
         self._group: str | None = None  # the supervisor's: the VEN it is counted with
         # pykka.Actor.__init__'s fields, made on first use (below), without its uuid4() (an
@@ -250,7 +248,7 @@ class DispatchedActor(pykka.Actor):
         # busy) and its threading.Event.
         self._urn: str | None = None
         self._inbox_view: DispatcherInbox | None = None
-        self._actor_ref = DispatchedRef(self)
+        self._actor_ref = DispatchedRef(self, dispatcher or default_dispatcher())
 
     @property  # type: ignore[override]
     def actor_urn(self) -> str:
@@ -277,6 +275,10 @@ class DispatchedActor(pykka.Actor):
                     ref._stop_flag = LazyEvent()
                 flag = ref._stop_flag
         return flag  # type: ignore[return-value]
+
+    @property
+    def dispatcher(self) -> Dispatcher:  # its ref's (see DispatchedRef)
+        return self._actor_ref._dispatcher
 
     @property
     def _stop_flag(self) -> LazyEvent | NotStopped:  # its ref's (see DispatchedRef)
