@@ -3,14 +3,24 @@ module short."""
 
 from __future__ import annotations
 
+from threading import get_ident as _get_ident
 from typing import TYPE_CHECKING, Any
 
 import pykka
 from pykka._envelope import Envelope
 
+from actors.registry import NOT_STOPPED
+
 if TYPE_CHECKING:
-    from actors.registry import LazyEvent
-    from actors.runtime import DispatchedActor
+    from collections.abc import Callable
+
+    from actors.registry import LazyEvent, NotStopped
+    from actors.runtime import DispatchedActor, Dispatcher
+
+
+# A ref's `_routes` before its actor is started, and once isolated: no type handled directly.
+UNSTARTED: dict[type, Callable[[Any, Any], Any]] = {}
+NO_ROUTES: dict[type, Callable[[Any, Any], Any]] = {}
 
 
 class DispatcherInbox:
@@ -31,13 +41,13 @@ class DispatcherInbox:
 
     def __init__(self, actor: DispatchedActor) -> None:
         self._actor = actor
-        self._messages: list[Any] = actor._inbox  # told messages as they are, pykka's as Envelopes
+        self._messages: list[Any] = actor._actor_ref._inbox
 
     def put(self, envelope: Envelope[Any], /) -> None:
         self._messages.append(envelope)
-        actor = self._actor
-        if not actor._scheduled:  # the common case, a message for a runnable actor, stops here
-            actor.dispatcher.schedule(actor)
+        ref = self._actor._actor_ref
+        if not ref._scheduled:  # the common case, a message for a runnable actor, stops here
+            ref._dispatcher.schedule(ref)
 
     def get(self) -> Envelope[Any]:
         item = self._messages.pop(0)
@@ -56,10 +66,21 @@ class DispatchedRef(pykka.ActorRef[Any]):
     not in an `Envelope`: it runs for every message sent.
     """
 
-    __slots__ = ("_actor",)
+    __slots__ = ("_actor", "_dispatcher", "_inbox", "_scheduled", "_routes", "_stop_flag")
 
-    def __init__(self, actor: DispatchedActor) -> None:  # pykka's copies nothing needed here
-        self._actor = actor
+    def __init__(self, actor: DispatchedActor, dispatcher: Dispatcher) -> None:
+        self._actor = actor  # pykka's ref copies more of the actor: nothing else is needed here
+        self._dispatcher = dispatcher  # the actor's (`DispatchedActor.dispatcher` reads it)
+        # The fields the dispatcher reads for every message, here rather than on the actor:
+        # refs are all of one class, so the interpreter's attribute caches hit, where actors
+        # of a dozen classes taking turns would keep missing them (a read twice as slow).
+        self._inbox: list[Any] = []  # told messages as they are, pykka's as Envelopes
+        self._scheduled = False  # on its dispatcher's queue, or its turn running
+        # What the turn's fast path looks a message's type up in: the actor's handlers once
+        # started (on_start first) and while not isolated (`DispatchedActor.isolate`).
+        self._routes: dict[type, Callable[[Any, Any], Any]] = UNSTARTED
+        # pykka's stop flag (`DispatchedActor.actor_stopped`): the shared unset one until needed.
+        self._stop_flag: LazyEvent | NotStopped = NOT_STOPPED
 
     @property  # type: ignore[override]
     def actor_class(self) -> type[DispatchedActor]:
@@ -82,15 +103,22 @@ class DispatchedRef(pykka.ActorRef[Any]):
         return self._actor
 
     def is_alive(self) -> bool:
-        return not self._actor._stop_flag.flag  # without making the actor's stop flag
+        return not self._stop_flag.flag  # without making the actor's stop flag
 
     def tell(self, message: Any) -> None:
-        actor = self._actor
-        if actor._stop_flag.flag:
+        # Unset while the actor's flag is the shared NOT_STOPPED: read without its class attribute.
+        if (flag := self._stop_flag) is not NOT_STOPPED and flag.flag:
             msg = f"{self} not found"
             raise pykka.ActorDeadError(msg)
         # A message that is itself an Envelope (none of ours is) goes in one, so the turn
         # never takes it for pykka's.
-        actor._inbox.append(message if type(message) is not Envelope else Envelope(message))
-        if not actor._scheduled:
-            actor.dispatcher.schedule(actor)
+        self._inbox.append(message if type(message) is not Envelope else Envelope(message))
+        if not self._scheduled:
+            # `Dispatcher.schedule`'s common case without its call: told on the thread that
+            # drives the dispatcher (a handler telling another actor), it runs next.
+            dispatcher = self._dispatcher
+            if dispatcher._driver == _get_ident():
+                self._scheduled = True
+                dispatcher._cascade.append(self)
+            else:
+                dispatcher.schedule(self)

@@ -24,98 +24,37 @@ dispatcher thread would wait for a message the same thread has to handle.
 from __future__ import annotations
 
 import collections
-import contextlib
 import itertools
-import logging
-import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pykka
 from pykka import messages
 from pykka._envelope import Envelope
-from pykka._threading import ThreadingFuture
 
-from actors._inbox import DispatchedRef, DispatcherInbox
+from actors._futures import (  # the runtime's API, with the futures kept apart
+    BlockingGetError,
+    CallbackFuture,
+    _driving,
+    no_blocking_gets,
+)
+from actors._inbox import NO_ROUTES, UNSTARTED, DispatchedRef, DispatcherInbox
 from actors.registry import NOT_STOPPED, LazyEvent, NotStopped, index_registry, register
 from actors.supervision import Supervisor
 
-logger = logging.getLogger(__name__)
+__all__ = ["BlockingGetError", "CallbackFuture", "DispatchedActor", "Dispatcher",
+           "default_dispatcher", "no_blocking_gets", "stop_actors"]
 
 index_registry()  # O(1) unregister: stopping a fleet is linear, in any order
 
 # Actor URNs: this process's random UUID with a serial number for its last 48 bits.
 _URN_PREFIX = str(uuid.uuid4())[:24]
 _urn_serials = itertools.count()
+_get_ident = threading.get_ident
 # Makes an actor's URN or stop flag, once: rare (neither is needed until asked for or stopped).
 _lazy_lock = threading.Lock()
-
-# Marks the thread currently driving a dispatcher, whichever dispatcher it is.
-_driving = threading.local()
-_get_ident = threading.get_ident
-
-
-@contextlib.contextmanager
-def no_blocking_gets() -> Iterator[None]:
-    """Mark this thread as one that must never block on a future (a kernel thread)."""
-    was_driving, _driving.active = getattr(_driving, "active", False), True
-    try:
-        yield
-    finally:
-        _driving.active = was_driving
-
-
-class BlockingGetError(RuntimeError):
-    """A blocking future get() was attempted on the dispatcher's own thread."""
-
-
-class CallbackFuture(ThreadingFuture[Any]):
-    """A thread-safe pykka future that can also call back when it is set."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._callbacks: list[Callable[[CallbackFuture], None]] = []
-
-    def add_done_callback(self, callback: Callable[[CallbackFuture], None]) -> None:
-        """Call `callback(future)` once the future has a value or an exception.
-
-        Runs at once if the future is already done, otherwise on whichever
-        thread sets it (the dispatcher for actor replies).
-        """
-        with self._condition:
-            if self._result is None:
-                self._callbacks.append(callback)
-                return
-        callback(self)
-
-    def done(self) -> bool:
-        return self._result is not None
-
-    def get(self, *, timeout: float | None = None) -> Any:
-        if self._result is None and getattr(_driving, "active", False):
-            msg = "blocking get() on the dispatcher thread would deadlock; use a callback"
-            raise BlockingGetError(msg)
-        return super().get(timeout=timeout)
-
-    def set(self, value: Any | None = None) -> None:
-        super().set(value)
-        self._run_callbacks()
-
-    def set_exception(self, exc_info: Any = None) -> None:
-        super().set_exception(exc_info if exc_info is not None else sys.exc_info())
-        self._run_callbacks()
-
-    def _run_callbacks(self) -> None:
-        with self._condition:
-            callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            try:
-                callback(self)
-            except Exception:
-                logger.exception("future callback failed")
-
 
 class Dispatcher:
     """Runs the actors scheduled on it, a batch of messages per actor per turn.
@@ -128,10 +67,11 @@ class Dispatcher:
         self, name: str = "dispatcher", batch: int = 64, depth_first: bool = False
     ) -> None:
         self.name = name
-        self._ready: collections.deque[DispatchedActor] = collections.deque()
+        # Refs, not actors: the turn reads their hot fields from one class (see DispatchedRef).
+        self._ready: collections.deque[DispatchedRef] = collections.deque()
         # What a turn tells on the thread driving a first-in first-out dispatcher: run next,
         # last told first, before the next actor off `_ready` (see run_until_idle).
-        self._cascade: list[DispatchedActor] = []
+        self._cascade: list[DispatchedRef] = []
         self._driver: int | None = None  # that thread's id while it drives
         self._wakeup = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
@@ -146,16 +86,16 @@ class Dispatcher:
         self.supervisor = Supervisor()  # restarts the actors that fail on it
 
     # -- scheduling -----------------------------------------------------------
-    def schedule(self, actor: DispatchedActor) -> None:
+    def schedule(self, ref: DispatchedRef) -> None:
         # Lock-free on the hot path: deque.append is atomic, and an actor that
         # races onto the ready queue twice just finds its inbox empty once.
-        if actor._scheduled:
+        if ref._scheduled:
             return
-        actor._scheduled = True
+        ref._scheduled = True
         if self._driver == _get_ident():
-            self._cascade.append(actor)
+            self._cascade.append(ref)
             return
-        self._ready.append(actor)
+        self._ready.append(ref)
         if self._sleeping:
             with self._wakeup:
                 self._wakeup.notify()
@@ -180,17 +120,23 @@ class Dispatcher:
         driver, self._driver = self._driver, _get_ident() if fifo else None
         supervisor = self.supervisor
         try:
-            while ready or cascade:
-                actor = cascade.pop() if cascade else take()
-                actor._scheduled = fifo  # while its turn runs: told then, it is rescheduled after
-                inbox = actor._inbox
+            while True:
+                if cascade:
+                    ref = cascade.pop()
+                elif ready:
+                    ref = take()
+                else:
+                    break
+                ref._scheduled = fifo  # while its turn runs: told then, it is rescheduled after
+                inbox, actor = ref._inbox, ref._actor
                 # Most turns are one told message of a type in the actor's `receives`: handled
                 # here, without the general turn's call and set-up (about 11 a VEN a tick).
                 # What the handler tells its own actor waits for the actor's next turn.
-                if (len(inbox) == 1 and actor._started and not actor._isolated
-                        and not actor._stop_flag.flag
-                        and (handler := actor._handlers.get(type(inbox[0]))) is not None):
-                    message = inbox.pop(0)  # first: the handler may tell this actor more
+                # `_routes` is `_handlers` only once started and while not isolated.
+                if (len(inbox) == 1
+                        and (handler := ref._routes.get(type(inbox[0]))) is not None
+                        and ((flag := ref._stop_flag) is NOT_STOPPED or not flag.flag)):
+                    message = inbox.pop()  # first: the handler may tell this actor more
                     try:
                         handler(actor, message)
                     except Exception as exc:
@@ -199,13 +145,13 @@ class Dispatcher:
                 else:
                     handled += actor._run_turn(self.batch)
                 if fifo:
-                    actor._scheduled = False
+                    ref._scheduled = False
                 # More to do (and, depth-first, not told again in the turn): behind the others.
                 # A stopped actor too: an ask that came in as it stopped is answered by its
                 # next turn's teardown (ActorDeadError), not left waiting.
-                if inbox and not actor._scheduled:
-                    actor._scheduled = True
-                    ready.append(actor)
+                if inbox and not ref._scheduled:
+                    ref._scheduled = True
+                    ready.append(ref)
         finally:
             self._driver = driver
             _driving.active = was_driving
@@ -267,8 +213,8 @@ def default_dispatcher() -> Dispatcher:
 class DispatchedActor(pykka.Actor):
     """A pykka Actor whose messages are handled by a shared `Dispatcher`.
 
-    Pass `dispatcher=` to `start()` (or set the class attribute) to choose
-    which dispatcher runs it; otherwise the process-wide default is used.
+    Pass `dispatcher=` to `start()` to choose which dispatcher runs it; otherwise the
+    process-wide default is used.
 
     A subclass may map message types to handler method names in `receives`
     (`receives = {Tick: "on_tick"}`): those messages skip pykka's generic
@@ -279,10 +225,8 @@ class DispatchedActor(pykka.Actor):
     # pykka's Actor has a __dict__; these in slots keep it to the subclass's attributes (up to
     # 30 share their keys; a dict of its own is 1-2 KB). pykka's URN, inbox and stop flag are
     # made when first asked for: most actors need none of them until they stop.
-    __slots__ = ("dispatcher", "_scheduled", "_started", "_isolated", "_inbox", "_actor_ref",
-                 "_urn", "_inbox_view", "_stop_flag", "_group")
-    dispatcher: Dispatcher
-    _stop_flag: LazyEvent | NotStopped
+    # Its message list, scheduled mark and routes are its ref's (`DispatchedRef`).
+    __slots__ = ("_isolated", "_actor_ref", "_urn", "_inbox_view", "_group")
     receives: ClassVar[dict[type, str]] = {}
     _handlers: ClassVar[dict[type, Callable[[Any, Any], Any]]] = {}
 
@@ -297,19 +241,14 @@ class DispatchedActor(pykka.Actor):
         return super()._handle_receive(message)
 
     def __init__(self, *args: Any, dispatcher: Dispatcher | None = None, **kwargs: Any) -> None:
-        self.dispatcher = dispatcher or default_dispatcher()
-        self._scheduled = False
-        self._started = False
-        self._isolated = False  # set by the supervisor: handle nothing but the stop
+        self._isolated = False  # set by `isolate`: handle nothing but the stop
         self._group: str | None = None  # the supervisor's: the VEN it is counted with
         # pykka.Actor.__init__'s fields, made on first use (below), without its uuid4() (an
         # os.urandom call that gives up the GIL: 0.1 ms an actor while the network thread is
         # busy) and its threading.Event.
         self._urn: str | None = None
         self._inbox_view: DispatcherInbox | None = None
-        self._stop_flag = NOT_STOPPED
-        self._inbox: list[Any] = []  # told messages as they are, pykka's as Envelopes
-        self._actor_ref = DispatchedRef(self)
+        self._actor_ref = DispatchedRef(self, dispatcher or default_dispatcher())
 
     @property  # type: ignore[override]
     def actor_urn(self) -> str:
@@ -328,13 +267,22 @@ class DispatchedActor(pykka.Actor):
     @property  # type: ignore[override]
     def actor_stopped(self) -> LazyEvent:
         """pykka's stop flag, an Event only once waited on; the hot paths read `_stop_flag`."""
-        flag = self._stop_flag
+        ref = self._actor_ref
+        flag = ref._stop_flag
         if not isinstance(flag, LazyEvent):
             with _lazy_lock:
-                if not isinstance(self._stop_flag, LazyEvent):
-                    self._stop_flag = LazyEvent()
-                flag = self._stop_flag
+                if not isinstance(ref._stop_flag, LazyEvent):
+                    ref._stop_flag = LazyEvent()
+                flag = ref._stop_flag
         return flag  # type: ignore[return-value]
+
+    @property
+    def dispatcher(self) -> Dispatcher:  # its ref's (see DispatchedRef)
+        return self._actor_ref._dispatcher
+
+    @property
+    def _stop_flag(self) -> LazyEvent | NotStopped:  # its ref's (see DispatchedRef)
+        return self._actor_ref._stop_flag
 
     def _create_actor_inbox(self) -> DispatcherInbox:  # type: ignore[override]
         return DispatcherInbox(self)
@@ -353,19 +301,20 @@ class DispatchedActor(pykka.Actor):
 
     def _start_actor_loop(self) -> None:
         # on_start runs on the dispatcher as the actor's first turn.
-        self.dispatcher.schedule(self)
+        self.dispatcher.schedule(self._actor_ref)
 
     def _run_turn(self, limit: int) -> int:
         """Handle up to `limit` messages (on_start first); teardown once stopped."""
-        if not self._started:
-            self._started = True
+        ref = self._actor_ref
+        if ref._routes is UNSTARTED:
+            ref._routes = NO_ROUTES if self._isolated else self._handlers
             self._actor_loop_setup()
             return 0
         handled = taken = 0
-        inbox = self._inbox
+        inbox = ref._inbox
         handlers = self._handlers
         # Only pykka's path (a stop, an ask) can stop it: then re-read (it swaps in a new flag).
-        running = not self._stop_flag.flag
+        running = not ref._stop_flag.flag
         try:
             # Handlers may append to this inbox while the turn runs: len() is read each time.
             while running and taken < len(inbox) and handled < limit:
@@ -392,13 +341,19 @@ class DispatchedActor(pykka.Actor):
                                                               exc.__traceback__)
                 else:
                     self._handle_envelope(message, reply_to)
-                    running = not self._stop_flag.flag
+                    running = not ref._stop_flag.flag
                 handled += 1
         finally:
             del inbox[:taken]
         if not running:
             self._actor_loop_teardown()
         return handled
+
+    def isolate(self) -> None:
+        """The supervisor's: handle nothing but the stop from now on (on_start still runs)."""
+        self._isolated = True
+        if self._actor_ref._routes is not UNSTARTED:
+            self._actor_ref._routes = NO_ROUTES
 
     def _handle_envelope(self, message: Any, reply_to: pykka.Future[Any] | None) -> None:
         # The body of pykka's _actor_loop_running, for one message.

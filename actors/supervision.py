@@ -81,4 +81,4 @@ class Supervisor:
             actor: Any = ref._actor_weakref()  # noqa: SLF001 - pykka's way to its actor
             # The group's name on this supervisor's dispatcher (another may have one alike).
             if getattr(actor, "_group", None) == group and actor.dispatcher.supervisor is self:
-                actor._isolated = True  # noqa: SLF001 - the runtime's own flag
+                actor.isolate()

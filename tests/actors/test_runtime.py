@@ -193,6 +193,41 @@ def test_a_group_that_keeps_failing_is_isolated_and_the_rest_runs_on() -> None:
     dispatcher.run_until_idle()
 
 
+class Words(DispatchedActor):
+    """Handles str messages through `receives` (the dispatcher's fast path)."""
+
+    receives = {str: "on_word"}
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        super().__init__(dispatcher=dispatcher)
+        self.seen: list[str] = []
+
+    def on_start(self) -> None:
+        self.seen.append("started")
+
+    def on_word(self, word: str) -> None:
+        self.seen.append(word)
+
+
+def test_an_actor_isolated_before_its_first_turn_starts_then_handles_only_its_stop() -> None:
+    dispatcher = Dispatcher("manual")
+    isolated, healthy = Words.start(dispatcher), Words.start(dispatcher)
+    dispatcher.supervisor.enlist("ven-sick", [isolated])
+    dispatcher.supervisor._isolate("ven-sick", "a test")  # noqa: SLF001 - before any turn
+    isolated.tell("dropped")  # one told message of a `receives` type: the fast path's case
+    healthy.tell("kept")
+    assert dispatcher.run_until_idle() == 1  # on_start turns count no message
+    isolated.tell("dropped again")
+    dispatcher.run_until_idle()
+    assert isolated.is_alive()
+    assert isolated._actor.seen == ["started"]  # type: ignore[attr-defined]  # noqa: SLF001
+    assert healthy._actor.seen == ["started", "kept"]  # type: ignore[attr-defined]  # noqa: SLF001
+    isolated.stop(block=False)
+    healthy.stop(block=False)
+    dispatcher.run_until_idle()
+    assert not isolated.is_alive() and not healthy.is_alive()
+
+
 def test_isolating_a_group_leaves_its_namesake_on_another_dispatcher_running() -> None:
     mine, other = Dispatcher("manual"), Dispatcher("manual")
     sick, namesake = Fragile.start(mine), Fragile.start(other)
