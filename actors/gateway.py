@@ -116,25 +116,24 @@ class GatewayActor(DispatchedActor):
 
     def _on_telemetry(self, telemetry: Telemetry) -> None:
         self.latest = telemetry
-        interval = float(self.config["report_interval_seconds"])
-        last = self.last_publish_epoch
-        if last is not None and telemetry.epoch - last < interval - 1e-6:
-            for ref in self.listeners:  # the controller reports more often than asked for
-                ref.tell(telemetry)
-            return
-        self.last_publish_epoch = telemetry.epoch
-        # Stamped by this VEN's wrong clock under a clock_skew fault; what it measured is the same.
-        stamp = int(round(telemetry.epoch + self.skew_s)) if self.skew_s else None
+        # What the listeners hear: the telemetry, with its loads' text once published (the
+        # shadow's report need not write them again). They hear it whatever happens below:
+        # held back (the controller reports more often than asked for), or refused.
+        heard: Telemetry | TelemetrySent = telemetry
         try:
+            interval = float(self.config["report_interval_seconds"])
+            last = self.last_publish_epoch
+            if last is not None and telemetry.epoch - last < interval - 1e-6:
+                return
+            self.last_publish_epoch = telemetry.epoch
+            # Stamped by this VEN's wrong clock under a clock_skew fault; what it measured is
+            # the same.
+            stamp = int(round(telemetry.epoch + self.skew_s)) if self.skew_s else None
             payload = contract.telemetry_json(telemetry, stamp)
-        except ValueError:
-            for ref in self.listeners:  # a listener hears of it, as before it was refused
-                ref.tell(telemetry)
-            raise
-        # With the loads' text, so the shadow's report need not write them again.
-        sent = TelemetrySent(telemetry, contract.telemetry_loads(payload))
-        for ref in self.listeners:
-            ref.tell(sent)
+            heard = TelemetrySent(telemetry, contract.telemetry_loads(payload))
+        finally:
+            for ref in self.listeners:
+                ref.tell(heard)
         for topic in self.topics.telemetry_out:
             self._publish(topic, payload)
 
