@@ -145,7 +145,11 @@ def loads_json(loads: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> str 
         # kw_text writes it, without the call.
         append(f"{before}{kw(power) if power else repr(power)}{readings}"
                f"{kw(shed) if shed else repr(shed)}{after}")
-    if not math.isfinite(total):  # a NaN or an infinity among them (or an overflowing sum)
+    # One check for all: the sum is finite only if every reading is. A sum that overflowed
+    # (readings near the largest double) is no proof, so those are looked at one by one.
+    if not math.isfinite(total) and not all(
+            math.isfinite(float(row[key])) for row in loads
+            for key in ("power_kw", "shed_capability_kw")):
         return None
     return f"[{','.join(parts)}]"
 
