@@ -26,6 +26,9 @@ RETRYABLE_CODES = frozenset({
     "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
     "ServiceUnavailableException", "InternalFailureException",
 })
+# An answer with one of these HTTP statuses is a server's passing failure whatever its body
+# says (a bare 500 page has no AWS error code): retried as botocore's own modes retry them.
+TRANSIENT_HTTP_STATUSES = frozenset({500, 502, 503, 504})
 MAX_ATTEMPTS = 8  # about a minute of backoff in all before the error is the user's
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 20.0
@@ -49,6 +52,11 @@ class SystemClock:
 
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _transient(exc: ClientError, retry_codes: Collection[str]) -> bool:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return error_code(exc) in retry_codes or status in TRANSIENT_HTTP_STATUSES
 
 
 def backoff_s(attempt: int, rng: random.Random) -> float:
@@ -88,14 +96,15 @@ class ApiPacer:
         self, client: Any, api: str, *, retry_codes: Collection[str] = RETRYABLE_CODES,
         **params: Any,
     ) -> Any:
-        """`client.<api in snake_case>(**params)`, paced, retried on `retry_codes`."""
+        """`client.<api in snake_case>(**params)`, paced, retried on `retry_codes` and on an
+        HTTP 500, 502, 503 or 504."""
         method = getattr(client, xform_name(api))
         for attempt in range(MAX_ATTEMPTS):
             self.wait(api)
             try:
                 return method(**params)
             except ClientError as exc:
-                if error_code(exc) not in retry_codes or attempt + 1 == MAX_ATTEMPTS:
+                if not _transient(exc, retry_codes) or attempt + 1 == MAX_ATTEMPTS:
                     raise
             with self._lock:
                 self.retries += 1

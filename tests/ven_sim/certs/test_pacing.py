@@ -13,23 +13,24 @@ from tests.ven_sim.certs.helpers import SimClock
 from ven_sim.certs.pacing import MAX_ATTEMPTS, ApiPacer, backoff_s
 
 
-def _error(code: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "Rate exceeded"}}, "CreateThing")
+def _error(code: str, status: int = 400) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "Rate exceeded"},
+                        "ResponseMetadata": {"HTTPStatusCode": status}}, "CreateThing")
 
 
 class Throttled:
     """An IoT client whose CreateThing is refused `times` times first: moto never
     throttles, and a real account's quota is not ours to exhaust in a test."""
 
-    def __init__(self, times: int, code: str = "ThrottlingException") -> None:
-        self.left, self.code = times, code
+    def __init__(self, times: int, code: str = "ThrottlingException", status: int = 400) -> None:
+        self.left, self.code, self.status = times, code, status
         self.calls = 0
 
     def create_thing(self, **params: Any) -> dict[str, Any]:
         self.calls += 1
         if self.left:
             self.left -= 1
-            raise _error(self.code)
+            raise _error(self.code, self.status)
         return {"thingName": params["thingName"]}
 
 
@@ -79,3 +80,18 @@ def test_other_errors_are_not_retried() -> None:
     assert client.calls == 1
     assert ApiPacer(SimClock()).call(Throttled(1, "InvalidRequestException"), "CreateThing",
                                      retry_codes={"InvalidRequestException"}, thingName="t")
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_server_error_without_an_aws_code_is_retried(status: int) -> None:
+    # As a server that failed answers: an HTML page, so botocore's code is the status.
+    client = Throttled(times=2, code=str(status), status=status)
+    assert ApiPacer(SimClock()).call(client, "CreateThing", thingName="t")
+    assert client.calls == 3
+
+
+def test_a_client_error_status_is_not_retried_for_its_status() -> None:
+    client = Throttled(times=1, code="400", status=400)
+    with pytest.raises(ClientError):
+        ApiPacer(SimClock()).call(client, "CreateThing", thingName="t")
+    assert client.calls == 1
