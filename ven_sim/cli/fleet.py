@@ -24,7 +24,8 @@ __all__ = ["fleet"]
 SUMMARY_KEYS = ("vens_requested", "vens_connected", "connect_rate_per_s", "ramp_behind_s",
                 "connect_ms", "puback_ms", "telemetry_latency_ms", "command_rtt_ms", "fanout",
                 "telemetry_published", "disconnects", "unexpected_disconnects", "reconnects",
-                "rss_mb", "cpu_seconds", "steady_cpu_cores", "duration_s")
+                "rss_mb", "cpu_seconds", "steady_cpu_cores", "machine_busy_percent_max",
+                "machine_saturated_s", "duration_s")
 # A scenario file's fleet section sets these; giving one on the command line too is an error.
 SCENARIO_OPTIONS = {"vens": "vens", "id_prefix": "id_prefix", "id_start": "id_start",
                     "ramp": "ramp_per_s", "duration": "duration_s",
@@ -173,6 +174,15 @@ def fleet(ctx: click.Context, **params: Any) -> None:
         click.echo("", err=True)
     click.echo(json.dumps({key: results.get(key) for key in SUMMARY_KEYS}, indent=2))
     click.echo(f"wrote {out / 'fleet.json'}, {out / 'timeline.csv'} and {out / 'timeline.png'}")
+    _warn_if_saturated(results)
+
+
+def _warn_if_saturated(results: dict[str, Any]) -> None:
+    from ven_sim.fleet.results import saturation_warning
+
+    warning = saturation_warning(results)
+    if warning is not None:
+        click.echo(warning, err=True)
 
 
 def _apply_scenario(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, ...]:
@@ -332,3 +342,4 @@ def merge(parts: tuple[Path, ...], out: Path | None) -> None:
             click.echo(f"merged timeline of {len(parts)} shard(s): {folder / 'timeline.csv'}, "
                        f"{folder / 'timeline.png'}", err=True)
     click.echo(json.dumps({k: v for k, v in merged.items() if k != "histograms"}, indent=2))
+    _warn_if_saturated(merged)

@@ -26,7 +26,8 @@ __all__ = ["combine_rows", "load_part", "merge_timelines", "shard_timeline", "wr
 COUNT_COLUMNS = ("connected", "opened", "telemetry_published", "fanout_acked", "restore_acked",
                  "unexpected_disconnects", "reconnects")
 SUMMED_COLUMNS = (*COUNT_COLUMNS, "telemetry_per_s", "cpu_cores", "rss_mb")
-WORST_COLUMNS = ("t_s", *(column for column in TIMELINE_FIELDS if column.endswith("_p99_ms")))
+WORST_COLUMNS = ("t_s", *(column for column in TIMELINE_FIELDS if column.endswith("_p99_ms")),
+                 "machine_busy_percent")  # shards on one machine read the same CPUs
 
 
 def _number(value: Any) -> float | None:

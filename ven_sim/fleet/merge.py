@@ -78,6 +78,11 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
            for key in ("ramp_behind_s", "ramp_held_s")},
         # The shards load their certificates at the same time: the slowest one's.
         "clients_prepared_s": max(part.get("clients_prepared_s") or 0.0 for part in parts),
+        # Shards on one machine read the same CPUs; on several, the busiest machine's.
+        "machine_busy_percent_max": max(
+            (part["machine_busy_percent_max"] for part in parts
+             if part.get("machine_busy_percent_max") is not None), default=None),
+        "machine_saturated_s": max(part.get("machine_saturated_s") or 0.0 for part in parts),
         "stopped_early": any(part["stopped_early"] for part in parts),
         "histograms": {name: hist.to_dict() for name, hist in sorted(hists.items())},
     }

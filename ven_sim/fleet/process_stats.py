@@ -8,8 +8,9 @@ import resource
 from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["CLOCK_TICK_S", "StatClock", "cpu_seconds", "process_cpu_seconds",
-           "release_free_memory", "rss_mb", "stat_clock", "thread_niceness"]
+__all__ = ["CLOCK_TICK_S", "MachineCpu", "StatClock", "busy_percent", "cpu_seconds",
+           "machine_cpu", "process_cpu_seconds", "release_free_memory", "rss_mb", "stat_clock",
+           "thread_niceness"]
 
 CLOCK_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")  # /proc counts CPU and start times in these
 
@@ -34,6 +35,35 @@ _trim = _malloc_trim()
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+class MachineCpu(NamedTuple):
+    """All of this machine's CPUs since boot, in clock ticks (Linux /proc/stat)."""
+
+    busy: int  # every process's work, the kernel's, and time stolen by a hypervisor
+    total: int  # the same with idle and iowait
+
+
+def machine_cpu() -> MachineCpu | None:
+    """The machine's CPU clocks now; None where there is no /proc/stat."""
+    try:
+        with open("/proc/stat") as stat:
+            # cpu user nice system idle iowait irq softirq steal (guest time is in user)
+            ticks = [int(field) for field in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    if len(ticks) < 8:
+        return None
+    idle = ticks[3] + ticks[4]
+    return MachineCpu(sum(ticks) - idle, sum(ticks))
+
+
+def busy_percent(before: MachineCpu | None, after: MachineCpu | None) -> float | None:
+    """How busy the machine's CPUs were between two readings, in % of all of them; None
+    without both readings or with no tick between them."""
+    if before is None or after is None or after.total <= before.total:
+        return None
+    return round(100.0 * (after.busy - before.busy) / (after.total - before.total), 1)
 
 
 def process_cpu_seconds(pid: int) -> float | None:

@@ -22,9 +22,14 @@ if TYPE_CHECKING:
     from ven_sim.fleet.runner import FleetRunner
 
 __all__ = [
-    "FANOUT_QUANTILES", "LATENCIES", "TIMELINE_FIELDS", "cpu_seconds", "fanout_fields",
-    "fleet_results", "latency_fields", "rss_mb", "timeline_row", "write_results",
+    "FANOUT_QUANTILES", "LATENCIES", "SATURATED_PERCENT", "TIMELINE_FIELDS", "cpu_seconds",
+    "fanout_fields", "fleet_results", "latency_fields", "machine_fields", "rss_mb",
+    "saturation_warning", "timeline_row", "write_results",
 ]
+
+# The machine's CPUs at least this busy: the load generator itself is a bottleneck, and the
+# latencies it measures include its own queueing, not only the broker's and the backend's.
+SATURATED_PERCENT = 90.0
 
 
 def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
@@ -75,6 +80,7 @@ def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
         "steady_from_s": None if runner.steady_from is None else round(runner.steady_from[0], 2),
         "duration_s": round(wall_s, 2),
         "stopped_early": runner.stopped_early,
+        **machine_fields(runner.rows, wall_s),
         "histograms": m.histograms(),
         "connects": [  # the ramp as it happened: run seconds of open() and of CONNACK
             [cid, round(t_open, 4), _round(m.first_up.get(cid))]
@@ -114,6 +120,34 @@ def fanout_fields(tally: Callable[[str], dict[str, int]],
 
     stages = {stage: summary(f"fanout_{stage}", *FANOUT_QUANTILES) for stage in FANOUT_STAGES}
     return {**phase("fanout"), "stages_ms": stages, "restore": phase("fanout_restore")}
+
+
+def machine_fields(rows: list[dict[str, Any]], duration_s: float) -> dict[str, float | None]:
+    """fleet.json's `machine_busy_percent_max`, the busiest timeline interval of the whole
+    machine, and `machine_saturated_s`, how many of the run's `duration_s` seconds were in
+    intervals at least SATURATED_PERCENT busy (the last row is taken as the run stops)."""
+    busiest, saturated, previous_t = None, 0.0, 0.0
+    for row in rows:
+        t, busy = float(row["t_s"]), row.get("machine_busy_percent")
+        if busy is not None:
+            busiest = busy if busiest is None else max(busiest, busy)
+            if busy >= SATURATED_PERCENT:
+                saturated += t - previous_t
+        previous_t = t
+    return {"machine_busy_percent_max": busiest,
+            "machine_saturated_s": round(min(saturated, duration_s), 1)}
+
+
+def saturation_warning(results: dict[str, Any]) -> str | None:
+    """What to tell the user when the load generator's machine was saturated; None if not."""
+    saturated = results.get("machine_saturated_s") or 0.0
+    if saturated <= 0:
+        return None
+    return (f"warning: this machine's CPUs were at least {SATURATED_PERCENT:.0f} % busy for "
+            f"{saturated:g} s of the run's {results['duration_s']:g} s (every process on it, "
+            "a broker there included): the latencies measured then include this load "
+            "generator's own queueing. Spread the fleet over more machines (--shard, --ray) "
+            "or run fewer VENs on this one")
 
 
 def latency_fields(summary: Callable[..., dict[str, float | None]]) -> dict[str, Any]:

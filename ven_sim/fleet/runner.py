@@ -29,8 +29,8 @@ from sim.world import Weather, World
 from ven_sim.fleet.metrics import FleetMetrics, MeteredTransport
 from ven_sim.fleet.plan import FleetConfig
 from ven_sim.fleet.probe import ProbeVtn
-from ven_sim.fleet.process_stats import release_free_memory
-from ven_sim.fleet.results import cpu_seconds, fleet_results, rss_mb
+from ven_sim.fleet.process_stats import machine_cpu, release_free_memory
+from ven_sim.fleet.results import SATURATED_PERCENT, cpu_seconds, fleet_results, rss_mb
 from ven_sim.fleet.timeline import interval_of, timeline_row
 from ven_sim.kernel import Kernel
 from ven_sim.transports.base import BaseTransport
@@ -81,6 +81,7 @@ class FleetRunner:
         self.progress, self.timeline = progress, timeline
         self.rows: list[dict[str, Any]] = []  # the timeline: one per 10 s of the wall clock
         self.interval = interval_of(time.time())  # the timeline's open interval
+        self.machine_mark = machine_cpu()  # the machine's CPU clocks when it opened
         self.latest_row: dict[str, Any] | None = None  # the last progress row (workers, Ray)
         self.probe: ProbeVtn | None = None
         self.all_connected_at: float | None = None
@@ -302,4 +303,12 @@ def progress_line(row: dict[str, Any], target: int) -> str:
             f"telemetry {row['telemetry_per_s']:,.0f}/s  p99 connect {ms(row['connect_p99_ms'])} "
             f"ms, rtt {ms(row['command_rtt_p99_ms'])} ms  fan-out acked {row['fanout_acked']:,}  "
             f"down {row['unexpected_disconnects']}  cpu {row['cpu_cores']:.2f}  "
-            f"rss {row['rss_mb']:,.0f} MB")
+            f"rss {row['rss_mb']:,.0f} MB{machine_busy_text(row)}")
+
+
+def machine_busy_text(row: dict[str, Any]) -> str:
+    """How busy the whole machine is, for a progress line; a warning once it is saturated."""
+    busy = row.get("machine_busy_percent")
+    if busy is None:
+        return ""
+    return f"  machine {busy:.0f}%" + (" (saturated)" if busy >= SATURATED_PERCENT else "")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ven_sim.fleet.histogram import Histogram
-from ven_sim.fleet.process_stats import cpu_seconds, rss_mb
+from ven_sim.fleet.process_stats import busy_percent, cpu_seconds, machine_cpu, rss_mb
 
 if TYPE_CHECKING:
     from ven_sim.fleet.runner import FleetRunner
@@ -40,7 +40,7 @@ LATENCY_P99_COLUMNS = {  # timeline.csv column: the interval histogram it is the
 TIMELINE_FIELDS = (
     "t_s", "interval_start", "connected", "opened", "telemetry_published", "telemetry_per_s",
     *LATENCY_P99_COLUMNS, "fanout_acked", "restore_acked", "unexpected_disconnects",
-    "reconnects", "cpu_cores", "rss_mb",
+    "reconnects", "cpu_cores", "rss_mb", "machine_busy_percent",
 )
 
 
@@ -54,9 +54,11 @@ def timeline_row(runner: FleetRunner, previous: tuple[float, int], interval: str
                  close: bool) -> dict[str, Any]:
     """The run now, in `interval`; `previous` is (t_s, telemetry_published) of the last row.
     `close` ends the interval: the row then carries its histograms (`histograms`, each
-    `Histogram.to_dict()`)."""
+    `Histogram.to_dict()`). `machine_busy_percent`: the whole machine's CPUs, all processes,
+    from the interval's start (`runner.machine_mark`) to now."""
     m, probe = runner.metrics, runner.probe
     t = m.now()
+    machine = machine_cpu()
     published = m.telemetry_published
     hists = m.interval(close=close)
     row: dict[str, Any] = {
@@ -73,8 +75,10 @@ def timeline_row(runner: FleetRunner, previous: tuple[float, int], interval: str
         "reconnects": m.reconnects,
         "cpu_cores": round(cpu_seconds() / max(t, 1e-9), 3),
         "rss_mb": round(rss_mb(), 1),
+        "machine_busy_percent": busy_percent(runner.machine_mark, machine),
     }
     if close:
+        runner.machine_mark = machine
         row["histograms"] = {name: hist.to_dict() for name, hist in hists.items() if hist.count}
     return row
 

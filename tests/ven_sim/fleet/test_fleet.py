@@ -84,6 +84,8 @@ def test_figures_are_present_and_sane(fleet_run: tuple[dict, Path]) -> None:
     # need not grow here; memory per VEN is measured by `ven-sim bench fleet` in a fresh one.
     # (Linux updates the peak, ru_maxrss, lazily: it can trail the current RSS.)
     assert results["cpu_seconds"] > 0 and results["rss_mb_before_vens"] > 0
+    assert 0 < results["machine_busy_percent_max"] <= 100
+    assert 0 <= results["machine_saturated_s"] <= results["duration_s"]
     assert results["rss_mb"] > 0 and results["rss_peak_mb"] > 0
     assert DURATION_S <= results["duration_s"] < DURATION_S + 5
     connects = Histogram.from_dict(results["histograms"]["connect"])
@@ -151,6 +153,10 @@ def test_the_timeline_keeps_each_intervals_samples(fleet_run: tuple[dict, Path])
                for row, hist in zip(rows, rounds, strict=True))
     assert 0 < sum(h.count for h in rounds) <= Histogram.from_dict(
         results["histograms"]["loop_round"]).count
+    # The whole machine's CPUs, interval by interval; the run's busiest is fleet.json's.
+    busy = [float(row["machine_busy_percent"]) for row in rows if row["machine_busy_percent"]]
+    assert busy and all(0 <= b <= 100 for b in busy)
+    assert max(busy) == results["machine_busy_percent_max"]
 
 
 def test_the_ramp_is_respected(fleet_run: tuple[dict, Path]) -> None:

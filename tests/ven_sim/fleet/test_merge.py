@@ -15,6 +15,7 @@ from ven_sim.fleet.histogram import Histogram
 from ven_sim.fleet.identities import IdentityError
 from ven_sim.fleet.merge import merge_results
 from ven_sim.fleet.metrics import HISTOGRAMS
+from ven_sim.fleet.results import machine_fields, saturation_warning
 
 
 def _part(start: int, stop: int, samples: dict[str, list[float]], **extra: Any) -> dict[str, Any]:
@@ -126,3 +127,38 @@ def test_the_fanout_window_spans_every_shards() -> None:
         "began_at": 100.0, "last_ack_at": 103.5,
         "shards": [[0, 100.0, 103.5], [2, 101.25, 102.0]]}
     assert merge_results([b])["fanout_window"] is None
+
+
+def test_the_busiest_machine_and_its_saturated_seconds_are_kept() -> None:
+    a = _part(0, 10, {}, machine_busy_percent_max=95.5, machine_saturated_s=20.0)
+    b = _part(10, 20, {}, machine_busy_percent_max=40.0, machine_saturated_s=0.0)
+    old = _part(20, 30, {})  # a shard from before these were measured
+    merged = merge_results([a, b, old])
+    assert (merged["machine_busy_percent_max"], merged["machine_saturated_s"]) == (95.5, 20.0)
+    assert merge_results([old])["machine_busy_percent_max"] is None
+
+
+def test_saturated_seconds_are_the_spans_of_the_rows_at_90_percent_or_more() -> None:
+    rows = [{"t_s": 4.0, "machine_busy_percent": 99.0},  # the run's start to its first row
+            {"t_s": 14.0, "machine_busy_percent": 50.0},
+            {"t_s": 24.0, "machine_busy_percent": 90.0},
+            {"t_s": 30.5, "machine_busy_percent": None}]  # no reading there
+    assert machine_fields(rows, 30.0) == {"machine_busy_percent_max": 99.0,
+                                          "machine_saturated_s": 14.0}
+    assert machine_fields(rows, 10.0)["machine_saturated_s"] == 10.0  # never over the run
+    assert machine_fields([], 5.0) == {"machine_busy_percent_max": None,
+                                       "machine_saturated_s": 0.0}
+
+
+def test_a_saturated_run_is_warned_about_and_a_calm_one_is_not(tmp_path: Path) -> None:
+    assert saturation_warning({"machine_saturated_s": 0.0, "duration_s": 60.0}) is None
+    files = []
+    for name, (start, stop), saturated in (("a", (0, 10), 12.5), ("b", (10, 30), 0.0)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(_part(start, stop, {}, machine_busy_percent_max=97.0,
+                                         machine_saturated_s=saturated)))
+        files.append(str(path))
+    result = CliRunner().invoke(main, ["fleet", "merge", *files])
+    assert result.exit_code == 0, result.output
+    assert "busy for 12.5 s of the run's 60 s" in result.stderr
+    assert "--shard, --ray" in result.stderr and "warning" not in result.stdout

@@ -13,6 +13,9 @@ import pytest
 from ven_sim.fleet import process_stats
 from ven_sim.fleet.process_stats import (
     CLOCK_TICK_S,
+    MachineCpu,
+    busy_percent,
+    machine_cpu,
     process_cpu_seconds,
     release_free_memory,
     rss_mb,
@@ -100,3 +103,22 @@ def test_a_process_start_time_is_on_the_boot_clock_and_its_cpu_counts_its_thread
     # The ended thread's (/proc truncates user and system time to a tick each).
     assert clock.cpu - main_thread.cpu >= 0.2 / CLOCK_TICK_S - 2
     assert stat_clock(f"/proc/{child.pid}/stat") is None
+
+
+def test_the_machines_busy_share_is_its_work_over_all_ticks_between_two_readings() -> None:
+    assert busy_percent(MachineCpu(100, 400), MachineCpu(190, 500)) == 90.0
+    assert busy_percent(MachineCpu(100, 400), MachineCpu(100, 400)) is None  # no tick between
+    assert busy_percent(None, MachineCpu(1, 2)) is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="Linux /proc only")
+def test_a_busy_process_shows_in_the_machines_reading() -> None:
+    before = machine_cpu()
+    assert before is not None and 0 < before.busy < before.total
+    began = time.process_time()
+    while time.process_time() - began < 0.3:  # 0.3 s of one core's work
+        pass
+    after = machine_cpu()
+    assert after is not None and after.busy - before.busy >= 0.25 / CLOCK_TICK_S
+    busy = busy_percent(before, after)
+    assert busy is not None and 0 < busy <= 100
