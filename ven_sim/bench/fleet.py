@@ -178,6 +178,8 @@ def _figures(results: dict[str, Any], vens: int) -> dict[str, Any]:
         "disconnects": results["disconnects"],
         "reconnects": results["reconnects"],
         "cpus": os.cpu_count(),
+        "machine_busy_percent_max": results.get("machine_busy_percent_max"),
+        "machine_saturated_s": results.get("machine_saturated_s"),
         "loop_round_ms": results.get("loop_round_ms"),
         "duration_s": results["duration_s"],
     }

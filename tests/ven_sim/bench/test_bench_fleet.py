@@ -86,6 +86,9 @@ def test_the_broker_and_shadow_service_cpu_over_the_run_is_reported(
     figures, _ = bench_run
     for name in ("mosquitto_cpu_seconds", "shadow_service_cpu_seconds"):
         assert 0 < figures[name] <= figures["duration_s"] * figures["cpus"], name
+    # So does the whole machine's business, which the fleet's workers report as they read it.
+    assert 0 < figures["machine_busy_percent_max"] <= 100
+    assert 0 <= figures["machine_saturated_s"] <= figures["duration_s"]
 
 
 def test_the_shadow_service_runs_low_and_its_lag_is_reported(
