@@ -174,7 +174,8 @@ def fleet(ctx: click.Context, **params: Any) -> None:
         click.echo("", err=True)
     click.echo(json.dumps({key: results.get(key) for key in SUMMARY_KEYS}, indent=2))
     click.echo(f"wrote {out / 'fleet.json'}, {out / 'timeline.csv'} and {out / 'timeline.png'}")
-    _warn_if_saturated(results)
+    if not p["progress_json"]:  # a --workers parent warns once for the whole machine
+        _warn_if_saturated(results)
 
 
 def _warn_if_saturated(results: dict[str, Any]) -> None:

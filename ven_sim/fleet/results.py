@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import math
 import resource
 from collections.abc import Callable
 from dataclasses import asdict
@@ -134,8 +135,9 @@ def machine_fields(rows: list[dict[str, Any]], duration_s: float) -> dict[str, f
             if busy >= SATURATED_PERCENT:
                 saturated += t - previous_t
         previous_t = t
+    # Down to a tenth of a second, so that it never reads as more than the run's length.
     return {"machine_busy_percent_max": busiest,
-            "machine_saturated_s": round(min(saturated, duration_s), 1)}
+            "machine_saturated_s": math.floor(min(saturated, duration_s) * 10) / 10}
 
 
 def saturation_warning(results: dict[str, Any]) -> str | None:

@@ -146,6 +146,9 @@ def test_saturated_seconds_are_the_spans_of_the_rows_at_90_percent_or_more() -> 
     assert machine_fields(rows, 30.0) == {"machine_busy_percent_max": 99.0,
                                           "machine_saturated_s": 14.0}
     assert machine_fields(rows, 10.0)["machine_saturated_s"] == 10.0  # never over the run
+    # Not even when rounded: all of a 61.16 s run is 61.1 s, not 61.2.
+    busy_throughout = [{"t_s": 61.16, "machine_busy_percent": 100.0}]
+    assert machine_fields(busy_throughout, 61.16)["machine_saturated_s"] == 61.1
     assert machine_fields([], 5.0) == {"machine_busy_percent_max": None,
                                        "machine_saturated_s": 0.0}
 

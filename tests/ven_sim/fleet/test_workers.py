@@ -183,3 +183,28 @@ def test_a_worker_gets_the_fleet_options_its_shard_and_its_own_port() -> None:
                            "--metrics-port", "9465"]
     assert "--metrics-port" not in worker_command([], 0, 2, Path("runs/x"), None)
     assert shard_metrics_port(0, 3) == 0  # each takes a free port
+
+
+def test_a_saturated_machine_is_warned_about_once_for_the_fleet(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Every core kept busy (spinning processes at the lowest priority, so the fleet still
+    runs): the parent says so once for the machine; its workers, on the same machine, not."""
+    out = tmp_path / "busy"
+    spin = "import os\nos.nice(19)\nwhile True:\n    pass"
+    spinners = [subprocess.Popen([sys.executable, "-c", spin])
+                for _ in range(os.cpu_count() or 1)]
+    try:
+        command = fleet_command(mosquitto, out, "--duration", "5", "--id-prefix", "ven-wbusy",
+                                "--no-fanout")
+        result = subprocess.run(command, capture_output=True, text=True, timeout=180,
+                                check=False)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    assert result.returncode == 0, result.stdout + result.stderr
+    merged = json.loads((out / "fleet.json").read_text())
+    assert 0 < merged["machine_saturated_s"] <= merged["duration_s"]
+    warnings = [line for line in result.stderr.splitlines() if "CPUs were at least" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning:"), warnings
