@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ven_sim.bench.cpu_window import CpuSampler
+from ven_sim.bench.machine_speed import python_speed
 from ven_sim.bench.mqtt import _raise_fd_limit
 from ven_sim.bench.shadow_lag import ShadowReplyProbe
 from ven_sim.broker.mosquitto import Mosquitto
@@ -92,6 +93,7 @@ def fleet_figures(mosquitto: Mosquitto, runs: Path, vens: int, duration_s: float
     """Certificates, the shadow service and one `ven-sim fleet --workers K` run on
     `mosquitto`; the bench's figures from its fleet.json, and the shadow service's lag
     (`shadow_reply_ms`, `ShadowReplyProbe`) measured beside it."""
+    speed_before = python_speed()  # before the certificates: nothing of the run is up yet
     with (
         fleet_ready(mosquitto, vens, say, shadow_priority, vens_per_cert) as shadow_service,
         ShadowReplyProbe(mosquitto, bench_ids(1)[0]) as shadow_lag,
@@ -107,6 +109,7 @@ def fleet_figures(mosquitto: Mosquitto, runs: Path, vens: int, duration_s: float
                                         say=say, vens_per_cert=vens_per_cert)
         after = [process_cpu_seconds(pid) if pid else None for pid in shared]
     figures = _figures(results, vens)
+    figures["python_speed"] = {"before": speed_before, "after": python_speed()}
     # On these cores too, over the fleet's run: AWS's broker and shadow service would not be.
     for name, start, end in zip(("mosquitto", "shadow_service"), before, after, strict=True):
         figures[f"{name}_cpu_seconds"] = (round(end - start, 2)

@@ -89,6 +89,8 @@ def test_the_broker_and_shadow_service_cpu_over_the_run_is_reported(
     # So does the whole machine's business, which the fleet's workers report as they read it.
     assert 0 < figures["machine_busy_percent_max"] <= 100
     assert 0 <= figures["machine_saturated_s"] <= figures["duration_s"]
+    # And how fast this machine ran Python around the run, to compare runs across machines.
+    assert figures["python_speed"]["before"] > 0 and figures["python_speed"]["after"] > 0
 
 
 def test_the_shadow_service_runs_low_and_its_lag_is_reported(
