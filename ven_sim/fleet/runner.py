@@ -82,6 +82,7 @@ class FleetRunner:
         self.rows: list[dict[str, Any]] = []  # the timeline: one per 10 s of the wall clock
         self.interval = interval_of(time.time())  # the timeline's open interval
         self.machine_mark = machine_cpu()  # the machine's CPU clocks when it opened
+        self.cpu_mark = (time.monotonic(), cpu_seconds())  # and this process's CPU then
         self.latest_row: dict[str, Any] | None = None  # the last progress row (workers, Ray)
         self.probe: ProbeVtn | None = None
         self.all_connected_at: float | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,10 +56,12 @@ def timeline_row(runner: FleetRunner, previous: tuple[float, int], interval: str
     """The run now, in `interval`; `previous` is (t_s, telemetry_published) of the last row.
     `close` ends the interval: the row then carries its histograms (`histograms`, each
     `Histogram.to_dict()`). `machine_busy_percent`: the whole machine's CPUs, all processes,
-    from the interval's start (`runner.machine_mark`) to now."""
+    from the interval's start (`runner.machine_mark`) to now; `cpu_cores`, this process's
+    CPU seconds a second over the same span (`runner.cpu_mark`)."""
     m, probe = runner.metrics, runner.probe
     t = m.now()
-    machine = machine_cpu()
+    machine, cpu, now = machine_cpu(), cpu_seconds(), time.monotonic()
+    marked_at, marked_cpu = runner.cpu_mark
     published = m.telemetry_published
     hists = m.interval(close=close)
     row: dict[str, Any] = {
@@ -73,12 +76,12 @@ def timeline_row(runner: FleetRunner, previous: tuple[float, int], interval: str
         "restore_acked": 0 if probe is None else probe.tally["fanout_restore"].acked,
         "unexpected_disconnects": m.unexpected_disconnects,
         "reconnects": m.reconnects,
-        "cpu_cores": round(cpu_seconds() / max(t, 1e-9), 3),
+        "cpu_cores": round((cpu - marked_cpu) / max(now - marked_at, 1e-9), 3),
         "rss_mb": round(rss_mb(), 1),
         "machine_busy_percent": busy_percent(runner.machine_mark, machine),
     }
     if close:
-        runner.machine_mark = machine
+        runner.machine_mark, runner.cpu_mark = machine, (now, cpu)
         row["histograms"] = {name: hist.to_dict() for name, hist in hists.items() if hist.count}
     return row
 

@@ -22,6 +22,7 @@ from ven_sim.fleet.identities import CLAIM_FILE, IdRange, claim
 from ven_sim.fleet.merge import merge_results
 from ven_sim.fleet.metrics import FANOUT_STAGES
 from ven_sim.fleet.plan import FleetConfig
+from ven_sim.fleet.process_stats import cpu_seconds
 from ven_sim.fleet.results import TIMELINE_FIELDS
 from ven_sim.fleet.session import WireOptions, run_fleet
 from ven_sim.fleet.timeline import load_timeline
@@ -37,7 +38,13 @@ def fleet_run(mosquitto: Mosquitto, tmp_path_factory: pytest.TempPathFactory) ->
     config = FleetConfig(IdRange("ven-test", 0, VENS), VENS, ramp_per_s=RAMP,
                          duration_s=DURATION_S, telemetry_interval_s=2.0, probe_rate=10.0)
     options = WireOptions(mosquitto.url, local_ca=mosquitto.folder / "certs")
+    # Work this process did before the run (a fleet worker's imports, say) is no interval's.
+    worked = cpu_seconds()
+    while cpu_seconds() - worked < 1.5:
+        pass
+    before = cpu_seconds()
     results = run_fleet(config, options, out, say=lambda _line: None)
+    results["test_measured_cpu_s"] = cpu_seconds() - before  # this process's, around the run
     return results, out
 
 
@@ -157,6 +164,15 @@ def test_the_timeline_keeps_each_intervals_samples(fleet_run: tuple[dict, Path])
     busy = [float(row["machine_busy_percent"]) for row in rows if row["machine_busy_percent"]]
     assert busy and all(0 <= b <= 100 for b in busy)
     assert max(busy) == results["machine_busy_percent_max"]
+    # This process's CPU, interval by interval: added up over the rows, no more than what
+    # the test measured around the whole run, and at least a quarter of it (the rest, about
+    # half here: minting the certificates before the first interval, stopping and drawing
+    # timeline.png after the last).
+    spans = [float(row["t_s"]) for row in rows]
+    spans = [spans[0]] + [b - a for a, b in zip(spans, spans[1:], strict=False)]
+    in_rows = sum(float(row["cpu_cores"]) * span for row, span in zip(rows, spans, strict=True))
+    measured = results["test_measured_cpu_s"]
+    assert 0.25 * measured <= in_rows <= 1.1 * measured + 0.3, (in_rows, measured)
 
 
 def test_the_ramp_is_respected(fleet_run: tuple[dict, Path]) -> None:
