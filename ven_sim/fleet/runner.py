@@ -29,9 +29,9 @@ from sim.world import Weather, World
 from ven_sim.fleet.metrics import FleetMetrics, MeteredTransport
 from ven_sim.fleet.plan import FleetConfig
 from ven_sim.fleet.probe import ProbeVtn
-from ven_sim.fleet.process_stats import machine_cpu, release_free_memory
+from ven_sim.fleet.process_stats import release_free_memory
 from ven_sim.fleet.results import SATURATED_PERCENT, cpu_seconds, fleet_results, rss_mb
-from ven_sim.fleet.timeline import interval_of, timeline_row
+from ven_sim.fleet.timeline import interval_mark, interval_of, timeline_row
 from ven_sim.kernel import Kernel
 from ven_sim.transports.base import BaseTransport
 
@@ -81,8 +81,7 @@ class FleetRunner:
         self.progress, self.timeline = progress, timeline
         self.rows: list[dict[str, Any]] = []  # the timeline: one per 10 s of the wall clock
         self.interval = interval_of(time.time())  # the timeline's open interval
-        self.machine_mark = machine_cpu()  # the machine's CPU clocks when it opened
-        self.cpu_mark = (time.monotonic(), cpu_seconds())  # and this process's CPU then
+        self.interval_mark = interval_mark()  # its CPU clocks when it opened
         self.latest_row: dict[str, Any] | None = None  # the last progress row (workers, Ray)
         self.probe: ProbeVtn | None = None
         self.all_connected_at: float | None = None

@@ -15,17 +15,17 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ven_sim.fleet.histogram import Histogram
-from ven_sim.fleet.process_stats import busy_percent, cpu_seconds, machine_cpu, rss_mb
+from ven_sim.fleet.process_stats import MachineCpu, busy_percent, cpu_seconds, machine_cpu, rss_mb
 
 if TYPE_CHECKING:
     from ven_sim.fleet.runner import FleetRunner
 
 __all__ = [
-    "HIST_FILE", "LATENCY_P99_COLUMNS", "TIMELINE_FIELDS", "TIMELINE_S", "interval_of",
-    "load_timeline", "timeline_row", "write_timeline",
+    "HIST_FILE", "LATENCY_P99_COLUMNS", "TIMELINE_FIELDS", "TIMELINE_S", "IntervalMark",
+    "interval_mark", "interval_of", "load_timeline", "timeline_row", "write_timeline",
 ]
 
 TIMELINE_S = 10.0  # one row per interval of this many wall-clock seconds
@@ -51,17 +51,28 @@ def interval_of(epoch_s: float) -> str:
     return datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class IntervalMark(NamedTuple):
+    """The clocks an interval's CPU figures are measured from (and to)."""
+
+    at: float  # time.monotonic()
+    cpu: float  # this process's CPU seconds
+    machine: MachineCpu | None  # the whole machine's CPU clocks (None without /proc/stat)
+
+
+def interval_mark() -> IntervalMark:
+    return IntervalMark(time.monotonic(), cpu_seconds(), machine_cpu())
+
+
 def timeline_row(runner: FleetRunner, previous: tuple[float, int], interval: str, *,
                  close: bool) -> dict[str, Any]:
     """The run now, in `interval`; `previous` is (t_s, telemetry_published) of the last row.
     `close` ends the interval: the row then carries its histograms (`histograms`, each
     `Histogram.to_dict()`). `machine_busy_percent`: the whole machine's CPUs, all processes,
-    from the interval's start (`runner.machine_mark`) to now; `cpu_cores`, this process's
-    CPU seconds a second over the same span (`runner.cpu_mark`)."""
+    and `cpu_cores`, this process's CPU seconds a second, each from the interval's start
+    (`runner.interval_mark`) to now."""
     m, probe = runner.metrics, runner.probe
     t = m.now()
-    machine, cpu, now = machine_cpu(), cpu_seconds(), time.monotonic()
-    marked_at, marked_cpu = runner.cpu_mark
+    opened, now = runner.interval_mark, interval_mark()
     published = m.telemetry_published
     hists = m.interval(close=close)
     row: dict[str, Any] = {
@@ -76,12 +87,12 @@ def timeline_row(runner: FleetRunner, previous: tuple[float, int], interval: str
         "restore_acked": 0 if probe is None else probe.tally["fanout_restore"].acked,
         "unexpected_disconnects": m.unexpected_disconnects,
         "reconnects": m.reconnects,
-        "cpu_cores": round((cpu - marked_cpu) / max(now - marked_at, 1e-9), 3),
+        "cpu_cores": round((now.cpu - opened.cpu) / max(now.at - opened.at, 1e-9), 3),
         "rss_mb": round(rss_mb(), 1),
-        "machine_busy_percent": busy_percent(runner.machine_mark, machine),
+        "machine_busy_percent": busy_percent(opened.machine, now.machine),
     }
     if close:
-        runner.machine_mark, runner.cpu_mark = machine, (now, cpu)
+        runner.interval_mark = now
         row["histograms"] = {name: hist.to_dict() for name, hist in hists.items() if hist.count}
     return row
 

@@ -48,10 +48,13 @@ def read_timeline(path: Path) -> dict[str, list[float | None]]:
 
 
 def interval_steps(t: list[float | None],
-                   values: list[float | None]) -> tuple[list[float], list[float]]:
+                   values: list[float | None] | None) -> tuple[list[float], list[float]]:
     """(x, y) drawing each row's value across its interval: from the row before's `t_s` (the
     run's start for the first) to its own. An interval without samples is left blank (a NaN
-    point, where matplotlib breaks the line), not drawn as zero nor bridged."""
+    point, where matplotlib breaks the line), not drawn as zero nor bridged; a column the
+    timeline lacks (None) draws nothing."""
+    if values is None:
+        return [], []
     xs: list[float] = []
     ys: list[float] = []
     start, gap = 0.0, False
@@ -88,11 +91,11 @@ def write_timeline_png(csv_path: Path, png_path: Path, *, title: str,
     top.set_ylabel("VENs")
     top.set_title(title)
     lines["telemetry_per_s"] = middle.plot(
-        *interval_steps(t, columns.get("telemetry_per_s", [None] * len(t))),
+        *interval_steps(t, columns.get("telemetry_per_s")),
         color="tab:green", lw=1.2, label="telemetry/s")[0]
     middle.set_ylabel("reports/s")
     for column, label in LATENCY_COLUMNS.items():
-        xs, ys = interval_steps(t, columns.get(column, [None] * len(t)))
+        xs, ys = interval_steps(t, columns.get(column))
         if xs:  # a latency without samples yet has empty cells
             lines[column] = bottom.plot(xs, ys, lw=1.2, label=label)[0]
     if len(lines) > 2:
@@ -100,7 +103,7 @@ def write_timeline_png(csv_path: Path, png_path: Path, *, title: str,
     bottom.set_ylabel("ms")
     # Read the latencies with this beside them: over the line, they include this machine's
     # own queueing (docs/fleet.md, "Reading the results").
-    xs, ys = interval_steps(t, columns.get("machine_busy_percent", [None] * len(t)))
+    xs, ys = interval_steps(t, columns.get("machine_busy_percent"))
     if xs:  # /proc/stat only: empty elsewhere, and in timelines from before the column
         lines["machine_busy_percent"] = machine.plot(xs, ys, color="tab:red", lw=1.2,
                                                      label="machine busy")[0]
