@@ -94,6 +94,7 @@ __all__ = [
     "shadow_report_json",
     "shadow_request",
     "shadow_topic",
+    "shared_subscription",
     "telemetry_facts",
     "telemetry_json",
     "telemetry_loads",
@@ -144,6 +145,17 @@ EVERY_VEN = Topics(
     command=COMMAND_TOPIC.format(ven_id=_ANY_LEVEL),
     ack=ACK_TOPIC.format(ven_id=_ANY_LEVEL),
 )
+
+
+def shared_subscription(group: str, topic_filter: str) -> str:
+    """`$share/{group}/{topic_filter}`: subscribed to by several connections under one
+    `group`, each message of the filter goes to one of them (MQTT 5's shared subscriptions,
+    which AWS IoT Core and mosquitto also give MQTT 3.1.1 clients)."""
+    if not group or any(ch in group for ch in "/+#\x00"):
+        raise ValueError(f"share group {group!r} must be non-empty without '/', '+', '#' or NUL")
+    return f"$share/{group}/{topic_filter}"
+
+
 # Each per-VEN topic up to its venId, e.g. "ven/ack/".
 _PREFIXES = {
     kind: template.format(ven_id="")

@@ -25,11 +25,14 @@ def fleet_policy(region: str, account: str, *, partition: str = "aws") -> dict[s
 
 def probe_policy(prefix: str, region: str, account: str, *, partition: str = "aws"
                  ) -> dict[str, Any]:
-    """The fleet's probe VTN (`ven-sim fleet`): it connects as `{prefix}-probe-<run>`, sends
+    """The fleet's probe VTN (`ven-sim fleet`): it connects as `{prefix}-probe-<run>[-k]`, sends
     commands to the fleet's VENs and reads their acks and telemetry, as the backend does."""
     arn = f"arn:{partition}:iot:{region}:{account}"
     fleet = contract.topics(f"{prefix}-*")  # `*`: the IoT policy wildcard
     inbound = [fleet.ack, fleet.telemetry]
+    # With --vtn-connections K > 1 its connections share the acks: `$share/<probe's client
+    # ID>/ven/ack/+`, the group named after the run's first connection.
+    shared_acks = contract.shared_subscription(f"{prefix}-probe-*", contract.EVERY_VEN.ack)
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -39,6 +42,7 @@ def probe_policy(prefix: str, region: str, account: str, *, partition: str = "aw
              "Resource": f"{arn}:topic/{fleet.command}"},
             {"Effect": "Allow", "Action": "iot:Subscribe",
              "Resource": [f"{arn}:topicfilter/{contract.EVERY_VEN.ack}",
+                          f"{arn}:topicfilter/{shared_acks}",
                           f"{arn}:topicfilter/{fleet.telemetry}"]},
             {"Effect": "Allow", "Action": "iot:Receive",
              "Resource": [f"{arn}:topic/{t}" for t in inbound]},

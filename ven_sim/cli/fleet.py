@@ -97,6 +97,11 @@ class FleetGroup(click.Group):
               help="Send one DR event to every connected VEN.")
 @click.option("--fanout-at", type=click.FloatRange(min=0), metavar="S",
               help="Send the fan-out S seconds after the first connect [once all are up].")
+@click.option("--vtn-connections", type=click.IntRange(min=1), metavar="K",
+              help="The probe VTN's MQTT connections per shard: the fan-out goes out over all "
+                   "K and its acks come back through a shared subscription [1; against aws, "
+                   "enough for AWS's 100 publishes/s each to send it in about a second, at "
+                   "most 50].")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), metavar="P",
               help="Serve Prometheus metrics on port P (worker i: P+i).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
@@ -122,7 +127,7 @@ def fleet(ctx: click.Context, **params: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from ven_sim.fleet.identities import IdentityError, parse_shard, shard_range
-    from ven_sim.fleet.plan import DEFAULT_FANOUT, FleetConfig
+    from ven_sim.fleet.plan import DEFAULT_FANOUT, FleetConfig, auto_vtn_connections
     from ven_sim.fleet.session import FleetError, WireOptions
     from ven_sim.wire import WireError
 
@@ -145,9 +150,14 @@ def fleet(ctx: click.Context, **params: Any) -> None:
                               p["vens_per_cert"]) for i in range(count)]
     except IdentityError as exc:
         raise click.BadParameter(str(exc)) from None
+    if (p["vtn_connections"] or 1) > 1 and p["broker"].startswith("embedded"):
+        raise click.UsageError("--vtn-connections above 1 needs shared subscriptions, which "
+                               "the embedded broker does not have: use mosquitto or aws")
     configs = [FleetConfig(ids, p["vens"], count, p["ramp"], p["duration"],
                            p["telemetry_interval"], p["probe_rate"], p["fanout"], p["seed"],
-                           events or (DEFAULT_FANOUT,), p["vens_per_cert"]) for ids in ranges]
+                           events or (DEFAULT_FANOUT,), p["vens_per_cert"],
+                           p["vtn_connections"] or auto_vtn_connections(p["vens"], p["broker"]))
+               for ids in ranges]
     out = p["out"]
     if out is None:
         suffix = f"-shard-{index}-of-{count}" if count > 1 and not parallel else ""

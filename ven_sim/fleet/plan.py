@@ -7,6 +7,7 @@ run would break (sim.limits), which `ven-sim fleet` refuses against AWS unless -
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from actors.shadow import REPORT_EVERY_S, SUBSCRIPTIONS
@@ -20,8 +21,8 @@ from sim.limits import (
 from ven_sim.fleet.identities import IdRange, certificate_count
 
 __all__ = [
-    "DEFAULT_FANOUT", "PRICES_DATE", "PRICES_USD", "FleetConfig", "estimated_cost_usd",
-    "guardrails", "plan_lines",
+    "DEFAULT_FANOUT", "MAX_AUTO_VTN_CONNECTIONS", "PRICES_DATE", "PRICES_USD", "FleetConfig",
+    "auto_vtn_connections", "estimated_cost_usd", "guardrails", "plan_lines",
 ]
 
 # AWS IoT Core list prices (us-east-1, first tier; docs/fleet.md has the table and its source).
@@ -36,6 +37,8 @@ PROBE_TELEMETRY_TOPICS = 20  # per-VEN telemetry topics the probe follows for la
 # Per probe, on average: a ping and its ack, or an event, its restore and their two acks, in turn.
 MESSAGES_PER_PROBE = 3.0
 MESSAGES_PER_FANOUT_VEN = 4  # the event, its restore and their acks
+# The most VTN connections a shard opens when `--vtn-connections` is left to it (against AWS).
+MAX_AUTO_VTN_CONNECTIONS = 50
 # The fan-out of a run: once every VEN is connected, 0.5 kW for 300 s (long enough that no
 # VEN ends the event before every ack is in). `--fanout-at S` moves it; a scenario file
 # replaces it with its own events.
@@ -57,6 +60,7 @@ class FleetConfig:
     seed: int = 0
     fanout_events: tuple[FleetEvent, ...] = field(default=(DEFAULT_FANOUT,))
     vens_per_cert: int = 1  # VENs sharing one certificate (--vens-per-cert)
+    vtn_connections: int = 1  # the probe VTN's MQTT connections (--vtn-connections)
 
     @property
     def certificates(self) -> int:
@@ -104,6 +108,17 @@ def estimated_cost_usd(config: FleetConfig) -> dict[str, float]:
     return {key: round(value, 4) for key, value in cost.items()}
 
 
+def auto_vtn_connections(fleet_vens: int, broker: str) -> int:
+    """The probe VTN's connections when `--vtn-connections` is not given: one, except against
+    AWS IoT Core, whose 100 publishes/s per connection, out and in, would make a fan-out take
+    seconds per hundred VENs whatever the backend and the VENs do. Every shard's probe reads
+    the acks of the whole fleet (`ven/ack/+`), so there each probe gets enough connections to
+    take in `fleet_vens` acks in about a second, at most MAX_AUTO_VTN_CONNECTIONS."""
+    if broker != "aws":
+        return 1
+    return max(1, min(MAX_AUTO_VTN_CONNECTIONS, math.ceil(fleet_vens / MAX_PUBLISHES_PER_S)))
+
+
 def guardrails(config: FleetConfig) -> list[str]:
     """Each AWS IoT Core quota this run would exceed (empty when it fits)."""
     problems = []
@@ -121,6 +136,11 @@ def guardrails(config: FleetConfig) -> list[str]:
     if config.probe_rate * MESSAGES_PER_PROBE > MAX_PUBLISHES_PER_S:  # out and in
         problems.append(f"--probe-rate {config.probe_rate:g} is over the probe connection's "
                         f"{MAX_PUBLISHES_PER_S:g} publishes/s")
+    probes = config.shards * config.vtn_connections  # each shard's connect at its start
+    if probes > MAX_CONNECTS_PER_S_PER_ACCOUNT:
+        problems.append(f"{probes:,} VTN connections ({config.shards} shard(s) of "
+                        f"--vtn-connections {config.vtn_connections}) connect at once: over the "
+                        f"account quota of {MAX_CONNECTS_PER_S_PER_ACCOUNT} CONNECT/s")
     return problems
 
 
@@ -141,9 +161,23 @@ def plan_lines(config: FleetConfig, broker: str) -> list[str]:
         f"${cost['connectivity']:.2f}, messages ${cost['messages']:.2f}, shadow "
         f"${cost['shadow']:.2f}; list prices of {PRICES_DATE}, see docs/fleet.md)",
     ]
+    if config.fanout:
+        lines.append(_fanout_line(config, broker))
     if config.vens_per_cert > 1:
         lines.append(
             f"certificates: {config.certificates:,} for {config.fleet_vens:,} VENs, "
             f"{config.vens_per_cert:,} VENs share each (one TLS context a group); a leaked "
             f"key acts as all {config.vens_per_cert:,} VENs of its group (docs/fleet.md)")
     return lines
+
+
+def _fanout_line(config: FleetConfig, broker: str) -> str:
+    connections = config.vtn_connections
+    line = (f"fan-out: {config.vens:,} commands an event from this shard's probe VTN over "
+            f"{connections} connection{'s' if connections > 1 else ''}")
+    if broker == "aws":
+        per_second = connections * MAX_PUBLISHES_PER_S
+        line += (f": at AWS IoT's {MAX_PUBLISHES_PER_S:g} publishes/s a connection, at least "
+                 f"{config.vens / per_second:,.1f} s to send them and "
+                 f"{config.fleet_vens / per_second:,.1f} s to take in the fleet's acks")
+    return line

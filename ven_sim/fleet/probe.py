@@ -1,7 +1,8 @@
 """The probe VTN of a fleet run: command round trips, event fan-out, telemetry latency.
 
-It is one more MQTT client (never a VEN's client ID) that does what the backend does:
-publishes commands on `ven/cmd/{venId}` and reads acks on `ven/ack/+`. At `--probe-rate` it
+It is one more MQTT client, or several (`--vtn-connections`; never a VEN's client ID), that
+does what the backend does: publishes commands on `ven/cmd/{venId}` and reads acks on
+`ven/ack/+`. At `--probe-rate` it
 sends a random connected VEN, in turn, a ping or a short DR event, and restores that event
 as soon as it is acknowledged: all three ops time into `command_rtt`, each also into its own
 `command_rtt_{op}`. The fan-out sends one DR event to every VEN at once and times each VEN's
@@ -19,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sim import bounded, contract
@@ -29,7 +31,7 @@ from ven_sim.fleet.plan import DEFAULT_FANOUT, PROBE_TELEMETRY_TOPICS
 from ven_sim.transports.base import BaseTransport
 from ven_sim.transports.paho import PahoTransport
 
-__all__ = ["PROBE_EVENT", "AckTally", "ProbeVtn", "ack_fields"]
+__all__ = ["PROBE_EVENT", "AckTally", "ProbeVtn", "ack_fields", "ack_filter"]
 
 # A probe's own DR event: small and short, restored as soon as it is acknowledged.
 PROBE_EVENT = FleetEvent("probe", None, 0.1, 60.0)
@@ -59,40 +61,71 @@ class _Sent:
 
 
 class ProbeVtn:
+    """The backend's stand-in. With `connections` K > 1 it holds K MQTT connections, as a
+    backend that dispatches over many does: the fan-out's commands go out over all of them in
+    turn, and the acks come in over all of them, each ack to one, through a shared
+    subscription (`$share/{client_id}/ven/ack/+`); pings, probe events and the followed
+    telemetry use the first. On AWS IoT Core each connection may publish and receive 100
+    messages a second, so one connection makes a fan-out to N VENs take N / 100 s."""
+
     def __init__(
         self, transport: BaseTransport, client_id: str, metrics: FleetMetrics, traced: list[str],
-        seed: int = 0,
+        seed: int = 0, connections: int = 1,
     ) -> None:
+        if connections < 1:
+            raise ValueError(f"a probe needs at least one connection, not {connections}")
         self.metrics = metrics
         self.rng = random.Random(f"{seed}:probe")
         self._lock = threading.Lock()
         self._waiting: dict[str, _Sent] = {}  # correlationId -> the command awaiting its ack
         self._fanout_targets: dict[str, list[str]] = {}  # event id -> VENs, until restored
         self.tally = {kind: AckTally() for kind in WIRE_OP}
+        # Acks no command of this probe awaits: another shard's (every probe reads `ven/ack/+`),
+        # a redelivered or late one, or a second copy (were a shared subscription not shared).
+        self.unmatched_acks = 0
         self._probes = 0
         # The fan-out's window, monotonic: when the first dispatch began, the latest ack.
         self.fanout_began: float | None = None
         self.last_fanout_ack: float | None = None
-        self.ready = threading.Event()
+        self.ready = threading.Event()  # once every connection has been up
+        self._up: set[int] = set()
+        self._wanted_up = connections  # (a transport may report one up inside its open())
         # As a backend's VTN: served ahead of the VENs sharing its loop, its acks read as
         # they arrive and its commands sent in one burst, so its queue is not timed as theirs.
         first = {"serve_first": True} if isinstance(transport, PahoTransport) else {}
-        self.connection = transport.open(client_id, self._on_message, self._on_state, **first)
-        if hasattr(self.connection, "max_inflight"):  # a paho connection: 20 by default
-            # The fan-out is N commands at once, and a backend sends them as fast as the broker
-            # takes them, not 20 at a time like a device. AWS IoT (the transport limits the
-            # publish rate there) takes at most 100 unacknowledged from one client.
-            limited = getattr(transport, "max_publish_rate", None) is not None
-            self.connection.max_inflight = MAX_INFLIGHT_PUBLISHES if limited else None
-        self.connection.subscribe(contract.EVERY_VEN.ack)
+        client_ids = [client_id] + [f"{client_id}-{k}" for k in range(1, connections)]
+        self.connections = [
+            transport.open(cid, self._on_message, partial(self._on_state, k), **first)
+            for k, cid in enumerate(client_ids)
+        ]
+        self.connection = self.connections[0]
+        acks = ack_filter(client_id, connections)
+        for connection in self.connections:
+            if hasattr(connection, "max_inflight"):  # a paho connection: 20 by default
+                # The fan-out is N commands at once, and a backend sends them as fast as the
+                # broker takes them, not 20 at a time like a device. AWS IoT (the transport
+                # limits the publish rate there) takes at most 100 unacknowledged from one client.
+                limited = getattr(transport, "max_publish_rate", None) is not None
+                connection.max_inflight = MAX_INFLIGHT_PUBLISHES if limited else None
+            connection.subscribe(acks)
         for ven_id in traced[:PROBE_TELEMETRY_TOPICS]:
             topic = contract.topics(ven_id).telemetry
             metrics.traced[topic] = deque()
             self.connection.subscribe(topic)
 
-    def _on_state(self, up: bool, _reason: str | None) -> None:
+    def _on_state(self, index: int, up: bool, _reason: str | None) -> None:
         if up:
-            self.ready.set()
+            with self._lock:
+                self._up.add(index)
+                everyone = len(self._up) == self._wanted_up
+            if everyone:
+                self.ready.set()
+
+    @property
+    def last_error(self) -> str | None:
+        """The first connection error any of its connections met, if one did."""
+        errors = (connection.stats.last_error for connection in self.connections)
+        return next((error for error in errors if error), None)
 
     def probe(self, ven_id: str) -> None:
         """The next probe of `ven_id`: a ping, or (every other time) an event to restore."""
@@ -162,9 +195,9 @@ class ProbeVtn:
             for cid, ven_id in zip(cids, ven_ids, strict=True):
                 self._waiting[cid] = _Sent(kind, started, ven_id, event_id)
             self.tally[kind].sent += len(ven_ids)
-        publish = self.connection.publish
-        for cid, ven_id in zip(cids, ven_ids, strict=True):
-            publish(contract.topics(ven_id).command, encoded(cid, ven_id))
+        publishes = [connection.publish for connection in self.connections]
+        for n, (cid, ven_id) in enumerate(zip(cids, ven_ids, strict=True)):
+            publishes[n % len(publishes)](contract.topics(ven_id).command, encoded(cid, ven_id))
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         # The network loop's thread.
@@ -184,6 +217,8 @@ class ProbeVtn:
             if sent is not None:
                 self.tally[sent.kind].acked += 1
                 self.tally[sent.kind].errors += not ok
+            else:
+                self.unmatched_acks += 1
         if sent is None:
             return
         ms = (now - sent.at) * 1000.0
@@ -217,7 +252,16 @@ class ProbeVtn:
                 "last_ack_at": round(self.last_fanout_ack + to_epoch, 3)}
 
     def close(self) -> None:
-        self.connection.close()
+        for connection in self.connections:
+            connection.close()
+
+
+def ack_filter(client_id: str, connections: int) -> str:
+    """What each of a probe's `connections` subscribes to for the VENs' acks: `ven/ack/+`, or
+    with more than one the same shared among them in a group named after `client_id`."""
+    if connections == 1:
+        return contract.EVERY_VEN.ack
+    return contract.shared_subscription(client_id, contract.EVERY_VEN.ack)
 
 
 def ack_fields(payload: bytes) -> tuple[str, bool] | None:

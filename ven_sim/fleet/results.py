@@ -67,6 +67,8 @@ def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
         **{key: sum(tally(op)[field] for op in ops) for key, (ops, field) in COMMANDS.items()},
         "fanout": fanout_fields(tally, m.summary),
         "fanout_window": None if probe is None else probe.fanout_window(),
+        "vtn_connections": config.vtn_connections,
+        "acks_unmatched": 0 if probe is None else probe.unmatched_acks,
         "telemetry_published": m.telemetry_published,
         "disconnects": dict(m.disconnects),
         "connect_failures": dict(m.connect_failures),

@@ -113,9 +113,10 @@ class FleetRunner:
         ids = config.ids.ids()
         traced = self.rng.sample(ids, min(len(ids), 20))
         probe_id = f"{config.ids.prefix}-probe-{uuid.uuid4().hex[:8]}"
-        self.probe = ProbeVtn(self.transport, probe_id, self.metrics, traced, config.seed)
+        self.probe = ProbeVtn(self.transport, probe_id, self.metrics, traced, config.seed,
+                              connections=config.vtn_connections)
         if not self.probe.ready.wait(PROBE_UP_S):
-            error = self.probe.connection.stats.last_error
+            error = self.probe.last_error
             self.probe.close()
             raise ConnectionError(f"the probe could not connect within {PROBE_UP_S:g} s: {error}")
         self.rss_before_vens = rss_mb()  # run_fleet measures it earlier, before prepare()

@@ -3,6 +3,7 @@ loopback, paced on simulated time, interrupted and resumed."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import signal
 import stat
@@ -24,6 +25,7 @@ from ven_sim.certs.pacing import ApiPacer
 from ven_sim.certs.policies import fleet_policy, probe_policy
 from ven_sim.cli import main
 from ven_sim.fleet.identities import IdRange
+from ven_sim.fleet.probe import ack_filter
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -138,6 +140,28 @@ def test_the_fleet_policy_lets_each_certificate_be_only_its_own_thing() -> None:
     probe = probe_policy("ven-load", REGION, ACCOUNT)["Statement"]
     assert probe[0]["Resource"] == f"{arn}:client/ven-load-probe-*"
     assert probe[1]["Resource"] == f"{arn}:topic/ven/cmd/ven-load-*"
+
+
+def test_the_probe_policy_allows_each_of_a_probes_connections_and_its_shared_acks() -> None:
+    """What a run's probe does with --vtn-connections 3, matched against its policy's
+    resources the way AWS matches them (`*` any characters; fnmatch's `*`)."""
+    arn = f"arn:aws:iot:{REGION}:{ACCOUNT}"
+    statements = {s["Action"]: s["Resource"] for s in
+                  probe_policy("ven-load", REGION, ACCOUNT)["Statement"]}
+
+    def allowed(action: str, resource: str) -> bool:
+        patterns = statements[action]
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        return any(fnmatch.fnmatchcase(resource, pattern) for pattern in patterns)
+
+    client_id = "ven-load-probe-0123abcd"  # as the fleet runner names it
+    for connection in (client_id, f"{client_id}-1", f"{client_id}-2"):
+        assert allowed("iot:Connect", f"{arn}:client/{connection}")
+    for connections in (1, 3):
+        assert allowed("iot:Subscribe", f"{arn}:topicfilter/{ack_filter(client_id, connections)}")
+    assert allowed("iot:Receive", f"{arn}:topic/ven/ack/ven-load-000042")
+    assert not allowed("iot:Subscribe", f"{arn}:topicfilter/$share/other-probe-1/ven/ack/+")
+    assert not allowed("iot:Receive", f"{arn}:topic/ven/ack/other-000042")
 
 
 def test_calls_are_paced_under_each_apis_rate_on_simulated_time(

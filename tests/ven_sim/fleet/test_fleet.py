@@ -28,6 +28,7 @@ from ven_sim.fleet.session import WireOptions, run_fleet
 from ven_sim.fleet.timeline import load_timeline
 
 VENS = 200  # the size: distinct IDs, a certificate each
+VTN_CONNECTIONS = 3  # the probe's: the fan-out over three, its acks shared among them
 RAMP = 100.0  # connects/s: two seconds of ramp
 DURATION_S = 9.0
 
@@ -36,7 +37,8 @@ DURATION_S = 9.0
 def fleet_run(mosquitto: Mosquitto, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("fleet") / "runs" / "shard-0"
     config = FleetConfig(IdRange("ven-test", 0, VENS), VENS, ramp_per_s=RAMP,
-                         duration_s=DURATION_S, telemetry_interval_s=2.0, probe_rate=10.0)
+                         duration_s=DURATION_S, telemetry_interval_s=2.0, probe_rate=10.0,
+                         vtn_connections=VTN_CONNECTIONS)
     options = WireOptions(mosquitto.url, local_ca=mosquitto.folder / "certs")
     # Work this process did before the run (a fleet worker's imports, say) is no interval's.
     worked = cpu_seconds()
@@ -55,6 +57,8 @@ def test_every_ven_connects_and_acks_the_fanout(fleet_run: tuple[dict, Path]) ->
     assert results["fanout"] == {**results["fanout"], "vens": VENS, "acked": VENS, "errors": 0}
     assert results["unexpected_disconnects"] == 0 and results["connect_failures"] == {}
     assert results["all_connected_s"] is not None and results["stopped_early"] is False
+    # Each ack reached the probe once, over one of its connections (the shared subscription).
+    assert results["vtn_connections"] == VTN_CONNECTIONS and results["acks_unmatched"] == 0
 
 
 def test_figures_are_present_and_sane(fleet_run: tuple[dict, Path]) -> None:
@@ -274,5 +278,5 @@ def test_merging_one_real_shard_gives_back_its_figures(fleet_run: tuple[dict, Pa
     results, _ = fleet_run
     merged = merge_results([results])
     for key in ("vens_connected", "telemetry_published", "connect_ms", "command_rtt_ms",
-                "puback_ms", "steady", "fanout"):
+                "puback_ms", "steady", "fanout", "vtn_connections", "acks_unmatched"):
         assert merged[key] == results[key], key

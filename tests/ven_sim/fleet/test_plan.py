@@ -8,7 +8,14 @@ import pytest
 
 from sim.limits import MAX_CONNECTS_PER_S_PER_ACCOUNT
 from ven_sim.fleet.identities import IdRange, shard_range
-from ven_sim.fleet.plan import FleetConfig, estimated_cost_usd, guardrails, plan_lines
+from ven_sim.fleet.plan import (
+    MAX_AUTO_VTN_CONNECTIONS,
+    FleetConfig,
+    auto_vtn_connections,
+    estimated_cost_usd,
+    guardrails,
+    plan_lines,
+)
 from ven_sim.fleet.session import FleetError, WireOptions, run_fleet
 
 
@@ -58,3 +65,35 @@ def test_a_ramp_over_the_account_quota_is_refused_against_aws(tmp_path: Path) ->
 
 def test_probe_rate_over_the_per_connection_quota() -> None:
     assert guardrails(_config(probe_rate=60.0))
+
+
+def test_against_aws_the_probe_takes_enough_connections_to_send_a_fanout_in_a_second() -> None:
+    # AWS IoT: 100 publishes/s a connection, out (the commands) and in (their acks).
+    # Every shard's probe reads the whole fleet's acks: the fleet's size sets it.
+    assert auto_vtn_connections(10_000, "aws") == MAX_AUTO_VTN_CONNECTIONS == 50
+    assert auto_vtn_connections(2_500, "aws") == 25
+    assert auto_vtn_connections(250, "aws") == 3
+    assert auto_vtn_connections(100, "aws") == auto_vtn_connections(1, "aws") == 1
+    # Elsewhere one, as a backend's VTN often is (mosquitto has no such quota).
+    assert auto_vtn_connections(10_000, "mqtts://127.0.0.1:8883") == 1
+    assert auto_vtn_connections(10_000, "embedded") == 1
+
+
+def test_the_plan_says_how_long_aws_takes_to_send_the_fanout_and_take_in_its_acks() -> None:
+    shard = {"ids": IdRange("ven-load", 0, 2_500), "shards": 4}  # one of four, 10,000 in all
+    one = "\n".join(plan_lines(_config(**shard), "aws"))
+    assert ("over 1 connection: at AWS IoT's 100 publishes/s a connection, at least 25.0 s to "
+            "send them and 100.0 s to take in the fleet's acks") in one
+    many = "\n".join(plan_lines(_config(**shard, vtn_connections=50), "aws"))
+    assert "over 50 connections: at AWS IoT's 100 publishes/s a connection, at least 0.5 s" in many
+    local = [line for line in plan_lines(_config(vtn_connections=4), "mqtts://127.0.0.1:8883")
+             if line.startswith("fan-out:")]
+    assert local == ["fan-out: 10,000 commands an event from this shard's probe VTN over 4 "
+                     "connections"]  # no quota to wait on
+    assert "fan-out:" not in "\n".join(plan_lines(_config(fanout=False), "aws"))
+
+
+def test_every_shards_vtn_connections_together_within_the_connect_quota() -> None:
+    assert guardrails(_config(shards=10, vtn_connections=50)) == []
+    over = guardrails(_config(shards=11, vtn_connections=50))
+    assert len(over) == 1 and "550 VTN connections" in over[0] and "CONNECT/s" in over[0]

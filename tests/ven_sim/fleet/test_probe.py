@@ -10,6 +10,7 @@ from sim.commands import Command, parse_command
 from sim.fleet_scenario import FleetEvent
 from ven_sim.fleet.metrics import FleetMetrics
 from ven_sim.fleet.probe import ProbeVtn
+from ven_sim.transports.base import BaseTransport
 from ven_sim.transports.inprocess import InProcessBus, InProcessTransport
 
 VENS = ["ven-probe-000001", "ven-probe-000002"]
@@ -18,10 +19,10 @@ VENS = ["ven-probe-000001", "ven-probe-000002"]
 class AnsweringVens:
     """VENs on the bus as far as the probe can tell: each command read and acked."""
 
-    def __init__(self, transport: InProcessTransport) -> None:
+    def __init__(self, transport: BaseTransport, ven_ids: list[str] = VENS) -> None:
         self.commands: list[Command] = []
         self.connection = transport.open("the-vens", self._on_command)
-        for ven_id in VENS:
+        for ven_id in ven_ids:
             self.connection.subscribe(contract.topics(ven_id).command)
 
     def _on_command(self, topic: str, payload: bytes) -> None:

@@ -37,7 +37,8 @@ def shards(out: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def workers_run(mosquitto: Mosquitto, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("workers") / "run"
-    command = fleet_command(mosquitto, out, "--duration", "8", "--id-prefix", "ven-workers")
+    command = fleet_command(mosquitto, out, "--duration", "8", "--id-prefix", "ven-workers",
+                            "--vtn-connections", "2")
     result = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return out
@@ -52,6 +53,10 @@ def test_merged_totals_are_the_sums_of_the_shards(workers_run: Path) -> None:
     for key in ("vens_connected", "telemetry_published", "pings_sent", "pings_answered"):
         assert merged[key] == sum(part[key] for part in parts), key
     assert merged["fanout"]["vens"] == merged["fanout"]["acked"] == VENS
+    # Each worker's probe over the two connections it was given. Each also reads the other
+    # shard's acks (`ven/ack/+`): those are unmatched there, not lost.
+    assert [part["vtn_connections"] for part in parts] == [2, 2] and merged["vtn_connections"] == 4
+    assert all(part["acks_unmatched"] > 0 for part in parts)
     assert merged["unexpected_disconnects"] == 0
     for name, data in merged["histograms"].items():  # exact: bucket by bucket
         expected = Histogram()
