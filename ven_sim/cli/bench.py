@@ -83,15 +83,18 @@ def bench_mqtt(clients: int, messages: int, broker: str | None) -> None:
                    "the fleet and mosquitto, as AWS's service on its own machines would.")
 @click.option("--vens-per-cert", type=click.IntRange(min=1), default=1, show_default=True,
               metavar="G", help="VENs sharing one certificate and TLS context (ven-sim fleet's).")
+@click.option("--vtn-connections", type=click.IntRange(min=1), default=1, show_default=True,
+              metavar="K", help="The probe VTN's connections per worker (ven-sim fleet's).")
 def bench_fleet(vens: int, duration: float, ramp: float, probe_rate: float,
                 workers: int | None, stock: bool, tls_version: str | None,
-                shadow_priority: str, vens_per_cert: int) -> None:
+                shadow_priority: str, vens_per_cert: int, vtn_connections: int) -> None:
     """N full VENs against mosquitto with mTLS on loopback: the load tester's figures."""
     from ven_sim.bench.fleet import bench_fleet as run_bench
 
     figures = run_bench(vens, duration, workers=workers, ramp=ramp, probe_rate=probe_rate,
                         stock=stock, tls_version=tls_version,
-                        shadow_priority=shadow_priority, vens_per_cert=vens_per_cert)
+                        shadow_priority=shadow_priority, vens_per_cert=vens_per_cert,
+                        vtn_connections=vtn_connections)
     click.echo(json.dumps(figures, indent=2))
 
 
