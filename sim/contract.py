@@ -86,6 +86,7 @@ __all__ = [
     "load_type",
     "loads_json",
     "parse_shadow_topic",
+    "parse_shared_subscription",
     "presence_payload",
     "presence_topic",
     "report_facts",
@@ -153,7 +154,18 @@ def shared_subscription(group: str, topic_filter: str) -> str:
     which AWS IoT Core and mosquitto also give MQTT 3.1.1 clients)."""
     if not group or any(ch in group for ch in "/+#\x00"):
         raise ValueError(f"share group {group!r} must be non-empty without '/', '+', '#' or NUL")
-    return f"$share/{group}/{topic_filter}"
+    return f"{_SHARE_PREFIX}{group}/{topic_filter}"
+
+
+def parse_shared_subscription(topic_filter: str) -> tuple[str, str] | None:
+    """(group, filter) of a `$share/{group}/{filter}` subscription; None for any other."""
+    if not topic_filter.startswith(_SHARE_PREFIX):
+        return None
+    group, slash, shared = topic_filter[len(_SHARE_PREFIX):].partition("/")
+    return (group, shared) if group and slash and shared else None
+
+
+_SHARE_PREFIX = "$share/"
 
 
 # Each per-VEN topic up to its venId, e.g. "ven/ack/".

@@ -40,6 +40,9 @@ class InProcessBus:
         self._lock = threading.RLock()
         self._subs: dict[str, list[_InProcessConnection]] = defaultdict(list)
         self._wildcards: list[str] = []
+        # Shared subscriptions, (group, filter) -> members: each message to one, in turn.
+        self._shared: dict[tuple[str, str], list[_InProcessConnection]] = defaultdict(list)
+        self._turns: dict[tuple[str, str], int] = defaultdict(int)
         self._clients: dict[str, _InProcessConnection] = {}
         self.shadows = shadows
         self.published = 0
@@ -92,12 +95,17 @@ class InProcessBus:
         with self._lock:
             if self._clients.get(conn.client_id) is conn:
                 del self._clients[conn.client_id]
-            for subs in self._subs.values():
+            for subs in (*self._subs.values(), *self._shared.values()):
                 if conn in subs:
                     subs.remove(conn)
 
     def subscribe(self, conn: _InProcessConnection, topic_filter: str) -> None:
+        shared = contract.parse_shared_subscription(topic_filter)
         with self._lock:
+            if shared is not None:
+                if conn not in self._shared[shared]:
+                    self._shared[shared].append(conn)
+                return
             if conn not in self._subs[topic_filter]:
                 self._subs[topic_filter].append(conn)
             if ("+" in topic_filter or "#" in topic_filter) and topic_filter not in self._wildcards:
@@ -114,6 +122,10 @@ class InProcessBus:
                 if topic_matches(topic_filter, topic)
                 for conn in self._subs[topic_filter]
             ]
+            for key, members in self._shared.items():
+                if members and topic_matches(key[1], topic):
+                    targets.append(members[self._turns[key] % len(members)])
+                    self._turns[key] += 1
         for conn in targets:
             conn._deliver(topic, payload)
         # The prefix test first: it is all that most publishes (telemetry) cost here.

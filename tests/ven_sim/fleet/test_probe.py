@@ -54,3 +54,19 @@ def test_a_fanout_that_cannot_be_encoded_leaves_nothing_waiting() -> None:
     finally:
         probe.close()
         vens.connection.close()
+
+
+def test_over_three_connections_the_fanout_is_dealt_out_and_each_ack_taken_once() -> None:
+    ven_ids = [f"ven-probe-{n:06d}" for n in range(9)]
+    transport = InProcessTransport(InProcessBus())
+    vens = AnsweringVens(transport, ven_ids)
+    probe = ProbeVtn(transport, "probe-3", FleetMetrics(), traced=[], connections=3)
+    try:
+        assert probe.ready.is_set()
+        probe.fanout(ven_ids, FleetEvent("evt-3", None, 0.5, 60.0))
+        assert [c.stats.published for c in probe.connections] == [3, 3, 3]
+        assert [c.stats.received for c in probe.connections] == [3, 3, 3]  # one ack each
+        assert probe.tally["fanout"].acked == 9 and probe.unmatched_acks == 0
+    finally:
+        probe.close()
+        vens.connection.close()
