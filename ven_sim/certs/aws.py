@@ -277,15 +277,49 @@ def least_privilege_policy(
     return policy_document(thing, f"arn:{partition}:iot:{region}:{account}")
 
 
-def _ensure_policy(iot: Any, name: str, document: dict[str, Any]) -> None:
+MAX_POLICY_VERSIONS = 5  # AWS IoT keeps at most five versions of a policy
+
+
+def _ensure_policy(iot: Any, name: str, document: dict[str, Any], *,
+                   update: bool = False) -> None:
+    """The IoT policy `name`, made with `document` if missing. One that exists with another
+    document is left as it is (a warning), or with `update` (a policy ven-sim made, from an
+    earlier version) given `document` as its new default version."""
     try:
         iot.create_policy(policyName=name, policyDocument=json.dumps(document))
     except ClientError as exc:
         if _error_code(exc) != "ResourceAlreadyExistsException":
             raise
         current = json.loads(iot.get_policy(policyName=name)["policyDocument"])
-        if current != document:
+        if current == document:
+            return
+        if not update:
             log.warning("reusing existing IoT policy %s, whose document differs from ours", name)
+            return
+        others = _other_policy_versions(iot, name)
+        if len(others) + 1 >= MAX_POLICY_VERSIONS:  # room for one: the oldest other goes
+            iot.delete_policy_version(policyName=name, policyVersionId=others[0])
+        made = iot.create_policy_version(policyName=name, policyDocument=json.dumps(document),
+                                         setAsDefault=True)
+        log.info("IoT policy %s brought up to date: version %s is its default now", name,
+                 made["policyVersionId"])
+
+
+def _other_policy_versions(iot: Any, name: str) -> list[str]:
+    """The policy's versions but its default, oldest first."""
+    versions = iot.list_policy_versions(policyName=name)["policyVersions"]
+    return sorted((v["versionId"] for v in versions if not v.get("isDefaultVersion")), key=int)
+
+
+def delete_other_policy_versions(iot: Any, name: str) -> None:
+    """All but the default version of policy `name` (AWS deletes no policy that has others);
+    nothing if the policy is gone."""
+    try:
+        for version in _other_policy_versions(iot, name):
+            iot.delete_policy_version(policyName=name, policyVersionId=version)
+    except ClientError as exc:
+        if _error_code(exc) != "ResourceNotFoundException":
+            raise
 
 
 def _rollback(iot: Any, thing: str, cert_id: str, cert_arn: str, policy: str) -> str:

@@ -38,6 +38,7 @@ from ven_sim.certs.aws import (
     _write,
     account_of,
     amazon_root_ca_path,
+    delete_other_policy_versions,
 )
 from ven_sim.certs.manifest import (
     Identity,
@@ -204,7 +205,9 @@ def _ensure_policies(job: _Job, policy: str, prefix: str, account: Account) -> N
                            (_probe_policy_name(policy),
                             probe_policy(prefix, *where, partition=account.partition))):
         job.pacer.wait("CreatePolicy")
-        _ensure_policy(job.iot, name, document)
+        # Ours by their names: an earlier ven-sim's (the probe's before it shared its acks,
+        # say) is brought up to date, so a rerun of `certs create` mends it.
+        _ensure_policy(job.iot, name, document, update=True)
 
 
 def _probe_policy_name(policy: str) -> str:
@@ -321,6 +324,7 @@ def delete_identities(
                  skipped + len(sharing), stopped)
         for name in (_probe_policy_name(policy), policy):
             try:
+                delete_other_policy_versions(job.iot, name)  # a policy brought up to date
                 job.call("DeletePolicy", policyName=name, tolerate=_GONE)
             except ClientError as exc:
                 if error_code(exc) != "DeleteConflictException":

@@ -318,3 +318,28 @@ def test_ctrl_c_on_the_command_line_stops_and_a_rerun_finishes(
     assert f"({count + 1 - done} new, 0 finished, {done} already done)" in result.stdout
     assert _certificate_count(iot) - before == count + 1
     _check_provisioned(iot, tmp_path, prefix, count)
+
+
+def test_a_rerun_brings_an_earlier_versions_probe_policy_up_to_date(
+    iot: Any, tmp_path: Path
+) -> None:
+    """A probe policy made before the probe shared its acks (no `$share/...` filter), and
+    already at AWS's five versions: `create` gives it the current document as its default
+    version (the oldest other one makes room), and `delete` still removes it."""
+    prefix = _prefix()
+    name = f"{default_policy_name(prefix)}-probe"
+    older = probe_policy(prefix, REGION, ACCOUNT)
+    older["Statement"][2]["Resource"] = [r for r in older["Statement"][2]["Resource"]
+                                         if "$share" not in r]
+    iot.create_policy(policyName=name, policyDocument=json.dumps(older))
+    for _ in range(4):
+        iot.create_policy_version(policyName=name, policyDocument=json.dumps(older))
+    create_identities(IdRange(prefix, 0, 2), tmp_path, pacer=RecordingPacer())
+    current = json.loads(iot.get_policy(policyName=name)["policyDocument"])
+    assert current == probe_policy(prefix, REGION, ACCOUNT)
+    versions = {v["versionId"]: v.get("isDefaultVersion", False)
+                for v in iot.list_policy_versions(policyName=name)["policyVersions"]}
+    # Version 1 was the default; 2, the oldest of the others, made room for 6.
+    assert versions == {"1": False, "3": False, "4": False, "5": False, "6": True}
+    delete_identities(prefix, tmp_path, pacer=RecordingPacer())
+    assert name not in {p["policyName"] for p in _all(iot, "list_policies", "policies")}
