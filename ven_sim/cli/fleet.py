@@ -100,8 +100,8 @@ class FleetGroup(click.Group):
 @click.option("--vtn-connections", type=click.IntRange(min=1), metavar="K",
               help="The probe VTN's MQTT connections per shard: the fan-out goes out over all "
                    "K and its acks come back through a shared subscription [1; against aws, "
-                   "enough for AWS's 100 publishes/s each to send it in about a second, at "
-                   "most 50].")
+                   "one per 100 VENs of the fleet, at most 50: AWS delivers 100 messages/s "
+                   "to a connection].")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), metavar="P",
               help="Serve Prometheus metrics on port P (worker i: P+i).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
