@@ -10,6 +10,7 @@ import time
 from click.testing import CliRunner
 
 from tests.ven_sim.fleet.test_probe import AnsweringVens
+from tests.ven_sim.helpers import wait_for
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.cli import main
 from ven_sim.fleet.metrics import FleetMetrics
@@ -20,15 +21,6 @@ from ven_sim.transports.paho import PahoTransport
 VENS = [f"ven-share-{n:06d}" for n in range(30)]
 CONNECTIONS = 3
 WAIT_S = 20.0  # generous: a loaded machine still acks 30 commands in well under a second
-
-
-def _until(condition, timeout_s: float = WAIT_S) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_the_fanout_goes_out_over_every_connection_and_each_ack_comes_back_once(
@@ -42,14 +34,16 @@ def test_the_fanout_goes_out_over_every_connection_and_each_ack_comes_back_once(
     probe = ProbeVtn(transport, "ven-share-probe-1", FleetMetrics(), traced=[],
                      connections=CONNECTIONS)
     try:
-        assert probe.ready.wait(WAIT_S) and _until(lambda: vens.connection.connected)
+        assert probe.ready.wait(WAIT_S) and wait_for(lambda: vens.connection.connected, WAIT_S)
         assert [c.client_id for c in probe.connections] == [
             "ven-share-probe-1", "ven-share-probe-1-1", "ven-share-probe-1-2"]
         probe.fanout(VENS)
-        assert _until(lambda: probe.tally["fanout"].acked == len(VENS)), probe.tally
+        assert wait_for(lambda: probe.tally["fanout"].acked == len(VENS), WAIT_S), probe.tally
         assert [c.stats.published for c in probe.connections] == [len(VENS) // CONNECTIONS] * 3
         probe.restore_fanout("fleet-fanout")
-        assert _until(lambda: probe.tally["fanout_restore"].acked == len(VENS)), probe.tally
+        restored = len(VENS)
+        assert wait_for(lambda: probe.tally["fanout_restore"].acked == restored, WAIT_S), \
+            probe.tally
         time.sleep(1.0)  # a second copy of any ack would have come by now
         received = [c.stats.received for c in probe.connections]
         # Every ack once in all (the event's and the restore's), and each connection took some.
