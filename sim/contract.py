@@ -124,11 +124,14 @@ class Topics(NamedTuple):
         return (self.metering, self.telemetry)
 
 
+_NOT_IN_A_LEVEL = "/+#\x00"  # a level separator, the wildcards, NUL
+
+
 def topics(ven_id: str) -> Topics:
     """The topics of `ven_id`; ValueError if it cannot be one MQTT topic level."""
     if not isinstance(ven_id, str) or not ven_id:
         raise ValueError(f"venId must be a non-empty string, not {ven_id!r}")
-    if any(ch in ven_id for ch in "/+#\x00"):
+    if any(ch in ven_id for ch in _NOT_IN_A_LEVEL):
         raise ValueError(f"venId {ven_id!r} must not contain '/', '+', '#' or NUL")
     return Topics(
         metering=METERING_TOPIC,
@@ -147,12 +150,14 @@ EVERY_VEN = Topics(
     ack=ACK_TOPIC.format(ven_id=_ANY_LEVEL),
 )
 
+_SHARE_PREFIX = "$share/"  # MQTT's shared subscriptions: $share/{group}/{filter}
+
 
 def shared_subscription(group: str, topic_filter: str) -> str:
     """`$share/{group}/{topic_filter}`: subscribed to by several connections under one
     `group`, each message of the filter goes to one of them (MQTT 5's shared subscriptions,
     which AWS IoT Core and mosquitto also give MQTT 3.1.1 clients)."""
-    if not group or any(ch in group for ch in "/+#\x00"):
+    if not group or any(ch in group for ch in _NOT_IN_A_LEVEL):
         raise ValueError(f"share group {group!r} must be non-empty without '/', '+', '#' or NUL")
     return f"{_SHARE_PREFIX}{group}/{topic_filter}"
 
@@ -163,9 +168,6 @@ def parse_shared_subscription(topic_filter: str) -> tuple[str, str] | None:
         return None
     group, slash, shared = topic_filter[len(_SHARE_PREFIX):].partition("/")
     return (group, shared) if group and slash and shared else None
-
-
-_SHARE_PREFIX = "$share/"
 
 
 # Each per-VEN topic up to its venId, e.g. "ven/ack/".
