@@ -1,5 +1,6 @@
 """`ven-sim bench tls-memory`: what a TLS client costs in memory, its context and its
-connection apart, with a context per connection against one per group of connections.
+connection apart, with a context per connection against one per group of connections and one
+for all of them (a fleet transport's: each connection's certificate loaded as it is wrapped).
 
 Each side runs in a child process of its own (a fresh heap): it makes the contexts (CA, and
 a certificate and EC P-256 key from the bench mosquitto's local CA, as `ven-sim fleet`
@@ -28,6 +29,7 @@ from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.fleet.identities import certificate_owner, ven_id
 from ven_sim.fleet.process_stats import release_free_memory, rss_mb
 from ven_sim.fleet.wiring import mint_certificates
+from ven_sim.transports.client_tls import ClientCertificate, SharedClientContext
 from ven_sim.transports.endpoints import TlsFiles
 
 __all__ = ["bench_tls_memory", "measure_side"]
@@ -70,9 +72,14 @@ def _read_exactly(sock: ssl.SSLSocket, size: int) -> bytes:
     return data
 
 
-def _open(context: ssl.SSLContext, host: str, port: int, client_id: str) -> ssl.SSLSocket:
-    sock = context.wrap_socket(socket.create_connection((host, port), timeout=10),
-                               server_hostname=host)
+def _open(context: ssl.SSLContext, host: str, port: int, client_id: str,
+          certificate: ClientCertificate | None = None) -> ssl.SSLSocket:
+    raw = socket.create_connection((host, port), timeout=10)
+    if isinstance(context, SharedClientContext):
+        sock: ssl.SSLSocket = context.wrap_as(certificate, raw, host)
+        sock.do_handshake()
+    else:
+        sock = context.wrap_socket(raw, server_hostname=host)
     sock.sendall(_connect_packet(client_id))
     connack = _read_exactly(sock, 4)
     if connack[0] != 0x20 or connack[3] != 0:
@@ -89,24 +96,31 @@ def _memory() -> tuple[float, float | None]:
 
 
 def measure_side(host: str, port: int, files: list[TlsFiles], client_ids: list[str], *,
-                 tls_version: str | None = None, no_tickets: bool = False) -> dict[str, Any]:
-    """In this process: a context per distinct `files` entry, then a connection per client
-    ID with its entry's context; KB per connection for each step."""
+                 tls_version: str | None = None, no_tickets: bool = False,
+                 shared: bool = False) -> dict[str, Any]:
+    """In this process: a context per distinct `files` entry (`shared`: one context, as a
+    fleet's transport has, each connection's certificate loaded into it as it is wrapped),
+    then a connection per client ID with its entry's context; KB per connection for each
+    step."""
     from ven_sim.fleet.session import TLS_VERSIONS
     base = _memory()
     contexts: dict[TlsFiles, ssl.SSLContext] = {}
     for tls in files:
         if tls not in contexts:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            context.load_verify_locations(str(tls.ca))
-            context.load_cert_chain(str(tls.cert), str(tls.key))
-            if tls_version is not None:
-                context.maximum_version = TLS_VERSIONS[tls_version]
-            if no_tickets:
-                context.options |= ssl.OP_NO_TICKET
+            context = contexts.get(files[0]) if shared else None
+            if context is None:
+                context = SharedClientContext(tls.ca) if shared else ssl.SSLContext(
+                    ssl.PROTOCOL_TLS_CLIENT)
+                if not shared:
+                    context.load_verify_locations(str(tls.ca))
+                    context.load_cert_chain(str(tls.cert), str(tls.key))
+                if tls_version is not None:
+                    context.maximum_version = TLS_VERSIONS[tls_version]
+                if no_tickets:
+                    context.options |= ssl.OP_NO_TICKET
             contexts[tls] = context
     loaded = _memory()
-    sockets = [_open(contexts[tls], host, port, client_id)
+    sockets = [_open(contexts[tls], host, port, client_id, ClientCertificate.of(tls))
                for tls, client_id in zip(files, client_ids, strict=True)]
     connected = _memory()
     n = len(client_ids)
@@ -117,7 +131,7 @@ def measure_side(host: str, port: int, files: list[TlsFiles], client_ids: list[s
         return {"rss": round((after[0] - before[0]) * 1024 / n, 1),
                 "malloc_in_use": None if in_use is None else round(in_use * 1024 / n, 1)}
 
-    figures = {"connections": n, "contexts": len(contexts),
+    figures = {"connections": n, "contexts": len({id(c) for c in contexts.values()}),
                "tls_version": sockets[0].version() if sockets else None,
                "session_tickets": sum(bool(s.session and s.session.has_ticket) for s in sockets),
                "contexts_kb_per_connection": per_connection_kb(loaded, base),
@@ -139,16 +153,17 @@ def bench_tls_memory(connections: int, per_context: int, *, repeat: int = 2,
             Mosquitto(folder) as mosquitto:
         minted = mint_certificates(mosquitto.folder / "certs", ids,
                                    lambda n: say(f"certificates: {n:,}/{connections:,}"))
-        sides = {"context_each": ids,
-                 f"context_per_{per_context}": [
-                     ven_id(ID_PREFIX, certificate_owner(i, 0, per_context))
-                     for i in range(connections)]}
+        grouped = [ven_id(ID_PREFIX, certificate_owner(i, 0, per_context))
+                   for i in range(connections)]
+        # side: (whose certificate each connection presents, one shared context)
+        sides = {"context_each": (ids, False), f"context_per_{per_context}": (grouped, False),
+                 "one_context": (ids, True)}
         runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
         for round_ in range(repeat):
-            for side, owners in sides.items():
+            for side, (owners, shared) in sides.items():
                 say(f"round {round_ + 1}/{repeat}: {side}")
                 job = {"host": mosquitto.host, "port": mosquitto.port, "ids": ids,
-                       "tls_version": tls_version, "no_tickets": no_tickets,
+                       "tls_version": tls_version, "no_tickets": no_tickets, "shared": shared,
                        "files": [[str(p) for p in (minted[o].ca, minted[o].cert, minted[o].key)]
                                  for o in owners]}
                 runs[side].append(_child(job))
@@ -167,7 +182,8 @@ def _main() -> None:
     job = json.loads(sys.stdin.read())
     files = [TlsFiles(*(Path(p) for p in entry)) for entry in job["files"]]
     print(json.dumps(measure_side(job["host"], job["port"], files, job["ids"],
-                                  tls_version=job["tls_version"], no_tickets=job["no_tickets"])))
+                                  tls_version=job["tls_version"], no_tickets=job["no_tickets"],
+                                  shared=job["shared"])))
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ def bench_fleet_workers(vens: int, workers: int, duration: float, ramp: float,
 @bench.command("tls-memory")
 @click.option("--connections", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--per-context", type=click.IntRange(min=2), default=100, show_default=True,
-              help="Connections sharing one context (and certificate) on the shared side.")
+              help="Connections sharing one context and certificate on the grouped side.")
 @click.option("--repeat", type=click.IntRange(min=1), default=2, show_default=True,
               help="Runs of each side, alternating.")
 @click.option("--tls-version", type=click.Choice(["1.2", "1.3"]), default=None,
@@ -126,7 +126,8 @@ def bench_fleet_workers(vens: int, workers: int, duration: float, ramp: float,
 @click.option("--no-tickets", is_flag=True, help="Set OP_NO_TICKET on the contexts.")
 def bench_tls_memory(connections: int, per_context: int, repeat: int, tls_version: str | None,
                      no_tickets: bool) -> None:
-    """TLS client memory, contexts and connections apart: a context each against shared."""
+    """TLS client memory, contexts and connections apart: a context each, one per group of
+    connections sharing a certificate, and one for all (each its own certificate)."""
     from ven_sim.bench.tls_memory import bench_tls_memory as run_bench
 
     click.echo(json.dumps(run_bench(connections, per_context, repeat=repeat,

@@ -70,8 +70,6 @@ def open_fleet_wire(
             cert, key = probe_certificate(certs_dir)
         wire = open_wire(broker, ca=ca, cert=cert, key=key, certs_dir=certs_dir,
                          keepalive=keepalive)
-        if shared and hasattr(wire.transport, "share_contexts"):
-            wire.transport.share_contexts()
         return wire
     from ven_sim.transports.paho import PahoTransport
 
@@ -89,17 +87,15 @@ def open_fleet_wire(
     tools = LocalCA(local_ca)
 
     def tls(client_id: str) -> TlsFiles:
-        # Taken once loaded: a client keeps its SSLContext, and a VEN's three Paths, held for
-        # the whole run, were 2.7 KB. The probe's ID is made per run: minted when it connects;
-        # so would be a VEN's whose files were taken (the files exist: LocalCA reuses them).
-        # A group's files stay: they are its SSLContext's key in the transport.
+        # Taken once read: a client keeps its certificate's two file names (client_tls.py),
+        # and a VEN's three Paths, held for the whole run, were 2.7 KB. The probe's ID is made
+        # per run: minted when it connects; so would be a VEN's whose files were taken (the
+        # files exist: LocalCA reuses them). A group's files stay, one object for its VENs.
         owner = owner_of.get(client_id, client_id)
         found = files.get(owner) if shared else files.pop(owner, None)
         return found or TlsFiles.from_paths(tools.client_cert(owner))
 
     transport = PahoTransport(url, tls, keepalive=keepalive)
-    if shared:
-        transport.share_contexts()
     return Wire(transport, f"{url} (certificates from {local_ca})", networked=True)
 
 

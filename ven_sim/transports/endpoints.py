@@ -18,6 +18,7 @@ __all__ = [
     "MQTTConnectError",
     "TlsFiles",
     "check_pem_file",
+    "check_tls_files",
     "no_pass_phrase",
 ]
 
@@ -70,6 +71,17 @@ def no_pass_phrase() -> bytes:
 
 class MQTTConnectError(Exception):
     """The broker could not be reached, refused us, or rejected our certificates."""
+
+
+def check_tls_files(tls: TlsFiles) -> None:
+    """MQTTConnectError, naming the file, unless each file `tls` names is a readable, plain PEM
+    file (`check_pem_file`): checked before OpenSSL reads them."""
+    for label, path in (("TLS CA", tls.ca), ("TLS cert", tls.cert), ("TLS key", tls.key)):
+        if path is not None:
+            try:
+                check_pem_file(label, path, key=label == "TLS key")
+            except ValueError as exc:
+                raise MQTTConnectError(str(exc)) from None
 
 
 @dataclass(frozen=True)

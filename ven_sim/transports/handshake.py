@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ven_sim.transports.client_tls import ClientCertificate, SharedClientContext
 from ven_sim.transports.loop_handles import TimerHandle
 from ven_sim.transports.netloop import NetworkLoop
 from ven_sim.transports.tls_reads import wrap_client
@@ -101,11 +102,15 @@ def handshake_window(loop: NetworkLoop) -> tuple[int, int]:
 
 
 class Handshake:
-    """One attempt: connect, then (with a context) TLS; `done` runs once, on the loop."""
+    """One attempt: connect, then (with a context) TLS; `done` runs once, on the loop.
+    `certificate`: the client's own, loaded into `context` (a `SharedClientContext`) as its
+    socket is wrapped."""
 
     def __init__(self, loop: NetworkLoop, host: str, port: int,
-                 context: ssl.SSLContext | None, done: Done) -> None:
+                 context: ssl.SSLContext | None, done: Done,
+                 certificate: ClientCertificate | None = None) -> None:
         self.loop, self.host, self.port, self.context, self.done = loop, host, port, context, done
+        self.certificate = certificate
         self.begin = time.monotonic()
         self.tcp_s = 0.0
         self.sock: Any = None
@@ -157,7 +162,10 @@ class Handshake:
             return
         self.loop.unwatch(self.sock)
         try:
-            self.sock = wrap_client(self.context, self.sock, self.host)
+            if isinstance(self.context, SharedClientContext):
+                self.sock = self.context.wrap_as(self.certificate, self.sock, self.host)
+            else:
+                self.sock = wrap_client(self.context, self.sock, self.host)
         except (OSError, ValueError) as exc:
             self._finish(exc)
             return

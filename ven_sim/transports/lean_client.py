@@ -58,6 +58,7 @@ from paho.mqtt.client import MalformedPacket
 from paho.mqtt.enums import MQTTErrorCode
 
 from sim.small_queues import ListQueue
+from ven_sim.transports.client_tls import ClientCertificate
 from ven_sim.transports.lean_messages import (
     _MID,
     _NO_PROPERTIES,
@@ -89,7 +90,8 @@ class LeanClient(_LeanPublishing):
 
     # One per VEN: paho's attributes in slots (8 bytes each), not in a dict of its own of
     # 1.6 KB; a name not among them still goes to the instance's dict, as before.
-    __slots__ = (*_paho_instance_attributes(), "_published_condition", "_light_incoming")
+    __slots__ = (*_paho_instance_attributes(), "_published_condition", "_light_incoming",
+                 "_tls_certificate")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -100,6 +102,9 @@ class LeanClient(_LeanPublishing):
         self._out_packet = ListQueue()  # type: ignore[assignment]
         self._published_condition = _PUBLISHED
         self._light_incoming = False
+        # The client's own certificate, loaded into its shared context at each handshake
+        # (client_tls.py); None: the context's own, or none.
+        self._tls_certificate: ClientCertificate | None = None
 
     def light_incoming_publishes(self) -> None:
         """Read each incoming QoS 0 or 1 PUBLISH (MQTT 3.1.1) with two `struct` calls into

@@ -17,7 +17,7 @@ from ven_sim.transports.endpoints import (
     BrokerURL,
     MQTTConnectError,
     TlsFiles,
-    check_pem_file,
+    check_tls_files,
     no_pass_phrase,
 )
 
@@ -36,12 +36,7 @@ def make_client(client_id: str, url: BrokerURL, tls: TlsFiles | None = None, *,
     elif url.tls:
         if tls is None:
             raise MQTTConnectError(f"{url} needs TLS files: at least the CA certificate")
-        for label, path in (("TLS CA", tls.ca), ("TLS cert", tls.cert), ("TLS key", tls.key)):
-            if path is not None:
-                try:
-                    check_pem_file(label, path, key=label == "TLS key")
-                except ValueError as exc:
-                    raise MQTTConnectError(str(exc)) from None
+        check_tls_files(tls)
         try:
             client.tls_set(
                 ca_certs=str(tls.ca),

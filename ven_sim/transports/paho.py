@@ -13,13 +13,16 @@ import random
 import ssl
 import threading
 import time
-import weakref
 from collections.abc import Callable
+from pathlib import Path
+from typing import cast
 
 import paho.mqtt.client as mqtt
 
 from sim.limits import KEEPALIVE_RANGE_S, OFFLINE_BUFFER_MESSAGES
 from ven_sim.transports.base import BaseTransport, MessageHandler, StateHandler
+from ven_sim.transports.client_tls import ClientCertificate, SharedClientContext
+from ven_sim.transports.endpoints import check_tls_files
 from ven_sim.transports.handshake import handshake_window
 from ven_sim.transports.held_writes import PUBACK_HOLD_S
 from ven_sim.transports.lean_client import LeanClient
@@ -84,8 +87,9 @@ class PahoTransport(BaseTransport):
         self._lock = threading.Lock()
         self._connections: set[PahoConnection] = set()
         self._prepared: dict[str, mqtt.Client] = {}  # prepare()d clients waiting for open()
-        # With share_contexts(): one SSLContext per certificate, for as long as a client has it.
-        self._contexts: weakref.WeakValueDictionary[TlsFiles, ssl.SSLContext] | None = None
+        # One TLS context per CA (with a client certificate or without) for all the clients;
+        # each connection's own certificate is loaded into it at its handshake (client_tls.py).
+        self._contexts: dict[tuple[Path, bool], SharedClientContext] = {}
         self._starting = 0  # opened, their start() not yet run on the loop (under _lock)
         self._settings: ConnectionSettings | None = None  # the connections' latest
         self._closed = False
@@ -142,15 +146,7 @@ class PahoTransport(BaseTransport):
             backoff=self.backoff, rng=self.rng, alpn=self.alpn, observer=self.observer,
             max_tls_version=self.max_tls_version, puback_hold_s=self.puback_hold_s,
         )
-        if self._contexts is not None:
-            sibling.share_contexts()
         return sibling
-
-    def share_contexts(self) -> None:
-        """From now on, clients whose TLS files are the same share one SSLContext (VENs of a
-        certificate group): a context with its certificate and key is about 25 KB."""
-        if self._contexts is None:
-            self._contexts = weakref.WeakValueDictionary()
 
     def prepare(self, client_id: str) -> None:
         """Create `client_id`'s client (and load its certificate) now, for a later `open()`.
@@ -162,21 +158,31 @@ class PahoTransport(BaseTransport):
         with self._lock:
             self._prepared[client_id] = client
 
-    def _make_client(self, client_id: str) -> mqtt.Client:
+    def _make_client(self, client_id: str) -> LeanClient:
         tls = self._tls(client_id) if callable(self._tls) else self._tls
-        shared = self._contexts.get(tls) if self._contexts is not None and tls else None
-        client = make_client(client_id, self.url, tls, client_class=LeanClient, context=shared)
-        if shared is None and self._contexts is not None and tls and client._ssl_context:
-            self._contexts[tls] = client._ssl_context
+        context = self._context_for(tls) if self.url.tls and tls is not None else None
+        client = cast(LeanClient, make_client(client_id, self.url, tls, client_class=LeanClient,
+                                              context=context))
+        if context is not None and tls is not None:
+            client._tls_certificate = ClientCertificate.of(tls)
         # Its handler reads a message's topic and payload, the same on the light path
         # (tests/ven_sim/transports/test_light_incoming.py), without paho's per-message objects.
         client.light_incoming_publishes()
-        _require_tls12(client)
-        if self.max_tls_version is not None and client._ssl_context is not None:
-            client._ssl_context.maximum_version = self.max_tls_version
-        if self.alpn and client._ssl_context is not None:
-            client._ssl_context.set_alpn_protocols(list(self.alpn))
         return client
+
+    def _context_for(self, tls: TlsFiles) -> SharedClientContext:
+        """The clients' context for `tls`'s CA, made on first use; `tls`'s files checked."""
+        check_tls_files(tls)  # a missing or encrypted file fails open(), not each handshake
+        key = (tls.ca, tls.cert is not None)
+        with self._lock:
+            context = self._contexts.get(key)
+            if context is None:
+                context = self._contexts[key] = SharedClientContext(tls.ca)
+                if self.max_tls_version is not None:
+                    context.maximum_version = self.max_tls_version
+                if self.alpn:
+                    context.set_alpn_protocols(list(self.alpn))
+        return context
 
     def close(self, timeout: float = 10.0) -> None:
         """Disconnect every connection cleanly; stop the loop if this transport made it."""
@@ -195,14 +201,3 @@ class PahoTransport(BaseTransport):
     def _forget(self, conn: PahoConnection) -> None:
         with self._lock:
             self._connections.discard(conn)
-
-
-def _require_tls12(client: mqtt.Client) -> None:
-    """TLS 1.2 at least and a verified, hostname-checked broker certificate, as AWS IoT wants."""
-    context = client._ssl_context  # paho has no public getter; make_client created it
-    if context is None:
-        return
-    if context.minimum_version < ssl.TLSVersion.TLSv1_2:
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.verify_mode = ssl.CERT_REQUIRED
-    context.check_hostname = True

@@ -174,9 +174,9 @@ class PahoConnection(BaseConnection):
         if self._closing or self._loop.stopping:
             return
         self._acked, self._refusal, self._socket_error = False, None, None
-        url = self._settings.url
-        context = self._client._ssl_context  # paho has no public getter; make_client set it
-        self._handshake = Handshake(self._loop, url.host, url.port, context, self._handshaken)
+        client, url = self._client, self._settings.url  # make_client set the client's context
+        self._handshake = Handshake(self._loop, url.host, url.port, client._ssl_context,
+                                    self._handshaken, client._tls_certificate)
 
     def _handshaken(self, sock: Any, error: BaseException | None, tcp_s: float,
                     tls_s: float) -> None:

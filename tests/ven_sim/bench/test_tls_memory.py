@@ -1,4 +1,4 @@
-"""`ven-sim bench tls-memory` against the bench's own mosquitto: both sides connect every
+"""`ven-sim bench tls-memory` against the bench's own mosquitto: every side connects every
 connection with mutual TLS, and report their contexts and per-connection figures."""
 
 from __future__ import annotations
@@ -10,16 +10,18 @@ from click.testing import CliRunner
 from ven_sim.cli import main
 
 
-def test_both_sides_connect_and_count_their_contexts() -> None:
+def test_every_side_connects_and_counts_its_contexts() -> None:
     result = CliRunner().invoke(main, ["bench", "tls-memory", "--connections", "20",
                                        "--per-context", "10", "--repeat", "1"])
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout[result.stdout.index("{"):])
     assert (figures["connections"], figures["per_context"]) == (20, 10)
     own, shared = figures["runs"]["context_each"][0], figures["runs"]["context_per_10"][0]
+    one = figures["runs"]["one_context"][0]
     assert (own["connections"], own["contexts"]) == (20, 20)
     assert (shared["connections"], shared["contexts"]) == (20, 2)
-    for side in (own, shared):
+    assert (one["connections"], one["contexts"]) == (20, 1)
+    for side in (own, shared, one):
         for step in ("contexts_kb_per_connection", "connections_kb_per_connection",
                      "total_kb_per_connection"):
             assert set(side[step]) == {"rss", "malloc_in_use"}

@@ -1,9 +1,14 @@
-"""`--vens-per-cert G`: VENs of a group share one certificate and one SSLContext, against a
-real mosquitto with mutual TLS; with G = 1 (the default) every VEN keeps its own."""
+"""`--vens-per-cert G`: VENs of a group share one certificate, against a real mosquitto with
+mutual TLS; with G = 1 (the default) every VEN has its own. Either way the fleet's clients share
+one SSLContext, each connection loading its own certificate (client_tls.py), and the broker
+sees each VEN as its certificate's owner."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -22,6 +27,7 @@ from ven_sim.fleet.identities import (
 from ven_sim.fleet.plan import FleetConfig, plan_lines
 from ven_sim.fleet.session import WireOptions, run_fleet
 from ven_sim.fleet.wiring import open_fleet_wire, prepare_clients
+from ven_sim.transports.client_tls import ClientCertificate
 from ven_sim.wire import WireError
 
 VENS = 20
@@ -72,34 +78,42 @@ def test_plan_names_the_sharing() -> None:
     assert not any("certificates:" in line for line in plan_lines(alone, "aws"))
 
 
-def test_a_group_shares_one_context(mosquitto: Mosquitto) -> None:
+def _certificates(wire: Any, client_ids: list[str]) -> dict[str, ClientCertificate | None]:
+    """Each prepared client's certificate, once every client shares one context."""
+    prepare_clients(wire.transport, client_ids)
+    prepared = wire.transport._prepared
+    assert len({id(prepared[i]._ssl_context) for i in client_ids}) == 1
+    return {i: prepared[i]._tls_certificate for i in client_ids}
+
+
+def _owner(certificate: ClientCertificate | None) -> str:
+    """The VEN a certificate was minted for: its folder's name (local CA or certs dir)."""
+    assert certificate is not None
+    return Path(certificate.cert).parent.name
+
+
+def test_a_group_names_one_certificate(mosquitto: Mosquitto) -> None:
     ids = IdRange("ven-ctx", 0, VENS)
     wire = open_fleet_wire(mosquitto.url, client_ids=ids.ids(),
                            local_ca=mosquitto.folder / "certs",
                            owners=certificate_owners(ids, GROUP))
     try:
-        prepare_clients(wire.transport, ids.ids())
-        prepared = wire.transport._prepared  # type: ignore[attr-defined]
-        contexts = [prepared[i]._ssl_context for i in ids.ids()]
-        assert len({id(c) for c in contexts}) == VENS // GROUP
-        for n in range(0, VENS, GROUP):
-            assert all(c is contexts[n] for c in contexts[n:n + GROUP])
-        # The probe (its own ID) keeps a context of its own.
-        wire.transport.prepare("ven-ctx-probe-1")  # type: ignore[attr-defined]
-        assert all(prepared["ven-ctx-probe-1"]._ssl_context is not c for c in contexts)
+        probe = "ven-ctx-probe-1"  # the probe has a certificate of its own
+        certificates = _certificates(wire, [*ids.ids(), probe])
+        assert {i: _owner(c) for i, c in certificates.items()} == {
+            **certificate_owners(ids, GROUP), probe: probe}
     finally:
         wire.close()
     assert _minted(mosquitto, "ven-ctx") == [f"ven-ctx-{n:06d}" for n in range(0, VENS, GROUP)]
 
 
-def test_one_per_cert_keeps_a_context_and_certificate_each(mosquitto: Mosquitto) -> None:
+def test_one_per_cert_names_a_certificate_each(mosquitto: Mosquitto) -> None:
     ids = IdRange("ven-own", 0, 6)
     wire = open_fleet_wire(mosquitto.url, client_ids=ids.ids(),
                            local_ca=mosquitto.folder / "certs")
     try:
-        prepare_clients(wire.transport, ids.ids())
-        prepared = wire.transport._prepared  # type: ignore[attr-defined]
-        assert len({id(prepared[i]._ssl_context) for i in ids.ids()}) == 6
+        certificates = _certificates(wire, ids.ids())
+        assert [_owner(certificates[i]) for i in ids.ids()] == ids.ids()
     finally:
         wire.close()
     assert _minted(mosquitto, "ven-own") == ids.ids()
@@ -124,16 +138,15 @@ def test_a_shared_certificate_fleet_connects_and_acks(mosquitto: Mosquitto,
 def test_a_manifest_with_groups_serves_each_group_one_context(mosquitto: Mosquitto,
                                                               tmp_path: Path) -> None:
     """The AWS path (`certs create --vens-per-cert`): a VEN without a folder of its own
-    connects with the files the manifest names, its group's, in its group's context."""
+    connects with the files the manifest names, its group's."""
     ca, certs = LocalCA(mosquitto.folder / "certs"), tmp_path / "certs"
     _manifest_from_local_ca(ca, certs, "ven-mang", VENS, GROUP)
     ids = IdRange("ven-mang", 0, VENS)
     wire = open_fleet_wire(mosquitto.url, client_ids=ids.ids(), ca=str(ca.ca_path),
                            certs_dir=certs, owners=certificate_owners(ids, GROUP))
     try:
-        prepare_clients(wire.transport, ids.ids())
-        prepared = wire.transport._prepared  # type: ignore[attr-defined]
-        assert len({id(prepared[i]._ssl_context) for i in ids.ids()}) == VENS // GROUP
+        certificates = _certificates(wire, ids.ids())
+        assert len(set(certificates.values())) == VENS // GROUP
     finally:
         wire.close()
     config = FleetConfig(ids, VENS, ramp_per_s=40.0, duration_s=4.0, telemetry_interval_s=2.0,
@@ -156,17 +169,47 @@ def test_a_manifest_is_followed_whatever_the_groups_and_embedded_refuses_them(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     """Each VEN connects with the files the manifest names, attached to its own thing: a
-    fleet's --vens-per-cert that differs from the manifest's only shares fewer contexts."""
+    fleet's --vens-per-cert that differs from the manifest's does not change whose files."""
     ca, certs = LocalCA(mosquitto.folder / "certs"), tmp_path / "certs"
     _manifest_from_local_ca(ca, certs, "ven-mis", 4)  # a certificate each
     owners = certificate_owners(IdRange("ven-mis", 0, 4), 2)
     wire = open_fleet_wire(mosquitto.url, client_ids=list(owners), ca=str(ca.ca_path),
                            certs_dir=certs, owners=owners)
     try:
-        prepare_clients(wire.transport, list(owners))
-        prepared = wire.transport._prepared  # type: ignore[attr-defined]
-        assert len({id(prepared[i]._ssl_context) for i in owners}) == 4
+        certificates = _certificates(wire, list(owners))
+        assert len(set(certificates.values())) == 4
     finally:
         wire.close()
     with pytest.raises(WireError, match="the embedded broker's CA mints a certificate per VEN"):
         open_fleet_wire("embedded", client_ids=list(owners), certs_dir=certs, owners=owners)
+
+
+@pytest.fixture(scope="module")
+def noting_mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A mosquitto of this module's own that logs each connection and its username (with
+    `use_identity_as_username`, the CN of the certificate the client presented)."""
+    broker = Mosquitto(tmp_path_factory.mktemp("noting"), extra_conf=("log_type notice",))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def _usernames(mosquitto: Mosquitto, prefix: str) -> dict[str, str]:
+    """{client ID: username} of each connection of `prefix`'s VENs that mosquitto logged."""
+    pattern = re.compile(rf"New client connected from \S+ as ({prefix}-\d+) \(.*u'([^']*)'\)")
+    return dict(pattern.findall(mosquitto.log_path.read_text()))
+
+
+def test_the_broker_sees_each_ven_as_its_certificates_owner(noting_mosquitto: Mosquitto,
+                                                           tmp_path: Path) -> None:
+    """Every connection presents the certificate of its VEN (its group's first), though all
+    of them are wrapped by one shared context that holds one certificate at a time."""
+    ids = IdRange("ven-who", 0, VENS)
+    config = FleetConfig(ids, VENS, ramp_per_s=50.0, duration_s=3.0, telemetry_interval_s=2.0,
+                         probe_rate=5.0, vens_per_cert=GROUP)
+    options = WireOptions(noting_mosquitto.url, local_ca=noting_mosquitto.folder / "certs")
+    results = run_fleet(config, options, tmp_path / "run", say=lambda _line: None)
+    assert results["vens_connected"] == VENS and results["fanout"]["acked"] == VENS
+    assert _usernames(noting_mosquitto, "ven-who") == certificate_owners(ids, GROUP)

@@ -1,0 +1,116 @@
+"""`SharedClientContext`: one client context, each connection presenting the certificate
+loaded when its socket was wrapped, as a real TLS server on loopback sees it."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ven_sim.certs.local_ca import LocalCA
+from ven_sim.transports.client_tls import ClientCertificate, SharedClientContext
+from ven_sim.transports.endpoints import MQTTConnectError, TlsFiles
+
+HOST = "127.0.0.1"
+
+
+class _NamingServer:
+    """Accepts TLS connections that must present a certificate of `ca`, and answers each
+    with the common name of the certificate it presented."""
+
+    def __init__(self, ca: LocalCA, connections: int) -> None:
+        server = ca.server_cert([HOST])
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(str(server.cert), str(server.key))
+        self.context.load_verify_locations(str(ca.ca_path))
+        self.context.verify_mode = ssl.CERT_REQUIRED
+        self.listener = socket.create_server((HOST, 0))
+        self.port = self.listener.getsockname()[1]
+        self.seen: list[str] = []
+        self.thread = threading.Thread(target=self._serve, args=(connections,), daemon=True)
+        self.thread.start()
+
+    def _serve(self, connections: int) -> None:
+        for _ in range(connections):
+            raw, _address = self.listener.accept()
+            try:
+                with self.context.wrap_socket(raw, server_side=True) as conn:
+                    subject = dict(pair[0] for pair in conn.getpeercert()["subject"])
+                    self.seen.append(subject["commonName"])
+                    conn.sendall(subject["commonName"].encode())
+            except ssl.SSLError as exc:  # the client refused this server's certificate
+                self.seen.append(f"refused: {exc.reason}")
+                raw.close()
+        self.listener.close()
+
+
+@pytest.fixture()
+def ca(tmp_path: Path) -> Iterator[LocalCA]:
+    yield LocalCA(tmp_path / "ca")
+
+
+def _certificate(ca: LocalCA, name: str) -> ClientCertificate:
+    certificate = ClientCertificate.of(TlsFiles.from_paths(ca.client_cert(name)))
+    assert certificate is not None
+    return certificate
+
+
+def _connect(context: SharedClientContext, port: int,
+             certificate: ClientCertificate | None) -> ssl.SSLSocket:
+    raw = socket.create_connection((HOST, port), timeout=10)
+    return context.wrap_as(certificate, raw, HOST)
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
+def test_each_connection_keeps_the_certificate_it_was_wrapped_with(
+    ca: LocalCA, version: ssl.TLSVersion
+) -> None:
+    server = _NamingServer(ca, 3)
+    context = SharedClientContext(ca.ca_path)
+    context.maximum_version = version
+    a, b, c = (_certificate(ca, name) for name in ("ven-a", "ven-b", "ven-c"))
+    # Wrapped one after another, each with its certificate; a and c share one (a group).
+    wrapped = [_connect(context, server.port, certificate) for certificate in (a, b, a)]
+    context.wrap_as(c, socket.socket(), HOST).close()  # the context now holds a fourth
+    answers = []
+    for conn in wrapped:
+        conn.do_handshake()  # after the context moved on
+        assert conn.version() == ("TLSv1.3" if version == ssl.TLSVersion.TLSv1_3 else "TLSv1.2")
+        answers.append(conn.recv(64).decode())
+        conn.close()
+    server.thread.join(10)
+    assert server.seen == answers == ["ven-a", "ven-b", "ven-a"]
+
+
+def test_the_broker_certificate_is_checked(ca: LocalCA, tmp_path: Path) -> None:
+    server = _NamingServer(ca, 1)
+    stranger = LocalCA(tmp_path / "stranger")  # trusts another CA: the server is not trusted
+    context = SharedClientContext(stranger.ca_path)
+    conn = _connect(context, server.port, _certificate(stranger, "ven-a"))
+    with pytest.raises(ssl.SSLCertVerificationError):
+        conn.do_handshake()
+    conn.close()
+    server.thread.join(10)
+    assert server.seen == ["refused: TLSV1_ALERT_UNKNOWN_CA"]
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_2 and context.check_hostname
+
+
+def test_files_that_do_not_load_name_the_files_not_the_key(ca: LocalCA) -> None:
+    context = SharedClientContext(ca.ca_path)
+    a, b = _certificate(ca, "ven-a"), _certificate(ca, "ven-b")
+    mismatched = ClientCertificate(a.cert, b.key)
+    with socket.socket() as raw, pytest.raises(ValueError, match="cannot load TLS files") as caught:
+        context.wrap_as(mismatched, raw, HOST)
+    assert a.cert in str(caught.value) and "PRIVATE KEY" not in str(caught.value)
+    context.wrap_as(a, socket.socket(), HOST).close()  # the next load starts afresh
+    with socket.socket() as raw, pytest.raises(ValueError, match="without one"):
+        context.wrap_as(None, raw, HOST)
+
+
+def test_a_missing_ca_is_a_connect_error(tmp_path: Path) -> None:
+    with pytest.raises(MQTTConnectError, match="TLS CA file not found"):
+        SharedClientContext(tmp_path / "nope.pem")

@@ -1,0 +1,90 @@
+"""One client SSLContext for many client certificates: a fleet's VENs each connect with their
+own certificate and key, through one context of their CA.
+
+OpenSSL's `SSL_new` copies the context's certificate and key into the connection it makes.
+So loading a client's certificate and key into the shared context just before wrapping its
+socket gives that connection the client's identity for good, whatever the context holds
+afterwards (tests/ven_sim/transports/test_client_tls.py asks a TLS server which certificate
+each connection presented). A context of its own per VEN was 17-18 KB of a VEN's 52 KB of
+TLS memory (`ven-sim bench tls-memory`): OpenSSL 3's contexts carry their cipher and
+algorithm tables and their own copy of the CA store.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ven_sim.transports.endpoints import (
+    MQTTConnectError,
+    TlsFiles,
+    check_tls_files,
+    no_pass_phrase,
+)
+from ven_sim.transports.tls_reads import BufferedTlsSocket, wrap_client
+
+__all__ = ["ClientCertificate", "SharedClientContext"]
+
+
+class ClientCertificate(NamedTuple):
+    """A client's certificate and key files, as the strings OpenSSL is given (a connection
+    keeps these for its reconnects: three `Path`s were 2.7 KB a VEN)."""
+
+    cert: str
+    key: str
+
+    @classmethod
+    def of(cls, tls: TlsFiles) -> ClientCertificate | None:
+        """The certificate `tls` names; None without one."""
+        if tls.cert is None:
+            return None
+        return cls(str(tls.cert), str(tls.key if tls.key is not None else tls.cert))
+
+
+class SharedClientContext(ssl.SSLContext):
+    """A TLS client context trusting `ca` (TLS 1.2 at least, the broker's certificate and
+    hostname checked, as AWS IoT wants), for connections with different certificates.
+
+    `wrap_as` loads a certificate and wraps a socket under one lock: another thread's load
+    between the two would give the connection the wrong identity. Connections that follow one
+    another with the same files (the VENs of a certificate group) load them once and share the
+    parsed certificate and key.
+    """
+
+    def __new__(cls, ca: str | Path) -> SharedClientContext:
+        return super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
+
+    def __init__(self, ca: str | Path) -> None:
+        check_tls_files(TlsFiles(Path(ca)))
+        try:
+            self.load_verify_locations(str(ca))
+        except (ssl.SSLError, OSError) as exc:
+            raise MQTTConnectError(f"cannot load the TLS CA {ca}: {exc}") from None
+        self.minimum_version = ssl.TLSVersion.TLSv1_2
+        self.verify_mode = ssl.CERT_REQUIRED
+        self.check_hostname = True
+        self._wrapping = threading.Lock()
+        self._loaded: ClientCertificate | None = None
+
+    def wrap_as(self, certificate: ClientCertificate | None, sock: Any,
+                host: str) -> BufferedTlsSocket:
+        """`sock` wrapped for a handshake with `host`, presenting `certificate` (none: no
+        client certificate). ValueError, naming the files, if they cannot be loaded."""
+        with self._wrapping:
+            if certificate is None:
+                if self._loaded is not None:
+                    raise ValueError("a context that has loaded a client certificate cannot "
+                                     "wrap a connection without one")
+            elif certificate != self._loaded:
+                self._loaded = None  # a failed load may leave half of it in the context
+                try:
+                    self.load_cert_chain(certificate.cert, certificate.key,
+                                         password=no_pass_phrase)
+                except (ssl.SSLError, OSError) as exc:
+                    # The files' names only: never echo key material.
+                    raise ValueError(f"cannot load TLS files ({certificate.cert}, "
+                                     f"{certificate.key}): {exc}") from None
+                self._loaded = certificate
+            return wrap_client(self, sock, host)
