@@ -73,18 +73,29 @@ class SharedClientContext(ssl.SSLContext):
         """`sock` wrapped for a handshake with `host`, presenting `certificate` (none: no
         client certificate). ValueError, naming the files, if they cannot be loaded."""
         with self._wrapping:
-            if certificate is None:
-                if self._loaded is not None:
-                    raise ValueError("a context that has loaded a client certificate cannot "
-                                     "wrap a connection without one")
-            elif certificate != self._loaded:
-                self._loaded = None  # a failed load may leave half of it in the context
-                try:
-                    self.load_cert_chain(certificate.cert, certificate.key,
-                                         password=no_pass_phrase)
-                except (ssl.SSLError, OSError) as exc:
-                    # The files' names only: never echo key material.
-                    raise ValueError(f"cannot load TLS files ({certificate.cert}, "
-                                     f"{certificate.key}): {exc}") from None
-                self._loaded = certificate
+            self._load(certificate)
             return wrap_client(self, sock, host)
+
+    def check(self, certificate: ClientCertificate) -> None:
+        """MQTTConnectError, naming the files, unless `certificate` loads: the certificate
+        and key parse and belong together. (About 0.4 ms of CPU: a fleet checks its first.)"""
+        with self._wrapping:
+            try:
+                self._load(certificate)
+            except ValueError as exc:
+                raise MQTTConnectError(str(exc)) from None
+
+    def _load(self, certificate: ClientCertificate | None) -> None:
+        if certificate is None:
+            if self._loaded is not None:
+                raise ValueError("a context that has loaded a client certificate cannot "
+                                 "wrap a connection without one")
+        elif certificate != self._loaded:
+            self._loaded = None  # a failed load may leave half of it in the context
+            try:
+                self.load_cert_chain(certificate.cert, certificate.key, password=no_pass_phrase)
+            except (ssl.SSLError, OSError) as exc:
+                # The files' names only: never echo key material.
+                raise ValueError(f"cannot load TLS files ({certificate.cert}, "
+                                 f"{certificate.key}): {exc}") from None
+            self._loaded = certificate

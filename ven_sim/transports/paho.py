@@ -160,28 +160,34 @@ class PahoTransport(BaseTransport):
 
     def _make_client(self, client_id: str) -> LeanClient:
         tls = self._tls(client_id) if callable(self._tls) else self._tls
-        context = self._context_for(tls) if self.url.tls and tls is not None else None
+        certificate = ClientCertificate.of(tls) if tls is not None else None
+        context = self._context_for(tls, certificate) if self.url.tls and tls else None
         client = cast(LeanClient, make_client(client_id, self.url, tls, client_class=LeanClient,
                                               context=context))
-        if context is not None and tls is not None:
-            client._tls_certificate = ClientCertificate.of(tls)
+        client._tls_certificate = certificate
         # Its handler reads a message's topic and payload, the same on the light path
         # (tests/ven_sim/transports/test_light_incoming.py), without paho's per-message objects.
         client.light_incoming_publishes()
         return client
 
-    def _context_for(self, tls: TlsFiles) -> SharedClientContext:
-        """The clients' context for `tls`'s CA, made on first use; `tls`'s files checked."""
+    def _context_for(self, tls: TlsFiles,
+                     certificate: ClientCertificate | None) -> SharedClientContext:
+        """The clients' context for `tls`'s CA, made on first use; `tls`'s files checked, and
+        the first certificate loaded: a wrong --cert/--key pair fails open(), not each
+        connect. (Another client's pair that does not load fails its connects, by name.)"""
         check_tls_files(tls)  # a missing or encrypted file fails open(), not each handshake
-        key = (tls.ca, tls.cert is not None)
+        key = (tls.ca, certificate is not None)
         with self._lock:
             context = self._contexts.get(key)
             if context is None:
-                context = self._contexts[key] = SharedClientContext(tls.ca)
+                context = SharedClientContext(tls.ca)
+                if certificate is not None:
+                    context.check(certificate)
                 if self.max_tls_version is not None:
                     context.maximum_version = self.max_tls_version
                 if self.alpn:
                     context.set_alpn_protocols(list(self.alpn))
+                self._contexts[key] = context
         return context
 
     def close(self, timeout: float = 10.0) -> None:

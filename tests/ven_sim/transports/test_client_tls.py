@@ -14,6 +14,7 @@ import pytest
 from ven_sim.certs.local_ca import LocalCA
 from ven_sim.transports.client_tls import ClientCertificate, SharedClientContext
 from ven_sim.transports.endpoints import MQTTConnectError, TlsFiles
+from ven_sim.transports.paho import PahoTransport
 
 HOST = "127.0.0.1"
 
@@ -114,3 +115,14 @@ def test_files_that_do_not_load_name_the_files_not_the_key(ca: LocalCA) -> None:
 def test_a_missing_ca_is_a_connect_error(tmp_path: Path) -> None:
     with pytest.raises(MQTTConnectError, match="TLS CA file not found"):
         SharedClientContext(tmp_path / "nope.pem")
+
+
+def test_a_transport_refuses_a_pair_that_does_not_load_when_it_opens(ca: LocalCA) -> None:
+    """A wrong --cert/--key pair is an error at open(), not a connection retried forever."""
+    a, b = ca.client_cert("ven-a"), ca.client_cert("ven-b")
+    transport = PahoTransport("mqtts://127.0.0.1:8883", TlsFiles(ca.ca_path, a.cert, b.key))
+    try:
+        with pytest.raises(MQTTConnectError, match="cannot load TLS files"):
+            transport.open("ven-a", lambda _topic, _payload: None)
+    finally:
+        transport.close()
