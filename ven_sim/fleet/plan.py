@@ -166,8 +166,8 @@ def plan_lines(config: FleetConfig, broker: str) -> list[str]:
     if config.vens_per_cert > 1:
         lines.append(
             f"certificates: {config.certificates:,} for {config.fleet_vens:,} VENs, "
-            f"{config.vens_per_cert:,} VENs share each (one TLS context a group); a leaked "
-            f"key acts as all {config.vens_per_cert:,} VENs of its group (docs/fleet.md)")
+            f"{config.vens_per_cert:,} VENs share each; a leaked key acts as "
+            f"all {config.vens_per_cert:,} VENs of its group (docs/fleet.md)")
     return lines
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ssl
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -67,6 +69,8 @@ class SharedClientContext(ssl.SSLContext):
         self.check_hostname = True
         self._wrapping = threading.Lock()
         self._loaded: ClientCertificate | None = None
+        self._loader: ThreadPoolExecutor | None = None  # wrap_soon's thread, made on first use
+        self._loader_lock = threading.Lock()
 
     def wrap_as(self, certificate: ClientCertificate | None, sock: Any,
                 host: str) -> BufferedTlsSocket:
@@ -75,6 +79,46 @@ class SharedClientContext(ssl.SSLContext):
         with self._wrapping:
             self._load(certificate)
             return wrap_client(self, sock, host)
+
+    def wrap_if_loaded(self, certificate: ClientCertificate | None, sock: Any,
+                       host: str) -> BufferedTlsSocket | None:
+        """`wrap_as` now if `certificate` is the one loaded (the rest of a certificate group)
+        and no other thread is wrapping; else None, and nothing done."""
+        if not self._wrapping.acquire(blocking=False):
+            return None
+        try:
+            if certificate != self._loaded:
+                return None
+            return wrap_client(self, sock, host)
+        finally:
+            self._wrapping.release()
+
+    def wrap_soon(self, certificate: ClientCertificate | None, sock: Any, host: str,
+                  done: Callable[[BufferedTlsSocket | None, BaseException | None], None]) -> None:
+        """`wrap_as` on this context's own thread, then `done(wrapped, None)` or
+        `done(None, error)` there. Loading a certificate and key takes OpenSSL 3 about half a
+        millisecond of CPU, out of the GIL but in three parts: on a network loop's thread it
+        held up every other connection of the loop, and each part waited for the GIL back
+        (a ramp's TLS handshakes took 2-3 times as long at 10,000 VENs)."""
+        def run() -> None:
+            try:
+                wrapped = self.wrap_as(certificate, sock, host)
+            except (OSError, ValueError) as exc:
+                done(None, exc)
+            else:
+                done(wrapped, None)
+
+        with self._loader_lock:  # not _wrapping: a load under way would hold up the caller
+            if self._loader is None:
+                self._loader = ThreadPoolExecutor(1, thread_name_prefix="tls-certificates")
+            self._loader.submit(run)
+
+    def close(self) -> None:
+        """Stop the thread `wrap_soon` started, once the wraps asked of it are done."""
+        with self._loader_lock:
+            loader, self._loader = self._loader, None
+        if loader is not None:
+            loader.shutdown(wait=False)
 
     def check(self, certificate: ClientCertificate) -> None:
         """MQTTConnectError, naming the files, unless `certificate` loads: the certificate

@@ -114,7 +114,7 @@ class Handshake:
         self.begin = time.monotonic()
         self.tcp_s = 0.0
         self.sock: Any = None
-        self._finished = self._started = False
+        self._finished = self._started = self._wrapping = False
         self._timer: TimerHandle | None = None
         self._turns = _turns.get(loop) or _turns.setdefault(loop, _Turns(loop))
         self._turns.enter(self._start)
@@ -161,15 +161,36 @@ class Handshake:
             self._finish(None)
             return
         self.loop.unwatch(self.sock)
+        context = self.context
         try:
-            if isinstance(self.context, SharedClientContext):
-                self.sock = self.context.wrap_as(self.certificate, self.sock, self.host)
+            if isinstance(context, SharedClientContext):
+                wrapped = context.wrap_if_loaded(self.certificate, self.sock, self.host)
+                if wrapped is None:  # its certificate to load first, off this thread
+                    self._wrapping = True
+                    context.wrap_soon(self.certificate, self.sock, self.host, self._from_loader)
+                    return
+                self.sock = wrapped
             else:
-                self.sock = wrap_client(self.context, self.sock, self.host)
+                self.sock = wrap_client(context, self.sock, self.host)
         except (OSError, ValueError) as exc:
             self._finish(exc)
             return
         self._step(0)
+
+    def _from_loader(self, wrapped: Any, error: BaseException | None) -> None:
+        """`wrap_soon`'s answer, on the context's thread: back to the loop with it."""
+        self.loop.call_soon(lambda: self._wrapped(wrapped, error))
+
+    def _wrapped(self, wrapped: Any, error: BaseException | None) -> None:
+        self._wrapping = False
+        if self._finished:  # timed out or cancelled meanwhile: _close left the socket to us
+            self.sock = wrapped or self.sock
+            self._close()
+        elif error is not None:
+            self._finish(error)
+        else:
+            self.sock = wrapped
+            self._step(0)
 
     def _step(self, _mask: int) -> None:
         try:
@@ -202,7 +223,7 @@ class Handshake:
         self.done(None if error else self.sock, error, self.tcp_s, tls_s)
 
     def _close(self) -> None:
-        if self.sock is not None:
+        if self.sock is not None and not self._wrapping:  # a wrap under way owns it
             self.loop.unwatch(self.sock)
             with contextlib.suppress(OSError):
                 self.sock.close()

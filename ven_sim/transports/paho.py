@@ -203,6 +203,8 @@ class PahoTransport(BaseTransport):
                 event.wait(max(0.0, deadline - time.monotonic()))
         if self._owns_loop:
             self.loop.stop(timeout)
+        for context in self._contexts.values():
+            context.close()
 
     def _forget(self, conn: PahoConnection) -> None:
         with self._lock:

@@ -3,6 +3,7 @@ loaded when its socket was wrapped, as a real TLS server on loopback sees it."""
 
 from __future__ import annotations
 
+import queue
 import socket
 import ssl
 import threading
@@ -126,3 +127,43 @@ def test_a_transport_refuses_a_pair_that_does_not_load_when_it_opens(ca: LocalCA
             transport.open("ven-a", lambda _topic, _payload: None)
     finally:
         transport.close()
+
+
+def test_a_certificate_not_loaded_is_wrapped_on_the_contexts_own_thread(ca: LocalCA) -> None:
+    """`wrap_if_loaded` wraps at once only for the certificate the context holds; `wrap_soon`
+    loads another on a thread of the context's and answers there."""
+    server = _NamingServer(ca, 2)
+    context = SharedClientContext(ca.ca_path)
+    a, b = _certificate(ca, "ven-a"), _certificate(ca, "ven-b")
+    context.check(a)
+    with socket.create_connection((HOST, server.port), timeout=10) as raw:
+        assert context.wrap_if_loaded(b, raw, HOST) is None  # nothing done: still raw
+        first = context.wrap_if_loaded(a, raw, HOST)
+    assert first is not None
+    answers: queue.Queue[tuple[ssl.SSLSocket | None, BaseException | None, str]] = queue.Queue()
+    raw = socket.create_connection((HOST, server.port), timeout=10)
+    context.wrap_soon(b, raw, HOST, lambda wrapped, error: answers.put(
+        (wrapped, error, threading.current_thread().name)))
+    second, error, thread = answers.get(timeout=10)
+    assert error is None and second is not None and thread.startswith("tls-certificates")
+    read = []
+    for conn in (first, second):
+        conn.do_handshake()
+        read.append(conn.recv(64).decode())
+        conn.close()
+    server.thread.join(10)
+    assert server.seen == read == ["ven-a", "ven-b"]
+    context.close()
+
+
+def test_wrap_soon_answers_an_error_by_the_files_names(ca: LocalCA) -> None:
+    context = SharedClientContext(ca.ca_path)
+    a, b = ca.client_cert("ven-a"), ca.client_cert("ven-b")
+    answers: queue.Queue[tuple[object, BaseException | None]] = queue.Queue()
+    with socket.socket() as raw:
+        context.wrap_soon(ClientCertificate(str(a.cert), str(b.key)), raw, HOST,
+                          lambda wrapped, error: answers.put((wrapped, error)))
+        wrapped, error = answers.get(timeout=10)
+    assert wrapped is None and isinstance(error, ValueError)
+    assert "cannot load TLS files" in str(error)
+    context.close()
