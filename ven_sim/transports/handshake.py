@@ -127,17 +127,43 @@ class Handshake:
         loop, host, port = self.loop, self.host, self.port
         self.begin = time.monotonic()
         self._timer = loop.call_later(CONNECT_TIMEOUT_S, self._timed_out)
+        context = self.context
         try:
             family, kind, proto, _, address = resolve(host, port)[0]
             self.sock = socket.socket(family, kind, proto)
             self.sock.setblocking(False)
-            code = self.sock.connect_ex(address)
-            if code not in (0, errno.EINPROGRESS):
-                raise OSError(code, f"[Errno {code}] {errno.errorcode.get(code, '')}".strip())
-        except OSError as exc:
+            if isinstance(context, SharedClientContext):
+                # Wrapped as it dials; a certificate to load first is loaded off this thread.
+                dialled = context.dial_if_loaded(self.certificate, self.sock, address, host)
+                if dialled is None:
+                    self._wrapping = True
+                    context.dial_soon(self.certificate, self.sock, address, host,
+                                      self._from_loader)
+                    return
+                self.sock = dialled
+            else:
+                code = self.sock.connect_ex(address)
+                if code not in (0, errno.EINPROGRESS):
+                    raise OSError(code, f"[Errno {code}] {errno.errorcode.get(code, '')}".strip())
+        except (OSError, ValueError) as exc:
             self._finish(exc)
             return
         loop.watch(self.sock, selectors.EVENT_WRITE, self._connected)
+
+    def _from_loader(self, dialled: Any, began: float, error: BaseException | None) -> None:
+        """`dial_soon`'s answer, on the context's thread: back to the loop with it."""
+        self.loop.call_soon(lambda: self._dialled(dialled, began, error))
+
+    def _dialled(self, dialled: Any, began: float, error: BaseException | None) -> None:
+        self._wrapping = False
+        if self._finished:  # timed out or cancelled meanwhile: _close left the socket to us
+            self.sock = dialled or self.sock
+            self._close()
+        elif error is not None:
+            self._finish(error)
+        else:
+            self.sock, self.begin = dialled, began
+            self.loop.watch(self.sock, selectors.EVENT_WRITE, self._connected)
 
     def cancel(self) -> None:
         if not self._finished:
@@ -161,36 +187,13 @@ class Handshake:
             self._finish(None)
             return
         self.loop.unwatch(self.sock)
-        context = self.context
-        try:
-            if isinstance(context, SharedClientContext):
-                wrapped = context.wrap_if_loaded(self.certificate, self.sock, self.host)
-                if wrapped is None:  # its certificate to load first, off this thread
-                    self._wrapping = True
-                    context.wrap_soon(self.certificate, self.sock, self.host, self._from_loader)
-                    return
-                self.sock = wrapped
-            else:
-                self.sock = wrap_client(context, self.sock, self.host)
-        except (OSError, ValueError) as exc:
-            self._finish(exc)
-            return
+        if not isinstance(self.context, SharedClientContext):  # that one wrapped as it dialled
+            try:
+                self.sock = wrap_client(self.context, self.sock, self.host)
+            except (OSError, ValueError) as exc:
+                self._finish(exc)
+                return
         self._step(0)
-
-    def _from_loader(self, wrapped: Any, error: BaseException | None) -> None:
-        """`wrap_soon`'s answer, on the context's thread: back to the loop with it."""
-        self.loop.call_soon(lambda: self._wrapped(wrapped, error))
-
-    def _wrapped(self, wrapped: Any, error: BaseException | None) -> None:
-        self._wrapping = False
-        if self._finished:  # timed out or cancelled meanwhile: _close left the socket to us
-            self.sock = wrapped or self.sock
-            self._close()
-        elif error is not None:
-            self._finish(error)
-        else:
-            self.sock = wrapped
-            self._step(0)
 
     def _step(self, _mask: int) -> None:
         try:

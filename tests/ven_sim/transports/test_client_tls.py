@@ -7,6 +7,7 @@ import queue
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,41 +130,56 @@ def test_a_transport_refuses_a_pair_that_does_not_load_when_it_opens(ca: LocalCA
         transport.close()
 
 
-def test_a_certificate_not_loaded_is_wrapped_on_the_contexts_own_thread(ca: LocalCA) -> None:
-    """`wrap_if_loaded` wraps at once only for the certificate the context holds; `wrap_soon`
-    loads another on a thread of the context's and answers there."""
+def _tcp_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    return sock
+
+
+def _handshake(conn: ssl.SSLSocket) -> str:
+    """Once its non-blocking connect is through: the handshake, and the server's answer."""
+    conn.settimeout(10)
+    conn.do_handshake()
+    answer = conn.recv(64).decode()
+    conn.close()
+    return answer
+
+
+def test_a_certificate_not_loaded_is_dialled_on_the_contexts_own_thread(ca: LocalCA) -> None:
+    """`dial_if_loaded` dials at once only with the certificate the context holds;
+    `dial_soon` loads another on a thread of the context's and answers there."""
     server = _NamingServer(ca, 2)
     context = SharedClientContext(ca.ca_path)
     a, b = _certificate(ca, "ven-a"), _certificate(ca, "ven-b")
     context.check(a)
-    with socket.create_connection((HOST, server.port), timeout=10) as raw:
-        assert context.wrap_if_loaded(b, raw, HOST) is None  # nothing done: still raw
-        first = context.wrap_if_loaded(a, raw, HOST)
+    address = (HOST, server.port)
+    with _tcp_socket() as raw:
+        assert context.dial_if_loaded(b, raw, address, HOST) is None  # nothing done
+    first = context.dial_if_loaded(a, _tcp_socket(), address, HOST)
     assert first is not None
-    answers: queue.Queue[tuple[ssl.SSLSocket | None, BaseException | None, str]] = queue.Queue()
-    raw = socket.create_connection((HOST, server.port), timeout=10)
-    context.wrap_soon(b, raw, HOST, lambda wrapped, error: answers.put(
-        (wrapped, error, threading.current_thread().name)))
-    second, error, thread = answers.get(timeout=10)
+    answers: queue.Queue[tuple[ssl.SSLSocket | None, float, BaseException | None, str]] = (
+        queue.Queue())
+    before = time.monotonic()
+    context.dial_soon(b, _tcp_socket(), address, HOST, lambda dialled, began, error: answers.put(
+        (dialled, began, error, threading.current_thread().name)))
+    second, began, error, thread = answers.get(timeout=10)
     assert error is None and second is not None and thread.startswith("tls-certificates")
-    read = []
-    for conn in (first, second):
-        conn.do_handshake()
-        read.append(conn.recv(64).decode())
-        conn.close()
+    assert before <= began <= time.monotonic()
+    # The context holds b now; the first connection still presents a.
+    assert [_handshake(first), _handshake(second)] == ["ven-a", "ven-b"]
     server.thread.join(10)
-    assert server.seen == read == ["ven-a", "ven-b"]
+    assert server.seen == ["ven-a", "ven-b"]
     context.close()
 
 
-def test_wrap_soon_answers_an_error_by_the_files_names(ca: LocalCA) -> None:
+def test_dial_soon_answers_an_error_by_the_files_names(ca: LocalCA) -> None:
     context = SharedClientContext(ca.ca_path)
     a, b = ca.client_cert("ven-a"), ca.client_cert("ven-b")
     answers: queue.Queue[tuple[object, BaseException | None]] = queue.Queue()
-    with socket.socket() as raw:
-        context.wrap_soon(ClientCertificate(str(a.cert), str(b.key)), raw, HOST,
-                          lambda wrapped, error: answers.put((wrapped, error)))
-        wrapped, error = answers.get(timeout=10)
-    assert wrapped is None and isinstance(error, ValueError)
+    with _tcp_socket() as raw:
+        context.dial_soon(ClientCertificate(str(a.cert), str(b.key)), raw, (HOST, 9), HOST,
+                          lambda dialled, _began, error: answers.put((dialled, error)))
+        dialled, error = answers.get(timeout=10)
+    assert dialled is None and isinstance(error, ValueError)
     assert "cannot load TLS files" in str(error)
     context.close()
