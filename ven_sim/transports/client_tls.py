@@ -30,7 +30,7 @@ from ven_sim.transports.endpoints import (
 )
 from ven_sim.transports.tls_reads import BufferedTlsSocket, wrap_client
 
-__all__ = ["ClientCertificate", "Dialled", "SharedClientContext"]
+__all__ = ["ClientCertificate", "Dialled", "SharedClientContext", "begin_connect"]
 
 # dial_soon's answer: (the wrapped socket, when its connect began, None) or (None, 0.0, error)
 Dialled = Callable[[Any, float, BaseException | None], None]
@@ -49,6 +49,15 @@ class ClientCertificate(NamedTuple):
         if tls.cert is None:
             return None
         return cls(str(tls.cert), str(tls.key if tls.key is not None else tls.cert))
+
+
+def begin_connect(sock: socket.socket, address: Any) -> None:
+    """Start `sock`'s non-blocking connect to `address` (a prepared TLS socket's too: the
+    plain socket's `connect_ex`); OSError if it fails at once."""
+    code = socket.socket.connect_ex(sock, address)
+    if code not in (0, errno.EINPROGRESS):
+        sock.close()
+        raise OSError(code, f"[Errno {code}] {errno.errorcode.get(code, '')}".strip())
 
 
 class SharedClientContext(ssl.SSLContext):
@@ -86,25 +95,25 @@ class SharedClientContext(ssl.SSLContext):
             self._load(certificate)
             return wrap_client(self, sock, host)
 
-    def dial(self, certificate: ClientCertificate | None, sock: socket.socket,
-             address: Any, host: str) -> BufferedTlsSocket:
-        """`sock`, a new non-blocking TCP socket, wrapped to present `certificate` to `host`,
-        its connect to `address` begun (`SSLSocket.connect_ex`, which makes the connection's
-        SSL object, and so copies the certificate, as it dials). OSError if the connect fails
-        at once; ValueError if the files cannot be loaded."""
+    def prepare(self, certificate: ClientCertificate | None, sock: socket.socket,
+                host: str) -> BufferedTlsSocket:
+        """`sock`, a TCP socket not yet connected, wrapped to present `certificate` to `host`,
+        with its connection's SSL object made now, while `certificate` is loaded. Connect it
+        with `begin_connect` (not `SSLSocket.connect_ex`, which would make another).
+        ValueError, naming the files, if they cannot be loaded."""
         with self._wrapping:
             self._load(certificate)
             wrapped = wrap_client(self, sock, host)
-            code = wrapped.connect_ex(address)
-        if code not in (0, errno.EINPROGRESS):
-            wrapped.close()
-            raise OSError(code, f"[Errno {code}] {errno.errorcode.get(code, '')}".strip())
+            # SSLSocket makes an unconnected socket's SSL object as it dials, with whatever
+            # certificate the context holds then; made here as CPython's _real_connect does.
+            wrapped._sslobj = self._wrap_socket(  # type: ignore[attr-defined]
+                wrapped, False, host, owner=wrapped, session=None)
         return wrapped
 
-    def dial_if_loaded(self, certificate: ClientCertificate | None, sock: socket.socket,
-                       address: Any, host: str) -> BufferedTlsSocket | None:
-        """`dial` now if `certificate` is the one loaded (the rest of a certificate group)
-        and no other thread is dialling; else None, and nothing done."""
+    def prepare_if_loaded(self, certificate: ClientCertificate | None, sock: socket.socket,
+                          host: str) -> BufferedTlsSocket | None:
+        """`prepare` now if `certificate` is the one loaded (the rest of a certificate group)
+        and no other thread holds the context; else None, and nothing done."""
         if not self._wrapping.acquire(blocking=False):
             return None
         try:
@@ -112,24 +121,27 @@ class SharedClientContext(ssl.SSLContext):
                 return None
         finally:
             self._wrapping.release()
-        return self.dial(certificate, sock, address, host)
+        return self.prepare(certificate, sock, host)
 
     def dial_soon(self, certificate: ClientCertificate | None, sock: socket.socket,
                   address: Any, host: str, done: Dialled) -> None:
-        """`dial` on this context's own thread, then `done(wrapped, when, None)` (`when`: the
-        connect's start, `time.monotonic()`) or `done(None, 0.0, error)` there. Loading a
-        certificate and key takes OpenSSL 3 about half a millisecond of CPU, out of the GIL
-        but in three parts: on a network loop's thread it held up the loop's other
-        connections, and each part waited for the GIL back. Loaded before the connect
-        begins, it stays out of the connect's TCP and TLS times, as a context loaded ahead
-        kept it (a ramp's TLS handshake p50 6 ms, against 20 ms when timed with the load)."""
+        """`prepare` and `begin_connect` on this context's own thread, then
+        `done(wrapped, when, None)` (`when`: the connect's start, `time.monotonic()`) or
+        `done(None, 0.0, error)` there. Loading a certificate and key takes OpenSSL 3 about half
+        a millisecond of CPU, out of the GIL but in three parts: on a network loop's thread it
+        held up the loop's other connections, and each part waited for the GIL back. A fleet's
+        clients are prepared before the ramp (`PahoTransport.prepare`); this serves the rest
+        and every reconnect."""
+
         def run() -> None:
             try:
-                wrapped = self.dial(certificate, sock, address, host)
+                wrapped = self.prepare(certificate, sock, host)
+                began = time.monotonic()
+                begin_connect(wrapped, address)
             except (OSError, ValueError) as exc:
                 done(None, 0.0, exc)
             else:
-                done(wrapped, time.monotonic(), None)
+                done(wrapped, began, None)
 
         with self._loader_lock:  # not _wrapping: a load under way would hold up the caller
             if self._loader is None:

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ven_sim.transports.client_tls import ClientCertificate, SharedClientContext
+from ven_sim.transports.client_tls import ClientCertificate, SharedClientContext, begin_connect
 from ven_sim.transports.loop_handles import TimerHandle
 from ven_sim.transports.netloop import NetworkLoop
 from ven_sim.transports.tls_reads import wrap_client
@@ -104,13 +104,14 @@ def handshake_window(loop: NetworkLoop) -> tuple[int, int]:
 class Handshake:
     """One attempt: connect, then (with a context) TLS; `done` runs once, on the loop.
     `certificate`: the client's own, loaded into `context` (a `SharedClientContext`) as its
-    socket is wrapped."""
+    socket is wrapped; `prepared`: a socket the context has wrapped for it already."""
 
     def __init__(self, loop: NetworkLoop, host: str, port: int,
                  context: ssl.SSLContext | None, done: Done,
-                 certificate: ClientCertificate | None = None) -> None:
+                 certificate: ClientCertificate | None = None, prepared: Any = None) -> None:
         self.loop, self.host, self.port, self.context, self.done = loop, host, port, context, done
         self.certificate = certificate
+        self.prepared = prepared  # a SharedClientContext.prepare()d socket, for the first try
         self.begin = time.monotonic()
         self.tcp_s = 0.0
         self.sock: Any = None
@@ -130,21 +131,21 @@ class Handshake:
         context = self.context
         try:
             family, kind, proto, _, address = resolve(host, port)[0]
-            self.sock = socket.socket(family, kind, proto)
-            self.sock.setblocking(False)
-            if isinstance(context, SharedClientContext):
-                # Wrapped as it dials; a certificate to load first is loaded off this thread.
-                dialled = context.dial_if_loaded(self.certificate, self.sock, address, host)
-                if dialled is None:
-                    self._wrapping = True
-                    context.dial_soon(self.certificate, self.sock, address, host,
-                                      self._from_loader)
-                    return
-                self.sock = dialled
-            else:
-                code = self.sock.connect_ex(address)
-                if code not in (0, errno.EINPROGRESS):
-                    raise OSError(code, f"[Errno {code}] {errno.errorcode.get(code, '')}".strip())
+            sock, self.prepared = self.prepared, None
+            if sock is None:
+                sock = self.sock = socket.socket(family, kind, proto)
+                sock.setblocking(False)
+                if isinstance(context, SharedClientContext):
+                    # Its SSL object made before it dials; a certificate to load is loaded
+                    # off this thread, and the connect begun there.
+                    sock = context.prepare_if_loaded(self.certificate, sock, host)
+                    if sock is None:
+                        self._wrapping = True
+                        context.dial_soon(self.certificate, self.sock, address, host,
+                                          self._from_loader)
+                        return
+            self.sock = sock
+            begin_connect(sock, address)
         except (OSError, ValueError) as exc:
             self._finish(exc)
             return
@@ -226,6 +227,9 @@ class Handshake:
         self.done(None if error else self.sock, error, self.tcp_s, tls_s)
 
     def _close(self) -> None:
+        if self.prepared is not None:  # cancelled before its turn
+            self.prepared.close()
+            self.prepared = None
         if self.sock is not None and not self._wrapping:  # a wrap under way owns it
             self.loop.unwatch(self.sock)
             with contextlib.suppress(OSError):

@@ -91,7 +91,7 @@ class LeanClient(_LeanPublishing):
     # One per VEN: paho's attributes in slots (8 bytes each), not in a dict of its own of
     # 1.6 KB; a name not among them still goes to the instance's dict, as before.
     __slots__ = (*_paho_instance_attributes(), "_published_condition", "_light_incoming",
-                 "_tls_certificate")
+                 "_tls_certificate", "_tls_socket")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -105,6 +105,16 @@ class LeanClient(_LeanPublishing):
         # The client's own certificate, loaded into its shared context at each handshake
         # (client_tls.py); None: the context's own, or none.
         self._tls_certificate: ClientCertificate | None = None
+        self._tls_socket: Any = None  # its first connect's, prepared (PahoTransport.prepare)
+
+    def take_tls_socket(self, *, close: bool = False) -> Any:
+        """The prepared TLS socket for this client's next connect, once (None: none);
+        `close`: closed instead (a client never opened)."""
+        sock, self._tls_socket = self._tls_socket, None
+        if close and sock is not None:
+            sock.close()
+            return None
+        return sock
 
     def light_incoming_publishes(self) -> None:
         """Read each incoming QoS 0 or 1 PUBLISH (MQTT 3.1.1) with two `struct` calls into

@@ -80,10 +80,9 @@ class PahoConnection(BaseConnection):
         self._crashing = False  # a ven_crash: the socket is dropped instead of a DISCONNECT
         self._closed = LazyEvent()  # a threading.Event only once someone waits
         # Loop-thread state of the current attempt and of the reconnect policy.
-        self._acked = False
         self._refusal: str | None = None
         self._socket_error: str | None = None
-        self._attempt, self._up_since = 0, 0.0
+        self._attempt, self._up_since, self._acked = 0, 0.0, False
         self._timer: TimerHandle | None = None
         # QoS 1 messages given to paho and not yet acknowledged; close() lets them go out first.
         self._unacked: dict[int, float] = {}  # mid -> when it went to paho
@@ -176,7 +175,8 @@ class PahoConnection(BaseConnection):
         self._acked, self._refusal, self._socket_error = False, None, None
         client, url = self._client, self._settings.url  # make_client set the client's context
         self._handshake = Handshake(self._loop, url.host, url.port, client._ssl_context,
-                                    self._handshaken, client._tls_certificate)
+                                    self._handshaken, client._tls_certificate,
+                                    client.take_tls_socket())
 
     def _handshaken(self, sock: Any, error: BaseException | None, tcp_s: float,
                     tls_s: float) -> None:

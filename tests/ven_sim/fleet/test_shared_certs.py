@@ -114,8 +114,12 @@ def test_one_per_cert_names_a_certificate_each(mosquitto: Mosquitto) -> None:
     try:
         certificates = _certificates(wire, ids.ids())
         assert [_owner(certificates[i]) for i in ids.ids()] == ids.ids()
+        # Each with its first connect's TLS socket made, closed if it is never opened.
+        prepared = [wire.transport._prepared[i]._tls_socket for i in ids.ids()]
+        assert all(sock is not None and sock.fileno() >= 0 for sock in prepared)
     finally:
         wire.close()
+    assert all(sock.fileno() == -1 for sock in prepared)
     assert _minted(mosquitto, "ven-own") == ids.ids()
 
 

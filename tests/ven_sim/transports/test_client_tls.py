@@ -4,6 +4,7 @@ loaded when its socket was wrapped, as a real TLS server on loopback sees it."""
 from __future__ import annotations
 
 import queue
+import select
 import socket
 import ssl
 import threading
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ven_sim.certs.local_ca import LocalCA
-from ven_sim.transports.client_tls import ClientCertificate, SharedClientContext
+from ven_sim.transports.client_tls import ClientCertificate, SharedClientContext, begin_connect
 from ven_sim.transports.endpoints import MQTTConnectError, TlsFiles
 from ven_sim.transports.paho import PahoTransport
 
@@ -138,6 +139,7 @@ def _tcp_socket() -> socket.socket:
 
 def _handshake(conn: ssl.SSLSocket) -> str:
     """Once its non-blocking connect is through: the handshake, and the server's answer."""
+    select.select([], [conn], [], 10)  # the TCP connect done (writable)
     conn.settimeout(10)
     conn.do_handshake()
     answer = conn.recv(64).decode()
@@ -146,17 +148,20 @@ def _handshake(conn: ssl.SSLSocket) -> str:
 
 
 def test_a_certificate_not_loaded_is_dialled_on_the_contexts_own_thread(ca: LocalCA) -> None:
-    """`dial_if_loaded` dials at once only with the certificate the context holds;
-    `dial_soon` loads another on a thread of the context's and answers there."""
-    server = _NamingServer(ca, 2)
+    """`prepare_if_loaded` prepares at once only with the certificate the context holds;
+    `dial_soon` loads another on a thread of the context's, dials, and answers there."""
+    server = _NamingServer(ca, 3)
     context = SharedClientContext(ca.ca_path)
-    a, b = _certificate(ca, "ven-a"), _certificate(ca, "ven-b")
+    a, b, c = (_certificate(ca, name) for name in ("ven-a", "ven-b", "ven-c"))
     context.check(a)
     address = (HOST, server.port)
     with _tcp_socket() as raw:
-        assert context.dial_if_loaded(b, raw, address, HOST) is None  # nothing done
-    first = context.dial_if_loaded(a, _tcp_socket(), address, HOST)
+        assert context.prepare_if_loaded(b, raw, HOST) is None  # nothing done
+    first = context.prepare_if_loaded(a, _tcp_socket(), HOST)
     assert first is not None
+    prepared = context.prepare(c, _tcp_socket(), HOST)  # made long before it dials
+    context.check(a)
+    begin_connect(first, address)
     answers: queue.Queue[tuple[ssl.SSLSocket | None, float, BaseException | None, str]] = (
         queue.Queue())
     before = time.monotonic()
@@ -165,10 +170,12 @@ def test_a_certificate_not_loaded_is_dialled_on_the_contexts_own_thread(ca: Loca
     second, began, error, thread = answers.get(timeout=10)
     assert error is None and second is not None and thread.startswith("tls-certificates")
     assert before <= began <= time.monotonic()
-    # The context holds b now; the first connection still presents a.
-    assert [_handshake(first), _handshake(second)] == ["ven-a", "ven-b"]
+    begin_connect(prepared, address)
+    # The context holds b now; the other two still present a and c.
+    assert [_handshake(first), _handshake(second), _handshake(prepared)] == [
+        "ven-a", "ven-b", "ven-c"]
     server.thread.join(10)
-    assert server.seen == ["ven-a", "ven-b"]
+    assert server.seen == ["ven-a", "ven-b", "ven-c"]
     context.close()
 
 
