@@ -13,6 +13,7 @@ reused with another body, it gets an error ack and nothing is applied.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -77,6 +78,7 @@ class GatewayActor(DispatchedActor):
         self.ended = RecentItems(ENDED_REMEMBERED)
         self.listeners: list[pykka.ActorRef[Any]] = []
         self.latest: Telemetry | None = None
+        self._latest_loads: bytes | None = None  # its `loads` as published, when it was
         self.connection: Connection | None = None
         self.connected = False
         self.last_publish_epoch: float | None = None
@@ -115,7 +117,7 @@ class GatewayActor(DispatchedActor):
         return None
 
     def _on_telemetry(self, telemetry: Telemetry) -> None:
-        self.latest = telemetry
+        self.latest, self._latest_loads = telemetry, None
         # What the listeners hear: the telemetry, with its loads' text once published (the
         # shadow's report need not write them again). They hear it whatever happens below:
         # held back (the controller reports more often than asked for), or refused.
@@ -130,7 +132,10 @@ class GatewayActor(DispatchedActor):
             # the same.
             stamp = int(round(telemetry.epoch + self.skew_s)) if self.skew_s else None
             payload = contract.telemetry_json(telemetry, stamp)
-            heard = TelemetrySent(telemetry, contract.telemetry_loads(payload))
+            loads = contract.telemetry_loads(payload)
+            heard = TelemetrySent(telemetry, loads)
+            if loads is not None:  # kept as the text alone: as rows too, they were 2 KB a VEN
+                self.latest, self._latest_loads = telemetry._replace(loads=()), loads
         finally:
             for ref in self.listeners:
                 ref.tell(heard)
@@ -227,17 +232,23 @@ class GatewayActor(DispatchedActor):
             data: dict[str, Any] = dict(self.config)
         elif self.latest is None:
             data = {"status": "starting"}
+        elif what == "loads":
+            data = {"loads": self._latest_rows()}
         else:
-            telemetry = contract.telemetry_payload(self.latest)
-            if what == "loads":
-                data = {"loads": telemetry["loads"]}
-            else:
-                data = {k: v for k, v in telemetry.items() if k != "loads"}
-                data["connected"] = self.connected
+            data = {k: v for k, v in contract.telemetry_payload(self.latest).items()
+                    if k != "loads"}
+            data["connected"] = self.connected
         self._ack(command, data=data)
 
+    def _latest_rows(self) -> list[dict[str, Any]]:
+        """The latest telemetry's load rows as the wire has them (read back if published)."""
+        if self._latest_loads is not None:
+            rows: list[dict[str, Any]] = json.loads(self._latest_loads)
+            return rows
+        return contract.telemetry_payload(self.latest)["loads"] if self.latest else []
+
     def _known_load(self, command: Command, load_id: str) -> bool:
-        if self.latest is None or any(row["id"] == load_id for row in self.latest.loads):
+        if self.latest is None or any(row["id"] == load_id for row in self._latest_rows()):
             return True
         self._ack(command, status="error", error=f"unknown loadId {load_id!r}")
         return False

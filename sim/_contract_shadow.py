@@ -120,8 +120,9 @@ def shadow_report(state: ShadowState, telemetry: Telemetry | None, loads: bytes 
     """The shadow `update` reporting `state` and `telemetry` (None before the first): the
     same bytes as `shadow_report_json(*report_members(...), ...)`, written from a template.
     `loads` is the telemetry's `loads` text as published (`telemetry_loads`), None to
-    encode it here."""
+    encode it here; given, the telemetry's own rows are not read (a VEN keeps only the text)."""
     facts = report_facts(telemetry) if telemetry is not None else None
+    published = loads
     if loads is None:
         rows = loads_json(telemetry.loads) if telemetry is not None and telemetry.loads else "[]"
         loads = rows.encode("utf-8") if rows is not None else None
@@ -134,7 +135,7 @@ def shadow_report(state: ShadowState, telemetry: Telemetry | None, loads: bytes 
         reported, after = report_members(state, facts)
         return shadow_report_json(reported, telemetry.loads if telemetry is not None else None,
                                   after, client_token=client_token, desired=desired,
-                                  version=version)
+                                  version=version, loads_text=published)
     ven, status, event, interval, token, version_text, panel_text, ts, used, soc, _, shed = texts
     head = (f'{{"state":{{"reported":{{"schemaVersion":"{SHADOW_SCHEMA_VERSION}",'
             f'"ven":{{"venId":{ven},"enabled":true,"status":{status},"lastPublishTs":{ts}}},'

@@ -4,6 +4,7 @@ short. See `sim.contract` for the rules every field follows."""
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 from json.encoder import encode_basestring as _string  # a str as the encoder writes it
@@ -210,16 +211,22 @@ def telemetry_json(t: Telemetry, timestamp: int | None = None) -> bytes:
 
 def shadow_report_json(reported: dict[str, Any], loads: tuple[dict[str, Any], ...] | None,
                        after: dict[str, Any], *, client_token: str,
-                       desired: dict[str, Any] | None = None,
-                       version: int | None = None) -> bytes:
+                       desired: dict[str, Any] | None = None, version: int | None = None,
+                       loads_text: bytes | None = None) -> bytes:
     """A shadow `update` reporting `{**reported, "loads": ..., **after}` (members apart: none
     is `loads`, none both before and after it): the same bytes as
     `encode` writes for `{"state": {"reported": ..., "desired": desired}, "clientToken":
     client_token, "version": version}` (desired and version only when given), with `loads`
-    (telemetry load rows, the telemetry's `loads` array; None for none) from `loads_json`."""
-    rows = loads_json(loads) if loads else "[]"
+    (telemetry load rows, the telemetry's `loads` array; None for none) from `loads_json`, or
+    `loads_text` in their place: that array's text as a telemetry published it."""
+    if loads_text is not None:
+        rows: str | None = loads_text.decode("utf-8")
+    else:
+        rows = loads_json(loads) if loads else "[]"
     if rows is None or not reported or not after:  # refused as encode refuses it; or no text
-        state = {"reported": {**reported, "loads": [_load_row(row) for row in loads or ()],
+        listed = (json.loads(loads_text) if loads_text is not None  # the rows as published
+                  else [_load_row(row) for row in loads or ()])
+        state = {"reported": {**reported, "loads": listed,
                               **after}}  # around the loads to splice them into
         return encode({"state": state | ({"desired": desired} if desired else {}),
                        "clientToken": client_token}

@@ -209,6 +209,8 @@ def test_ping_and_get(site: Site) -> None:
     assert isinstance(ack["ts"], int)
     loads = site.command("get", "g-1", data={"what": "loads"})
     assert len(loads["data"]["loads"]) == 3
+    # The rows of the telemetry last published (the VEN keeps their text, not the rows).
+    assert loads["data"]["loads"] == site.backend.telemetry()[-1]["loads"]
     status = site.command("get", "g-2", data={"what": "status"})
     assert status["data"]["usedPowerKw"] == pytest.approx(10.2)
     config = site.command("get", "g-3", data={"what": "config"})
