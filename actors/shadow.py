@@ -51,7 +51,6 @@ from actors.messages import (
 from actors.runtime import DispatchedActor, Dispatcher
 from sim import bounded, contract
 from sim.limits import CAPACITY_KW_RANGE, PANEL_SIZES, PRIORITY_RANGE, REPORT_INTERVAL_S_RANGE
-from sim.small_queues import RecentItems
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +96,7 @@ class ShadowSyncerActor(DispatchedActor):
         self.opt_out: dict[str, Any] | None = None
         self.status = "online"
         self.reports = self.deltas_applied = self.conflicts = 0
-        self._token = 0
-        self._tokens = RecentItems(TOKENS_REMEMBERED)
+        self._token = 0  # the number in the last clientToken made (`_next_token`)
         self._get_token: str | None = None  # the get in flight
         self._get_epoch: float | None = None  # its VEN time, so a lost reply is not waited on
         self._link_up = False  # as the gateway last said
@@ -191,7 +189,7 @@ class ShadowSyncerActor(DispatchedActor):
             logger.warning("%s: shadow message on %s is not an object", self.ven_id, topic)
             return
         token = doc.get("clientToken")
-        mine = isinstance(token, str) and token in self._tokens
+        mine = is_recent_token(token, self.ven_id, self._token)
         if suffix.startswith("get/"):
             if token != self._get_token:
                 return  # another client's get, or an answer to one given up on
@@ -322,9 +320,20 @@ class ShadowSyncerActor(DispatchedActor):
 
     def _next_token(self) -> str:
         self._token += 1
-        token = f"{self.ven_id}-{self._token}"
-        self._tokens.append(token)
-        return token
+        return f"{self.ven_id}-{self._token}"
+
+
+def is_recent_token(token: object, ven_id: str, last: int) -> bool:
+    """Whether `token` is one of the last `TOKENS_REMEMBERED` clientTokens a VEN made, the last
+    numbered `last`: `{ven_id}-{n}` for n in turn from 1. Known from the number alone, not kept
+    (64 tokens were up to 4 KB a VEN); the same answer as the last 64 tokens kept in a list."""
+    if not isinstance(token, str):
+        return False
+    prefix, _, number = token.rpartition("-")
+    if prefix != ven_id or not (number.isascii() and number.isdigit()):
+        return False
+    n = int(number)
+    return str(n) == number and max(1, last - TOKENS_REMEMBERED + 1) <= n <= last
 
 
 def next_grid_point(phase: float, earliest: float) -> float:
