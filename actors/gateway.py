@@ -133,9 +133,10 @@ class GatewayActor(DispatchedActor):
             stamp = int(round(telemetry.epoch + self.skew_s)) if self.skew_s else None
             payload = contract.telemetry_json(telemetry, stamp)
             loads = contract.telemetry_loads(payload)
+            if loads is not None:  # kept and told as the text alone: as rows too, 2 KB a VEN
+                telemetry = telemetry._replace(loads=())
+                self.latest, self._latest_loads = telemetry, loads
             heard = TelemetrySent(telemetry, loads)
-            if loads is not None:  # kept as the text alone: as rows too, they were 2 KB a VEN
-                self.latest, self._latest_loads = telemetry._replace(loads=()), loads
         finally:
             for ref in self.listeners:
                 ref.tell(heard)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import deque
 from typing import Any
@@ -51,10 +52,13 @@ class LiveStateActor(DispatchedActor):
         self.state = state
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, TelemetrySent):  # the gateway published it
-            message = message.telemetry
+        loads = None
+        if isinstance(message, TelemetrySent):  # the gateway published it: its rows as text
+            message, loads = message.telemetry, message.loads_json
         if isinstance(message, Telemetry):
             payload = contract.telemetry_payload(message)
+            if loads is not None:
+                payload["loads"] = json.loads(loads)
             point = {
                 "ts": payload["timestamp"],
                 "usedKw": payload["usedPowerKw"],

@@ -165,7 +165,8 @@ class TelemetryBatch(NamedTuple):
 
 class TelemetrySent(NamedTuple):
     """Gateway -> its listeners: a Telemetry it published, with its `loads` array's text as
-    published (None if not found), so a shadow report carries them without encoding them again.
+    published, so a shadow report carries them without encoding them again; the Telemetry's own
+    `loads` then empty (the rows are that text). If the text is not found (None), the rows stay.
     A Telemetry not published (more often than the report interval) goes on its own."""
 
     telemetry: Telemetry

@@ -124,9 +124,7 @@ class ShadowSyncerActor(DispatchedActor):
         self._on_telemetry(sent.telemetry, sent.loads_json)
 
     def _on_telemetry(self, telemetry: Telemetry, loads: bytes | None = None) -> None:
-        # Published loads are kept as their text alone: as rows too, they were 2 KB a VEN.
-        self.latest = telemetry if loads is None else telemetry._replace(loads=())
-        self._loads = loads
+        self.latest, self._loads = telemetry, loads  # published: the rows only as the text
         if self._periodic_due(telemetry):
             self._report()
         asked = self._get_epoch

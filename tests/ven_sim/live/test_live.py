@@ -135,6 +135,19 @@ def test_live_ven_end_to_end(live: Running) -> None:
     assert second["timestamp"] - first["timestamp"] == REPORT_S  # at the configured interval
     assert LiveConfig(thing_name="x").report_interval_seconds == 5.0  # `ven-sim live`'s own
     assert first["venId"] == live.thing and len(first["loads"]) == 8
+    # The web UI's state holds the rows of a telemetry as it was published (told as text).
+    compared: list[tuple[list, list]] = []
+
+    def shown_one_seen() -> bool:
+        shown = live.ven.state.telemetry
+        with live.lock:
+            seen = {t["timestamp"]: t["loads"] for t in live.telemetry}
+        if shown is not None and shown["timestamp"] in seen:
+            compared.append((shown["loads"], seen[shown["timestamp"]]))
+        return bool(compared)
+
+    live.wait_for(shown_one_seen)
+    assert compared[0][0] == compared[0][1]
 
     pong = live.send("ping", {})
     assert pong["ok"] is True and pong["data"]["pong"] is True
