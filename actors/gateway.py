@@ -13,7 +13,6 @@ reused with another body, it gets an error ack and nothing is applied.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -244,8 +243,7 @@ class GatewayActor(DispatchedActor):
     def _latest_rows(self) -> list[dict[str, Any]]:
         """The latest telemetry's load rows as the wire has them (read back if published)."""
         if self._latest_loads is not None:
-            rows: list[dict[str, Any]] = json.loads(self._latest_loads)
-            return rows
+            return contract.loads_rows(self._latest_loads)
         return contract.telemetry_payload(self.latest)["loads"] if self.latest else []
 
     def _known_load(self, command: Command, load_id: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import deque
 from typing import Any
@@ -58,7 +57,7 @@ class LiveStateActor(DispatchedActor):
         if isinstance(message, Telemetry):
             payload = contract.telemetry_payload(message)
             if loads is not None:
-                payload["loads"] = json.loads(loads)
+                payload["loads"] = contract.loads_rows(loads)
             point = {
                 "ts": payload["timestamp"],
                 "usedKw": payload["usedPowerKw"],

@@ -155,6 +155,13 @@ def loads_json(loads: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> str 
     return f"[{','.join(parts)}]"
 
 
+def loads_rows(text: bytes) -> list[dict[str, Any]]:
+    """The rows of a `loads` text as a telemetry published it (`telemetry_loads`): the rows
+    `telemetry_payload` gives, read back where a VEN keeps only the text."""
+    rows: list[dict[str, Any]] = json.loads(text)
+    return rows
+
+
 @functools.lru_cache(maxsize=16)
 def _panel_text(panel_amps: int) -> tuple[int, str] | None:
     """(the rating, the panel's members' text from panelAmperageRating to currentAmps' key) of
@@ -224,7 +231,7 @@ def shadow_report_json(reported: dict[str, Any], loads: tuple[dict[str, Any], ..
     else:
         rows = loads_json(loads) if loads else "[]"
     if rows is None or not reported or not after:  # refused as encode refuses it; or no text
-        listed = (json.loads(loads_text) if loads_text is not None  # the rows as published
+        listed = (loads_rows(loads_text) if loads_text is not None
                   else [_load_row(row) for row in loads or ()])
         state = {"reported": {**reported, "loads": listed,
                               **after}}  # around the loads to splice them into
