@@ -127,7 +127,12 @@ def fleet(ctx: click.Context, **params: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from ven_sim.fleet.identities import IdentityError, parse_shard, shard_range
-    from ven_sim.fleet.plan import DEFAULT_FANOUT, FleetConfig, auto_vtn_connections
+    from ven_sim.fleet.plan import (
+        DEFAULT_FANOUT,
+        FleetConfig,
+        auto_vtn_connections,
+        reads_own_acks,
+    )
     from ven_sim.fleet.session import FleetError, WireOptions
     from ven_sim.wire import WireError
 
@@ -156,7 +161,8 @@ def fleet(ctx: click.Context, **params: Any) -> None:
     configs = [FleetConfig(ids, p["vens"], count, p["ramp"], p["duration"],
                            p["telemetry_interval"], p["probe_rate"], p["fanout"], p["seed"],
                            events or (DEFAULT_FANOUT,), p["vens_per_cert"],
-                           p["vtn_connections"] or auto_vtn_connections(p["vens"], p["broker"]))
+                           p["vtn_connections"] or auto_vtn_connections(p["vens"], p["broker"]),
+                           own_acks=reads_own_acks(p["broker"], count))
                for ids in ranges]
     out = p["out"]
     if out is None:

@@ -21,7 +21,8 @@ __all__ = ["load_parts", "merge_results"]
 
 SUMMED = ("vens_requested", "vens_connected", "connected_at_end", "telemetry_published",
           "unexpected_disconnects", "reconnects", "pings_sent", "pings_answered",
-          "commands_sent", "commands_answered", "workers", "vtn_connections", "acks_unmatched")
+          "commands_sent", "commands_answered", "workers", "vtn_connections", "acks_unmatched",
+          "ack_subscriptions")
 SUMMED_FLOATS = ("connect_rate_per_s", "cpu_seconds", "steady_cpu_cores", "rss_mb",
                  "rss_mb_before_vens")
 

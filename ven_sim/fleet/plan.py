@@ -22,7 +22,7 @@ from ven_sim.fleet.identities import IdRange, certificate_count
 
 __all__ = [
     "DEFAULT_FANOUT", "MAX_AUTO_VTN_CONNECTIONS", "PRICES_DATE", "PRICES_USD", "FleetConfig",
-    "auto_vtn_connections", "estimated_cost_usd", "guardrails", "plan_lines",
+    "auto_vtn_connections", "estimated_cost_usd", "guardrails", "plan_lines", "reads_own_acks",
 ]
 
 # AWS IoT Core list prices (us-east-1, first tier; docs/fleet.md has the table and its source).
@@ -61,6 +61,9 @@ class FleetConfig:
     fanout_events: tuple[FleetEvent, ...] = field(default=(DEFAULT_FANOUT,))
     vens_per_cert: int = 1  # VENs sharing one certificate (--vens-per-cert)
     vtn_connections: int = 1  # the probe VTN's MQTT connections (--vtn-connections)
+    # The probe subscribes to each of its shard's VENs' ack topics, not to `ven/ack/+`
+    # (see reads_own_acks).
+    own_acks: bool = False
 
     @property
     def certificates(self) -> int:
@@ -117,6 +120,17 @@ def auto_vtn_connections(fleet_vens: int, broker: str) -> int:
     if broker != "aws":
         return 1
     return max(1, min(MAX_AUTO_VTN_CONNECTIONS, math.ceil(fleet_vens / MAX_PUBLISHES_PER_S)))
+
+
+def reads_own_acks(broker: str, shards: int) -> bool:
+    """Whether each shard's probe subscribes to its own VENs' ack topics, one filter a VEN,
+    rather than to every VEN's (`ven/ack/+`). With several shards on `ven/ack/+` the broker
+    delivers every ack to every shard's probe: K shards make it deliver K times the acks a
+    backend's VTN would take, a load the test adds to the broker it measures. So on a broker
+    given by URL; not on AWS IoT Core, which allows 50 subscriptions a connection, nor on the
+    embedded broker, which matches every publish against every filter; nor with one shard,
+    where both are the same acks."""
+    return shards > 1 and broker.startswith(("mqtt://", "mqtts://"))
 
 
 def guardrails(config: FleetConfig) -> list[str]:

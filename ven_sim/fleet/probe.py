@@ -2,7 +2,8 @@
 
 It is one more MQTT client, or several (`--vtn-connections`; never a VEN's client ID), that
 does what the backend does: publishes commands on `ven/cmd/{venId}` and reads acks on
-`ven/ack/+`. At `--probe-rate` it
+`ven/ack/+` (with several shards on a broker given by URL, on its own VENs' ack topics
+alone: `plan.reads_own_acks`). At `--probe-rate` it
 sends a random connected VEN, in turn, a ping or a short DR event, and restores that event
 as soon as it is acknowledged: all three ops time into `command_rtt`, each also into its own
 `command_rtt_{op}`. The fan-out sends one DR event to every VEN at once and times each VEN's
@@ -31,7 +32,7 @@ from ven_sim.fleet.plan import DEFAULT_FANOUT, PROBE_TELEMETRY_TOPICS
 from ven_sim.transports.base import BaseTransport
 from ven_sim.transports.paho import PahoTransport
 
-__all__ = ["PROBE_EVENT", "AckTally", "ProbeVtn", "ack_fields", "ack_filter"]
+__all__ = ["PROBE_EVENT", "AckTally", "ProbeVtn", "ack_fields", "ack_filters"]
 
 # A probe's own DR event: small and short, restored as soon as it is acknowledged.
 PROBE_EVENT = FleetEvent("probe", None, 0.1, 60.0)
@@ -66,11 +67,12 @@ class ProbeVtn:
     turn, and the acks come in over all of them, each ack to one, through a shared
     subscription (`$share/{client_id}/ven/ack/+`); pings, probe events and the followed
     telemetry use the first. On AWS IoT Core each connection may publish and receive 100
-    messages a second, so one connection makes a fan-out to N VENs take N / 100 s."""
+    messages a second, so one connection makes a fan-out to N VENs take N / 100 s. With
+    `own_acks` (its shard's VENs) it subscribes to their ack topics alone (`ack_filters`)."""
 
     def __init__(
         self, transport: BaseTransport, client_id: str, metrics: FleetMetrics, traced: list[str],
-        seed: int = 0, connections: int = 1,
+        seed: int = 0, connections: int = 1, own_acks: list[str] | None = None,
     ) -> None:
         if connections < 1:
             raise ValueError(f"a probe needs at least one connection, not {connections}")
@@ -99,7 +101,8 @@ class ProbeVtn:
             for k, cid in enumerate(client_ids)
         ]
         self.connection = self.connections[0]
-        acks = ack_filter(client_id, connections)
+        acks = ack_filters(client_id, connections, own_acks)
+        self.ack_subscriptions = len(acks) * connections
         for connection in self.connections:
             if hasattr(connection, "max_inflight"):  # a paho connection: 20 by default
                 # The fan-out is N commands at once, and a backend sends them as fast as the
@@ -107,7 +110,8 @@ class ProbeVtn:
                 # limits the publish rate there) takes at most 100 unacknowledged from one client.
                 limited = getattr(transport, "max_publish_rate", None) is not None
                 connection.max_inflight = MAX_INFLIGHT_PUBLISHES if limited else None
-            connection.subscribe(acks)
+            for topic_filter in acks:
+                connection.subscribe(topic_filter)
         for ven_id in traced[:PROBE_TELEMETRY_TOPICS]:
             topic = contract.topics(ven_id).telemetry
             metrics.traced[topic] = deque()
@@ -256,12 +260,15 @@ class ProbeVtn:
             connection.close()
 
 
-def ack_filter(client_id: str, connections: int) -> str:
+def ack_filters(client_id: str, connections: int, own: list[str] | None = None) -> list[str]:
     """What each of a probe's `connections` subscribes to for the VENs' acks: `ven/ack/+`, or
-    with more than one the same shared among them in a group named after `client_id`."""
+    with `own` the ack topic of each of those VENs alone (`reads_own_acks`); with more than
+    one connection each filter is shared among them, in a group named after `client_id`."""
+    topics = [contract.EVERY_VEN.ack] if own is None else [
+        contract.topics(ven_id).ack for ven_id in own]
     if connections == 1:
-        return contract.EVERY_VEN.ack
-    return contract.shared_subscription(client_id, contract.EVERY_VEN.ack)
+        return topics
+    return [contract.shared_subscription(client_id, topic) for topic in topics]
 
 
 def ack_fields(payload: bytes) -> tuple[str, bool] | None:

@@ -69,6 +69,7 @@ def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
         "fanout_window": None if probe is None else probe.fanout_window(),
         "vtn_connections": config.vtn_connections,
         "acks_unmatched": 0 if probe is None else probe.unmatched_acks,
+        "ack_subscriptions": 0 if probe is None else probe.ack_subscriptions,
         "telemetry_published": m.telemetry_published,
         "disconnects": dict(m.disconnects),
         "connect_failures": dict(m.connect_failures),

@@ -114,7 +114,8 @@ class FleetRunner:
         traced = self.rng.sample(ids, min(len(ids), 20))
         probe_id = f"{config.ids.prefix}-probe-{uuid.uuid4().hex[:8]}"
         self.probe = ProbeVtn(self.transport, probe_id, self.metrics, traced, config.seed,
-                              connections=config.vtn_connections)
+                              connections=config.vtn_connections,
+                              own_acks=ids if config.own_acks else None)
         if not self.probe.ready.wait(PROBE_UP_S):
             error = self.probe.last_error
             self.probe.close()

@@ -25,7 +25,7 @@ from ven_sim.certs.pacing import ApiPacer
 from ven_sim.certs.policies import fleet_policy, probe_policy
 from ven_sim.cli import main
 from ven_sim.fleet.identities import IdRange
-from ven_sim.fleet.probe import ack_filter
+from ven_sim.fleet.probe import ack_filters
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -158,7 +158,8 @@ def test_the_probe_policy_allows_each_of_a_probes_connections_and_its_shared_ack
     for connection in (client_id, f"{client_id}-1", f"{client_id}-2"):
         assert allowed("iot:Connect", f"{arn}:client/{connection}")
     for connections in (1, 3):
-        assert allowed("iot:Subscribe", f"{arn}:topicfilter/{ack_filter(client_id, connections)}")
+        (acks,) = ack_filters(client_id, connections)  # AWS: `ven/ack/+`, or it shared
+        assert allowed("iot:Subscribe", f"{arn}:topicfilter/{acks}")
     assert allowed("iot:Receive", f"{arn}:topic/ven/ack/ven-load-000042")
     assert not allowed("iot:Subscribe", f"{arn}:topicfilter/$share/other-probe-1/ven/ack/+")
     assert not allowed("iot:Receive", f"{arn}:topic/ven/ack/other-000042")

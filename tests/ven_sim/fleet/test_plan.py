@@ -15,6 +15,7 @@ from ven_sim.fleet.plan import (
     estimated_cost_usd,
     guardrails,
     plan_lines,
+    reads_own_acks,
 )
 from ven_sim.fleet.session import FleetError, WireOptions, run_fleet
 
@@ -97,3 +98,13 @@ def test_every_shards_vtn_connections_together_within_the_connect_quota() -> Non
     assert guardrails(_config(shards=10, vtn_connections=50)) == []
     over = guardrails(_config(shards=11, vtn_connections=50))
     assert len(over) == 1 and "550 VTN connections" in over[0] and "CONNECT/s" in over[0]
+
+
+def test_shards_probes_read_their_own_acks_on_a_broker_given_by_url_alone() -> None:
+    # On `ven/ack/+` K shards' probes make the broker deliver every ack K times.
+    assert reads_own_acks("mqtts://broker.example:8883", 2)
+    assert reads_own_acks("mqtt://127.0.0.1:1883", 8)
+    assert not reads_own_acks("mqtts://broker.example:8883", 1)  # the same acks either way
+    assert not reads_own_acks("aws", 8)  # 50 subscriptions a connection
+    assert not reads_own_acks("embedded", 2)  # it matches each publish against every filter
+    assert not reads_own_acks("embedded:8884", 2)

@@ -70,3 +70,28 @@ def test_over_three_connections_the_fanout_is_dealt_out_and_each_ack_taken_once(
     finally:
         probe.close()
         vens.connection.close()
+
+
+@pytest.mark.parametrize("connections", [1, 2])
+def test_two_shards_probes_each_read_their_own_vens_acks_alone(connections: int) -> None:
+    """Two shards' probes on one bus: on `ven/ack/+` each reads the other's acks as well; on
+    its own VENs' ack topics (`own_acks`) each reads its own alone, every one once."""
+    shards = [[f"ven-probe-{n:06d}" for n in range(i * 4, i * 4 + 4)] for i in range(2)]
+    for own in (False, True):
+        transport = InProcessTransport(InProcessBus())
+        vens = AnsweringVens(transport, shards[0] + shards[1])
+        probes = [ProbeVtn(transport, f"probe-{i}", FleetMetrics(), traced=[],
+                           connections=connections, own_acks=ids if own else None)
+                  for i, ids in enumerate(shards)]
+        try:
+            for probe, ids in zip(probes, shards, strict=True):
+                probe.fanout(ids, FleetEvent(f"evt-{probe.connection.client_id}", None, 0.5, 60))
+            for probe in probes:
+                assert probe.tally["fanout"].acked == 4
+                assert probe.unmatched_acks == (0 if own else 4)
+                assert sum(c.stats.received for c in probe.connections) == (4 if own else 8)
+                assert probe.ack_subscriptions == (4 if own else 1) * connections
+        finally:
+            for probe in probes:
+                probe.close()
+            vens.connection.close()
