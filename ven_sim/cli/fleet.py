@@ -102,6 +102,10 @@ class FleetGroup(click.Group):
                    "K and its acks come back through a shared subscription [1; against aws, "
                    "one per 100 VENs of the fleet, at most 50: AWS delivers 100 messages/s "
                    "to a connection].")
+@click.option("--probe-acks", type=click.Choice(["own", "every"]),
+              help="What each shard's probe subscribes to for the acks: its own VENs' ack "
+                   "topics, a filter each, or every VEN's (ven/ack/+) [own with several shards "
+                   "on a broker given by URL, so the broker sends each ack once; else every].")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), metavar="P",
               help="Serve Prometheus metrics on port P (worker i: P+i).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
@@ -158,11 +162,18 @@ def fleet(ctx: click.Context, **params: Any) -> None:
     if (p["vtn_connections"] or 1) > 1 and p["broker"].startswith("embedded"):
         raise click.UsageError("--vtn-connections above 1 needs shared subscriptions, which "
                                "the embedded broker does not have: use mosquitto or aws")
+    own_acks = reads_own_acks(p["broker"], count)
+    if p["probe_acks"] is not None:
+        own_acks = p["probe_acks"] == "own"
+        if own_acks and not p["broker"].startswith(("mqtt://", "mqtts://")):
+            raise click.UsageError("--probe-acks own needs a broker given by URL: AWS allows 50 "
+                                   "subscriptions a connection, the embedded broker matches "
+                                   "every publish against every filter")
     configs = [FleetConfig(ids, p["vens"], count, p["ramp"], p["duration"],
                            p["telemetry_interval"], p["probe_rate"], p["fanout"], p["seed"],
                            events or (DEFAULT_FANOUT,), p["vens_per_cert"],
                            p["vtn_connections"] or auto_vtn_connections(p["vens"], p["broker"]),
-                           own_acks=reads_own_acks(p["broker"], count))
+                           own_acks=own_acks)
                for ids in ranges]
     out = p["out"]
     if out is None:

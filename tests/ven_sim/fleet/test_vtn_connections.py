@@ -60,3 +60,11 @@ def test_the_embedded_broker_refuses_more_than_one_vtn_connection() -> None:
     result = CliRunner().invoke(main, ["fleet", "--vens", "2", "--vtn-connections", "2"])
     assert result.exit_code == 2
     assert "shared subscriptions" in result.output and "embedded" in result.output
+
+
+def test_probe_acks_own_is_refused_where_a_probe_cannot_hold_a_filter_a_ven() -> None:
+    for broker in ("aws", "embedded"):
+        result = CliRunner().invoke(main, ["fleet", "--vens", "2", "--workers", "2",
+                                           "--broker", broker, "--probe-acks", "own"])
+        assert result.exit_code == 2, result.output
+        assert "--probe-acks own needs a broker given by URL" in result.output
