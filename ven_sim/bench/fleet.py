@@ -65,6 +65,7 @@ def bench_fleet(
     shadow_priority: str = "low",
     vens_per_cert: int = 1,
     vtn_connections: int = 1,
+    probe_acks: str | None = None,
 ) -> dict[str, Any]:
     say = say or (lambda line: print(line, file=sys.stderr))
     # A limit per process: mosquitto holds a socket per VEN and inherits it; each worker
@@ -79,7 +80,8 @@ def bench_fleet(
                                 telemetry_interval_s=telemetry_interval_s,
                                 probe_rate=probe_rate, tls_version=tls_version,
                                 shadow_priority=shadow_priority, say=say,
-                                vens_per_cert=vens_per_cert, vtn_connections=vtn_connections)
+                                vens_per_cert=vens_per_cert, vtn_connections=vtn_connections,
+                                probe_acks=probe_acks)
         if stock:
             say(f"stock paho: {vens:,} clients with loop_start() each")
             figures["stock_loop_start"] = stock_loop_start(mosquitto, bench_ids(vens))
@@ -90,7 +92,8 @@ def fleet_figures(mosquitto: Mosquitto, runs: Path, vens: int, duration_s: float
                   workers: int, ramp: float = 250.0, telemetry_interval_s: float = 5.0,
                   probe_rate: float = 5.0, tls_version: str | None = None,
                   shadow_priority: str = "low", say: Any = print,
-                  vens_per_cert: int = 1, vtn_connections: int = 1) -> dict[str, Any]:
+                  vens_per_cert: int = 1, vtn_connections: int = 1,
+                  probe_acks: str | None = None) -> dict[str, Any]:
     """Certificates, the shadow service and one `ven-sim fleet --workers K` run on
     `mosquitto`; the bench's figures from its fleet.json, and the shadow service's lag
     (`shadow_reply_ms`, `ShadowReplyProbe`) measured beside it."""
@@ -108,7 +111,8 @@ def fleet_figures(mosquitto: Mosquitto, runs: Path, vens: int, duration_s: float
                                         telemetry_interval_s=telemetry_interval_s,
                                         probe_rate=probe_rate, tls_version=tls_version,
                                         say=say, vens_per_cert=vens_per_cert,
-                                        vtn_connections=vtn_connections)
+                                        vtn_connections=vtn_connections,
+                                        probe_acks=probe_acks)
         after = [process_cpu_seconds(pid) if pid else None for pid in shared]
     figures = _figures(results, vens)
     figures["python_speed"] = {"before": speed_before, "after": python_speed()}
@@ -131,7 +135,7 @@ def run_fleet_command(mosquitto: Mosquitto, out: Path, *, vens: int, workers: in
                       ramp: float, duration_s: float, telemetry_interval_s: float = 5.0,
                       probe_rate: float = 5.0, tls_version: str | None = None,
                       say: Any = print, vens_per_cert: int = 1,
-                      vtn_connections: int = 1) -> dict[str, Any]:
+                      vtn_connections: int = 1, probe_acks: str | None = None) -> dict[str, Any]:
     """`ven-sim fleet --workers K` as a child process (certificates already minted); its
     fleet.json, merged over the workers when K > 1."""
     command = [
@@ -144,6 +148,8 @@ def run_fleet_command(mosquitto: Mosquitto, out: Path, *, vens: int, workers: in
     ]
     if tls_version is not None:
         command += ["--tls-version", tls_version]
+    if probe_acks is not None:
+        command += ["--probe-acks", probe_acks]
     say(f"--workers {workers}: {vens:,} VENs at {ramp:g}/s for {duration_s:g} s")
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     results: dict[str, Any] = json.loads((out / "fleet.json").read_text())
@@ -176,6 +182,8 @@ def _figures(results: dict[str, Any], vens: int) -> dict[str, Any]:
         "fanout_ms": results["fanout"]["ms"],
         "fanout_acked": results["fanout"]["acked"],
         "vtn_connections": results["vtn_connections"],
+        "ack_subscriptions": results["ack_subscriptions"],
+        "acks_unmatched": results["acks_unmatched"],
         "fanout_stages_ms": results["fanout"].get("stages_ms"),
         "fanout_restore_ms": results["fanout"]["restore"]["ms"],
         "fanout_restore_acked": results["fanout"]["restore"]["acked"],

@@ -85,16 +85,20 @@ def bench_mqtt(clients: int, messages: int, broker: str | None) -> None:
               metavar="G", help="VENs sharing one certificate and TLS context (ven-sim fleet's).")
 @click.option("--vtn-connections", type=click.IntRange(min=1), default=1, show_default=True,
               metavar="K", help="The probe VTN's connections per worker (ven-sim fleet's).")
+@click.option("--probe-acks", type=click.Choice(["own", "every"]),
+              help="What each worker's probe subscribes to for the acks (ven-sim fleet's) "
+                   "[own with more than one worker].")
 def bench_fleet(vens: int, duration: float, ramp: float, probe_rate: float,
                 workers: int | None, stock: bool, tls_version: str | None,
-                shadow_priority: str, vens_per_cert: int, vtn_connections: int) -> None:
+                shadow_priority: str, vens_per_cert: int, vtn_connections: int,
+                probe_acks: str | None) -> None:
     """N full VENs against mosquitto with mTLS on loopback: the load tester's figures."""
     from ven_sim.bench.fleet import bench_fleet as run_bench
 
     figures = run_bench(vens, duration, workers=workers, ramp=ramp, probe_rate=probe_rate,
                         stock=stock, tls_version=tls_version,
                         shadow_priority=shadow_priority, vens_per_cert=vens_per_cert,
-                        vtn_connections=vtn_connections)
+                        vtn_connections=vtn_connections, probe_acks=probe_acks)
     click.echo(json.dumps(figures, indent=2))
 
 
