@@ -162,13 +162,10 @@ def fleet(ctx: click.Context, **params: Any) -> None:
     if (p["vtn_connections"] or 1) > 1 and p["broker"].startswith("embedded"):
         raise click.UsageError("--vtn-connections above 1 needs shared subscriptions, which "
                                "the embedded broker does not have: use mosquitto or aws")
-    own_acks = reads_own_acks(p["broker"], count)
-    if p["probe_acks"] is not None:
-        own_acks = p["probe_acks"] == "own"
-        if own_acks and not p["broker"].startswith(("mqtt://", "mqtts://")):
-            raise click.UsageError("--probe-acks own needs a broker given by URL: AWS allows 50 "
-                                   "subscriptions a connection, the embedded broker matches "
-                                   "every publish against every filter")
+    try:
+        own_acks = reads_own_acks(p["broker"], count, p["probe_acks"])
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     configs = [FleetConfig(ids, p["vens"], count, p["ramp"], p["duration"],
                            p["telemetry_interval"], p["probe_rate"], p["fanout"], p["seed"],
                            events or (DEFAULT_FANOUT,), p["vens_per_cert"],

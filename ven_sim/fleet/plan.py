@@ -122,15 +122,23 @@ def auto_vtn_connections(fleet_vens: int, broker: str) -> int:
     return max(1, min(MAX_AUTO_VTN_CONNECTIONS, math.ceil(fleet_vens / MAX_PUBLISHES_PER_S)))
 
 
-def reads_own_acks(broker: str, shards: int) -> bool:
+def reads_own_acks(broker: str, shards: int, choice: str | None = None) -> bool:
     """Whether each shard's probe subscribes to its own VENs' ack topics, one filter a VEN,
     rather than to every VEN's (`ven/ack/+`). With several shards on `ven/ack/+` the broker
     delivers every ack to every shard's probe: K shards make it deliver K times the acks a
     backend's VTN would take, a load the test adds to the broker it measures. So on a broker
     given by URL; not on AWS IoT Core, which allows 50 subscriptions a connection, nor on the
     embedded broker, which matches every publish against every filter; nor with one shard,
-    where both are the same acks."""
-    return shards > 1 and broker.startswith(("mqtt://", "mqtts://"))
+    where both are the same acks. `choice` (`--probe-acks`: "own" or "every") overrides
+    that; "own" where a probe cannot hold a filter a VEN is a ValueError."""
+    by_url = broker.startswith(("mqtt://", "mqtts://"))
+    if choice is None:
+        return shards > 1 and by_url
+    if choice == "own" and not by_url:
+        raise ValueError("--probe-acks own needs a broker given by URL: AWS allows 50 "
+                         "subscriptions a connection, the embedded broker matches every "
+                         "publish against every filter")
+    return choice == "own"
 
 
 def guardrails(config: FleetConfig) -> list[str]:
