@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections
 import itertools
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -53,6 +54,7 @@ index_registry()  # O(1) unregister: stopping a fleet is linear, in any order
 _URN_PREFIX = str(uuid.uuid4())[:24]
 _urn_serials = itertools.count()
 _get_ident = threading.get_ident
+_monotonic = time.monotonic
 # Makes an actor's URN or stop flag, once: rare (neither is needed until asked for or stopped).
 _lazy_lock = threading.Lock()
 
@@ -77,6 +79,9 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
         self._running = False
         self._sleeping = False
+        # Called when work comes in from another thread while a host drives this dispatcher
+        # (Kernel.run_hosted: a network loop's thread); `wait`'s condition is not used then.
+        self.waker: Callable[[], None] | None = None
         self.batch = batch  # messages one actor may handle per turn before others run
         # Depth-first runs the actor scheduled last first: a controller's circuits right
         # after it, while their data is still in the CPU caches (15-23 % faster at 500 VENs).
@@ -99,13 +104,16 @@ class Dispatcher:
         if self._sleeping:
             with self._wakeup:
                 self._wakeup.notify()
+        elif self.waker is not None:
+            self.waker()
 
     def pending(self) -> bool:
         return bool(self._ready or self._cascade)
 
     # -- caller-driven mode ---------------------------------------------------
-    def run_until_idle(self) -> int:
-        """Handle messages until no actor has any; return how many were handled.
+    def run_until_idle(self, deadline: float | None = None) -> int:
+        """Handle messages until no actor has any; return how many were handled. With a
+        `deadline` (`time.monotonic()`), stop once past it, work perhaps left (`pending()`).
 
         First in, first out, what a turn tells other actors (a VEN's controller its circuits,
         a gateway its controller) runs next, last told first, while that VEN's data is still
@@ -119,8 +127,12 @@ class Dispatcher:
         take = ready.popleft if fifo else ready.pop
         driver, self._driver = self._driver, _get_ident() if fifo else None
         supervisor = self.supervisor
+        turns = 0
         try:
             while True:
+                turns += 1
+                if deadline is not None and not turns % 16 and _monotonic() >= deadline:
+                    break
                 if cascade:
                     ref = cascade.pop()
                 elif ready:
@@ -173,6 +185,8 @@ class Dispatcher:
         """Wake a thread blocked in `wait` (used to stop or to hand in work)."""
         with self._wakeup:
             self._wakeup.notify_all()
+        if self.waker is not None:
+            self.waker()
 
     # -- threaded mode ----------------------------------------------------------
     def start(self) -> Dispatcher:

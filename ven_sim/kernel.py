@@ -5,15 +5,18 @@ caller-driven dispatcher between simpy steps, so one thread does everything in
 the same order every run. A numeric speed paces simulated time against wall
 time (60 = one simulated minute per wall second) and, while it waits, lets
 other threads hand work in through `call_soon_threadsafe` and lets actors
-handle messages told from network threads.
+handle messages told from network threads. `run_hosted` runs the same steps on another
+thread's loop (a fleet worker's network loop): actors and sockets then share one thread.
 """
 
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 import simpy
 
@@ -22,6 +25,33 @@ from actors.runtime import Dispatcher, no_blocking_gets
 # The paced kernel never sleeps longer than this before it looks at `stop()` again.
 STOP_POLL_S = 0.1
 LAG_SAMPLES = 100_000  # the latest steps' lags kept: more than a long scenario's ticks
+
+
+class Guest(Protocol):
+    """Work a `Host` runs on its own thread, a round at a time."""
+
+    def idle_for(self) -> float:
+        """Seconds until the guest has work (0: now)."""
+        ...
+
+    def run_round(self, deadline: float) -> None:
+        """Work until done or `deadline` (`time.monotonic()`) has passed."""
+        ...
+
+
+class Host(Protocol):
+    """A thread's loop that runs a guest's rounds between its own (a `NetworkLoop`)."""
+
+    @property
+    def running(self) -> bool: ...
+
+    def host(self, guest: Guest | None) -> None:
+        """Run `guest`'s rounds from now on (None: no more). Safe from any thread."""
+        ...
+
+    def wake(self) -> None:
+        """Run a round soon: the guest has work. Safe from any thread."""
+        ...
 
 
 class Kernel:
@@ -63,6 +93,29 @@ class Kernel:
         with no_blocking_gets():
             return self._run(until, progress)
 
+    def run_hosted(self, until: float, host: Host,
+                   progress: Callable[[float], None] | None = None) -> float:
+        """`run`, its steps and actors on `host`'s thread while this one waits (paced only).
+
+        A fleet worker's actors and its MQTT clients on one thread: with a thread each, they
+        handed the GIL to each other at every socket call, and each hand-over cost both CPU.
+        """
+        if self.speed == "max":
+            raise ValueError("run_hosted paces against the wall clock: speed 'max' runs alone")
+        hosted = _HostedRun(self, until, progress)
+        self.dispatcher.waker = host.wake
+        host.host(hosted)
+        try:
+            while not hosted.finished.wait(STOP_POLL_S):
+                if not host.running:
+                    raise RuntimeError("the network loop ended while it ran the kernel")
+        finally:
+            host.host(None)
+            self.dispatcher.waker = None
+        if hosted.error is not None:
+            raise hosted.error
+        return time.monotonic() - hosted.wall0
+
     def _run(self, until: float, progress: Callable[[float], None] | None) -> float:
         env = self.env
         wall0 = time.monotonic()
@@ -88,8 +141,9 @@ class Kernel:
             progress(min(until, env.now) if self._stopping else until)
         return time.monotonic() - wall0
 
-    def _settle(self) -> None:
-        """Hand in work from other threads and let every actor go idle."""
+    def _settle(self, deadline: float | None = None) -> bool:
+        """Hand in work from other threads and let every actor go idle; False if `deadline`
+        (`time.monotonic()`) came first."""
         while True:
             while True:
                 try:
@@ -97,8 +151,10 @@ class Kernel:
                 except queue.Empty:
                     break
                 fn()
-            if not self.dispatcher.run_until_idle() and self._inbox.empty():
-                return
+            if not self.dispatcher.run_until_idle(deadline) and self._inbox.empty():
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return not self.dispatcher.pending() and self._inbox.empty()
 
     def _wait_until(self, deadline: float) -> None:
         while not self._stopping:
@@ -107,3 +163,72 @@ class Kernel:
                 return
             if self.dispatcher.wait(min(remaining, STOP_POLL_S)) or not self._inbox.empty():
                 self._settle()
+
+
+class _HostedRun:
+    """`Kernel._run`, a round at a time on a host's thread (`Kernel.run_hosted`)."""
+
+    def __init__(self, kernel: Kernel, until: float,
+                 progress: Callable[[float], None] | None) -> None:
+        self.kernel, self.until, self.progress = kernel, until, progress
+        self.wall0 = time.monotonic()
+        self.last_progress = 0.0
+        self.finished = threading.Event()
+        self.error: BaseException | None = None
+
+    def idle_for(self) -> float:
+        kernel = self.kernel
+        if self.finished.is_set():
+            return float("inf")
+        if kernel._stopping or kernel.dispatcher.pending() or not kernel._inbox.empty():
+            return 0.0
+        next_t = kernel.env.peek()
+        if next_t > self.until:
+            return 0.0
+        return max(0.0, self.wall0 + next_t / float(kernel.speed) - time.monotonic())
+
+    def run_round(self, deadline: float) -> None:
+        if self.finished.is_set():
+            return
+        done = True
+        try:
+            with no_blocking_gets():  # this thread drives the dispatcher: a get would hang
+                done = self._steps(deadline)
+                if done:
+                    self._end()
+        except BaseException as exc:  # noqa: BLE001 - raised again by run_hosted's thread
+            self.error = exc
+        if done or self.error is not None:
+            self.finished.set()
+
+    def _steps(self, deadline: float) -> bool:
+        """Settle, then each step due and its settling, until `deadline`; True once the run
+        ends. A step waits for the settling of the one before, as in `Kernel._run`."""
+        kernel = self.kernel
+        env, speed = kernel.env, float(kernel.speed)  # type: ignore[arg-type]
+        if not kernel._settle(deadline):
+            return False
+        while True:
+            next_t = env.peek()
+            if kernel._stopping or next_t > self.until:
+                return True
+            due = self.wall0 + next_t / speed
+            now = time.monotonic()
+            if due > now:
+                return False
+            if now >= deadline:
+                return False
+            kernel.lags_s.append(now - due)
+            env.step()
+            if self.progress is not None and env.now - self.last_progress >= 60.0:
+                self.last_progress = env.now
+                self.progress(env.now)
+            if not kernel._settle(deadline):
+                return False
+
+    def _end(self) -> None:
+        kernel = self.kernel
+        kernel._settle()
+        if self.progress is not None:
+            env = kernel.env
+            self.progress(min(self.until, env.now) if kernel._stopping else self.until)

@@ -14,14 +14,13 @@ held back.
 
 paho clients are not thread-safe, so every call on them happens on the loop thread: other
 threads hand work over with `call_soon(fn)` (a queue plus a socketpair that wakes the selector),
-and `call_later(delay, fn)` keeps a timer heap (reconnect backoff).
+and `call_later(delay, fn)` keeps a timer heap (reconnect backoff). A guest (`host`: a fleet
+worker's kernel) runs a round of its own in each round, after the reads, on this thread.
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
 import logging
 import selectors
 import socket
@@ -30,13 +29,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 
 from ven_sim.transports.held_writes import PUBACK_HOLD_S, LoopHolds
-from ven_sim.transports.loop_handles import TimerHandle, _Watch
+from ven_sim.transports.loop_handles import TimerHandle, Timers, _Watch, client_name, pending_bytes
 from ven_sim.transports.readiness import Readiness
+
+if TYPE_CHECKING:
+    from ven_sim.kernel import Guest
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ STOP_GRACE_S = 2.0  # how long stop() lets DISCONNECT packets drain before closi
 MAX_READS_PER_ROUND = 256  # ready clients served; the rest wait in order for the next rounds
 MAX_CALLS_PER_ROUND = 256  # call_soon callbacks (flushes, subscribes) run
 MAX_PACKETS_PER_READ = 64  # packets one ready client may read per round
+# A guest's (host) share of a round: as long as the round's reads, and at least this long.
+GUEST_SLICE_S = 0.002
 MAX_PACKETS_FIRST = 100_000  # a serve_first one's: its socket dry, unless a peer never stops
 
 
@@ -67,9 +71,8 @@ class NetworkLoop:
         self._next_round: deque[Callable[[], None]] = deque()  # round's start, not behind _ready
         self._first: set[mqtt.Client] = set()  # serve_first: served ahead of the others
         self._backlog: deque[tuple[mqtt.Client, Any, int]] = deque()  # ready, not served yet
-        self._timers: list[tuple[float, int, TimerHandle]] = []
-        self._timer_lock = threading.Lock()
-        self._seq = itertools.count()
+        self._guest: Guest | None = None
+        self._timers = Timers()
         self._clients: set[mqtt.Client] = set()
         self._misc_due: list[mqtt.Client] = []  # this round's clients still to get loop_misc
         self._writes: dict[mqtt.Client, Any] = {}  # client -> socket, packets queued this round
@@ -126,8 +129,7 @@ class NetworkLoop:
         """Run `fn()` on the loop thread, in call order; `client`'s calls at the next round's
         start if it is served first (`serve_first`). Safe from any thread."""
         (self._next_round if client in self._first else self._ready).append(fn)
-        if not self.in_loop_thread():  # the loop itself checks _ready before it selects
-            self._wake()
+        self.wake()  # the loop itself checks _ready before it selects
 
     def call_next_round(self, fn: Callable[[], None]) -> None:
         """Run `fn()` at the start of the next round, ahead of the `call_soon` queue and
@@ -143,11 +145,19 @@ class NetworkLoop:
     def call_later(self, delay: float, fn: Callable[[], None]) -> TimerHandle:
         """Run `fn()` on the loop thread after `delay` seconds. Safe from any thread."""
         handle = TimerHandle(time.monotonic() + max(0.0, delay), fn)
-        with self._timer_lock:
-            heapq.heappush(self._timers, (handle.when, next(self._seq), handle))
+        self._timers.add(handle)
+        self.wake()
+        return handle
+
+    def host(self, guest: Guest | None) -> None:
+        """Run a round of `guest` in each round, after the reads (None: no more). Any thread."""
+        self._guest = guest
+        self.wake()
+
+    def wake(self) -> None:
+        """Begin a round soon (a guest has work). Safe from any thread."""
         if not self.in_loop_thread():
             self._wake()
-        return handle
 
     def _wake(self) -> None:
         # One byte per select() round is enough; the flag spares a syscall per call_soon.
@@ -225,7 +235,7 @@ class NetworkLoop:
                 try:
                     client.loop_write()
                 except Exception:  # noqa: BLE001 - one client's failure must not stop the others
-                    log.exception("%s: error writing for client %s", self.name, _client_id(client))
+                    log.exception("%s: error writing for client %s", self.name, client_name(client))
                 # Still queued: the socket's buffer is full, select() says when it drains.
                 # (paho calls register_write once until unregister: ask it, not the hook.)
                 self._writes.pop(client, None)
@@ -269,6 +279,9 @@ class NetworkLoop:
                     if client.socket() is sock:
                         self._service(client, sock, mask, MAX_PACKETS_FIRST)
                 self._serve_backlog()
+                if self._guest is not None:  # what was read is handled, its replies queued
+                    now = time.monotonic()  # as long as the reads took, at least GUEST_SLICE_S
+                    self._guest.run_round(now + max(GUEST_SLICE_S, now - began))
                 self._wake_pending = False  # before draining, so a concurrent call_soon re-wakes
                 self._run_next_round()
                 self._run_ready()
@@ -281,7 +294,8 @@ class NetworkLoop:
                     try:
                         client.write_held()
                     except Exception:  # noqa: BLE001 - one client's failure must not stop the others
-                        log.exception("%s: held write failed for %s", self.name, _client_id(client))
+                        log.exception("%s: held write failed for %s", self.name,
+                                      client_name(client))
                 self._write_queued()
                 if self.round_observer is not None:
                     self.round_observer(time.monotonic() - began)
@@ -298,9 +312,11 @@ class NetworkLoop:
             return 0.0
         held = self._held.next_due()
         deadline = next_misc if held is None else min(next_misc, held)
-        with self._timer_lock:
-            if self._timers:
-                deadline = min(deadline, self._timers[0][0])
+        if self._guest is not None:
+            deadline = min(deadline, time.monotonic() + self._guest.idle_for())
+        timer = self._timers.next_due()
+        if timer is not None:
+            deadline = min(deadline, timer)
         return max(0.0, deadline - time.monotonic())
 
     def _drain_wake(self) -> None:
@@ -324,13 +340,13 @@ class NetworkLoop:
                 # would fall behind at one packet per round once rounds are capped.
                 packets = 1
                 while (client.socket() is sock and packets < most
-                       and (_pending(sock) or not getattr(sock, "drained", True))):
+                       and (pending_bytes(sock) or not getattr(sock, "drained", True))):
                     client.loop_read()
                     packets += 1
             if mask & selectors.EVENT_WRITE and client.socket() is sock:
                 client.loop_write()
         except Exception:  # noqa: BLE001 - one client's failure must not stop the others
-            log.exception("%s: error servicing client %s", self.name, _client_id(client))
+            log.exception("%s: error servicing client %s", self.name, client_name(client))
 
     def _run_next_round(self) -> None:
         # What was queued before this round began; callbacks that queue more wait a round.
@@ -346,12 +362,7 @@ class NetworkLoop:
             self._call(fn)
 
     def _run_timers(self) -> None:
-        now = time.monotonic()
-        due: list[TimerHandle] = []
-        with self._timer_lock:
-            while self._timers and self._timers[0][0] <= now:
-                due.append(heapq.heappop(self._timers)[2])
-        for handle in due:
+        for handle in self._timers.take_due(time.monotonic()):
             if not handle.cancelled:
                 self._call(handle.fn)
 
@@ -373,7 +384,7 @@ class NetworkLoop:
             try:
                 client.loop_misc()
             except Exception:  # noqa: BLE001
-                log.exception("%s: loop_misc failed for %s", self.name, _client_id(client))
+                log.exception("%s: loop_misc failed for %s", self.name, client_name(client))
 
     def _begin_stop(self) -> None:
         self._stopping = True
@@ -383,7 +394,7 @@ class NetworkLoop:
                 try:
                     client.disconnect()
                 except Exception:  # noqa: BLE001
-                    log.exception("%s: disconnect failed for %s", self.name, _client_id(client))
+                    log.exception("%s: disconnect failed for %s", self.name, client_name(client))
 
     def _open_sockets(self) -> bool:
         return any(key.data is not None for key in self._selector.registered())
@@ -405,11 +416,3 @@ class NetworkLoop:
         self._wake_r.close()
         self._wake_w.close()
 
-
-def _pending(sock: Any) -> int:
-    pending = getattr(sock, "pending", None)
-    return int(pending()) if pending is not None else 0
-
-
-def _client_id(client: mqtt.Client) -> str:
-    return str(client._client_id.decode(errors="replace"))  # noqa: SLF001 - for log lines only

@@ -1,0 +1,170 @@
+"""A kernel hosted by a network loop: its steps and actors on the loop's thread.
+
+A fleet worker runs this way: one thread for its actors and its MQTT clients. The loops
+here are real (`NetworkLoop`), with no clients: only the guest's rounds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from actors.runtime import BlockingGetError, DispatchedActor, Dispatcher
+from ven_sim.kernel import Kernel
+from ven_sim.transports.netloop import NetworkLoop
+
+
+class Log(DispatchedActor):
+    """Notes each message with the simulated time and the thread that handled it."""
+
+    def __init__(self, dispatcher: Dispatcher, kernel: Kernel, seen: list) -> None:
+        super().__init__(dispatcher=dispatcher)
+        self.kernel = kernel
+        self.seen = seen
+
+    def on_receive(self, message: Any) -> Any:
+        self.seen.append((self.kernel.now, message, threading.current_thread().name))
+
+
+@pytest.fixture
+def loop() -> Iterator[NetworkLoop]:
+    loop = NetworkLoop("hosting-loop").start()
+    yield loop
+    loop.stop()
+
+
+def _ticker(kernel: Kernel, log: Any):
+    while True:
+        yield kernel.env.timeout(10.0)
+        log.tell("tick")
+
+
+def _idle(kernel: Kernel):
+    while True:
+        yield kernel.env.timeout(3600.0)
+
+
+def test_steps_and_actors_run_on_the_loop_thread_and_take_work_from_others(
+        loop: NetworkLoop) -> None:
+    dispatcher = Dispatcher("hosted")
+    kernel = Kernel(100.0, dispatcher)  # 100 simulated seconds per wall second
+    seen: list = []
+    log = Log.start(dispatcher, kernel, seen)
+    kernel.env.process(_ticker(kernel, log))
+    threading.Timer(0.2, lambda: log.tell("told from a thread")).start()
+    threading.Timer(0.3, lambda: kernel.call_soon_threadsafe(
+        lambda: log.tell("handed in from a thread"))).start()
+
+    wall = kernel.run_hosted(50.0, loop)
+
+    assert 0.4 <= wall < 5.0  # 50 simulated seconds at 100x: generous bounds
+    assert [t for t, m, _ in seen if m == "tick"] == [10.0, 20.0, 30.0, 40.0, 50.0]
+    assert {m for _, m, _ in seen} == {"tick", "told from a thread", "handed in from a thread"}
+    assert {thread for _, _, thread in seen} == {"hosting-loop"}
+    assert kernel.now == 50.0
+    assert dispatcher.waker is None  # unhosted: the next run may be on any thread
+    log.stop(block=False)
+    dispatcher.run_until_idle()  # the caller drives it again once the hosted run is over
+    assert loop.running
+
+
+def test_a_hosted_step_waits_for_the_settling_of_the_one_before(loop: NetworkLoop) -> None:
+    """The same order as `Kernel.run`: a round's deadline may split the actors' work, never
+    let a step run ahead of it."""
+    dispatcher = Dispatcher("order")
+    kernel = Kernel(1000.0, dispatcher)
+    seen: list = []
+    log = Log.start(dispatcher, kernel, seen)
+
+    def burst():
+        for n in range(20):
+            yield kernel.env.timeout(1.0)
+            for k in range(500):  # more than a round's slice may handle
+                log.tell((n, k))
+
+    kernel.env.process(burst())
+    kernel.run_hosted(25.0, loop)
+    assert [m for _, m, _ in seen] == [(n, k) for n in range(20) for k in range(500)]
+    assert [t for t, _, _ in seen] == [float(n + 1) for n in range(20) for _ in range(500)]
+    log.stop(block=False)
+    dispatcher.run_until_idle()
+
+
+def test_stop_from_another_thread_ends_a_hosted_run(loop: NetworkLoop) -> None:
+    kernel = Kernel(1.0, Dispatcher("stop"))
+    kernel.env.process(_idle(kernel))
+    threading.Timer(0.2, kernel.stop).start()
+    start = time.monotonic()
+    kernel.run_hosted(7200.0, loop)
+    assert time.monotonic() - start < 5.0
+    assert loop.running
+
+
+def test_an_error_in_a_hosted_step_is_raised_by_run_hosted_and_the_loop_runs_on(
+        loop: NetworkLoop) -> None:
+    kernel = Kernel(100.0, Dispatcher("error"))
+
+    def failing():
+        yield kernel.env.timeout(1.0)
+        raise ValueError("a broken simpy process")
+
+    kernel.env.process(failing())
+    with pytest.raises(ValueError, match="broken simpy process"):
+        kernel.run_hosted(10.0, loop)
+    assert loop.running
+    assert kernel.dispatcher.waker is None
+
+
+def test_a_blocking_get_on_the_hosted_thread_raises_instead_of_hanging(
+        loop: NetworkLoop) -> None:
+    dispatcher = Dispatcher("gets")
+    kernel = Kernel(100.0, dispatcher)
+    log = Log.start(dispatcher, kernel, [])
+    errors: list[BaseException] = []
+
+    def asker():
+        yield kernel.env.timeout(1)
+        try:
+            log.ask("q", block=False).get(timeout=1)
+        except BlockingGetError as exc:
+            errors.append(exc)
+
+    kernel.env.process(asker())
+    kernel.run_hosted(5.0, loop)
+    assert len(errors) == 1
+    log.stop(block=False)
+    dispatcher.run_until_idle()
+
+
+def test_a_hosted_run_ends_with_an_error_if_its_loop_ends() -> None:
+    loop = NetworkLoop("short-lived").start()
+    kernel = Kernel(1.0, Dispatcher("orphan"))
+    kernel.env.process(_idle(kernel))
+    threading.Timer(0.2, loop.stop).start()
+    with pytest.raises(RuntimeError, match="network loop ended"):
+        kernel.run_hosted(7200.0, loop)
+
+
+def test_an_unpaced_kernel_is_not_hosted(loop: NetworkLoop) -> None:
+    with pytest.raises(ValueError, match="speed 'max'"):
+        Kernel("max", Dispatcher("max")).run_hosted(10.0, loop)
+
+
+def test_a_dispatcher_stops_at_its_deadline_with_work_left() -> None:
+    dispatcher = Dispatcher("deadline")
+    kernel = Kernel("max", dispatcher)
+    seen: list = []
+    log = Log.start(dispatcher, kernel, seen)
+    dispatcher.run_until_idle()  # its start
+    for n in range(5000):
+        log.tell(n)
+    assert dispatcher.run_until_idle(deadline=time.monotonic() - 1.0) < 5000
+    assert dispatcher.pending()
+    dispatcher.run_until_idle()
+    assert [m for _, m, _ in seen] == list(range(5000))
+    log.stop(block=False)
+    dispatcher.run_until_idle()
