@@ -130,11 +130,14 @@ class FleetRunner:
         if config.fanout:
             env.process(self._fanout())
         wall = 0.0
-        # Two busy threads share the GIL: the network loop gives it up at every socket call
-        # and then waits up to a switch interval (5 ms by default) to get it back from the
-        # kernel thread, so under load each MQTT packet could cost it milliseconds.
+        # With a network loop, the kernel runs on its thread (Kernel.run_hosted): one thread
+        # for the actors and the sockets, where two handed the GIL to each other at every
+        # socket call. Without one (an in-process transport), two threads share the GIL, and
+        # a short switch interval keeps the transport's from waiting long to get it back.
         switch = sys.getswitchinterval()
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        loop = getattr(self.transport, "loop", None)
+        if loop is None:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
         # A full collection scans every object the GC tracks, with the GIL held: at 2,500 VENs
         # a 40 s run spent 5.4 s in 13 of them (707 ms the longest, no socket served). The
         # clients, and each batch of VENs once started, live as long as the run: frozen, the
@@ -142,7 +145,8 @@ class FleetRunner:
         gc.collect()
         gc.freeze()
         try:
-            wall = self.kernel.run(config.duration_s)
+            wall = (self.kernel.run(config.duration_s) if loop is None
+                    else self.kernel.run_hosted(config.duration_s, loop))
         finally:
             sys.setswitchinterval(switch)
             self._shutdown()
