@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pykka
@@ -101,11 +102,15 @@ def test_stop_takes_no_lock_so_a_signal_handler_cannot_deadlock_on_it() -> None:
 
 
 def test_blocking_get_in_a_simpy_process_raises_instead_of_hanging() -> None:
+    assert len(blocking_gets_refused(Kernel("max", Dispatcher("k")), lambda k: k.run(10.0))) == 1
+
+
+def blocking_gets_refused(kernel: Kernel, run: Callable[[Kernel], object]) -> list[BaseException]:
+    """The errors a simpy process got asking an actor and waiting for the answer, `run`
+    running `kernel` (a blocking get there would wait for a turn only its thread can run)."""
     from actors.runtime import BlockingGetError
 
-    dispatcher = Dispatcher("k")
-    kernel = Kernel("max", dispatcher)
-    log = Log.start(dispatcher, kernel, [])
+    log = Log.start(kernel.dispatcher, kernel, [])
     errors: list[BaseException] = []
 
     def asker():
@@ -116,10 +121,10 @@ def test_blocking_get_in_a_simpy_process_raises_instead_of_hanging() -> None:
             errors.append(exc)
 
     kernel.env.process(asker())
-    kernel.run(10.0)
-    assert len(errors) == 1
+    run(kernel)
     log.stop(block=False)
-    dispatcher.run_until_idle()
+    kernel.dispatcher.run_until_idle()
+    return errors
 
 
 def test_a_paced_kernel_keeps_a_bounded_record_of_its_lag() -> None:

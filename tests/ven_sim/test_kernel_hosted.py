@@ -13,18 +13,15 @@ from typing import Any
 
 import pytest
 
-from actors.runtime import BlockingGetError, DispatchedActor, Dispatcher
+from actors.runtime import Dispatcher
+from tests.ven_sim.test_kernel import Log as KernelLog
+from tests.ven_sim.test_kernel import blocking_gets_refused
 from ven_sim.kernel import Kernel
 from ven_sim.transports.netloop import NetworkLoop
 
 
-class Log(DispatchedActor):
+class Log(KernelLog):
     """Notes each message with the simulated time and the thread that handled it."""
-
-    def __init__(self, dispatcher: Dispatcher, kernel: Kernel, seen: list) -> None:
-        super().__init__(dispatcher=dispatcher)
-        self.kernel = kernel
-        self.seen = seen
 
     def on_receive(self, message: Any) -> Any:
         self.seen.append((self.kernel.now, message, threading.current_thread().name))
@@ -121,23 +118,9 @@ def test_an_error_in_a_hosted_step_is_raised_by_run_hosted_and_the_loop_runs_on(
 
 def test_a_blocking_get_on_the_hosted_thread_raises_instead_of_hanging(
         loop: NetworkLoop) -> None:
-    dispatcher = Dispatcher("gets")
-    kernel = Kernel(100.0, dispatcher)
-    log = Log.start(dispatcher, kernel, [])
-    errors: list[BaseException] = []
-
-    def asker():
-        yield kernel.env.timeout(1)
-        try:
-            log.ask("q", block=False).get(timeout=1)
-        except BlockingGetError as exc:
-            errors.append(exc)
-
-    kernel.env.process(asker())
-    kernel.run_hosted(5.0, loop)
+    errors = blocking_gets_refused(Kernel(100.0, Dispatcher("gets")),
+                                   lambda kernel: kernel.run_hosted(5.0, loop))
     assert len(errors) == 1
-    log.stop(block=False)
-    dispatcher.run_until_idle()
 
 
 def test_a_hosted_run_ends_with_an_error_if_its_loop_ends() -> None:
