@@ -93,8 +93,7 @@ class Kernel:
         with no_blocking_gets():
             return self._run(until, progress)
 
-    def run_hosted(self, until: float, host: Host,
-                   progress: Callable[[float], None] | None = None) -> float:
+    def run_hosted(self, until: float, host: Host) -> float:
         """`run`, its steps and actors on `host`'s thread while this one waits (paced only).
 
         A fleet worker's actors and its MQTT clients on one thread: with a thread each, they
@@ -102,7 +101,7 @@ class Kernel:
         """
         if self.speed == "max":
             raise ValueError("run_hosted paces against the wall clock: speed 'max' runs alone")
-        hosted = _HostedRun(self, until, progress)
+        hosted = _HostedRun(self, until)
         self.dispatcher.waker = host.wake
         host.host(hosted)
         try:
@@ -168,11 +167,9 @@ class Kernel:
 class _HostedRun:
     """`Kernel._run`, a round at a time on a host's thread (`Kernel.run_hosted`)."""
 
-    def __init__(self, kernel: Kernel, until: float,
-                 progress: Callable[[float], None] | None) -> None:
-        self.kernel, self.until, self.progress = kernel, until, progress
+    def __init__(self, kernel: Kernel, until: float) -> None:
+        self.kernel, self.until = kernel, until
         self.wall0 = time.monotonic()
-        self.last_progress = 0.0
         self.finished = threading.Event()
         self.error: BaseException | None = None
 
@@ -190,16 +187,14 @@ class _HostedRun:
     def run_round(self, deadline: float) -> None:
         if self.finished.is_set():
             return
-        done = True
         try:
             with no_blocking_gets():  # this thread drives the dispatcher: a get would hang
-                done = self._steps(deadline)
-                if done:
-                    self._end()
+                if not self._steps(deadline):
+                    return
+                self.kernel._settle()  # the run is over: what its last step caused
         except BaseException as exc:  # noqa: BLE001 - raised again by run_hosted's thread
             self.error = exc
-        if done or self.error is not None:
-            self.finished.set()
+        self.finished.set()
 
     def _steps(self, deadline: float) -> bool:
         """Settle, then each step due and its settling, until `deadline`; True once the run
@@ -214,21 +209,9 @@ class _HostedRun:
                 return True
             due = self.wall0 + next_t / speed
             now = time.monotonic()
-            if due > now:
-                return False
-            if now >= deadline:
+            if due > now or now >= deadline:
                 return False
             kernel.lags_s.append(now - due)
             env.step()
-            if self.progress is not None and env.now - self.last_progress >= 60.0:
-                self.last_progress = env.now
-                self.progress(env.now)
             if not kernel._settle(deadline):
                 return False
-
-    def _end(self) -> None:
-        kernel = self.kernel
-        kernel._settle()
-        if self.progress is not None:
-            env = kernel.env
-            self.progress(min(self.until, env.now) if kernel._stopping else self.until)

@@ -64,9 +64,10 @@ class FleetRunner:
         self.metrics = FleetMetrics()
         if hasattr(transport, "observer"):  # PahoTransport: handshake, CONNACK, PUBACK times
             transport.observer = self.metrics.observe
-        loop = getattr(transport, "loop", None)
-        if loop is not None:  # a network loop: how long each of its rounds kept sockets waiting
-            loop.round_observer = lambda seconds: self.metrics.add("loop_round", seconds * 1000.0)
+        self.loop = getattr(transport, "loop", None)  # a PahoTransport's NetworkLoop
+        if self.loop is not None:  # how long each of its rounds kept sockets waiting
+            self.loop.round_observer = lambda seconds: self.metrics.add("loop_round",
+                                                                        seconds * 1000.0)
         self.transport = transport
         self.metered = MeteredTransport(transport, self.metrics)
         self.dispatcher = Dispatcher("fleet")
@@ -135,8 +136,7 @@ class FleetRunner:
         # socket call. Without one (an in-process transport), two threads share the GIL, and
         # a short switch interval keeps the transport's from waiting long to get it back.
         switch = sys.getswitchinterval()
-        loop = getattr(self.transport, "loop", None)
-        if loop is None:
+        if self.loop is None:
             sys.setswitchinterval(SWITCH_INTERVAL_S)
         # A full collection scans every object the GC tracks, with the GIL held: at 2,500 VENs
         # a 40 s run spent 5.4 s in 13 of them (707 ms the longest, no socket served). The
@@ -145,8 +145,8 @@ class FleetRunner:
         gc.collect()
         gc.freeze()
         try:
-            wall = (self.kernel.run(config.duration_s) if loop is None
-                    else self.kernel.run_hosted(config.duration_s, loop))
+            wall = (self.kernel.run(config.duration_s) if self.loop is None
+                    else self.kernel.run_hosted(config.duration_s, self.loop))
         finally:
             sys.setswitchinterval(switch)
             self._shutdown()
