@@ -1,6 +1,7 @@
 """`ven-sim bench tls-memory`: what a TLS client costs in memory, its context and its
 connection apart, with a context per connection against one per group of connections and one
-for all of them (a fleet transport's: each connection's certificate loaded as it is wrapped).
+for all of them (a fleet transport's: each connection's certificate loaded as it is wrapped,
+and let go of once its handshake is done).
 
 Each side runs in a child process of its own (a fresh heap): it makes the contexts (CA, and
 a certificate and EC P-256 key from the bench mosquitto's local CA, as `ven-sim fleet`
@@ -14,7 +15,6 @@ use (glibc's `mallinfo2`): the figures are per connection, from the step before.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import socket
 import ssl
@@ -27,32 +27,16 @@ from typing import Any
 from ven_sim.bench.mqtt import _raise_fd_limit
 from ven_sim.broker.mosquitto import Mosquitto
 from ven_sim.fleet.identities import certificate_owner, ven_id
-from ven_sim.fleet.process_stats import release_free_memory, rss_mb
+from ven_sim.fleet.process_stats import malloc_in_use_mb, release_free_memory, rss_mb
 from ven_sim.fleet.wiring import mint_certificates
 from ven_sim.transports.client_tls import ClientCertificate, SharedClientContext
 from ven_sim.transports.endpoints import TlsFiles
+from ven_sim.transports.own_certificate import release_own_certificate
 
 __all__ = ["bench_tls_memory", "measure_side"]
 
 ID_PREFIX = "tlsmem"
 PINGREQ, PINGRESP = b"\xc0\x00", b"\xd0\x00"
-
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
-        "fordblks", "keepcost")]
-
-
-def _malloc_in_use_mb() -> float | None:
-    """Bytes glibc's malloc has handed out (`mallinfo2`: small blocks and mmapped ones)."""
-    try:
-        mallinfo2 = ctypes.CDLL(None).mallinfo2
-    except (AttributeError, OSError):
-        return None
-    mallinfo2.restype = _MallInfo2
-    info = mallinfo2()
-    return (info.uordblks + info.hblkhd) / 2**20
 
 
 def _connect_packet(client_id: str) -> bytes:
@@ -78,6 +62,7 @@ def _open(context: ssl.SSLContext, host: str, port: int, client_id: str,
     if isinstance(context, SharedClientContext):
         sock: ssl.SSLSocket = context.wrap_as(certificate, raw, host)
         sock.do_handshake()
+        release_own_certificate(sock)  # as a fleet's connections do (handshake.py)
     else:
         sock = context.wrap_socket(raw, server_hostname=host)
     sock.sendall(_connect_packet(client_id))
@@ -92,7 +77,7 @@ def _open(context: ssl.SSLContext, host: str, port: int, client_id: str,
 
 def _memory() -> tuple[float, float | None]:
     release_free_memory()
-    return rss_mb(), _malloc_in_use_mb()
+    return rss_mb(), malloc_in_use_mb()
 
 
 def measure_side(host: str, port: int, files: list[TlsFiles], client_ids: list[str], *,

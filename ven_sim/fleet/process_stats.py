@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 __all__ = ["CLOCK_TICK_S", "MachineCpu", "StatClock", "busy_percent", "cpu_seconds",
-           "machine_cpu", "process_cpu_seconds", "release_free_memory", "rss_mb", "stat_clock",
-           "thread_niceness"]
+           "machine_cpu", "malloc_in_use_mb", "process_cpu_seconds", "release_free_memory",
+           "rss_mb", "stat_clock", "thread_niceness"]
 
 CLOCK_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")  # /proc counts CPU and start times in these
 
@@ -112,6 +112,23 @@ def rss_mb() -> float:
         return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def malloc_in_use_mb() -> float | None:
+    """Bytes glibc's malloc has handed out (`mallinfo2`: small blocks and mmapped ones)."""
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except (AttributeError, OSError):
+        return None
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**20
 
 
 def release_free_memory() -> None:

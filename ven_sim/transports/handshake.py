@@ -31,6 +31,7 @@ from typing import Any
 from ven_sim.transports.client_tls import ClientCertificate, SharedClientContext, begin_connect
 from ven_sim.transports.loop_handles import TimerHandle
 from ven_sim.transports.netloop import NetworkLoop
+from ven_sim.transports.own_certificate import release_own_certificate
 from ven_sim.transports.tls_reads import wrap_client
 
 __all__ = [
@@ -208,6 +209,8 @@ class Handshake:
         except (OSError, ValueError) as exc:  # SSLError is an OSError
             self._finish(exc)
             return
+        if isinstance(self.context, SharedClientContext):  # it holds the only reference
+            release_own_certificate(self.sock)
         self._finish(None)
 
     def _timed_out(self) -> None:
