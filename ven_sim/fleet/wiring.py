@@ -140,13 +140,16 @@ def probe_certificate(certs_dir: Path) -> tuple[str | None, str | None]:
 def prepare_clients(
     transport: object, client_ids: list[str], progress: Callable[[int], None] | None = None
 ) -> float:
-    """Load every VEN's certificate into its client before the ramp; returns the seconds."""
-    prepare = getattr(transport, "prepare", None)
-    if prepare is None:
+    """Load every VEN's certificate into its client before the ramp (on the transport's
+    network loop: `PahoTransport.prepare_many`); returns the seconds."""
+    prepare_many = getattr(transport, "prepare_many", None)
+    if prepare_many is None:
         return 0.0
     began = time.monotonic()
-    for n, client_id in enumerate(client_ids, 1):
-        prepare(client_id)
+
+    def every_thousand(n: int) -> None:
         if progress is not None and (n % 1000 == 0 or n == len(client_ids)):
             progress(n)
+
+    prepare_many(client_ids, every_thousand)
     return time.monotonic() - began

@@ -33,8 +33,8 @@ def _libssl() -> Any:
     """The OpenSSL CPython's `_ssl` module is linked with, or None."""
     import _ssl  # the module that holds the SSL pointers, and links the library
 
-    try:
-        library = ctypes.CDLL(getattr(_ssl, "__file__", None))
+    try:  # PyDLL: these calls are short and call no Python, so they keep the GIL
+        library = ctypes.PyDLL(getattr(_ssl, "__file__", None))
         clear, owner = library.SSL_certs_clear, library.SSL_get_ex_data
     except (OSError, AttributeError):
         return None

@@ -14,7 +14,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -35,6 +35,7 @@ from ven_sim.transports.paho_settings import ConnectionSettings
 __all__ = ["PahoConnection", "PahoTransport", "TlsSource"]
 
 TlsSource = TlsFiles | Callable[[str], TlsFiles] | None
+PREPARE_TURN = 100  # clients `prepare_many` prepares in one loop callback: about 60 ms
 
 
 class PahoTransport(BaseTransport):
@@ -148,6 +149,52 @@ class PahoTransport(BaseTransport):
             max_tls_version=self.max_tls_version, puback_hold_s=self.puback_hold_s,
         )
         return sibling
+
+    def prepare_many(self, client_ids: Sequence[str],
+                     progress: Callable[[int], None] | None = None) -> None:
+        """`prepare` each client, on the network loop's thread (started now if this transport
+        owns it), PREPARE_TURN at a time so the loop serves its connections between turns;
+        returns once all are prepared, `progress(n)` after each turn.
+
+        On the loop's thread because glibc gives each thread a malloc arena of its own, and
+        memory freed in an arena is reused only by the threads allocating from it. Each
+        connection lets go of its certificate and key on the loop's thread once its
+        handshake is done (own_certificate.py): loaded on the caller's thread, that memory
+        was left in its arena, freed but unused (10,000 VENs: 63.4 KB a VEN against 57.8).
+        """
+        with self._lock:
+            if self._owns_loop and not self.loop.running:
+                self.loop.start()
+        if not self.loop.running or self.loop.in_loop_thread():
+            for n, client_id in enumerate(client_ids, 1):
+                self.prepare(client_id)
+                if progress is not None and (n % PREPARE_TURN == 0 or n == len(client_ids)):
+                    progress(n)
+            return
+        done = threading.Event()
+        errors: list[BaseException] = []
+
+        def turn(start: int) -> None:
+            end = min(start + PREPARE_TURN, len(client_ids))
+            try:
+                for client_id in client_ids[start:end]:
+                    self.prepare(client_id)
+                if progress is not None:
+                    progress(end)
+            except BaseException as exc:  # noqa: BLE001 - raised again on the caller's thread
+                errors.append(exc)
+                end = len(client_ids)
+            if end < len(client_ids):
+                self.loop.call_soon(lambda: turn(end))
+            else:
+                done.set()
+
+        self.loop.call_soon(lambda: turn(0))
+        while not done.wait(0.5):
+            if not self.loop.running:
+                raise RuntimeError("the network loop stopped while clients were prepared")
+        if errors:
+            raise errors[0]
 
     def prepare(self, client_id: str) -> None:
         """Create `client_id`'s client now, for a later `open()`, with the TLS socket of its
