@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import queue
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -11,10 +13,30 @@ from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 
-from ven_sim.certs.local_ca import CertPaths
+from ven_sim.certs.local_ca import CertPaths, LocalCA
+from ven_sim.transports.client_tls import ClientCertificate
 from ven_sim.transports.mqtt import BrokerURL, TlsFiles, connect, make_client
 
 TIMEOUT_S = 10.0
+
+
+def mutual_tls_listener(ca: LocalCA, host: str = "127.0.0.1"
+                        ) -> tuple[ssl.SSLContext, socket.socket]:
+    """A server context requiring a client certificate of `ca`, and a listening socket on
+    `host` (any port) for it to wrap."""
+    server = ca.server_cert([host])
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(server.cert), str(server.key))
+    context.load_verify_locations(str(ca.ca_path))
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context, socket.create_server((host, 0))
+
+
+def client_certificate(ca: LocalCA, name: str) -> ClientCertificate:
+    """`name`'s certificate and key, minted by `ca`, as a fleet connection is given them."""
+    certificate = ClientCertificate.of(TlsFiles.from_paths(ca.client_cert(name)))
+    assert certificate is not None
+    return certificate
 
 
 class Broker(Protocol):

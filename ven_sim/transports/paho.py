@@ -165,34 +165,40 @@ class PahoTransport(BaseTransport):
         with self._lock:
             if self._owns_loop and not self.loop.running:
                 self.loop.start()
-        if not self.loop.running or self.loop.in_loop_thread():
-            for n, client_id in enumerate(client_ids, 1):
+        count = len(client_ids)
+
+        def prepare_turn(start: int) -> int:
+            end = min(start + PREPARE_TURN, count)
+            for client_id in client_ids[start:end]:
                 self.prepare(client_id)
-                if progress is not None and (n % PREPARE_TURN == 0 or n == len(client_ids)):
-                    progress(n)
+            if progress is not None:
+                progress(end)
+            return end
+
+        if not self.loop.running or self.loop.in_loop_thread():
+            prepared = 0
+            while prepared < count:
+                prepared = prepare_turn(prepared)
             return
         done = threading.Event()
         errors: list[BaseException] = []
 
         def turn(start: int) -> None:
-            end = min(start + PREPARE_TURN, len(client_ids))
             try:
-                for client_id in client_ids[start:end]:
-                    self.prepare(client_id)
-                if progress is not None:
-                    progress(end)
+                end = prepare_turn(start)
             except BaseException as exc:  # noqa: BLE001 - raised again on the caller's thread
                 errors.append(exc)
-                end = len(client_ids)
-            if end < len(client_ids):
+                end = count
+            if end < count:
                 self.loop.call_soon(lambda: turn(end))
             else:
                 done.set()
 
-        self.loop.call_soon(lambda: turn(0))
-        while not done.wait(0.5):
-            if not self.loop.running:
-                raise RuntimeError("the network loop stopped while clients were prepared")
+        if count:
+            self.loop.call_soon(lambda: turn(0))
+            while not done.wait(0.5):
+                if not self.loop.running:
+                    raise RuntimeError("the network loop stopped while clients were prepared")
         if errors:
             raise errors[0]
 

@@ -9,11 +9,11 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.ven_sim.helpers import client_certificate, mutual_tls_listener
 from ven_sim.certs.local_ca import LocalCA
 from ven_sim.transports.client_tls import ClientCertificate, SharedClientContext, begin_connect
 from ven_sim.transports.endpoints import MQTTConnectError, TlsFiles
@@ -27,12 +27,7 @@ class _NamingServer:
     with the common name of the certificate it presented."""
 
     def __init__(self, ca: LocalCA, connections: int) -> None:
-        server = ca.server_cert([HOST])
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(str(server.cert), str(server.key))
-        self.context.load_verify_locations(str(ca.ca_path))
-        self.context.verify_mode = ssl.CERT_REQUIRED
-        self.listener = socket.create_server((HOST, 0))
+        self.context, self.listener = mutual_tls_listener(ca, HOST)
         self.port = self.listener.getsockname()[1]
         self.seen: list[str] = []
         self.thread = threading.Thread(target=self._serve, args=(connections,), daemon=True)
@@ -52,17 +47,6 @@ class _NamingServer:
         self.listener.close()
 
 
-@pytest.fixture()
-def ca(tmp_path: Path) -> Iterator[LocalCA]:
-    yield LocalCA(tmp_path / "ca")
-
-
-def _certificate(ca: LocalCA, name: str) -> ClientCertificate:
-    certificate = ClientCertificate.of(TlsFiles.from_paths(ca.client_cert(name)))
-    assert certificate is not None
-    return certificate
-
-
 def _connect(context: SharedClientContext, port: int,
              certificate: ClientCertificate | None) -> ssl.SSLSocket:
     raw = socket.create_connection((HOST, port), timeout=10)
@@ -76,7 +60,7 @@ def test_each_connection_keeps_the_certificate_it_was_wrapped_with(
     server = _NamingServer(ca, 3)
     context = SharedClientContext(ca.ca_path)
     context.maximum_version = version
-    a, b, c = (_certificate(ca, name) for name in ("ven-a", "ven-b", "ven-c"))
+    a, b, c = (client_certificate(ca, name) for name in ("ven-a", "ven-b", "ven-c"))
     # Wrapped one after another, each with its certificate; a and c share one (a group).
     wrapped = [_connect(context, server.port, certificate) for certificate in (a, b, a)]
     context.wrap_as(c, socket.socket(), HOST).close()  # the context now holds a fourth
@@ -94,7 +78,7 @@ def test_the_broker_certificate_is_checked(ca: LocalCA, tmp_path: Path) -> None:
     server = _NamingServer(ca, 1)
     stranger = LocalCA(tmp_path / "stranger")  # trusts another CA: the server is not trusted
     context = SharedClientContext(stranger.ca_path)
-    conn = _connect(context, server.port, _certificate(stranger, "ven-a"))
+    conn = _connect(context, server.port, client_certificate(stranger, "ven-a"))
     with pytest.raises(ssl.SSLCertVerificationError):
         conn.do_handshake()
     conn.close()
@@ -105,7 +89,7 @@ def test_the_broker_certificate_is_checked(ca: LocalCA, tmp_path: Path) -> None:
 
 def test_files_that_do_not_load_name_the_files_not_the_key(ca: LocalCA) -> None:
     context = SharedClientContext(ca.ca_path)
-    a, b = _certificate(ca, "ven-a"), _certificate(ca, "ven-b")
+    a, b = client_certificate(ca, "ven-a"), client_certificate(ca, "ven-b")
     mismatched = ClientCertificate(a.cert, b.key)
     with socket.socket() as raw, pytest.raises(ValueError, match="cannot load TLS files") as caught:
         context.wrap_as(mismatched, raw, HOST)
@@ -152,7 +136,7 @@ def test_a_certificate_not_loaded_is_dialled_on_the_contexts_own_thread(ca: Loca
     `dial_soon` loads another on a thread of the context's, dials, and answers there."""
     server = _NamingServer(ca, 3)
     context = SharedClientContext(ca.ca_path)
-    a, b, c = (_certificate(ca, name) for name in ("ven-a", "ven-b", "ven-c"))
+    a, b, c = (client_certificate(ca, name) for name in ("ven-a", "ven-b", "ven-c"))
     context.check(a)
     address = (HOST, server.port)
     with _tcp_socket() as raw:

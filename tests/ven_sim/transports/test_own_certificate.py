@@ -7,16 +7,15 @@ import ctypes
 import queue
 import socket
 import ssl
-from collections.abc import Iterator
-from pathlib import Path
+import threading
 
 import pytest
 
+from tests.ven_sim.helpers import client_certificate, mutual_tls_listener
 from ven_sim.certs.local_ca import LocalCA
 from ven_sim.fleet.process_stats import malloc_in_use_mb
 from ven_sim.transports import own_certificate
 from ven_sim.transports.client_tls import ClientCertificate, SharedClientContext
-from ven_sim.transports.endpoints import TlsFiles
 from ven_sim.transports.handshake import Handshake
 from ven_sim.transports.netloop import NetworkLoop
 from ven_sim.transports.own_certificate import release_own_certificate
@@ -29,14 +28,7 @@ class _EchoServer:
     each with its certificate's common name, then echoes what it sends until it closes."""
 
     def __init__(self, ca: LocalCA, connections: int) -> None:
-        import threading
-
-        server = ca.server_cert([HOST])
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(str(server.cert), str(server.key))
-        self.context.load_verify_locations(str(ca.ca_path))
-        self.context.verify_mode = ssl.CERT_REQUIRED
-        self.listener = socket.create_server((HOST, 0))
+        self.context, self.listener = mutual_tls_listener(ca, HOST)
         self.port = self.listener.getsockname()[1]
         self.connections = connections
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -55,17 +47,6 @@ class _EchoServer:
                 while data := conn.recv(64):
                     conn.sendall(data)
         self.listener.close()
-
-
-@pytest.fixture()
-def ca(tmp_path: Path) -> Iterator[LocalCA]:
-    yield LocalCA(tmp_path / "ca")
-
-
-def _certificate(ca: LocalCA, name: str) -> ClientCertificate:
-    certificate = ClientCertificate.of(TlsFiles.from_paths(ca.client_cert(name)))
-    assert certificate is not None
-    return certificate
 
 
 def _open(context: SharedClientContext, port: int, certificate: ClientCertificate,
@@ -92,7 +73,7 @@ def test_a_connection_works_on_without_its_certificate(
     server = _EchoServer(ca, len(names))
     context = SharedClientContext(ca.ca_path)
     context.maximum_version = version
-    conns = [_open(context, server.port, _certificate(ca, name)) for name in names]
+    conns = [_open(context, server.port, client_certificate(ca, name)) for name in names]
     assert [release_own_certificate(conn) for conn in conns] == [True] * len(names)
     # Each presented its own identity, and carries data both ways afterwards (TLS 1.3's
     # session tickets, read after the handshake, included).
@@ -114,7 +95,7 @@ def test_the_certificates_and_keys_are_freed(ca: LocalCA) -> None:
     count = 40
     server = _EchoServer(ca, count)
     context = SharedClientContext(ca.ca_path)
-    conns = [_open(context, server.port, _certificate(ca, f"ven-{i}")) for i in range(count)]
+    conns = [_open(context, server.port, client_certificate(ca, f"ven-{i}")) for i in range(count)]
     assert [_line(conn) for conn in conns] == [f"ven-{i}" for i in range(count)]
     before = malloc_in_use_mb()
     released = [release_own_certificate(conn) for conn in conns]
@@ -148,7 +129,7 @@ def test_a_fleet_connection_lets_go_of_it_as_its_handshake_ends(ca: LocalCA) -> 
     """`Handshake` (how every transport's client connects) releases it with a shared context."""
     server = _EchoServer(ca, 1)
     context = SharedClientContext(ca.ca_path)
-    certificate = _certificate(ca, "ven-0")
+    certificate = client_certificate(ca, "ven-0")
     kept = _open(context, server.port, certificate)  # for the control: not released
     assert _holds_a_certificate(kept) and _line(kept) == "ven-0"
     kept.close()
