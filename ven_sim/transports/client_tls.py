@@ -82,6 +82,10 @@ class SharedClientContext(ssl.SSLContext):
         self.minimum_version = ssl.TLSVersion.TLSv1_2
         self.verify_mode = ssl.CERT_REQUIRED
         self.check_hostname = True
+        # Its connections let go of their certificates after the handshake (own_certificate.py):
+        # nothing may ask for one again (a TLS 1.2 renegotiation; TLS 1.3's post-handshake
+        # authentication is off unless asked for).
+        self.options |= ssl.OP_NO_RENEGOTIATION
         self._wrapping = threading.Lock()
         self._loaded: ClientCertificate | None = None
         self._loader: ThreadPoolExecutor | None = None  # dial_soon's thread, made on first use

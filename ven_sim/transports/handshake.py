@@ -209,7 +209,7 @@ class Handshake:
         except (OSError, ValueError) as exc:  # SSLError is an OSError
             self._finish(exc)
             return
-        if isinstance(self.context, SharedClientContext):  # it holds the only reference
+        if isinstance(self.context, SharedClientContext):  # its certificate is its own
             release_own_certificate(self.sock)
         self._finish(None)
 

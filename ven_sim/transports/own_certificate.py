@@ -2,11 +2,12 @@
 
 OpenSSL's `SSL_new` gives each connection a reference to the certificate and key its context
 holds then, and the connection keeps them until it is freed, though a client uses them only
-in the handshake: we offer neither post-handshake authentication (TLS 1.3) nor accept a
-renegotiation (TLS 1.2) that would ask for them again. A fleet's VENs share one context and
-load their own certificate into it as each socket is wrapped (client_tls.py), so a connection
-holds the only reference to its certificate and key, parsed: about 7 KB a VEN of RSS
-(`ven-sim bench tls-memory`, the `one_context` side). `SSL_certs_clear` lets go of them.
+in the handshake: the fleet's context offers no post-handshake authentication (TLS 1.3) and
+refuses renegotiation (TLS 1.2, `OP_NO_RENEGOTIATION`), which would ask for them again. A
+fleet's VENs share one context and load their own certificate into it as each socket is
+wrapped (client_tls.py), so a connection holds the only reference to its certificate and
+key, parsed: about 7 KB a VEN of RSS (`ven-sim bench tls-memory`, the `one_context` side).
+`SSL_certs_clear` lets go of them.
 
 Python's `ssl` module offers neither that call nor the connection's `SSL` pointer. The pointer
 is read from CPython's `_ssl._SSLSocket` object, where it follows the object's header and its

@@ -73,6 +73,8 @@ def test_a_connection_works_on_without_its_certificate(
     server = _EchoServer(ca, len(names))
     context = SharedClientContext(ca.ca_path)
     context.maximum_version = version
+    # Nothing may ask for the certificate after the handshake.
+    assert context.options & ssl.OP_NO_RENEGOTIATION and not context.post_handshake_auth
     conns = [_open(context, server.port, client_certificate(ca, name)) for name in names]
     assert [release_own_certificate(conn) for conn in conns] == [True] * len(names)
     # Each presented its own identity, and carries data both ways afterwards (TLS 1.3's
