@@ -55,7 +55,8 @@ class Host(Protocol):
 
 
 class Kernel:
-    def __init__(self, speed: str | float, dispatcher: Dispatcher) -> None:
+    def __init__(self, speed: str | float, dispatcher: Dispatcher, *,
+                 on_lag: Callable[[float], None] | None = None) -> None:
         if speed != "max" and (not isinstance(speed, int | float) or speed <= 0):
             raise ValueError(f"speed must be 'max' or a positive number, got {speed!r}")
         self.env = simpy.Environment()
@@ -66,6 +67,9 @@ class Kernel:
         # Paced runs: wall seconds each step came after its due time (how far it fell behind);
         # bounded, since a live VEN steps every second for as long as it runs.
         self.lags_s: deque[float] = deque(maxlen=LAG_SAMPLES)
+        # Where each paced step's lag goes: `lags_s`, unless the caller keeps its own (a fleet
+        # shard, a histogram for as long as it runs).
+        self._on_lag = on_lag or self.lags_s.append
 
     @property
     def now(self) -> float:
@@ -130,7 +134,7 @@ class Kernel:
                 self._wait_until(due)
                 if self._stopping:
                     break
-                self.lags_s.append(max(0.0, time.monotonic() - due))
+                self._on_lag(max(0.0, time.monotonic() - due))
             env.step()
             if progress is not None and env.now - last_progress >= 60.0:
                 last_progress = env.now
@@ -211,7 +215,7 @@ class _HostedRun:
             now = time.monotonic()
             if due > now or now >= deadline:
                 return False
-            kernel.lags_s.append(now - due)
+            kernel._on_lag(now - due)
             env.step()
             if not kernel._settle(deadline):
                 return False

@@ -151,3 +151,28 @@ def test_a_dispatcher_stops_at_its_deadline_with_work_left() -> None:
     assert [m for _, m, _ in seen] == list(range(5000))
     log.stop(block=False)
     dispatcher.run_until_idle()
+
+
+@pytest.mark.parametrize("hosted", [False, True], ids=["own thread", "hosted"])
+def test_each_paced_step_s_lag_goes_to_the_caller_s_observer(loop: NetworkLoop,
+                                                            hosted: bool) -> None:
+    """A fleet keeps its lag in a histogram: how late each step started against the wall
+    clock. A step that holds the thread 0.3 s makes the next one, due 10 ms later, late."""
+    lags: list[float] = []
+    kernel = Kernel(100.0, Dispatcher("lag"), on_lag=lags.append)
+
+    def steps():
+        yield kernel.env.timeout(1.0)
+        time.sleep(0.3)  # the work of a step that took too long
+        yield kernel.env.timeout(1.0)
+        yield kernel.env.timeout(1.0)
+
+    kernel.env.process(steps())
+    if hosted:
+        kernel.run_hosted(3.0, loop)
+    else:
+        kernel.run(3.0)
+
+    assert len(lags) >= 3 and not kernel.lags_s  # the observer took them, not the deque
+    assert max(lags) >= 0.25  # the step after the slow one
+    assert min(lags) >= 0.0

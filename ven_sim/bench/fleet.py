@@ -196,6 +196,7 @@ def _figures(results: dict[str, Any], vens: int) -> dict[str, Any]:
         "machine_busy_percent_max": results.get("machine_busy_percent_max"),
         "machine_saturated_s": results.get("machine_saturated_s"),
         "loop_round_ms": results.get("loop_round_ms"),
+        "schedule_lag_ms": results.get("schedule_lag_ms"),
         "duration_s": results["duration_s"],
     }
 

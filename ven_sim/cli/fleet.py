@@ -25,7 +25,7 @@ SUMMARY_KEYS = ("vens_requested", "vens_connected", "connect_rate_per_s", "ramp_
                 "connect_ms", "puback_ms", "telemetry_latency_ms", "command_rtt_ms", "fanout",
                 "telemetry_published", "disconnects", "unexpected_disconnects", "reconnects",
                 "rss_mb", "cpu_seconds", "steady_cpu_cores", "machine_busy_percent_max",
-                "machine_saturated_s", "duration_s")
+                "machine_saturated_s", "schedule_lag_ms", "duration_s")
 # A scenario file's fleet section sets these; giving one on the command line too is an error.
 SCENARIO_OPTIONS = {"vens": "vens", "id_prefix": "id_prefix", "id_start": "id_start",
                     "ramp": "ramp_per_s", "duration": "duration_s",
@@ -199,15 +199,15 @@ def fleet(ctx: click.Context, **params: Any) -> None:
     click.echo(json.dumps({key: results.get(key) for key in SUMMARY_KEYS}, indent=2))
     click.echo(f"wrote {out / 'fleet.json'}, {out / 'timeline.csv'} and {out / 'timeline.png'}")
     if not p["progress_json"]:  # a --workers parent warns once for the whole machine
-        _warn_if_saturated(results)
+        _warn_if_overloaded(results)
 
 
-def _warn_if_saturated(results: dict[str, Any]) -> None:
-    from ven_sim.fleet.results import saturation_warning
+def _warn_if_overloaded(results: dict[str, Any]) -> None:
+    from ven_sim.fleet.results import behind_warning, saturation_warning
 
-    warning = saturation_warning(results)
-    if warning is not None:
-        click.echo(warning, err=True)
+    for warning in (saturation_warning(results), behind_warning(results)):
+        if warning is not None:
+            click.echo(warning, err=True)
 
 
 def _apply_scenario(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, ...]:
@@ -367,4 +367,4 @@ def merge(parts: tuple[Path, ...], out: Path | None) -> None:
             click.echo(f"merged timeline of {len(parts)} shard(s): {folder / 'timeline.csv'}, "
                        f"{folder / 'timeline.png'}", err=True)
     click.echo(json.dumps({k: v for k, v in merged.items() if k != "histograms"}, indent=2))
-    _warn_if_saturated(merged)
+    _warn_if_overloaded(merged)

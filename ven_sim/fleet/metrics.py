@@ -29,11 +29,11 @@ PROBE_OPS = ("ping", "event", "restore")  # the probe VTN's commands to sampled 
 FANOUT_STAGES = ("received", "ack_sent")
 HISTOGRAMS = ("connect", "tcp", "tls", "connack", "puback", "telemetry_latency", "command_rtt",
               *(f"command_rtt_{op}" for op in PROBE_OPS), "fanout", "fanout_restore",
-              "telemetry_latency_steady", "command_rtt_steady", "loop_round",
+              "telemetry_latency_steady", "command_rtt_steady", "loop_round", "schedule_lag",
               *(f"fanout_{stage}" for stage in FANOUT_STAGES))
 # The ones each timeline row keeps for its own 10 s (timeline_hist.jsonl), so shards merge.
 INTERVAL_HISTOGRAMS = ("connect", "puback", "telemetry_latency", "command_rtt", "fanout",
-                       "fanout_restore", "loop_round")
+                       "fanout_restore", "loop_round", "schedule_lag")
 
 
 def disconnect_kind(reason: str | None) -> str:

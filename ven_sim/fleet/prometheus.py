@@ -30,6 +30,8 @@ EXPORTED_HISTOGRAMS = {  # run histogram: (metric name, help)
                        "Restore dispatch start (the fan-out's event over) to each VEN's ack."),
     "connect": ("ven_fleet_connect_seconds", "open() to the first CONNACK, per VEN."),
     "puback": ("ven_fleet_puback_seconds", "QoS 1 publish to its PUBACK."),
+    "schedule_lag": ("ven_fleet_schedule_lag_seconds",
+                     "How late each timed step (VEN ticks, probe pings, fan-outs) started."),
 }
 
 

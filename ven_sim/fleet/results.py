@@ -23,14 +23,20 @@ if TYPE_CHECKING:
     from ven_sim.fleet.runner import FleetRunner
 
 __all__ = [
-    "FANOUT_QUANTILES", "LATENCIES", "SATURATED_PERCENT", "TIMELINE_FIELDS", "cpu_seconds",
-    "fanout_fields", "fleet_results", "latency_fields", "machine_fields", "rss_mb",
-    "saturation_warning", "timeline_row", "write_results",
+    "BEHIND_SHOWN_MS", "BEHIND_WARN_MS", "FANOUT_QUANTILES", "LATENCIES", "SATURATED_PERCENT",
+    "TIMELINE_FIELDS", "behind_warning", "cpu_seconds", "fanout_fields", "fleet_results",
+    "latency_fields", "machine_fields", "rss_mb", "saturation_warning", "timeline_row",
+    "write_results",
 ]
 
 # The machine's CPUs at least this busy: the load generator itself is a bottleneck, and the
 # latencies it measures include its own queueing, not only the broker's and the backend's.
 SATURATED_PERCENT = 90.0
+# A shard's timed steps (the VENs' ticks, the probe's pings, a fan-out's dispatch) starting
+# this late: it no longer keeps to its schedule. A progress line says so from BEHIND_SHOWN_MS
+# (an interval's p99), the end of the run from BEHIND_WARN_MS (the run's latest).
+BEHIND_SHOWN_MS = 250.0
+BEHIND_WARN_MS = 1000.0
 
 
 def fleet_results(runner: FleetRunner, wall_s: float) -> dict[str, Any]:
@@ -102,6 +108,7 @@ LATENCIES = {  # fleet.json field: (histogram, quantiles)
     "telemetry_latency_ms": ("telemetry_latency", ("p50", "p99", "max")),
     "command_rtt_ms": ("command_rtt", ("p50", "p95", "p99", "max")),
     "loop_round_ms": ("loop_round", ("p50", "p99", "max")),
+    "schedule_lag_ms": ("schedule_lag", ("p50", "p99", "max")),
 }
 FANOUT_QUANTILES = ("p50", "p99", "max")
 COMMANDS = {  # fleet.json count: (probe command kinds, tally field)
@@ -153,6 +160,18 @@ def saturation_warning(results: dict[str, Any]) -> str | None:
             "a broker there included): the latencies measured then include this load "
             "generator's own queueing. Spread the fleet over more machines (--shard, --ray) "
             "or run fewer VENs on this one")
+
+
+def behind_warning(results: dict[str, Any]) -> str | None:
+    """What to tell the user when the fleet fell behind its own schedule; None if it kept it."""
+    lag = (results.get("schedule_lag_ms") or {}).get("max")
+    if lag is None or lag < BEHIND_WARN_MS:
+        return None
+    return (f"warning: this load generator fell behind its schedule: its timed work (the VENs' "
+            f"telemetry ticks, the probe's commands) started up to {lag / 1000:.1f} s late "
+            "(schedule_lag_ms). What it sent then went out late, and the latencies measured "
+            "then include its own queueing. Give the fleet more CPU (--workers, --shard, "
+            "--ray) or run fewer VENs on this machine")
 
 
 def latency_fields(summary: Callable[..., dict[str, float | None]]) -> dict[str, Any]:

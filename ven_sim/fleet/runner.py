@@ -30,7 +30,13 @@ from ven_sim.fleet.metrics import FleetMetrics, MeteredTransport
 from ven_sim.fleet.plan import FleetConfig
 from ven_sim.fleet.probe import ProbeVtn
 from ven_sim.fleet.process_stats import release_free_memory
-from ven_sim.fleet.results import SATURATED_PERCENT, cpu_seconds, fleet_results, rss_mb
+from ven_sim.fleet.results import (
+    BEHIND_SHOWN_MS,
+    SATURATED_PERCENT,
+    cpu_seconds,
+    fleet_results,
+    rss_mb,
+)
 from ven_sim.fleet.timeline import interval_mark, interval_of, timeline_row
 from ven_sim.kernel import Kernel
 from ven_sim.transports.base import BaseTransport
@@ -71,7 +77,10 @@ class FleetRunner:
         self.transport = transport
         self.metered = MeteredTransport(transport, self.metrics)
         self.dispatcher = Dispatcher("fleet")
-        self.kernel = Kernel(1.0, self.dispatcher)
+        # How late each timed step started (the VENs' ticks, the probe's pings, a fan-out's
+        # dispatch): whether this load generator kept to its schedule.
+        self.kernel = Kernel(1.0, self.dispatcher, on_lag=lambda seconds: self.metrics.add(
+            "schedule_lag", seconds * 1000.0))
         self.world = World(datetime.now(UTC), Weather(min_c=21.0, max_c=34.0))
         self.wall_clock = self._wall_clock  # one bound method for every VEN's gateway
         # One dict for every VEN's gateway too (it replaces its config, never updates it).
@@ -309,7 +318,13 @@ def progress_line(row: dict[str, Any], target: int) -> str:
             f"telemetry {row['telemetry_per_s']:,.0f}/s  p99 connect {ms(row['connect_p99_ms'])} "
             f"ms, rtt {ms(row['command_rtt_p99_ms'])} ms  fan-out acked {row['fanout_acked']:,}  "
             f"down {row['unexpected_disconnects']}  cpu {row['cpu_cores']:.2f}  "
-            f"rss {row['rss_mb']:,.0f} MB{machine_busy_text(row)}")
+            f"rss {row['rss_mb']:,.0f} MB{machine_busy_text(row)}{behind_text(row)}")
+
+
+def behind_text(row: dict[str, Any]) -> str:
+    """How far behind its schedule the fleet runs, for a progress line, once that shows."""
+    lag = row.get("schedule_lag_p99_ms")
+    return "" if lag is None or lag < BEHIND_SHOWN_MS else f"  behind {lag / 1000:.1f} s"
 
 
 def machine_busy_text(row: dict[str, Any]) -> str:

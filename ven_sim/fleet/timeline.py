@@ -37,6 +37,7 @@ LATENCY_P99_COLUMNS = {  # timeline.csv column: the interval histogram it is the
     "command_rtt_p99_ms": "command_rtt",
     "fanout_p99_ms": "fanout",
     "loop_round_p99_ms": "loop_round",
+    "schedule_lag_p99_ms": "schedule_lag",
 }
 TIMELINE_FIELDS = (
     "t_s", "interval_start", "connected", "opened", "telemetry_published", "telemetry_per_s",

@@ -31,6 +31,7 @@ LATENCY_COLUMNS = {  # timeline.csv column: legend
     "command_rtt_p99_ms": "command round trip p99",
     "fanout_p99_ms": "fan-out ack p99",
     "loop_round_p99_ms": "network loop round p99",
+    "schedule_lag_p99_ms": "VENs' schedule lag p99",
 }
 
 

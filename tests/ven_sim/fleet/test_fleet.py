@@ -80,6 +80,10 @@ def test_figures_are_present_and_sane(fleet_run: tuple[dict, Path]) -> None:
     assert stages["received"]["p50"] <= stages["ack_sent"]["p50"] <= fan["p50"]
     loop_round = results["loop_round_ms"]
     assert 0 <= loop_round["p50"] <= loop_round["p99"] <= loop_round["max"]
+    # How late each timed step started: at least the VENs' clock, 4 steps a second.
+    lag = results["schedule_lag_ms"]
+    assert 0 <= lag["p50"] <= lag["p99"] <= lag["max"]
+    assert Histogram.from_dict(results["histograms"]["schedule_lag"]).count >= 2 * DURATION_S
     # Every VEN reported at least once (first report one interval after it came up).
     assert results["telemetry_published"] >= VENS
     assert results["pings_answered"] == results["pings_sent"] > 0
@@ -158,12 +162,16 @@ def test_the_timeline_keeps_each_intervals_samples(fleet_run: tuple[dict, Path])
             assert float(row["fanout_p99_ms"]) == fanout.summary("p99")["p99"]
         else:
             assert row["fanout_p99_ms"] == ""
-    # The network loop's rounds, interval by interval (rounds go on while the VENs stop).
-    rounds = [Histogram.from_dict(row["histograms"]["loop_round"]) for row in rows]
-    assert all(float(row["loop_round_p99_ms"]) == hist.summary("p99")["p99"]
-               for row, hist in zip(rows, rounds, strict=True))
-    assert 0 < sum(h.count for h in rounds) <= Histogram.from_dict(
-        results["histograms"]["loop_round"]).count
+    # The network loop's rounds, and the steps' lag, interval by interval (rounds go on
+    # while the VENs stop; the last row may have no step).
+    for name in ("loop_round", "schedule_lag"):
+        hists = [Histogram.from_dict(row["histograms"][name]) if name in row["histograms"]
+                 else Histogram() for row in rows]
+        cells = [row[f"{name}_p99_ms"] for row in rows]
+        assert [float(cell) if cell else None for cell in cells] == [
+            hist.summary("p99")["p99"] for hist in hists], name
+        assert 0 < sum(h.count for h in hists) <= Histogram.from_dict(
+            results["histograms"][name]).count, name
     # The whole machine's CPUs, interval by interval; the run's busiest is fleet.json's.
     busy = [float(row["machine_busy_percent"]) for row in rows if row["machine_busy_percent"]]
     assert busy and all(0 <= b <= 100 for b in busy)

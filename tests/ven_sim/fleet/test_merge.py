@@ -15,7 +15,7 @@ from ven_sim.fleet.histogram import Histogram
 from ven_sim.fleet.identities import IdentityError
 from ven_sim.fleet.merge import merge_results
 from ven_sim.fleet.metrics import HISTOGRAMS
-from ven_sim.fleet.results import machine_fields, saturation_warning
+from ven_sim.fleet.results import behind_warning, machine_fields, saturation_warning
 
 
 def _part(start: int, stop: int, samples: dict[str, list[float]], **extra: Any) -> dict[str, Any]:
@@ -165,3 +165,19 @@ def test_a_saturated_run_is_warned_about_and_a_calm_one_is_not(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert "busy for 12.5 s of the run's 60 s" in result.stderr
     assert "--shard, --ray" in result.stderr and "warning" not in result.stdout
+
+
+def test_a_fleet_that_fell_behind_its_schedule_is_warned_about(tmp_path: Path) -> None:
+    """The merged fleet's latest step, from the shards' lag histograms: one shard 2.5 s
+    behind is enough for the warning; a fleet that kept its schedule gets none."""
+    assert behind_warning({"schedule_lag_ms": {"p50": 1.0, "p99": 40.0, "max": 900.0}}) is None
+    assert behind_warning({"schedule_lag_ms": None}) is None  # a shard from an older version
+    files = []
+    for name, (start, stop), lags in (("a", (0, 10), [1.0, 3.0, 2_500.0]), ("b", (10, 30), [2.0])):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(_part(start, stop, {"schedule_lag": lags})))
+        files.append(str(path))
+    result = CliRunner().invoke(main, ["fleet", "merge", *files])
+    assert result.exit_code == 0, result.output
+    assert "started up to 2.5 s late (schedule_lag_ms)" in result.stderr
+    assert json.loads(result.stdout)["schedule_lag_ms"]["max"] == 2_500.0

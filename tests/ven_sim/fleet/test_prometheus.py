@@ -54,6 +54,7 @@ def test_the_endpoint_shows_the_run_as_it_goes(mosquitto: Mosquitto, tmp_path: P
     assert during["ven_fleet_fanout_ack_seconds_count"] == VENS
     assert during["ven_fleet_fanout_ack_seconds_bucket{le=+Inf}"] == VENS
     assert during["ven_fleet_connect_seconds_count"] == VENS
+    assert during["ven_fleet_schedule_lag_seconds_count"] > 0
     assert during["ven_fleet_actor_restarts_total"] == 0
     # Counters only grow: the scrape came before the stop, fleet.json after it.
     assert 0 < during["ven_fleet_telemetry_published_total"] <= results["telemetry_published"]
