@@ -23,7 +23,8 @@ __all__ = ["bench_fleet_workers"]
 
 FIGURES = ("vens_connected", "connect_rate_per_s", "all_connected_s", "connect_ms",
            "command_rtt_ms", "fanout", "telemetry_published", "unexpected_disconnects",
-           "cpu_seconds", "steady_cpu_cores", "rss_mb", "loop_round_ms", "duration_s")
+           "cpu_seconds", "steady_cpu_cores", "rss_mb", "loop_round_ms", "schedule_lag_ms",
+           "duration_s")
 
 
 def bench_fleet_workers(vens: int, workers: int, duration_s: float, *, ramp: float = 250.0,

@@ -62,6 +62,8 @@ def test_cpu_and_memory_are_the_workers_sums(bench_run: tuple[dict, Path]) -> No
     rounds = figures["loop_round_ms"]
     assert 0 <= rounds["p50"] <= rounds["p99"] <= rounds["max"]
     assert sum(Histogram.from_dict(s["histograms"]["loop_round"]).count for s in shards) > 0
+    # The fleet's latest step is the latest of any shard's (their histograms merged).
+    assert figures["schedule_lag_ms"]["max"] == max(s["schedule_lag_ms"]["max"] for s in shards)
 
 
 def test_fleet_workers_can_skip_the_one_process_run() -> None:
