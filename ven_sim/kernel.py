@@ -70,10 +70,20 @@ class Kernel:
         # Where each paced step's lag goes: `lags_s`, unless the caller keeps its own (a fleet
         # shard, a histogram for as long as it runs).
         self._on_lag = on_lag or self.lags_s.append
+        self._wall0: float | None = None  # a paced run's start, `time.monotonic()`
 
     @property
     def now(self) -> float:
         return float(self.env.now)
+
+    def sim_time_at(self, epoch_s: float) -> float:
+        """The simulated time a paced run reaches when the wall clock (`time.time()`) reads
+        `epoch_s`: for a process that wakes at wall-clock instants. (A delay counted from
+        `time.time()` comes early by as much as the step computing it started late: that
+        step's `now` is its due time, not the wall clock's.)"""
+        if self._wall0 is None or self.speed == "max":
+            raise RuntimeError("only a paced run that has started follows the wall clock")
+        return (epoch_s - time.time() + time.monotonic() - self._wall0) * float(self.speed)
 
     def call_soon_threadsafe(self, fn: Callable[[], None]) -> None:
         """Run `fn` on the kernel thread at the current simulated time."""
@@ -121,7 +131,7 @@ class Kernel:
 
     def _run(self, until: float, progress: Callable[[float], None] | None) -> float:
         env = self.env
-        wall0 = time.monotonic()
+        wall0 = self._wall0 = time.monotonic()
         paced = self.speed != "max"
         last_progress = 0.0
         while not self._stopping:
@@ -173,7 +183,7 @@ class _HostedRun:
 
     def __init__(self, kernel: Kernel, until: float) -> None:
         self.kernel, self.until = kernel, until
-        self.wall0 = time.monotonic()
+        self.wall0 = kernel._wall0 = time.monotonic()
         self.finished = threading.Event()
         self.error: BaseException | None = None
 

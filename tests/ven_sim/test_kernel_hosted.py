@@ -176,3 +176,40 @@ def test_each_paced_step_s_lag_goes_to_the_caller_s_observer(loop: NetworkLoop,
     assert len(lags) >= 3 and not kernel.lags_s  # the observer took them, not the deque
     assert max(lags) >= 0.25  # the step after the slow one
     assert min(lags) >= 0.0
+
+
+@pytest.mark.parametrize("hosted", [False, True], ids=["own thread", "hosted"])
+def test_a_process_woken_at_a_wall_clock_instant_is_not_early_after_a_late_step(
+        loop: NetworkLoop, hosted: bool) -> None:
+    """A fleet takes its progress rows just after each wall-clock second. A step that started
+    late still reads its due time as `now`, so `now` plus a delay read off `time.time()` came
+    early by that lateness; `sim_time_at` does not."""
+    kernel = Kernel(1.0, Dispatcher("wall-clock"))
+    woke: list[tuple[float, float]] = []  # (time.time() on waking, the instant asked for)
+    naive_early_by: list[float] = []
+
+    def wakes():
+        yield kernel.env.timeout(0.05)
+        time.sleep(0.3)  # this step took too long: the next one starts late
+        yield kernel.env.timeout(0.01)
+        for _ in range(3):
+            target = time.time() + 0.1
+            at = kernel.sim_time_at(target)
+            naive_early_by.append(at - (kernel.now + (target - time.time())))
+            yield kernel.env.timeout(at - kernel.now)
+            woke.append((time.time(), target))
+
+    kernel.env.process(wakes())
+    if hosted:
+        kernel.run_hosted(2.0, loop)
+    else:
+        kernel.run(2.0)
+
+    assert len(woke) == 3
+    assert all(at >= target - 0.001 for at, target in woke)  # (a float epoch's rounding)
+    assert naive_early_by[0] >= 0.25  # what the plain delay would have got wrong
+
+
+def test_sim_time_at_needs_a_paced_run_under_way() -> None:
+    with pytest.raises(RuntimeError, match="paced run"):
+        Kernel(1.0, Dispatcher("not yet")).sim_time_at(time.time())

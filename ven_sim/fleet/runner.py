@@ -279,8 +279,11 @@ class FleetRunner:
         env, previous = self.kernel.env, (0.0, 0)
         while True:
             # Just after each whole wall-clock second: every shard, on any machine with a
-            # synchronised clock, closes its 10 s intervals at the same instants.
-            yield env.timeout(MONITOR_S - time.time() % MONITOR_S + 0.001)
+            # synchronised clock, closes its 10 s intervals at the same instants. (Not
+            # `now` plus a delay read off `time.time()`: a row taken late would make the
+            # next come early by as much, a row just before the second and one just after.)
+            next_second = (time.time() // MONITOR_S + 1) * MONITOR_S + 0.001
+            yield env.timeout(max(0.0, self.kernel.sim_time_at(next_second) - env.now))
             now_interval = interval_of(time.time())
             closing = now_interval != self.interval
             row = timeline_row(self, previous, self.interval, close=closing)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+import math
 import stat
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -45,8 +48,11 @@ def fleet_run(mosquitto: Mosquitto, tmp_path_factory: pytest.TempPathFactory) ->
     while cpu_seconds() - worked < 1.5:
         pass
     before = cpu_seconds()
-    results = run_fleet(config, options, out, say=lambda _line: None)
+    progress_at: list[float] = []  # time.time() of each progress line
+    results = run_fleet(config, options, out, say=lambda _line: None,
+                        progress=lambda _line: progress_at.append(time.time()))
     results["test_measured_cpu_s"] = cpu_seconds() - before  # this process's, around the run
+    results["test_progress_at"] = progress_at
     return results, out
 
 
@@ -185,6 +191,15 @@ def test_the_timeline_keeps_each_intervals_samples(fleet_run: tuple[dict, Path])
     in_rows = sum(float(row["cpu_cores"]) * span for row, span in zip(rows, spans, strict=True))
     measured = results["test_measured_cpu_s"]
     assert 0.25 * measured <= in_rows <= 1.1 * measured + 0.3, (in_rows, measured)
+
+
+def test_one_progress_row_each_wall_clock_second(fleet_run: tuple[dict, Path]) -> None:
+    """Rows are taken just after each whole second. One taken late must not make the next
+    come early: that was a second row in the same second, over a few milliseconds (its CPU
+    and the machine's read over them, its telemetry rate near 0)."""
+    seconds = [math.floor(at) for at in fleet_run[0]["test_progress_at"]]
+    assert len(seconds) >= DURATION_S - 2
+    assert all(later > earlier for earlier, later in itertools.pairwise(seconds))
 
 
 def test_the_ramp_is_respected(fleet_run: tuple[dict, Path]) -> None:
