@@ -92,6 +92,7 @@ class FleetRunner:
         self.rows: list[dict[str, Any]] = []  # the timeline: one per 10 s of the wall clock
         self.interval = interval_of(time.time())  # the timeline's open interval
         self.interval_mark = interval_mark()  # its CPU clocks when it opened
+        self.closed = (0.0, 0)  # the last close: the run's seconds (unrounded), telemetry sent
         self.latest_row: dict[str, Any] | None = None  # the last progress row (workers, Ray)
         self.probe: ProbeVtn | None = None
         self.all_connected_at: float | None = None
@@ -276,7 +277,7 @@ class FleetRunner:
         self.steady_from = (self.metrics.steady_since - self.metrics.t0, cpu_seconds())
 
     def _monitor(self):
-        env, previous = self.kernel.env, (0.0, 0)
+        env = self.kernel.env
         while True:
             # Just after each whole wall-clock second: every shard, on any machine with a
             # synchronised clock, closes its 10 s intervals at the same instants. (Not
@@ -286,13 +287,12 @@ class FleetRunner:
             yield env.timeout(max(0.0, self.kernel.sim_time_at(next_second) - env.now))
             now_interval = interval_of(time.time())
             closing = now_interval != self.interval
-            row = timeline_row(self, previous, self.interval, close=closing)
+            row = timeline_row(self, self.interval, close=closing)
             self.latest_row = row
             if self.progress is not None:
                 self.progress(progress_line(row, self.config.vens))
             if closing:
                 self.interval = now_interval
-                previous = (row["t_s"], row["telemetry_published"])
                 self.rows.append(row)
                 if self.timeline is not None:
                     self.timeline(row)
@@ -300,9 +300,7 @@ class FleetRunner:
     def _shutdown(self) -> None:
         self.metrics.stopping = True
         self.end = (self.metrics.now(), cpu_seconds(), rss_mb())
-        last = self.rows[-1] if self.rows else {"t_s": 0.0, "telemetry_published": 0}
-        self.rows.append(timeline_row(self, (last["t_s"], last["telemetry_published"]),
-                                      self.interval, close=True))
+        self.rows.append(timeline_row(self, self.interval, close=True))
         # In start order: pykka's registry is a list, and unregistering from its front
         # finds each actor at once (from its back: a scan of every actor, per actor).
         for ven in self.vens:
